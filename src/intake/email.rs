@@ -1,0 +1,101 @@
+//! An email as Sentri sees it: the one shape every intake source (IMAP, replay, `sentri match`)
+//! turns its input into.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a source saw, before any policy looked at it. Stored first, so a crash or a parse
+/// problem later never loses the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawAlert {
+    /// Message-ID when the mail has one, else `sha256:<hex>` of the raw bytes, so that the same
+    /// message seen twice is recognised as the same.
+    pub id: String,
+    /// RFC 3339 UTC time Sentri received it.
+    pub received_at: String,
+    pub from: String,
+    pub subject: String,
+    /// Plain text body; an HTML-only mail is converted to text.
+    pub body: String,
+    /// `(name, value)` pairs in the order they appeared, decoded.
+    pub headers: Vec<(String, String)>,
+    /// Set when the message could not be parsed cleanly; the message is kept and marked.
+    pub parse_error: Option<String>,
+}
+
+impl RawAlert {
+    /// Parses a whole RFC 5322 message. Never fails: a message that cannot be parsed becomes a
+    /// `RawAlert` with `parse_error` set and the raw text as its body, so it is kept, not dropped.
+    pub fn from_rfc822(raw: &[u8], received_at: String) -> Self {
+        let content_id = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
+        let Some(message) = mail_parser::MessageParser::default().parse(raw) else {
+            return RawAlert {
+                id: content_id,
+                received_at,
+                from: String::new(),
+                subject: String::new(),
+                body: String::from_utf8_lossy(raw).into_owned(),
+                headers: Vec::new(),
+                parse_error: Some("not a parsable email message".to_owned()),
+            };
+        };
+        let subject = message.subject().unwrap_or_default().to_owned();
+        let from = message
+            .from()
+            .and_then(|addresses| addresses.first())
+            .map(|address| match (address.name(), address.address()) {
+                (Some(name), Some(email)) => format!("{name} <{email}>"),
+                (None, Some(email)) => email.to_owned(),
+                (Some(name), None) => name.to_owned(),
+                (None, None) => String::new(),
+            })
+            .unwrap_or_default();
+        let body = message
+            .body_text(0)
+            .map(|text| text.into_owned())
+            .unwrap_or_default();
+        let headers = message
+            .headers()
+            .iter()
+            .map(|header| {
+                let value = match header.value() {
+                    mail_parser::HeaderValue::Text(text) => text.to_string(),
+                    _ => message
+                        .header_raw(header.name())
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                };
+                (header.name().to_owned(), value)
+            })
+            .collect();
+        let id = message
+            .message_id()
+            .map(|id| format!("<{id}>"))
+            .unwrap_or(content_id);
+        RawAlert { id, received_at, from, subject, body, headers, parse_error: None }
+    }
+
+    /// Builds an alert from a subject and body alone, as policy samples and tests write them.
+    pub fn from_parts(subject: &str, body: &str, received_at: String) -> Self {
+        let id = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("{subject}\n{body}").as_bytes()))
+        );
+        RawAlert {
+            id,
+            received_at,
+            from: String::new(),
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+            headers: Vec::new(),
+            parse_error: None,
+        }
+    }
+
+    /// The text patterns run against: subject, a newline, then the body — the reference
+    /// product's contract, kept so existing policies match the same way.
+    pub fn match_text(&self) -> String {
+        format!("{}\n{}", self.subject, self.body)
+    }
+}

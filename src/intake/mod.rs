@@ -1,0 +1,6 @@
+//! Sources of alerts. Every source produces [`RawAlert`]s, which are stored before anything
+//! else happens to them, so nothing a monitor sent is ever lost.
+
+pub mod email;
+
+pub use email::RawAlert;

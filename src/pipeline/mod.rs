@@ -1,0 +1,4 @@
+//! From a stored alert to a workflow: recognise it, then move it through the state machine.
+
+pub mod matcher;
+pub mod workflow;

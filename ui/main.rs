@@ -1,0 +1,2 @@
+//! The `sentri` command.
+fn main() {}
