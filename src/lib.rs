@@ -24,3 +24,4 @@ pub mod intake;
 pub mod pipeline;
 pub mod policy;
 pub mod store;
+pub mod target;

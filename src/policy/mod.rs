@@ -1,1 +1,355 @@
-//! placeholder
+//! The Markdown policy pack: what DBAs write to teach Sentri an alert, a check or a rule.
+//!
+//! A [`PolicySet`] is loaded as a whole from SENTRI_HOME and swapped in atomically when a file
+//! changes ([`watch`]), so the engine never sees half an edit. A broken file is reported with
+//! its file and line and skipped; the rest of the pack keeps working.
+
+pub mod alert;
+pub mod brain;
+pub mod check;
+pub mod condition;
+pub mod environment;
+pub mod markdown;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+pub use alert::AlertPolicy;
+pub use brain::Brain;
+pub use check::CheckPolicy;
+pub use environment::EnvironmentPolicy;
+
+/// Which kind of database a policy speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Oracle,
+    Postgres,
+}
+
+impl Engine {
+    pub fn parse(text: &str) -> Option<Engine> {
+        match text.trim().to_lowercase().as_str() {
+            "oracle" => Some(Engine::Oracle),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Oracle => "oracle",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How urgent an alert or a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.trim().to_uppercase().as_str() {
+            "LOW" => Some(Severity::Low),
+            "MEDIUM" => Some(Severity::Medium),
+            "HIGH" => Some(Severity::High),
+            "CRITICAL" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// Whether a problem skips the file or is only worth knowing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Warning,
+    Error,
+}
+
+/// Something wrong in a policy file, pointing at the line to fix.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub line: usize,
+    pub level: Level,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn error(path: &Path, line: usize, message: impl Into<String>) -> Problem {
+        Problem { path: path.to_path_buf(), line, level: Level::Error, message: message.into() }
+    }
+
+    pub fn warning(path: &Path, line: usize, message: impl Into<String>) -> Problem {
+        Problem { path: path.to_path_buf(), line, level: Level::Warning, message: message.into() }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        write!(f, "{}:{}: {level}: {}", self.path.display(), self.line, self.message)
+    }
+}
+
+/// Everything loaded from one SENTRI_HOME, as one consistent snapshot.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    pub alerts: Vec<Arc<AlertPolicy>>,
+    pub checks: Vec<Arc<CheckPolicy>>,
+    pub environments: Vec<EnvironmentPolicy>,
+    pub brain: Brain,
+    /// Every error and warning found while loading, in file order.
+    pub problems: Vec<Problem>,
+    /// Files that were skipped because of an error.
+    pub skipped: Vec<PathBuf>,
+}
+
+impl PolicySet {
+    /// Loads alerts/**, checks/**, brain/ and environments/ under `home`. Never fails: every
+    /// problem is recorded in `problems` and the files that can load do.
+    pub fn load(home: &Path) -> PolicySet {
+        let mut set = PolicySet::default();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for path in markdown_files(&home.join("alerts"), &mut set.problems) {
+            let Some(text) = read(&path, &mut set.problems) else {
+                set.skipped.push(path);
+                continue;
+            };
+            let folder_engine = folder_engine(&home.join("alerts"), &path);
+            let document = markdown::parse(&text);
+            match AlertPolicy::from_document(&path, &document, folder_engine, &mut set.problems) {
+                Ok(policy) => {
+                    if let Some(first) = seen.get(&policy.name) {
+                        set.problems.push(Problem::error(
+                            &path,
+                            1,
+                            format!("alert type `{}` is already defined by {}; this file is skipped", policy.name, first.display()),
+                        ));
+                        set.skipped.push(path);
+                        continue;
+                    }
+                    seen.insert(policy.name.clone(), path.clone());
+                    set.alerts.push(Arc::new(policy));
+                }
+                Err(errors) => {
+                    set.problems.extend(errors);
+                    set.skipped.push(path);
+                }
+            }
+        }
+        let mut seen_checks: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for path in markdown_files(&home.join("checks"), &mut set.problems) {
+            let Some(text) = read(&path, &mut set.problems) else {
+                set.skipped.push(path);
+                continue;
+            };
+            let folder_engine = folder_engine(&home.join("checks"), &path);
+            match CheckPolicy::from_document(&path, &markdown::parse(&text), folder_engine) {
+                Ok(check) => {
+                    if let Some(first) = seen_checks.get(&check.name) {
+                        set.problems.push(Problem::error(
+                            &path,
+                            1,
+                            format!("check `{}` is already defined by {}; this file is skipped", check.name, first.display()),
+                        ));
+                        set.skipped.push(path);
+                        continue;
+                    }
+                    seen_checks.insert(check.name.clone(), path.clone());
+                    set.checks.push(Arc::new(check));
+                }
+                Err(errors) => {
+                    set.problems.extend(errors);
+                    set.skipped.push(path);
+                }
+            }
+        }
+        for path in markdown_files(&home.join("environments"), &mut set.problems) {
+            let Some(text) = read(&path, &mut set.problems) else { continue };
+            match EnvironmentPolicy::from_document(&path, &markdown::parse(&text)) {
+                Ok(environment) => set.environments.push(environment),
+                Err(errors) => {
+                    set.problems.extend(errors);
+                    set.skipped.push(path);
+                }
+            }
+        }
+        set.brain = Brain::load(&home.join("brain"), &mut set.problems);
+        set
+    }
+
+    pub fn alert(&self, name: &str) -> Option<&Arc<AlertPolicy>> {
+        self.alerts.iter().find(|policy| policy.name == name)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|problem| problem.level == Level::Error)
+    }
+}
+
+/// Deserialises a document's front matter, turning YAML positions into file lines.
+pub(crate) fn front_matter<T: DeserializeOwned + Default>(
+    path: &Path,
+    document: &markdown::Document,
+    errors: &mut Vec<Problem>,
+) -> Option<T> {
+    let Some(front) = &document.front_matter else { return Some(T::default()) };
+    if front.yaml.trim().is_empty() {
+        return Some(T::default());
+    }
+    match serde_saphyr::from_str::<T>(&front.yaml) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            let line = error.location().map_or(front.first_line, |location| front.first_line + location.line() as usize - 1);
+            let message = error.to_string();
+            let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
+            errors.push(Problem::error(path, line, format!("front matter: {message}")));
+            None
+        }
+    }
+}
+
+/// `alerts/postgres/x.md` → postgres; a file straight under alerts/ has no folder engine.
+fn folder_engine(root: &Path, path: &Path) -> Option<Engine> {
+    let relative = path.strip_prefix(root).ok()?;
+    relative.components().next().and_then(|component| Engine::parse(&component.as_os_str().to_string_lossy()))
+}
+
+fn read(path: &Path, problems: &mut Vec<Problem>) -> Option<String> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                problems.push(Problem::error(path, 1, format!("not UTF-8 text ({error}); file skipped")));
+                None
+            }
+        },
+        Err(error) => {
+            problems.push(Problem::error(path, 1, format!("cannot read: {error}; file skipped")));
+            None
+        }
+    }
+}
+
+/// Every `*.md` under `root`, sorted by path, skipping README.md files and `.backup`/hidden
+/// folders (editors' and the reference product's backups are not policies).
+pub fn markdown_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => {
+                problems.push(Problem::error(&dir, 0, format!("cannot list folder: {error}")));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.to_lowercase().ends_with(".md") && !name.eq_ignore_ascii_case("readme.md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, relative: &str, text: &str) {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    const MINIMAL: &str = "## Email Pattern\n```regex\nthing (\\w+) broke\n```\n## Extracted Fields\n- `what` = group(1)\n";
+
+    #[test]
+    fn nested_folders_are_discovered_and_engine_comes_from_the_folder() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write(home.path(), "alerts/oracle/a.md", MINIMAL);
+        write(home.path(), "alerts/postgres/deep/b.md", MINIMAL);
+        write(home.path(), "alerts/c.md", MINIMAL);
+        write(home.path(), "alerts/README.md", "# not a policy");
+        write(home.path(), "alerts/.backup/old.md", MINIMAL);
+        let set = PolicySet::load(home.path());
+        let names: Vec<_> = set.alerts.iter().map(|p| (p.name.as_str(), p.engine)).collect();
+        assert_eq!(names, [("c", Engine::Oracle), ("a", Engine::Oracle), ("b", Engine::Postgres)]);
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+    }
+
+    #[test]
+    fn a_broken_file_is_skipped_and_the_rest_load() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write(home.path(), "alerts/good.md", MINIMAL);
+        write(home.path(), "alerts/bad.md", "## Email Pattern\n```regex\n(unclosed\n```\n");
+        let set = PolicySet::load(home.path());
+        assert_eq!(set.alerts.len(), 1);
+        assert_eq!(set.skipped.len(), 1);
+        let error = set.errors().next().expect("an error");
+        assert!(error.path.ends_with("alerts/bad.md"));
+        assert_eq!(error.line, 3);
+    }
+
+    #[test]
+    fn a_duplicate_alert_type_is_reported_not_silently_merged() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write(home.path(), "alerts/oracle/same.md", MINIMAL);
+        write(home.path(), "alerts/postgres/same.md", MINIMAL);
+        let set = PolicySet::load(home.path());
+        assert_eq!(set.alerts.len(), 1);
+        assert!(set.errors().any(|p| p.message.contains("already defined")));
+    }
+
+    #[test]
+    fn front_matter_yaml_errors_point_at_the_file_line() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write(home.path(), "alerts/x.md", &format!("---\nseverity: HIGH\nidentifiers: [unclosed\n---\n{MINIMAL}"));
+        let set = PolicySet::load(home.path());
+        let error = set.errors().next().expect("an error");
+        assert!(error.message.starts_with("front matter"), "{error}");
+        assert!((3..=4).contains(&error.line), "{error}");
+    }
+}
