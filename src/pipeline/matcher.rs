@@ -1,1 +1,335 @@
-//! placeholder
+//! Recognising an alert: which policy it belongs to, what it says, and which database it is
+//! about.
+//!
+//! Every policy is tried, not just the first in file order: when several match, the highest
+//! `priority` wins, then the one that extracted the most fields, then the name; the others are
+//! reported so a DBA can see the overlap. The database is resolved against the configured
+//! names and aliases as a whole, case-insensitive word — never "the word after `on`".
+//! An email no policy matches is explained: the nearest policies and what they looked for.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::shapes::{self, Shape, ShapedAlert};
+use crate::intake::RawAlert;
+use crate::policy::{AlertPolicy, PolicySet, Severity};
+
+/// A configured database as the matcher needs to know it.
+#[derive(Debug, Clone)]
+pub struct KnownDatabase {
+    pub name: String,
+    pub environment: String,
+    pub aliases: Vec<String>,
+}
+
+/// An alert a policy recognised.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Alert {
+    /// The policy's name: the alert type.
+    pub alert_type: String,
+    #[serde(skip)]
+    pub policy: Arc<AlertPolicy>,
+    pub severity: Severity,
+    /// The configured database's name when it resolved, else the name as the alert wrote it.
+    pub database: Option<String>,
+    /// The database as the alert wrote it (a captured field, or the OEM target).
+    pub database_as_written: Option<String>,
+    /// True when `database` is a configured database.
+    pub database_resolved: bool,
+    pub environment: Option<String>,
+    /// Extracted fields (the database field included, as written).
+    pub fields: BTreeMap<String, String>,
+    pub cleared: bool,
+    pub shape: Shape,
+    /// Other policies whose patterns matched too but lost.
+    pub also_matched: Vec<String>,
+}
+
+/// A policy that came close, for explaining a miss.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NearMiss {
+    pub alert_type: String,
+    /// 0.0–1.0: share of the pattern's words found in the alert.
+    pub score: f64,
+    pub found: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// What matching an alert gave.
+#[derive(Debug, Clone)]
+pub enum MatchOutcome {
+    Matched(Alert),
+    Unmatched { nearest: Vec<NearMiss> },
+}
+
+/// Matches one alert against the whole policy set.
+pub fn match_alert(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase]) -> MatchOutcome {
+    let shaped = shapes::read(raw);
+    let mut candidates: Vec<(Arc<AlertPolicy>, BTreeMap<String, String>)> = Vec::new();
+    for policy in &policies.alerts {
+        if let Some(fields) = extract(policy, &shaped.text) {
+            candidates.push((Arc::clone(policy), fields));
+        }
+    }
+    candidates.sort_by(|(a, a_fields), (b, b_fields)| {
+        b.priority.cmp(&a.priority).then(b_fields.len().cmp(&a_fields.len())).then(a.name.cmp(&b.name))
+    });
+    let mut ranked = candidates.into_iter();
+    let Some((policy, fields)) = ranked.next() else {
+        return MatchOutcome::Unmatched { nearest: nearest(&shaped, policies) };
+    };
+    let also_matched = ranked.map(|(policy, _)| policy.name.clone()).collect();
+    let (database, database_as_written, environment, database_resolved) = resolve_database(&fields, &shaped, databases);
+    MatchOutcome::Matched(Alert {
+        alert_type: policy.name.clone(),
+        severity: policy.severity,
+        policy,
+        database,
+        database_as_written,
+        database_resolved,
+        environment,
+        fields,
+        cleared: shaped.cleared,
+        shape: shaped.shape,
+        also_matched,
+    })
+}
+
+/// Runs a policy's pattern and reads its fields; `None` when it does not match.
+fn extract(policy: &AlertPolicy, text: &str) -> Option<BTreeMap<String, String>> {
+    let captures = policy.pattern.regex.captures(text).ok().flatten()?;
+    let mut fields = BTreeMap::new();
+    for rule in &policy.fields {
+        let value = rule.groups.iter().find_map(|group| captures.get(*group)).map(|m| m.as_str().trim().to_owned());
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            fields.insert(rule.name.clone(), value);
+        }
+    }
+    if policy.fields.is_empty() {
+        // The reference's rule: with no field lines, groups become group_1 … group_n.
+        for index in 1..captures.len() {
+            if let Some(value) = captures.get(index) {
+                fields.insert(format!("group_{index}"), value.as_str().to_owned());
+            }
+        }
+    }
+    Some(fields)
+}
+
+/// Resolves the database: a captured field, then the OEM target, then any configured name or
+/// alias standing as a whole word in the text.
+fn resolve_database(
+    fields: &BTreeMap<String, String>,
+    shaped: &ShapedAlert,
+    databases: &[KnownDatabase],
+) -> (Option<String>, Option<String>, Option<String>, bool) {
+    let written: Vec<String> = ["database", "database_id", "database_name", "db_name"]
+        .iter()
+        .filter_map(|key| fields.get(*key).cloned())
+        .chain(shaped.target.clone())
+        .collect();
+    for candidate in &written {
+        if let Some(known) = find_known(candidate, databases) {
+            return (Some(known.name.clone()), Some(candidate.clone()), Some(known.environment.clone()), true);
+        }
+    }
+    let text = shaped.text.to_lowercase();
+    for known in databases {
+        for name in std::iter::once(&known.name).chain(&known.aliases) {
+            if contains_word(&text, &name.to_lowercase()) {
+                return (Some(known.name.clone()), Some(name.clone()), Some(known.environment.clone()), true);
+            }
+        }
+    }
+    let first = written.into_iter().next();
+    (first.clone(), first, None, false)
+}
+
+fn find_known<'a>(written: &str, databases: &'a [KnownDatabase]) -> Option<&'a KnownDatabase> {
+    let written = written.trim();
+    databases.iter().find(|known| {
+        known.name.eq_ignore_ascii_case(written) || known.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(written))
+    })
+}
+
+/// Whether `word` stands in `text` with no name character on either side (names may hold
+/// `-` `_` `.` `$` `#`, so `DB-01` does not match inside `DB-012`).
+fn contains_word(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '$' | '#');
+    text.match_indices(word).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + word.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(|c| is_name_char(c) || (c == '.' && text[start + word.len() + 1..].starts_with(char::is_alphanumeric)))
+    })
+}
+
+/// Ranks policies by how many of their pattern's words appear in the alert.
+fn nearest(shaped: &ShapedAlert, policies: &PolicySet) -> Vec<NearMiss> {
+    let text = shaped.text.to_lowercase();
+    let mut misses: Vec<NearMiss> = policies
+        .alerts
+        .iter()
+        .filter_map(|policy| {
+            let words = pattern_words(&policy.pattern.source);
+            if words.is_empty() {
+                return None;
+            }
+            let (found, missing): (Vec<String>, Vec<String>) = words.into_iter().partition(|word| contains_word(&text, word) || text.contains(word.as_str()));
+            let score = found.len() as f64 / (found.len() + missing.len()) as f64;
+            (score > 0.0).then(|| NearMiss { alert_type: policy.name.clone(), score, found, missing })
+        })
+        .collect();
+    misses.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.alert_type.cmp(&b.alert_type)));
+    misses.truncate(3);
+    misses
+}
+
+/// The literal words of a regex (runs of 3+ letters not part of an escape or a group name).
+fn pattern_words(source: &str) -> Vec<String> {
+    let mut words = BTreeSet::new();
+    let chars: Vec<char> = source.chars().collect();
+    let mut index = 0;
+    while index < chars.len() {
+        let c = chars[index];
+        if c == '\\' {
+            index += 2;
+            continue;
+        }
+        if c == '(' && chars.get(index + 1) == Some(&'?') {
+            // A negative look-around names words the alert must NOT have: skip all of it.
+            let rest: String = chars[index..chars.len().min(index + 4)].iter().collect();
+            if rest.starts_with("(?!") || rest.starts_with("(?<!") {
+                let mut depth = 0usize;
+                while index < chars.len() {
+                    match chars[index] {
+                        '\\' => index += 1,
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    index += 1;
+                }
+                index += 1;
+                continue;
+            }
+            // Skip group syntax such as (?i) (?P<name> up to its first non-flag char.
+            index += 2;
+            while index < chars.len() && !matches!(chars[index], ')' | ':' | '>' | '=' | '!') {
+                index += 1;
+            }
+            index += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            let start = index;
+            while index < chars.len() && chars[index].is_ascii_alphabetic() {
+                index += 1;
+            }
+            let followed_by_quantifier = matches!(chars.get(index), Some('?' | '*' | '{'));
+            let word: String = chars[start..index].iter().collect::<String>().to_lowercase();
+            if word.len() >= 3 && !followed_by_quantifier {
+                words.insert(word);
+            }
+            continue;
+        }
+        index += 1;
+    }
+    words.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::markdown;
+    use std::path::Path;
+
+    fn policy(name: &str, regex: &str, fields: &str, extra_front: &str) -> Arc<AlertPolicy> {
+        let text = format!("---\n{extra_front}\n---\n## Email Pattern\n```regex\n{regex}\n```\n## Extracted Fields\n{fields}\n");
+        let mut problems = Vec::new();
+        let path = format!("alerts/{name}.md");
+        Arc::new(AlertPolicy::from_document(Path::new(&path), &markdown::parse(&text), None, &mut problems).expect("policy loads"))
+    }
+
+    fn set() -> PolicySet {
+        PolicySet {
+            alerts: vec![
+                policy("tablespace_full", r"(?<!temp\s)(?<!temporary\s)tablespace\s+\[?([A-Z0-9_$#]+)(?:@([A-Z0-9_$#]+))?\]?\s+is\s+\[?(\d+(?:\.\d+)?)\s*(?:%|percent)", "- `tablespace_name` = group(1)\n- `pdb_name` = group(2)\n- `used_percent` = group(3)", ""),
+                policy("temp_full", r"temp(?:orary)?\s+tablespace\s+\[?(\w+)\]?\s+is\s+\[?(\d+)", "- `temp_tablespace` = group(1)\n- `used_percent` = group(2)", ""),
+                policy("anything_full", r"full", "", "priority: -1"),
+            ],
+            ..PolicySet::default()
+        }
+    }
+
+    fn databases() -> Vec<KnownDatabase> {
+        vec![
+            KnownDatabase { name: "PROD-DB-07".into(), environment: "PROD".into(), aliases: vec!["PRODDB".into(), "prod07".into()] },
+            KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![] },
+        ]
+    }
+
+    fn matched(subject: &str, body: &str) -> Alert {
+        match match_alert(&RawAlert::from_parts(subject, body, String::new()), &set(), &databases()) {
+            MatchOutcome::Matched(alert) => alert,
+            MatchOutcome::Unmatched { nearest } => panic!("no match; nearest {nearest:?}"),
+        }
+    }
+
+    #[test]
+    fn oem_alert_resolves_database_through_the_target_alias() {
+        let alert = matched("EM Event: Critical:PRODDB - Tablespace [USERS@PDB1] is [97 percent] full", "Target name=PRODDB\nMessage=Tablespace [USERS@PDB1] is [97 percent] full");
+        assert_eq!(alert.alert_type, "tablespace_full");
+        assert_eq!(alert.fields["tablespace_name"], "USERS");
+        assert_eq!(alert.fields["pdb_name"], "PDB1");
+        assert_eq!(alert.fields["used_percent"], "97");
+        assert_eq!(alert.database.as_deref(), Some("PROD-DB-07"));
+        assert_eq!(alert.database_as_written.as_deref(), Some("PRODDB"));
+        assert_eq!(alert.environment.as_deref(), Some("PROD"));
+        assert_eq!(alert.also_matched, ["anything_full"]);
+    }
+
+    #[test]
+    fn look_behind_sends_temp_alerts_to_temp_full() {
+        let alert = matched("Temp tablespace TEMP is 95% full on database DEV-DB-01", "");
+        assert_eq!(alert.alert_type, "temp_full");
+        assert_eq!(alert.database.as_deref(), Some("DEV-DB-01"));
+    }
+
+    #[test]
+    fn database_names_match_as_whole_words_only() {
+        let alert = matched("Tablespace USERS is 92% full on database DEV-DB-012", "");
+        assert_eq!(alert.database, None, "DEV-DB-01 must not match inside DEV-DB-012");
+        assert!(!alert.database_resolved);
+        assert!(contains_word("on prod07.", "prod07"));
+        assert!(!contains_word("on prod07x", "prod07"));
+    }
+
+    #[test]
+    fn cleared_events_still_match_and_are_flagged() {
+        let alert = matched("EM Event: Clear:PRODDB - CLEARED - Tablespace [USERS] is [70 percent] full", "");
+        assert!(alert.cleared);
+        assert_eq!(alert.alert_type, "tablespace_full");
+    }
+
+    #[test]
+    fn a_miss_lists_the_nearest_policies() {
+        let outcome = match_alert(&RawAlert::from_parts("Your tablespace report", "nothing to see", String::new()), &set(), &databases());
+        let MatchOutcome::Unmatched { nearest } = outcome else { panic!("should not match") };
+        assert_eq!(nearest[0].alert_type, "tablespace_full");
+        assert!(nearest[0].found.contains(&"tablespace".to_owned()));
+        assert!(nearest[0].missing.contains(&"percent".to_owned()));
+    }
+
+    #[test]
+    fn pattern_words_skip_syntax() {
+        assert_eq!(pattern_words(r"(?i)(?<!temp\s)tablespace\s+(\w+)\s+is\s+(?P<pct>\d+)%"), ["tablespace"]);
+    }
+}

@@ -1,4 +1,5 @@
 //! From a stored alert to a workflow: recognise it, then move it through the state machine.
 
 pub mod matcher;
+pub mod shapes;
 pub mod workflow;

@@ -1,0 +1,285 @@
+//! The structured shapes monitors give their alerts, read before any policy pattern runs.
+//!
+//! Oracle Enterprise Manager writes `EM Event: <Severity>:<Target> - <Message>` subjects and
+//! `Key=Value` bodies, marks clear events with `CLEARED - `, and HTML mail carries entities such
+//! as `&nbsp;` inside keys; Nagios plugins write `STATE - text | perfdata`. Reading these first
+//! gives the matcher the target database and the clear flag even when a policy's pattern
+//! captures neither, and lets patterns see clean text.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::intake::RawAlert;
+
+/// Which monitor format an alert was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    OemEvent,
+    Nagios,
+    Plain,
+}
+
+/// An alert's text, cleaned, with what its structure told us.
+#[derive(Debug, Clone)]
+pub struct ShapedAlert {
+    /// Subject + "\n" + body, entities decoded and `CLEARED - ` removed: what patterns run on.
+    pub text: String,
+    pub shape: Shape,
+    /// A clear (recovery) event: the condition is over.
+    pub cleared: bool,
+    /// OEM `Severity` or the Nagios state, as written.
+    pub monitor_severity: Option<String>,
+    /// The monitored target's name as the monitor wrote it (OEM target).
+    pub target: Option<String>,
+    /// OEM `Key=Value` pairs (keys lower-cased, spaces kept), or Nagios parts.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// OEM body keys, so a multi-line `Message=` is read up to the next known key.
+const OEM_KEYS: &[&str] = &[
+    "host",
+    "target type",
+    "target name",
+    "message",
+    "severity",
+    "event reported time",
+    "operating system",
+    "platform",
+    "event type",
+    "event name",
+    "metric group",
+    "metric",
+    "metric value",
+    "key value",
+    "key column 1",
+    "rule name",
+    "rule owner",
+    "update details",
+    "job name",
+    "job owner",
+    "job type",
+    "job status",
+    "execution log",
+    "categories",
+    "action message",
+    "target lifecycle status",
+    "comment",
+    "incident creation time",
+    "last updated time",
+    "event id",
+    "incident id",
+    "problem id",
+    "incident status",
+    "incident acknowledged by owner",
+    "incident owner",
+    "priority",
+    "escalated",
+    "escalation level",
+];
+
+static OEM_SUBJECT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:re:\s*|fw:\s*)*EM\s+(?:Event|Incident)\s*:\s*(Fatal|Critical|Warning|Advisory|Clear|Informational)\s*:\s*(.+?)\s+-\s+(.*)$").ok()
+});
+static OEM_LINE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^\s*([A-Za-z][A-Za-z0-9 ]*?)\s*=\s*(.*)$").ok());
+static NAGIOS_OUTPUT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:([A-Z][A-Z0-9_]+)\s+)?(OK|WARNING|CRITICAL|UNKNOWN)\s*(?:-|:)\s*(.*?)(?:\s*\|\s*(.*))?\s*$").ok()
+});
+static CLEARED: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\bCLEARED\s+-\s+").ok());
+
+/// Reads the structure of an alert. Never fails; an alert in no known format is `Plain`.
+pub fn read(raw: &RawAlert) -> ShapedAlert {
+    let subject = decode_entities(&raw.subject);
+    let body = decode_entities(&raw.body);
+    let mut shaped = ShapedAlert {
+        text: String::new(),
+        shape: Shape::Plain,
+        cleared: false,
+        monitor_severity: None,
+        target: None,
+        attributes: BTreeMap::new(),
+    };
+
+    let oem_subject = OEM_SUBJECT.as_ref().and_then(|regex| regex.captures(subject.trim()));
+    if let Some(captures) = &oem_subject {
+        shaped.shape = Shape::OemEvent;
+        shaped.monitor_severity = captures.get(1).map(|m| m.as_str().to_owned());
+        shaped.target = captures.get(2).map(|m| m.as_str().trim().to_owned());
+        if let Some(message) = captures.get(3) {
+            shaped.attributes.insert("message".to_owned(), message.as_str().trim().to_owned());
+        }
+    }
+    let body_attributes = oem_attributes(&body);
+    if body_attributes.len() >= 2 && (body_attributes.contains_key("target name") || body_attributes.contains_key("message")) {
+        shaped.shape = Shape::OemEvent;
+        if let Some(target) = body_attributes.get("target name") {
+            shaped.target = Some(target.clone());
+        }
+        if let Some(severity) = body_attributes.get("severity") {
+            shaped.monitor_severity = Some(severity.clone());
+        }
+        shaped.attributes.extend(body_attributes);
+    }
+    let text = format!("{subject}\n{body}");
+    if shaped.shape == Shape::Plain
+        && let Some(captures) = NAGIOS_OUTPUT.as_ref().and_then(|regex| regex.captures(&text))
+    {
+        shaped.shape = Shape::Nagios;
+        shaped.monitor_severity = captures.get(2).map(|m| m.as_str().to_owned());
+        for (index, key) in [(1, "service"), (3, "output"), (4, "perfdata")] {
+            if let Some(value) = captures.get(index) {
+                shaped.attributes.insert(key.to_owned(), value.as_str().trim().to_owned());
+            }
+        }
+    }
+
+    let severity_clear = shaped.monitor_severity.as_deref().is_some_and(|severity| {
+        severity.eq_ignore_ascii_case("clear") || (shaped.shape == Shape::Nagios && severity.eq_ignore_ascii_case("ok"))
+    });
+    let has_cleared_prefix = CLEARED.as_ref().is_some_and(|regex| regex.is_match(&text));
+    shaped.cleared = severity_clear || has_cleared_prefix || subject.to_uppercase().contains("RECOVERY");
+    shaped.text = match CLEARED.as_ref() {
+        Some(regex) => regex.replace_all(&text, "").into_owned(),
+        None => text,
+    };
+    if let Some(message) = shaped.attributes.get_mut("message")
+        && let Some(regex) = CLEARED.as_ref()
+    {
+        *message = regex.replace_all(message, "").into_owned();
+    }
+    shaped
+}
+
+/// `Key=Value` lines with known OEM keys; a value continues on following lines until the next
+/// known key.
+fn oem_attributes(body: &str) -> BTreeMap<String, String> {
+    let mut attributes = BTreeMap::new();
+    let Some(line_regex) = OEM_LINE.as_ref() else { return attributes };
+    let mut current: Option<String> = None;
+    for line in body.lines() {
+        if let Some(captures) = line_regex.captures(line) {
+            let key = captures.get(1).map_or("", |m| m.as_str()).to_lowercase();
+            let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+            if OEM_KEYS.contains(&key.as_str()) {
+                let value = captures.get(2).map_or("", |m| m.as_str()).trim().to_owned();
+                attributes.insert(key.clone(), value);
+                current = Some(key);
+                continue;
+            }
+        }
+        match &current {
+            Some(key) if key == "message" && !line.trim().is_empty() => {
+                if let Some(value) = attributes.get_mut(key) {
+                    value.push(' ');
+                    value.push_str(line.trim());
+                }
+            }
+            _ => current = None,
+        }
+    }
+    attributes
+}
+
+/// Decodes the HTML entities monitors leave in mail (`&nbsp;` inside OEM keys, `&amp;`…).
+pub fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find(';').filter(|end| *end <= 10);
+        let decoded = end.and_then(|end| {
+            let entity = &after[..end];
+            let character = match entity {
+                "nbsp" => Some(' '),
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => entity
+                    .strip_prefix("#x")
+                    .or_else(|| entity.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| entity.strip_prefix('#').and_then(|decimal| decimal.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            character.map(|c| (c, end))
+        });
+        match decoded {
+            Some((character, end)) => {
+                out.push(if character == '\u{a0}' { ' ' } else { character });
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(subject: &str, body: &str) -> RawAlert {
+        RawAlert::from_parts(subject, body, "2026-11-25T00:00:00.000Z".into())
+    }
+
+    #[test]
+    fn oem_subject_splits_on_the_first_dash_after_severity() {
+        let shaped = read(&raw("EM Event: Critical:LISTENER_SCAN3_rac-scan - Listener response to a TNS ping is 5,010 msecs", ""));
+        assert_eq!(shaped.shape, Shape::OemEvent);
+        assert_eq!(shaped.monitor_severity.as_deref(), Some("Critical"));
+        assert_eq!(shaped.target.as_deref(), Some("LISTENER_SCAN3_rac-scan"));
+        assert_eq!(shaped.attributes["message"], "Listener response to a TNS ping is 5,010 msecs");
+    }
+
+    #[test]
+    fn oem_body_with_entities_and_multiline_message() {
+        let body = "Host=db01.example.com\nTarget&nbsp;type=Database Instance\nTarget name=PRODDB\nMessage=Tablespace [USERS@PDB1] is [97 percent] full\n  and still growing\nSeverity=Critical\nEvent reported time=Feb 23, 2021 12:04:53 PM GMT\n";
+        let shaped = read(&raw("EM Event: Critical:PRODDB - Tablespace [USERS@PDB1] is [97 percent] full", body));
+        assert_eq!(shaped.target.as_deref(), Some("PRODDB"));
+        assert_eq!(shaped.attributes["target type"], "Database Instance");
+        assert_eq!(shaped.attributes["message"], "Tablespace [USERS@PDB1] is [97 percent] full and still growing");
+        assert!(!shaped.cleared);
+    }
+
+    #[test]
+    fn cleared_events_are_flagged_and_the_prefix_removed() {
+        let shaped = read(&raw("EM Event: Clear:PRODDB - CLEARED - Tablespace [USERS] is [70 percent] full", "Message=CLEARED - Tablespace [USERS] is [70 percent] full\nTarget name=PRODDB"));
+        assert!(shaped.cleared);
+        assert!(!shaped.text.contains("CLEARED"));
+        assert_eq!(shaped.attributes["message"], "Tablespace [USERS] is [70 percent] full");
+    }
+
+    #[test]
+    fn nagios_output_is_read() {
+        let shaped = read(&raw("** PROBLEM Service Alert: db1/ORA_TBS is CRITICAL **", "CRITICAL - tbs USERS usage is 97.10% | 'tbs_users_usage_pct'=97.10%;90;98"));
+        assert_eq!(shaped.shape, Shape::Nagios);
+        assert_eq!(shaped.monitor_severity.as_deref(), Some("CRITICAL"));
+        assert_eq!(shaped.attributes["perfdata"], "'tbs_users_usage_pct'=97.10%;90;98");
+        let check_postgres = read(&raw("alert", "POSTGRES_TXN_IDLE CRITICAL: DB \"app\" (host:db1) longest idle in txn: 4521s"));
+        assert_eq!(check_postgres.attributes["service"], "POSTGRES_TXN_IDLE");
+    }
+
+    #[test]
+    fn plain_text_stays_plain() {
+        let shaped = read(&raw("Tablespace USERS is 92% full on database DEV-DB-01", "from a cron script"));
+        assert_eq!(shaped.shape, Shape::Plain);
+        assert_eq!(shaped.text, "Tablespace USERS is 92% full on database DEV-DB-01\nfrom a cron script");
+    }
+
+    #[test]
+    fn entities() {
+        assert_eq!(decode_entities("a&nbsp;b &amp; &#65;&#x42; &bogus"), "a b & AB &bogus");
+    }
+}
