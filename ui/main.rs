@@ -1,2 +1,73 @@
-//! The `sentri` command.
-fn main() {}
+//! The `sentri` command: a thin shell over the engine library. Each subcommand lives in its own
+//! file under `cmd/`; this file only declares the command tree and maps results to exit codes
+//! (0 success, 1 error, 2 usage — the last one is clap's).
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sentri reads database alert emails, re-verifies each problem on the live database, and
+/// fixes it through a Safety Mesh — automatically in DEV, after approval in PROD — with a
+/// tamper-evident audit trail.
+#[derive(Debug, Parser)]
+#[command(name = "sentri", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Start with `sentri init`, then `sentri policy check` and `sentri match <email>`.\nSENTRI_HOME (default ~/.sentri) holds policies, config/sentri.yaml and the store.")]
+struct Cli {
+    /// The Sentri home folder [default: ~/.sentri]
+    #[arg(long, global = true, env = "SENTRI_HOME", value_name = "DIR", hide_env_values = true)]
+    home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create (or complete) SENTRI_HOME: folders, the default policy pack, a commented
+    /// config/sentri.yaml and the store. Edited files are kept unless --force.
+    Init(cmd::init::Args),
+    /// Work with the Markdown policy pack.
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
+    /// Explain how Sentri reads one alert email: which alert type, which database, which fields.
+    Match(cmd::matching::Args),
+    /// The databases Sentri looks after.
+    #[command(subcommand)]
+    Db(cmd::db::Command),
+    /// List workflows, newest last.
+    List(cmd::list::Args),
+    /// Everything about one workflow: alert, state history, plan, audit.
+    Show(cmd::show::Args),
+    /// Counts by state, database and alert type, and execution outcomes.
+    Stats(cmd::stats::Args),
+    /// Read the audit trail, or prove it has not been altered (--verify).
+    Audit(cmd::audit::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let context = cmd::Context::new(cli.home);
+    let result = match cli.command {
+        Command::Init(args) => cmd::init::run(&context, args),
+        Command::Policy(command) => cmd::policy::run(&context, command),
+        Command::Match(args) => cmd::matching::run(&context, args),
+        Command::Db(command) => cmd::db::run(&context, command),
+        Command::List(args) => cmd::list::run(&context, args),
+        Command::Show(args) => cmd::show::run(&context, args),
+        Command::Stats(args) => cmd::stats::run(&context, args),
+        Command::Audit(args) => cmd::audit::run(&context, args),
+        Command::Completions(args) => cmd::completions::run::<Cli>(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! From a stored alert to a workflow: recognise it, then move it through the state machine.
 
 pub mod matcher;
+pub mod samples;
 pub mod shapes;
 pub mod workflow;
