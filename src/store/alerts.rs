@@ -21,9 +21,17 @@ use crate::intake::RawAlert;
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RawAlertOutcome {
     /// It started this workflow (written by [`Store::create_workflow`]).
-    Workflow { workflow_id: String, alert_type: String, database: String },
+    Workflow {
+        workflow_id: String,
+        alert_type: String,
+        database: String,
+    },
     /// It repeated an alert an open workflow already handles; that workflow's occurrences grew.
-    Folded { workflow_id: String, alert_type: String, database: String },
+    Folded {
+        workflow_id: String,
+        alert_type: String,
+        database: String,
+    },
     /// No policy recognised it.
     Unmatched,
     /// Recognised as not an alert (e.g. an approval reply, handled elsewhere).
@@ -42,10 +50,16 @@ impl RawAlertOutcome {
 
     fn match_columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
         match self {
-            RawAlertOutcome::Workflow { workflow_id, alert_type, database }
-            | RawAlertOutcome::Folded { workflow_id, alert_type, database } => {
-                (Some(workflow_id), Some(alert_type), Some(database))
+            RawAlertOutcome::Workflow {
+                workflow_id,
+                alert_type,
+                database,
             }
+            | RawAlertOutcome::Folded {
+                workflow_id,
+                alert_type,
+                database,
+            } => (Some(workflow_id), Some(alert_type), Some(database)),
             RawAlertOutcome::Unmatched | RawAlertOutcome::Ignored => (None, None, None),
         }
     }
@@ -140,10 +154,18 @@ impl RawColumns {
         let outcome = match (self.outcome.as_deref(), matched) {
             (None, _) => None,
             (Some("workflow"), Some((workflow_id, alert_type, database))) => {
-                Some(RawAlertOutcome::Workflow { workflow_id, alert_type, database })
+                Some(RawAlertOutcome::Workflow {
+                    workflow_id,
+                    alert_type,
+                    database,
+                })
             }
             (Some("folded"), Some((workflow_id, alert_type, database))) => {
-                Some(RawAlertOutcome::Folded { workflow_id, alert_type, database })
+                Some(RawAlertOutcome::Folded {
+                    workflow_id,
+                    alert_type,
+                    database,
+                })
             }
             (Some("unmatched"), _) => Some(RawAlertOutcome::Unmatched),
             (Some("ignored"), _) => Some(RawAlertOutcome::Ignored),
@@ -217,7 +239,13 @@ impl Store {
                     "UPDATE raw_alerts SET outcome = ?2, workflow_id = ?3, alert_type = ?4,
                                            database = ?5
                      WHERE id = ?1",
-                    rusqlite::params![raw_alert_id, outcome.kind(), workflow_id, alert_type, database],
+                    rusqlite::params![
+                        raw_alert_id,
+                        outcome.kind(),
+                        workflow_id,
+                        alert_type,
+                        database
+                    ],
                 )
                 .ctx("recording a raw alert's outcome")?;
             if changed == 0 {
@@ -275,7 +303,10 @@ impl Store {
             )
             .optional()
             .ctx("reading a raw alert")?
-            .ok_or_else(|| StoreError::NotFound { what: "raw alert", key: id.to_string() })?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "raw alert",
+                key: id.to_string(),
+            })?
             .parse()
         })
     }
@@ -371,24 +402,42 @@ pub(crate) mod tests {
         let mut bad = alert(1);
         bad.received_at = "yesterday".to_owned();
         let err = store.insert_raw_alert(&bad).unwrap_err();
-        assert!(matches!(err, StoreError::InvalidTimestamp { .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::InvalidTimestamp { .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn outcomes_filter_lists_and_pending() {
         let (store, _) = testing::store();
-        let ids: Vec<i64> =
-            (1..=4).map(|n| store.insert_raw_alert(&alert(n)).unwrap().0).collect();
-        store.set_raw_alert_outcome(ids[0], &RawAlertOutcome::Unmatched).unwrap();
-        store.set_raw_alert_outcome(ids[2], &RawAlertOutcome::Unmatched).unwrap();
-        store.set_raw_alert_outcome(ids[3], &RawAlertOutcome::Ignored).unwrap();
+        let ids: Vec<i64> = (1..=4)
+            .map(|n| store.insert_raw_alert(&alert(n)).unwrap().0)
+            .collect();
+        store
+            .set_raw_alert_outcome(ids[0], &RawAlertOutcome::Unmatched)
+            .unwrap();
+        store
+            .set_raw_alert_outcome(ids[2], &RawAlertOutcome::Unmatched)
+            .unwrap();
+        store
+            .set_raw_alert_outcome(ids[3], &RawAlertOutcome::Ignored)
+            .unwrap();
         let unmatched = store.list_raw_alerts(true, None).unwrap();
-        assert_eq!(unmatched.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[0], ids[2]]);
+        assert_eq!(
+            unmatched.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [ids[0], ids[2]]
+        );
         let last_two = store.list_raw_alerts(false, Some(2)).unwrap();
-        assert_eq!(last_two.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[2], ids[3]]);
+        assert_eq!(
+            last_two.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [ids[2], ids[3]]
+        );
         let pending = store.pending_raw_alerts().unwrap();
         assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[1]]);
-        let err = store.set_raw_alert_outcome(999, &RawAlertOutcome::Unmatched).unwrap_err();
+        let err = store
+            .set_raw_alert_outcome(999, &RawAlertOutcome::Unmatched)
+            .unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }));
     }
 }

@@ -56,7 +56,12 @@ impl Store {
                             expires_at = excluded.expires_at
                         WHERE locks.workflow_id = excluded.workflow_id
                            OR locks.expires_at <= excluded.acquired_at",
-                    (resource_key, workflow_id, timestamp_text(now), timestamp_text(expires_at)),
+                    (
+                        resource_key,
+                        workflow_id,
+                        timestamp_text(now),
+                        timestamp_text(expires_at),
+                    ),
                 )
                 .ctx("taking a lock")?;
             if changed == 1 {
@@ -107,7 +112,10 @@ impl Store {
                 .ctx("reading a lock's holder")?;
             found
                 .map(|(holder, expires)| {
-                    Ok((holder, stored_timestamp("locks", "expires_at", &resource_key, &expires)?))
+                    Ok((
+                        holder,
+                        stored_timestamp("locks", "expires_at", &resource_key, &expires)?,
+                    ))
                 })
                 .transpose()
         })
@@ -126,16 +134,34 @@ mod tests {
     fn one_holder_at_a_time_and_renewal_by_the_owner() {
         let (store, clock) = testing::store();
         let first = store.try_acquire(KEY, "wf-a", TTL).unwrap();
-        assert_eq!(first, LockOutcome::Acquired { expires_at: later(clock.now(), TTL) });
+        assert_eq!(
+            first,
+            LockOutcome::Acquired {
+                expires_at: later(clock.now(), TTL)
+            }
+        );
         let other = store.try_acquire(KEY, "wf-b", TTL).unwrap();
         assert_eq!(
             other,
-            LockOutcome::Held { workflow_id: "wf-a".into(), expires_at: later(clock.now(), TTL) }
+            LockOutcome::Held {
+                workflow_id: "wf-a".into(),
+                expires_at: later(clock.now(), TTL)
+            }
         );
         clock.advance_ms(1000);
         let renewed = store.try_acquire(KEY, "wf-a", TTL).unwrap();
-        assert_eq!(renewed, LockOutcome::Acquired { expires_at: later(clock.now(), TTL) });
-        assert!(store.try_acquire("PRODDB:tablespace:TEMP", "wf-b", TTL).unwrap().is_acquired());
+        assert_eq!(
+            renewed,
+            LockOutcome::Acquired {
+                expires_at: later(clock.now(), TTL)
+            }
+        );
+        assert!(
+            store
+                .try_acquire("PRODDB:tablespace:TEMP", "wf-b", TTL)
+                .unwrap()
+                .is_acquired()
+        );
     }
 
     #[test]
@@ -143,7 +169,10 @@ mod tests {
         let (store, _) = testing::store();
         store.try_acquire(KEY, "wf-a", TTL).unwrap();
         assert!(!store.release(KEY, "wf-b").unwrap());
-        assert_eq!(store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(), Some("wf-a"));
+        assert_eq!(
+            store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(),
+            Some("wf-a")
+        );
         assert!(store.release(KEY, "wf-a").unwrap());
         assert!(!store.release(KEY, "wf-a").unwrap());
         assert_eq!(store.lock_holder(KEY).unwrap(), None);
@@ -159,6 +188,9 @@ mod tests {
         clock.advance_ms(1);
         assert!(store.try_acquire(KEY, "wf-b", TTL).unwrap().is_acquired());
         assert!(!store.release(KEY, "wf-a").unwrap());
-        assert_eq!(store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(), Some("wf-b"));
+        assert_eq!(
+            store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(),
+            Some("wf-b")
+        );
     }
 }

@@ -171,8 +171,12 @@ pub(crate) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
     if exists.is_none() {
         return Ok(0);
     }
-    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))
-        .ctx("reading the schema version")
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )
+    .ctx("reading the schema version")
 }
 
 /// Brings the schema up to [`latest_version`]. Each step re-reads the version inside its own
@@ -191,7 +195,10 @@ pub(crate) fn migrate(
     .ctx("creating the schema_version table")?;
     let found = current_version(conn)?;
     if found > latest_version() {
-        return Err(StoreError::SchemaTooNew { found, supported: latest_version() });
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest_version(),
+        });
     }
     for migration in MIGRATIONS {
         let failed = |source| StoreError::Migration {
@@ -238,7 +245,10 @@ mod tests {
         let again = Store::open(&path).unwrap();
         assert_eq!(again.schema_version().unwrap(), latest_version());
         let rows: i64 = again
-            .read(|c| c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).ctx("t"))
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+                    .ctx("t")
+            })
             .unwrap();
         assert_eq!(rows, MIGRATIONS.len() as i64);
     }
@@ -256,6 +266,9 @@ mod tests {
         .unwrap();
         drop(conn);
         let err = Store::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+            "{err:?}"
+        );
     }
 }

@@ -39,7 +39,9 @@ pub use approvals::{ApprovalRow, Decision, NewApproval};
 pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
 pub use locks::LockOutcome;
 pub use outbox::{NewOutboxMessage, OutboxMessage};
-pub use workflows::{ExecutionCounts, NewWorkflow, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
+pub use workflows::{
+    ExecutionCounts, NewWorkflow, Stats, TransitionRow, WorkflowFilter, WorkflowRow,
+};
 
 /// Where the store gets "now" from. Tests pass a fixed or stepping clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -73,7 +75,9 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer Sentri; refusing rather than guessing at its schema.
-    #[error("the store's schema version is {found}, newer than this build understands ({supported})")]
+    #[error(
+        "the store's schema version is {found}, newer than this build understands ({supported})"
+    )]
     SchemaTooNew { found: i64, supported: i64 },
     /// A statement failed; `context` says which operation it belonged to.
     #[error("store operation failed while {context}")]
@@ -94,13 +98,19 @@ pub enum StoreError {
     NotFound { what: &'static str, key: String },
     /// A workflow id prefix that matches more than one workflow.
     #[error("workflow id prefix {prefix:?} is ambiguous; it matches {}", candidates.join(", "))]
-    AmbiguousPrefix { prefix: String, candidates: Vec<String> },
+    AmbiguousPrefix {
+        prefix: String,
+        candidates: Vec<String>,
+    },
     /// Something that cannot be a workflow id or prefix (ids are hex digits and hyphens).
     #[error("{prefix:?} is not a workflow id or id prefix (hex digits, hyphens optional)")]
     InvalidIdPrefix { prefix: String },
     /// The transition is not in the state machine's table; nothing was written.
     #[error("illegal workflow transition {from} → {to}")]
-    IllegalTransition { from: WorkflowState, to: WorkflowState },
+    IllegalTransition {
+        from: WorkflowState,
+        to: WorkflowState,
+    },
     /// Someone else moved the workflow first (compare-and-set miss); nothing was written.
     #[error("workflow {id} is {actual}, not {expected} as expected; it was changed meanwhile")]
     StaleState {
@@ -155,15 +165,21 @@ pub fn timestamp_text(at: Timestamp) -> String {
 
 /// `at + span`, clamped to the representable range instead of failing.
 pub(crate) fn later(at: Timestamp, span: jiff::SignedDuration) -> Timestamp {
-    at.saturating_add(span).unwrap_or(if span.is_negative() { Timestamp::MIN } else { Timestamp::MAX })
+    at.saturating_add(span).unwrap_or(if span.is_negative() {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// Reads a time given in any RFC 3339 form (any offset, any precision).
 pub fn parse_timestamp(value: &str) -> Result<Timestamp, StoreError> {
-    value.parse::<Timestamp>().map_err(|source| StoreError::InvalidTimestamp {
-        value: value.to_owned(),
-        source,
-    })
+    value
+        .parse::<Timestamp>()
+        .map_err(|source| StoreError::InvalidTimestamp {
+            value: value.to_owned(),
+            source,
+        })
 }
 
 /// Reads a time the store wrote, reporting where it came from if it is unreadable.
@@ -260,13 +276,22 @@ impl Store {
 
     fn from_connection(mut conn: Connection, clock: Clock, wal: bool) -> Result<Store, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|source| StoreError::Configure { setting: "busy_timeout", source })?;
+            .map_err(|source| StoreError::Configure {
+                setting: "busy_timeout",
+                source,
+            })?;
         conn.pragma_update(None, "foreign_keys", true)
-            .map_err(|source| StoreError::Configure { setting: "foreign_keys=ON", source })?;
+            .map_err(|source| StoreError::Configure {
+                setting: "foreign_keys=ON",
+                source,
+            })?;
         if wal {
             let mode: String = conn
                 .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-                .map_err(|source| StoreError::Configure { setting: "journal_mode=WAL", source })?;
+                .map_err(|source| StoreError::Configure {
+                    setting: "journal_mode=WAL",
+                    source,
+                })?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(StoreError::Configure {
                     setting: "journal_mode=WAL",
@@ -274,7 +299,10 @@ impl Store {
                 });
             }
             conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(|source| StoreError::Configure { setting: "synchronous", source })?;
+                .map_err(|source| StoreError::Configure {
+                    setting: "synchronous",
+                    source,
+                })?;
         }
         migrations::migrate(&mut conn, &*clock)?;
         Ok(Store {
@@ -291,13 +319,15 @@ impl Store {
 
     /// The schema version this store is at.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.read(|conn| migrations::current_version(conn))
+        self.read(migrations::current_version)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no open transaction behind (rusqlite rolls back
         // on drop), so the connection is still usable.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the connection, for reads.
@@ -312,7 +342,10 @@ impl Store {
     /// A new UUID v7 for `at`: its embedded time is `at` (the injected clock, not the system's),
     /// and ids made in the same millisecond still sort in creation order.
     pub(crate) fn new_id(&self, at: Timestamp) -> String {
-        let context = self.ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let context = self
+            .ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let seconds = u64::try_from(at.as_second()).unwrap_or(0);
         let nanos = u32::try_from(at.subsec_nanosecond()).unwrap_or(0);
         uuid::Uuid::new_v7(uuid::Timestamp::from_unix(&*context, seconds, nanos)).to_string()
@@ -378,8 +411,8 @@ pub(crate) fn sql_limit(last: Option<usize>) -> i64 {
 pub(crate) mod testing {
     //! Store fixtures: a clock tests can move, and a store built on it.
 
-    use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
 
     use jiff::Timestamp;
 
@@ -442,8 +475,12 @@ mod tests {
         let store = Store::open(dir.path().join("sentri.db")).unwrap();
         let (mode, fk): (String, i64) = store
             .read(|conn| {
-                let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).ctx("t")?;
-                let fk = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).ctx("t")?;
+                let mode = conn
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .ctx("t")?;
+                let fk = conn
+                    .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                    .ctx("t")?;
                 Ok((mode, fk))
             })
             .unwrap();

@@ -163,8 +163,7 @@ impl RawColumns {
         let id = self.id;
         Ok(WorkflowRow {
             state: stored_state("workflows", "state", &id, self.state)?,
-            fields: json_column("workflows", "fields", &id, Some(self.fields))?
-                .unwrap_or_default(),
+            fields: json_column("workflows", "fields", &id, Some(self.fields))?.unwrap_or_default(),
             plan: json_column("workflows", "plan", &id, self.plan)?,
             verification: json_column("workflows", "verification", &id, self.verification)?,
             execution: json_column("workflows", "execution", &id, self.execution)?,
@@ -189,7 +188,12 @@ fn stored_state(
     row: &dyn std::fmt::Display,
     value: String,
 ) -> Result<WorkflowState, StoreError> {
-    value.parse().map_err(|_| StoreError::Corrupt { table, column, row: row.to_string(), value })
+    value.parse().map_err(|_| StoreError::Corrupt {
+        table,
+        column,
+        row: row.to_string(),
+        value,
+    })
 }
 
 fn count(n: i64) -> u64 {
@@ -205,7 +209,10 @@ pub(crate) fn get_in(conn: &Connection, id: &str) -> Result<WorkflowRow, StoreEr
     )
     .optional()
     .ctx("reading a workflow")?
-    .ok_or_else(|| StoreError::NotFound { what: "workflow", key: id.to_owned() })?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "workflow",
+        key: id.to_owned(),
+    })?
     .parse()
 }
 
@@ -274,10 +281,14 @@ impl Store {
                 ],
             )
             .map_err(|source| match new.raw_alert_id {
-                Some(raw) if is_foreign_key_error(&source) => {
-                    StoreError::NotFound { what: "raw alert", key: raw.to_string() }
-                }
-                _ => StoreError::Sql { context: "creating a workflow", source },
+                Some(raw) if is_foreign_key_error(&source) => StoreError::NotFound {
+                    what: "raw alert",
+                    key: raw.to_string(),
+                },
+                _ => StoreError::Sql {
+                    context: "creating a workflow",
+                    source,
+                },
             })?;
             if let Some(raw_alert_id) = new.raw_alert_id {
                 tx.execute(
@@ -298,7 +309,13 @@ impl Store {
             append_audit(
                 tx,
                 now,
-                audit_for(&row, actor, actions::WORKFLOW_CREATED, row.state.as_str(), detail),
+                audit_for(
+                    &row,
+                    actor,
+                    actions::WORKFLOW_CREATED,
+                    row.state.as_str(),
+                    detail,
+                ),
             )?;
             Ok(row)
         })
@@ -321,7 +338,16 @@ impl Store {
         }
         self.write(|tx, now| {
             let current = get_in(tx, id)?;
-            transition_in(tx, now, &current, from, to, actor, reason, serde_json::json!({}))
+            transition_in(
+                tx,
+                now,
+                &current,
+                from,
+                to,
+                actor,
+                reason,
+                serde_json::json!({}),
+            )
         })
     }
 
@@ -340,7 +366,9 @@ impl Store {
         let wanted = wanted.to_ascii_lowercase();
         if wanted.is_empty() || wanted.len() > 32 || !wanted.chars().all(|c| c.is_ascii_hexdigit())
         {
-            return Err(StoreError::InvalidIdPrefix { prefix: prefix.to_owned() });
+            return Err(StoreError::InvalidIdPrefix {
+                prefix: prefix.to_owned(),
+            });
         }
         self.read(|conn| {
             let mut statement = conn
@@ -351,18 +379,25 @@ impl Store {
                 )
                 .ctx("looking up a workflow id prefix")?;
             let mut ids = statement
-                .query_map((i64::try_from(wanted.len()).unwrap_or(32), &wanted), |row| {
-                    row.get::<_, String>(0)
-                })
+                .query_map(
+                    (i64::try_from(wanted.len()).unwrap_or(32), &wanted),
+                    |row| row.get::<_, String>(0),
+                )
                 .ctx("looking up a workflow id prefix")?
                 .collect::<Result<Vec<_>, _>>()
                 .ctx("looking up a workflow id prefix")?;
             match ids.len() {
-                0 => Err(StoreError::NotFound { what: "workflow", key: prefix.to_owned() }),
+                0 => Err(StoreError::NotFound {
+                    what: "workflow",
+                    key: prefix.to_owned(),
+                }),
                 1 => get_in(conn, &ids[0]),
                 _ => {
                     ids.truncate(20);
-                    Err(StoreError::AmbiguousPrefix { prefix: prefix.to_owned(), candidates: ids })
+                    Err(StoreError::AmbiguousPrefix {
+                        prefix: prefix.to_owned(),
+                        candidates: ids,
+                    })
                 }
             }
         })
@@ -476,12 +511,11 @@ impl Store {
                          GROUP BY {column} ORDER BY n DESC, {column}"
                     ))
                     .ctx("counting workflows")?;
-                let rows = statement
+                statement
                     .query_map([], |row| Ok((row.get::<_, String>(0)?, count(row.get(1)?))))
                     .ctx("counting workflows")?
                     .collect::<Result<Vec<_>, _>>()
-                    .ctx("counting workflows");
-                rows
+                    .ctx("counting workflows")
             };
             let mut by_state = Vec::new();
             for (name, n) in grouped("state")? {
@@ -489,7 +523,10 @@ impl Store {
             }
             by_state.sort();
             let in_state = |wanted: WorkflowState| {
-                by_state.iter().find(|(state, _)| *state == wanted).map_or(0, |(_, n)| *n)
+                by_state
+                    .iter()
+                    .find(|(state, _)| *state == wanted)
+                    .map_or(0, |(_, n)| *n)
             };
             let executions = ExecutionCounts {
                 completed: in_state(WorkflowState::Completed),
@@ -529,7 +566,11 @@ impl Store {
                 "plan_hash": hash,
                 "replaced": current.plan_hash,
             });
-            append_audit(tx, now, audit_for(&current, actor, actions::PLAN_SET, &hash, detail))?;
+            append_audit(
+                tx,
+                now,
+                audit_for(&current, actor, actions::PLAN_SET, &hash, detail),
+            )?;
             get_in(tx, id)
         })
     }
@@ -557,7 +598,10 @@ impl Store {
                 )
                 .ctx("storing a workflow payload")?;
             if changed == 0 {
-                return Err(StoreError::NotFound { what: "workflow", key: id.to_owned() });
+                return Err(StoreError::NotFound {
+                    what: "workflow",
+                    key: id.to_owned(),
+                });
             }
             get_in(tx, id)
         })
@@ -588,7 +632,11 @@ pub(crate) fn transition_in(
     if !from.can_transition(to) {
         return Err(StoreError::IllegalTransition { from, to });
     }
-    let stale = |actual| StoreError::StaleState { id: current.id.clone(), expected: from, actual };
+    let stale = |actual| StoreError::StaleState {
+        id: current.id.clone(),
+        expected: from,
+        actual,
+    };
     if current.state != from {
         return Err(stale(current.state));
     }
@@ -597,7 +645,13 @@ pub(crate) fn transition_in(
         .execute(
             "UPDATE workflows SET state = ?2, version = version + 1, updated_at = ?3
              WHERE id = ?1 AND state = ?4 AND version = ?5",
-            (&current.id, to.as_str(), &at, from.as_str(), current.version),
+            (
+                &current.id,
+                to.as_str(),
+                &at,
+                from.as_str(),
+                current.version,
+            ),
         )
         .ctx("changing a workflow's state")?;
     if changed != 1 {
@@ -621,7 +675,11 @@ pub(crate) fn transition_in(
     {
         detail.extend(extra);
     }
-    append_audit(tx, now, audit_for(&updated, actor, actions::TRANSITION, to.as_str(), detail))?;
+    append_audit(
+        tx,
+        now,
+        audit_for(&updated, actor, actions::TRANSITION, to.as_str(), detail),
+    )?;
     Ok(updated)
 }
 
@@ -645,10 +703,16 @@ pub(crate) mod tests {
 
     fn counts(store: &Store) -> (i64, i64, u64) {
         let transitions = store
-            .read(|c| c.query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0)).ctx("t"))
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0))
+                    .ctx("t")
+            })
             .unwrap();
         let version = store
-            .read(|c| c.query_row("SELECT SUM(version) FROM workflows", [], |r| r.get(0)).ctx("t"))
+            .read(|c| {
+                c.query_row("SELECT SUM(version) FROM workflows", [], |r| r.get(0))
+                    .ctx("t")
+            })
             .unwrap();
         let audit = store.verify_audit().unwrap().rows_checked;
         (transitions, version, audit)
@@ -657,7 +721,9 @@ pub(crate) mod tests {
     #[test]
     fn create_starts_detected_with_a_v7_id_and_an_audit_row() {
         let (store, clock) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
         assert_eq!(row.state, Detected);
         assert_eq!(row.version, 1);
         assert_eq!(row.occurrences, 1);
@@ -695,22 +761,38 @@ pub(crate) mod tests {
         let mut missing = new_workflow("PRODDB");
         missing.raw_alert_id = Some(999);
         let err = store.create_workflow(missing, "engine").unwrap_err();
-        assert!(matches!(err, StoreError::NotFound { what: "raw alert", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                StoreError::NotFound {
+                    what: "raw alert",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn transition_writes_state_transition_and_audit_together() {
         let (store, clock) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
         clock.advance_ms(1500);
-        let moved = store.transition(&row.id, Detected, Verifying, "engine", "verify").unwrap();
+        let moved = store
+            .transition(&row.id, Detected, Verifying, "engine", "verify")
+            .unwrap();
         assert_eq!(moved.state, Verifying);
         assert_eq!(moved.version, 2);
         assert_eq!(moved.updated_at, clock.now());
         assert_eq!(moved.created_at, row.created_at);
         let transitions = store.workflow_transitions(&row.id).unwrap();
         assert_eq!(transitions.len(), 1);
-        assert_eq!((transitions[0].from, transitions[0].to), (Detected, Verifying));
+        assert_eq!(
+            (transitions[0].from, transitions[0].to),
+            (Detected, Verifying)
+        );
         assert_eq!(transitions[0].reason, "verify");
         let audit = store.list_audit(&AuditFilter::default()).unwrap();
         assert_eq!(audit.len(), 2);
@@ -723,14 +805,27 @@ pub(crate) mod tests {
     #[test]
     fn a_stale_from_state_is_refused_and_writes_nothing() {
         let (store, _) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        store.transition(&row.id, Detected, Verifying, "engine", "").unwrap();
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        store
+            .transition(&row.id, Detected, Verifying, "engine", "")
+            .unwrap();
         let before = counts(&store);
         // A second writer that still believes the workflow is DETECTED.
-        let err = store.transition(&row.id, Detected, Escalated, "cli", "late").unwrap_err();
+        let err = store
+            .transition(&row.id, Detected, Escalated, "cli", "late")
+            .unwrap_err();
         match err {
-            StoreError::StaleState { id, expected, actual } => {
-                assert_eq!((id, expected, actual), (row.id.clone(), Detected, Verifying));
+            StoreError::StaleState {
+                id,
+                expected,
+                actual,
+            } => {
+                assert_eq!(
+                    (id, expected, actual),
+                    (row.id.clone(), Detected, Verifying)
+                );
             }
             other => panic!("expected StaleState, got {other:?}"),
         }
@@ -741,11 +836,21 @@ pub(crate) mod tests {
     #[test]
     fn an_illegal_transition_is_refused_and_writes_nothing() {
         let (store, _) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
         let before = counts(&store);
-        let err = store.transition(&row.id, Detected, Executing, "engine", "").unwrap_err();
+        let err = store
+            .transition(&row.id, Detected, Executing, "engine", "")
+            .unwrap_err();
         assert!(
-            matches!(err, StoreError::IllegalTransition { from: Detected, to: Executing }),
+            matches!(
+                err,
+                StoreError::IllegalTransition {
+                    from: Detected,
+                    to: Executing
+                }
+            ),
             "{err:?}"
         );
         assert_eq!(counts(&store), before);
@@ -755,15 +860,35 @@ pub(crate) mod tests {
     #[test]
     fn transition_of_a_missing_workflow_is_not_found() {
         let (store, _) = testing::store();
-        let err = store.transition("nope", Detected, Verifying, "engine", "").unwrap_err();
-        assert!(matches!(err, StoreError::NotFound { what: "workflow", .. }), "{err:?}");
+        let err = store
+            .transition("nope", Detected, Verifying, "engine", "")
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::NotFound {
+                    what: "workflow",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_whole_happy_path_is_recorded_in_order() {
         let (store, clock) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let path = [Verifying, Verified, PreFlight, AwaitingApproval, Approved, PreFlight];
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        let path = [
+            Verifying,
+            Verified,
+            PreFlight,
+            AwaitingApproval,
+            Approved,
+            PreFlight,
+        ];
         let mut from = Detected;
         for to in path.into_iter().chain([Executing, Completed]) {
             clock.advance_ms(10);
@@ -773,7 +898,11 @@ pub(crate) mod tests {
         let transitions = store.workflow_transitions(&row.id).unwrap();
         assert_eq!(transitions.len(), 8);
         assert_eq!(transitions.last().map(|t| t.to), Some(Completed));
-        assert!(transitions.windows(2).all(|w| w[0].to == w[1].from && w[0].at < w[1].at));
+        assert!(
+            transitions
+                .windows(2)
+                .all(|w| w[0].to == w[1].from && w[0].at < w[1].at)
+        );
         assert_eq!(store.get_workflow(&row.id).unwrap().version, 9);
         assert!(store.verify_audit().unwrap().is_intact());
     }
@@ -782,8 +911,12 @@ pub(crate) mod tests {
     fn prefix_lookup_unique_ambiguous_and_missing() {
         let (store, _) = testing::store();
         // Same millisecond: v7 ids share their first 12 hex digits.
-        let a = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let b = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let a = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        let b = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
         assert_ne!(a.id, b.id);
         assert!(a.id < b.id, "v7 ids sort in creation order");
 
@@ -803,11 +936,17 @@ pub(crate) mod tests {
         let other_start = if a.id.starts_with('f') { "e" } else { "f" };
         assert!(matches!(
             store.find_workflows(other_start).unwrap_err(),
-            StoreError::NotFound { what: "workflow", .. }
+            StoreError::NotFound {
+                what: "workflow",
+                ..
+            }
         ));
         for bad in ["", "xyz", "12%", "0'--"] {
             assert!(
-                matches!(store.find_workflows(bad), Err(StoreError::InvalidIdPrefix { .. })),
+                matches!(
+                    store.find_workflows(bad),
+                    Err(StoreError::InvalidIdPrefix { .. })
+                ),
                 "{bad:?}"
             );
         }
@@ -819,13 +958,23 @@ pub(crate) mod tests {
         let mut ids = Vec::new();
         for database in ["PRODDB", "devdb", "ProdDB", "PRODDB"] {
             clock.advance_ms(1000);
-            ids.push(store.create_workflow(new_workflow(database), "engine").unwrap().id);
+            ids.push(
+                store
+                    .create_workflow(new_workflow(database), "engine")
+                    .unwrap()
+                    .id,
+            );
         }
-        store.transition(&ids[3], Detected, Escalated, "engine", "").unwrap();
+        store
+            .transition(&ids[3], Detected, Escalated, "engine", "")
+            .unwrap();
         let all = store.list_workflows(&WorkflowFilter::default()).unwrap();
         assert_eq!(all.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids);
         let prod = store
-            .list_workflows(&WorkflowFilter { database: Some("proddb".into()), ..Default::default() })
+            .list_workflows(&WorkflowFilter {
+                database: Some("proddb".into()),
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(prod.len(), 3);
         let last_two = store
@@ -835,30 +984,56 @@ pub(crate) mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(last_two.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids[2..]);
+        assert_eq!(
+            last_two.iter().map(|w| w.id.clone()).collect::<Vec<_>>(),
+            ids[2..]
+        );
         let escalated = store
-            .list_workflows(&WorkflowFilter { state: Some(Escalated), ..Default::default() })
+            .list_workflows(&WorkflowFilter {
+                state: Some(Escalated),
+                ..Default::default()
+            })
             .unwrap();
-        assert_eq!(escalated.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), [ids[3].clone()]);
+        assert_eq!(
+            escalated.iter().map(|w| w.id.clone()).collect::<Vec<_>>(),
+            [ids[3].clone()]
+        );
     }
 
     #[test]
     fn stats_count_states_databases_types_and_executions() {
         let (store, _) = testing::store();
-        let a = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let a = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
         let mut other = new_workflow("DEVDB");
         other.alert_type = "archive_full".into();
         let c = store.create_workflow(other, "engine").unwrap();
-        store.transition(&a.id, Detected, Resolved, "cli:dba", "fixed by hand").unwrap();
-        store.transition(&c.id, Detected, Escalated, "engine", "").unwrap();
+        store
+            .transition(&a.id, Detected, Resolved, "cli:dba", "fixed by hand")
+            .unwrap();
+        store
+            .transition(&c.id, Detected, Escalated, "engine", "")
+            .unwrap();
         let stats = store.stats().unwrap();
         assert_eq!(stats.total, 3);
-        assert_eq!(stats.by_state, [(Detected, 1), (Escalated, 1), (Resolved, 1)]);
-        assert_eq!(stats.by_database, [("PRODDB".to_owned(), 2), ("DEVDB".to_owned(), 1)]);
+        assert_eq!(
+            stats.by_state,
+            [(Detected, 1), (Escalated, 1), (Resolved, 1)]
+        );
+        assert_eq!(
+            stats.by_database,
+            [("PRODDB".to_owned(), 2), ("DEVDB".to_owned(), 1)]
+        );
         assert_eq!(
             stats.by_alert_type,
-            [("tablespace_full".to_owned(), 2), ("archive_full".to_owned(), 1)]
+            [
+                ("tablespace_full".to_owned(), 2),
+                ("archive_full".to_owned(), 1)
+            ]
         );
         assert_eq!(stats.executions, ExecutionCounts::default());
     }
@@ -866,11 +1041,16 @@ pub(crate) mod tests {
     #[test]
     fn folding_counts_occurrences_on_the_open_workflow() {
         let (store, _) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let open = store.open_workflow_for("tablespace_full", "proddb").unwrap();
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        let open = store
+            .open_workflow_for("tablespace_full", "proddb")
+            .unwrap();
         assert_eq!(open.map(|w| w.id), Some(row.id.clone()));
-        let (raw_id, _) =
-            store.insert_raw_alert(&crate::store::alerts::tests::alert(7)).unwrap();
+        let (raw_id, _) = store
+            .insert_raw_alert(&crate::store::alerts::tests::alert(7))
+            .unwrap();
         store
             .set_raw_alert_outcome(
                 raw_id,
@@ -884,22 +1064,36 @@ pub(crate) mod tests {
         let folded = store.get_workflow(&row.id).unwrap();
         assert_eq!(folded.occurrences, 2);
         assert_eq!(folded.version, 2);
-        store.transition(&row.id, Detected, Resolved, "cli:dba", "").unwrap();
-        assert_eq!(store.open_workflow_for("tablespace_full", "PRODDB").unwrap(), None);
+        store
+            .transition(&row.id, Detected, Resolved, "cli:dba", "")
+            .unwrap();
+        assert_eq!(
+            store
+                .open_workflow_for("tablespace_full", "PRODDB")
+                .unwrap(),
+            None
+        );
         assert!(store.verify_audit().unwrap().is_intact());
     }
 
     #[test]
     fn plans_and_payloads_are_stored_and_hashed() {
         let (store, _) = testing::store();
-        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let plan = serde_json::json!({"steps": [{"sql": "ALTER TABLESPACE \"USERS\" ADD DATAFILE"}]});
+        let row = store
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        let plan =
+            serde_json::json!({"steps": [{"sql": "ALTER TABLESPACE \"USERS\" ADD DATAFILE"}]});
         let with_plan = store.set_plan(&row.id, &plan, "engine").unwrap();
         assert_eq!(with_plan.plan.as_ref(), Some(&plan));
         let hash = with_plan.plan_hash.clone().unwrap();
         assert_eq!(hash, plan_hash(&serde_json::to_string(&plan).unwrap()));
         let verified = store
-            .set_workflow_payload(&row.id, Payload::Verification, &serde_json::json!({"pct": 97}))
+            .set_workflow_payload(
+                &row.id,
+                Payload::Verification,
+                &serde_json::json!({"pct": 97}),
+            )
             .unwrap();
         assert_eq!(verified.verification, Some(serde_json::json!({"pct": 97})));
         assert_eq!(verified.plan_hash.as_deref(), Some(hash.as_str()));
