@@ -129,36 +129,6 @@ pub enum BreakReason {
     TailMissing { last_id: i64, issued: i64 },
 }
 
-/// The hash of one row: hex sha256 of a JSON array of every other column, in table order.
-/// JSON strings are escaped and delimited, so no two different rows encode the same way.
-#[allow(clippy::too_many_arguments)]
-fn row_hash(
-    id: i64,
-    at: &str,
-    workflow_id: Option<&str>,
-    database: Option<&str>,
-    environment: Option<&str>,
-    actor: &str,
-    action: &str,
-    result: &str,
-    detail: &str,
-    prev_hash: &str,
-) -> String {
-    let canonical = serde_json::json!([
-        id,
-        at,
-        workflow_id,
-        database,
-        environment,
-        actor,
-        action,
-        result,
-        detail,
-        prev_hash
-    ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-}
-
 /// Appends one row inside the caller's transaction, so that a state change and its audit row
 /// commit together or not at all. `at` is the time of that write.
 pub fn append_audit(
@@ -178,36 +148,37 @@ pub fn append_audit(
     let (last_id, prev_hash) = tail.unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
     // Never reuse an id, even if the newest rows were deleted: the gap then shows.
     let id = last_id.max(issued) + 1;
-    let at_text = timestamp_text(at);
-    let detail_text = to_json("encoding an audit detail", &new.detail)?;
-    let hash = row_hash(
+    let mut stored = RawAuditRow {
         id,
-        &at_text,
-        new.workflow_id.as_deref(),
-        new.database.as_deref(),
-        new.environment.as_deref(),
-        &new.actor,
-        &new.action,
-        &new.result,
-        &detail_text,
-        &prev_hash,
-    );
+        at: timestamp_text(at),
+        workflow_id: new.workflow_id.clone(),
+        database: new.database.clone(),
+        environment: new.environment.clone(),
+        actor: new.actor.clone(),
+        action: new.action.clone(),
+        result: new.result.clone(),
+        detail: to_json("encoding an audit detail", &new.detail)?,
+        prev_hash: prev_hash.clone(),
+        hash: String::new(),
+    };
+    stored.hash = stored.computed_hash();
+    let hash = stored.hash.clone();
     tx.execute(
         "INSERT INTO audit (id, at, workflow_id, database, environment, actor, action, result,
                             detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         rusqlite::params![
-            id,
-            at_text,
-            new.workflow_id,
-            new.database,
-            new.environment,
-            new.actor,
-            new.action,
-            new.result,
-            detail_text,
-            prev_hash,
-            hash
+            stored.id,
+            stored.at,
+            stored.workflow_id,
+            stored.database,
+            stored.environment,
+            stored.actor,
+            stored.action,
+            stored.result,
+            stored.detail,
+            stored.prev_hash,
+            stored.hash
         ],
     )
     .ctx("appending an audit row")?;
@@ -273,19 +244,23 @@ impl RawAuditRow {
         })
     }
 
+    /// Hex sha256 of a JSON array of every other column, in table order, `detail` as its stored
+    /// text. JSON strings are escaped and delimited, so no two different rows encode the same
+    /// way; the id is included, so a row cannot be moved to another place in the chain.
     fn computed_hash(&self) -> String {
-        row_hash(
+        let canonical = serde_json::json!([
             self.id,
-            &self.at,
-            self.workflow_id.as_deref(),
-            self.database.as_deref(),
-            self.environment.as_deref(),
-            &self.actor,
-            &self.action,
-            &self.result,
-            &self.detail,
-            &self.prev_hash,
-        )
+            self.at,
+            self.workflow_id,
+            self.database,
+            self.environment,
+            self.actor,
+            self.action,
+            self.result,
+            self.detail,
+            self.prev_hash
+        ]);
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
     fn into_row(self) -> Result<AuditRow, StoreError> {

@@ -66,6 +66,10 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// SQLite kept another journal mode (e.g. the file is on a filesystem without shared memory);
+    /// concurrent readers and writers need WAL, so the store refuses to run without it.
+    #[error("the store could not switch to WAL journaling (journal mode is {mode})")]
+    WalUnavailable { mode: String },
     /// A schema migration failed; it was rolled back as a whole.
     #[error("schema migration {version} ({name}) failed")]
     Migration {
@@ -250,7 +254,6 @@ impl Store {
         let path = path.as_ref();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
             path: path.to_owned(),
@@ -293,10 +296,7 @@ impl Store {
                     source,
                 })?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Configure {
-                    setting: "journal_mode=WAL",
-                    source: rusqlite::Error::InvalidQuery,
-                });
+                return Err(StoreError::WalUnavailable { mode });
             }
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|source| StoreError::Configure {

@@ -858,6 +858,46 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn two_handles_on_one_file_cannot_both_win() {
+        // As the daemon and a `sentri approve` in another process would.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentri.db");
+        let daemon = Store::open(&path).unwrap();
+        let cli = Store::open(&path).unwrap();
+        let row = daemon
+            .create_workflow(new_workflow("PRODDB"), "engine")
+            .unwrap();
+        let seen_by_cli = cli.find_workflows(row.short_id()).unwrap();
+        daemon
+            .transition(&row.id, Detected, Verifying, "engine", "")
+            .unwrap();
+        let err = cli
+            .transition(
+                &seen_by_cli.id,
+                seen_by_cli.state,
+                Resolved,
+                "cli:dba",
+                "done",
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::StaleState {
+                    actual: Verifying,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        cli.transition(&row.id, Verifying, Resolved, "cli:dba", "done")
+            .unwrap();
+        let report = daemon.verify_audit().unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.rows_checked, 3);
+    }
+
+    #[test]
     fn transition_of_a_missing_workflow_is_not_found() {
         let (store, _) = testing::store();
         let err = store
