@@ -1,0 +1,443 @@
+//! Raw alerts: every message a source saw, stored before anything else happens to it.
+//!
+//! A message is stored once (deduplicated by [`RawAlert::id`]), then marked with what became of
+//! it — a new workflow, folded into an existing one, unmatched, or ignored. Messages with no
+//! outcome yet are the ones a crash interrupted; [`Store::pending_raw_alerts`] finds them on
+//! restart, so nothing a monitor sent is lost.
+
+use jiff::Timestamp;
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use super::audit::{NewAudit, append_audit};
+use super::{
+    SqlContext, Store, StoreError, json_column, parse_timestamp, sql_limit, stored_timestamp,
+    timestamp_text, to_json,
+};
+use crate::intake::RawAlert;
+
+/// What became of a raw alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RawAlertOutcome {
+    /// It started this workflow (written by [`Store::create_workflow`]).
+    Workflow {
+        workflow_id: String,
+        alert_type: String,
+        database: String,
+    },
+    /// It repeated an alert an open workflow already handles; that workflow's occurrences grew.
+    Folded {
+        workflow_id: String,
+        alert_type: String,
+        database: String,
+    },
+    /// No policy recognised it.
+    Unmatched,
+    /// Recognised as not an alert (e.g. an approval reply, handled elsewhere).
+    Ignored,
+}
+
+impl RawAlertOutcome {
+    fn kind(&self) -> &'static str {
+        match self {
+            RawAlertOutcome::Workflow { .. } => "workflow",
+            RawAlertOutcome::Folded { .. } => "folded",
+            RawAlertOutcome::Unmatched => "unmatched",
+            RawAlertOutcome::Ignored => "ignored",
+        }
+    }
+
+    fn match_columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+        match self {
+            RawAlertOutcome::Workflow {
+                workflow_id,
+                alert_type,
+                database,
+            }
+            | RawAlertOutcome::Folded {
+                workflow_id,
+                alert_type,
+                database,
+            } => (Some(workflow_id), Some(alert_type), Some(database)),
+            RawAlertOutcome::Unmatched | RawAlertOutcome::Ignored => (None, None, None),
+        }
+    }
+}
+
+/// One stored raw alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawAlertRow {
+    /// The store's own id (what workflows point at).
+    pub id: i64,
+    /// [`RawAlert::id`]: Message-ID or content hash.
+    pub message_id: String,
+    #[serde(serialize_with = "super::timestamp_serde::serialize")]
+    pub received_at: Timestamp,
+    #[serde(serialize_with = "super::timestamp_serde::serialize")]
+    pub stored_at: Timestamp,
+    pub sender: String,
+    pub subject: String,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+    pub parse_error: Option<String>,
+    /// `None` until the alert has been handled.
+    pub outcome: Option<RawAlertOutcome>,
+}
+
+impl RawAlertRow {
+    /// The alert as its source produced it, e.g. to run the matcher on it again.
+    pub fn to_raw_alert(&self) -> RawAlert {
+        RawAlert {
+            id: self.message_id.clone(),
+            received_at: timestamp_text(self.received_at),
+            from: self.sender.clone(),
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            headers: self.headers.clone(),
+            parse_error: self.parse_error.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, message_id, received_at, stored_at, sender, subject, body, headers, \
+                       parse_error, outcome, workflow_id, alert_type, database";
+
+/// Column texts of one row, before they are checked and parsed.
+struct RawColumns {
+    id: i64,
+    message_id: String,
+    received_at: String,
+    stored_at: String,
+    sender: String,
+    subject: String,
+    body: String,
+    headers: String,
+    parse_error: Option<String>,
+    outcome: Option<String>,
+    workflow_id: Option<String>,
+    alert_type: Option<String>,
+    database: Option<String>,
+}
+
+impl RawColumns {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawColumns {
+            id: row.get(0)?,
+            message_id: row.get(1)?,
+            received_at: row.get(2)?,
+            stored_at: row.get(3)?,
+            sender: row.get(4)?,
+            subject: row.get(5)?,
+            body: row.get(6)?,
+            headers: row.get(7)?,
+            parse_error: row.get(8)?,
+            outcome: row.get(9)?,
+            workflow_id: row.get(10)?,
+            alert_type: row.get(11)?,
+            database: row.get(12)?,
+        })
+    }
+
+    fn parse(self) -> Result<RawAlertRow, StoreError> {
+        let id = self.id;
+        let corrupt = |column, value: String| StoreError::Corrupt {
+            table: "raw_alerts",
+            column,
+            row: id.to_string(),
+            value,
+        };
+        let matched = match (self.workflow_id, self.alert_type, self.database) {
+            (Some(w), Some(a), Some(d)) => Some((w, a, d)),
+            _ => None,
+        };
+        let outcome = match (self.outcome.as_deref(), matched) {
+            (None, _) => None,
+            (Some("workflow"), Some((workflow_id, alert_type, database))) => {
+                Some(RawAlertOutcome::Workflow {
+                    workflow_id,
+                    alert_type,
+                    database,
+                })
+            }
+            (Some("folded"), Some((workflow_id, alert_type, database))) => {
+                Some(RawAlertOutcome::Folded {
+                    workflow_id,
+                    alert_type,
+                    database,
+                })
+            }
+            (Some("unmatched"), _) => Some(RawAlertOutcome::Unmatched),
+            (Some("ignored"), _) => Some(RawAlertOutcome::Ignored),
+            (Some(other), _) => return Err(corrupt("outcome", other.to_owned())),
+        };
+        Ok(RawAlertRow {
+            id,
+            received_at: stored_timestamp("raw_alerts", "received_at", &id, &self.received_at)?,
+            stored_at: stored_timestamp("raw_alerts", "stored_at", &id, &self.stored_at)?,
+            headers: json_column("raw_alerts", "headers", &id, Some(self.headers))?
+                .unwrap_or_default(),
+            message_id: self.message_id,
+            sender: self.sender,
+            subject: self.subject,
+            body: self.body,
+            parse_error: self.parse_error,
+            outcome,
+        })
+    }
+}
+
+impl Store {
+    /// Stores a raw alert unless one with the same [`RawAlert::id`] is already stored. Returns
+    /// its row id and whether it is new (`false`: a duplicate delivery, already handled or
+    /// pending). `received_at` is normalised to the store's time format.
+    pub fn insert_raw_alert(&self, alert: &RawAlert) -> Result<(i64, bool), StoreError> {
+        let received_at = timestamp_text(parse_timestamp(&alert.received_at)?);
+        let headers = to_json("encoding alert headers", &alert.headers)?;
+        self.write(|tx, now| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO raw_alerts (message_id, received_at, stored_at, sender, subject,
+                                             body, headers, parse_error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (message_id) DO NOTHING",
+                    rusqlite::params![
+                        alert.id,
+                        received_at,
+                        timestamp_text(now),
+                        alert.from,
+                        alert.subject,
+                        alert.body,
+                        headers,
+                        alert.parse_error
+                    ],
+                )
+                .ctx("storing a raw alert")?;
+            let id = tx
+                .query_row(
+                    "SELECT id FROM raw_alerts WHERE message_id = ?1",
+                    [&alert.id],
+                    |row| row.get(0),
+                )
+                .ctx("storing a raw alert")?;
+            Ok((id, inserted == 1))
+        })
+    }
+
+    /// Records what became of a raw alert (replacing an earlier outcome, e.g. after a policy
+    /// fix made an unmatched alert match). `Folded` also counts one more occurrence on that
+    /// workflow and audits it, in the same transaction.
+    pub fn set_raw_alert_outcome(
+        &self,
+        raw_alert_id: i64,
+        outcome: &RawAlertOutcome,
+    ) -> Result<(), StoreError> {
+        self.write(|tx, now| {
+            let (workflow_id, alert_type, database) = outcome.match_columns();
+            let changed = tx
+                .execute(
+                    "UPDATE raw_alerts SET outcome = ?2, workflow_id = ?3, alert_type = ?4,
+                                           database = ?5
+                     WHERE id = ?1",
+                    rusqlite::params![
+                        raw_alert_id,
+                        outcome.kind(),
+                        workflow_id,
+                        alert_type,
+                        database
+                    ],
+                )
+                .ctx("recording a raw alert's outcome")?;
+            if changed == 0 {
+                return Err(StoreError::NotFound {
+                    what: "raw alert",
+                    key: raw_alert_id.to_string(),
+                });
+            }
+            if let RawAlertOutcome::Folded { workflow_id, .. } = outcome {
+                let folded: Option<(String, String, i64)> = tx
+                    .query_row(
+                        "UPDATE workflows SET occurrences = occurrences + 1, version = version + 1,
+                                              updated_at = ?2
+                         WHERE id = ?1
+                         RETURNING database, environment, occurrences",
+                        (workflow_id, timestamp_text(now)),
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )
+                    .optional()
+                    .ctx("counting a folded alert")?;
+                let Some((database, environment, occurrences)) = folded else {
+                    return Err(StoreError::NotFound {
+                        what: "workflow",
+                        key: workflow_id.clone(),
+                    });
+                };
+                append_audit(
+                    tx,
+                    now,
+                    NewAudit {
+                        workflow_id: Some(workflow_id.clone()),
+                        database: Some(database),
+                        environment: Some(environment),
+                        actor: "engine".to_owned(),
+                        action: super::audit::actions::ALERT_FOLDED.to_owned(),
+                        result: "FOLDED".to_owned(),
+                        detail: serde_json::json!({
+                            "raw_alert_id": raw_alert_id,
+                            "occurrences": occurrences,
+                        }),
+                    },
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One raw alert by its store id.
+    pub fn get_raw_alert(&self, id: i64) -> Result<RawAlertRow, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM raw_alerts WHERE id = ?1"),
+                [id],
+                RawColumns::from_row,
+            )
+            .optional()
+            .ctx("reading a raw alert")?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "raw alert",
+                key: id.to_string(),
+            })?
+            .parse()
+        })
+    }
+
+    /// The newest `last` raw alerts (all if `None`), oldest first; with `unmatched_only`, only
+    /// those no policy recognised — what `sentri alerts --unmatched` shows a policy author.
+    pub fn list_raw_alerts(
+        &self,
+        unmatched_only: bool,
+        last: Option<usize>,
+    ) -> Result<Vec<RawAlertRow>, StoreError> {
+        self.query_raw_alerts(
+            "WHERE (?1 = 0 OR outcome = 'unmatched') ORDER BY id DESC LIMIT ?2",
+            (unmatched_only, sql_limit(last)),
+            true,
+        )
+    }
+
+    /// Raw alerts stored but not yet handled (no outcome), oldest first: after a crash, the
+    /// engine runs these through the pipeline again.
+    pub fn pending_raw_alerts(&self) -> Result<Vec<RawAlertRow>, StoreError> {
+        self.query_raw_alerts("WHERE outcome IS NULL ORDER BY id", (), false)
+    }
+
+    fn query_raw_alerts(
+        &self,
+        tail: &str,
+        params: impl rusqlite::Params,
+        reverse: bool,
+    ) -> Result<Vec<RawAlertRow>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!("SELECT {COLUMNS} FROM raw_alerts {tail}"))
+                .ctx("listing raw alerts")?;
+            let mut rows = statement
+                .query_map(params, RawColumns::from_row)
+                .ctx("listing raw alerts")?
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("listing raw alerts")?;
+            if reverse {
+                rows.reverse();
+            }
+            rows.into_iter().map(RawColumns::parse).collect()
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    pub(crate) fn alert(n: u32) -> RawAlert {
+        RawAlert {
+            id: format!("<msg-{n}@oem.example>"),
+            received_at: "2026-11-25T03:02:03.5+02:00".to_owned(),
+            from: "oem@example.com".to_owned(),
+            subject: format!("Tablespace USERS {n}% full"),
+            body: "Target=PRODDB".to_owned(),
+            headers: vec![("X-Mailer".to_owned(), "OEM".to_owned())],
+            parse_error: None,
+        }
+    }
+
+    #[test]
+    fn insert_is_deduplicated_by_message_id() {
+        let (store, _) = testing::store();
+        let (first, new) = store.insert_raw_alert(&alert(1)).unwrap();
+        assert!(new);
+        let (again, new) = store.insert_raw_alert(&alert(1)).unwrap();
+        assert_eq!((again, new), (first, false));
+        let (other, new) = store.insert_raw_alert(&alert(2)).unwrap();
+        assert!(new);
+        assert_ne!(other, first);
+    }
+
+    #[test]
+    fn stored_alert_reads_back_with_normalised_time() {
+        let (store, _) = testing::store();
+        let (id, _) = store.insert_raw_alert(&alert(1)).unwrap();
+        let row = store.get_raw_alert(id).unwrap();
+        assert_eq!(timestamp_text(row.received_at), "2026-11-25T01:02:03.500Z");
+        assert_eq!(row.headers, alert(1).headers);
+        assert_eq!(row.outcome, None);
+        let back = row.to_raw_alert();
+        assert_eq!(back.received_at, "2026-11-25T01:02:03.500Z");
+        assert_eq!(back.subject, alert(1).subject);
+    }
+
+    #[test]
+    fn a_bad_received_time_is_refused() {
+        let (store, _) = testing::store();
+        let mut bad = alert(1);
+        bad.received_at = "yesterday".to_owned();
+        let err = store.insert_raw_alert(&bad).unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidTimestamp { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn outcomes_filter_lists_and_pending() {
+        let (store, _) = testing::store();
+        let ids: Vec<i64> = (1..=4)
+            .map(|n| store.insert_raw_alert(&alert(n)).unwrap().0)
+            .collect();
+        store
+            .set_raw_alert_outcome(ids[0], &RawAlertOutcome::Unmatched)
+            .unwrap();
+        store
+            .set_raw_alert_outcome(ids[2], &RawAlertOutcome::Unmatched)
+            .unwrap();
+        store
+            .set_raw_alert_outcome(ids[3], &RawAlertOutcome::Ignored)
+            .unwrap();
+        let unmatched = store.list_raw_alerts(true, None).unwrap();
+        assert_eq!(
+            unmatched.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [ids[0], ids[2]]
+        );
+        let last_two = store.list_raw_alerts(false, Some(2)).unwrap();
+        assert_eq!(
+            last_two.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [ids[2], ids[3]]
+        );
+        let pending = store.pending_raw_alerts().unwrap();
+        assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[1]]);
+        let err = store
+            .set_raw_alert_outcome(999, &RawAlertOutcome::Unmatched)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }));
+    }
+}

@@ -1,0 +1,274 @@
+//! The schema, as an ordered list of versioned migrations.
+//!
+//! Each migration is one SQL script applied in its own transaction together with its row in
+//! `schema_version`, so a store is always at exactly one version: a failed migration leaves the
+//! previous one intact. Opening a store applies what is missing and nothing else, so re-opening is
+//! harmless. Unlike the reference product, errors are never tolerated ("duplicate column",
+//! "already exists"): a migration either applies cleanly or the store refuses to open.
+//!
+//! Add a migration by appending to [`MIGRATIONS`]; never edit one that has shipped.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::{SqlContext, StoreError, timestamp_text};
+
+/// One schema step: its version (1, 2, … without gaps), a short name, and its SQL.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in the order they apply.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema",
+    sql: MIGRATION_1,
+}];
+
+/// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
+/// JSON columns are TEXT. States and outcomes are validated by the Rust types that read them,
+/// not by CHECK constraints, so adding a state does not need a table rebuild.
+const MIGRATION_1: &str = r#"
+CREATE TABLE raw_alerts (
+    id           INTEGER PRIMARY KEY,
+    message_id   TEXT NOT NULL UNIQUE,
+    received_at  TEXT NOT NULL,
+    stored_at    TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    headers      TEXT NOT NULL,          -- JSON array of [name, value]
+    parse_error  TEXT,
+    outcome      TEXT,                   -- NULL until handled: workflow | folded | unmatched | ignored
+    alert_type   TEXT,
+    database     TEXT,
+    workflow_id  TEXT REFERENCES workflows(id)
+);
+CREATE INDEX raw_alerts_received_at ON raw_alerts(received_at);
+CREATE INDEX raw_alerts_outcome ON raw_alerts(outcome);
+
+CREATE TABLE workflows (
+    id            TEXT PRIMARY KEY,      -- UUID v7, so id order is creation order
+    raw_alert_id  INTEGER REFERENCES raw_alerts(id),
+    alert_type    TEXT NOT NULL,
+    database      TEXT NOT NULL,
+    environment   TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    fields        TEXT NOT NULL,         -- JSON object of extracted fields
+    plan          TEXT,                  -- JSON
+    plan_hash     TEXT,                  -- hex sha256 of the stored plan text
+    verification  TEXT,                  -- JSON
+    execution     TEXT,                  -- JSON
+    occurrences   INTEGER NOT NULL DEFAULT 1,
+    version       INTEGER NOT NULL DEFAULT 1,   -- bumped on every change; compare-and-set key
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX workflows_state ON workflows(state);
+CREATE INDEX workflows_database ON workflows(database COLLATE NOCASE);
+CREATE INDEX workflows_created_at ON workflows(created_at);
+
+CREATE TABLE transitions (
+    id           INTEGER PRIMARY KEY,
+    workflow_id  TEXT NOT NULL REFERENCES workflows(id),
+    from_state   TEXT NOT NULL,
+    to_state     TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    at           TEXT NOT NULL
+);
+CREATE INDEX transitions_workflow ON transitions(workflow_id, id);
+
+CREATE TABLE approvals (
+    id           INTEGER PRIMARY KEY,
+    workflow_id  TEXT NOT NULL REFERENCES workflows(id),
+    plan_hash    TEXT NOT NULL,
+    approver     TEXT NOT NULL,
+    decision     TEXT NOT NULL,          -- APPROVED | DENIED
+    channel      TEXT NOT NULL,          -- cli | console | email | slack ...
+    reason       TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    token_hash   TEXT,
+    expires_at   TEXT
+);
+CREATE INDEX approvals_workflow ON approvals(workflow_id, id);
+
+-- Append-only and hash-chained; no foreign keys, so it stands on its own.
+CREATE TABLE audit (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           TEXT NOT NULL,
+    workflow_id  TEXT,
+    database     TEXT,
+    environment  TEXT,
+    actor        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    result       TEXT NOT NULL,
+    detail       TEXT NOT NULL,          -- JSON
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL
+);
+CREATE INDEX audit_workflow ON audit(workflow_id);
+CREATE INDEX audit_database ON audit(database COLLATE NOCASE);
+CREATE INDEX audit_at ON audit(at);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit is append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit is append-only');
+END;
+
+CREATE TABLE outbox (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL,      -- email | slack | webhook
+    recipient        TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    workflow_id      TEXT REFERENCES workflows(id),
+    created_at       TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT,               -- NULL once sent or given up
+    sent_at          TEXT,
+    gave_up_at       TEXT,
+    last_error       TEXT
+);
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+
+CREATE TABLE locks (
+    resource_key  TEXT PRIMARY KEY,
+    workflow_id   TEXT NOT NULL,
+    acquired_at   TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
+
+CREATE TABLE db_profiles (
+    database     TEXT PRIMARY KEY COLLATE NOCASE,
+    engine       TEXT NOT NULL,
+    profile      TEXT NOT NULL,          -- JSON
+    profiled_at  TEXT NOT NULL
+);
+"#;
+
+/// The version the newest migration brings a store to.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The highest applied version (0 for a new file).
+pub(crate) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .ctx("reading the schema version")?;
+    if exists.is_none() {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )
+    .ctx("reading the schema version")
+}
+
+/// Brings the schema up to [`latest_version`]. Each step re-reads the version inside its own
+/// write transaction, so two processes opening the same new file cannot both apply it.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version     INTEGER PRIMARY KEY,
+             name        TEXT NOT NULL,
+             applied_at  TEXT NOT NULL
+         )",
+    )
+    .ctx("creating the schema_version table")?;
+    let found = current_version(conn)?;
+    if found > latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest_version(),
+        });
+    }
+    for migration in MIGRATIONS {
+        let failed = |source| StoreError::Migration {
+            version: migration.version,
+            name: migration.name,
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        if current_version(&tx)? >= migration.version {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            (migration.version, migration.name, timestamp_text(clock())),
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1, "{}", migration.name);
+        }
+    }
+
+    #[test]
+    fn reopening_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentri.db");
+        let first = Store::open(&path).unwrap();
+        assert_eq!(first.schema_version().unwrap(), latest_version());
+        drop(first);
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.schema_version().unwrap(), latest_version());
+        let rows: i64 = again
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+                    .ctx("t")
+            })
+            .unwrap();
+        assert_eq!(rows, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentri.db");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 'x')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = Store::open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+            "{err:?}"
+        );
+    }
+}
