@@ -73,7 +73,15 @@ impl RawAlert {
             .message_id()
             .map(|id| format!("<{id}>"))
             .unwrap_or(content_id);
-        RawAlert { id, received_at, from, subject, body, headers, parse_error: None }
+        RawAlert {
+            id,
+            received_at,
+            from,
+            subject,
+            body,
+            headers,
+            parse_error: None,
+        }
     }
 
     /// Builds an alert from a subject and body alone, as policy samples and tests write them.
