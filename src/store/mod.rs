@@ -40,7 +40,7 @@ pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, New
 pub use locks::LockOutcome;
 pub use outbox::{NewOutboxMessage, OutboxMessage};
 pub use workflows::{
-    ExecutionCounts, NewWorkflow, Stats, TransitionRow, WorkflowFilter, WorkflowRow,
+    ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow,
 };
 
 /// Where the store gets "now" from. Tests pass a fixed or stepping clock.
