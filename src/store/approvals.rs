@@ -115,7 +115,7 @@ fn insert_in(
         reason: new.reason.clone(),
         at: now,
         token_hash: new.token_hash.clone(),
-        expires_at: new.expires_at,
+        expires_at: new.expires_at.map(super::truncate_to_millis),
     };
     append_audit(
         tx,

@@ -618,6 +618,16 @@ mod tests {
     }
 
     #[test]
+    fn returned_rows_equal_rows_read_back_with_a_nanosecond_clock() {
+        let clock: crate::store::Clock =
+            std::sync::Arc::new(|| "2026-11-25T01:02:03.456789123Z".parse().unwrap());
+        let store = Store::with_clock(clock).unwrap();
+        let row = store.audit(entry(1)).unwrap();
+        assert_eq!(store.list_audit(&AuditFilter::default()).unwrap(), [row]);
+        assert!(store.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
     fn append_joins_the_callers_transaction() {
         let (store, _) = testing::store();
         let result: Result<(), StoreError> = store.write(|tx, now| {

@@ -40,7 +40,7 @@ pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, New
 pub use locks::LockOutcome;
 pub use outbox::{NewOutboxMessage, OutboxMessage};
 pub use workflows::{
-    ExecutionCounts, NewWorkflow, Stats, TransitionRow, WorkflowFilter, WorkflowRow,
+    ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow,
 };
 
 /// Where the store gets "now" from. Tests pass a fixed or stepping clock.
@@ -165,6 +165,11 @@ impl<T> SqlContext<T> for Result<T, rusqlite::Error> {
 /// Sub-millisecond precision is truncated.
 pub fn timestamp_text(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// `at` without its sub-millisecond part: the precision of [`timestamp_text`].
+pub fn truncate_to_millis(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
 }
 
 /// `at + span`, clamped to the representable range instead of failing.
@@ -312,9 +317,10 @@ impl Store {
         })
     }
 
-    /// "Now", from the injected clock.
+    /// "Now", from the injected clock, truncated to the millisecond the store keeps, so a row
+    /// returned by a write equals the same row read back later.
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        truncate_to_millis((self.clock)())
     }
 
     /// The schema version this store is at.
@@ -461,6 +467,10 @@ mod tests {
         assert!(timestamp_text(whole) < timestamp_text(at));
         let (_, clock) = testing::store();
         assert_eq!(timestamp_text(clock.now()), "2026-11-25T01:02:03.456Z");
+        assert_eq!(
+            truncate_to_millis(at),
+            "2026-11-25T01:02:03.456Z".parse().unwrap()
+        );
     }
 
     #[test]
