@@ -353,13 +353,31 @@ fn infer_engine(parsed: &ParsedConnection) -> Result<Engine, String> {
     }
 }
 
-/// Reads one `databases[i]` entry; `None` when it has a problem (recorded in `d`).
+/// What identifies a database entry: known even when the entry has other problems, so that
+/// duplicate names are reported alongside them.
+pub(crate) struct Identity {
+    path: String,
+    name_position: Option<Position>,
+    aliases_position: Option<Position>,
+    name: String,
+    aliases: Vec<String>,
+}
+
+impl Identity {
+    fn answers_to(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Reads one `databases[i]` entry: its identity (when it has a name) and its configuration
+/// (`None` when it has a problem, recorded in `d`).
 pub(crate) fn read_database(
     node: &Node,
     path: &str,
     d: &mut Diagnostics,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Option<DatabaseConfig> {
+) -> (Option<Identity>, Option<DatabaseConfig>) {
     let mut f = Fields::new(Some(node), path, d);
     let problems_before = d.problems.len();
 
@@ -538,12 +556,23 @@ pub(crate) fn read_database(
         .string(d, "business_owner")
         .filter(|v| !v.trim().is_empty());
     let dba_owner = f.string(d, "dba_owner").filter(|v| !v.trim().is_empty());
+    let identity = name.clone().map(|name| Identity {
+        path: path.to_owned(),
+        name_position: f.get("name").map(|n| n.position),
+        aliases_position: f.get("aliases").map(|n| n.position),
+        name,
+        aliases: aliases.clone(),
+    });
     f.finish(d);
 
     if d.problems.len() > problems_before {
-        return None;
+        return (identity, None);
     }
-    let (name, parsed, environment, engine) = (name?, parsed?, environment?, engine?);
+    let (Some(name), Some(parsed), Some(environment), Some(engine)) =
+        (name, parsed, environment, engine)
+    else {
+        return (identity, None);
+    };
 
     let non_empty = |var: &str| env(var).filter(|v| !v.is_empty());
     let username = non_empty(&username_var)
@@ -552,7 +581,7 @@ pub(crate) fn read_database(
         .or_else(|| (engine == Engine::Oracle).then(|| DEFAULT_ORACLE_USER.to_owned()));
     let password = non_empty(&password_var).map(Secret::new);
 
-    Some(DatabaseConfig {
+    let config = DatabaseConfig {
         name,
         engine,
         connection_string: parsed.sanitized,
@@ -566,33 +595,35 @@ pub(crate) fn read_database(
         critical_schemas,
         business_owner,
         dba_owner,
-    })
+    };
+    (identity, Some(config))
 }
 
 /// Checks across databases: unique names, aliases that point at one database only, and
 /// credential variables that do not collide (`PROD-DB` and `PROD_DB` would share one).
-pub(crate) fn check_unique(databases: &[(String, Position, DatabaseConfig)], d: &mut Diagnostics) {
-    for (i, (path, position, db)) in databases.iter().enumerate() {
-        for (earlier_path, _, earlier) in &databases[..i] {
+pub(crate) fn check_unique(entries: &[Identity], d: &mut Diagnostics) {
+    for (i, db) in entries.iter().enumerate() {
+        for earlier in &entries[..i] {
             if earlier.name.eq_ignore_ascii_case(&db.name) {
                 d.problem(
-                    Some(*position),
-                    format!("{path}.name"),
+                    db.name_position,
+                    format!("{}.name", db.path),
                     format!(
-                        "database name `{}` is already used by {earlier_path} (names are \
-                         compared case-insensitively)",
-                        db.name
+                        "database name `{}` is already used by {} (names are compared \
+                         case-insensitively)",
+                        db.name, earlier.path
                     ),
                 );
             } else if password_env_var(&earlier.name) == password_env_var(&db.name) {
                 d.problem(
-                    Some(*position),
-                    format!("{path}.name"),
+                    db.name_position,
+                    format!("{}.name", db.path),
                     format!(
-                        "databases `{}` and `{}` ({earlier_path}) would share the credentials \
-                         variable {}; rename one",
+                        "databases `{}` and `{}` ({}) would share the credentials variable \
+                         {}; rename one",
                         db.name,
                         earlier.name,
+                        earlier.path,
                         password_env_var(&db.name)
                     ),
                 );
@@ -600,12 +631,12 @@ pub(crate) fn check_unique(databases: &[(String, Position, DatabaseConfig)], d: 
             for alias in &db.aliases {
                 if earlier.answers_to(alias) {
                     d.problem(
-                        Some(*position),
-                        format!("{path}.aliases"),
+                        db.aliases_position,
+                        format!("{}.aliases", db.path),
                         format!(
-                            "alias `{alias}` of database {} also names database {} \
-                             ({earlier_path}); an alert naming it would be ambiguous",
-                            db.name, earlier.name
+                            "alias `{alias}` of database {} also names database {} ({}); an \
+                             alert naming it would be ambiguous",
+                            db.name, earlier.name, earlier.path
                         ),
                     );
                 }
@@ -616,12 +647,12 @@ pub(crate) fn check_unique(databases: &[(String, Position, DatabaseConfig)], d: 
                 .find(|a| a.eq_ignore_ascii_case(&db.name))
             {
                 d.problem(
-                    Some(*position),
-                    format!("{path}.name"),
+                    db.name_position,
+                    format!("{}.name", db.path),
                     format!(
-                        "`{}` is also an alias (`{alias}`) of database {} ({earlier_path}); an \
-                         alert naming it would be ambiguous",
-                        db.name, earlier.name
+                        "`{}` is also an alias (`{alias}`) of database {} ({}); an alert \
+                         naming it would be ambiguous",
+                        db.name, earlier.name, earlier.path
                     ),
                 );
             }

@@ -112,6 +112,14 @@ impl Diagnostics {
         }
     }
 
+    /// Puts warnings and problems in file order (those with no position, such as ones about
+    /// environment variables, last), so the report reads top to bottom like the file.
+    pub(crate) fn sort(&mut self) {
+        let key = |p: Option<Position>| p.map_or((u64::MAX, u64::MAX), |p| (p.line, p.column));
+        self.warnings.sort_by_key(|w| key(w.position));
+        self.problems.sort_by_key(|p| key(p.position));
+    }
+
     pub(crate) fn warn(
         &mut self,
         position: Option<Position>,

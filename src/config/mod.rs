@@ -169,12 +169,13 @@ impl Config {
         let email = sections::read_email(top.child(&mut d, "email"), &mut d, env);
 
         let mut databases = Vec::new();
+        let mut identities = Vec::new();
         for (path, node) in top.items(&mut d, "databases") {
-            if let Some(db) = database::read_database(node, &path, &mut d, env) {
-                databases.push((path, node.position, db));
-            }
+            let (identity, db) = database::read_database(node, &path, &mut d, env);
+            identities.extend(identity);
+            databases.extend(db);
         }
-        database::check_unique(&databases, &mut d);
+        database::check_unique(&identities, &mut d);
 
         let approvals =
             sections::read_approvals(top.child(&mut d, "approvals"), &mut d, env, &email);
@@ -184,6 +185,7 @@ impl Config {
         let (llm, learning, rag) = llm::read_llm_learning_rag(&mut top, &mut d, env);
         top.finish(&mut d);
 
+        d.sort();
         if !d.problems.is_empty() {
             return Err(ConfigError::Invalid {
                 file: source.to_path_buf(),
@@ -194,7 +196,7 @@ impl Config {
         Ok(LoadedConfig {
             config: Config {
                 email,
-                databases: databases.into_iter().map(|(_, _, db)| db).collect(),
+                databases,
                 approvals,
                 monitoring,
                 notifications,

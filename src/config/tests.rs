@@ -428,6 +428,7 @@ approvals:
     let keys: Vec<_> = all.iter().map(|p| p.key.as_str()).collect();
     for expected in [
         "email.imap_port",
+        "databases[1].name",
         "databases[1].environment",
         "databases[2].name",
         "databases[2].environment",
@@ -437,7 +438,7 @@ approvals:
     ] {
         assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
     }
-    // `a` is only compared once it is otherwise valid; make it valid and see the duplicate.
+    // Duplicates are found among valid entries too.
     let dup = problems(
         "databases:\n  - {name: A, connection_string: h/a, environment: DEV}\n  - {name: a, connection_string: h/b, environment: UAT}\n",
     );
@@ -445,7 +446,7 @@ approvals:
     assert!(dup[0].message.contains("already used"), "{}", dup[0]);
     let rendered = err.to_string();
     assert!(
-        rendered.starts_with("sentri.yaml has 7 problems:"),
+        rendered.starts_with("sentri.yaml has 8 problems:"),
         "{rendered}"
     );
 }
@@ -573,17 +574,17 @@ fn secrets_in_the_file_are_ignored_with_warnings_that_never_show_them() {
         vars,
         [
             ("email.password", "SENTRI_EMAIL_PASSWORD"),
+            ("approvals.slack_webhook_url", "SENTRI_SLACK_WEBHOOK_URL"),
             (
                 "databases[0].connection_string",
                 "SENTRI_DB_PROD_DB_07_PASSWORD"
             ),
             ("databases[0].password", "SENTRI_DB_PROD_DB_07_PASSWORD"),
-            ("approvals.slack_webhook_url", "SENTRI_SLACK_WEBHOOK_URL"),
+            ("learning.claude_api_key", "SENTRI_CLAUDE_API_KEY"),
             (
                 "notifications.adapters[0].routing_key",
                 "SENTRI_PAGERDUTY_ROUTING_KEY"
             ),
-            ("learning.claude_api_key", "SENTRI_CLAUDE_API_KEY"),
         ]
     );
     let c = &loaded.config;
