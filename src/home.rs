@@ -136,7 +136,13 @@ impl Home {
                     if relative.file_name().is_some_and(|name| name == ".gitkeep") {
                         continue;
                     }
-                    self.install(&self.root.join(destination).join(relative), file.contents(), force, &stamp, &mut report)?;
+                    self.install(
+                        &self.root.join(destination).join(relative),
+                        file.contents(),
+                        force,
+                        &stamp,
+                        &mut report,
+                    )?;
                 }
             }
         }
@@ -148,7 +154,14 @@ impl Home {
         Ok(report)
     }
 
-    fn install(&self, path: &Path, contents: &[u8], force: bool, stamp: &str, report: &mut InitReport) -> Result<(), HomeError> {
+    fn install(
+        &self,
+        path: &Path,
+        contents: &[u8],
+        force: bool,
+        stamp: &str,
+        report: &mut InitReport,
+    ) -> Result<(), HomeError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| HomeError::Io { path, source }

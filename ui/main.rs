@@ -14,7 +14,9 @@ use clap::{Parser, Subcommand};
 /// tamper-evident audit trail.
 #[derive(Debug, Parser)]
 #[command(name = "sentri", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Start with `sentri init`, then `sentri policy check` and `sentri match <email>`.\nSENTRI_HOME (default ~/.sentri) holds policies, config/sentri.yaml and the store.")]
+#[command(
+    after_help = "Start with `sentri init`, then `sentri policy check` and `sentri match <email>`.\nSENTRI_HOME (default ~/.sentri) holds policies, config/sentri.yaml and the store."
+)]
 struct Cli {
     /// The Sentri home folder [default: ~/.sentri]
     #[arg(long, global = true, env = "SENTRI_HOME", value_name = "DIR", hide_env_values = true)]

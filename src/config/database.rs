@@ -130,8 +130,7 @@ impl DatabaseConfig {
     /// Whether `name` is this database's name or one of its aliases (case-insensitive, exact).
     pub fn answers_to(&self, name: &str) -> bool {
         let name = name.trim();
-        self.name.eq_ignore_ascii_case(name)
-            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        self.name.eq_ignore_ascii_case(name) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 }
 
@@ -205,11 +204,7 @@ pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
         let (user, had_password, host_part) = match rest[..query_start].rfind('@') {
             Some(at) => {
                 let (user, had_password) = split_userinfo(&rest[..at]);
-                (
-                    Some(user).filter(|u| !u.is_empty()),
-                    had_password,
-                    &rest[at + 1..],
-                )
+                (Some(user).filter(|u| !u.is_empty()), had_password, &rest[at + 1..])
             }
             None => (None, false, rest),
         };
@@ -242,11 +237,7 @@ pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
         let dsn = &s[at + 1..];
         let (user, had_password) = split_userinfo(userinfo);
         let raw_user = &userinfo[..userinfo.find([':', '/']).unwrap_or(userinfo.len())];
-        let sanitized = if raw_user.is_empty() {
-            dsn.to_owned()
-        } else {
-            format!("{raw_user}@{dsn}")
-        };
+        let sanitized = if raw_user.is_empty() { dsn.to_owned() } else { format!("{raw_user}@{dsn}") };
         return ParsedConnection {
             sanitized,
             user: Some(user).filter(|u| !u.is_empty()),
@@ -255,13 +246,7 @@ pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
             keyword_form: false,
         };
     }
-    ParsedConnection {
-        sanitized: s.to_owned(),
-        user: None,
-        had_password: false,
-        scheme: None,
-        keyword_form: false,
-    }
+    ParsedConnection { sanitized: s.to_owned(), user: None, had_password: false, scheme: None, keyword_form: false }
 }
 
 /// libpq `host=… port=… dbname=… user=… password=…`; values may be single-quoted.
@@ -293,14 +278,9 @@ fn parse_keyword_form(s: &str) -> ParsedConnection {
                 }
             }
             let end = end.unwrap_or(quoted.len());
-            (
-                &after_key[..(end + 2).min(after_key.len())],
-                quoted.get(end + 1..).unwrap_or(""),
-            )
+            (&after_key[..(end + 2).min(after_key.len())], quoted.get(end + 1..).unwrap_or(""))
         } else {
-            let end = after_key
-                .find(char::is_whitespace)
-                .unwrap_or(after_key.len());
+            let end = after_key.find(char::is_whitespace).unwrap_or(after_key.len());
             (&after_key[..end], &after_key[end..])
         };
         if key.eq_ignore_ascii_case("password") {
@@ -313,13 +293,7 @@ fn parse_keyword_form(s: &str) -> ParsedConnection {
         }
         rest = remainder.trim_start();
     }
-    ParsedConnection {
-        sanitized: kept.join(" "),
-        user,
-        had_password,
-        scheme: None,
-        keyword_form: true,
-    }
+    ParsedConnection { sanitized: kept.join(" "), user, had_password, scheme: None, keyword_form: true }
 }
 
 /// Schemes of engines the reference listed but Sentri does not support.
@@ -329,12 +303,10 @@ fn parse_engine(s: &str) -> Result<Engine, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "oracle" => Ok(Engine::Oracle),
         "postgres" | "postgresql" => Ok(Engine::Postgres),
-        other if UNSUPPORTED_ENGINES.contains(&other) => Err(format!(
-            "engine `{other}` is not supported (supported: oracle, postgres)"
-        )),
-        other => Err(format!(
-            "unknown engine `{other}` (allowed: oracle, postgres)"
-        )),
+        other if UNSUPPORTED_ENGINES.contains(&other) => {
+            Err(format!("engine `{other}` is not supported (supported: oracle, postgres)"))
+        }
+        other => Err(format!("unknown engine `{other}` (allowed: oracle, postgres)")),
     }
 }
 
@@ -346,9 +318,9 @@ fn infer_engine(parsed: &ParsedConnection) -> Result<Engine, String> {
     }
     match parsed.scheme.as_deref() {
         Some("postgres" | "postgresql") => Ok(Engine::Postgres),
-        Some(s) if UNSUPPORTED_ENGINES.contains(&s) => Err(format!(
-            "`{s}://` databases are not supported (supported: oracle, postgres)"
-        )),
+        Some(s) if UNSUPPORTED_ENGINES.contains(&s) => {
+            Err(format!("`{s}://` databases are not supported (supported: oracle, postgres)"))
+        }
         _ => Ok(Engine::Oracle),
     }
 }
@@ -365,8 +337,7 @@ pub(crate) struct Identity {
 
 impl Identity {
     fn answers_to(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name)
-            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        self.name.eq_ignore_ascii_case(name) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 }
 
@@ -381,10 +352,7 @@ pub(crate) fn read_database(
     let mut f = Fields::new(Some(node), path, d);
     let problems_before = d.problems.len();
 
-    let name = f
-        .string(d, "name")
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    let name = f.string(d, "name").map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.is_none() {
         d.problem(f.position(), f.key_path("name"), "required key is missing");
     }
@@ -397,9 +365,7 @@ pub(crate) fn read_database(
     let username_var = username_env_var(name.as_deref().unwrap_or("<NAME>"));
 
     if let Some(n) = &name
-        && !n
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         d.warn(
             f.get("name").map(|n| n.position),
@@ -412,15 +378,9 @@ pub(crate) fn read_database(
         );
     }
 
-    let connection = f
-        .string(d, "connection_string")
-        .filter(|c| !c.trim().is_empty());
+    let connection = f.string(d, "connection_string").filter(|c| !c.trim().is_empty());
     if connection.is_none() {
-        d.problem(
-            f.position(),
-            f.key_path("connection_string"),
-            format!("required key is missing for {label}"),
-        );
+        d.problem(f.position(), f.key_path("connection_string"), format!("required key is missing for {label}"));
     }
     let parsed = connection.as_deref().map(parse_connection_string);
     if let Some(p) = &parsed
@@ -429,9 +389,7 @@ pub(crate) fn read_database(
         d.warn(
             f.get("connection_string").map(|n| n.position),
             f.key_path("connection_string"),
-            WarningKind::SecretInFile {
-                env_var: password_var.clone(),
-            },
+            WarningKind::SecretInFile { env_var: password_var.clone() },
             format!(
                 "the password embedded in the connection string of {label} is ignored and \
                  removed; set {password_var} instead"
@@ -444,10 +402,7 @@ pub(crate) fn read_database(
             d.problem(
                 f.position(),
                 f.key_path("environment"),
-                format!(
-                    "required key is missing for {label} (allowed: {})",
-                    Environment::ALLOWED
-                ),
+                format!("required key is missing for {label} (allowed: {})", Environment::ALLOWED),
             );
             None
         }
@@ -457,10 +412,7 @@ pub(crate) fn read_database(
                 d.problem(
                     f.get("environment").map(|n| n.position),
                     f.key_path("environment"),
-                    format!(
-                        "{label}: unknown environment `{e}` (allowed: {})",
-                        Environment::ALLOWED
-                    ),
+                    format!("{label}: unknown environment `{e}` (allowed: {})", Environment::ALLOWED),
                 );
             }
             parsed
@@ -485,9 +437,7 @@ pub(crate) fn read_database(
         (Some((key, e)), parsed) => match parse_engine(&e) {
             Ok(engine) => {
                 let implied = parsed.as_ref().and_then(|p| infer_engine(p).ok());
-                let scheme_named = parsed
-                    .as_ref()
-                    .is_some_and(|p| p.scheme.is_some() || p.keyword_form);
+                let scheme_named = parsed.as_ref().is_some_and(|p| p.scheme.is_some() || p.keyword_form);
                 if scheme_named && implied.is_some_and(|i| i != engine) {
                     d.problem(
                         f.get("connection_string").map(|n| n.position),
@@ -501,11 +451,7 @@ pub(crate) fn read_database(
                 Some(engine)
             }
             Err(message) => {
-                d.problem(
-                    f.get(key).map(|n| n.position),
-                    f.key_path(key),
-                    format!("{label}: {message}"),
-                );
+                d.problem(f.get(key).map(|n| n.position), f.key_path(key), format!("{label}: {message}"));
                 None
             }
         },
@@ -524,10 +470,7 @@ pub(crate) fn read_database(
     };
 
     f.secret_in_file(d, "password", &password_var);
-    let username_written = f
-        .string(d, "username")
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty());
+    let username_written = f.string(d, "username").map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
     let aliases = f.list(d, "aliases");
     let autonomy_level = f.string(d, "autonomy_level").and_then(|a| {
         let parsed = AutonomyLevel::parse(&a);
@@ -535,26 +478,19 @@ pub(crate) fn read_database(
             d.problem(
                 f.get("autonomy_level").map(|n| n.position),
                 f.key_path("autonomy_level"),
-                format!(
-                    "{label}: unknown autonomy level `{a}` (allowed: {})",
-                    AutonomyLevel::ALLOWED
-                ),
+                format!("{label}: unknown autonomy level `{a}` (allowed: {})", AutonomyLevel::ALLOWED),
             );
         }
         parsed
     });
-    let oracle_version = f
-        .string(d, "oracle_version")
-        .filter(|v| !v.trim().is_empty());
+    let oracle_version = f.string(d, "oracle_version").filter(|v| !v.trim().is_empty());
     let architecture = f
         .string(d, "architecture")
         .map(|a| a.trim().to_ascii_uppercase())
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "STANDALONE".to_owned());
     let critical_schemas = f.list(d, "critical_schemas");
-    let business_owner = f
-        .string(d, "business_owner")
-        .filter(|v| !v.trim().is_empty());
+    let business_owner = f.string(d, "business_owner").filter(|v| !v.trim().is_empty());
     let dba_owner = f.string(d, "dba_owner").filter(|v| !v.trim().is_empty());
     let identity = name.clone().map(|name| Identity {
         path: path.to_owned(),
@@ -568,9 +504,7 @@ pub(crate) fn read_database(
     if d.problems.len() > problems_before {
         return (identity, None);
     }
-    let (Some(name), Some(parsed), Some(environment), Some(engine)) =
-        (name, parsed, environment, engine)
-    else {
+    let (Some(name), Some(parsed), Some(environment), Some(engine)) = (name, parsed, environment, engine) else {
         return (identity, None);
     };
 
@@ -641,11 +575,7 @@ pub(crate) fn check_unique(entries: &[Identity], d: &mut Diagnostics) {
                     );
                 }
             }
-            if let Some(alias) = earlier
-                .aliases
-                .iter()
-                .find(|a| a.eq_ignore_ascii_case(&db.name))
-            {
+            if let Some(alias) = earlier.aliases.iter().find(|a| a.eq_ignore_ascii_case(&db.name)) {
                 d.problem(
                     db.name_position,
                     format!("{}.name", db.path),
@@ -666,14 +596,8 @@ mod tests {
 
     #[test]
     fn env_var_names_follow_the_reference_pattern() {
-        assert_eq!(
-            password_env_var("PROD-DB-07"),
-            "SENTRI_DB_PROD_DB_07_PASSWORD"
-        );
-        assert_eq!(
-            username_env_var("dev-db-01"),
-            "SENTRI_DB_DEV_DB_01_USERNAME"
-        );
+        assert_eq!(password_env_var("PROD-DB-07"), "SENTRI_DB_PROD_DB_07_PASSWORD");
+        assert_eq!(username_env_var("dev-db-01"), "SENTRI_DB_DEV_DB_01_USERNAME");
     }
 
     #[test]
@@ -728,10 +652,7 @@ mod tests {
         assert_eq!(infer("h:1521/s"), Ok(Engine::Oracle));
         assert_eq!(infer("tcps://h:2484/s"), Ok(Engine::Oracle));
         assert_eq!(infer("PRODDB"), Ok(Engine::Oracle));
-        assert_eq!(
-            infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"),
-            Ok(Engine::Oracle)
-        );
+        assert_eq!(infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"), Ok(Engine::Oracle));
         assert!(infer("snowflake://acct/db").is_err_and(|e| e.contains("not supported")));
         assert!(infer("sqlserver://h/db").is_err_and(|e| e.contains("not supported")));
     }

@@ -77,11 +77,7 @@ fn write_located(
     if let Some(p) = position {
         write!(f, ":{}:{}", p.line, p.column)?;
     }
-    if key.is_empty() {
-        write!(f, ": {message}")
-    } else {
-        write!(f, ": {key}: {message}")
-    }
+    if key.is_empty() { write!(f, ": {message}") } else { write!(f, ": {key}: {message}") }
 }
 
 impl fmt::Display for ConfigWarning {
@@ -105,11 +101,7 @@ pub(crate) struct Diagnostics {
 
 impl Diagnostics {
     pub(crate) fn new(file: &Path) -> Self {
-        Self {
-            file: file.to_path_buf(),
-            warnings: Vec::new(),
-            problems: Vec::new(),
-        }
+        Self { file: file.to_path_buf(), warnings: Vec::new(), problems: Vec::new() }
     }
 
     /// Puts warnings and problems in file order (those with no position, such as ones about
@@ -136,12 +128,7 @@ impl Diagnostics {
         });
     }
 
-    pub(crate) fn problem(
-        &mut self,
-        position: Option<Position>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
+    pub(crate) fn problem(&mut self, position: Option<Position>, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(ConfigProblem {
             file: self.file.clone(),
             position,

@@ -59,11 +59,7 @@ impl LlmProvider {
     /// the legacy `SENTRI_LLM_API_KEY`, then the vendor's conventional variable.
     pub fn api_key_vars(self) -> &'static [&'static str] {
         match self {
-            Self::Claude => &[
-                "SENTRI_CLAUDE_API_KEY",
-                LLM_API_KEY_VAR,
-                "ANTHROPIC_API_KEY",
-            ],
+            Self::Claude => &["SENTRI_CLAUDE_API_KEY", LLM_API_KEY_VAR, "ANTHROPIC_API_KEY"],
             Self::OpenAi => &["SENTRI_OPENAI_API_KEY", LLM_API_KEY_VAR, "OPENAI_API_KEY"],
             Self::Gemini => &["SENTRI_GEMINI_API_KEY", LLM_API_KEY_VAR, "GOOGLE_API_KEY"],
             Self::Local => &[LLM_API_KEY_VAR],
@@ -186,13 +182,7 @@ pub struct LearningConfig {
 
 impl Default for LearningConfig {
     fn default() -> Self {
-        Self {
-            enabled: false,
-            min_observations: 5,
-            judge_count: 3,
-            judge_agreement: 2,
-            monitoring_days: 30,
-        }
+        Self { enabled: false, min_observations: 5, judge_count: 3, judge_agreement: 2, monitoring_days: 30 }
     }
 }
 
@@ -255,10 +245,7 @@ fn provider_at(
             d.problem(
                 f.get(key).map(|n| n.position),
                 f.key_path(key),
-                format!(
-                    "unknown provider `{s}` (allowed: {}{extra})",
-                    LlmProvider::ALLOWED
-                ),
+                format!("unknown provider `{s}` (allowed: {}{extra})", LlmProvider::ALLOWED),
             );
             None
         }
@@ -287,16 +274,10 @@ pub(crate) fn read_llm_learning_rag(
     let ldef = LearningConfig::default();
     let learning_config = LearningConfig {
         enabled: learning.bool(d, "enabled").unwrap_or(ldef.enabled),
-        min_observations: learning
-            .uint(d, "min_observations")
-            .unwrap_or(ldef.min_observations),
+        min_observations: learning.uint(d, "min_observations").unwrap_or(ldef.min_observations),
         judge_count: learning.uint(d, "judge_count").unwrap_or(ldef.judge_count),
-        judge_agreement: learning
-            .uint(d, "judge_agreement")
-            .unwrap_or(ldef.judge_agreement),
-        monitoring_days: learning
-            .uint(d, "monitoring_days")
-            .unwrap_or(ldef.monitoring_days),
+        judge_agreement: learning.uint(d, "judge_agreement").unwrap_or(ldef.judge_agreement),
+        monitoring_days: learning.uint(d, "monitoring_days").unwrap_or(ldef.monitoring_days),
     };
     if learning_config.judge_agreement > learning_config.judge_count {
         d.problem(
@@ -321,11 +302,7 @@ pub(crate) fn read_llm_learning_rag(
     let (provider, model, daily_cost_limit, researcher, judge, where_written) = if llm_written {
         for (legacy, new) in LEGACY_LLM_KEYS {
             if learning.has(legacy) {
-                learning.not_used(
-                    d,
-                    legacy,
-                    &format!("the llm: section is present, so llm.{new} applies"),
-                );
+                learning.not_used(d, legacy, &format!("the llm: section is present, so llm.{new} applies"));
             }
         }
         let provider = single(provider_at(&mut llm, d, "provider", false));
@@ -346,12 +323,7 @@ pub(crate) fn read_llm_learning_rag(
     let section_path = where_written.path().to_owned();
 
     let non_empty = |var: &str| env(var).filter(|v| !v.trim().is_empty());
-    let key_for = |p: LlmProvider| {
-        p.api_key_vars()
-            .iter()
-            .find_map(|var| non_empty(var))
-            .map(Secret::new)
-    };
+    let key_for = |p: LlmProvider| p.api_key_vars().iter().find_map(|var| non_empty(var)).map(Secret::new);
     let api_keys = ApiKeys {
         claude: key_for(LlmProvider::Claude),
         openai: key_for(LlmProvider::OpenAi),
@@ -360,25 +332,13 @@ pub(crate) fn read_llm_learning_rag(
     };
     // Unset: the first provider with its *own* key (SENTRI_LLM_API_KEY names no provider).
     let provider = provider.unwrap_or_else(|| {
-        [
-            LlmProvider::Claude,
-            LlmProvider::OpenAi,
-            LlmProvider::Gemini,
-        ]
-        .into_iter()
-        .find(|p| {
-            p.api_key_vars()
-                .iter()
-                .filter(|v| **v != LLM_API_KEY_VAR)
-                .any(|v| non_empty(v).is_some())
-        })
-        .unwrap_or(LlmProvider::None)
+        [LlmProvider::Claude, LlmProvider::OpenAi, LlmProvider::Gemini]
+            .into_iter()
+            .find(|p| p.api_key_vars().iter().filter(|v| **v != LLM_API_KEY_VAR).any(|v| non_empty(v).is_some()))
+            .unwrap_or(LlmProvider::None)
     });
 
-    let base_url = llm
-        .string(d, "base_url")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
+    let base_url = llm.string(d, "base_url").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let timeout = match llm.uint(d, "timeout_seconds") {
         Some(0) => {
             d.problem(
@@ -409,21 +369,12 @@ pub(crate) fn read_llm_learning_rag(
             );
         }
     }
-    if matches!(
-        provider,
-        LlmProvider::Claude | LlmProvider::OpenAi | LlmProvider::Gemini
-    ) && key_for(provider).is_none()
+    if matches!(provider, LlmProvider::Claude | LlmProvider::OpenAi | LlmProvider::Gemini)
+        && key_for(provider).is_none()
     {
         d.warn(
             section_position,
-            format!(
-                "{section_path}.{}",
-                if llm_written {
-                    "provider"
-                } else {
-                    "llm_provider"
-                }
-            ),
+            format!("{section_path}.{}", if llm_written { "provider" } else { "llm_provider" }),
             WarningKind::Questionable,
             format!(
                 "the provider is {provider} but none of {} is set; Sentri will use its \
@@ -448,16 +399,10 @@ pub(crate) fn read_llm_learning_rag(
     let mut rag = top.child(d, "rag");
     let rdef = RagConfig::default();
     let rag_config = RagConfig {
-        enable_web_fetch: rag
-            .bool(d, "enable_web_fetch")
-            .unwrap_or(rdef.enable_web_fetch),
-        enable_embeddings: rag
-            .bool(d, "enable_embeddings")
-            .unwrap_or(rdef.enable_embeddings),
+        enable_web_fetch: rag.bool(d, "enable_web_fetch").unwrap_or(rdef.enable_web_fetch),
+        enable_embeddings: rag.bool(d, "enable_embeddings").unwrap_or(rdef.enable_embeddings),
         cache_hours: rag.uint(d, "cache_hours").unwrap_or(rdef.cache_hours),
-        max_docs_in_prompt: rag
-            .uint(d, "max_docs_in_prompt")
-            .unwrap_or(rdef.max_docs_in_prompt),
+        max_docs_in_prompt: rag.uint(d, "max_docs_in_prompt").unwrap_or(rdef.max_docs_in_prompt),
         default_version: rag
             .string(d, "default_version")
             .map(|s| s.trim().to_owned())

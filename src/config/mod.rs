@@ -27,18 +27,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use database::{
-    AutonomyLevel, DEFAULT_ORACLE_USER, DatabaseConfig, Engine, Environment, password_env_var,
-    username_env_var,
+    AutonomyLevel, DEFAULT_ORACLE_USER, DatabaseConfig, Engine, Environment, password_env_var, username_env_var,
 };
 pub use diagnostics::{ConfigProblem, ConfigWarning, Position, WarningKind};
-pub use llm::{
-    ApiKeys, JudgeProvider, LLM_API_KEY_VAR, LearningConfig, LlmConfig, LlmProvider, RagConfig,
-};
+pub use llm::{ApiKeys, JudgeProvider, LLM_API_KEY_VAR, LearningConfig, LlmConfig, LlmProvider, RagConfig};
 pub use secret::Secret;
 pub use sections::{
-    AdapterKind, ApprovalsConfig, EMAIL_PASSWORD_VAR, EmailConfig, LOG_LEVEL_VAR, LogLevel,
-    MonitoringConfig, NotificationAdapter, NotificationsConfig, PAGERDUTY_ROUTING_KEY_VAR,
-    SLACK_WEBHOOK_VAR, SMTP_PASSWORD_VAR,
+    AdapterKind, ApprovalsConfig, EMAIL_PASSWORD_VAR, EmailConfig, LOG_LEVEL_VAR, LogLevel, MonitoringConfig,
+    NotificationAdapter, NotificationsConfig, PAGERDUTY_ROUTING_KEY_VAR, SLACK_WEBHOOK_VAR, SMTP_PASSWORD_VAR,
 };
 
 use diagnostics::Diagnostics;
@@ -122,12 +118,8 @@ fn located(file: &Path, position: Option<Position>) -> String {
 }
 
 fn invalid_message(file: &Path, problems: &[ConfigProblem], warnings: &[ConfigWarning]) -> String {
-    let mut out = format!(
-        "{} has {} problem{}:",
-        file.display(),
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
+    let mut out =
+        format!("{} has {} problem{}:", file.display(), problems.len(), if problems.len() == 1 { "" } else { "s" });
     for p in problems {
         let _ = write!(out, "\n  {p}");
     }
@@ -143,10 +135,8 @@ fn invalid_message(file: &Path, problems: &[ConfigProblem], warnings: &[ConfigWa
 impl Config {
     /// Reads and validates `path`, taking secrets from the process environment.
     pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Self::from_yaml(&text, path, &|var| std::env::var(var).ok())
     }
 
@@ -177,11 +167,9 @@ impl Config {
         }
         database::check_unique(&identities, &mut d);
 
-        let approvals =
-            sections::read_approvals(top.child(&mut d, "approvals"), &mut d, env, &email);
+        let approvals = sections::read_approvals(top.child(&mut d, "approvals"), &mut d, env, &email);
         let monitoring = sections::read_monitoring(top.child(&mut d, "monitoring"), &mut d, env);
-        let notifications =
-            sections::read_notifications(top.child(&mut d, "notifications"), &mut d, env, &email);
+        let notifications = sections::read_notifications(top.child(&mut d, "notifications"), &mut d, env, &email);
         let (llm, learning, rag) = llm::read_llm_learning_rag(&mut top, &mut d, env);
         top.finish(&mut d);
 
@@ -194,16 +182,7 @@ impl Config {
             });
         }
         Ok(LoadedConfig {
-            config: Config {
-                email,
-                databases,
-                approvals,
-                monitoring,
-                notifications,
-                llm,
-                learning,
-                rag,
-            },
+            config: Config { email, databases, approvals, monitoring, notifications, llm, learning, rag },
             warnings: d.warnings,
         })
     }
@@ -211,9 +190,7 @@ impl Config {
     /// The database an alert names, by name or alias (case-insensitive, whole name only:
     /// `HR-DB` never matches `CHR-DB-2`).
     pub fn database(&self, name_or_alias: &str) -> Option<&DatabaseConfig> {
-        self.databases
-            .iter()
-            .find(|db| db.answers_to(name_or_alias))
+        self.databases.iter().find(|db| db.answers_to(name_or_alias))
     }
 }
 

@@ -85,11 +85,7 @@ fn non_empty_env(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<Stri
     env(var).filter(|v| !v.trim().is_empty())
 }
 
-pub(crate) fn read_email(
-    mut f: Fields<'_>,
-    d: &mut Diagnostics,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> EmailConfig {
+pub(crate) fn read_email(mut f: Fields<'_>, d: &mut Diagnostics, env: &dyn Fn(&str) -> Option<String>) -> EmailConfig {
     let def = EmailConfig::default();
     let trimmed = |s: String| s.trim().to_owned();
     let imap_server = f.string(d, "imap_server").map(trimmed).unwrap_or_default();
@@ -99,43 +95,25 @@ pub(crate) fn read_email(
     let use_ssl = f.bool(d, "use_ssl").unwrap_or(def.use_ssl);
     let starttls = f.bool(d, "starttls").unwrap_or(def.starttls);
     let allow_plaintext = f.bool(d, "allow_plaintext").unwrap_or(def.allow_plaintext);
-    let folder = f
-        .string(d, "folder")
-        .map(trimmed)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(def.folder);
+    let folder = f.string(d, "folder").map(trimmed).filter(|s| !s.is_empty()).unwrap_or(def.folder);
     let smtp_server = f.string(d, "smtp_server").map(trimmed).unwrap_or_default();
     let smtp_port = f.port(d, "smtp_port").unwrap_or(def.smtp_port);
     let use_tls = f.bool(d, "use_tls").unwrap_or(def.use_tls);
     let smtp_ssl = f.bool(d, "smtp_ssl").unwrap_or(def.smtp_ssl);
-    let smtp_username = f
-        .string(d, "smtp_username")
-        .map(trimmed)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| username.clone());
+    let smtp_username =
+        f.string(d, "smtp_username").map(trimmed).filter(|s| !s.is_empty()).unwrap_or_else(|| username.clone());
     f.secret_in_file(d, "smtp_password", SMTP_PASSWORD_VAR);
-    let from_address = f
-        .string(d, "from_address")
-        .map(trimmed)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| username.clone());
+    let from_address =
+        f.string(d, "from_address").map(trimmed).filter(|s| !s.is_empty()).unwrap_or_else(|| username.clone());
     f.not_used(
         d,
         "poll_interval",
         "the mailbox is watched continuously; the poll interval is monitoring.scout_poll_interval",
     );
-    f.not_used(
-        d,
-        "mark_as_read",
-        "a message is marked handled only after its workflow is stored",
-    );
+    f.not_used(d, "mark_as_read", "a message is marked handled only after its workflow is stored");
 
     if !imap_server.is_empty() && username.is_empty() {
-        d.problem(
-            f.position(),
-            f.key_path("username"),
-            "required when email.imap_server is set",
-        );
+        d.problem(f.position(), f.key_path("username"), "required when email.imap_server is set");
     }
     if !use_ssl && !starttls && !allow_plaintext {
         d.problem(
@@ -156,9 +134,7 @@ pub(crate) fn read_email(
     f.finish(d);
 
     let password = non_empty_env(env, EMAIL_PASSWORD_VAR).map(Secret::new);
-    let smtp_password = non_empty_env(env, SMTP_PASSWORD_VAR)
-        .map(Secret::new)
-        .or_else(|| password.clone());
+    let smtp_password = non_empty_env(env, SMTP_PASSWORD_VAR).map(Secret::new).or_else(|| password.clone());
     EmailConfig {
         imap_server,
         imap_port,
@@ -246,11 +222,7 @@ pub(crate) fn read_approvals(
         approval_recipients.push(email.username.clone());
     }
     let approvers_written = f.list(d, "approvers");
-    let approvers = if approvers_written.is_empty() {
-        approval_recipients.clone()
-    } else {
-        approvers_written
-    };
+    let approvers = if approvers_written.is_empty() { approval_recipients.clone() } else { approvers_written };
     let required_approvals = match f.uint(d, "required_approvals") {
         Some(0) => {
             d.problem(
@@ -263,9 +235,7 @@ pub(crate) fn read_approvals(
         Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
         None => def.required_approvals,
     };
-    let forbid_self_approval = f
-        .bool(d, "forbid_self_approval")
-        .unwrap_or(def.forbid_self_approval);
+    let forbid_self_approval = f.bool(d, "forbid_self_approval").unwrap_or(def.forbid_self_approval);
 
     if email_enabled {
         if approvers.is_empty() {
@@ -286,11 +256,7 @@ pub(crate) fn read_approvals(
                 ),
             );
         }
-        if !email.username.is_empty()
-            && approvers
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(&email.username))
-        {
+        if !email.username.is_empty() && approvers.iter().any(|a| a.eq_ignore_ascii_case(&email.username)) {
             d.warn(
                 f.position(),
                 f.key_path("approvers"),
@@ -421,44 +387,27 @@ pub(crate) fn read_monitoring(
             None => d.problem(
                 None,
                 LOG_LEVEL_VAR,
-                format!(
-                    "environment variable has unknown log level `{s}` (allowed: {})",
-                    LogLevel::ALLOWED
-                ),
+                format!("environment variable has unknown log level `{s}` (allowed: {})", LogLevel::ALLOWED),
             ),
         }
     }
-    let mut interval =
-        |f: &mut Fields<'_>, key: &'static str, default: Duration| match f.uint(d, key) {
-            Some(0) => {
-                d.problem(
-                    f.get(key).map(|n| n.position),
-                    f.key_path(key),
-                    "must be at least 1 second",
-                );
-                default
-            }
-            Some(secs) => Duration::from_secs(secs),
-            None => default,
-        };
+    let mut interval = |f: &mut Fields<'_>, key: &'static str, default: Duration| match f.uint(d, key) {
+        Some(0) => {
+            d.problem(f.get(key).map(|n| n.position), f.key_path(key), "must be at least 1 second");
+            default
+        }
+        Some(secs) => Duration::from_secs(secs),
+        None => default,
+    };
     let scout_poll_interval = interval(&mut f, "scout_poll_interval", def.scout_poll_interval);
-    let orchestrator_poll_interval = interval(
-        &mut f,
-        "orchestrator_poll_interval",
-        def.orchestrator_poll_interval,
-    );
+    let orchestrator_poll_interval = interval(&mut f, "orchestrator_poll_interval", def.orchestrator_poll_interval);
     let profile_refresh = match f.uint(d, "profile_refresh_hours") {
         Some(0) => None,
         Some(h) => Some(Duration::from_secs(h.saturating_mul(3600))),
         None => def.profile_refresh,
     };
     f.finish(d);
-    MonitoringConfig {
-        log_level,
-        scout_poll_interval,
-        orchestrator_poll_interval,
-        profile_refresh,
-    }
+    MonitoringConfig { log_level, scout_poll_interval, orchestrator_poll_interval, profile_refresh }
 }
 
 /// Where a notification adapter delivers.
@@ -526,10 +475,7 @@ pub(crate) fn read_notifications(
                 d.problem(
                     a.position(),
                     a.key_path("type"),
-                    format!(
-                        "required key is missing (allowed: {})",
-                        AdapterKind::ALLOWED
-                    ),
+                    format!("required key is missing (allowed: {})", AdapterKind::ALLOWED),
                 );
                 None
             }
@@ -537,10 +483,7 @@ pub(crate) fn read_notifications(
                 d.problem(
                     a.get("type").map(|n| n.position),
                     a.key_path("type"),
-                    format!(
-                        "unknown adapter type `{t}` (allowed: {})",
-                        AdapterKind::ALLOWED
-                    ),
+                    format!("unknown adapter type `{t}` (allowed: {})", AdapterKind::ALLOWED),
                 );
                 None
             }),
@@ -551,31 +494,19 @@ pub(crate) fn read_notifications(
                 a.secret_in_file(d, "url", SLACK_WEBHOOK_VAR);
                 non_empty_env(env, SLACK_WEBHOOK_VAR).map(Secret::new)
             }
-            _ => a
-                .string(d, "url")
-                .map(|u| u.trim().to_owned())
-                .filter(|u| !u.is_empty())
-                .map(Secret::new),
+            _ => a.string(d, "url").map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).map(Secret::new),
         };
         a.secret_in_file(d, "routing_key", PAGERDUTY_ROUTING_KEY_VAR);
         let routing_key = match kind {
-            Some(AdapterKind::PagerDuty) => {
-                non_empty_env(env, PAGERDUTY_ROUTING_KEY_VAR).map(Secret::new)
-            }
+            Some(AdapterKind::PagerDuty) => non_empty_env(env, PAGERDUTY_ROUTING_KEY_VAR).map(Secret::new),
             _ => None,
         };
-        let headers = a
-            .string_map(d, "headers")
-            .into_iter()
-            .map(|(k, v)| (k, Secret::new(v)))
-            .collect();
+        let headers = a.string_map(d, "headers").into_iter().map(|(k, v)| (k, Secret::new(v))).collect();
         if enabled {
             match kind {
-                Some(AdapterKind::Webhook) if url.is_none() => d.problem(
-                    a.position(),
-                    a.key_path("url"),
-                    "an enabled webhook adapter needs a url",
-                ),
+                Some(AdapterKind::Webhook) if url.is_none() => {
+                    d.problem(a.position(), a.key_path("url"), "an enabled webhook adapter needs a url")
+                }
                 Some(AdapterKind::Slack) if url.is_none() => d.warn(
                     a.position(),
                     a.path(),
@@ -591,23 +522,15 @@ pub(crate) fn read_notifications(
                          not set"
                     ),
                 ),
-                Some(AdapterKind::Email) if email.smtp_server.is_empty() => d.problem(
-                    a.position(),
-                    a.path(),
-                    "the email adapter is enabled but email.smtp_server is not set",
-                ),
+                Some(AdapterKind::Email) if email.smtp_server.is_empty() => {
+                    d.problem(a.position(), a.path(), "the email adapter is enabled but email.smtp_server is not set")
+                }
                 _ => {}
             }
         }
         a.finish(d);
         if let Some(kind) = kind {
-            adapters.push(NotificationAdapter {
-                kind,
-                enabled,
-                url,
-                routing_key,
-                headers,
-            });
+            adapters.push(NotificationAdapter { kind, enabled, url, routing_key, headers });
         }
     }
     f.finish(d);

@@ -6,10 +6,7 @@ use std::path::Path;
 use super::*;
 
 fn env_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     move |k| map.get(k).cloned()
 }
 
@@ -54,10 +51,7 @@ fn empty_file_means_defaults() {
         assert_eq!(c.monitoring.log_level, LogLevel::Info);
         assert_eq!(c.monitoring.scout_poll_interval.as_secs(), 60);
         assert_eq!(c.monitoring.orchestrator_poll_interval.as_secs(), 10);
-        assert_eq!(
-            c.monitoring.profile_refresh.map(|d| d.as_secs()),
-            Some(24 * 3600)
-        );
+        assert_eq!(c.monitoring.profile_refresh.map(|d| d.as_secs()), Some(24 * 3600));
         assert!(c.notifications.adapters.is_empty());
         assert_eq!(c.llm.provider, LlmProvider::None);
         assert!((c.llm.daily_cost_limit - 5.0).abs() < f64::EPSILON);
@@ -131,16 +125,10 @@ fn reference_readme_config_loads_unchanged_without_warnings() {
     assert_eq!(dev.architecture, "STANDALONE");
     assert_eq!(c.approvals.approvers, ["dba-team@company.com"]);
     assert_eq!(c.email.from_address, "dba-alerts@company.com");
-    assert_eq!(
-        c.email.smtp_password.as_ref().map(Secret::expose),
-        Some("imap-pw")
-    );
+    assert_eq!(c.email.smtp_password.as_ref().map(Secret::expose), Some("imap-pw"));
     // ANTHROPIC_API_KEY alone selects Claude, as the README promises.
     assert_eq!(c.llm.provider, LlmProvider::Claude);
-    assert_eq!(
-        c.llm.model_for(LlmProvider::Claude),
-        Some("claude-sonnet-4-5-20250929")
-    );
+    assert_eq!(c.llm.model_for(LlmProvider::Claude), Some("claude-sonnet-4-5-20250929"));
 }
 
 #[test]
@@ -150,30 +138,16 @@ fn template_loads_with_no_warnings_and_no_errors() {
         Err(e) => panic!("{e}"),
     };
     assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
-    let names: Vec<_> = loaded
-        .config
-        .databases
-        .iter()
-        .map(|d| d.name.as_str())
-        .collect();
+    let names: Vec<_> = loaded.config.databases.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["DEV-DB-01", "UAT-DB-03", "PROD-DB-07"]);
-    assert!(
-        loaded
-            .config
-            .databases
-            .iter()
-            .all(|d| d.engine == Engine::Oracle)
-    );
+    assert!(loaded.config.databases.iter().all(|d| d.engine == Engine::Oracle));
 }
 
 #[test]
 fn template_postgres_example_loads_when_uncommented() {
     let text = TEMPLATE
         .replace("  # - name: PG-APP-01", "  - name: PG-APP-01")
-        .replace(
-            "  #   connection_string: postgres",
-            "    connection_string: postgres",
-        )
+        .replace("  #   connection_string: postgres", "    connection_string: postgres")
         .replace("  #   environment: UAT", "    environment: UAT")
         .replace("  #   aliases: [appdb]", "    aliases: [appdb]");
     let loaded = match load_with(&text, &[]) {
@@ -215,40 +189,20 @@ rag:
   validate_sql: true
 "#;
     let loaded = load_with(text, &[("OPENAI_API_KEY", "sk-oa")]).unwrap_or_else(|e| panic!("{e}"));
-    let kinds: Vec<_> = loaded
-        .warnings
-        .iter()
-        .map(|w| (w.key.as_str(), &w.kind))
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            ("email.poll_interval", &WarningKind::NotUsed),
-            ("email.mark_as_read", &WarningKind::NotUsed)
-        ]
-    );
-    assert!(
-        loaded.warnings[0]
-            .message
-            .contains("monitoring.scout_poll_interval")
-    );
+    let kinds: Vec<_> = loaded.warnings.iter().map(|w| (w.key.as_str(), &w.kind)).collect();
+    assert_eq!(kinds, [("email.poll_interval", &WarningKind::NotUsed), ("email.mark_as_read", &WarningKind::NotUsed)]);
+    assert!(loaded.warnings[0].message.contains("monitoring.scout_poll_interval"));
     let c = loaded.config;
     assert!(c.learning.enabled);
     assert_eq!(c.learning.min_observations, 7);
     assert_eq!(c.llm.provider, LlmProvider::OpenAi);
     assert_eq!(c.llm.model_for(LlmProvider::OpenAi), Some("gpt-4.1"));
     // The model applies to the main provider only (the reference applied it to every one).
-    assert_eq!(
-        c.llm.model_for(LlmProvider::Gemini),
-        Some("gemini-2.5-flash")
-    );
+    assert_eq!(c.llm.model_for(LlmProvider::Gemini), Some("gemini-2.5-flash"));
     assert_eq!(c.llm.researcher_provider, Some(LlmProvider::Gemini));
     assert_eq!(c.llm.judge_provider, Some(JudgeProvider::Diverse));
     assert!((c.llm.daily_cost_limit - 2.5).abs() < f64::EPSILON);
-    assert_eq!(
-        c.llm.api_key(LlmProvider::OpenAi).map(Secret::expose),
-        Some("sk-oa")
-    );
+    assert_eq!(c.llm.api_key(LlmProvider::OpenAi).map(Secret::expose), Some("sk-oa"));
     assert_eq!(c.rag.default_version, "12.2");
     assert_eq!(c.rag.cache_hours, 12);
 }
@@ -256,8 +210,7 @@ rag:
 #[test]
 fn llm_section_wins_over_learning_keys_with_a_warning() {
     let text = "llm:\n  provider: gemini\nlearning:\n  llm_provider: openai\n";
-    let loaded =
-        load_with(text, &[("SENTRI_GEMINI_API_KEY", "g")]).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = load_with(text, &[("SENTRI_GEMINI_API_KEY", "g")]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.config.llm.provider, LlmProvider::Gemini);
     assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
     assert_eq!(loaded.warnings[0].key, "learning.llm_provider");
@@ -268,25 +221,13 @@ fn llm_section_wins_over_learning_keys_with_a_warning() {
 fn llm_key_precedence() {
     let text = "llm:\n  provider: claude\n";
     let key = |env: &[(&str, &str)]| {
-        load_with(text, env).ok().and_then(|l| {
-            l.config
-                .llm
-                .api_key(LlmProvider::Claude)
-                .map(|s| s.expose().to_owned())
-        })
+        load_with(text, env).ok().and_then(|l| l.config.llm.api_key(LlmProvider::Claude).map(|s| s.expose().to_owned()))
     };
     assert_eq!(
-        key(&[
-            ("SENTRI_CLAUDE_API_KEY", "a"),
-            ("SENTRI_LLM_API_KEY", "b"),
-            ("ANTHROPIC_API_KEY", "c")
-        ]),
+        key(&[("SENTRI_CLAUDE_API_KEY", "a"), ("SENTRI_LLM_API_KEY", "b"), ("ANTHROPIC_API_KEY", "c")]),
         Some("a".to_owned())
     );
-    assert_eq!(
-        key(&[("SENTRI_LLM_API_KEY", "b"), ("ANTHROPIC_API_KEY", "c")]),
-        Some("b".to_owned())
-    );
+    assert_eq!(key(&[("SENTRI_LLM_API_KEY", "b"), ("ANTHROPIC_API_KEY", "c")]), Some("b".to_owned()));
     assert_eq!(key(&[("ANTHROPIC_API_KEY", "c")]), Some("c".to_owned()));
     let warned = load_with(text, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert!(warned.warnings[0].message.contains("SENTRI_CLAUDE_API_KEY"));
@@ -297,8 +238,7 @@ fn local_provider_needs_base_url_and_model() {
     let p = problems("llm:\n  provider: local\n");
     let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["llm.base_url", "llm.model"]);
-    let ok =
-        load("llm:\n  provider: local\n  base_url: http://127.0.0.1:11434/v1\n  model: qwen3\n");
+    let ok = load("llm:\n  provider: local\n  base_url: http://127.0.0.1:11434/v1\n  model: qwen3\n");
     assert_eq!(ok.config.llm.model_for(LlmProvider::Local), Some("qwen3"));
 }
 
@@ -321,18 +261,9 @@ databases:
     assert_eq!(c.databases[0].critical_schemas, ["HR", "FINANCE"]);
     assert_eq!(c.databases[1].aliases, ["DEVDB", "dev01"]);
     assert_eq!(c.databases[1].environment, Environment::Dev);
-    assert_eq!(
-        c.database("proddb").map(|d| d.name.as_str()),
-        Some("PROD-DB-07")
-    );
-    assert_eq!(
-        c.database("DEV-DB-01").map(|d| d.name.as_str()),
-        Some("dev-db-01")
-    );
-    assert_eq!(
-        c.database("DEV01").map(|d| d.name.as_str()),
-        Some("dev-db-01")
-    );
+    assert_eq!(c.database("proddb").map(|d| d.name.as_str()), Some("PROD-DB-07"));
+    assert_eq!(c.database("DEV-DB-01").map(|d| d.name.as_str()), Some("dev-db-01"));
+    assert_eq!(c.database("DEV01").map(|d| d.name.as_str()), Some("dev-db-01"));
     assert!(c.database("PROD").is_none(), "whole names only");
     assert!(c.database("PROD-DB-0").is_none());
 }
@@ -353,18 +284,10 @@ databases:
     let c = load(text).config;
     let engines: Vec<_> = c.databases.iter().map(|d| d.engine).collect();
     use Engine::{Oracle, Postgres};
-    assert_eq!(
-        engines,
-        [
-            Postgres, Postgres, Oracle, Oracle, Oracle, Oracle, Postgres, Oracle
-        ]
-    );
+    assert_eq!(engines, [Postgres, Postgres, Oracle, Oracle, Oracle, Oracle, Postgres, Oracle]);
     // A PostgreSQL target without a user leaves it to the driver; Oracle falls back.
     assert_eq!(c.databases[1].username, None);
-    assert_eq!(
-        c.databases[3].username.as_deref(),
-        Some(DEFAULT_ORACLE_USER)
-    );
+    assert_eq!(c.databases[3].username.as_deref(), Some(DEFAULT_ORACLE_USER));
 }
 
 #[test]
@@ -389,10 +312,7 @@ fn unknown_environment_names_the_database_and_allowed_values() {
     let p = problems(text);
     assert_eq!(p.len(), 1);
     let msg = p[0].to_string();
-    assert!(
-        msg.starts_with("sentri.yaml:4:18: databases[0].environment:"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("sentri.yaml:4:18: databases[0].environment:"), "{msg}");
     assert!(msg.contains("PROD-DB-07"), "{msg}");
     assert!(msg.contains("STAGING"), "{msg}");
     assert!(msg.contains("DEV, UAT, PROD"), "{msg}");
@@ -422,9 +342,7 @@ approvals:
         Err(e) => e,
         Ok(_) => panic!("expected errors"),
     };
-    let ConfigError::Invalid { problems: all, .. } = &err else {
-        panic!("{err}")
-    };
+    let ConfigError::Invalid { problems: all, .. } = &err else { panic!("{err}") };
     let keys: Vec<_> = all.iter().map(|p| p.key.as_str()).collect();
     for expected in [
         "email.imap_port",
@@ -445,10 +363,7 @@ approvals:
     assert_eq!(dup.len(), 1);
     assert!(dup[0].message.contains("already used"), "{}", dup[0]);
     let rendered = err.to_string();
-    assert!(
-        rendered.starts_with("sentri.yaml has 8 problems:"),
-        "{rendered}"
-    );
+    assert!(rendered.starts_with("sentri.yaml has 8 problems:"), "{rendered}");
 }
 
 #[test]
@@ -480,12 +395,7 @@ colour: blue
     assert_eq!(w.len(), 3, "{w:#?}");
     assert_eq!(w[0].key, "databases[1].enviroment");
     assert_eq!(w[0].position, Some(Position { line: 9, column: 5 }));
-    assert_eq!(
-        w[0].kind,
-        WarningKind::UnknownKey {
-            suggestion: Some("environment".to_owned())
-        }
-    );
+    assert_eq!(w[0].kind, WarningKind::UnknownKey { suggestion: Some("environment".to_owned()) });
     assert_eq!(
         w[0].to_string(),
         "sentri.yaml:9:5: databases[1].enviroment: unknown key, ignored; did you mean `environment`?"
@@ -499,14 +409,8 @@ colour: blue
 #[test]
 fn misspelt_required_key_shows_warning_with_the_error() {
     let text = "databases:\n  - name: A\n    connection_string: h/a\n    enviroment: DEV\n";
-    let err = load_with(text, &[])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        err.contains("databases[0].environment: required key is missing"),
-        "{err}"
-    );
+    let err = load_with(text, &[]).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("databases[0].environment: required key is missing"), "{err}");
     assert!(err.contains("did you mean `environment`"), "{err}");
 }
 
@@ -523,10 +427,7 @@ fn yaml_syntax_error_has_line_and_column() {
     }
     match load_with("email:\n  username: a\n  username: b\n", &[]) {
         Err(e @ ConfigError::Syntax { .. }) => {
-            assert_eq!(
-                e.to_string(),
-                "sentri.yaml:3:3: duplicate mapping key: username"
-            );
+            assert_eq!(e.to_string(), "sentri.yaml:3:3: duplicate mapping key: username");
         }
         other => panic!("expected a syntax error, got {other:?}"),
     }
@@ -575,16 +476,10 @@ fn secrets_in_the_file_are_ignored_with_warnings_that_never_show_them() {
         [
             ("email.password", "SENTRI_EMAIL_PASSWORD"),
             ("approvals.slack_webhook_url", "SENTRI_SLACK_WEBHOOK_URL"),
-            (
-                "databases[0].connection_string",
-                "SENTRI_DB_PROD_DB_07_PASSWORD"
-            ),
+            ("databases[0].connection_string", "SENTRI_DB_PROD_DB_07_PASSWORD"),
             ("databases[0].password", "SENTRI_DB_PROD_DB_07_PASSWORD"),
             ("learning.claude_api_key", "SENTRI_CLAUDE_API_KEY"),
-            (
-                "notifications.adapters[0].routing_key",
-                "SENTRI_PAGERDUTY_ROUTING_KEY"
-            ),
+            ("notifications.adapters[0].routing_key", "SENTRI_PAGERDUTY_ROUTING_KEY"),
         ]
     );
     let c = &loaded.config;
@@ -598,11 +493,7 @@ fn secrets_in_the_file_are_ignored_with_warnings_that_never_show_them() {
     assert!(c.notifications.adapters[0].routing_key.is_none());
 
     let everything = format!("{:?}\n{:#?}", loaded.warnings, loaded.config)
-        + &loaded
-            .warnings
-            .iter()
-            .map(ToString::to_string)
-            .collect::<String>();
+        + &loaded.warnings.iter().map(ToString::to_string).collect::<String>();
     assert!(!everything.contains("s3cret"), "{everything}");
 }
 
@@ -619,18 +510,9 @@ fn secrets_never_print_in_debug_of_a_whole_config() {
     let text = "databases:\n  - {name: PROD-DB-07, connection_string: h/s, environment: PROD}\nnotifications:\n  adapters:\n    - {type: pagerduty, enabled: true}\n    - {type: webhook, url: https://x/s3cret, headers: {Authorization: Bearer s3cret}}\n";
     let loaded = load_with(text, &env).unwrap_or_else(|e| panic!("{e}"));
     let c = &loaded.config;
-    assert_eq!(
-        c.email.password.as_ref().map(Secret::expose),
-        Some("imap-s3cret")
-    );
-    assert_eq!(
-        c.email.smtp_password.as_ref().map(Secret::expose),
-        Some("smtp-s3cret")
-    );
-    assert_eq!(
-        c.databases[0].password.as_ref().map(Secret::expose),
-        Some("db-s3cret")
-    );
+    assert_eq!(c.email.password.as_ref().map(Secret::expose), Some("imap-s3cret"));
+    assert_eq!(c.email.smtp_password.as_ref().map(Secret::expose), Some("smtp-s3cret"));
+    assert_eq!(c.databases[0].password.as_ref().map(Secret::expose), Some("db-s3cret"));
     assert!(c.approvals.slack_webhook_url.is_some());
     assert!(c.notifications.adapters[0].routing_key.is_some());
     assert_eq!(c.llm.provider, LlmProvider::Claude);
@@ -645,45 +527,25 @@ fn username_precedence() {
         let text = format!(
             "databases:\n  - name: PROD-DB-07\n    environment: PROD\n    connection_string: {conn}\n{yaml_user}"
         );
-        load_with(&text, env)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .config
-            .databases
-            .remove(0)
+        load_with(&text, env).unwrap_or_else(|e| panic!("{e}")).config.databases.remove(0)
     };
     let env_user = [("SENTRI_DB_PROD_DB_07_USERNAME", "from_env")];
     let yaml_user = "    username: from_yaml\n";
     let url = "oracle://from_url@h:1521/s";
-    assert_eq!(
-        db(yaml_user, url, &env_user).username.as_deref(),
-        Some("from_env")
-    );
-    assert_eq!(
-        db(yaml_user, url, &[]).username.as_deref(),
-        Some("from_yaml")
-    );
+    assert_eq!(db(yaml_user, url, &env_user).username.as_deref(), Some("from_env"));
+    assert_eq!(db(yaml_user, url, &[]).username.as_deref(), Some("from_yaml"));
     assert_eq!(db("", url, &[]).username.as_deref(), Some("from_url"));
-    assert_eq!(
-        db("", "postgres://pg_user@h/db", &[]).username.as_deref(),
-        Some("pg_user")
-    );
-    assert_eq!(
-        db("", "h:1521/s", &[]).username.as_deref(),
-        Some("sentri_agent")
-    );
+    assert_eq!(db("", "postgres://pg_user@h/db", &[]).username.as_deref(), Some("pg_user"));
+    assert_eq!(db("", "h:1521/s", &[]).username.as_deref(), Some("sentri_agent"));
     // An empty variable counts as unset.
     let empty = [("SENTRI_DB_PROD_DB_07_USERNAME", "")];
-    assert_eq!(
-        db(yaml_user, url, &empty).username.as_deref(),
-        Some("from_yaml")
-    );
+    assert_eq!(db(yaml_user, url, &empty).username.as_deref(), Some("from_yaml"));
 }
 
 #[test]
 fn password_comes_only_from_the_environment() {
     let text = "databases:\n  - {name: dev-db-01, connection_string: 'scott/tiger@DEVDB', environment: DEV}\n";
-    let loaded = load_with(text, &[("SENTRI_DB_DEV_DB_01_PASSWORD", "env-pw")])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let loaded = load_with(text, &[("SENTRI_DB_DEV_DB_01_PASSWORD", "env-pw")]).unwrap_or_else(|e| panic!("{e}"));
     let db = &loaded.config.databases[0];
     assert_eq!(db.password.as_ref().map(Secret::expose), Some("env-pw"));
     assert_eq!(db.username.as_deref(), Some("scott"));
@@ -693,28 +555,16 @@ fn password_comes_only_from_the_environment() {
     assert!(w.contains("SENTRI_DB_DEV_DB_01_PASSWORD"), "{w}");
     assert!(!w.contains("tiger"), "{w}");
     // SMTP falls back to the IMAP password, and has its own variable.
-    let both = load_with(
-        "",
-        &[
-            ("SENTRI_EMAIL_PASSWORD", "a"),
-            ("SENTRI_SMTP_PASSWORD", "b"),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        both.config.email.smtp_password.as_ref().map(Secret::expose),
-        Some("b")
-    );
+    let both = load_with("", &[("SENTRI_EMAIL_PASSWORD", "a"), ("SENTRI_SMTP_PASSWORD", "b")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(both.config.email.smtp_password.as_ref().map(Secret::expose), Some("b"));
 }
 
 #[test]
 fn log_level_from_the_environment_wins() {
-    let c = load_with(
-        "monitoring:\n  log_level: debug\n",
-        &[("SENTRI_LOG_LEVEL", "warning")],
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .config;
+    let c = load_with("monitoring:\n  log_level: debug\n", &[("SENTRI_LOG_LEVEL", "warning")])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
     assert_eq!(c.monitoring.log_level, LogLevel::Warn);
     let p = match load_with("", &[("SENTRI_LOG_LEVEL", "loud")]) {
         Err(ConfigError::Invalid { problems, .. }) => problems,
@@ -723,13 +573,7 @@ fn log_level_from_the_environment_wins() {
     assert_eq!(p[0].key, "SENTRI_LOG_LEVEL");
     let p = problems("monitoring:\n  log_level: loud\n  profile_refresh_hours: 0\n");
     assert_eq!(p.len(), 1);
-    assert_eq!(
-        load("monitoring:\n  profile_refresh_hours: 0\n")
-            .config
-            .monitoring
-            .profile_refresh,
-        None
-    );
+    assert_eq!(load("monitoring:\n  profile_refresh_hours: 0\n").config.monitoring.profile_refresh, None);
 }
 
 #[test]
@@ -737,18 +581,12 @@ fn email_defaults_and_plaintext_guard() {
     let c = load("email:\n  imap_server: imap\n  username: a@b\n  smtp_server: smtp\n").config;
     assert_eq!(c.email.from_address, "a@b");
     assert_eq!(c.email.smtp_username, "a@b");
-    assert_eq!(
-        c.approvals.approval_recipients,
-        ["a@b"],
-        "empty recipients mean email.username"
-    );
+    assert_eq!(c.approvals.approval_recipients, ["a@b"], "empty recipients mean email.username");
     assert_eq!(c.approvals.approvers, ["a@b"]);
     let p = problems("email:\n  use_ssl: false\n  starttls: false\n");
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].key, "email.starttls");
-    load(
-        "email:\n  use_ssl: false\n  starttls: false\n  use_tls: false\n  allow_plaintext: true\n",
-    );
+    load("email:\n  use_ssl: false\n  starttls: false\n  use_tls: false\n  allow_plaintext: true\n");
     let p = problems("email:\n  imap_server: imap\n");
     assert_eq!(p[0].key, "email.username");
 }
@@ -758,9 +596,7 @@ fn approvals_from_the_alert_mailbox_are_flagged() {
     let loaded = load("email:\n  username: alerts@x\napprovals:\n  email_enabled: true\n");
     assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
     assert_eq!(loaded.warnings[0].kind, WarningKind::Questionable);
-    let p = problems(
-        "approvals:\n  email_enabled: true\n  approvers: [a@x]\n  required_approvals: 2\n",
-    );
+    let p = problems("approvals:\n  email_enabled: true\n  approvers: [a@x]\n  required_approvals: 2\n");
     assert_eq!(p[0].key, "approvals.required_approvals");
 }
 
@@ -781,23 +617,15 @@ notifications:
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].key, "notifications.adapters[2].type");
     assert!(p[0].message.contains("webhook, pagerduty, slack, email"));
-    let loaded = load_with(
-        &text.replace("    - type: pager\n", ""),
-        &[("SENTRI_SLACK_WEBHOOK_URL", "https://hooks.slack")],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let loaded =
+        load_with(&text.replace("    - type: pager\n", ""), &[("SENTRI_SLACK_WEBHOOK_URL", "https://hooks.slack")])
+            .unwrap_or_else(|e| panic!("{e}"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let a = &loaded.config.notifications.adapters;
     assert_eq!(a[0].kind, AdapterKind::Webhook);
-    assert_eq!(
-        a[0].url.as_ref().map(Secret::expose),
-        Some("https://hooks.example/sentri")
-    );
+    assert_eq!(a[0].url.as_ref().map(Secret::expose), Some("https://hooks.example/sentri"));
     assert_eq!(a[0].headers.get("X-Token").map(Secret::expose), Some("abc"));
-    assert_eq!(
-        a[1].url.as_ref().map(Secret::expose),
-        Some("https://hooks.slack")
-    );
+    assert_eq!(a[1].url.as_ref().map(Secret::expose), Some("https://hooks.slack"));
 }
 
 #[test]
@@ -812,8 +640,7 @@ fn load_reads_a_file_and_reports_a_missing_one() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("sentri.yaml");
     assert!(matches!(Config::load(&path), Err(ConfigError::Read { .. })));
-    std::fs::write(&path, "monitoring:\n  scout_poll_interval: 30\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, "monitoring:\n  scout_poll_interval: 30\n").unwrap_or_else(|e| panic!("{e}"));
     let loaded = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.config.monitoring.scout_poll_interval.as_secs(), 30);
 }

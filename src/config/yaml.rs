@@ -71,10 +71,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 }
 
 fn position_of(location: &serde_saphyr::Location) -> Option<Position> {
-    (location.line() > 0).then(|| Position {
-        line: location.line(),
-        column: location.column(),
-    })
+    (location.line() > 0).then(|| Position { line: location.line(), column: location.column() })
 }
 
 fn source_text(location: &serde_saphyr::Location, text: &str) -> Option<String> {
@@ -95,12 +92,7 @@ fn convert(raw: Spanned<RawNode>, text: &str) -> Result<Node, SyntaxError> {
         RawNode::Int(i) => Value::Int(i, source.unwrap_or_else(|| i.to_string())),
         RawNode::Float(x) => Value::Float(x, source.unwrap_or_else(|| x.to_string())),
         RawNode::Str(s) => Value::Str(s),
-        RawNode::Seq(items) => Value::Seq(
-            items
-                .into_iter()
-                .map(|item| convert(item, text))
-                .collect::<Result<_, _>>()?,
-        ),
+        RawNode::Seq(items) => Value::Seq(items.into_iter().map(|item| convert(item, text)).collect::<Result<_, _>>()?),
         RawNode::Map(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (key, value) in entries {
@@ -112,18 +104,11 @@ fn convert(raw: Spanned<RawNode>, text: &str) -> Result<Node, SyntaxError> {
                     Value::Seq(_) | Value::Map(_) => {
                         return Err(SyntaxError {
                             position: Some(key_node.position),
-                            message: "a mapping key must be a plain word, not a list or mapping"
-                                .to_owned(),
+                            message: "a mapping key must be a plain word, not a list or mapping".to_owned(),
                         });
                     }
                 };
-                out.push((
-                    Key {
-                        name,
-                        position: key_node.position,
-                    },
-                    convert(value, text)?,
-                ));
+                out.push((Key { name, position: key_node.position }, convert(value, text)?));
             }
             Value::Map(out)
         }
@@ -224,11 +209,7 @@ pub(crate) struct Fields<'n> {
 
 /// `parent.key`, or `key` at the top level.
 pub(crate) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 impl<'n> Fields<'n> {
@@ -238,11 +219,7 @@ impl<'n> Fields<'n> {
             Some(Value::Map(entries)) => entries,
             None | Some(Value::Null) => &[],
             Some(_) => {
-                d.problem(
-                    node.map(|n| n.position),
-                    path,
-                    "expected a mapping of `key: value` lines",
-                );
+                d.problem(node.map(|n| n.position), path, "expected a mapping of `key: value` lines");
                 &[]
             }
         };
@@ -286,10 +263,7 @@ impl<'n> Fields<'n> {
     pub(crate) fn get(&mut self, key: &'static str) -> Option<&'n Node> {
         self.remember(key);
         let entries = self.entries;
-        let (i, (_, node)) = entries
-            .iter()
-            .enumerate()
-            .find(|(_, (k, _))| k.name == key)?;
+        let (i, (_, node)) = entries.iter().enumerate().find(|(_, (k, _))| k.name == key)?;
         self.used[i] = true;
         (!matches!(node.value, Value::Null)).then_some(node)
     }
@@ -392,18 +366,9 @@ impl<'n> Fields<'n> {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect(),
-            Value::Str(s) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            Value::Str(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             Value::Map(_) => {
-                d.problem(
-                    Some(node.position),
-                    path,
-                    "expected a list or a comma-separated string, found a mapping",
-                );
+                d.problem(Some(node.position), path, "expected a list or a comma-separated string, found a mapping");
                 Vec::new()
             }
             _ => as_string(node, &path, d).into_iter().collect(),
@@ -422,9 +387,7 @@ impl<'n> Fields<'n> {
         d.warn(
             Some(node.position),
             self.key_path(key),
-            WarningKind::SecretInFile {
-                env_var: env_var.to_owned(),
-            },
+            WarningKind::SecretInFile { env_var: env_var.to_owned() },
             format!(
                 "secrets are not read from this file, so this value is ignored; \
                  set the environment variable {env_var} instead and remove it from the file"
@@ -455,30 +418,18 @@ impl<'n> Fields<'n> {
     }
 
     /// The items of a nested list, each with its path (`databases[0]`).
-    pub(crate) fn items(
-        &mut self,
-        d: &mut Diagnostics,
-        key: &'static str,
-    ) -> Vec<(String, &'n Node)> {
+    pub(crate) fn items(&mut self, d: &mut Diagnostics, key: &'static str) -> Vec<(String, &'n Node)> {
         let path = self.key_path(key);
         match self.get(key) {
             None => Vec::new(),
-            Some(Node {
-                value: Value::Seq(items),
-                ..
-            }) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("{path}[{i}]"), item))
-                .collect(),
+            Some(Node { value: Value::Seq(items), .. }) => {
+                items.iter().enumerate().map(|(i, item)| (format!("{path}[{i}]"), item)).collect()
+            }
             Some(node) => {
                 d.problem(
                     Some(node.position),
                     path,
-                    format!(
-                        "expected a list (lines starting with `- `), found {}",
-                        describe(node)
-                    ),
+                    format!("expected a list (lines starting with `- `), found {}", describe(node)),
                 );
                 Vec::new()
             }
@@ -486,31 +437,19 @@ impl<'n> Fields<'n> {
     }
 
     /// A mapping of names to text values (HTTP headers).
-    pub(crate) fn string_map(
-        &mut self,
-        d: &mut Diagnostics,
-        key: &'static str,
-    ) -> Vec<(String, String)> {
+    pub(crate) fn string_map(&mut self, d: &mut Diagnostics, key: &'static str) -> Vec<(String, String)> {
         let path = self.key_path(key);
         match self.get(key) {
             None => Vec::new(),
-            Some(Node {
-                value: Value::Map(entries),
-                ..
-            }) => entries
+            Some(Node { value: Value::Map(entries), .. }) => entries
                 .iter()
-                .filter_map(|(k, v)| {
-                    as_string(v, &join(&path, &k.name), d).map(|v| (k.name.clone(), v))
-                })
+                .filter_map(|(k, v)| as_string(v, &join(&path, &k.name), d).map(|v| (k.name.clone(), v)))
                 .collect(),
             Some(node) => {
                 d.problem(
                     Some(node.position),
                     path,
-                    format!(
-                        "expected a mapping of names to values, found {}",
-                        describe(node)
-                    ),
+                    format!("expected a mapping of names to values, found {}", describe(node)),
                 );
                 Vec::new()
             }
@@ -526,17 +465,12 @@ impl<'n> Fields<'n> {
             let suggestion = closest(&key.name, &self.known);
             let message = match suggestion {
                 Some(s) => format!("unknown key, ignored; did you mean `{s}`?"),
-                None => format!(
-                    "unknown key, ignored (known keys here: {})",
-                    self.known.join(", ")
-                ),
+                None => format!("unknown key, ignored (known keys here: {})", self.known.join(", ")),
             };
             d.warn(
                 Some(key.position),
                 join(&self.path, &key.name),
-                WarningKind::UnknownKey {
-                    suggestion: suggestion.map(str::to_owned),
-                },
+                WarningKind::UnknownKey { suggestion: suggestion.map(str::to_owned) },
                 message,
             );
         }
@@ -550,11 +484,7 @@ fn as_string(node: &Node, path: &str, d: &mut Diagnostics) -> Option<String> {
         Value::Str(s) => Some(s.clone()),
         Value::Bool(_, raw) | Value::Int(_, raw) | Value::Float(_, raw) => Some(raw.clone()),
         Value::Seq(_) | Value::Map(_) => {
-            d.problem(
-                Some(node.position),
-                path,
-                format!("expected a single value, found {}", describe(node)),
-            );
+            d.problem(Some(node.position), path, format!("expected a single value, found {}", describe(node)));
             None
         }
     }

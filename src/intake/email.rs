@@ -50,46 +50,25 @@ impl RawAlert {
                 (None, None) => String::new(),
             })
             .unwrap_or_default();
-        let body = message
-            .body_text(0)
-            .map(|text| text.into_owned())
-            .unwrap_or_default();
+        let body = message.body_text(0).map(|text| text.into_owned()).unwrap_or_default();
         let headers = message
             .headers()
             .iter()
             .map(|header| {
                 let value = match header.value() {
                     mail_parser::HeaderValue::Text(text) => text.to_string(),
-                    _ => message
-                        .header_raw(header.name())
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
+                    _ => message.header_raw(header.name()).unwrap_or_default().trim().to_owned(),
                 };
                 (header.name().to_owned(), value)
             })
             .collect();
-        let id = message
-            .message_id()
-            .map(|id| format!("<{id}>"))
-            .unwrap_or(content_id);
-        RawAlert {
-            id,
-            received_at,
-            from,
-            subject,
-            body,
-            headers,
-            parse_error: None,
-        }
+        let id = message.message_id().map(|id| format!("<{id}>")).unwrap_or(content_id);
+        RawAlert { id, received_at, from, subject, body, headers, parse_error: None }
     }
 
     /// Builds an alert from a subject and body alone, as policy samples and tests write them.
     pub fn from_parts(subject: &str, body: &str, received_at: String) -> Self {
-        let id = format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(format!("{subject}\n{body}").as_bytes()))
-        );
+        let id = format!("sha256:{}", hex::encode(Sha256::digest(format!("{subject}\n{body}").as_bytes())));
         RawAlert {
             id,
             received_at,

@@ -148,7 +148,8 @@ fn resolve_database(
 fn find_known<'a>(written: &str, databases: &'a [KnownDatabase]) -> Option<&'a KnownDatabase> {
     let written = written.trim();
     databases.iter().find(|known| {
-        known.name.eq_ignore_ascii_case(written) || known.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(written))
+        known.name.eq_ignore_ascii_case(written)
+            || known.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(written))
     })
 }
 
@@ -162,7 +163,10 @@ fn contains_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(start, _)| {
         let before = text[..start].chars().next_back();
         let after = text[start + word.len()..].chars().next();
-        !before.is_some_and(is_name_char) && !after.is_some_and(|c| is_name_char(c) || (c == '.' && text[start + word.len() + 1..].starts_with(char::is_alphanumeric)))
+        !before.is_some_and(is_name_char)
+            && !after.is_some_and(|c| {
+                is_name_char(c) || (c == '.' && text[start + word.len() + 1..].starts_with(char::is_alphanumeric))
+            })
     })
 }
 
@@ -177,7 +181,8 @@ fn nearest(shaped: &ShapedAlert, policies: &PolicySet) -> Vec<NearMiss> {
             if words.is_empty() {
                 return None;
             }
-            let (found, missing): (Vec<String>, Vec<String>) = words.into_iter().partition(|word| contains_word(&text, word) || text.contains(word.as_str()));
+            let (found, missing): (Vec<String>, Vec<String>) =
+                words.into_iter().partition(|word| contains_word(&text, word) || text.contains(word.as_str()));
             let score = found.len() as f64 / (found.len() + missing.len()) as f64;
             (score > 0.0).then(|| NearMiss { alert_type: policy.name.clone(), score, found, missing })
         })
@@ -252,17 +257,32 @@ mod tests {
     use std::path::Path;
 
     fn policy(name: &str, regex: &str, fields: &str, extra_front: &str) -> Arc<AlertPolicy> {
-        let text = format!("---\n{extra_front}\n---\n## Email Pattern\n```regex\n{regex}\n```\n## Extracted Fields\n{fields}\n");
+        let text = format!(
+            "---\n{extra_front}\n---\n## Email Pattern\n```regex\n{regex}\n```\n## Extracted Fields\n{fields}\n"
+        );
         let mut problems = Vec::new();
         let path = format!("alerts/{name}.md");
-        Arc::new(AlertPolicy::from_document(Path::new(&path), &markdown::parse(&text), None, &mut problems).expect("policy loads"))
+        Arc::new(
+            AlertPolicy::from_document(Path::new(&path), &markdown::parse(&text), None, &mut problems)
+                .expect("policy loads"),
+        )
     }
 
     fn set() -> PolicySet {
         PolicySet {
             alerts: vec![
-                policy("tablespace_full", r"(?<!temp\s)(?<!temporary\s)tablespace\s+\[?([A-Z0-9_$#]+)(?:@([A-Z0-9_$#]+))?\]?\s+is\s+\[?(\d+(?:\.\d+)?)\s*(?:%|percent)", "- `tablespace_name` = group(1)\n- `pdb_name` = group(2)\n- `used_percent` = group(3)", ""),
-                policy("temp_full", r"temp(?:orary)?\s+tablespace\s+\[?(\w+)\]?\s+is\s+\[?(\d+)", "- `temp_tablespace` = group(1)\n- `used_percent` = group(2)", ""),
+                policy(
+                    "tablespace_full",
+                    r"(?<!temp\s)(?<!temporary\s)tablespace\s+\[?([A-Z0-9_$#]+)(?:@([A-Z0-9_$#]+))?\]?\s+is\s+\[?(\d+(?:\.\d+)?)\s*(?:%|percent)",
+                    "- `tablespace_name` = group(1)\n- `pdb_name` = group(2)\n- `used_percent` = group(3)",
+                    "",
+                ),
+                policy(
+                    "temp_full",
+                    r"temp(?:orary)?\s+tablespace\s+\[?(\w+)\]?\s+is\s+\[?(\d+)",
+                    "- `temp_tablespace` = group(1)\n- `used_percent` = group(2)",
+                    "",
+                ),
                 policy("anything_full", r"full", "", "priority: -1"),
             ],
             ..PolicySet::default()
@@ -271,7 +291,11 @@ mod tests {
 
     fn databases() -> Vec<KnownDatabase> {
         vec![
-            KnownDatabase { name: "PROD-DB-07".into(), environment: "PROD".into(), aliases: vec!["PRODDB".into(), "prod07".into()] },
+            KnownDatabase {
+                name: "PROD-DB-07".into(),
+                environment: "PROD".into(),
+                aliases: vec!["PRODDB".into(), "prod07".into()],
+            },
             KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![] },
         ]
     }
@@ -285,7 +309,10 @@ mod tests {
 
     #[test]
     fn oem_alert_resolves_database_through_the_target_alias() {
-        let alert = matched("EM Event: Critical:PRODDB - Tablespace [USERS@PDB1] is [97 percent] full", "Target name=PRODDB\nMessage=Tablespace [USERS@PDB1] is [97 percent] full");
+        let alert = matched(
+            "EM Event: Critical:PRODDB - Tablespace [USERS@PDB1] is [97 percent] full",
+            "Target name=PRODDB\nMessage=Tablespace [USERS@PDB1] is [97 percent] full",
+        );
         assert_eq!(alert.alert_type, "tablespace_full");
         assert_eq!(alert.fields["tablespace_name"], "USERS");
         assert_eq!(alert.fields["pdb_name"], "PDB1");
@@ -321,7 +348,11 @@ mod tests {
 
     #[test]
     fn a_miss_lists_the_nearest_policies() {
-        let outcome = match_alert(&RawAlert::from_parts("Your tablespace report", "nothing to see", String::new()), &set(), &databases());
+        let outcome = match_alert(
+            &RawAlert::from_parts("Your tablespace report", "nothing to see", String::new()),
+            &set(),
+            &databases(),
+        );
         let MatchOutcome::Unmatched { nearest } = outcome else { panic!("should not match") };
         assert_eq!(nearest[0].alert_type, "tablespace_full");
         assert!(nearest[0].found.contains(&"tablespace".to_owned()));

@@ -41,7 +41,10 @@ pub fn run_all(policies: &PolicySet) -> Vec<SampleResult> {
             match matcher::match_alert(&raw, policies, &databases) {
                 MatchOutcome::Unmatched { .. } => failures.push("no policy matched it".to_owned()),
                 MatchOutcome::Matched(alert) if alert.alert_type != policy.name => {
-                    failures.push(format!("matched `{}` instead (give this policy a higher `priority:` or tighten the other pattern)", alert.alert_type));
+                    failures.push(format!(
+                        "matched `{}` instead (give this policy a higher `priority:` or tighten the other pattern)",
+                        alert.alert_type
+                    ));
                 }
                 MatchOutcome::Matched(alert) => {
                     let mut got: BTreeMap<String, String> = alert.fields.clone();
@@ -57,7 +60,8 @@ pub fn run_all(policies: &PolicySet) -> Vec<SampleResult> {
                                 }
                             }
                             "cleared" => {
-                                let expected_flag = expected.eq_ignore_ascii_case("true") || expected.eq_ignore_ascii_case("yes");
+                                let expected_flag =
+                                    expected.eq_ignore_ascii_case("true") || expected.eq_ignore_ascii_case("yes");
                                 if alert.cleared != expected_flag {
                                     failures.push(format!("cleared: expected {expected_flag}, got {}", alert.cleared));
                                 }
@@ -96,7 +100,10 @@ mod tests {
     fn policy(name: &str, text: &str) -> Arc<crate::policy::AlertPolicy> {
         let mut problems = Vec::new();
         let path = format!("alerts/{name}.md");
-        Arc::new(crate::policy::AlertPolicy::from_document(Path::new(&path), &markdown::parse(text), None, &mut problems).expect("loads"))
+        Arc::new(
+            crate::policy::AlertPolicy::from_document(Path::new(&path), &markdown::parse(text), None, &mut problems)
+                .expect("loads"),
+        )
     }
 
     const DISK: &str = "## Email Pattern\n```regex\ndisk (\\w+) is (\\d+)% full\n```\n## Extracted Fields\n- `disk` = group(1)\n- `pct` = group(2)\n## Sample Alerts\n```email\nSubject: disk sda is 91% full on PRODDB\n\nbody\n```\n- disk = sda\n- pct = 91\n- database = PRODDB\n```email\nSubject: disk sdb is 92% full\n\nbody\n```\n- disk = sdb\n- pct = 90\n";

@@ -83,9 +83,11 @@ const OEM_KEYS: &[&str] = &[
 static OEM_SUBJECT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(?:re:\s*|fw:\s*)*EM\s+(?:Event|Incident)\s*:\s*(Fatal|Critical|Warning|Advisory|Clear|Informational)\s*:\s*(.+?)\s+-\s+(.*)$").ok()
 });
-static OEM_LINE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^\s*([A-Za-z][A-Za-z0-9 ]*?)\s*=\s*(.*)$").ok());
+static OEM_LINE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^\s*([A-Za-z][A-Za-z0-9 ]*?)\s*=\s*(.*)$").ok());
 static NAGIOS_OUTPUT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*(?:([A-Z][A-Z0-9_]+)\s+)?(OK|WARNING|CRITICAL|UNKNOWN)\s*(?:-|:)\s*(.*?)(?:\s*\|\s*(.*))?\s*$").ok()
+    Regex::new(r"(?m)^\s*(?:([A-Z][A-Z0-9_]+)\s+)?(OK|WARNING|CRITICAL|UNKNOWN)\s*(?:-|:)\s*(.*?)(?:\s*\|\s*(.*))?\s*$")
+        .ok()
 });
 static CLEARED: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\bCLEARED\s+-\s+").ok());
 
@@ -112,7 +114,9 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
         }
     }
     let body_attributes = oem_attributes(&body);
-    if body_attributes.len() >= 2 && (body_attributes.contains_key("target name") || body_attributes.contains_key("message")) {
+    if body_attributes.len() >= 2
+        && (body_attributes.contains_key("target name") || body_attributes.contains_key("message"))
+    {
         shaped.shape = Shape::OemEvent;
         if let Some(target) = body_attributes.get("target name") {
             shaped.target = Some(target.clone());
@@ -236,7 +240,10 @@ mod tests {
 
     #[test]
     fn oem_subject_splits_on_the_first_dash_after_severity() {
-        let shaped = read(&raw("EM Event: Critical:LISTENER_SCAN3_rac-scan - Listener response to a TNS ping is 5,010 msecs", ""));
+        let shaped = read(&raw(
+            "EM Event: Critical:LISTENER_SCAN3_rac-scan - Listener response to a TNS ping is 5,010 msecs",
+            "",
+        ));
         assert_eq!(shaped.shape, Shape::OemEvent);
         assert_eq!(shaped.monitor_severity.as_deref(), Some("Critical"));
         assert_eq!(shaped.target.as_deref(), Some("LISTENER_SCAN3_rac-scan"));
@@ -255,7 +262,10 @@ mod tests {
 
     #[test]
     fn cleared_events_are_flagged_and_the_prefix_removed() {
-        let shaped = read(&raw("EM Event: Clear:PRODDB - CLEARED - Tablespace [USERS] is [70 percent] full", "Message=CLEARED - Tablespace [USERS] is [70 percent] full\nTarget name=PRODDB"));
+        let shaped = read(&raw(
+            "EM Event: Clear:PRODDB - CLEARED - Tablespace [USERS] is [70 percent] full",
+            "Message=CLEARED - Tablespace [USERS] is [70 percent] full\nTarget name=PRODDB",
+        ));
         assert!(shaped.cleared);
         assert!(!shaped.text.contains("CLEARED"));
         assert_eq!(shaped.attributes["message"], "Tablespace [USERS] is [70 percent] full");
@@ -263,11 +273,15 @@ mod tests {
 
     #[test]
     fn nagios_output_is_read() {
-        let shaped = read(&raw("** PROBLEM Service Alert: db1/ORA_TBS is CRITICAL **", "CRITICAL - tbs USERS usage is 97.10% | 'tbs_users_usage_pct'=97.10%;90;98"));
+        let shaped = read(&raw(
+            "** PROBLEM Service Alert: db1/ORA_TBS is CRITICAL **",
+            "CRITICAL - tbs USERS usage is 97.10% | 'tbs_users_usage_pct'=97.10%;90;98",
+        ));
         assert_eq!(shaped.shape, Shape::Nagios);
         assert_eq!(shaped.monitor_severity.as_deref(), Some("CRITICAL"));
         assert_eq!(shaped.attributes["perfdata"], "'tbs_users_usage_pct'=97.10%;90;98");
-        let check_postgres = read(&raw("alert", "POSTGRES_TXN_IDLE CRITICAL: DB \"app\" (host:db1) longest idle in txn: 4521s"));
+        let check_postgres =
+            read(&raw("alert", "POSTGRES_TXN_IDLE CRITICAL: DB \"app\" (host:db1) longest idle in txn: 4521s"));
         assert_eq!(check_postgres.attributes["service"], "POSTGRES_TXN_IDLE");
     }
 

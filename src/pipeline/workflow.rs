@@ -56,19 +56,10 @@ use WorkflowState::*;
 /// empty list is final. Tests check every one of the 15 × 15 pairs against this table.
 pub const TRANSITIONS: &[(WorkflowState, &[WorkflowState])] = &[
     (Detected, &[Verifying, Escalated, Resolved]),
-    (
-        Verifying,
-        &[Verified, VerificationFailed, Escalated, Resolved],
-    ),
+    (Verifying, &[Verified, VerificationFailed, Escalated, Resolved]),
     (Verified, &[PreFlight, Escalated, Resolved]),
-    (
-        PreFlight,
-        &[Executing, AwaitingApproval, Escalated, Resolved],
-    ),
-    (
-        AwaitingApproval,
-        &[Approved, Denied, Timeout, Escalated, Resolved],
-    ),
+    (PreFlight, &[Executing, AwaitingApproval, Escalated, Resolved]),
+    (AwaitingApproval, &[Approved, Denied, Timeout, Escalated, Resolved]),
     (Approved, &[PreFlight, Escalated, Resolved]),
     (Executing, &[Completed, RolledBack, Failed, Escalated]),
     (Timeout, &[Escalated, Resolved]),
@@ -124,10 +115,7 @@ impl WorkflowState {
 
     /// The states that may follow this one, from [`TRANSITIONS`].
     pub fn next_states(self) -> &'static [WorkflowState] {
-        TRANSITIONS
-            .iter()
-            .find(|(from, _)| *from == self)
-            .map_or(&[], |(_, to)| *to)
+        TRANSITIONS.iter().find(|(from, _)| *from == self).map_or(&[], |(_, to)| *to)
     }
 
     /// Whether `self → to` is in the table. The store refuses anything else.
@@ -163,10 +151,7 @@ impl fmt::Display for WorkflowState {
 
 /// A name that is not a workflow state; its message lists the names that are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown workflow state {given:?}; expected one of: {}",
-    allowed_names()
-)]
+#[error("unknown workflow state {given:?}; expected one of: {}", allowed_names())]
 pub struct UnknownState {
     /// What was given, as given.
     pub given: String,
@@ -186,9 +171,7 @@ impl FromStr for WorkflowState {
         WorkflowState::ALL
             .into_iter()
             .find(|state| state.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownState {
-                given: s.to_owned(),
-            })
+            .ok_or_else(|| UnknownState { given: s.to_owned() })
     }
 }
 
@@ -204,11 +187,7 @@ mod tests {
                 from.can_transition(to),
                 allowed.contains(&to),
                 "{from} → {to} should be {}",
-                if allowed.contains(&to) {
-                    "allowed"
-                } else {
-                    "refused"
-                }
+                if allowed.contains(&to) { "allowed" } else { "refused" }
             );
         }
         assert_eq!(from.is_final(), allowed.is_empty(), "{from} finality");
@@ -242,10 +221,7 @@ mod tests {
     #[test]
     fn table_has_every_state_exactly_once() {
         for state in WorkflowState::ALL {
-            let rows = TRANSITIONS
-                .iter()
-                .filter(|(from, _)| *from == state)
-                .count();
+            let rows = TRANSITIONS.iter().filter(|(from, _)| *from == state).count();
             assert_eq!(rows, 1, "{state} must have exactly one row");
         }
         assert_eq!(TRANSITIONS.len(), WorkflowState::ALL.len());
@@ -282,10 +258,7 @@ mod tests {
                 assert!(!state.is_open(), "{state} is final, so cannot be open");
             }
         }
-        let closed: Vec<_> = WorkflowState::ALL
-            .into_iter()
-            .filter(|s| !s.is_open())
-            .collect();
+        let closed: Vec<_> = WorkflowState::ALL.into_iter().filter(|s| !s.is_open()).collect();
         assert_eq!(closed, [VerificationFailed, Denied, Completed, Resolved]);
     }
 }

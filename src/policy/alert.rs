@@ -132,7 +132,11 @@ impl AlertPolicy {
         if let Some(declared) = front.name.as_deref().or(front.alert_type.as_deref())
             && !declared.eq_ignore_ascii_case(&name)
         {
-            problems.push(Problem::warning(path, 1, format!("front matter names it `{declared}`, but the alert type is the file name `{name}`")));
+            problems.push(Problem::warning(
+                path,
+                1,
+                format!("front matter names it `{declared}`, but the alert type is the file name `{name}`"),
+            ));
         }
         let engine = match front.engine.as_deref() {
             Some(text) => Engine::parse(text).unwrap_or_else(|| {
@@ -143,7 +147,11 @@ impl AlertPolicy {
         };
         let severity = match front.severity.as_deref() {
             Some(text) => Severity::parse(text).unwrap_or_else(|| {
-                errors.push(Problem::error(path, 1, format!("severity `{text}` is not one of LOW, MEDIUM, HIGH, CRITICAL")));
+                errors.push(Problem::error(
+                    path,
+                    1,
+                    format!("severity `{text}` is not one of LOW, MEDIUM, HIGH, CRITICAL"),
+                ));
                 Severity::High
             }),
             None => Severity::High,
@@ -159,7 +167,10 @@ impl AlertPolicy {
                 None => errors.push(Problem::error(
                     path,
                     1,
-                    format!("identifiers: `{placeholder}` has unknown kind `{kind}` (known: {})", IdentifierKind::NAMES.join(", ")),
+                    format!(
+                        "identifiers: `{placeholder}` has unknown kind `{kind}` (known: {})",
+                        IdentifierKind::NAMES.join(", ")
+                    ),
                 )),
             }
         }
@@ -167,7 +178,11 @@ impl AlertPolicy {
             None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => None,
             Some(serde_json::Value::String(why)) if !why.trim().is_empty() => Some(why.trim().to_owned()),
             Some(_) => {
-                errors.push(Problem::error(path, 1, "irreversible: give the reason as text, e.g. irreversible: \"a killed session cannot be revived\""));
+                errors.push(Problem::error(
+                    path,
+                    1,
+                    "irreversible: give the reason as text, e.g. irreversible: \"a killed session cannot be revived\"",
+                ));
                 None
             }
         };
@@ -179,7 +194,8 @@ impl AlertPolicy {
             }
             Some(section) => compile_pattern(path, section, &mut errors),
         };
-        let fields = document.section("extracted_fields").map(|s| parse_fields(path, s, &mut errors)).unwrap_or_default();
+        let fields =
+            document.section("extracted_fields").map(|s| parse_fields(path, s, &mut errors)).unwrap_or_default();
         if let Some(pattern) = &pattern {
             let groups = pattern.regex.captures_len().saturating_sub(1);
             for field in &fields {
@@ -188,7 +204,10 @@ impl AlertPolicy {
                         errors.push(Problem::error(
                             path,
                             field.line,
-                            format!("field `{}` refers to group({group}), but the pattern has {groups} group(s)", field.name),
+                            format!(
+                                "field `{}` refers to group({group}), but the pattern has {groups} group(s)",
+                                field.name
+                            ),
                         ));
                     }
                 }
@@ -199,7 +218,8 @@ impl AlertPolicy {
         let confirmed_when = conditions(path, document.section("confirmed_when"), &mut errors);
         let success_criteria = conditions(path, document.section("success_criteria"), &mut errors);
         let tolerance = document.section("tolerance").map(parse_tolerance).unwrap_or_default();
-        let preflight = document.section("preflight_checks").map(|s| parse_preflight(path, s, problems)).unwrap_or_default();
+        let preflight =
+            document.section("preflight_checks").map(|s| parse_preflight(path, s, problems)).unwrap_or_default();
         let forward = all_sql(document.section("forward_action"));
         let capture = first_sql(document.section("capture_query"));
         let rollback = all_sql(document.section("rollback_action"));
@@ -212,15 +232,25 @@ impl AlertPolicy {
             })
             .or_else(|| front.risk_level.as_deref().and_then(Risk::parse_leading))
             .unwrap_or(Risk::Medium);
-        let samples = document.section("sample_alerts").map(|s| parse_samples(path, s, &mut errors)).unwrap_or_default();
+        let samples =
+            document.section("sample_alerts").map(|s| parse_samples(path, s, &mut errors)).unwrap_or_default();
 
-        for block in verification.iter().chain(capture.iter()).chain(validation.iter()).chain(preflight.iter().map(|check| &check.sql)) {
+        for block in verification
+            .iter()
+            .chain(capture.iter())
+            .chain(validation.iter())
+            .chain(preflight.iter().map(|check| &check.sql))
+        {
             if block.kind != StatementKind::Query {
                 errors.push(Problem::error(path, block.line, "this query must be a read-only SELECT/WITH statement"));
             }
         }
         if !confirmed_when.is_empty() && verification.is_none() {
-            errors.push(Problem::error(path, document.section("confirmed_when").map_or(1, |s| s.line), "`## Confirmed When` needs a `## Verification Query`"));
+            errors.push(Problem::error(
+                path,
+                document.section("confirmed_when").map_or(1, |s| s.line),
+                "`## Confirmed When` needs a `## Verification Query`",
+            ));
         }
 
         if !errors.is_empty() {
@@ -233,10 +263,18 @@ impl AlertPolicy {
         let fix_disabled = fix_problem(&forward, &rollback, capture.as_ref(), &identifiers, irreversible.as_deref());
         if let Some(reason) = &fix_disabled {
             let line = document.section("forward_action").map_or(1, |s| s.line);
-            problems.push(Problem::warning(path, line, format!("fix disabled: {reason}; alerts are still recognised and verified, then escalated")));
+            problems.push(Problem::warning(
+                path,
+                line,
+                format!("fix disabled: {reason}; alerts are still recognised and verified, then escalated"),
+            ));
         }
         if irreversible.is_some() && !rollback.is_empty() {
-            problems.push(Problem::warning(path, 1, "declares `irreversible` and also has a `## Rollback Action`; the rollback is ignored"));
+            problems.push(Problem::warning(
+                path,
+                1,
+                "declares `irreversible` and also has a `## Rollback Action`; the rollback is ignored",
+            ));
         }
 
         Ok(AlertPolicy {
@@ -300,7 +338,11 @@ fn compile_pattern(path: &Path, section: &Section, errors: &mut Vec<Problem>) ->
         return build_pattern(path, prose.trim(), section.line + 1, errors);
     };
     if blocks.next().is_some() {
-        errors.push(Problem::error(path, section.line, "`## Email Pattern` has more than one ```regex block; use `|` alternation in one pattern"));
+        errors.push(Problem::error(
+            path,
+            section.line,
+            "`## Email Pattern` has more than one ```regex block; use `|` alternation in one pattern",
+        ));
     }
     build_pattern(path, block.code.trim(), block.line + 1, errors)
 }
@@ -348,7 +390,11 @@ fn parse_fields(path: &Path, section: &Section, errors: &mut Vec<Problem>) -> Ve
             }
         }
         if !valid || groups.is_empty() {
-            errors.push(Problem::error(path, item.line, format!("`{text}`: expected `name` = group(N), optionally `or group(M)`")));
+            errors.push(Problem::error(
+                path,
+                item.line,
+                format!("`{text}`: expected `name` = group(N), optionally `or group(M)`"),
+            ));
             continue;
         }
         fields.push(FieldRule { name: name.to_lowercase(), groups, line: item.line });
@@ -388,7 +434,11 @@ fn parse_preflight(path: &Path, section: &Section, problems: &mut Vec<Problem>) 
         problems.push(Problem::warning(
             path,
             section.line,
-            format!("{} pre-flight check(s) but {} ```sql block(s); they are paired by position", items.len(), blocks.len()),
+            format!(
+                "{} pre-flight check(s) but {} ```sql block(s); they are paired by position",
+                items.len(),
+                blocks.len()
+            ),
         ));
     }
     items
@@ -418,7 +468,11 @@ fn parse_samples(path: &Path, section: &Section, errors: &mut Vec<Problem>) -> V
                 let mut lines = block.code.lines();
                 let first = lines.next().unwrap_or_default();
                 let Some(subject) = first.strip_prefix("Subject:") else {
-                    errors.push(Problem::error(path, block.line + 1, "a sample email starts with `Subject: …`, then a blank line, then the body"));
+                    errors.push(Problem::error(
+                        path,
+                        block.line + 1,
+                        "a sample email starts with `Subject: …`, then a blank line, then the body",
+                    ));
                     continue;
                 };
                 let rest: Vec<&str> = lines.collect();
@@ -426,7 +480,12 @@ fn parse_samples(path: &Path, section: &Section, errors: &mut Vec<Problem>) -> V
                     Some(line) if line.trim().is_empty() => rest[1..].join("\n"),
                     _ => rest.join("\n"),
                 };
-                samples.push(Sample { subject: subject.trim().to_owned(), body, line: block.line, expected: BTreeMap::new() });
+                samples.push(Sample {
+                    subject: subject.trim().to_owned(),
+                    body,
+                    line: block.line,
+                    expected: BTreeMap::new(),
+                });
             }
             Element::Item(item) => {
                 let Some(sample) = samples.last_mut() else {
@@ -515,7 +574,8 @@ mod tests {
     fn load(text: &str) -> (Result<AlertPolicy, Vec<Problem>>, Vec<Problem>) {
         let mut problems = Vec::new();
         let document = markdown::parse(text);
-        let result = AlertPolicy::from_document(Path::new("alerts/oracle/tablespace_full.md"), &document, None, &mut problems);
+        let result =
+            AlertPolicy::from_document(Path::new("alerts/oracle/tablespace_full.md"), &document, None, &mut problems);
         (result, problems)
     }
 
@@ -624,7 +684,8 @@ body here
 
     #[test]
     fn reference_style_comment_only_rollback_disables_the_fix() {
-        let text = GOOD.replace("ALTER TABLESPACE :tablespace_name DROP DATAFILE :file_name;", "-- N/A: cannot be undone");
+        let text =
+            GOOD.replace("ALTER TABLESPACE :tablespace_name DROP DATAFILE :file_name;", "-- N/A: cannot be undone");
         let policy = load(&text).0.expect("loads");
         assert!(policy.rollback.is_empty());
         assert!(!policy.has_fix());

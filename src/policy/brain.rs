@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::markdown::{self, Document, Section};
 use super::Problem;
+use super::markdown::{self, Document, Section};
 
 /// What the action rules allow for one action in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -87,7 +87,14 @@ impl Brain {
                         "auto" => ActionMode::Auto,
                         "approval" => ActionMode::Approval,
                         other => {
-                            problems.push(Problem::warning(path, line, format!("action rule `{}`: `{other}` is not auto or approval; approval is used", cells[0])));
+                            problems.push(Problem::warning(
+                                path,
+                                line,
+                                format!(
+                                    "action rule `{}`: `{other}` is not auto or approval; approval is used",
+                                    cells[0]
+                                ),
+                            ));
                             ActionMode::Approval
                         }
                     };
@@ -104,8 +111,11 @@ impl Brain {
             for (_, cells) in table_rows(section) {
                 let (Some(range), Some(action)) = (cells.first(), cells.get(1)) else { continue };
                 let action = action.to_lowercase();
-                let numbers: Vec<f64> = range.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter_map(|n| n.parse().ok()).collect();
-                if range.trim_start().starts_with('<') && ["escalate", "do not execute", "block"].iter().any(|w| action.contains(w)) {
+                let numbers: Vec<f64> =
+                    range.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter_map(|n| n.parse().ok()).collect();
+                if range.trim_start().starts_with('<')
+                    && ["escalate", "do not execute", "block"].iter().any(|w| action.contains(w))
+                {
                     if let Some(value) = numbers.first() {
                         self.block_below = *value;
                     }
@@ -125,7 +135,8 @@ impl Brain {
                 .collect();
         }
         if let Some(section) = document.section("protected_databases") {
-            self.protected_databases = table_rows(section).into_iter().filter_map(|(_, cells)| cells.first().cloned()).collect();
+            self.protected_databases =
+                table_rows(section).into_iter().filter_map(|(_, cells)| cells.first().cloned()).collect();
         }
         if let Some(section) = document.section("circuit_breaker") {
             for (_, cells) in table_rows(section) {

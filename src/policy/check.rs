@@ -51,7 +51,11 @@ struct FrontMatter {
 }
 
 impl CheckPolicy {
-    pub fn from_document(path: &Path, document: &Document, folder_engine: Option<Engine>) -> Result<CheckPolicy, Vec<Problem>> {
+    pub fn from_document(
+        path: &Path,
+        document: &Document,
+        folder_engine: Option<Engine>,
+    ) -> Result<CheckPolicy, Vec<Problem>> {
         let mut errors = Vec::new();
         let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
         let front: FrontMatter = super::front_matter(path, document, &mut errors).unwrap_or_default();
@@ -67,20 +71,29 @@ impl CheckPolicy {
             Some("hourly") => Duration::from_secs(3_600),
             Some("weekly") => Duration::from_secs(604_800),
             Some(other) => {
-                errors.push(Problem::error(path, 1, format!("schedule `{other}` is not one of hourly, every_6_hours, daily, weekly")));
+                errors.push(Problem::error(
+                    path,
+                    1,
+                    format!("schedule `{other}` is not one of hourly, every_6_hours, daily, weekly"),
+                ));
                 Duration::from_secs(86_400)
             }
         };
-        let health_query = document.section("health_query").and_then(|section| section.blocks("sql").next()).map(|block| {
-            let sql = sql::strip_terminator(&block.code);
-            SqlBlock { kind: sql::statement_kind(&sql), sql, line: block.line + 1 }
-        });
+        let health_query =
+            document.section("health_query").and_then(|section| section.blocks("sql").next()).map(|block| {
+                let sql = sql::strip_terminator(&block.code);
+                SqlBlock { kind: sql::statement_kind(&sql), sql, line: block.line + 1 }
+            });
         let Some(health_query) = health_query else {
             errors.push(Problem::error(path, 1, "missing `## Health Query` with a ```sql block"));
             return Err(errors);
         };
         if health_query.kind != StatementKind::Query {
-            errors.push(Problem::error(path, health_query.line, "the health query must be a read-only SELECT/WITH statement"));
+            errors.push(Problem::error(
+                path,
+                health_query.line,
+                "the health query must be a read-only SELECT/WITH statement",
+            ));
         }
         let thresholds = document
             .section("threshold")
@@ -90,7 +103,8 @@ impl CheckPolicy {
                     .items()
                     .filter_map(|item| {
                         let (key, value) = item.text.split_once(':')?;
-                        let column: String = key.chars().filter(|c| !c.is_whitespace() && *c != '`' && *c != '-').collect();
+                        let column: String =
+                            key.chars().filter(|c| !c.is_whitespace() && *c != '`' && *c != '-').collect();
                         let value = value.trim().trim_matches('"');
                         let value = match super::condition::parse_number(value) {
                             Some(number) => ThresholdValue::Number(number),
@@ -116,7 +130,13 @@ impl CheckPolicy {
             thresholds,
             recommended_action: document
                 .section("recommended_action")
-                .map(|s| s.code_blocks().map(|b| b.code.clone()).chain(std::iter::once(s.text())).collect::<Vec<_>>().join("\n"))
+                .map(|s| {
+                    s.code_blocks()
+                        .map(|b| b.code.clone())
+                        .chain(std::iter::once(s.text()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
                 .unwrap_or_default(),
         })
     }
@@ -130,16 +150,25 @@ mod tests {
     #[test]
     fn a_check_loads_with_thresholds_and_schedule() {
         let text = "---\ncheck_type: stale_stats\nschedule: every_6_hours\n---\n## Health Query\n```sql\nSELECT owner, days_stale FROM x;\n```\n## Threshold\n- days_stale: 30\n- exclude: \"SYS\"\n";
-        let check = CheckPolicy::from_document(Path::new("checks/oracle/stale_stats.md"), &markdown::parse(text), Some(Engine::Oracle)).expect("loads");
+        let check = CheckPolicy::from_document(
+            Path::new("checks/oracle/stale_stats.md"),
+            &markdown::parse(text),
+            Some(Engine::Oracle),
+        )
+        .expect("loads");
         assert_eq!(check.schedule, Duration::from_secs(21_600));
         assert_eq!(check.health_query.sql, "SELECT owner, days_stale FROM x");
-        assert_eq!(check.thresholds[0], Threshold { column: "days_stale".into(), value: ThresholdValue::Number(30.0), line: 10 });
+        assert_eq!(
+            check.thresholds[0],
+            Threshold { column: "days_stale".into(), value: ThresholdValue::Number(30.0), line: 10 }
+        );
         assert_eq!(check.thresholds[1].value, ThresholdValue::Text("SYS".into()));
     }
 
     #[test]
     fn a_check_without_a_query_is_an_error() {
-        let errors = CheckPolicy::from_document(Path::new("c.md"), &markdown::parse("## Threshold\n- a: 1\n"), None).expect_err("fails");
+        let errors = CheckPolicy::from_document(Path::new("c.md"), &markdown::parse("## Threshold\n- a: 1\n"), None)
+            .expect_err("fails");
         assert!(errors[0].message.contains("Health Query"));
     }
 }

@@ -166,7 +166,9 @@ pub fn all_hold(conditions: &[Condition], scope: &Scope<'_>) -> (bool, Vec<Outco
 }
 
 fn lookup<'a>(map: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
-    map.get(key).or_else(|| map.iter().find(|(name, _)| name.eq_ignore_ascii_case(key)).map(|(_, value)| value)).map(String::as_str)
+    map.get(key)
+        .or_else(|| map.iter().find(|(name, _)| name.eq_ignore_ascii_case(key)).map(|(_, value)| value))
+        .map(String::as_str)
 }
 
 /// Numbers as alerts and queries write them: `97`, `97.5`, `5,010`, `97%`.
@@ -230,7 +232,10 @@ mod tests {
         assert_eq!(condition.value, Operand::AlertField("used_percent".into()));
         assert_eq!(condition.offset, -2.0);
         assert_eq!(Condition::parse("status == 'ONLINE'", 1).expect("text").value, Operand::Text("ONLINE".into()));
-        assert_eq!(Condition::parse("`used_pct` < before.used_pct", 1).expect("before").value, Operand::Before("used_pct".into()));
+        assert_eq!(
+            Condition::parse("`used_pct` < before.used_pct", 1).expect("before").value,
+            Operand::Before("used_pct".into())
+        );
         assert_eq!(Condition::parse("cnt > 0", 1).expect("number").value, Operand::Number(0.0));
         assert!(Condition::parse("-5 > 0", 1).is_err());
     }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::markdown::Document;
 use super::Problem;
+use super::markdown::Document;
 
 /// The autonomy a database runs under: what Sentri may do without asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -68,7 +68,11 @@ impl EnvironmentPolicy {
             Some(text) => match Autonomy::parse(text) {
                 Some(autonomy) => Some(autonomy),
                 None => {
-                    errors.push(Problem::error(path, 1, format!("autonomy_override `{text}` is not one of AUTONOMOUS, SUPERVISED, ADVISORY")));
+                    errors.push(Problem::error(
+                        path,
+                        1,
+                        format!("autonomy_override `{text}` is not one of AUTONOMOUS, SUPERVISED, ADVISORY"),
+                    ));
                     None
                 }
             },
@@ -78,7 +82,11 @@ impl EnvironmentPolicy {
             Some(text) => match text.trim().parse::<jiff::civil::Date>() {
                 Ok(date) => Some(date),
                 Err(_) => {
-                    errors.push(Problem::error(path, 1, format!("override_expires `{text}` is not a date (YYYY-MM-DD)")));
+                    errors.push(Problem::error(
+                        path,
+                        1,
+                        format!("override_expires `{text}` is not a date (YYYY-MM-DD)"),
+                    ));
                     None
                 }
             },
@@ -94,7 +102,10 @@ impl EnvironmentPolicy {
             override_reason: front.override_reason,
             override_approved_by: front.override_approved_by,
             override_expires,
-            critical_schemas: document.section("critical_schemas").map(|s| s.items().map(|i| i.text.clone()).collect()).unwrap_or_default(),
+            critical_schemas: document
+                .section("critical_schemas")
+                .map(|s| s.items().map(|i| i.text.clone()).collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -115,7 +126,9 @@ mod tests {
     #[test]
     fn an_override_expires() {
         let text = "---\ntype: environment\ndatabase_id: PROD-DB-07\nautonomy_override: advisory\noverride_expires: 2026-12-31\n---\n";
-        let environment = EnvironmentPolicy::from_document(Path::new("environments/prod_db_07.md"), &markdown::parse(text)).expect("loads");
+        let environment =
+            EnvironmentPolicy::from_document(Path::new("environments/prod_db_07.md"), &markdown::parse(text))
+                .expect("loads");
         assert_eq!(environment.active_override(jiff::civil::date(2026, 12, 31)), Some(Autonomy::Advisory));
         assert_eq!(environment.active_override(jiff::civil::date(2027, 1, 1)), None);
     }

@@ -155,7 +155,11 @@ impl PolicySet {
                         set.problems.push(Problem::error(
                             &path,
                             1,
-                            format!("alert type `{}` is already defined by {}; this file is skipped", policy.name, first.display()),
+                            format!(
+                                "alert type `{}` is already defined by {}; this file is skipped",
+                                policy.name,
+                                first.display()
+                            ),
                         ));
                         set.skipped.push(path);
                         continue;
@@ -182,7 +186,11 @@ impl PolicySet {
                         set.problems.push(Problem::error(
                             &path,
                             1,
-                            format!("check `{}` is already defined by {}; this file is skipped", check.name, first.display()),
+                            format!(
+                                "check `{}` is already defined by {}; this file is skipped",
+                                check.name,
+                                first.display()
+                            ),
                         ));
                         set.skipped.push(path);
                         continue;
@@ -232,7 +240,8 @@ pub(crate) fn front_matter<T: DeserializeOwned + Default>(
     match serde_saphyr::from_str::<T>(&front.yaml) {
         Ok(value) => Some(value),
         Err(error) => {
-            let line = error.location().map_or(front.first_line, |location| front.first_line + location.line() as usize - 1);
+            let line =
+                error.location().map_or(front.first_line, |location| front.first_line + location.line() as usize - 1);
             let message = error.to_string();
             let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
             errors.push(Problem::error(path, line, format!("front matter: {message}")));
@@ -304,7 +313,8 @@ mod tests {
         std::fs::write(path, text).expect("write");
     }
 
-    const MINIMAL: &str = "## Email Pattern\n```regex\nthing (\\w+) broke\n```\n## Extracted Fields\n- `what` = group(1)\n";
+    const MINIMAL: &str =
+        "## Email Pattern\n```regex\nthing (\\w+) broke\n```\n## Extracted Fields\n- `what` = group(1)\n";
 
     #[test]
     fn nested_folders_are_discovered_and_engine_comes_from_the_folder() {

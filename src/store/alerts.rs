@@ -11,8 +11,7 @@ use serde::Serialize;
 
 use super::audit::{NewAudit, append_audit};
 use super::{
-    SqlContext, Store, StoreError, json_column, parse_timestamp, sql_limit, stored_timestamp,
-    timestamp_text, to_json,
+    SqlContext, Store, StoreError, json_column, parse_timestamp, sql_limit, stored_timestamp, timestamp_text, to_json,
 };
 use crate::intake::RawAlert;
 
@@ -21,17 +20,9 @@ use crate::intake::RawAlert;
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RawAlertOutcome {
     /// It started this workflow (written by [`Store::create_workflow`]).
-    Workflow {
-        workflow_id: String,
-        alert_type: String,
-        database: String,
-    },
+    Workflow { workflow_id: String, alert_type: String, database: String },
     /// It repeated an alert an open workflow already handles; that workflow's occurrences grew.
-    Folded {
-        workflow_id: String,
-        alert_type: String,
-        database: String,
-    },
+    Folded { workflow_id: String, alert_type: String, database: String },
     /// No policy recognised it.
     Unmatched,
     /// Recognised as not an alert (e.g. an approval reply, handled elsewhere).
@@ -50,16 +41,10 @@ impl RawAlertOutcome {
 
     fn match_columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
         match self {
-            RawAlertOutcome::Workflow {
-                workflow_id,
-                alert_type,
-                database,
+            RawAlertOutcome::Workflow { workflow_id, alert_type, database }
+            | RawAlertOutcome::Folded { workflow_id, alert_type, database } => {
+                (Some(workflow_id), Some(alert_type), Some(database))
             }
-            | RawAlertOutcome::Folded {
-                workflow_id,
-                alert_type,
-                database,
-            } => (Some(workflow_id), Some(alert_type), Some(database)),
             RawAlertOutcome::Unmatched | RawAlertOutcome::Ignored => (None, None, None),
         }
     }
@@ -141,12 +126,8 @@ impl RawColumns {
 
     fn parse(self) -> Result<RawAlertRow, StoreError> {
         let id = self.id;
-        let corrupt = |column, value: String| StoreError::Corrupt {
-            table: "raw_alerts",
-            column,
-            row: id.to_string(),
-            value,
-        };
+        let corrupt =
+            |column, value: String| StoreError::Corrupt { table: "raw_alerts", column, row: id.to_string(), value };
         let matched = match (self.workflow_id, self.alert_type, self.database) {
             (Some(w), Some(a), Some(d)) => Some((w, a, d)),
             _ => None,
@@ -154,18 +135,10 @@ impl RawColumns {
         let outcome = match (self.outcome.as_deref(), matched) {
             (None, _) => None,
             (Some("workflow"), Some((workflow_id, alert_type, database))) => {
-                Some(RawAlertOutcome::Workflow {
-                    workflow_id,
-                    alert_type,
-                    database,
-                })
+                Some(RawAlertOutcome::Workflow { workflow_id, alert_type, database })
             }
             (Some("folded"), Some((workflow_id, alert_type, database))) => {
-                Some(RawAlertOutcome::Folded {
-                    workflow_id,
-                    alert_type,
-                    database,
-                })
+                Some(RawAlertOutcome::Folded { workflow_id, alert_type, database })
             }
             (Some("unmatched"), _) => Some(RawAlertOutcome::Unmatched),
             (Some("ignored"), _) => Some(RawAlertOutcome::Ignored),
@@ -175,8 +148,7 @@ impl RawColumns {
             id,
             received_at: stored_timestamp("raw_alerts", "received_at", &id, &self.received_at)?,
             stored_at: stored_timestamp("raw_alerts", "stored_at", &id, &self.stored_at)?,
-            headers: json_column("raw_alerts", "headers", &id, Some(self.headers))?
-                .unwrap_or_default(),
+            headers: json_column("raw_alerts", "headers", &id, Some(self.headers))?.unwrap_or_default(),
             message_id: self.message_id,
             sender: self.sender,
             subject: self.subject,
@@ -214,11 +186,7 @@ impl Store {
                 )
                 .ctx("storing a raw alert")?;
             let id = tx
-                .query_row(
-                    "SELECT id FROM raw_alerts WHERE message_id = ?1",
-                    [&alert.id],
-                    |row| row.get(0),
-                )
+                .query_row("SELECT id FROM raw_alerts WHERE message_id = ?1", [&alert.id], |row| row.get(0))
                 .ctx("storing a raw alert")?;
             Ok((id, inserted == 1))
         })
@@ -227,11 +195,7 @@ impl Store {
     /// Records what became of a raw alert (replacing an earlier outcome, e.g. after a policy
     /// fix made an unmatched alert match). `Folded` also counts one more occurrence on that
     /// workflow and audits it, in the same transaction.
-    pub fn set_raw_alert_outcome(
-        &self,
-        raw_alert_id: i64,
-        outcome: &RawAlertOutcome,
-    ) -> Result<(), StoreError> {
+    pub fn set_raw_alert_outcome(&self, raw_alert_id: i64, outcome: &RawAlertOutcome) -> Result<(), StoreError> {
         self.write(|tx, now| {
             let (workflow_id, alert_type, database) = outcome.match_columns();
             let changed = tx
@@ -239,20 +203,11 @@ impl Store {
                     "UPDATE raw_alerts SET outcome = ?2, workflow_id = ?3, alert_type = ?4,
                                            database = ?5
                      WHERE id = ?1",
-                    rusqlite::params![
-                        raw_alert_id,
-                        outcome.kind(),
-                        workflow_id,
-                        alert_type,
-                        database
-                    ],
+                    rusqlite::params![raw_alert_id, outcome.kind(), workflow_id, alert_type, database],
                 )
                 .ctx("recording a raw alert's outcome")?;
             if changed == 0 {
-                return Err(StoreError::NotFound {
-                    what: "raw alert",
-                    key: raw_alert_id.to_string(),
-                });
+                return Err(StoreError::NotFound { what: "raw alert", key: raw_alert_id.to_string() });
             }
             if let RawAlertOutcome::Folded { workflow_id, .. } = outcome {
                 let folded: Option<(String, String, i64)> = tx
@@ -267,10 +222,7 @@ impl Store {
                     .optional()
                     .ctx("counting a folded alert")?;
                 let Some((database, environment, occurrences)) = folded else {
-                    return Err(StoreError::NotFound {
-                        what: "workflow",
-                        key: workflow_id.clone(),
-                    });
+                    return Err(StoreError::NotFound { what: "workflow", key: workflow_id.clone() });
                 };
                 append_audit(
                     tx,
@@ -296,28 +248,17 @@ impl Store {
     /// One raw alert by its store id.
     pub fn get_raw_alert(&self, id: i64) -> Result<RawAlertRow, StoreError> {
         self.read(|conn| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM raw_alerts WHERE id = ?1"),
-                [id],
-                RawColumns::from_row,
-            )
-            .optional()
-            .ctx("reading a raw alert")?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "raw alert",
-                key: id.to_string(),
-            })?
-            .parse()
+            conn.query_row(&format!("SELECT {COLUMNS} FROM raw_alerts WHERE id = ?1"), [id], RawColumns::from_row)
+                .optional()
+                .ctx("reading a raw alert")?
+                .ok_or_else(|| StoreError::NotFound { what: "raw alert", key: id.to_string() })?
+                .parse()
         })
     }
 
     /// The newest `last` raw alerts (all if `None`), oldest first; with `unmatched_only`, only
     /// those no policy recognised — what `sentri alerts --unmatched` shows a policy author.
-    pub fn list_raw_alerts(
-        &self,
-        unmatched_only: bool,
-        last: Option<usize>,
-    ) -> Result<Vec<RawAlertRow>, StoreError> {
+    pub fn list_raw_alerts(&self, unmatched_only: bool, last: Option<usize>) -> Result<Vec<RawAlertRow>, StoreError> {
         self.query_raw_alerts(
             "WHERE (?1 = 0 OR outcome = 'unmatched') ORDER BY id DESC LIMIT ?2",
             (unmatched_only, sql_limit(last)),
@@ -338,9 +279,8 @@ impl Store {
         reverse: bool,
     ) -> Result<Vec<RawAlertRow>, StoreError> {
         self.read(|conn| {
-            let mut statement = conn
-                .prepare(&format!("SELECT {COLUMNS} FROM raw_alerts {tail}"))
-                .ctx("listing raw alerts")?;
+            let mut statement =
+                conn.prepare(&format!("SELECT {COLUMNS} FROM raw_alerts {tail}")).ctx("listing raw alerts")?;
             let mut rows = statement
                 .query_map(params, RawColumns::from_row)
                 .ctx("listing raw alerts")?
@@ -402,42 +342,23 @@ pub(crate) mod tests {
         let mut bad = alert(1);
         bad.received_at = "yesterday".to_owned();
         let err = store.insert_raw_alert(&bad).unwrap_err();
-        assert!(
-            matches!(err, StoreError::InvalidTimestamp { .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, StoreError::InvalidTimestamp { .. }), "{err:?}");
     }
 
     #[test]
     fn outcomes_filter_lists_and_pending() {
         let (store, _) = testing::store();
-        let ids: Vec<i64> = (1..=4)
-            .map(|n| store.insert_raw_alert(&alert(n)).unwrap().0)
-            .collect();
-        store
-            .set_raw_alert_outcome(ids[0], &RawAlertOutcome::Unmatched)
-            .unwrap();
-        store
-            .set_raw_alert_outcome(ids[2], &RawAlertOutcome::Unmatched)
-            .unwrap();
-        store
-            .set_raw_alert_outcome(ids[3], &RawAlertOutcome::Ignored)
-            .unwrap();
+        let ids: Vec<i64> = (1..=4).map(|n| store.insert_raw_alert(&alert(n)).unwrap().0).collect();
+        store.set_raw_alert_outcome(ids[0], &RawAlertOutcome::Unmatched).unwrap();
+        store.set_raw_alert_outcome(ids[2], &RawAlertOutcome::Unmatched).unwrap();
+        store.set_raw_alert_outcome(ids[3], &RawAlertOutcome::Ignored).unwrap();
         let unmatched = store.list_raw_alerts(true, None).unwrap();
-        assert_eq!(
-            unmatched.iter().map(|r| r.id).collect::<Vec<_>>(),
-            [ids[0], ids[2]]
-        );
+        assert_eq!(unmatched.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[0], ids[2]]);
         let last_two = store.list_raw_alerts(false, Some(2)).unwrap();
-        assert_eq!(
-            last_two.iter().map(|r| r.id).collect::<Vec<_>>(),
-            [ids[2], ids[3]]
-        );
+        assert_eq!(last_two.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[2], ids[3]]);
         let pending = store.pending_raw_alerts().unwrap();
         assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[1]]);
-        let err = store
-            .set_raw_alert_outcome(999, &RawAlertOutcome::Unmatched)
-            .unwrap_err();
+        let err = store.set_raw_alert_outcome(999, &RawAlertOutcome::Unmatched).unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }));
     }
 }

@@ -148,10 +148,7 @@ impl Store {
     /// Records a decision and moves the workflow AWAITING_APPROVAL → APPROVED or DENIED, all in
     /// one transaction. [`StoreError::StaleState`] if it is no longer awaiting approval (timed
     /// out, or someone else decided first); then nothing is written.
-    pub fn decide_approval(
-        &self,
-        new: &NewApproval,
-    ) -> Result<(ApprovalRow, WorkflowRow), StoreError> {
+    pub fn decide_approval(&self, new: &NewApproval) -> Result<(ApprovalRow, WorkflowRow), StoreError> {
         self.write(|tx, now| {
             let (row, workflow) = insert_in(tx, now, new)?;
             let actor = format!("{}:{}", new.channel, new.approver);
@@ -194,11 +191,7 @@ impl Store {
                         row.get(6)?,
                         row.get(7)?,
                     );
-                    Ok((
-                        columns,
-                        row.get::<_, Option<String>>(8)?,
-                        row.get::<_, Option<String>>(9)?,
-                    ))
+                    Ok((columns, row.get::<_, Option<String>>(8)?, row.get::<_, Option<String>>(9)?))
                 })
                 .ctx("listing approvals")?
                 .collect::<Result<Vec<_>, _>>()
@@ -252,18 +245,11 @@ mod tests {
     use WorkflowState::*;
 
     fn awaiting(store: &Store) -> WorkflowRow {
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        let row = store
-            .set_plan(&row.id, &serde_json::json!({"steps": ["a"]}), "engine")
-            .unwrap();
-        for (from, to) in [
-            (Detected, Verifying),
-            (Verifying, Verified),
-            (Verified, PreFlight),
-            (PreFlight, AwaitingApproval),
-        ] {
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let row = store.set_plan(&row.id, &serde_json::json!({"steps": ["a"]}), "engine").unwrap();
+        for (from, to) in
+            [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, AwaitingApproval)]
+        {
             store.transition(&row.id, from, to, "engine", "").unwrap();
         }
         store.get_workflow(&row.id).unwrap()
@@ -286,15 +272,10 @@ mod tests {
     fn a_decision_is_recorded_audited_and_listed() {
         let (store, clock) = testing::store();
         let workflow = awaiting(&store);
-        let recorded = store
-            .record_approval(&approval(&workflow, Decision::Approved))
-            .unwrap();
+        let recorded = store.record_approval(&approval(&workflow, Decision::Approved)).unwrap();
         assert_eq!(recorded.at, clock.now());
         assert_eq!(store.approvals(&workflow.id).unwrap(), [recorded]);
-        assert_eq!(
-            store.get_workflow(&workflow.id).unwrap().state,
-            AwaitingApproval
-        );
+        assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
         let audit = store.list_audit(&AuditFilter::default()).unwrap();
         let last = audit.last().unwrap();
         assert_eq!(last.action, actions::APPROVAL_DECISION);
@@ -306,19 +287,12 @@ mod tests {
     fn decide_moves_the_workflow_in_the_same_transaction() {
         let (store, _) = testing::store();
         let workflow = awaiting(&store);
-        let (_, moved) = store
-            .decide_approval(&approval(&workflow, Decision::Denied))
-            .unwrap();
+        let (_, moved) = store.decide_approval(&approval(&workflow, Decision::Denied)).unwrap();
         assert_eq!(moved.state, Denied);
         // A second, late decision finds the workflow no longer awaiting approval.
         let before = store.verify_audit().unwrap().rows_checked;
-        let err = store
-            .decide_approval(&approval(&workflow, Decision::Approved))
-            .unwrap_err();
-        assert!(
-            matches!(err, StoreError::StaleState { actual: Denied, .. }),
-            "{err:?}"
-        );
+        let err = store.decide_approval(&approval(&workflow, Decision::Approved)).unwrap_err();
+        assert!(matches!(err, StoreError::StaleState { actual: Denied, .. }), "{err:?}");
         assert_eq!(store.approvals(&workflow.id).unwrap().len(), 1);
         assert_eq!(store.verify_audit().unwrap().rows_checked, before);
     }
@@ -328,18 +302,10 @@ mod tests {
         let (store, _) = testing::store();
         let workflow = awaiting(&store);
         let old = approval(&workflow, Decision::Approved);
-        store
-            .set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "llm")
-            .unwrap();
+        store.set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "llm").unwrap();
         let err = store.decide_approval(&old).unwrap_err();
-        assert!(
-            matches!(err, StoreError::PlanHashMismatch { .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, StoreError::PlanHashMismatch { .. }), "{err:?}");
         assert!(store.approvals(&workflow.id).unwrap().is_empty());
-        assert_eq!(
-            store.get_workflow(&workflow.id).unwrap().state,
-            AwaitingApproval
-        );
+        assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
     }
 }

@@ -131,17 +131,9 @@ pub enum BreakReason {
 
 /// Appends one row inside the caller's transaction, so that a state change and its audit row
 /// commit together or not at all. `at` is the time of that write.
-pub fn append_audit(
-    tx: &Transaction<'_>,
-    at: Timestamp,
-    new: NewAudit,
-) -> Result<AuditRow, StoreError> {
+pub fn append_audit(tx: &Transaction<'_>, at: Timestamp, new: NewAudit) -> Result<AuditRow, StoreError> {
     let tail: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
         .ctx("reading the audit chain's last row")?;
     let issued = issued_up_to(tx)?;
@@ -199,14 +191,10 @@ pub fn append_audit(
 
 /// The highest id SQLite's AUTOINCREMENT counter has issued for `audit` (0 if none).
 fn issued_up_to(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row(
-        "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
-        [],
-        |row| row.get(0),
-    )
-    .optional()
-    .ctx("reading the audit id counter")
-    .map(Option::unwrap_or_default)
+    conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |row| row.get(0))
+        .optional()
+        .ctx("reading the audit id counter")
+        .map(Option::unwrap_or_default)
 }
 
 /// The stored text of one row, exactly as hashed.
@@ -224,8 +212,7 @@ struct RawAuditRow {
     hash: String,
 }
 
-const RAW_COLUMNS: &str =
-    "id, at, workflow_id, database, environment, actor, action, result, detail, prev_hash, hash";
+const RAW_COLUMNS: &str = "id, at, workflow_id, database, environment, actor, action, result, detail, prev_hash, hash";
 
 impl RawAuditRow {
     fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
@@ -265,8 +252,7 @@ impl RawAuditRow {
 
     fn into_row(self) -> Result<AuditRow, StoreError> {
         let at = super::stored_timestamp("audit", "at", &self.id, &self.at)?;
-        let detail =
-            json_column("audit", "detail", &self.id, Some(self.detail))?.unwrap_or_default();
+        let detail = json_column("audit", "detail", &self.id, Some(self.detail))?.unwrap_or_default();
         Ok(AuditRow {
             id: self.id,
             at,
@@ -285,17 +271,10 @@ impl RawAuditRow {
 
 /// Walks the chain in id order and reports the first break.
 fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
-    let mut statement = conn
-        .prepare(&format!("SELECT {RAW_COLUMNS} FROM audit ORDER BY id"))
-        .ctx("reading the audit chain")?;
-    let rows = statement
-        .query_map([], RawAuditRow::from_row)
-        .ctx("reading the audit chain")?;
-    let mut report = ChainReport {
-        rows_checked: 0,
-        head_hash: None,
-        first_broken: None,
-    };
+    let mut statement =
+        conn.prepare(&format!("SELECT {RAW_COLUMNS} FROM audit ORDER BY id")).ctx("reading the audit chain")?;
+    let rows = statement.query_map([], RawAuditRow::from_row).ctx("reading the audit chain")?;
+    let mut report = ChainReport { rows_checked: 0, head_hash: None, first_broken: None };
     let mut expected_id = 1;
     let mut prev_hash = GENESIS_HASH.to_owned();
     for row in rows {
@@ -304,16 +283,10 @@ fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
         let reason = if row.id != expected_id {
             Some(BreakReason::Gap { expected_id })
         } else if row.prev_hash != prev_hash {
-            Some(BreakReason::PrevHashMismatch {
-                expected: prev_hash,
-                found: row.prev_hash,
-            })
+            Some(BreakReason::PrevHashMismatch { expected: prev_hash, found: row.prev_hash })
         } else {
             let computed = row.computed_hash();
-            (computed != row.hash).then(|| BreakReason::HashMismatch {
-                stored: row.hash.clone(),
-                computed,
-            })
+            (computed != row.hash).then(|| BreakReason::HashMismatch { stored: row.hash.clone(), computed })
         };
         if let Some(reason) = reason {
             report.first_broken = Some(BrokenLink { id: row.id, reason });
@@ -326,10 +299,8 @@ fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
     let last_id = expected_id - 1;
     let issued = issued_up_to(conn)?;
     if issued > last_id {
-        report.first_broken = Some(BrokenLink {
-            id: last_id + 1,
-            reason: BreakReason::TailMissing { last_id, issued },
-        });
+        report.first_broken =
+            Some(BrokenLink { id: last_id + 1, reason: BreakReason::TailMissing { last_id, issued } });
     }
     Ok(report)
 }
@@ -345,9 +316,7 @@ impl Store {
     pub fn verify_audit(&self) -> Result<ChainReport, StoreError> {
         self.read(|conn| {
             // One read transaction, so appends by another process cannot tear the walk.
-            let tx = conn
-                .unchecked_transaction()
-                .ctx("beginning an audit read")?;
+            let tx = conn.unchecked_transaction().ctx("beginning an audit read")?;
             verify(&tx)
         })
     }
@@ -364,14 +333,7 @@ impl Store {
                 ))
                 .ctx("listing audit rows")?;
             let raw = statement
-                .query_map(
-                    (
-                        &filter.database,
-                        &filter.workflow_id,
-                        sql_limit(filter.last),
-                    ),
-                    RawAuditRow::from_row,
-                )
+                .query_map((&filter.database, &filter.workflow_id, sql_limit(filter.last)), RawAuditRow::from_row)
                 .ctx("listing audit rows")?
                 .collect::<Result<Vec<_>, _>>()
                 .ctx("listing audit rows")?;
@@ -389,14 +351,7 @@ mod tests {
     fn entry(n: usize) -> NewAudit {
         NewAudit {
             workflow_id: Some(format!("wf-{}", n % 3)),
-            database: Some(
-                if n.is_multiple_of(2) {
-                    "PRODDB"
-                } else {
-                    "devdb"
-                }
-                .to_owned(),
-            ),
+            database: Some(if n.is_multiple_of(2) { "PRODDB" } else { "devdb" }.to_owned()),
             environment: Some("PROD".to_owned()),
             actor: "engine".to_owned(),
             action: actions::SAFETY_VERDICT.to_owned(),
@@ -435,12 +390,7 @@ mod tests {
         let report = store.verify_audit().unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!(report.rows_checked, 500);
-        let last = store
-            .list_audit(&AuditFilter {
-                last: Some(1),
-                ..Default::default()
-            })
-            .unwrap();
+        let last = store.list_audit(&AuditFilter { last: Some(1), ..Default::default() }).unwrap();
         assert_eq!(report.head_hash.as_deref(), Some(last[0].hash.as_str()));
     }
 
@@ -448,29 +398,16 @@ mod tests {
     fn empty_chain_verifies() {
         let (store, _) = testing::store();
         let report = store.verify_audit().unwrap();
-        assert_eq!(
-            report,
-            ChainReport {
-                rows_checked: 0,
-                head_hash: None,
-                first_broken: None
-            }
-        );
+        assert_eq!(report, ChainReport { rows_checked: 0, head_hash: None, first_broken: None });
     }
 
     #[test]
     fn triggers_refuse_update_and_delete() {
         let (store, _) = filled(3);
         let update = sql(&store, "UPDATE audit SET result = 'BLOCK' WHERE id = 2").unwrap_err();
-        assert!(
-            update.to_string().contains("audit is append-only"),
-            "{update}"
-        );
+        assert!(update.to_string().contains("audit is append-only"), "{update}");
         let delete = sql(&store, "DELETE FROM audit WHERE id = 2").unwrap_err();
-        assert!(
-            delete.to_string().contains("audit is append-only"),
-            "{delete}"
-        );
+        assert!(delete.to_string().contains("audit is append-only"), "{delete}");
         assert!(store.verify_audit().unwrap().is_intact());
     }
 
@@ -478,18 +415,11 @@ mod tests {
     fn an_edited_row_is_reported_at_its_id() {
         let (store, _) = filled(10);
         sql(&store, "DROP TRIGGER audit_no_update").unwrap();
-        sql(
-            &store,
-            r#"UPDATE audit SET detail = '{"n":6,"note":"nothing happened"}' WHERE id = 7"#,
-        )
-        .unwrap();
+        sql(&store, r#"UPDATE audit SET detail = '{"n":6,"note":"nothing happened"}' WHERE id = 7"#).unwrap();
         let report = store.verify_audit().unwrap();
         let broken = report.first_broken.unwrap();
         assert_eq!(broken.id, 7);
-        assert!(
-            matches!(broken.reason, BreakReason::HashMismatch { .. }),
-            "{broken:?}"
-        );
+        assert!(matches!(broken.reason, BreakReason::HashMismatch { .. }), "{broken:?}");
         assert_eq!(report.rows_checked, 7);
     }
 
@@ -498,27 +428,15 @@ mod tests {
         let (store, _) = filled(5);
         sql(&store, "DROP TRIGGER audit_no_update").unwrap();
         let row = store.read(|c| {
-            c.query_row(
-                &format!("SELECT {RAW_COLUMNS} FROM audit WHERE id = 3"),
-                [],
-                RawAuditRow::from_row,
-            )
-            .ctx("t")
+            c.query_row(&format!("SELECT {RAW_COLUMNS} FROM audit WHERE id = 3"), [], RawAuditRow::from_row).ctx("t")
         });
         let mut row = row.unwrap();
         row.result = "BLOCK".to_owned();
         let hash = row.computed_hash();
-        sql(
-            &store,
-            &format!("UPDATE audit SET result = 'BLOCK', hash = '{hash}' WHERE id = 3"),
-        )
-        .unwrap();
+        sql(&store, &format!("UPDATE audit SET result = 'BLOCK', hash = '{hash}' WHERE id = 3")).unwrap();
         let broken = store.verify_audit().unwrap().first_broken.unwrap();
         assert_eq!(broken.id, 4);
-        assert!(
-            matches!(broken.reason, BreakReason::PrevHashMismatch { .. }),
-            "{broken:?}"
-        );
+        assert!(matches!(broken.reason, BreakReason::PrevHashMismatch { .. }), "{broken:?}");
     }
 
     #[test]
@@ -527,13 +445,7 @@ mod tests {
         sql(&store, "DROP TRIGGER audit_no_delete").unwrap();
         sql(&store, "DELETE FROM audit WHERE id = 4").unwrap();
         let broken = store.verify_audit().unwrap().first_broken.unwrap();
-        assert_eq!(
-            broken,
-            BrokenLink {
-                id: 5,
-                reason: BreakReason::Gap { expected_id: 4 }
-            }
-        );
+        assert_eq!(broken, BrokenLink { id: 5, reason: BreakReason::Gap { expected_id: 4 } });
     }
 
     #[test]
@@ -551,26 +463,11 @@ mod tests {
         sql(&store, "DROP TRIGGER audit_no_delete").unwrap();
         sql(&store, "DELETE FROM audit WHERE id >= 4").unwrap();
         let broken = store.verify_audit().unwrap().first_broken.unwrap();
-        assert_eq!(
-            broken,
-            BrokenLink {
-                id: 4,
-                reason: BreakReason::TailMissing {
-                    last_id: 3,
-                    issued: 5
-                }
-            }
-        );
+        assert_eq!(broken, BrokenLink { id: 4, reason: BreakReason::TailMissing { last_id: 3, issued: 5 } });
         let next = store.audit(entry(9)).unwrap();
         assert_eq!(next.id, 6);
         let broken = store.verify_audit().unwrap().first_broken.unwrap();
-        assert_eq!(
-            broken,
-            BrokenLink {
-                id: 6,
-                reason: BreakReason::Gap { expected_id: 4 }
-            }
-        );
+        assert_eq!(broken, BrokenLink { id: 6, reason: BreakReason::Gap { expected_id: 4 } });
     }
 
     #[test]
@@ -588,30 +485,13 @@ mod tests {
     #[test]
     fn list_filters_and_returns_the_newest_oldest_first() {
         let (store, _) = filled(10);
-        let prod = store
-            .list_audit(&AuditFilter {
-                database: Some("proddb".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(
-            prod.iter().map(|r| r.id).collect::<Vec<_>>(),
-            [1, 3, 5, 7, 9]
-        );
+        let prod = store.list_audit(&AuditFilter { database: Some("proddb".into()), ..Default::default() }).unwrap();
+        assert_eq!(prod.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 3, 5, 7, 9]);
         let last = store
-            .list_audit(&AuditFilter {
-                database: Some("PRODDB".into()),
-                last: Some(2),
-                ..Default::default()
-            })
+            .list_audit(&AuditFilter { database: Some("PRODDB".into()), last: Some(2), ..Default::default() })
             .unwrap();
         assert_eq!(last.iter().map(|r| r.id).collect::<Vec<_>>(), [7, 9]);
-        let wf = store
-            .list_audit(&AuditFilter {
-                workflow_id: Some("wf-1".into()),
-                ..Default::default()
-            })
-            .unwrap();
+        let wf = store.list_audit(&AuditFilter { workflow_id: Some("wf-1".into()), ..Default::default() }).unwrap();
         assert_eq!(wf.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 5, 8]);
         assert_eq!(wf[0].detail["note"], "quote \" and, comma");
         assert!(wf[0].at < wf[1].at);
@@ -619,8 +499,7 @@ mod tests {
 
     #[test]
     fn returned_rows_equal_rows_read_back_with_a_nanosecond_clock() {
-        let clock: crate::store::Clock =
-            std::sync::Arc::new(|| "2026-11-25T01:02:03.456789123Z".parse().unwrap());
+        let clock: crate::store::Clock = std::sync::Arc::new(|| "2026-11-25T01:02:03.456789123Z".parse().unwrap());
         let store = Store::with_clock(clock).unwrap();
         let row = store.audit(entry(1)).unwrap();
         assert_eq!(store.list_audit(&AuditFilter::default()).unwrap(), [row]);
@@ -632,17 +511,9 @@ mod tests {
         let (store, _) = testing::store();
         let result: Result<(), StoreError> = store.write(|tx, now| {
             append_audit(tx, now, entry(1))?;
-            Err(StoreError::NotFound {
-                what: "workflow",
-                key: "x".into(),
-            })
+            Err(StoreError::NotFound { what: "workflow", key: "x".into() })
         });
         assert!(result.is_err());
-        assert!(
-            store
-                .list_audit(&AuditFilter::default())
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store.list_audit(&AuditFilter::default()).unwrap().is_empty());
     }
 }

@@ -56,23 +56,16 @@ impl Store {
                             expires_at = excluded.expires_at
                         WHERE locks.workflow_id = excluded.workflow_id
                            OR locks.expires_at <= excluded.acquired_at",
-                    (
-                        resource_key,
-                        workflow_id,
-                        timestamp_text(now),
-                        timestamp_text(expires_at),
-                    ),
+                    (resource_key, workflow_id, timestamp_text(now), timestamp_text(expires_at)),
                 )
                 .ctx("taking a lock")?;
             if changed == 1 {
                 return Ok(LockOutcome::Acquired { expires_at });
             }
             let (holder, expires): (String, String) = tx
-                .query_row(
-                    "SELECT workflow_id, expires_at FROM locks WHERE resource_key = ?1",
-                    [resource_key],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                .query_row("SELECT workflow_id, expires_at FROM locks WHERE resource_key = ?1", [resource_key], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .ctx("reading a lock's holder")?;
             Ok(LockOutcome::Held {
                 expires_at: stored_timestamp("locks", "expires_at", &resource_key, &expires)?,
@@ -86,10 +79,7 @@ impl Store {
     pub fn release(&self, resource_key: &str, workflow_id: &str) -> Result<bool, StoreError> {
         self.write(|tx, _| {
             let deleted = tx
-                .execute(
-                    "DELETE FROM locks WHERE resource_key = ?1 AND workflow_id = ?2",
-                    (resource_key, workflow_id),
-                )
+                .execute("DELETE FROM locks WHERE resource_key = ?1 AND workflow_id = ?2", (resource_key, workflow_id))
                 .ctx("releasing a lock")?;
             Ok(deleted == 1)
         })
@@ -97,25 +87,17 @@ impl Store {
 
     /// Who holds `resource_key` and until when, if anyone (expired locks included: check
     /// `expires_at`).
-    pub fn lock_holder(
-        &self,
-        resource_key: &str,
-    ) -> Result<Option<(String, Timestamp)>, StoreError> {
+    pub fn lock_holder(&self, resource_key: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
         self.read(|conn| {
             let found: Option<(String, String)> = conn
-                .query_row(
-                    "SELECT workflow_id, expires_at FROM locks WHERE resource_key = ?1",
-                    [resource_key],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                .query_row("SELECT workflow_id, expires_at FROM locks WHERE resource_key = ?1", [resource_key], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .optional()
                 .ctx("reading a lock's holder")?;
             found
                 .map(|(holder, expires)| {
-                    Ok((
-                        holder,
-                        stored_timestamp("locks", "expires_at", &resource_key, &expires)?,
-                    ))
+                    Ok((holder, stored_timestamp("locks", "expires_at", &resource_key, &expires)?))
                 })
                 .transpose()
         })
@@ -134,34 +116,13 @@ mod tests {
     fn one_holder_at_a_time_and_renewal_by_the_owner() {
         let (store, clock) = testing::store();
         let first = store.try_acquire(KEY, "wf-a", TTL).unwrap();
-        assert_eq!(
-            first,
-            LockOutcome::Acquired {
-                expires_at: later(clock.now(), TTL)
-            }
-        );
+        assert_eq!(first, LockOutcome::Acquired { expires_at: later(clock.now(), TTL) });
         let other = store.try_acquire(KEY, "wf-b", TTL).unwrap();
-        assert_eq!(
-            other,
-            LockOutcome::Held {
-                workflow_id: "wf-a".into(),
-                expires_at: later(clock.now(), TTL)
-            }
-        );
+        assert_eq!(other, LockOutcome::Held { workflow_id: "wf-a".into(), expires_at: later(clock.now(), TTL) });
         clock.advance_ms(1000);
         let renewed = store.try_acquire(KEY, "wf-a", TTL).unwrap();
-        assert_eq!(
-            renewed,
-            LockOutcome::Acquired {
-                expires_at: later(clock.now(), TTL)
-            }
-        );
-        assert!(
-            store
-                .try_acquire("PRODDB:tablespace:TEMP", "wf-b", TTL)
-                .unwrap()
-                .is_acquired()
-        );
+        assert_eq!(renewed, LockOutcome::Acquired { expires_at: later(clock.now(), TTL) });
+        assert!(store.try_acquire("PRODDB:tablespace:TEMP", "wf-b", TTL).unwrap().is_acquired());
     }
 
     #[test]
@@ -169,10 +130,7 @@ mod tests {
         let (store, _) = testing::store();
         store.try_acquire(KEY, "wf-a", TTL).unwrap();
         assert!(!store.release(KEY, "wf-b").unwrap());
-        assert_eq!(
-            store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(),
-            Some("wf-a")
-        );
+        assert_eq!(store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(), Some("wf-a"));
         assert!(store.release(KEY, "wf-a").unwrap());
         assert!(!store.release(KEY, "wf-a").unwrap());
         assert_eq!(store.lock_holder(KEY).unwrap(), None);
@@ -188,9 +146,6 @@ mod tests {
         clock.advance_ms(1);
         assert!(store.try_acquire(KEY, "wf-b", TTL).unwrap().is_acquired());
         assert!(!store.release(KEY, "wf-a").unwrap());
-        assert_eq!(
-            store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(),
-            Some("wf-b")
-        );
+        assert_eq!(store.lock_holder(KEY).unwrap().map(|(h, _)| h).as_deref(), Some("wf-b"));
     }
 }

@@ -21,11 +21,7 @@ pub struct Migration {
 }
 
 /// Every migration, in the order they apply.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: MIGRATION_1,
-}];
+pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "initial schema", sql: MIGRATION_1 }];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
 /// JSON columns are TEXT. States and outcomes are validated by the Rust types that read them,
@@ -50,7 +46,7 @@ CREATE INDEX raw_alerts_received_at ON raw_alerts(received_at);
 CREATE INDEX raw_alerts_outcome ON raw_alerts(outcome);
 
 CREATE TABLE workflows (
-    id            TEXT PRIMARY KEY,      -- UUID v7, so id order is creation order
+    id            TEXT PRIMARY KEY,      -- random UUID; the first 8 hex digits are the short id
     raw_alert_id  INTEGER REFERENCES raw_alerts(id),
     alert_type    TEXT NOT NULL,
     database      TEXT NOT NULL,
@@ -161,30 +157,19 @@ pub fn latest_version() -> i64 {
 /// The highest applied version (0 for a new file).
 pub(crate) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
     let exists: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", [], |row| row.get(0))
         .optional()
         .ctx("reading the schema version")?;
     if exists.is_none() {
         return Ok(0);
     }
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-        [],
-        |row| row.get(0),
-    )
-    .ctx("reading the schema version")
+    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))
+        .ctx("reading the schema version")
 }
 
 /// Brings the schema up to [`latest_version`]. Each step re-reads the version inside its own
 /// write transaction, so two processes opening the same new file cannot both apply it.
-pub(crate) fn migrate(
-    conn: &mut Connection,
-    clock: &dyn Fn() -> Timestamp,
-) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &mut Connection, clock: &dyn Fn() -> Timestamp) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
              version     INTEGER PRIMARY KEY,
@@ -195,20 +180,11 @@ pub(crate) fn migrate(
     .ctx("creating the schema_version table")?;
     let found = current_version(conn)?;
     if found > latest_version() {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: latest_version(),
-        });
+        return Err(StoreError::SchemaTooNew { found, supported: latest_version() });
     }
     for migration in MIGRATIONS {
-        let failed = |source| StoreError::Migration {
-            version: migration.version,
-            name: migration.name,
-            source,
-        };
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(failed)?;
+        let failed = |source| StoreError::Migration { version: migration.version, name: migration.name, source };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
         if current_version(&tx)? >= migration.version {
             continue;
         }
@@ -244,12 +220,8 @@ mod tests {
         drop(first);
         let again = Store::open(&path).unwrap();
         assert_eq!(again.schema_version().unwrap(), latest_version());
-        let rows: i64 = again
-            .read(|c| {
-                c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
-                    .ctx("t")
-            })
-            .unwrap();
+        let rows: i64 =
+            again.read(|c| c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).ctx("t")).unwrap();
         assert_eq!(rows, MIGRATIONS.len() as i64);
     }
 
@@ -259,16 +231,9 @@ mod tests {
         let path = dir.path().join("sentri.db");
         drop(Store::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
-        conn.execute(
-            "INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 'x')",
-            [],
-        )
-        .unwrap();
+        conn.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 'x')", []).unwrap();
         drop(conn);
         let err = Store::open(&path).unwrap_err();
-        assert!(
-            matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err:?}");
     }
 }

@@ -39,9 +39,7 @@ pub use approvals::{ApprovalRow, Decision, NewApproval};
 pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
 pub use locks::LockOutcome;
 pub use outbox::{NewOutboxMessage, OutboxMessage};
-pub use workflows::{
-    ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow,
-};
+pub use workflows::{ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
 
 /// Where the store gets "now" from. Tests pass a fixed or stepping clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -79,9 +77,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer Sentri; refusing rather than guessing at its schema.
-    #[error(
-        "the store's schema version is {found}, newer than this build understands ({supported})"
-    )]
+    #[error("the store's schema version is {found}, newer than this build understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     /// A statement failed; `context` says which operation it belonged to.
     #[error("store operation failed while {context}")]
@@ -102,36 +98,22 @@ pub enum StoreError {
     NotFound { what: &'static str, key: String },
     /// A workflow id prefix that matches more than one workflow.
     #[error("workflow id prefix {prefix:?} is ambiguous; it matches {}", candidates.join(", "))]
-    AmbiguousPrefix {
-        prefix: String,
-        candidates: Vec<String>,
-    },
+    AmbiguousPrefix { prefix: String, candidates: Vec<String> },
     /// Something that cannot be a workflow id or prefix (ids are hex digits and hyphens).
     #[error("{prefix:?} is not a workflow id or id prefix (hex digits, hyphens optional)")]
     InvalidIdPrefix { prefix: String },
     /// The transition is not in the state machine's table; nothing was written.
     #[error("illegal workflow transition {from} → {to}")]
-    IllegalTransition {
-        from: WorkflowState,
-        to: WorkflowState,
-    },
+    IllegalTransition { from: WorkflowState, to: WorkflowState },
     /// Someone else moved the workflow first (compare-and-set miss); nothing was written.
     #[error("workflow {id} is {actual}, not {expected} as expected; it was changed meanwhile")]
-    StaleState {
-        id: String,
-        expected: WorkflowState,
-        actual: WorkflowState,
-    },
+    StaleState { id: String, expected: WorkflowState, actual: WorkflowState },
     /// An approval names a plan that is not (or no longer) the workflow's plan.
     #[error(
         "approval for workflow {workflow_id} names plan {approved}, but its plan is {}",
         current.as_deref().unwrap_or("not set")
     )]
-    PlanHashMismatch {
-        workflow_id: String,
-        approved: String,
-        current: Option<String>,
-    },
+    PlanHashMismatch { workflow_id: String, approved: String, current: Option<String> },
     /// A time given to the store is not RFC 3339.
     #[error("{value:?} is not an RFC 3339 timestamp")]
     InvalidTimestamp {
@@ -141,12 +123,7 @@ pub enum StoreError {
     },
     /// A stored value cannot be read back (edited by hand, or written by a buggy build).
     #[error("{table}.{column} of row {row} holds an unreadable value {value:?}")]
-    Corrupt {
-        table: &'static str,
-        column: &'static str,
-        row: String,
-        value: String,
-    },
+    Corrupt { table: &'static str, column: &'static str, row: String, value: String },
 }
 
 /// Adds the "while doing what" to a rusqlite error.
@@ -174,21 +151,12 @@ pub fn truncate_to_millis(at: Timestamp) -> Timestamp {
 
 /// `at + span`, clamped to the representable range instead of failing.
 pub(crate) fn later(at: Timestamp, span: jiff::SignedDuration) -> Timestamp {
-    at.saturating_add(span).unwrap_or(if span.is_negative() {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    })
+    at.saturating_add(span).unwrap_or(if span.is_negative() { Timestamp::MIN } else { Timestamp::MAX })
 }
 
 /// Reads a time given in any RFC 3339 form (any offset, any precision).
 pub fn parse_timestamp(value: &str) -> Result<Timestamp, StoreError> {
-    value
-        .parse::<Timestamp>()
-        .map_err(|source| StoreError::InvalidTimestamp {
-            value: value.to_owned(),
-            source,
-        })
+    value.parse::<Timestamp>().map_err(|source| StoreError::InvalidTimestamp { value: value.to_owned(), source })
 }
 
 /// Reads a time the store wrote, reporting where it came from if it is unreadable.
@@ -220,10 +188,7 @@ pub(crate) mod timestamp_serde {
         use jiff::Timestamp;
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(
-            at: &Option<Timestamp>,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(at: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
             match at {
                 Some(at) => serializer.serialize_str(&crate::store::timestamp_text(*at)),
                 None => serializer.serialize_none(),
@@ -237,8 +202,6 @@ pub(crate) mod timestamp_serde {
 pub struct Store {
     conn: Mutex<Connection>,
     clock: Clock,
-    /// Keeps UUID v7 ids strictly increasing within one millisecond.
-    ids: Mutex<uuid::ContextV7>,
 }
 
 impl std::fmt::Debug for Store {
@@ -257,13 +220,9 @@ impl Store {
     /// [`Store::open`] with an injected clock.
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Clock) -> Result<Store, StoreError> {
         let path = path.as_ref();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         Store::from_connection(conn, clock, true)
     }
 
@@ -275,46 +234,27 @@ impl Store {
 
     /// An in-memory store whose "now" comes from `clock`, so tests control time.
     pub fn with_clock(clock: Clock) -> Result<Store, StoreError> {
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: PathBuf::from(":memory:"),
-            source,
-        })?;
+        let conn = Connection::open_in_memory()
+            .map_err(|source| StoreError::Open { path: PathBuf::from(":memory:"), source })?;
         Store::from_connection(conn, clock, false)
     }
 
     fn from_connection(mut conn: Connection, clock: Clock, wal: bool) -> Result<Store, StoreError> {
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|source| StoreError::Configure {
-                setting: "busy_timeout",
-                source,
-            })?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|source| StoreError::Configure { setting: "busy_timeout", source })?;
         conn.pragma_update(None, "foreign_keys", true)
-            .map_err(|source| StoreError::Configure {
-                setting: "foreign_keys=ON",
-                source,
-            })?;
+            .map_err(|source| StoreError::Configure { setting: "foreign_keys=ON", source })?;
         if wal {
             let mode: String = conn
                 .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-                .map_err(|source| StoreError::Configure {
-                    setting: "journal_mode=WAL",
-                    source,
-                })?;
+                .map_err(|source| StoreError::Configure { setting: "journal_mode=WAL", source })?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(StoreError::WalUnavailable { mode });
             }
             conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(|source| StoreError::Configure {
-                    setting: "synchronous",
-                    source,
-                })?;
+                .map_err(|source| StoreError::Configure { setting: "synchronous", source })?;
         }
         migrations::migrate(&mut conn, &*clock)?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-            clock,
-            ids: Mutex::new(uuid::ContextV7::new()),
-        })
+        Ok(Store { conn: Mutex::new(conn), clock })
     }
 
     /// "Now", from the injected clock, truncated to the millisecond the store keeps, so a row
@@ -331,30 +271,21 @@ impl Store {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no open transaction behind (rusqlite rolls back
         // on drop), so the connection is still usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the connection, for reads.
-    pub(crate) fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let conn = self.lock();
         f(&conn)
     }
 
-    /// A new UUID v7 for `at`: its embedded time is `at` (the injected clock, not the system's),
-    /// and ids made in the same millisecond still sort in creation order.
-    pub(crate) fn new_id(&self, at: Timestamp) -> String {
-        let context = self
-            .ids
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let seconds = u64::try_from(at.as_second()).unwrap_or(0);
-        let nanos = u32::try_from(at.subsec_nanosecond()).unwrap_or(0);
-        uuid::Uuid::new_v7(uuid::Timestamp::from_unix(&*context, seconds, nanos)).to_string()
+    /// A new workflow id: a random UUID (v4). People read, type and say the first 8 hex digits
+    /// (`sentri show 3f9c2a1b`, `[WF:3f9c2a1b]` in approval mail), so those must differ from one
+    /// workflow to the next; a time-ordered UUID v7 would share them for about a minute.
+    /// Creation order comes from `created_at`.
+    pub(crate) fn new_id(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) with the time of the write, and
@@ -373,9 +304,7 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, Timestamp) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx("beginning a write transaction")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("beginning a write transaction")?;
         let value = f(&tx, now)?;
         tx.commit().ctx("committing a write transaction")?;
         Ok(value)
@@ -401,10 +330,7 @@ pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
 }
 
 /// Writes a value as JSON text.
-pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
-    context: &'static str,
-    value: &T,
-) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(context: &'static str, value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|source| StoreError::Json { context, source })
 }
 
@@ -467,10 +393,7 @@ mod tests {
         assert!(timestamp_text(whole) < timestamp_text(at));
         let (_, clock) = testing::store();
         assert_eq!(timestamp_text(clock.now()), "2026-11-25T01:02:03.456Z");
-        assert_eq!(
-            truncate_to_millis(at),
-            "2026-11-25T01:02:03.456Z".parse().unwrap()
-        );
+        assert_eq!(truncate_to_millis(at), "2026-11-25T01:02:03.456Z".parse().unwrap());
     }
 
     #[test]
@@ -485,12 +408,8 @@ mod tests {
         let store = Store::open(dir.path().join("sentri.db")).unwrap();
         let (mode, fk): (String, i64) = store
             .read(|conn| {
-                let mode = conn
-                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                    .ctx("t")?;
-                let fk = conn
-                    .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-                    .ctx("t")?;
+                let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).ctx("t")?;
+                let fk = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).ctx("t")?;
                 Ok((mode, fk))
             })
             .unwrap();

@@ -66,36 +66,13 @@ const COLUMNS: &str = "id, kind, recipient, subject, body, workflow_id, created_
                        next_attempt_at, sent_at, gave_up_at, last_error";
 
 type RawRow = (
-    (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        i64,
-    ),
-    (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
+    (i64, String, String, String, String, Option<String>, String, i64),
+    (Option<String>, Option<String>, Option<String>, Option<String>),
 );
 
 fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
-        (
-            row.get(0)?,
-            row.get(1)?,
-            row.get(2)?,
-            row.get(3)?,
-            row.get(4)?,
-            row.get(5)?,
-            row.get(6)?,
-            row.get(7)?,
-        ),
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?),
         (row.get(8)?, row.get(9)?, row.get(10)?, row.get(11)?),
     ))
 }
@@ -103,10 +80,8 @@ fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
 fn parse(raw: RawRow) -> Result<OutboxMessage, StoreError> {
     let ((id, kind, recipient, subject, body, workflow_id, created_at, attempts), rest) = raw;
     let (next_attempt_at, sent_at, gave_up_at, last_error) = rest;
-    let time = |column, text: Option<String>| {
-        text.map(|text| stored_timestamp("outbox", column, &id, &text))
-            .transpose()
-    };
+    let time =
+        |column, text: Option<String>| text.map(|text| stored_timestamp("outbox", column, &id, &text)).transpose();
     Ok(OutboxMessage {
         created_at: stored_timestamp("outbox", "created_at", &id, &created_at)?,
         next_attempt_at: time("next_attempt_at", next_attempt_at)?,
@@ -125,17 +100,10 @@ fn parse(raw: RawRow) -> Result<OutboxMessage, StoreError> {
 
 fn get_in(conn: &rusqlite::Connection, id: i64) -> Result<OutboxMessage, StoreError> {
     let raw = conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"),
-            [id],
-            raw_row,
-        )
+        .query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], raw_row)
         .optional()
         .ctx("reading an outbox message")?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "outbox message",
-            key: id.to_string(),
-        })?;
+        .ok_or_else(|| StoreError::NotFound { what: "outbox message", key: id.to_string() })?;
     parse(raw)
 }
 
@@ -148,14 +116,7 @@ impl Store {
                 "INSERT INTO outbox (kind, recipient, subject, body, workflow_id, created_at,
                                      next_attempt_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                (
-                    &new.kind,
-                    &new.recipient,
-                    &new.subject,
-                    &new.body,
-                    &new.workflow_id,
-                    &at,
-                ),
+                (&new.kind, &new.recipient, &new.subject, &new.body, &new.workflow_id, &at),
             )
             .ctx("queueing an outbox message")?;
             get_in(tx, tx.last_insert_rowid())
@@ -165,11 +126,7 @@ impl Store {
     /// Takes up to `limit` due messages, oldest due first, and leases them for `lease`: nobody
     /// else claims them until then. Report each with [`Store::mark_outbox_sent`] or
     /// [`Store::mark_outbox_failed`]; one not reported becomes due again when the lease ends.
-    pub fn claim_due_outbox(
-        &self,
-        limit: usize,
-        lease: SignedDuration,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
+    pub fn claim_due_outbox(&self, limit: usize, lease: SignedDuration) -> Result<Vec<OutboxMessage>, StoreError> {
         self.write(|tx, now| {
             let mut statement = tx
                 .prepare(&format!(
@@ -181,14 +138,7 @@ impl Store {
                 ))
                 .ctx("claiming outbox messages")?;
             let raw = statement
-                .query_map(
-                    (
-                        timestamp_text(now),
-                        timestamp_text(later(now, lease)),
-                        sql_limit(Some(limit)),
-                    ),
-                    raw_row,
-                )
+                .query_map((timestamp_text(now), timestamp_text(later(now, lease)), sql_limit(Some(limit))), raw_row)
                 .ctx("claiming outbox messages")?
                 .collect::<Result<Vec<_>, _>>()
                 .ctx("claiming outbox messages")?;
@@ -209,10 +159,7 @@ impl Store {
                 )
                 .ctx("marking an outbox message sent")?;
             if changed == 0 {
-                return Err(StoreError::NotFound {
-                    what: "outbox message",
-                    key: id.to_string(),
-                });
+                return Err(StoreError::NotFound { what: "outbox message", key: id.to_string() });
             }
             get_in(tx, id)
         })
@@ -273,14 +220,8 @@ mod tests {
         let a = store.enqueue_outbox(&message(1)).unwrap();
         let b = store.enqueue_outbox(&message(2)).unwrap();
         let claimed = store.claim_due_outbox(10, LEASE).unwrap();
-        assert_eq!(
-            claimed.iter().map(|m| m.id).collect::<Vec<_>>(),
-            [a.id, b.id]
-        );
-        assert!(
-            store.claim_due_outbox(10, LEASE).unwrap().is_empty(),
-            "leased"
-        );
+        assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [a.id, b.id]);
+        assert!(store.claim_due_outbox(10, LEASE).unwrap().is_empty(), "leased");
         store.mark_outbox_sent(a.id).unwrap();
         // b's notifier died: b is due again once the lease is over, a never again.
         clock.advance_ms(300_000);
@@ -303,9 +244,7 @@ mod tests {
         let (store, clock) = testing::store();
         let m = store.enqueue_outbox(&message(1)).unwrap();
         store.claim_due_outbox(1, LEASE).unwrap();
-        let failed = store
-            .mark_outbox_failed(m.id, "connection refused")
-            .unwrap();
+        let failed = store.mark_outbox_failed(m.id, "connection refused").unwrap();
         assert_eq!(failed.attempts, 1);
         assert_eq!(failed.next_attempt_at, Some(later(clock.now(), backoff(1))));
         assert_eq!(failed.last_error.as_deref(), Some("connection refused"));
@@ -322,9 +261,6 @@ mod tests {
         assert_eq!(last.gave_up_at, Some(clock.now()));
         clock.advance_ms(10_000_000);
         assert!(store.claim_due_outbox(1, LEASE).unwrap().is_empty());
-        assert!(matches!(
-            store.mark_outbox_sent(999),
-            Err(StoreError::NotFound { .. })
-        ));
+        assert!(matches!(store.mark_outbox_sent(999), Err(StoreError::NotFound { .. })));
     }
 }

@@ -14,10 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::audit::{NewAudit, actions, append_audit};
-use super::{
-    SqlContext, Store, StoreError, json_column, sql_limit, stored_timestamp, timestamp_text,
-    to_json,
-};
+use super::{SqlContext, Store, StoreError, json_column, sql_limit, stored_timestamp, timestamp_text, to_json};
 use crate::pipeline::workflow::WorkflowState;
 
 /// What a new workflow starts from: a matched alert.
@@ -38,7 +35,7 @@ pub struct NewWorkflow {
 /// One stored workflow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkflowRow {
-    /// UUID v7 (hyphenated, lower case); ids sort in creation order.
+    /// A random UUID (hyphenated, lower case); its first 8 hex digits are the short id.
     pub id: String,
     pub raw_alert_id: Option<i64>,
     pub alert_type: String,
@@ -188,12 +185,7 @@ fn stored_state(
     row: &dyn std::fmt::Display,
     value: String,
 ) -> Result<WorkflowState, StoreError> {
-    value.parse().map_err(|_| StoreError::Corrupt {
-        table,
-        column,
-        row: row.to_string(),
-        value,
-    })
+    value.parse().map_err(|_| StoreError::Corrupt { table, column, row: row.to_string(), value })
 }
 
 fn count(n: i64) -> u64 {
@@ -202,28 +194,15 @@ fn count(n: i64) -> u64 {
 
 /// Reads one workflow on any connection or transaction.
 pub(crate) fn get_in(conn: &Connection, id: &str) -> Result<WorkflowRow, StoreError> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1"),
-        [id],
-        RawColumns::from_row,
-    )
-    .optional()
-    .ctx("reading a workflow")?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "workflow",
-        key: id.to_owned(),
-    })?
-    .parse()
+    conn.query_row(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1"), [id], RawColumns::from_row)
+        .optional()
+        .ctx("reading a workflow")?
+        .ok_or_else(|| StoreError::NotFound { what: "workflow", key: id.to_owned() })?
+        .parse()
 }
 
 /// The audit row's common columns for an event about `workflow`.
-fn audit_for(
-    workflow: &WorkflowRow,
-    actor: &str,
-    action: &str,
-    result: &str,
-    detail: serde_json::Value,
-) -> NewAudit {
+fn audit_for(workflow: &WorkflowRow, actor: &str, action: &str, result: &str, detail: serde_json::Value) -> NewAudit {
     NewAudit {
         workflow_id: Some(workflow.id.clone()),
         database: Some(workflow.database.clone()),
@@ -250,16 +229,12 @@ pub enum Payload {
 }
 
 impl Store {
-    /// Creates a workflow in DETECTED with a new UUID v7 id, audited as WORKFLOW_CREATED. When it
+    /// Creates a workflow in DETECTED with a new random id, audited as WORKFLOW_CREATED. When it
     /// comes from a raw alert, that alert is marked as having started it in the same
     /// transaction: an alert is marked handled only once its workflow is stored.
-    pub fn create_workflow(
-        &self,
-        new: NewWorkflow,
-        actor: &str,
-    ) -> Result<WorkflowRow, StoreError> {
+    pub fn create_workflow(&self, new: NewWorkflow, actor: &str) -> Result<WorkflowRow, StoreError> {
         let now = self.now();
-        let id = self.new_id(now);
+        let id = self.new_id();
         let fields = to_json("encoding workflow fields", &new.fields)?;
         self.write_at(now, |tx, now| {
             let at = timestamp_text(now);
@@ -281,14 +256,10 @@ impl Store {
                 ],
             )
             .map_err(|source| match new.raw_alert_id {
-                Some(raw) if is_foreign_key_error(&source) => StoreError::NotFound {
-                    what: "raw alert",
-                    key: raw.to_string(),
-                },
-                _ => StoreError::Sql {
-                    context: "creating a workflow",
-                    source,
-                },
+                Some(raw) if is_foreign_key_error(&source) => {
+                    StoreError::NotFound { what: "raw alert", key: raw.to_string() }
+                }
+                _ => StoreError::Sql { context: "creating a workflow", source },
             })?;
             if let Some(raw_alert_id) = new.raw_alert_id {
                 tx.execute(
@@ -306,17 +277,7 @@ impl Store {
                 "raw_alert_id": row.raw_alert_id,
                 "fields": row.fields,
             });
-            append_audit(
-                tx,
-                now,
-                audit_for(
-                    &row,
-                    actor,
-                    actions::WORKFLOW_CREATED,
-                    row.state.as_str(),
-                    detail,
-                ),
-            )?;
+            append_audit(tx, now, audit_for(&row, actor, actions::WORKFLOW_CREATED, row.state.as_str(), detail))?;
             Ok(row)
         })
     }
@@ -338,16 +299,7 @@ impl Store {
         }
         self.write(|tx, now| {
             let current = get_in(tx, id)?;
-            transition_in(
-                tx,
-                now,
-                &current,
-                from,
-                to,
-                actor,
-                reason,
-                serde_json::json!({}),
-            )
+            transition_in(tx, now, &current, from, to, actor, reason, serde_json::json!({}))
         })
     }
 
@@ -364,11 +316,8 @@ impl Store {
     pub fn find_workflows(&self, prefix: &str) -> Result<WorkflowRow, StoreError> {
         let wanted: String = prefix.trim().chars().filter(|c| *c != '-').collect();
         let wanted = wanted.to_ascii_lowercase();
-        if wanted.is_empty() || wanted.len() > 32 || !wanted.chars().all(|c| c.is_ascii_hexdigit())
-        {
-            return Err(StoreError::InvalidIdPrefix {
-                prefix: prefix.to_owned(),
-            });
+        if wanted.is_empty() || wanted.len() > 32 || !wanted.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(StoreError::InvalidIdPrefix { prefix: prefix.to_owned() });
         }
         self.read(|conn| {
             let mut statement = conn
@@ -379,25 +328,16 @@ impl Store {
                 )
                 .ctx("looking up a workflow id prefix")?;
             let mut ids = statement
-                .query_map(
-                    (i64::try_from(wanted.len()).unwrap_or(32), &wanted),
-                    |row| row.get::<_, String>(0),
-                )
+                .query_map((i64::try_from(wanted.len()).unwrap_or(32), &wanted), |row| row.get::<_, String>(0))
                 .ctx("looking up a workflow id prefix")?
                 .collect::<Result<Vec<_>, _>>()
                 .ctx("looking up a workflow id prefix")?;
             match ids.len() {
-                0 => Err(StoreError::NotFound {
-                    what: "workflow",
-                    key: prefix.to_owned(),
-                }),
+                0 => Err(StoreError::NotFound { what: "workflow", key: prefix.to_owned() }),
                 1 => get_in(conn, &ids[0]),
                 _ => {
                     ids.truncate(20);
-                    Err(StoreError::AmbiguousPrefix {
-                        prefix: prefix.to_owned(),
-                        candidates: ids,
-                    })
+                    Err(StoreError::AmbiguousPrefix { prefix: prefix.to_owned(), candidates: ids })
                 }
             }
         })
@@ -416,11 +356,7 @@ impl Store {
                 .ctx("listing workflows")?;
             let raw = statement
                 .query_map(
-                    (
-                        filter.state.map(WorkflowState::as_str),
-                        &filter.database,
-                        sql_limit(filter.last),
-                    ),
+                    (filter.state.map(WorkflowState::as_str), &filter.database, sql_limit(filter.last)),
                     RawColumns::from_row,
                 )
                 .ctx("listing workflows")?
@@ -432,16 +368,9 @@ impl Store {
 
     /// The newest open workflow (see [`WorkflowState::is_open`]) for this alert type on this
     /// database (case-insensitive): where a repeated alert is folded instead of starting another.
-    pub fn open_workflow_for(
-        &self,
-        alert_type: &str,
-        database: &str,
-    ) -> Result<Option<WorkflowRow>, StoreError> {
-        let open: Vec<&str> = WorkflowState::ALL
-            .into_iter()
-            .filter(|state| state.is_open())
-            .map(WorkflowState::as_str)
-            .collect();
+    pub fn open_workflow_for(&self, alert_type: &str, database: &str) -> Result<Option<WorkflowRow>, StoreError> {
+        let open: Vec<&str> =
+            WorkflowState::ALL.into_iter().filter(|state| state.is_open()).map(WorkflowState::as_str).collect();
         let open = to_json("encoding the open states", &open)?;
         self.read(|conn| {
             conn.query_row(
@@ -522,12 +451,8 @@ impl Store {
                 by_state.push((stored_state("workflows", "state", &"(grouped)", name)?, n));
             }
             by_state.sort();
-            let in_state = |wanted: WorkflowState| {
-                by_state
-                    .iter()
-                    .find(|(state, _)| *state == wanted)
-                    .map_or(0, |(_, n)| *n)
-            };
+            let in_state =
+                |wanted: WorkflowState| by_state.iter().find(|(state, _)| *state == wanted).map_or(0, |(_, n)| *n);
             let executions = ExecutionCounts {
                 completed: in_state(WorkflowState::Completed),
                 rolled_back: in_state(WorkflowState::RolledBack),
@@ -545,12 +470,7 @@ impl Store {
 
     /// Sets (or replaces) a workflow's plan and its hash, audited as PLAN_SET. Replacing a plan
     /// voids earlier approvals, because they name the old hash.
-    pub fn set_plan(
-        &self,
-        id: &str,
-        plan: &serde_json::Value,
-        actor: &str,
-    ) -> Result<WorkflowRow, StoreError> {
+    pub fn set_plan(&self, id: &str, plan: &serde_json::Value, actor: &str) -> Result<WorkflowRow, StoreError> {
         let text = to_json("encoding a plan", plan)?;
         let hash = plan_hash(&text);
         self.write(|tx, now| {
@@ -566,11 +486,7 @@ impl Store {
                 "plan_hash": hash,
                 "replaced": current.plan_hash,
             });
-            append_audit(
-                tx,
-                now,
-                audit_for(&current, actor, actions::PLAN_SET, &hash, detail),
-            )?;
+            append_audit(tx, now, audit_for(&current, actor, actions::PLAN_SET, &hash, detail))?;
             get_in(tx, id)
         })
     }
@@ -598,10 +514,7 @@ impl Store {
                 )
                 .ctx("storing a workflow payload")?;
             if changed == 0 {
-                return Err(StoreError::NotFound {
-                    what: "workflow",
-                    key: id.to_owned(),
-                });
+                return Err(StoreError::NotFound { what: "workflow", key: id.to_owned() });
             }
             get_in(tx, id)
         })
@@ -632,11 +545,7 @@ pub(crate) fn transition_in(
     if !from.can_transition(to) {
         return Err(StoreError::IllegalTransition { from, to });
     }
-    let stale = |actual| StoreError::StaleState {
-        id: current.id.clone(),
-        expected: from,
-        actual,
-    };
+    let stale = |actual| StoreError::StaleState { id: current.id.clone(), expected: from, actual };
     if current.state != from {
         return Err(stale(current.state));
     }
@@ -645,13 +554,7 @@ pub(crate) fn transition_in(
         .execute(
             "UPDATE workflows SET state = ?2, version = version + 1, updated_at = ?3
              WHERE id = ?1 AND state = ?4 AND version = ?5",
-            (
-                &current.id,
-                to.as_str(),
-                &at,
-                from.as_str(),
-                current.version,
-            ),
+            (&current.id, to.as_str(), &at, from.as_str(), current.version),
         )
         .ctx("changing a workflow's state")?;
     if changed != 1 {
@@ -671,15 +574,10 @@ pub(crate) fn transition_in(
         "reason": reason,
         "version": updated.version,
     });
-    if let (Some(detail), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra_detail)
-    {
+    if let (Some(detail), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra_detail) {
         detail.extend(extra);
     }
-    append_audit(
-        tx,
-        now,
-        audit_for(&updated, actor, actions::TRANSITION, to.as_str(), detail),
-    )?;
+    append_audit(tx, now, audit_for(&updated, actor, actions::TRANSITION, to.as_str(), detail))?;
     Ok(updated)
 }
 
@@ -702,36 +600,24 @@ pub(crate) mod tests {
     }
 
     fn counts(store: &Store) -> (i64, i64, u64) {
-        let transitions = store
-            .read(|c| {
-                c.query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0))
-                    .ctx("t")
-            })
-            .unwrap();
-        let version = store
-            .read(|c| {
-                c.query_row("SELECT SUM(version) FROM workflows", [], |r| r.get(0))
-                    .ctx("t")
-            })
-            .unwrap();
+        let transitions =
+            store.read(|c| c.query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0)).ctx("t")).unwrap();
+        let version =
+            store.read(|c| c.query_row("SELECT SUM(version) FROM workflows", [], |r| r.get(0)).ctx("t")).unwrap();
         let audit = store.verify_audit().unwrap().rows_checked;
         (transitions, version, audit)
     }
 
     #[test]
-    fn create_starts_detected_with_a_v7_id_and_an_audit_row() {
+    fn create_starts_detected_with_a_random_id_and_an_audit_row() {
         let (store, clock) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
         assert_eq!(row.state, Detected);
         assert_eq!(row.version, 1);
         assert_eq!(row.occurrences, 1);
         assert_eq!(row.created_at, clock.now());
         let uuid = uuid::Uuid::parse_str(&row.id).unwrap();
-        assert_eq!(uuid.get_version_num(), 7);
-        let (seconds, _) = uuid.get_timestamp().unwrap().to_unix();
-        assert_eq!(seconds as i64, clock.now().as_second());
+        assert_eq!(uuid.get_version_num(), 4);
         assert_eq!(row.short_id(), &row.id[..8]);
         let audit = store.list_audit(&AuditFilter::default()).unwrap();
         assert_eq!(audit.len(), 1);
@@ -761,38 +647,22 @@ pub(crate) mod tests {
         let mut missing = new_workflow("PRODDB");
         missing.raw_alert_id = Some(999);
         let err = store.create_workflow(missing, "engine").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::NotFound {
-                    what: "raw alert",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, StoreError::NotFound { what: "raw alert", .. }), "{err:?}");
     }
 
     #[test]
     fn transition_writes_state_transition_and_audit_together() {
         let (store, clock) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
         clock.advance_ms(1500);
-        let moved = store
-            .transition(&row.id, Detected, Verifying, "engine", "verify")
-            .unwrap();
+        let moved = store.transition(&row.id, Detected, Verifying, "engine", "verify").unwrap();
         assert_eq!(moved.state, Verifying);
         assert_eq!(moved.version, 2);
         assert_eq!(moved.updated_at, clock.now());
         assert_eq!(moved.created_at, row.created_at);
         let transitions = store.workflow_transitions(&row.id).unwrap();
         assert_eq!(transitions.len(), 1);
-        assert_eq!(
-            (transitions[0].from, transitions[0].to),
-            (Detected, Verifying)
-        );
+        assert_eq!((transitions[0].from, transitions[0].to), (Detected, Verifying));
         assert_eq!(transitions[0].reason, "verify");
         let audit = store.list_audit(&AuditFilter::default()).unwrap();
         assert_eq!(audit.len(), 2);
@@ -805,27 +675,14 @@ pub(crate) mod tests {
     #[test]
     fn a_stale_from_state_is_refused_and_writes_nothing() {
         let (store, _) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        store
-            .transition(&row.id, Detected, Verifying, "engine", "")
-            .unwrap();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        store.transition(&row.id, Detected, Verifying, "engine", "").unwrap();
         let before = counts(&store);
         // A second writer that still believes the workflow is DETECTED.
-        let err = store
-            .transition(&row.id, Detected, Escalated, "cli", "late")
-            .unwrap_err();
+        let err = store.transition(&row.id, Detected, Escalated, "cli", "late").unwrap_err();
         match err {
-            StoreError::StaleState {
-                id,
-                expected,
-                actual,
-            } => {
-                assert_eq!(
-                    (id, expected, actual),
-                    (row.id.clone(), Detected, Verifying)
-                );
+            StoreError::StaleState { id, expected, actual } => {
+                assert_eq!((id, expected, actual), (row.id.clone(), Detected, Verifying));
             }
             other => panic!("expected StaleState, got {other:?}"),
         }
@@ -836,23 +693,10 @@ pub(crate) mod tests {
     #[test]
     fn an_illegal_transition_is_refused_and_writes_nothing() {
         let (store, _) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
         let before = counts(&store);
-        let err = store
-            .transition(&row.id, Detected, Executing, "engine", "")
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::IllegalTransition {
-                    from: Detected,
-                    to: Executing
-                }
-            ),
-            "{err:?}"
-        );
+        let err = store.transition(&row.id, Detected, Executing, "engine", "").unwrap_err();
+        assert!(matches!(err, StoreError::IllegalTransition { from: Detected, to: Executing }), "{err:?}");
         assert_eq!(counts(&store), before);
         assert_eq!(store.get_workflow(&row.id).unwrap().state, Detected);
     }
@@ -864,34 +708,12 @@ pub(crate) mod tests {
         let path = dir.path().join("sentri.db");
         let daemon = Store::open(&path).unwrap();
         let cli = Store::open(&path).unwrap();
-        let row = daemon
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
+        let row = daemon.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
         let seen_by_cli = cli.find_workflows(row.short_id()).unwrap();
-        daemon
-            .transition(&row.id, Detected, Verifying, "engine", "")
-            .unwrap();
-        let err = cli
-            .transition(
-                &seen_by_cli.id,
-                seen_by_cli.state,
-                Resolved,
-                "cli:dba",
-                "done",
-            )
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::StaleState {
-                    actual: Verifying,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        cli.transition(&row.id, Verifying, Resolved, "cli:dba", "done")
-            .unwrap();
+        daemon.transition(&row.id, Detected, Verifying, "engine", "").unwrap();
+        let err = cli.transition(&seen_by_cli.id, seen_by_cli.state, Resolved, "cli:dba", "done").unwrap_err();
+        assert!(matches!(err, StoreError::StaleState { actual: Verifying, .. }), "{err:?}");
+        cli.transition(&row.id, Verifying, Resolved, "cli:dba", "done").unwrap();
         let report = daemon.verify_audit().unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!(report.rows_checked, 3);
@@ -900,35 +722,15 @@ pub(crate) mod tests {
     #[test]
     fn transition_of_a_missing_workflow_is_not_found() {
         let (store, _) = testing::store();
-        let err = store
-            .transition("nope", Detected, Verifying, "engine", "")
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::NotFound {
-                    what: "workflow",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        let err = store.transition("nope", Detected, Verifying, "engine", "").unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { what: "workflow", .. }), "{err:?}");
     }
 
     #[test]
     fn a_whole_happy_path_is_recorded_in_order() {
         let (store, clock) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        let path = [
-            Verifying,
-            Verified,
-            PreFlight,
-            AwaitingApproval,
-            Approved,
-            PreFlight,
-        ];
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let path = [Verifying, Verified, PreFlight, AwaitingApproval, Approved, PreFlight];
         let mut from = Detected;
         for to in path.into_iter().chain([Executing, Completed]) {
             clock.advance_ms(10);
@@ -938,11 +740,7 @@ pub(crate) mod tests {
         let transitions = store.workflow_transitions(&row.id).unwrap();
         assert_eq!(transitions.len(), 8);
         assert_eq!(transitions.last().map(|t| t.to), Some(Completed));
-        assert!(
-            transitions
-                .windows(2)
-                .all(|w| w[0].to == w[1].from && w[0].at < w[1].at)
-        );
+        assert!(transitions.windows(2).all(|w| w[0].to == w[1].from && w[0].at < w[1].at));
         assert_eq!(store.get_workflow(&row.id).unwrap().version, 9);
         assert!(store.verify_audit().unwrap().is_intact());
     }
@@ -950,45 +748,40 @@ pub(crate) mod tests {
     #[test]
     fn prefix_lookup_unique_ambiguous_and_missing() {
         let (store, _) = testing::store();
-        // Same millisecond: v7 ids share their first 12 hex digits.
-        let a = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        let b = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
+        // Random ids: among seventeen, two share a first hex digit (pigeonhole).
+        let rows: Vec<WorkflowRow> =
+            (0..17).map(|_| store.create_workflow(new_workflow("PRODDB"), "engine").unwrap()).collect();
+        let (a, b) = rows
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| rows[i + 1..].iter().find(|b| b.id[..1] == a.id[..1]).map(|b| (a, b)))
+            .expect("two ids share a first digit");
         assert_ne!(a.id, b.id);
-        assert!(a.id < b.id, "v7 ids sort in creation order");
+        assert_ne!(a.short_id(), b.short_id(), "short ids of random ids differ");
 
         assert_eq!(store.find_workflows(&a.id).unwrap().id, a.id);
         assert_eq!(store.find_workflows(&a.id.to_uppercase()).unwrap().id, a.id);
+        assert_eq!(store.find_workflows(a.short_id()).unwrap().id, a.id);
         let hyphenless: String = b.id.chars().filter(|c| *c != '-').collect();
         assert_eq!(store.find_workflows(&hyphenless).unwrap().id, b.id);
         assert_eq!(store.find_workflows(&hyphenless[..28]).unwrap().id, b.id);
 
-        match store.find_workflows(a.short_id()).unwrap_err() {
+        match store.find_workflows(&a.id[..1]).unwrap_err() {
             StoreError::AmbiguousPrefix { prefix, candidates } => {
-                assert_eq!(prefix, a.short_id());
-                assert_eq!(candidates, [a.id.clone(), b.id.clone()]);
+                assert_eq!(prefix, &a.id[..1]);
+                assert!(candidates.contains(&a.id) && candidates.contains(&b.id), "{candidates:?}");
             }
             other => panic!("expected AmbiguousPrefix, got {other:?}"),
         }
-        let other_start = if a.id.starts_with('f') { "e" } else { "f" };
-        assert!(matches!(
-            store.find_workflows(other_start).unwrap_err(),
-            StoreError::NotFound {
-                what: "workflow",
-                ..
-            }
-        ));
+        let unused = "0123456789abcdef".chars().find(|c| !rows.iter().any(|row| row.id.starts_with(*c)));
+        if let Some(unused) = unused {
+            assert!(matches!(
+                store.find_workflows(&unused.to_string()).unwrap_err(),
+                StoreError::NotFound { what: "workflow", .. }
+            ));
+        }
         for bad in ["", "xyz", "12%", "0'--"] {
-            assert!(
-                matches!(
-                    store.find_workflows(bad),
-                    Err(StoreError::InvalidIdPrefix { .. })
-                ),
-                "{bad:?}"
-            );
+            assert!(matches!(store.find_workflows(bad), Err(StoreError::InvalidIdPrefix { .. })), "{bad:?}");
         }
     }
 
@@ -998,99 +791,47 @@ pub(crate) mod tests {
         let mut ids = Vec::new();
         for database in ["PRODDB", "devdb", "ProdDB", "PRODDB"] {
             clock.advance_ms(1000);
-            ids.push(
-                store
-                    .create_workflow(new_workflow(database), "engine")
-                    .unwrap()
-                    .id,
-            );
+            ids.push(store.create_workflow(new_workflow(database), "engine").unwrap().id);
         }
-        store
-            .transition(&ids[3], Detected, Escalated, "engine", "")
-            .unwrap();
+        store.transition(&ids[3], Detected, Escalated, "engine", "").unwrap();
         let all = store.list_workflows(&WorkflowFilter::default()).unwrap();
         assert_eq!(all.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids);
-        let prod = store
-            .list_workflows(&WorkflowFilter {
-                database: Some("proddb".into()),
-                ..Default::default()
-            })
-            .unwrap();
+        let prod =
+            store.list_workflows(&WorkflowFilter { database: Some("proddb".into()), ..Default::default() }).unwrap();
         assert_eq!(prod.len(), 3);
         let last_two = store
-            .list_workflows(&WorkflowFilter {
-                database: Some("PRODDB".into()),
-                last: Some(2),
-                ..Default::default()
-            })
+            .list_workflows(&WorkflowFilter { database: Some("PRODDB".into()), last: Some(2), ..Default::default() })
             .unwrap();
-        assert_eq!(
-            last_two.iter().map(|w| w.id.clone()).collect::<Vec<_>>(),
-            ids[2..]
-        );
-        let escalated = store
-            .list_workflows(&WorkflowFilter {
-                state: Some(Escalated),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(
-            escalated.iter().map(|w| w.id.clone()).collect::<Vec<_>>(),
-            [ids[3].clone()]
-        );
+        assert_eq!(last_two.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids[2..]);
+        let escalated = store.list_workflows(&WorkflowFilter { state: Some(Escalated), ..Default::default() }).unwrap();
+        assert_eq!(escalated.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), [ids[3].clone()]);
     }
 
     #[test]
     fn stats_count_states_databases_types_and_executions() {
         let (store, _) = testing::store();
-        let a = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
+        let a = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
         let mut other = new_workflow("DEVDB");
         other.alert_type = "archive_full".into();
         let c = store.create_workflow(other, "engine").unwrap();
-        store
-            .transition(&a.id, Detected, Resolved, "cli:dba", "fixed by hand")
-            .unwrap();
-        store
-            .transition(&c.id, Detected, Escalated, "engine", "")
-            .unwrap();
+        store.transition(&a.id, Detected, Resolved, "cli:dba", "fixed by hand").unwrap();
+        store.transition(&c.id, Detected, Escalated, "engine", "").unwrap();
         let stats = store.stats().unwrap();
         assert_eq!(stats.total, 3);
-        assert_eq!(
-            stats.by_state,
-            [(Detected, 1), (Escalated, 1), (Resolved, 1)]
-        );
-        assert_eq!(
-            stats.by_database,
-            [("PRODDB".to_owned(), 2), ("DEVDB".to_owned(), 1)]
-        );
-        assert_eq!(
-            stats.by_alert_type,
-            [
-                ("tablespace_full".to_owned(), 2),
-                ("archive_full".to_owned(), 1)
-            ]
-        );
+        assert_eq!(stats.by_state, [(Detected, 1), (Escalated, 1), (Resolved, 1)]);
+        assert_eq!(stats.by_database, [("PRODDB".to_owned(), 2), ("DEVDB".to_owned(), 1)]);
+        assert_eq!(stats.by_alert_type, [("tablespace_full".to_owned(), 2), ("archive_full".to_owned(), 1)]);
         assert_eq!(stats.executions, ExecutionCounts::default());
     }
 
     #[test]
     fn folding_counts_occurrences_on_the_open_workflow() {
         let (store, _) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        let open = store
-            .open_workflow_for("tablespace_full", "proddb")
-            .unwrap();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let open = store.open_workflow_for("tablespace_full", "proddb").unwrap();
         assert_eq!(open.map(|w| w.id), Some(row.id.clone()));
-        let (raw_id, _) = store
-            .insert_raw_alert(&crate::store::alerts::tests::alert(7))
-            .unwrap();
+        let (raw_id, _) = store.insert_raw_alert(&crate::store::alerts::tests::alert(7)).unwrap();
         store
             .set_raw_alert_outcome(
                 raw_id,
@@ -1104,37 +845,22 @@ pub(crate) mod tests {
         let folded = store.get_workflow(&row.id).unwrap();
         assert_eq!(folded.occurrences, 2);
         assert_eq!(folded.version, 2);
-        store
-            .transition(&row.id, Detected, Resolved, "cli:dba", "")
-            .unwrap();
-        assert_eq!(
-            store
-                .open_workflow_for("tablespace_full", "PRODDB")
-                .unwrap(),
-            None
-        );
+        store.transition(&row.id, Detected, Resolved, "cli:dba", "").unwrap();
+        assert_eq!(store.open_workflow_for("tablespace_full", "PRODDB").unwrap(), None);
         assert!(store.verify_audit().unwrap().is_intact());
     }
 
     #[test]
     fn plans_and_payloads_are_stored_and_hashed() {
         let (store, _) = testing::store();
-        let row = store
-            .create_workflow(new_workflow("PRODDB"), "engine")
-            .unwrap();
-        let plan =
-            serde_json::json!({"steps": [{"sql": "ALTER TABLESPACE \"USERS\" ADD DATAFILE"}]});
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let plan = serde_json::json!({"steps": [{"sql": "ALTER TABLESPACE \"USERS\" ADD DATAFILE"}]});
         let with_plan = store.set_plan(&row.id, &plan, "engine").unwrap();
         assert_eq!(with_plan.plan.as_ref(), Some(&plan));
         let hash = with_plan.plan_hash.clone().unwrap();
         assert_eq!(hash, plan_hash(&serde_json::to_string(&plan).unwrap()));
-        let verified = store
-            .set_workflow_payload(
-                &row.id,
-                Payload::Verification,
-                &serde_json::json!({"pct": 97}),
-            )
-            .unwrap();
+        let verified =
+            store.set_workflow_payload(&row.id, Payload::Verification, &serde_json::json!({"pct": 97})).unwrap();
         assert_eq!(verified.verification, Some(serde_json::json!({"pct": 97})));
         assert_eq!(verified.plan_hash.as_deref(), Some(hash.as_str()));
         let json = serde_json::to_value(&verified).unwrap();

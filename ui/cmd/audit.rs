@@ -8,7 +8,9 @@ use sentri::store::timestamp_text;
 use super::{Context, print_json, table};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "--verify recomputes every row's hash and link. Exit status 1 if the chain is broken, naming the first broken row.")]
+#[command(
+    after_help = "--verify recomputes every row's hash and link. Exit status 1 if the chain is broken, naming the first broken row."
+)]
 pub struct Args {
     /// Only rows about this database.
     #[arg(long, value_name = "NAME")]

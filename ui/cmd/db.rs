@@ -54,7 +54,10 @@ pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if listed.is_empty() {
-        println!("No databases configured. Add them under `databases:` in {}", context.existing_home()?.config_file().display());
+        println!(
+            "No databases configured. Add them under `databases:` in {}",
+            context.existing_home()?.config_file().display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = listed

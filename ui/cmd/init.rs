@@ -49,7 +49,10 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     println!("  store: {verb} {}", report.database.display());
     println!();
     println!("Next:");
-    println!("  1. Edit {}  (databases, mailbox; passwords come from environment variables)", home.config_file().display());
+    println!(
+        "  1. Edit {}  (databases, mailbox; passwords come from environment variables)",
+        home.config_file().display()
+    );
     println!("  2. sentri policy check      # every alert policy, validated with its sample alerts");
     println!("  3. sentri match <email.eml> # see how an alert email is read");
     Ok(ExitCode::SUCCESS)

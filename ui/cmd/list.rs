@@ -38,7 +38,8 @@ struct Listed<'a> {
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let store = context.store()?;
-    let rows = store.list_workflows(&WorkflowFilter { state: args.status, database: args.db, last: Some(args.last) })?;
+    let rows =
+        store.list_workflows(&WorkflowFilter { state: args.status, database: args.db, last: Some(args.last) })?;
     if args.json {
         let listed: Vec<Listed> = rows
             .iter()

@@ -13,7 +13,9 @@ use sentri::policy::PolicySet;
 use super::{Context, print_json};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "The file is an email as saved by a mail client (.eml, RFC 822), or plain text whose first line is the subject.\nExit status: 0 when a policy matched, 1 when none did (or on error).")]
+#[command(
+    after_help = "The file is an email as saved by a mail client (.eml, RFC 822), or plain text whose first line is the subject.\nExit status: 0 when a policy matched, 1 when none did (or on error)."
+)]
 pub struct Args {
     /// The email file, or `-` for standard input.
     file: PathBuf,
@@ -80,7 +82,13 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 println!("database:    {database}");
                 println!("environment: {}", alert.environment.as_deref().unwrap_or("(unknown)"));
                 println!("severity:    {}", alert.severity.as_str());
-                println!("shape:       {}", serde_json::to_value(alert.shape).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default());
+                println!(
+                    "shape:       {}",
+                    serde_json::to_value(alert.shape)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                );
                 if alert.cleared {
                     println!("cleared:     yes (a clear event: the condition is over)");
                 }
@@ -96,7 +104,12 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
         MatchOutcome::Unmatched { nearest } => {
             if args.json {
-                print_json(&MatchJson { alert_type: None, database: None, environment: None, fields: Default::default() })?;
+                print_json(&MatchJson {
+                    alert_type: None,
+                    database: None,
+                    environment: None,
+                    fields: Default::default(),
+                })?;
             } else {
                 println!("no policy matched");
                 println!("  subject: {}", raw.subject);
@@ -113,7 +126,11 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                             miss.alert_type,
                             miss.score * 100.0,
                             if miss.found.is_empty() { "-".to_owned() } else { miss.found.join(", ") },
-                            if miss.missing.is_empty() { "- (the words are there; the pattern's order or numbers differ)".to_owned() } else { miss.missing.join(", ") }
+                            if miss.missing.is_empty() {
+                                "- (the words are there; the pattern's order or numbers differ)".to_owned()
+                            } else {
+                                miss.missing.join(", ")
+                            }
                         );
                     }
                 }

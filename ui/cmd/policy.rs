@@ -131,7 +131,13 @@ fn print_human(report: &Report<'_>, root: &std::path::Path) {
             } else {
                 format!("{}/{} passed", alert.samples_passed, alert.samples_total)
             };
-            vec![alert.name.to_owned(), alert.engine.to_owned(), alert.action_type.to_owned(), samples, alert.fix.clone()]
+            vec![
+                alert.name.to_owned(),
+                alert.engine.to_owned(),
+                alert.action_type.to_owned(),
+                samples,
+                alert.fix.clone(),
+            ]
         })
         .collect();
     table::print(&["ALERT TYPE", "ENGINE", "ACTION", "SAMPLES", "FIX"], &rows);
@@ -140,7 +146,14 @@ fn print_human(report: &Report<'_>, root: &std::path::Path) {
         let rows: Vec<Vec<String>> = report
             .checks
             .iter()
-            .map(|check| vec![check.name.to_owned(), check.engine.to_owned(), format!("every {}h", check.schedule_seconds / 3600), check.path.clone()])
+            .map(|check| {
+                vec![
+                    check.name.to_owned(),
+                    check.engine.to_owned(),
+                    format!("every {}h", check.schedule_seconds / 3600),
+                    check.path.clone(),
+                ]
+            })
             .collect();
         table::print(&["CHECK", "ENGINE", "SCHEDULE", "FILE"], &rows);
     }

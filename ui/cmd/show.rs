@@ -41,7 +41,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             println!("  {name} = {value}");
         }
     }
-    for (title, value) in [("Verification", &workflow.verification), ("Plan", &workflow.plan), ("Execution", &workflow.execution)] {
+    for (title, value) in
+        [("Verification", &workflow.verification), ("Plan", &workflow.plan), ("Execution", &workflow.execution)]
+    {
         if let Some(value) = value {
             println!("{title}:");
             for line in serde_json::to_string_pretty(value)?.lines() {
@@ -55,7 +57,13 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     println!("History:");
     for transition in &transitions {
         let reason = if transition.reason.is_empty() { String::new() } else { format!(" — {}", transition.reason) };
-        println!("  {}  {} → {}  by {}{reason}", timestamp_text(transition.at), transition.from, transition.to, transition.actor);
+        println!(
+            "  {}  {} → {}  by {}{reason}",
+            timestamp_text(transition.at),
+            transition.from,
+            transition.to,
+            transition.actor
+        );
     }
     println!("Audit:");
     for row in &audit {

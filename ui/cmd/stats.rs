@@ -28,7 +28,10 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         println!("Success rate: {:.1}%", executions.completed as f64 * 100.0 / finished as f64);
     }
     for (title, rows) in [
-        ("STATE", stats.by_state.iter().map(|(state, count)| vec![state.to_string(), count.to_string()]).collect::<Vec<_>>()),
+        (
+            "STATE",
+            stats.by_state.iter().map(|(state, count)| vec![state.to_string(), count.to_string()]).collect::<Vec<_>>(),
+        ),
         ("DATABASE", stats.by_database.iter().map(|(name, count)| vec![name.clone(), count.to_string()]).collect()),
         ("ALERT TYPE", stats.by_alert_type.iter().map(|(name, count)| vec![name.clone(), count.to_string()]).collect()),
     ] {

@@ -1,0 +1,306 @@
+//! The `sentri` binary on a temporary SENTRI_HOME: init, policy check, match and the read-side
+//! commands, with their exit codes and JSON shapes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use sentri::pipeline::workflow::WorkflowState;
+use sentri::store::Store;
+use sentri::store::workflows::NewWorkflow;
+
+fn sentri(home: &Path) -> Command {
+    let mut command = Command::cargo_bin("sentri").expect("binary built");
+    command.env("SENTRI_HOME", home).env_remove("SENTRI_DB_PROD_DB_07_PASSWORD");
+    command
+}
+
+fn initialised() -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("tempdir");
+    sentri(home.path()).arg("init").assert().success().stdout(predicate::str::contains("store: created"));
+    home
+}
+
+fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).expect("valid JSON on stdout")
+}
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/samples/oem_tablespace_full.eml");
+
+#[test]
+fn init_twice_keeps_edits_and_force_replaces_them() {
+    let home = initialised();
+    let config = home.path().join("config/sentri.yaml");
+    std::fs::write(&config, "databases: []\n").expect("edit config");
+    sentri(home.path())
+        .arg("init")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kept (edited): config/sentri.yaml"));
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), "databases: []\n");
+    sentri(home.path())
+        .args(["init", "--force"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("replaced: config/sentri.yaml"));
+    assert_ne!(std::fs::read_to_string(&config).expect("read"), "databases: []\n");
+    for folder in [
+        "brain",
+        "agents",
+        "alerts/oracle",
+        "alerts/postgres",
+        "checks",
+        "environments",
+        "workflows",
+        "docs/oracle",
+        "logs",
+    ] {
+        assert!(home.path().join(folder).is_dir(), "{folder} missing");
+    }
+    assert!(home.path().join("alerts/README.md").is_file(), "the policy guide is installed with the pack");
+}
+
+#[test]
+fn the_default_pack_passes_policy_check() {
+    let home = initialised();
+    let output = sentri(home.path()).args(["policy", "check", "--json"]).assert().success().get_output().stdout.clone();
+    let report = json(&output);
+    assert_eq!(report["ok"], true);
+    let alerts = report["alerts"].as_array().expect("alerts");
+    let names: Vec<&str> = alerts.iter().filter_map(|alert| alert["name"].as_str()).collect();
+    for expected in [
+        "tablespace_full",
+        "temp_full",
+        "archive_dest_full",
+        "high_undo_usage",
+        "long_running_sql",
+        "cpu_high",
+        "session_blocker",
+        "listener_down",
+        "archive_gap",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    let postgres = alerts.iter().filter(|alert| alert["engine"] == "postgres").count();
+    assert!(postgres >= 6, "only {postgres} PostgreSQL policies");
+    for alert in alerts {
+        assert!(alert["samples_total"].as_u64().unwrap_or(0) >= 3, "{} has fewer than 3 samples", alert["name"]);
+        assert_eq!(alert["samples_passed"], alert["samples_total"], "{}", alert["name"]);
+    }
+}
+
+#[test]
+fn a_broken_policy_is_reported_with_file_and_line_and_the_rest_still_load() {
+    let home = initialised();
+    std::fs::write(
+        home.path().join("alerts/oracle/broken.md"),
+        "---\nseverity: HIGH\n---\n## Email Pattern\n```regex\ndisk (\\w+ full\n```\n",
+    )
+    .expect("write");
+    std::fs::write(
+        home.path().join("alerts/postgres/bad_group.md"),
+        "## Email Pattern\n```regex\nwal (\\w+) lag\n```\n## Extracted Fields\n- `slot` = group(2)\n",
+    )
+    .expect("write");
+    sentri(home.path())
+        .args(["policy", "check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("alerts/oracle/broken.md:6: error: invalid regex"))
+        .stdout(predicate::str::contains(
+            "alerts/postgres/bad_group.md:6: error: field `slot` refers to group(2), but the pattern has 1 group(s)",
+        ))
+        .stdout(predicate::str::contains("16 alert policies"))
+        .stdout(predicate::str::contains("2 file(s) skipped"));
+}
+
+#[test]
+fn match_explains_an_oem_alert_and_resolves_the_alias() {
+    let home = initialised();
+    let output = sentri(home.path()).args(["match", "--json", SAMPLE]).assert().success().get_output().stdout.clone();
+    let result = json(&output);
+    assert_eq!(result["alert_type"], "tablespace_full");
+    assert_eq!(result["database"], "PROD-DB-07", "PRODDB is an alias of PROD-DB-07 in the template config");
+    assert_eq!(result["environment"], "PROD");
+    assert_eq!(result["fields"]["tablespace_name"], "USERS");
+    assert_eq!(result["fields"]["used_percent"], "97");
+    let keys: Vec<&String> = result.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["alert_type", "database", "environment", "fields"]);
+}
+
+#[test]
+fn match_reads_standard_input_and_explains_a_miss() {
+    let home = initialised();
+    sentri(home.path())
+        .args(["match", "-"])
+        .write_stdin("Subject: Quarterly storage newsletter\n\nTablespace planning tips inside.\n")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("no policy matched"))
+        .stdout(predicate::str::contains("nearest policies:"))
+        .stdout(predicate::str::contains("tablespace_full"));
+    let output = sentri(home.path())
+        .args(["match", "--json", "-"])
+        .write_stdin("hello\nworld\n")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        json(&output),
+        serde_json::json!({"alert_type": null, "database": null, "environment": null, "fields": {}})
+    );
+}
+
+#[test]
+fn read_commands_work_on_an_empty_store_and_fail_clearly_without_a_home() {
+    let home = initialised();
+    sentri(home.path()).arg("list").assert().success().stdout(predicate::str::contains("No workflows yet."));
+    sentri(home.path()).args(["list", "--json"]).assert().success().stdout(predicate::str::diff("[]\n"));
+    sentri(home.path()).args(["stats", "--json"]).assert().success().stdout(predicate::str::contains("\"total\": 0"));
+    sentri(home.path())
+        .args(["audit", "--verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Audit chain intact"));
+
+    let missing = home.path().join("nope");
+    sentri(&missing).arg("list").assert().code(1).stderr(predicate::str::contains("run `sentri init` first"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_every_command_has_help() {
+    let home = tempfile::tempdir().expect("tempdir");
+    sentri(home.path()).arg("frobnicate").assert().code(2);
+    sentri(home.path()).args(["list", "--status", "SLEEPING"]).assert().code(2);
+    for command in [
+        vec!["init"],
+        vec!["policy", "check"],
+        vec!["match"],
+        vec!["db", "list"],
+        vec!["list"],
+        vec!["show"],
+        vec!["stats"],
+        vec!["audit"],
+        vec!["completions"],
+    ] {
+        let mut args = command.clone();
+        args.push("--help");
+        sentri(home.path()).args(&args).assert().success().stdout(predicate::str::contains("Usage: sentri"));
+    }
+    sentri(home.path()).arg("--version").assert().success().stdout(predicate::str::starts_with("sentri "));
+    sentri(home.path()).args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("_sentri"));
+}
+
+fn workflow(store: &Store, alert_type: &str, database: &str, environment: &str) -> String {
+    let new = NewWorkflow {
+        raw_alert_id: None,
+        alert_type: alert_type.to_owned(),
+        database: database.to_owned(),
+        environment: environment.to_owned(),
+        severity: "HIGH".to_owned(),
+        fields: BTreeMap::from([("tablespace_name".to_owned(), "USERS".to_owned())]),
+    };
+    store.create_workflow(new, "test").expect("create workflow").id
+}
+
+#[test]
+fn list_show_stats_and_audit_read_the_store() {
+    let home = initialised();
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let first = workflow(&store, "tablespace_full", "PROD-DB-07", "PROD");
+    let second = workflow(&store, "temp_full", "DEV-DB-01", "DEV");
+    store
+        .transition(&second, WorkflowState::Detected, WorkflowState::Verifying, "engine", "checking the live database")
+        .expect("transition");
+
+    let output = sentri(home.path()).args(["list", "--json"]).assert().success().get_output().stdout.clone();
+    let listed = json(&output);
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 2);
+    let keys: Vec<&String> = listed[0].as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["alert_type", "created_at", "database", "environment", "id", "short_id", "status", "updated_at"]);
+    assert_eq!(listed[1]["status"], "VERIFYING");
+    assert_eq!(listed[1]["short_id"], &second[..8]);
+
+    sentri(home.path())
+        .args(["list", "--status", "verifying"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("temp_full").and(predicate::str::contains("tablespace_full").not()));
+    sentri(home.path())
+        .args(["list", "--db", "prod-db-07"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tablespace_full").and(predicate::str::contains("temp_full").not()));
+
+    sentri(home.path())
+        .args(["show", &second[..8]])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("temp_full on DEV-DB-01 (DEV)"))
+        .stdout(predicate::str::contains("DETECTED → VERIFYING  by engine — checking the live database"));
+    sentri(home.path()).args(["show", "ffffffff"]).assert().code(1);
+
+    // Seventeen ids share a first hex digit somewhere (pigeonhole): that prefix is ambiguous.
+    let mut ids = vec![first.clone(), second.clone()];
+    ids.extend((0..15).map(|_| workflow(&store, "tablespace_full", "UAT-DB-03", "UAT")));
+    let shared = ids
+        .iter()
+        .find_map(|id| {
+            let prefix = &id[..1];
+            let matching: Vec<&String> = ids.iter().filter(|other| other.starts_with(prefix)).collect();
+            (matching.len() > 1).then(|| (prefix.to_owned(), matching[0].clone(), matching[1].clone()))
+        })
+        .expect("two ids share a first digit");
+    sentri(home.path()).args(["show", &shared.0]).assert().code(1).stderr(
+        predicate::str::contains("ambiguous")
+            .and(predicate::str::contains(&shared.1))
+            .and(predicate::str::contains(&shared.2)),
+    );
+
+    let output = sentri(home.path()).args(["stats", "--json"]).assert().success().get_output().stdout.clone();
+    assert_eq!(json(&output)["total"], 17);
+    sentri(home.path())
+        .args(["audit", "--db", "DEV-DB-01"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("TRANSITION"));
+    sentri(home.path())
+        .args(["audit", "--verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("18 row(s) verified"));
+}
+
+#[test]
+fn audit_verify_names_the_first_edited_row() {
+    let home = initialised();
+    let path = home.path().join("data/sentri.db");
+    let store = Store::open(&path).expect("open store");
+    for _ in 0..3 {
+        workflow(&store, "tablespace_full", "PROD-DB-07", "PROD");
+    }
+    drop(store);
+    // What someone with the sqlite3 shell would do: drop the guard, then rewrite history.
+    let connection = rusqlite::Connection::open(&path).expect("open sqlite");
+    let triggers: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'")
+        .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+        .expect("list triggers");
+    assert!(!triggers.is_empty(), "the audit table must be guarded by triggers");
+    let refused = connection.execute("UPDATE audit SET actor = 'someone else' WHERE id = 2", []);
+    assert!(refused.is_err(), "the audit table must refuse UPDATE");
+    for trigger in triggers {
+        connection.execute(&format!("DROP TRIGGER \"{trigger}\""), []).expect("drop trigger");
+    }
+    connection.execute("UPDATE audit SET actor = 'someone else' WHERE id = 2", []).expect("tamper");
+    drop(connection);
+    sentri(home.path())
+        .args(["audit", "--verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("BROKEN at row #2"));
+}
