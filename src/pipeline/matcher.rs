@@ -192,7 +192,7 @@ fn nearest(shaped: &ShapedAlert, policies: &PolicySet) -> Vec<NearMiss> {
     misses
 }
 
-/// The literal words of a regex (runs of 3+ letters not part of an escape or a group name).
+/// The literal words of a regex (runs of 4+ letters not part of an escape or a group name).
 fn pattern_words(source: &str) -> Vec<String> {
     let mut words = BTreeSet::new();
     let chars: Vec<char> = source.chars().collect();
@@ -240,7 +240,7 @@ fn pattern_words(source: &str) -> Vec<String> {
             }
             let followed_by_quantifier = matches!(chars.get(index), Some('?' | '*' | '{'));
             let word: String = chars[start..index].iter().collect::<String>().to_lowercase();
-            if word.len() >= 3 && !followed_by_quantifier {
+            if word.len() >= 4 && !followed_by_quantifier {
                 words.insert(word);
             }
             continue;

@@ -89,6 +89,10 @@ static NAGIOS_OUTPUT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?m)^\s*(?:([A-Z][A-Z0-9_]+)\s+)?(OK|WARNING|CRITICAL|UNKNOWN)\s*(?:-|:)\s*(.*?)(?:\s*\|\s*(.*))?\s*$")
         .ok()
 });
+static NAGIOS_NOTIFICATION: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*\*\*\s*(PROBLEM|RECOVERY|ACKNOWLEDGEMENT|FLAPPINGSTART|FLAPPINGSTOP)\s+(?:Service|Host)\s+Alert:\s*([^/\s]+)(?:/(.+?))?\s+is\s+(\w+)\s*\*\*")
+        .ok()
+});
 static CLEARED: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\bCLEARED\s+-\s+").ok());
 
 /// Reads the structure of an alert. Never fails; an alert in no known format is `Plain`.
@@ -128,13 +132,28 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
     }
     let text = format!("{subject}\n{body}");
     if shaped.shape == Shape::Plain
-        && let Some(captures) = NAGIOS_OUTPUT.as_ref().and_then(|regex| regex.captures(&text))
+        && let Some(captures) = NAGIOS_NOTIFICATION.as_ref().and_then(|regex| regex.captures(subject.trim()))
     {
+        // A Nagios notification mail: `** PROBLEM Service Alert: host/service is CRITICAL **`.
         shaped.shape = Shape::Nagios;
-        shaped.monitor_severity = captures.get(2).map(|m| m.as_str().to_owned());
-        for (index, key) in [(1, "service"), (3, "output"), (4, "perfdata")] {
+        shaped.monitor_severity = captures.get(4).map(|m| m.as_str().to_uppercase());
+        for (index, key) in [(1, "notification_type"), (2, "host"), (3, "service")] {
             if let Some(value) = captures.get(index) {
                 shaped.attributes.insert(key.to_owned(), value.as_str().trim().to_owned());
+            }
+        }
+    }
+    if shaped.shape != Shape::OemEvent
+        && let Some(captures) = NAGIOS_OUTPUT.as_ref().and_then(|regex| regex.captures(&text))
+    {
+        // Plugin output, `STATE - text | perfdata`, alone or inside a notification mail.
+        if shaped.shape == Shape::Plain {
+            shaped.monitor_severity = captures.get(2).map(|m| m.as_str().to_owned());
+        }
+        shaped.shape = Shape::Nagios;
+        for (index, key) in [(1, "service"), (3, "output"), (4, "perfdata")] {
+            if let Some(value) = captures.get(index) {
+                shaped.attributes.entry(key.to_owned()).or_insert_with(|| value.as_str().trim().to_owned());
             }
         }
     }
@@ -283,6 +302,16 @@ mod tests {
         let check_postgres =
             read(&raw("alert", "POSTGRES_TXN_IDLE CRITICAL: DB \"app\" (host:db1) longest idle in txn: 4521s"));
         assert_eq!(check_postgres.attributes["service"], "POSTGRES_TXN_IDLE");
+    }
+
+    #[test]
+    fn nagios_notification_mail_is_read() {
+        let shaped =
+            read(&raw("** RECOVERY Service Alert: dev-db-01/ORACLE_TEMP is OK **", "Temp tablespace TEMP is 40% full"));
+        assert_eq!(shaped.shape, Shape::Nagios);
+        assert_eq!(shaped.attributes["host"], "dev-db-01");
+        assert_eq!(shaped.attributes["service"], "ORACLE_TEMP");
+        assert!(shaped.cleared, "a RECOVERY is a clear event");
     }
 
     #[test]
