@@ -1,0 +1,4 @@
+//! The databases under care. This is the only module that speaks to them; today it holds the
+//! SQL reading every other step relies on.
+
+pub mod sql;
