@@ -351,7 +351,7 @@ impl Store {
                     "SELECT {COLUMNS} FROM workflows
                      WHERE (?1 IS NULL OR state = ?1)
                        AND (?2 IS NULL OR database = ?2 COLLATE NOCASE)
-                     ORDER BY created_at DESC, id DESC LIMIT ?3"
+                     ORDER BY created_at DESC, rowid DESC LIMIT ?3"
                 ))
                 .ctx("listing workflows")?;
             let raw = statement
@@ -378,7 +378,7 @@ impl Store {
                     "SELECT {COLUMNS} FROM workflows
                      WHERE alert_type = ?1 AND database = ?2 COLLATE NOCASE
                        AND state IN (SELECT value FROM json_each(?3))
-                     ORDER BY created_at DESC, id DESC LIMIT 1"
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
                 ),
                 (alert_type, database, open),
                 RawColumns::from_row,
