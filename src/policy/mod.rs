@@ -362,4 +362,56 @@ mod tests {
         assert!(error.message.starts_with("front matter"), "{error}");
         assert!((3..=4).contains(&error.line), "{error}");
     }
+
+    /// A policy in the reference product's format, as its users have them: `(?i)` inline,
+    /// group fields with `--` descriptions, a DDL fix with undeclared placeholders, a
+    /// comment-only rollback, prose risk level, a `:name` bind in the verification query.
+    const REFERENCE_STYLE: &str = "---\ntype: alert_pattern\nname: tablespace_full\nseverity: high\naction_type: add_datafile\nversion: \"1.0\"\n---\n\n# Tablespace Full\n\n## Email Pattern\n\n```regex\n(?i)(?<!temp\\s)(?<!temporary\\s)tablespace\\s+(\\S+)\\s+.*?(\\d+(?:\\.\\d+)?)\\s*%.*?(?:on|database)\\s+(\\S+)\n```\n\n## Extracted Fields\n\n- `tablespace_name` = group(1) -- the tablespace\n- `used_percent` = group(2) -- how full\n- `database_id` = group(3) -- the database\n\n## Verification Query\n\n```sql\nSELECT tablespace_name, ROUND(used_percent, 1) AS used_percent\nFROM dba_tablespace_usage_metrics\nWHERE tablespace_name = :tablespace_name;\n```\n\n## Tolerance\n\n- `used_percent`: 2 percentage points\n\n## Forward Action\n\n```sql\nALTER TABLESPACE :tablespace_name ADD DATAFILE SIZE 10G AUTOEXTEND ON NEXT 1G MAXSIZE 32G;\n```\n\n## Rollback Action\n\n```sql\n-- N/A: a datafile cannot be dropped while it holds data\n```\n\n## Risk Level\n\nLOW -- adding space is routine\n";
+
+    #[test]
+    fn a_reference_product_home_loads_unchanged() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write(home.path(), "alerts/tablespace_full.md", REFERENCE_STYLE);
+        write(home.path(), "alerts/.backup/tablespace_full.md.bak.md", REFERENCE_STYLE);
+        write(
+            home.path(),
+            "brain/rules.md",
+            "## Action Rules\n\n| Action Type | DEV | UAT | PROD | Notes |\n|---|---|---|---|---|\n| ADD_DATAFILE | auto | auto | approval | |\n",
+        );
+        let set = PolicySet::load(home.path());
+        assert!(set.skipped.is_empty(), "{:?}", set.problems);
+        assert_eq!(set.errors().count(), 0, "{:?}", set.problems);
+        let policy = set.alert("tablespace_full").expect("loaded");
+        assert_eq!(policy.action_type, "ADD_DATAFILE");
+        assert_eq!(policy.risk, alert::Risk::Low);
+        assert_eq!(policy.tolerance, [("used_percent".to_owned(), 2.0)]);
+        assert!(!policy.has_fix(), "an undeclared DDL placeholder and no real rollback disable the fix");
+        assert!(set.problems.iter().any(|p| p.message.contains("fix disabled")));
+        let raw = crate::intake::RawAlert::from_parts(
+            "ALERT: Tablespace USERS is 92% full on database DEV-DB-01",
+            "",
+            String::new(),
+        );
+        let crate::pipeline::matcher::MatchOutcome::Matched(alert) =
+            crate::pipeline::matcher::match_alert(&raw, &set, &[])
+        else {
+            panic!("the reference pattern must still match");
+        };
+        assert_eq!(alert.fields["tablespace_name"], "USERS");
+        assert_eq!(alert.fields["used_percent"], "92");
+        // The reference pattern captures the word "database" as the database; with the database
+        // configured, the whole-word scan still finds the right one.
+        let known = [crate::pipeline::matcher::KnownDatabase {
+            name: "DEV-DB-01".into(),
+            environment: "DEV".into(),
+            aliases: Vec::new(),
+        }];
+        let crate::pipeline::matcher::MatchOutcome::Matched(alert) =
+            crate::pipeline::matcher::match_alert(&raw, &set, &known)
+        else {
+            panic!("must match");
+        };
+        assert_eq!(alert.fields["database_id"], "database");
+        assert_eq!(alert.database.as_deref(), Some("DEV-DB-01"));
+    }
 }
