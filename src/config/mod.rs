@@ -13,8 +13,8 @@
 //! - **Every problem is reported at once**, each with file, line, column and key path, in
 //!   [`ConfigError::Invalid`].
 //!
-//! Layout: [`yaml`] parses into a positioned tree and reads it key by key; [`database`],
-//! [`sections`] and [`llm`] read their sections; [`diagnostics`] holds warnings and problems.
+//! Layout: `yaml` parses into a positioned tree and reads it key by key; `database`,
+//! `sections` and `llm` read their sections; `diagnostics` holds warnings and problems.
 
 mod database;
 mod diagnostics;
