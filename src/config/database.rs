@@ -231,7 +231,14 @@ pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
             keyword_form: false,
         };
     }
-    if !s.starts_with('(') && s.contains('=') {
+    // libpq `key=value …` starts with a bare keyword; EZConnect (`host:1521/svc?k=v`) and
+    // descriptors (`(DESCRIPTION=…)`) do not.
+    if s.split_once('=').is_some_and(|(k, _)| {
+        !k.trim().is_empty()
+            && k.trim()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) {
         return parse_keyword_form(s);
     }
     if !s.starts_with('(')
@@ -728,6 +735,7 @@ mod tests {
         assert_eq!(infer("h:1521/s"), Ok(Engine::Oracle));
         assert_eq!(infer("tcps://h:2484/s"), Ok(Engine::Oracle));
         assert_eq!(infer("PRODDB"), Ok(Engine::Oracle));
+        assert_eq!(infer("h:1521/s?connect_timeout=5"), Ok(Engine::Oracle));
         assert_eq!(
             infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"),
             Ok(Engine::Oracle)
