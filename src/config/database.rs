@@ -196,7 +196,31 @@ fn percent_decode(s: &str) -> String {
 }
 
 pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
-    let s = s.trim();
+    let mut parsed = parse_connection_parts(s.trim());
+    if parsed.keyword_form {
+        return parsed;
+    }
+    // `postgres://h/db?user=bob&password=x`, `h:1521/svc?password=x`: query parameters can
+    // carry credentials too.
+    if let Some((base, query)) = parsed.sanitized.split_once('?') {
+        let mut kept = Vec::new();
+        for parameter in query.split('&') {
+            let key = parameter.split('=').next().unwrap_or_default().to_ascii_lowercase();
+            match key.as_str() {
+                "password" | "passwd" | "pwd" => parsed.had_password = true,
+                "user" if parsed.user.is_none() => {
+                    parsed.user = parameter.split_once('=').map(|(_, value)| percent_decode(value)).filter(|u| !u.is_empty());
+                    kept.push(parameter);
+                }
+                _ => kept.push(parameter),
+            }
+        }
+        parsed.sanitized = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    }
+    parsed
+}
+
+fn parse_connection_parts(s: &str) -> ParsedConnection {
     if let Some((scheme, rest)) = s.split_once("://") {
         // The user part ends at the last `@` before any query string (a password may contain
         // `@` or `/`; a host or service name does not contain `@`).
@@ -226,7 +250,11 @@ pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
             keyword_form: false,
         };
     }
-    if !s.starts_with('(') && s.contains('=') {
+    // libpq `key=value …` starts with a bare keyword; EZConnect (`host:1521/svc?k=v`) and
+    // descriptors (`(DESCRIPTION=…)`) do not.
+    if s.split_once('=')
+        .is_some_and(|(k, _)| !k.trim().is_empty() && k.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
         return parse_keyword_form(s);
     }
     if !s.starts_with('(')
@@ -595,6 +623,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn passwords_in_query_parameters_are_removed() {
+        let p = parse_connection_string("postgres://h/db?user=bob&password=pgsecret99&sslmode=require");
+        assert_eq!(p.sanitized, "postgres://h/db?user=bob&sslmode=require");
+        assert!(p.had_password);
+        assert_eq!(p.user.as_deref(), Some("bob"));
+        let p = parse_connection_string("h:1521/S?PWD=x");
+        assert_eq!(p.sanitized, "h:1521/S");
+        assert!(p.had_password);
+        assert!(!p.sanitized.contains('x'));
+    }
+
+    #[test]
     fn env_var_names_follow_the_reference_pattern() {
         assert_eq!(password_env_var("PROD-DB-07"), "SENTRI_DB_PROD_DB_07_PASSWORD");
         assert_eq!(username_env_var("dev-db-01"), "SENTRI_DB_DEV_DB_01_USERNAME");
@@ -652,6 +692,7 @@ mod tests {
         assert_eq!(infer("h:1521/s"), Ok(Engine::Oracle));
         assert_eq!(infer("tcps://h:2484/s"), Ok(Engine::Oracle));
         assert_eq!(infer("PRODDB"), Ok(Engine::Oracle));
+        assert_eq!(infer("h:1521/s?connect_timeout=5"), Ok(Engine::Oracle));
         assert_eq!(infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"), Ok(Engine::Oracle));
         assert!(infer("snowflake://acct/db").is_err_and(|e| e.contains("not supported")));
         assert!(infer("sqlserver://h/db").is_err_and(|e| e.contains("not supported")));

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::Secret;
 use super::diagnostics::{Diagnostics, Position, WarningKind};
-use super::yaml::Fields;
+use super::yaml::{Fields, Value};
 
 /// A language-model provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -301,7 +301,9 @@ pub(crate) fn read_llm_learning_rag(
     // The LLM settings: from `llm:`, else from the legacy keys of `learning:`.
     let (provider, model, daily_cost_limit, researcher, judge, where_written) = if llm_written {
         for (legacy, new) in LEGACY_LLM_KEYS {
-            if learning.has(legacy) {
+            let written =
+                learning.get(legacy).is_some_and(|n| !matches!(&n.value, Value::Str(s) if s.trim().is_empty()));
+            if written {
                 learning.not_used(d, legacy, &format!("the llm: section is present, so llm.{new} applies"));
             }
         }
@@ -364,7 +366,7 @@ pub(crate) fn read_llm_learning_rag(
         if model.is_none() {
             d.problem(
                 section_position,
-                format!("{section_path}.model"),
+                if llm_written { "llm.model".to_owned() } else { format!("{section_path}.llm_model") },
                 "required when the provider is local (there is no default model)",
             );
         }

@@ -161,7 +161,6 @@ impl<'de> Visitor<'de> for RawVisitor {
             Ok(i) => Ok(RawNode::Int(i)),
             // Precision does not matter here: no setting takes a number this large, and the
             // source text is kept for the error message.
-            #[allow(clippy::cast_precision_loss)]
             Err(_) => Ok(RawNode::Float(v as f64)),
         }
     }
@@ -311,7 +310,6 @@ impl<'n> Fields<'n> {
     /// A finite number ≥ 0.
     pub(crate) fn float(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<f64> {
         let node = self.get(key)?;
-        #[allow(clippy::cast_precision_loss)]
         let parsed = match &node.value {
             Value::Int(i, _) => Some(*i as f64),
             Value::Float(x, _) => Some(*x),
