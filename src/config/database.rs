@@ -209,7 +209,8 @@ pub(crate) fn parse_connection_string(s: &str) -> ParsedConnection {
             match key.as_str() {
                 "password" | "passwd" | "pwd" => parsed.had_password = true,
                 "user" if parsed.user.is_none() => {
-                    parsed.user = parameter.split_once('=').map(|(_, value)| percent_decode(value)).filter(|u| !u.is_empty());
+                    parsed.user =
+                        parameter.split_once('=').map(|(_, value)| percent_decode(value)).filter(|u| !u.is_empty());
                     kept.push(parameter);
                 }
                 _ => kept.push(parameter),

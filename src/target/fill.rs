@@ -66,10 +66,11 @@ pub fn fill(
         let Some(value) = value else {
             return Err(FillError::MissingValue { name });
         };
-        if placeholder.as_literal {
-            // `':name'`: the reference format's "this value as a string literal".
+        if placeholder.as_literal && !kind.takes_binds() {
+            // `':name'` in DDL: the reference format's "this value as a string literal". In a
+            // statement that takes binds the quotes go and the value is bound like any other.
             let Some(text) = value else { return Err(FillError::MissingValue { name }) };
-            out.push_str(&string_literal(text));
+            out.push_str(&string_literal_for(dialect, text));
             continue;
         }
         match (kind.takes_binds(), identifiers.get(&name)) {
@@ -117,7 +118,7 @@ pub fn render_identifier(dialect: Dialect, kind: IdentifierKind, name: &str, val
             if value.chars().any(|c| c.is_control()) {
                 return Err(invalid("a file path has no control characters"));
             }
-            Ok(string_literal(value))
+            Ok(string_literal_for(dialect, value))
         }
         IdentifierKind::Session => {
             let parts: Vec<&str> = value.split(',').map(str::trim).collect();
@@ -194,6 +195,16 @@ pub fn quoted_identifier(name: &str) -> String {
 /// `'text'`, with any inner quote doubled.
 pub fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A string literal that reads the same whatever the session's settings: on PostgreSQL a value
+/// holding a backslash is written as `E'…'` with the backslash escaped, so it means the same
+/// with `standard_conforming_strings` on or off.
+pub fn string_literal_for(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::Postgres if text.contains('\\') => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")),
+        _ => string_literal(text),
+    }
 }
 
 /// The query that confirms a name of this kind exists and returns it as the dictionary spells
@@ -371,6 +382,12 @@ mod tests {
             fill("ALTER TABLESPACE x DROP DATAFILE ':path'", Dialect::Oracle, &values(&[("path", "a'b")]), &declared)
                 .expect("fills");
         assert_eq!(literal.sql, "ALTER TABLESPACE x DROP DATAFILE 'a''b'");
+        let bound =
+            fill("SELECT * FROM t WHERE name = ':path'", Dialect::Postgres, &values(&[("path", "a'b")]), &declared)
+                .expect("fills");
+        assert_eq!(bound.sql, "SELECT * FROM t WHERE name = $1", "in a query the quoted placeholder is bound");
+        assert_eq!(string_literal_for(Dialect::Postgres, r"C:\x'"), r"E'C:\\x'''");
+        assert_eq!(string_literal_for(Dialect::Oracle, r"C:\x"), r"'C:\x'");
     }
 
     #[test]
