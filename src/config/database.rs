@@ -12,23 +12,7 @@ use super::Secret;
 use super::diagnostics::{Diagnostics, Position, WarningKind};
 use super::yaml::{Fields, Node};
 
-/// The database engine of a target; decides which driver and which policy pack apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Engine {
-    /// Oracle Database (thin driver, no Instant Client).
-    Oracle,
-    /// PostgreSQL.
-    Postgres,
-}
-
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Engine::Oracle => "oracle",
-            Engine::Postgres => "postgres",
-        })
-    }
-}
+pub use crate::target::Engine;
 
 /// The environment class of a database. Autonomy (what may run without a human) is decided by
 /// it, so an unrecognised value is an error rather than a silent "not PROD".

@@ -24,36 +24,7 @@ pub use brain::Brain;
 pub use check::CheckPolicy;
 pub use environment::EnvironmentPolicy;
 
-/// Which kind of database a policy speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    Oracle,
-    Postgres,
-}
-
-impl Engine {
-    pub fn parse(text: &str) -> Option<Engine> {
-        match text.trim().to_lowercase().as_str() {
-            "oracle" => Some(Engine::Oracle),
-            "postgres" | "postgresql" => Some(Engine::Postgres),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Oracle => "oracle",
-            Engine::Postgres => "postgres",
-        }
-    }
-}
-
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::target::Engine;
 
 /// How urgent an alert or a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
