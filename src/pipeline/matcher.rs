@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::shapes::{self, Shape, ShapedAlert};
 use crate::intake::RawAlert;
 use crate::policy::{AlertPolicy, PolicySet, Severity};
+use crate::target::Engine;
 
 /// A configured database as the matcher needs to know it.
 #[derive(Debug, Clone)]
@@ -20,7 +21,14 @@ pub struct KnownDatabase {
     pub name: String,
     pub environment: String,
     pub aliases: Vec<String>,
+    /// When known, a policy for another engine cannot claim this database.
+    pub engine: Option<Engine>,
 }
+
+/// Patterns see at most this much of an alert: the part of an alert that says what is wrong
+/// is at its top, and a megabyte of quoted history must not make a pattern give up. The stored
+/// raw alert keeps everything.
+pub const MAX_MATCH_TEXT: usize = 64 * 1024;
 
 /// An alert a policy recognised.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -43,6 +51,8 @@ pub struct Alert {
     pub shape: Shape,
     /// Other policies whose patterns matched too but lost.
     pub also_matched: Vec<String>,
+    /// Patterns that could not finish on this text (reported, never silently a miss).
+    pub pattern_errors: Vec<PatternError>,
 }
 
 /// A policy that came close, for explaining a miss.
@@ -55,49 +65,85 @@ pub struct NearMiss {
     pub missing: Vec<String>,
 }
 
+/// A pattern that failed at run time (e.g. its backtracking limit) on one alert.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PatternError {
+    pub alert_type: String,
+    pub error: String,
+}
+
 /// What matching an alert gave.
 #[derive(Debug, Clone)]
 pub enum MatchOutcome {
     Matched(Alert),
-    Unmatched { nearest: Vec<NearMiss> },
+    Unmatched { nearest: Vec<NearMiss>, pattern_errors: Vec<PatternError> },
 }
 
 /// Matches one alert against the whole policy set.
 pub fn match_alert(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase]) -> MatchOutcome {
-    let shaped = shapes::read(raw);
+    let mut shaped = shapes::read(raw);
+    truncate_at_char(&mut shaped.text, MAX_MATCH_TEXT);
     let mut candidates: Vec<(Arc<AlertPolicy>, BTreeMap<String, String>)> = Vec::new();
+    let mut pattern_errors = Vec::new();
     for policy in &policies.alerts {
-        if let Some(fields) = extract(policy, &shaped.text) {
-            candidates.push((Arc::clone(policy), fields));
+        match extract(policy, &shaped.text) {
+            Ok(Some(fields)) => candidates.push((Arc::clone(policy), fields)),
+            Ok(None) => {}
+            Err(error) => pattern_errors.push(PatternError { alert_type: policy.name.clone(), error }),
         }
     }
     candidates.sort_by(|(a, a_fields), (b, b_fields)| {
         b.priority.cmp(&a.priority).then(b_fields.len().cmp(&a_fields.len())).then(a.name.cmp(&b.name))
     });
-    let mut ranked = candidates.into_iter();
-    let Some((policy, fields)) = ranked.next() else {
-        return MatchOutcome::Unmatched { nearest: nearest(&shaped, policies) };
+    let mut winner = None;
+    let mut also_matched = Vec::new();
+    for (policy, fields) in candidates {
+        if winner.is_some() {
+            also_matched.push(policy.name.clone());
+            continue;
+        }
+        let resolved = resolve_database(&fields, &shaped, databases);
+        // An Oracle policy cannot claim a PostgreSQL database, nor the other way round.
+        if resolved.engine.is_some_and(|engine| engine != policy.engine) {
+            continue;
+        }
+        winner = Some((policy, fields, resolved));
+    }
+    let Some((policy, fields, resolved)) = winner else {
+        return MatchOutcome::Unmatched { nearest: nearest(&shaped, policies), pattern_errors };
     };
-    let also_matched = ranked.map(|(policy, _)| policy.name.clone()).collect();
-    let (database, database_as_written, environment, database_resolved) = resolve_database(&fields, &shaped, databases);
     MatchOutcome::Matched(Alert {
         alert_type: policy.name.clone(),
         severity: policy.severity,
         policy,
-        database,
-        database_as_written,
-        database_resolved,
-        environment,
+        database: resolved.database,
+        database_as_written: resolved.as_written,
+        database_resolved: resolved.resolved,
+        environment: resolved.environment,
         fields,
         cleared: shaped.cleared,
         shape: shaped.shape,
         also_matched,
+        pattern_errors,
     })
 }
 
-/// Runs a policy's pattern and reads its fields; `None` when it does not match.
-fn extract(policy: &AlertPolicy, text: &str) -> Option<BTreeMap<String, String>> {
-    let captures = policy.pattern.regex.captures(text).ok().flatten()?;
+fn truncate_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// Runs a policy's pattern and reads its fields; `Ok(None)` when it does not match, `Err` when
+/// the pattern could not finish (its backtracking limit).
+fn extract(policy: &AlertPolicy, text: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+    let Some(captures) = policy.pattern.regex.captures(text).map_err(|error| error.to_string())? else {
+        return Ok(None);
+    };
     let mut fields = BTreeMap::new();
     for rule in &policy.fields {
         let value = rule.groups.iter().find_map(|group| captures.get(*group)).map(|m| m.as_str().trim().to_owned());
@@ -113,44 +159,54 @@ fn extract(policy: &AlertPolicy, text: &str) -> Option<BTreeMap<String, String>>
             }
         }
     }
-    Some(fields)
+    Ok(Some(fields))
+}
+
+/// Where the alert's database resolved to.
+struct Resolved {
+    database: Option<String>,
+    as_written: Option<String>,
+    environment: Option<String>,
+    resolved: bool,
+    engine: Option<Engine>,
 }
 
 /// Resolves the database: a captured field, then the OEM target, then any configured name or
 /// alias standing as a whole word in the text.
-fn resolve_database(
-    fields: &BTreeMap<String, String>,
-    shaped: &ShapedAlert,
-    databases: &[KnownDatabase],
-) -> (Option<String>, Option<String>, Option<String>, bool) {
+fn resolve_database(fields: &BTreeMap<String, String>, shaped: &ShapedAlert, databases: &[KnownDatabase]) -> Resolved {
     let written: Vec<String> = ["database", "database_id", "database_name", "db_name"]
         .iter()
         .filter_map(|key| fields.get(*key).cloned())
         .chain(shaped.target.clone())
         .collect();
+    let found = |known: &KnownDatabase, as_written: &str| Resolved {
+        database: Some(known.name.clone()),
+        as_written: Some(as_written.to_owned()),
+        environment: Some(known.environment.clone()),
+        resolved: true,
+        engine: known.engine,
+    };
     for candidate in &written {
-        if let Some(known) = find_known(candidate, databases) {
-            return (Some(known.name.clone()), Some(candidate.clone()), Some(known.environment.clone()), true);
+        if let Some(known) = databases.iter().find(|known| answers_to(known, candidate)) {
+            return found(known, candidate);
         }
     }
     let text = shaped.text.to_lowercase();
     for known in databases {
         for name in std::iter::once(&known.name).chain(&known.aliases) {
             if contains_word(&text, &name.to_lowercase()) {
-                return (Some(known.name.clone()), Some(name.clone()), Some(known.environment.clone()), true);
+                return found(known, name);
             }
         }
     }
     let first = written.into_iter().next();
-    (first.clone(), first, None, false)
+    Resolved { database: first.clone(), as_written: first, environment: None, resolved: false, engine: None }
 }
 
-fn find_known<'a>(written: &str, databases: &'a [KnownDatabase]) -> Option<&'a KnownDatabase> {
+/// Whether `written` is the database's name or one of its aliases (case-insensitive, whole).
+fn answers_to(known: &KnownDatabase, written: &str) -> bool {
     let written = written.trim();
-    databases.iter().find(|known| {
-        known.name.eq_ignore_ascii_case(written)
-            || known.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(written))
-    })
+    known.name.eq_ignore_ascii_case(written) || known.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(written))
 }
 
 /// Whether `word` stands in `text` with no name character on either side (names may hold
@@ -238,7 +294,9 @@ fn pattern_words(source: &str) -> Vec<String> {
             while index < chars.len() && chars[index].is_ascii_alphabetic() {
                 index += 1;
             }
-            let followed_by_quantifier = matches!(chars.get(index), Some('?' | '*' | '{'));
+            // A word made optional (`colou?r`, `temp(?:orary)?`) is not a word the alert must have.
+            let followed_by_quantifier = matches!(chars.get(index), Some('?' | '*' | '{'))
+                || (chars.get(index) == Some(&')') && matches!(chars.get(index + 1), Some('?' | '*')));
             let word: String = chars[start..index].iter().collect::<String>().to_lowercase();
             if word.len() >= 4 && !followed_by_quantifier {
                 words.insert(word);
@@ -295,15 +353,16 @@ mod tests {
                 name: "PROD-DB-07".into(),
                 environment: "PROD".into(),
                 aliases: vec!["PRODDB".into(), "prod07".into()],
+                engine: Some(Engine::Oracle),
             },
-            KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![] },
+            KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![], engine: None },
         ]
     }
 
     fn matched(subject: &str, body: &str) -> Alert {
         match match_alert(&RawAlert::from_parts(subject, body, String::new()), &set(), &databases()) {
             MatchOutcome::Matched(alert) => alert,
-            MatchOutcome::Unmatched { nearest } => panic!("no match; nearest {nearest:?}"),
+            MatchOutcome::Unmatched { nearest, .. } => panic!("no match; nearest {nearest:?}"),
         }
     }
 
@@ -353,7 +412,7 @@ mod tests {
             &set(),
             &databases(),
         );
-        let MatchOutcome::Unmatched { nearest } = outcome else { panic!("should not match") };
+        let MatchOutcome::Unmatched { nearest, .. } = outcome else { panic!("should not match") };
         assert_eq!(nearest[0].alert_type, "tablespace_full");
         assert!(nearest[0].found.contains(&"tablespace".to_owned()));
         assert!(nearest[0].missing.contains(&"percent".to_owned()));

@@ -31,7 +31,12 @@ pub fn run_all(policies: &PolicySet) -> Vec<SampleResult> {
         .filter_map(|sample| sample.expected.get("database").or_else(|| sample.expected.get("database_id")))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .map(|name| KnownDatabase { name: name.clone(), environment: "DEV".to_owned(), aliases: Vec::new() })
+        .map(|name| KnownDatabase {
+            name: name.clone(),
+            environment: "DEV".to_owned(),
+            aliases: Vec::new(),
+            engine: None,
+        })
         .collect();
     let mut results = Vec::new();
     for policy in &policies.alerts {
@@ -72,6 +77,12 @@ pub fn run_all(policies: &PolicySet) -> Vec<SampleResult> {
                                 None => failures.push(format!("{name}: expected `{expected}`, got nothing")),
                             },
                         }
+                    }
+                    if alert.cleared && !sample.expected.contains_key("cleared") {
+                        failures.push("read as a clear event, but the sample does not say `cleared = true`".to_owned());
+                    }
+                    for error in &alert.pattern_errors {
+                        failures.push(format!("pattern of `{}` could not finish: {}", error.alert_type, error.error));
                     }
                     for (name, actual) in got {
                         failures.push(format!("{name}: extracted `{actual}` but the sample does not expect it"));

@@ -162,7 +162,9 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
         severity.eq_ignore_ascii_case("clear") || (shaped.shape == Shape::Nagios && severity.eq_ignore_ascii_case("ok"))
     });
     let has_cleared_prefix = CLEARED.as_ref().is_some_and(|regex| regex.is_match(&text));
-    shaped.cleared = severity_clear || has_cleared_prefix || subject.to_uppercase().contains("RECOVERY");
+    let nagios_recovery =
+        shaped.attributes.get("notification_type").is_some_and(|kind| kind.eq_ignore_ascii_case("RECOVERY"));
+    shaped.cleared = severity_clear || has_cleared_prefix || nagios_recovery;
     shaped.text = match CLEARED.as_ref() {
         Some(regex) => regex.replace_all(&text, "").into_owned(),
         None => text,
@@ -312,6 +314,12 @@ mod tests {
         assert_eq!(shaped.attributes["host"], "dev-db-01");
         assert_eq!(shaped.attributes["service"], "ORACLE_TEMP");
         assert!(shaped.cleared, "a RECOVERY is a clear event");
+    }
+
+    #[test]
+    fn recovery_in_an_alert_message_is_not_a_clear() {
+        let shaped = read(&raw("EM Event: Critical:PRODDB - Recovery Area Free Space (%) is 5", "Target name=PRODDB"));
+        assert!(!shaped.cleared);
     }
 
     #[test]

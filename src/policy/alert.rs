@@ -103,6 +103,24 @@ pub struct Sample {
     pub expected: BTreeMap<String, String>,
 }
 
+/// Keys an alert policy's front matter may hold: ours, and the reference format's
+/// informational ones (`type`, `version`, `generated`).
+const FRONT_MATTER_KEYS: &[&str] = &[
+    "type",
+    "name",
+    "alert_type",
+    "engine",
+    "severity",
+    "action_type",
+    "priority",
+    "identifiers",
+    "irreversible",
+    "risk_level",
+    "version",
+    "generated",
+    "description",
+];
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct FrontMatter {
@@ -128,7 +146,8 @@ impl AlertPolicy {
     ) -> Result<AlertPolicy, Vec<Problem>> {
         let mut errors = Vec::new();
         let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-        let front: FrontMatter = super::front_matter(path, document, &mut errors).unwrap_or_default();
+        let front: FrontMatter =
+            super::front_matter(path, document, FRONT_MATTER_KEYS, &mut errors, problems).unwrap_or_default();
         if let Some(declared) = front.name.as_deref().or(front.alert_type.as_deref())
             && !declared.eq_ignore_ascii_case(&name)
         {

@@ -55,10 +55,12 @@ impl CheckPolicy {
         path: &Path,
         document: &Document,
         folder_engine: Option<Engine>,
+        problems: &mut Vec<Problem>,
     ) -> Result<CheckPolicy, Vec<Problem>> {
         let mut errors = Vec::new();
         let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-        let front: FrontMatter = super::front_matter(path, document, &mut errors).unwrap_or_default();
+        const KEYS: &[&str] = &["type", "check_type", "name", "engine", "severity", "schedule", "routes_to", "version"];
+        let front: FrontMatter = super::front_matter(path, document, KEYS, &mut errors, problems).unwrap_or_default();
         let _ = front.check_type;
         let engine = front.engine.as_deref().and_then(Engine::parse).or(folder_engine).unwrap_or(Engine::Oracle);
         let severity = front.severity.as_deref().map_or(Some(Severity::Medium), Severity::parse).unwrap_or_else(|| {
@@ -154,6 +156,7 @@ mod tests {
             Path::new("checks/oracle/stale_stats.md"),
             &markdown::parse(text),
             Some(Engine::Oracle),
+            &mut Vec::new(),
         )
         .expect("loads");
         assert_eq!(check.schedule, Duration::from_secs(21_600));
@@ -167,8 +170,13 @@ mod tests {
 
     #[test]
     fn a_check_without_a_query_is_an_error() {
-        let errors = CheckPolicy::from_document(Path::new("c.md"), &markdown::parse("## Threshold\n- a: 1\n"), None)
-            .expect_err("fails");
+        let errors = CheckPolicy::from_document(
+            Path::new("c.md"),
+            &markdown::parse("## Threshold\n- a: 1\n"),
+            None,
+            &mut Vec::new(),
+        )
+        .expect_err("fails");
         assert!(errors[0].message.contains("Health Query"));
     }
 }

@@ -57,9 +57,24 @@ struct FrontMatter {
 }
 
 impl EnvironmentPolicy {
-    pub fn from_document(path: &Path, document: &Document) -> Result<EnvironmentPolicy, Vec<Problem>> {
+    pub fn from_document(
+        path: &Path,
+        document: &Document,
+        problems: &mut Vec<Problem>,
+    ) -> Result<EnvironmentPolicy, Vec<Problem>> {
         let mut errors = Vec::new();
-        let front: FrontMatter = super::front_matter(path, document, &mut errors).unwrap_or_default();
+        const KEYS: &[&str] = &[
+            "type",
+            "database_id",
+            "environment",
+            "autonomy_level",
+            "autonomy_override",
+            "override_reason",
+            "override_approved_by",
+            "override_expires",
+            "version",
+        ];
+        let front: FrontMatter = super::front_matter(path, document, KEYS, &mut errors, problems).unwrap_or_default();
         let database_id = front.database_id.clone().unwrap_or_else(|| {
             path.file_stem().map(|stem| stem.to_string_lossy().replace('_', "-")).unwrap_or_default()
         });
@@ -126,9 +141,12 @@ mod tests {
     #[test]
     fn an_override_expires() {
         let text = "---\ntype: environment\ndatabase_id: PROD-DB-07\nautonomy_override: advisory\noverride_expires: 2026-12-31\n---\n";
-        let environment =
-            EnvironmentPolicy::from_document(Path::new("environments/prod_db_07.md"), &markdown::parse(text))
-                .expect("loads");
+        let environment = EnvironmentPolicy::from_document(
+            Path::new("environments/prod_db_07.md"),
+            &markdown::parse(text),
+            &mut Vec::new(),
+        )
+        .expect("loads");
         assert_eq!(environment.active_override(jiff::civil::date(2026, 12, 31)), Some(Autonomy::Advisory));
         assert_eq!(environment.active_override(jiff::civil::date(2027, 1, 1)), None);
     }
@@ -136,7 +154,8 @@ mod tests {
     #[test]
     fn a_bad_override_is_an_error_not_silently_ignored() {
         let text = "---\nautonomy_override: YOLO\n---\n";
-        let errors = EnvironmentPolicy::from_document(Path::new("e.md"), &markdown::parse(text)).expect_err("fails");
+        let errors = EnvironmentPolicy::from_document(Path::new("e.md"), &markdown::parse(text), &mut Vec::new())
+            .expect_err("fails");
         assert!(errors[0].message.contains("YOLO"));
     }
 }

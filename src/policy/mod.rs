@@ -151,7 +151,7 @@ impl PolicySet {
                 continue;
             };
             let folder_engine = folder_engine(&home.join("checks"), &path);
-            match CheckPolicy::from_document(&path, &markdown::parse(&text), folder_engine) {
+            match CheckPolicy::from_document(&path, &markdown::parse(&text), folder_engine, &mut set.problems) {
                 Ok(check) => {
                     if let Some(first) = seen_checks.get(&check.name) {
                         set.problems.push(Problem::error(
@@ -177,7 +177,7 @@ impl PolicySet {
         }
         for path in markdown_files(&home.join("environments"), &mut set.problems) {
             let Some(text) = read(&path, &mut set.problems) else { continue };
-            match EnvironmentPolicy::from_document(&path, &markdown::parse(&text)) {
+            match EnvironmentPolicy::from_document(&path, &markdown::parse(&text), &mut set.problems) {
                 Ok(environment) => set.environments.push(environment),
                 Err(errors) => {
                     set.problems.extend(errors);
@@ -199,17 +199,32 @@ impl PolicySet {
 }
 
 /// Deserialises a document's front matter, turning YAML positions into file lines.
+/// Unknown keys are warnings (a typo like `severty:` must not pass silently); `known_keys` lists
+/// every key the caller reads, and the reference format's informational keys.
 pub(crate) fn front_matter<T: DeserializeOwned + Default>(
     path: &Path,
     document: &markdown::Document,
+    known_keys: &[&str],
     errors: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
 ) -> Option<T> {
     let Some(front) = &document.front_matter else { return Some(T::default()) };
     if front.yaml.trim().is_empty() {
         return Some(T::default());
     }
     match serde_saphyr::from_str::<T>(&front.yaml) {
-        Ok(value) => Some(value),
+        Ok(value) => {
+            if let Ok(keys) = serde_saphyr::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(&front.yaml) {
+                for key in keys.keys().filter(|key| !known_keys.contains(&key.as_str())) {
+                    warnings.push(Problem::warning(
+                        path,
+                        front.first_line,
+                        format!("front matter: unknown key `{key}` is ignored (known: {})", known_keys.join(", ")),
+                    ));
+                }
+            }
+            Some(value)
+        }
         Err(error) => {
             let line =
                 error.location().map_or(front.first_line, |location| front.first_line + location.line() as usize - 1);
@@ -325,6 +340,19 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_front_matter_key_is_a_warning() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write(home.path(), "alerts/x.md", &format!("---\nseverty: LOW\n---\n{MINIMAL}"));
+        let set = PolicySet::load(home.path());
+        assert_eq!(set.alerts.len(), 1);
+        assert!(
+            set.problems.iter().any(|p| p.level == Level::Warning && p.message.contains("unknown key `severty`")),
+            "{:?}",
+            set.problems
+        );
+    }
+
+    #[test]
     fn front_matter_yaml_errors_point_at_the_file_line() {
         let home = tempfile::tempdir().expect("tempdir");
         write(home.path(), "alerts/x.md", &format!("---\nseverity: HIGH\nidentifiers: [unclosed\n---\n{MINIMAL}"));
@@ -376,6 +404,7 @@ mod tests {
             name: "DEV-DB-01".into(),
             environment: "DEV".into(),
             aliases: Vec::new(),
+            engine: None,
         }];
         let crate::pipeline::matcher::MatchOutcome::Matched(alert) =
             crate::pipeline::matcher::match_alert(&raw, &set, &known)

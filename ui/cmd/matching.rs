@@ -10,7 +10,7 @@ use sentri::intake::RawAlert;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::policy::PolicySet;
 
-use super::{Context, print_json};
+use super::{Context, print_json, printable};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -19,7 +19,8 @@ use super::{Context, print_json};
 pub struct Args {
     /// The email file, or `-` for standard input.
     file: PathBuf,
-    /// Print the result as JSON: {"alert_type","database","environment","fields"}.
+    /// Print the result as JSON: {"alert_type","database","environment","fields"}; a miss has
+    /// alert_type null and adds "nearest": the closest policies and the words they lack.
     #[arg(long)]
     json: bool,
 }
@@ -30,6 +31,8 @@ struct MatchJson {
     database: Option<String>,
     environment: Option<String>,
     fields: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nearest: Option<Vec<matcher::NearMiss>>,
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -57,11 +60,29 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             name: database.name.clone(),
             environment: database.environment.to_string(),
             aliases: database.aliases.clone(),
+            engine: Some(database.engine),
         })
         .collect();
     let policies = PolicySet::load(&home.root);
+    let broken: Vec<_> = policies.errors().collect();
+    if !broken.is_empty() {
+        eprintln!(
+            "warning: {} policy file(s) have errors and were not used (see `sentri policy check`):",
+            broken.len()
+        );
+        for problem in broken {
+            eprintln!("  {problem}");
+        }
+    }
     let outcome = matcher::match_alert(&raw, &policies, &databases);
 
+    let pattern_errors = match &outcome {
+        MatchOutcome::Matched(alert) => &alert.pattern_errors,
+        MatchOutcome::Unmatched { pattern_errors, .. } => pattern_errors,
+    };
+    for error in pattern_errors {
+        eprintln!("warning: the pattern of {} could not finish on this email: {}", error.alert_type, error.error);
+    }
     match outcome {
         MatchOutcome::Matched(alert) => {
             if args.json {
@@ -70,6 +91,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                     database: alert.database.clone(),
                     environment: alert.environment.clone(),
                     fields: alert.fields.clone(),
+                    nearest: None,
                 })?;
             } else {
                 println!("alert_type:  {}", alert.alert_type);
@@ -94,7 +116,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 }
                 println!("fields:");
                 for (name, value) in &alert.fields {
-                    println!("  {name} = {value}");
+                    println!("  {name} = {}", printable(value));
                 }
                 if !alert.also_matched.is_empty() {
                     println!("also matched (lower priority): {}", alert.also_matched.join(", "));
@@ -102,17 +124,18 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        MatchOutcome::Unmatched { nearest } => {
+        MatchOutcome::Unmatched { nearest, .. } => {
             if args.json {
                 print_json(&MatchJson {
                     alert_type: None,
                     database: None,
                     environment: None,
                     fields: Default::default(),
+                    nearest: Some(nearest),
                 })?;
             } else {
                 println!("no policy matched");
-                println!("  subject: {}", raw.subject);
+                println!("  subject: {}", printable(&raw.subject));
                 if let Some(error) = &raw.parse_error {
                     println!("  (the message could not be parsed cleanly: {error})");
                 }
@@ -135,7 +158,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(ExitCode::FAILURE)
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

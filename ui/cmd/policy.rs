@@ -60,7 +60,18 @@ struct Report<'a> {
 pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
     let Command::Check(args) = command;
     let root = match args.path {
-        Some(path) => path,
+        Some(path) => {
+            if !path.is_dir() {
+                anyhow::bail!("{} is not a folder", path.display());
+            }
+            if !path.join("alerts").is_dir() && !path.join("checks").is_dir() {
+                anyhow::bail!(
+                    "{} has no alerts/ or checks/ folder; --path takes a folder laid out like SENTRI_HOME",
+                    path.display()
+                );
+            }
+            path
+        }
         None => context.existing_home()?.root,
     };
     let set = PolicySet::load(&root);

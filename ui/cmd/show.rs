@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use sentri::store::audit::AuditFilter;
 use sentri::store::timestamp_text;
 
-use super::{Context, print_json};
+use super::{Context, print_json, printable};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,7 +38,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     if !workflow.fields.is_empty() {
         println!("Fields:");
         for (name, value) in &workflow.fields {
-            println!("  {name} = {value}");
+            println!("  {name} = {}", printable(value));
         }
     }
     for (title, value) in
