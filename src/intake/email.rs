@@ -79,10 +79,4 @@ impl RawAlert {
             parse_error: None,
         }
     }
-
-    /// The text patterns run against: subject, a newline, then the body — the reference
-    /// product's contract, kept so existing policies match the same way.
-    pub fn match_text(&self) -> String {
-        format!("{}\n{}", self.subject, self.body)
-    }
 }

@@ -188,7 +188,7 @@ impl AlertPolicy {
                     1,
                     format!(
                         "identifiers: `{placeholder}` has unknown kind `{kind}` (known: {})",
-                        IdentifierKind::NAMES.join(", ")
+                        IdentifierKind::names().collect::<Vec<_>>().join(", ")
                     ),
                 )),
             }
@@ -279,7 +279,7 @@ impl AlertPolicy {
             return Err(vec![Problem::error(path, 1, "missing `## Email Pattern`")]);
         };
 
-        let fix_disabled = fix_problem(&forward, &rollback, capture.as_ref(), &identifiers, irreversible.as_deref());
+        let fix_disabled = fix_problem(&forward, &rollback, &identifiers, irreversible.as_deref());
         if let Some(reason) = &fix_disabled {
             let line = document.section("forward_action").map_or(1, |s| s.line);
             problems.push(Problem::warning(
@@ -559,7 +559,6 @@ fn first_sql(section: Option<&Section>) -> Option<SqlBlock> {
 fn fix_problem(
     forward: &[SqlBlock],
     rollback: &[SqlBlock],
-    capture: Option<&SqlBlock>,
     identifiers: &BTreeMap<String, IdentifierKind>,
     irreversible: Option<&str>,
 ) -> Option<String> {
@@ -581,7 +580,6 @@ fn fix_problem(
             }
         }
     }
-    let _ = capture;
     None
 }
 

@@ -14,6 +14,9 @@ use notify::{RecursiveMode, Watcher};
 
 use super::PolicySet;
 
+/// The folders whose files make up the policy set.
+const POLICY_FOLDERS: &[&str] = &["alerts", "checks", "brain", "environments"];
+
 /// The policy pack currently in force; cheap to clone and read from any thread.
 #[derive(Clone)]
 pub struct LivePolicies {
@@ -45,20 +48,19 @@ impl LivePolicies {
     }
 
     /// Watches alerts/, checks/, brain/ and environments/ and reloads after changes settle.
+    /// The home itself is watched, so a folder created later (`mkdir alerts/mysql`) is seen too.
     /// `on_reload` is told about each new set (to log its problems).
     pub fn watch(&self, on_reload: impl Fn(&PolicySet) + Send + 'static) -> notify::Result<WatchGuard> {
         let (sender, receiver) = mpsc::channel();
+        let roots: Vec<PathBuf> = POLICY_FOLDERS.iter().map(|folder| self.home.join(folder)).collect();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|event| !event.kind.is_access()) {
+            let Ok(event) = event else { return };
+            if !event.kind.is_access() && event.paths.iter().any(|path| roots.iter().any(|root| path.starts_with(root)))
+            {
                 let _ = sender.send(());
             }
         })?;
-        for folder in ["alerts", "checks", "brain", "environments"] {
-            let path = self.home.join(folder);
-            if path.is_dir() {
-                watcher.watch(&path, RecursiveMode::Recursive)?;
-            }
-        }
+        watcher.watch(&self.home, RecursiveMode::Recursive)?;
         let live = self.clone();
         let thread = std::thread::Builder::new().name("policy-reload".into()).spawn(move || {
             while receiver.recv().is_ok() {
@@ -93,11 +95,12 @@ mod tests {
     #[test]
     fn new_changed_and_deleted_files_are_picked_up_without_restart() {
         let home = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(home.path().join("alerts/oracle")).expect("mkdir");
         let live = LivePolicies::load(home.path());
         assert!(live.snapshot().alerts.is_empty());
         let _guard = live.watch(|_| {}).expect("watch");
 
+        // alerts/ does not exist yet when watching starts: a folder created later is seen.
+        std::fs::create_dir_all(home.path().join("alerts/oracle")).expect("mkdir");
         let file = home.path().join("alerts/oracle/disk_full.md");
         std::fs::write(&file, POLICY).expect("write");
         assert!(wait_for(&live, |set| set.alert("disk_full").is_some()), "new file not picked up");

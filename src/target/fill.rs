@@ -107,7 +107,7 @@ pub fn render_identifier(dialect: Dialect, kind: IdentifierKind, name: &str, val
     let invalid = |reason: &'static str| FillError::InvalidIdentifier {
         name: name.to_owned(),
         value: value.chars().take(80).collect(),
-        kind: kind_name(kind),
+        kind: kind.name(),
         reason,
     };
     match kind {
@@ -253,10 +253,6 @@ pub fn dictionary_query(dialect: Dialect, kind: IdentifierKind) -> Option<&'stat
             Datafile | Tempfile | Session | Number => return None,
         }),
     }
-}
-
-fn kind_name(kind: IdentifierKind) -> &'static str {
-    IdentifierKind::NAMES.iter().copied().find(|name| IdentifierKind::parse(name) == Some(kind)).unwrap_or("identifier")
 }
 
 #[cfg(test)]
@@ -405,8 +401,7 @@ mod tests {
 
     #[test]
     fn every_object_kind_has_a_dictionary_query() {
-        for name in IdentifierKind::NAMES {
-            let kind = IdentifierKind::parse(name).expect("kind");
+        for (name, kind) in IdentifierKind::ALL {
             let oracle = dictionary_query(Dialect::Oracle, kind);
             assert_eq!(oracle.is_none(), matches!(kind, IdentifierKind::Session | IdentifierKind::Number), "{name}");
             if let Some(query) = oracle {

@@ -62,44 +62,37 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
-    /// Every kind's name as a policy writes it, for error messages.
-    pub const NAMES: &[&str] = &[
-        "tablespace",
-        "temp_tablespace",
-        "datafile",
-        "tempfile",
-        "user",
-        "schema",
-        "table",
-        "index",
-        "sequence",
-        "role",
-        "database",
-        "parameter",
-        "session",
-        "number",
+    /// Every kind with its name as a policy writes it: the one table names and kinds come from.
+    pub const ALL: [(&'static str, IdentifierKind); 14] = [
+        ("tablespace", IdentifierKind::Tablespace),
+        ("temp_tablespace", IdentifierKind::TempTablespace),
+        ("datafile", IdentifierKind::Datafile),
+        ("tempfile", IdentifierKind::Tempfile),
+        ("user", IdentifierKind::User),
+        ("schema", IdentifierKind::Schema),
+        ("table", IdentifierKind::Table),
+        ("index", IdentifierKind::Index),
+        ("sequence", IdentifierKind::Sequence),
+        ("role", IdentifierKind::Role),
+        ("database", IdentifierKind::Database),
+        ("parameter", IdentifierKind::Parameter),
+        ("session", IdentifierKind::Session),
+        ("number", IdentifierKind::Number),
     ];
 
     pub fn parse(text: &str) -> Option<IdentifierKind> {
-        use IdentifierKind::*;
-        const KINDS: [IdentifierKind; 14] = [
-            Tablespace,
-            TempTablespace,
-            Datafile,
-            Tempfile,
-            User,
-            Schema,
-            Table,
-            Index,
-            Sequence,
-            Role,
-            Database,
-            Parameter,
-            Session,
-            Number,
-        ];
         let wanted = text.trim().to_lowercase();
-        Self::NAMES.iter().position(|name| *name == wanted).map(|index| KINDS[index])
+        Self::ALL.iter().find(|(name, _)| *name == wanted).map(|(_, kind)| *kind)
+    }
+
+    /// The kind's name as a policy writes it.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, kind)| *kind == self).map_or("identifier", |(name, _)| name)
+    }
+
+    /// All names, for error messages.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Self::ALL.iter().map(|(name, _)| *name)
     }
 
     /// File paths, session ids and numbers are written as literals, not quoted names.
@@ -315,8 +308,9 @@ mod tests {
 
     #[test]
     fn identifier_kinds_round_trip() {
-        for name in IdentifierKind::NAMES {
-            assert!(IdentifierKind::parse(name).is_some(), "{name}");
+        for (name, kind) in IdentifierKind::ALL {
+            assert_eq!(IdentifierKind::parse(name), Some(kind), "{name}");
+            assert_eq!(kind.name(), name);
         }
         assert_eq!(IdentifierKind::parse("Temp_Tablespace"), Some(IdentifierKind::TempTablespace));
         assert_eq!(IdentifierKind::parse("widget"), None);
