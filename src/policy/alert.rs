@@ -83,7 +83,7 @@ pub struct PreflightCheck {
 }
 
 /// The declared risk of the fix: the first word of `## Risk Level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Risk {
     Low,

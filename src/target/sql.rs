@@ -42,7 +42,7 @@ impl StatementKind {
 
 /// What a spliced placeholder names, which decides how it is validated, looked up in the
 /// dictionary and written into DDL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     Tablespace,

@@ -1,0 +1,120 @@
+//! A plan: the exact fix Sentri proposes for one workflow — ordered SQL steps with their
+//! rollback steps, the values they will be filled with, the risk, and why it was chosen.
+//!
+//! A plan is data until the Safety Mesh clears it ([`crate::safety`]); only a cleared plan can
+//! be executed. Its hash binds approvals: a human approves *this* plan, and any change to it —
+//! a step, a value, the rollback — voids the approval.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::policy::alert::Risk;
+use crate::target::Engine;
+use crate::target::sql::IdentifierKind;
+
+/// Where a plan came from. The Safety Mesh runs on every plan whatever its source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanSource {
+    /// The policy's own Forward/Rollback Action.
+    Template,
+    /// Proposed by a language model.
+    Llm { provider: String },
+    /// Written or edited by a person.
+    Human { by: String },
+}
+
+/// One SQL statement of a plan, as the policy wrote it (placeholders unfilled). Filling happens
+/// at execution time, on the target, so identifiers are confirmed in the dictionary then.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanStep {
+    pub sql: String,
+}
+
+/// The fix for one workflow.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    pub workflow_id: String,
+    pub alert_type: String,
+    pub database: String,
+    /// DEV, UAT or PROD, as configured for the database.
+    pub environment: String,
+    pub engine: Engine,
+    /// The row of brain/rules.md "Action Rules" this fix falls under.
+    pub action_type: String,
+    pub risk: Risk,
+    /// 0.0–1.0: how sure Sentri is this fix addresses the verified problem (templates: 1.0).
+    pub confidence: f64,
+    /// Forward steps, run in order.
+    pub steps: Vec<PlanStep>,
+    /// Rollback steps; step i undoes forward step i. Empty when `irreversible` is set.
+    pub rollback: Vec<PlanStep>,
+    /// Run after the forward steps; its first row's columns become rollback placeholders.
+    pub capture: Option<PlanStep>,
+    /// Run before and after the fix to measure it.
+    pub validation: Option<PlanStep>,
+    /// Why the fix cannot be undone (always needs approval).
+    pub irreversible: Option<String>,
+    /// Placeholders that DDL splices, with their kinds.
+    pub identifiers: BTreeMap<String, IdentifierKind>,
+    /// The values placeholders will be filled with: alert fields and verification columns.
+    /// `None` is a value the alert did not carry (bound as NULL, never spliced).
+    pub values: BTreeMap<String, Option<String>>,
+    pub source: PlanSource,
+    /// Why this plan was chosen, in words for the approver.
+    pub rationale: String,
+}
+
+impl Plan {
+    /// A stable hash of everything that decides what the plan does. Field order is fixed by the
+    /// struct and maps are sorted, so the same plan always hashes the same.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&canonical))
+    }
+
+    /// Whether a real rollback exists for every forward step.
+    pub fn has_rollback(&self) -> bool {
+        !self.rollback.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Plan {
+        Plan {
+            workflow_id: "3f9c2a1b-0000-4000-8000-000000000000".into(),
+            alert_type: "tablespace_full".into(),
+            database: "DEV-DB-01".into(),
+            environment: "DEV".into(),
+            engine: Engine::Oracle,
+            action_type: "ADD_DATAFILE".into(),
+            risk: Risk::Low,
+            confidence: 1.0,
+            steps: vec![PlanStep { sql: "ALTER TABLESPACE :tablespace_name ADD DATAFILE SIZE 1G".into() }],
+            rollback: vec![PlanStep { sql: "ALTER TABLESPACE :tablespace_name DROP DATAFILE :file_name".into() }],
+            capture: None,
+            validation: None,
+            irreversible: None,
+            identifiers: BTreeMap::from([("tablespace_name".into(), IdentifierKind::Tablespace)]),
+            values: BTreeMap::from([("tablespace_name".into(), Some("USERS".into()))]),
+            source: PlanSource::Template,
+            rationale: "the policy's template fix".into(),
+        }
+    }
+
+    #[test]
+    fn the_hash_changes_with_anything_that_changes_the_fix() {
+        let plan = sample();
+        assert_eq!(plan.hash(), sample().hash());
+        let mut other_value = sample();
+        other_value.values.insert("tablespace_name".into(), Some("SYSTEM".into()));
+        assert_ne!(plan.hash(), other_value.hash());
+        let mut other_rollback = sample();
+        other_rollback.rollback.clear();
+        assert_ne!(plan.hash(), other_rollback.hash());
+    }
+}
