@@ -23,6 +23,7 @@ pub mod audit;
 pub mod locks;
 pub mod migrations;
 pub mod outbox;
+pub mod profiles;
 pub mod workflows;
 
 use std::path::{Path, PathBuf};
