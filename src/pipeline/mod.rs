@@ -4,4 +4,5 @@ pub mod matcher;
 pub mod plan;
 pub mod samples;
 pub mod shapes;
+pub mod verify;
 pub mod workflow;
