@@ -384,3 +384,72 @@ fn audit_verify_names_the_first_edited_row() {
         .code(1)
         .stdout(predicate::str::contains("BROKEN at row #2"));
 }
+
+fn awaiting_approval(store: &Store) -> String {
+    let id = workflow(store, "tablespace_full", "PROD-DB-07", "PROD");
+    for (from, to) in [
+        (WorkflowState::Detected, WorkflowState::Verifying),
+        (WorkflowState::Verifying, WorkflowState::Verified),
+        (WorkflowState::Verified, WorkflowState::PreFlight),
+    ] {
+        store.transition(&id, from, to, "engine", "").expect("transition");
+    }
+    store
+        .set_plan(&id, &serde_json::json!({"steps": ["ALTER TABLESPACE \"USERS\" ADD DATAFILE SIZE 1G"]}), "engine")
+        .expect("plan");
+    store
+        .transition(&id, WorkflowState::PreFlight, WorkflowState::AwaitingApproval, "engine", "PROD needs approval")
+        .expect("await");
+    id
+}
+
+#[test]
+fn approve_deny_and_resolve_from_the_cli() {
+    let home = initialised();
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let approved = awaiting_approval(&store);
+    sentri(home.path())
+        .args(["approve", &approved[..8]])
+        .env("USER", "alice")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("APPROVED by alice"))
+        .stdout(predicate::str::contains("plan hash:"));
+    let row = store.get_workflow(&approved).expect("workflow");
+    assert_eq!(row.state, WorkflowState::Approved);
+    let approvals = store.approvals(&approved).expect("approvals");
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].approver, "alice");
+    assert_eq!(Some(&approvals[0].plan_hash), row.plan_hash.as_ref(), "the approval is bound to the plan hash");
+    sentri(home.path())
+        .args(["approve", &approved[..8]])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not AWAITING_APPROVAL"));
+
+    let denied = awaiting_approval(&store);
+    sentri(home.path())
+        .args(["approve", &denied[..8], "--deny"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--deny needs --reason"));
+    sentri(home.path())
+        .args(["approve", &denied[..8], "--deny", "--reason", "change freeze"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("DENIED"));
+    assert_eq!(store.get_workflow(&denied).expect("workflow").state, WorkflowState::Denied);
+
+    sentri(home.path())
+        .args(["resolve", &denied[..8], "--reason", "extended the tablespace by hand"])
+        .env("USER", "bob")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("RESOLVED by bob (was DENIED)"));
+    sentri(home.path())
+        .args(["resolve", &denied[..8], "--reason", "again"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot be resolved"));
+    sentri(home.path()).args(["audit", "--verify"]).assert().success();
+}

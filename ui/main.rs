@@ -47,6 +47,10 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Read the audit trail, or prove it has not been altered (--verify).
     Audit(cmd::audit::Args),
+    /// Approve (or --deny) the plan of a workflow waiting for approval.
+    Approve(cmd::approve::ApproveArgs),
+    /// Close a workflow a DBA handled by hand.
+    Resolve(cmd::approve::ResolveArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::Args),
 }
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(&context, args),
         Command::Stats(args) => cmd::stats::run(&context, args),
         Command::Audit(args) => cmd::audit::run(&context, args),
+        Command::Approve(args) => cmd::approve::approve(&context, args),
+        Command::Resolve(args) => cmd::approve::resolve(&context, args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
     };
     match result {

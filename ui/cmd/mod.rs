@@ -1,6 +1,7 @@
 //! One file per subcommand, plus what they share: finding SENTRI_HOME, loading the config and
 //! opening the store with errors that tell the DBA what to do next.
 
+pub mod approve;
 pub mod audit;
 pub mod completions;
 pub mod db;

@@ -1,0 +1,102 @@
+//! `sentri approve` and `sentri resolve`: a DBA's decisions from the command line, bound to the
+//! exact plan they saw and recorded with the operating-system user who made them.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use sentri::pipeline::workflow::WorkflowState;
+use sentri::store::approvals::{Decision, NewApproval};
+
+use super::Context;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The approval is bound to the plan's hash: if the plan changes, the approval is void.\nThe approver is the operating-system user running the command."
+)]
+pub struct ApproveArgs {
+    /// The workflow id, or any unique prefix of it.
+    id: String,
+    /// Deny instead of approve.
+    #[arg(long)]
+    deny: bool,
+    /// Why (recorded in the audit trail; required with --deny).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResolveArgs {
+    /// The workflow id, or any unique prefix of it.
+    id: String,
+    /// What was done by hand (recorded in the audit trail).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+}
+
+/// Who is deciding: the logged-in operating-system user.
+pub fn os_user() -> String {
+    ["SUDO_USER", "USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|value| !value.trim().is_empty()))
+        .unwrap_or_else(|| "unknown-os-user".to_owned())
+}
+
+pub fn approve(context: &Context, args: ApproveArgs) -> anyhow::Result<ExitCode> {
+    let store = context.store()?;
+    let workflow = store.find_workflows(args.id.trim())?;
+    if workflow.state != WorkflowState::AwaitingApproval {
+        bail!("workflow {} is {}, not AWAITING_APPROVAL; nothing to approve", workflow.short_id(), workflow.state);
+    }
+    let Some(plan_hash) = workflow.plan_hash.clone() else {
+        bail!("workflow {} has no plan to approve", workflow.short_id());
+    };
+    let decision = if args.deny { Decision::Denied } else { Decision::Approved };
+    let reason = args.reason.unwrap_or_default();
+    if args.deny && reason.trim().is_empty() {
+        bail!("--deny needs --reason: say why, for the audit trail");
+    }
+    let approver = os_user();
+    let (_, updated) = store
+        .decide_approval(&NewApproval {
+            workflow_id: workflow.id.clone(),
+            plan_hash: plan_hash.clone(),
+            approver: approver.clone(),
+            decision,
+            channel: "cli".to_owned(),
+            reason: reason.clone(),
+            token_hash: None,
+            expires_at: None,
+        })
+        .with_context(|| format!("recording the decision on {}", workflow.short_id()))?;
+    println!("Workflow {} {} by {approver}", updated.short_id(), updated.state);
+    println!("  {} on {} ({})", updated.alert_type, updated.database, updated.environment);
+    println!("  plan hash: {plan_hash}");
+    if !reason.is_empty() {
+        println!("  reason: {reason}");
+    }
+    if decision == Decision::Approved {
+        println!("The engine re-checks the plan through the Safety Mesh, then runs it.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn resolve(context: &Context, args: ResolveArgs) -> anyhow::Result<ExitCode> {
+    if args.reason.trim().is_empty() {
+        bail!("--reason must say what was done");
+    }
+    let store = context.store()?;
+    let workflow = store.find_workflows(args.id.trim())?;
+    if !workflow.state.can_transition(WorkflowState::Resolved) {
+        bail!(
+            "workflow {} is {} and cannot be resolved by hand{}",
+            workflow.short_id(),
+            workflow.state,
+            if workflow.state == WorkflowState::Executing { " while a fix is running" } else { "" }
+        );
+    }
+    let actor = format!("cli:{}", os_user());
+    let updated = store.transition(&workflow.id, workflow.state, WorkflowState::Resolved, &actor, &args.reason)?;
+    println!("Workflow {} RESOLVED by {} (was {})", updated.short_id(), os_user(), workflow.state);
+    println!("  reason: {}", args.reason);
+    Ok(ExitCode::SUCCESS)
+}
