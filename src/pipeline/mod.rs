@@ -4,5 +4,6 @@ pub mod matcher;
 pub mod plan;
 pub mod samples;
 pub mod shapes;
+pub mod triage;
 pub mod verify;
 pub mod workflow;

@@ -390,6 +390,30 @@ impl Store {
         })
     }
 
+    /// Every open workflow for this alert type on this database (case-insensitive), newest
+    /// first: a repeat or a clear event belongs to the one about the same object.
+    pub fn open_workflows_for(&self, alert_type: &str, database: &str) -> Result<Vec<WorkflowRow>, StoreError> {
+        let open: Vec<&str> =
+            WorkflowState::ALL.into_iter().filter(|state| state.is_open()).map(WorkflowState::as_str).collect();
+        let open = to_json("encoding the open states", &open)?;
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM workflows
+                     WHERE alert_type = ?1 AND database = ?2 COLLATE NOCASE
+                       AND state IN (SELECT value FROM json_each(?3))
+                     ORDER BY created_at DESC, rowid DESC"
+                ))
+                .ctx("listing open workflows")?;
+            let raw = statement
+                .query_map((alert_type, database, open), RawColumns::from_row)
+                .ctx("listing open workflows")?
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("reading open workflows")?;
+            raw.into_iter().map(RawColumns::parse).collect()
+        })
+    }
+
     /// Every state change of one workflow, oldest first.
     pub fn workflow_transitions(&self, id: &str) -> Result<Vec<TransitionRow>, StoreError> {
         self.read(|conn| {

@@ -1,0 +1,223 @@
+//! Triage: what a stored raw alert becomes — a new workflow, an occurrence of one already open,
+//! a clear event for one, or an unmatched alert kept for a DBA to see. Never dropped.
+//!
+//! Every source (IMAP, replay) stores the raw alert first, then calls [`triage`]; the outcome
+//! is written to the store in the same transaction as the workflow it creates or grows.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::matcher::{self, KnownDatabase, MatchOutcome};
+use super::workflow::WorkflowState;
+use crate::policy::PolicySet;
+use crate::policy::condition::parse_number;
+use crate::store::alerts::RawAlertOutcome;
+use crate::store::workflows::NewWorkflow;
+use crate::store::{Store, StoreError};
+
+/// The environment recorded for an alert whose database is not configured. The Safety Mesh
+/// treats anything but DEV/UAT/PROD as PROD, and the engine escalates such workflows.
+pub const UNKNOWN_ENVIRONMENT: &str = "UNKNOWN";
+
+/// What triage did with one raw alert.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Triage {
+    /// A new workflow, DETECTED.
+    Created { workflow_id: String, alert_type: String, database: String },
+    /// The same alert again on the same object while its workflow is open: counted there.
+    Folded { workflow_id: String, alert_type: String, database: String },
+    /// A clear event for an open workflow: annotated, and resolved if nothing was done yet.
+    Cleared { workflow_id: String, resolved: bool },
+    /// A clear event with no open workflow to close.
+    ClearWithoutWorkflow { alert_type: String },
+    /// No policy recognised it; it stays visible as unmatched.
+    Unmatched,
+}
+
+/// Settings that shape triage, from the brain.
+#[derive(Debug, Clone)]
+pub struct TriageRules {
+    /// A repeat inside this window folds into the open workflow.
+    pub duplicate_window: Duration,
+}
+
+impl Default for TriageRules {
+    fn default() -> Self {
+        TriageRules { duplicate_window: Duration::from_secs(30 * 60) }
+    }
+}
+
+/// Triage the stored raw alert `raw_alert_id`.
+pub fn triage(
+    store: &Store,
+    raw_alert_id: i64,
+    policies: &PolicySet,
+    databases: &[KnownDatabase],
+    rules: &TriageRules,
+) -> Result<Triage, StoreError> {
+    let raw = store.get_raw_alert(raw_alert_id)?.to_raw_alert();
+    let alert = match matcher::match_alert(&raw, policies, databases) {
+        MatchOutcome::Unmatched { .. } => {
+            store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Unmatched)?;
+            return Ok(Triage::Unmatched);
+        }
+        MatchOutcome::Matched(alert) => alert,
+    };
+    let database = alert.database.clone().unwrap_or_else(|| "UNKNOWN".to_owned());
+    let open = store
+        .open_workflows_for(&alert.alert_type, &database)?
+        .into_iter()
+        .find(|open| same_object(&open.fields, &alert.fields));
+
+    if alert.cleared {
+        let Some(open) = open else {
+            store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Ignored)?;
+            return Ok(Triage::ClearWithoutWorkflow { alert_type: alert.alert_type });
+        };
+        store.set_raw_alert_outcome(
+            raw_alert_id,
+            &RawAlertOutcome::Folded {
+                workflow_id: open.id.clone(),
+                alert_type: alert.alert_type.clone(),
+                database: database.clone(),
+            },
+        )?;
+        let resolved = open.state == WorkflowState::Detected;
+        if resolved {
+            store.transition(
+                &open.id,
+                WorkflowState::Detected,
+                WorkflowState::Resolved,
+                "monitor",
+                "the monitor sent a clear event before anything was done",
+            )?;
+        }
+        return Ok(Triage::Cleared { workflow_id: open.id, resolved });
+    }
+
+    if let Some(open) = open
+        && within(open.created_at, store.now(), rules.duplicate_window)
+    {
+        store.set_raw_alert_outcome(
+            raw_alert_id,
+            &RawAlertOutcome::Folded {
+                workflow_id: open.id.clone(),
+                alert_type: alert.alert_type.clone(),
+                database: database.clone(),
+            },
+        )?;
+        return Ok(Triage::Folded { workflow_id: open.id, alert_type: alert.alert_type, database });
+    }
+
+    let workflow = store.create_workflow(
+        NewWorkflow {
+            raw_alert_id: Some(raw_alert_id),
+            alert_type: alert.alert_type.clone(),
+            database: database.clone(),
+            environment: alert.environment.clone().unwrap_or_else(|| UNKNOWN_ENVIRONMENT.to_owned()),
+            severity: alert.severity.as_str().to_owned(),
+            fields: alert.fields.clone(),
+        },
+        "triage",
+    )?;
+    Ok(Triage::Created { workflow_id: workflow.id, alert_type: alert.alert_type, database })
+}
+
+/// Two alerts are about the same object when their non-numeric fields agree: the tablespace,
+/// the session, the sequence — not the percentage, which moves between repeats.
+fn same_object(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
+    let object = |fields: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        fields
+            .iter()
+            .filter(|(_, value)| parse_number(value).is_none())
+            .map(|(name, value)| (name.clone(), value.to_lowercase()))
+            .collect()
+    };
+    let (a, b) = (object(a), object(b));
+    a.iter().all(|(name, value)| b.get(name).is_none_or(|other| other == value))
+}
+
+fn within(earlier: Timestamp, now: Timestamp, window: Duration) -> bool {
+    let elapsed = now.as_millisecond().saturating_sub(earlier.as_millisecond());
+    u128::try_from(elapsed).is_ok_and(|elapsed| elapsed <= window.as_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::RawAlert;
+    use crate::policy::AlertPolicy;
+    use crate::policy::markdown;
+    use crate::store::testing;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn policies() -> PolicySet {
+        let text = "## Email Pattern\n```regex\ntablespace (\\w+) is (\\d+)% full\n```\n## Extracted Fields\n- `tablespace_name` = group(1)\n- `used_percent` = group(2)\n";
+        let policy = AlertPolicy::from_document(
+            Path::new("alerts/oracle/tablespace_full.md"),
+            &markdown::parse(text),
+            None,
+            &mut Vec::new(),
+        )
+        .expect("policy");
+        PolicySet { alerts: vec![Arc::new(policy)], ..PolicySet::default() }
+    }
+
+    fn databases() -> Vec<KnownDatabase> {
+        vec![KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![], engine: None }]
+    }
+
+    fn stored(store: &Store, subject: &str) -> i64 {
+        let raw = RawAlert::from_parts(subject, "", "2026-11-25T00:00:00.000Z".into());
+        store.insert_raw_alert(&raw).expect("stored").0
+    }
+
+    #[test]
+    fn new_repeat_other_object_clear_and_unmatched() {
+        let (store, clock) = testing::store();
+        let (set, known, rules) = (policies(), databases(), TriageRules::default());
+        let first = triage(&store, stored(&store, "Tablespace USERS is 97% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        let Triage::Created { workflow_id, .. } = &first else { panic!("expected a workflow, got {first:?}") };
+        let created = store.get_workflow(workflow_id).expect("workflow");
+        assert_eq!((created.database.as_str(), created.environment.as_str()), ("DEV-DB-01", "DEV"));
+
+        clock.advance_ms(60_000);
+        let repeat = triage(&store, stored(&store, "Tablespace USERS is 98% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        assert!(matches!(&repeat, Triage::Folded { workflow_id: folded, .. } if folded == workflow_id), "{repeat:?}");
+        assert_eq!(store.get_workflow(workflow_id).expect("workflow").occurrences, 2);
+
+        let other = triage(&store, stored(&store, "Tablespace SALES is 97% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        assert!(matches!(other, Triage::Created { .. }), "another tablespace is another workflow: {other:?}");
+
+        let clear =
+            triage(&store, stored(&store, "CLEARED - Tablespace USERS is 70% full on DEV-DB-01"), &set, &known, &rules)
+                .expect("triage");
+        assert_eq!(clear, Triage::Cleared { workflow_id: workflow_id.clone(), resolved: true });
+        assert_eq!(store.get_workflow(workflow_id).expect("workflow").state, WorkflowState::Resolved);
+
+        let unmatched = triage(&store, stored(&store, "lunch menu"), &set, &known, &rules).expect("triage");
+        assert_eq!(unmatched, Triage::Unmatched);
+        assert_eq!(store.list_raw_alerts(true, None).expect("list").len(), 1, "the unmatched alert stays visible");
+    }
+
+    #[test]
+    fn a_repeat_after_the_window_opens_a_new_workflow() {
+        let (store, clock) = testing::store();
+        let (set, known) = (policies(), databases());
+        let rules = TriageRules { duplicate_window: Duration::from_secs(600) };
+        let first = triage(&store, stored(&store, "Tablespace USERS is 97% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        clock.advance_ms(601_000);
+        let later =
+            triage(&store, stored(&store, "Tablespace USERS is 97% full"), &set, &known, &rules).expect("triage");
+        assert!(matches!(first, Triage::Created { .. }));
+        assert!(matches!(later, Triage::Created { .. }), "{later:?}");
+    }
+}
