@@ -453,3 +453,44 @@ fn approve_deny_and_resolve_from_the_cli() {
         .stderr(predicate::str::contains("cannot be resolved"));
     sentri(home.path()).args(["audit", "--verify"]).assert().success();
 }
+
+#[test]
+fn replay_a_folder_then_list_every_alert_with_its_outcome() {
+    let home = initialised();
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/samples");
+    sentri(home.path())
+        .args(["replay", "--dry-run", samples])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("dry run: nothing stored"));
+    sentri(home.path()).args(["alerts", "--json"]).assert().success().stdout(predicate::str::diff("[]\n"));
+
+    sentri(home.path())
+        .args(["replay", samples])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("5 message(s): 4 recognised, 1 unmatched"));
+    sentri(home.path())
+        .args(["replay", samples])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already stored: skipped"));
+
+    let output = sentri(home.path()).args(["alerts", "--json"]).assert().success().get_output().stdout.clone();
+    let alerts = json(&output);
+    let alerts = alerts.as_array().expect("array");
+    assert_eq!(alerts.len(), 5, "replaying twice stores each message once");
+    let keys: Vec<&String> = alerts[0].as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["alert_type", "database", "id", "outcome", "received_at", "subject", "workflow_id"]);
+    let outcomes: Vec<&str> = alerts.iter().filter_map(|alert| alert["outcome"].as_str()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "workflow").count(), 3);
+    assert_eq!(outcomes.iter().filter(|o| **o == "unmatched").count(), 1);
+    let unmatched =
+        sentri(home.path()).args(["alerts", "--unmatched", "--json"]).assert().success().get_output().stdout.clone();
+    assert_eq!(json(&unmatched).as_array().map(Vec::len), Some(1));
+
+    let output = sentri(home.path()).args(["list", "--json"]).assert().success().get_output().stdout.clone();
+    let workflows = json(&output);
+    assert_eq!(workflows.as_array().map(Vec::len), Some(3));
+    assert!(workflows.as_array().into_iter().flatten().all(|w| w["status"] == "DETECTED"));
+}

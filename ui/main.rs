@@ -47,6 +47,10 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Read the audit trail, or prove it has not been altered (--verify).
     Audit(cmd::audit::Args),
+    /// Every alert email received and what became of it (workflow, folded, unmatched).
+    Alerts(cmd::alerts::Args),
+    /// Push an mbox, a maildir or a folder of .eml files through the pipeline (--dry-run: only show).
+    Replay(cmd::replay::Args),
     /// Approve (or --deny) the plan of a workflow waiting for approval.
     Approve(cmd::approve::ApproveArgs),
     /// Close a workflow a DBA handled by hand.
@@ -67,6 +71,8 @@ fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(&context, args),
         Command::Stats(args) => cmd::stats::run(&context, args),
         Command::Audit(args) => cmd::audit::run(&context, args),
+        Command::Alerts(args) => cmd::alerts::run(&context, args),
+        Command::Replay(args) => cmd::replay::run(&context, args),
         Command::Approve(args) => cmd::approve::approve(&context, args),
         Command::Resolve(args) => cmd::approve::resolve(&context, args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),

@@ -2,5 +2,6 @@
 //! else happens to them, so nothing a monitor sent is ever lost.
 
 pub mod email;
+pub mod replay;
 
 pub use email::RawAlert;

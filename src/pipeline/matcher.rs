@@ -25,6 +25,22 @@ pub struct KnownDatabase {
     pub engine: Option<Engine>,
 }
 
+impl KnownDatabase {
+    /// Every database of the configuration, as the matcher resolves names against them.
+    pub fn from_config(config: &crate::config::Config) -> Vec<KnownDatabase> {
+        config
+            .databases
+            .iter()
+            .map(|database| KnownDatabase {
+                name: database.name.clone(),
+                environment: database.environment.to_string(),
+                aliases: database.aliases.clone(),
+                engine: Some(database.engine),
+            })
+            .collect()
+    }
+}
+
 /// Patterns see at most this much of an alert: the part of an alert that says what is wrong
 /// is at its top, and a megabyte of quoted history must not make a pattern give up. The stored
 /// raw alert keeps everything.

@@ -53,16 +53,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     let home = context.existing_home()?;
     let config = context.config()?;
-    let databases: Vec<KnownDatabase> = config
-        .databases
-        .iter()
-        .map(|database| KnownDatabase {
-            name: database.name.clone(),
-            environment: database.environment.to_string(),
-            aliases: database.aliases.clone(),
-            engine: Some(database.engine),
-        })
-        .collect();
+    let databases = KnownDatabase::from_config(&config);
     let policies = PolicySet::load(&home.root);
     let broken: Vec<_> = policies.errors().collect();
     if !broken.is_empty() {

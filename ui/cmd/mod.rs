@@ -1,6 +1,7 @@
 //! One file per subcommand, plus what they share: finding SENTRI_HOME, loading the config and
 //! opening the store with errors that tell the DBA what to do next.
 
+pub mod alerts;
 pub mod approve;
 pub mod audit;
 pub mod completions;
@@ -9,6 +10,7 @@ pub mod init;
 pub mod list;
 pub mod matching;
 pub mod policy;
+pub mod replay;
 pub mod show;
 pub mod stats;
 pub mod table;

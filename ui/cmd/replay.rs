@@ -1,0 +1,134 @@
+//! `sentri replay PATH`: push an mbox, a maildir or a folder of .eml files through the same
+//! path as the mailbox — stored, recognised, folded or opened as workflows — or, with
+//! `--dry-run`, only show how each message would be read and what fix its policy proposes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sentri::intake::replay;
+use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
+use sentri::pipeline::triage::{self, Triage, TriageRules};
+use sentri::policy::PolicySet;
+use sentri::store::timestamp_text;
+
+use super::{Context, print_json, printable, table};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Without --dry-run every message is stored and triaged exactly as mail from the inbox is: a running `sentri start` then verifies and handles the new workflows. Messages already stored (same Message-ID) are skipped."
+)]
+pub struct Args {
+    /// An mbox file, a maildir (with cur/ and new/), a folder of .eml files, or one .eml.
+    path: PathBuf,
+    /// Classify and show the planned fix only; store nothing, execute nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON: one object per message.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Replayed {
+    origin: String,
+    subject: String,
+    alert_type: Option<String>,
+    database: Option<String>,
+    environment: Option<String>,
+    fields: std::collections::BTreeMap<String, String>,
+    /// dry run: the policy's fix; otherwise what triage did.
+    outcome: String,
+}
+
+pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let home = context.existing_home()?;
+    let config = context.config()?;
+    let databases = KnownDatabase::from_config(&config);
+    let policies = PolicySet::load(&home.root);
+    let received_at = timestamp_text(jiff::Timestamp::now());
+    let messages = replay::read(&args.path, &received_at)?;
+    let store = if args.dry_run { None } else { Some(context.store()?) };
+    let mut replayed = Vec::new();
+    for message in messages {
+        let outcome = matcher::match_alert(&message.raw, &policies, &databases);
+        let (alert_type, database, environment, fields, fix) = match &outcome {
+            MatchOutcome::Matched(alert) => {
+                let fix =
+                    match (&alert.policy.fix_disabled, alert.policy.forward.is_empty(), &alert.policy.irreversible) {
+                        (Some(reason), _, _) => format!("fix disabled: {reason}"),
+                        (None, true, _) => "no automatic fix: verify, then escalate".to_owned(),
+                        (None, false, Some(_)) => {
+                            format!("{} (irreversible: approval always)", alert.policy.action_type)
+                        }
+                        (None, false, None) => format!("{} (with rollback)", alert.policy.action_type),
+                    };
+                (
+                    Some(alert.alert_type.clone()),
+                    alert.database.clone(),
+                    alert.environment.clone(),
+                    alert.fields.clone(),
+                    fix,
+                )
+            }
+            MatchOutcome::Unmatched { .. } => (None, None, None, Default::default(), "unmatched".to_owned()),
+        };
+        let outcome = match &store {
+            None => fix,
+            Some(store) => {
+                let (id, new) = store.insert_raw_alert(&message.raw)?;
+                if !new {
+                    "already stored: skipped".to_owned()
+                } else {
+                    match triage::triage(store, id, &policies, &databases, &TriageRules::default())? {
+                        Triage::Created { workflow_id, .. } => format!("workflow {}", &workflow_id[..8]),
+                        Triage::Folded { workflow_id, .. } => format!("folded into {}", &workflow_id[..8]),
+                        Triage::Cleared { workflow_id, resolved } => {
+                            format!(
+                                "clear event for {}{}",
+                                &workflow_id[..8],
+                                if resolved { " (resolved)" } else { "" }
+                            )
+                        }
+                        Triage::ClearWithoutWorkflow { .. } => "clear event, no open workflow".to_owned(),
+                        Triage::Unmatched => "unmatched (kept)".to_owned(),
+                    }
+                }
+            }
+        };
+        replayed.push(Replayed {
+            origin: message.origin,
+            subject: message.raw.subject.clone(),
+            alert_type,
+            database,
+            environment,
+            fields,
+            outcome,
+        });
+    }
+    if args.json {
+        print_json(&replayed)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = replayed
+        .iter()
+        .map(|r| {
+            vec![
+                r.alert_type.clone().unwrap_or_else(|| "-".into()),
+                r.database.clone().unwrap_or_else(|| "-".into()),
+                r.environment.clone().unwrap_or_else(|| "-".into()),
+                r.outcome.clone(),
+                printable(&r.subject.chars().take(60).collect::<String>()),
+            ]
+        })
+        .collect();
+    table::print(&["ALERT TYPE", "DATABASE", "ENV", if args.dry_run { "FIX" } else { "OUTCOME" }, "SUBJECT"], &rows);
+    let matched = replayed.iter().filter(|r| r.alert_type.is_some()).count();
+    println!();
+    println!(
+        "{} message(s): {matched} recognised, {} unmatched{}",
+        replayed.len(),
+        replayed.len() - matched,
+        if args.dry_run { " (dry run: nothing stored)" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
