@@ -248,3 +248,77 @@ mod tests {
         assert_eq!(std::fs::read_to_string(home.config_file()).expect("read"), crate::config::TEMPLATE);
     }
 }
+
+/// Proof that this process is the one engine of a home: held for the engine's life, released
+/// by the operating system when the process ends (even after kill -9), so a crash never leaves
+/// a stale lock behind.
+#[derive(Debug)]
+pub struct EngineLock {
+    _file: std::fs::File,
+}
+
+/// Why the engine lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another Sentri engine is running for {home}: {holder}")]
+    Held { home: PathBuf, holder: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl Home {
+    /// The engine lock file.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("data/engine.lock")
+    }
+
+    /// Takes the engine lock, or says who holds it (pid, user, host, since when).
+    pub fn lock_engine(&self) -> Result<EngineLock, LockError> {
+        use std::io::{Seek, Write};
+        let path = self.lock_file();
+        let io = |source| LockError::Io { path: path.clone(), source };
+        let mut file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder =
+                    if holder.trim().is_empty() { "holder unknown".to_owned() } else { holder.trim().to_owned() };
+                return Err(LockError::Held { home: self.root.clone(), holder });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+        }
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".to_owned());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "unknown".to_owned());
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        writeln!(file, "pid {} (user {user} on {host}) since {}", std::process::id(), jiff::Timestamp::now())
+            .map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(EngineLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_engine_is_told_who_holds_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::at(dir.path());
+        std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+        let first = home.lock_engine().expect("first engine");
+        match home.lock_engine() {
+            Err(LockError::Held { holder, .. }) => {
+                assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}")
+            }
+            other => panic!("expected Held, got {other:?}"),
+        }
+        drop(first);
+        assert!(home.lock_engine().is_ok(), "released when the holder ends");
+    }
+}
