@@ -850,11 +850,7 @@ fn timestamp_text(micros: i64, zoned: bool) -> Option<String> {
     }
     const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
     let timestamp = jiff::Timestamp::from_microsecond(micros.checked_add(EPOCH_2000_MICROS)?).ok()?;
-    if zoned {
-        Some(timestamp.to_string())
-    } else {
-        Some(timestamp.to_zoned(jiff::tz::TimeZone::UTC).datetime().to_string())
-    }
+    if zoned { Some(timestamp.to_string()) } else { Some(jiff::tz::Offset::UTC.to_datetime(timestamp).to_string()) }
 }
 
 fn date_text(days: i32) -> Option<String> {
@@ -876,7 +872,8 @@ fn time_text(micros: i64) -> String {
 /// The `sslmode` a connection string asks for, lower-cased, in either form.
 fn requested_sslmode(connection: &str) -> Option<String> {
     let lower = connection.to_ascii_lowercase();
-    let at = lower.find("sslmode")?;
+    // The last one counts, as in libpq.
+    let at = lower.rfind("sslmode")?;
     let rest = lower[at + "sslmode".len()..].trim_start().strip_prefix('=')?.trim_start();
     let value: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '&' && *c != '\'').collect();
     Some(value)
@@ -941,12 +938,26 @@ fn classify(name: &str, error: &tokio_postgres::Error, phase: Phase, options: &C
         return TargetError::new(name, ErrorKind::ConnectionLost, "the connection to the server was closed")
             .with_hint("the server restarted or dropped the session; the next call reconnects");
     }
-    let text = error.to_string();
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
     if text.contains("password missing") {
         return TargetError::new(name, ErrorKind::NoPassword, "the server asks for a password and none is configured")
             .with_hint(format!("set {}", password_env_var(name)));
     }
-    let io = std::iter::successors(error.source(), |e| e.source()).find_map(|e| e.downcast_ref::<std::io::Error>());
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    let mut io = None;
+    while let Some(current) = source {
+        if let Some(found) = current.downcast_ref::<std::io::Error>() {
+            io = Some(found);
+            break;
+        }
+        source = current.source();
+    }
     if let Some(io) = io {
         return match io.kind() {
             std::io::ErrorKind::TimedOut => {
@@ -983,6 +994,7 @@ mod tests {
         assert_eq!(requested_sslmode("postgres://h:5432/db?sslmode=require&x=1").as_deref(), Some("require"));
         assert_eq!(requested_sslmode("host=h sslmode = verify-full dbname=x").as_deref(), Some("verify-full"));
         assert_eq!(requested_sslmode("host=h dbname=x"), None);
+        assert_eq!(requested_sslmode("postgres://h/db?sslmode=disable&sslmode=require").as_deref(), Some("require"));
     }
 
     #[test]

@@ -115,15 +115,13 @@ pub async fn create_role(role: &str, password: &str) {
 
 fn start() -> Result<PgServer, String> {
     let bin = server_binaries()?;
-    let as_postgres = if fs::metadata("/proc/self").map_err(|e| e.to_string())?.uid() == 0 {
-        Some(postgres_user()?)
-    } else {
-        None
-    };
+    let as_postgres =
+        if fs::metadata("/proc/self").map_err(|e| e.to_string())?.uid() == 0 { Some(postgres_user()?) } else { None };
     let dir = tempfile::Builder::new().prefix("sentri-pg-").tempdir().map_err(|e| e.to_string())?.keep();
     let chown = |path: &Path| -> Result<(), String> {
         if let Some((uid, gid)) = as_postgres {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", path.display()))?;
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {}: {e}", path.display()))?;
         }
         Ok(())
     };
@@ -251,7 +249,8 @@ fn postgres_user() -> Result<(u32, u32), String> {
         .lines()
         .find_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
-            (fields.first() == Some(&"postgres")).then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))?
+            (fields.first() == Some(&"postgres"))
+                .then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))?
         })
         .ok_or_else(|| {
             "running as root needs the `postgres` OS user to run initdb/postgres: apt-get install -y postgresql"
