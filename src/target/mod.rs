@@ -94,6 +94,9 @@ pub struct ExecOutcome {
 /// pipeline, `sentri db test`, the tests' scenario suite) gets the same operations whatever the
 /// engine, and a match shows every engine each operation must handle.
 #[derive(Debug)]
+// One value per configured database, built once and kept: its size does not matter, and
+// boxing would only add an indirection to every call.
+#[allow(clippy::large_enum_variant)]
 pub enum Target {
     /// Oracle through the thin driver.
     Oracle(oracle::OracleTarget),
