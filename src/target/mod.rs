@@ -4,12 +4,17 @@
 
 pub mod error;
 pub mod fill;
+pub mod oracle;
+pub mod postgres;
 pub mod profile;
 pub mod sql;
 pub mod value;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+
+use crate::config::DatabaseConfig;
 
 pub use error::{ErrorKind, TargetError};
 pub use fill::Values;
@@ -83,4 +88,99 @@ pub struct ExecOutcome {
     pub sql: String,
     pub rows_affected: u64,
     pub elapsed_ms: u64,
+}
+
+/// A connected database under care. One enum rather than a trait object: every caller (the
+/// pipeline, `sentri db test`, the tests' scenario suite) gets the same operations whatever the
+/// engine, and a match shows every engine each operation must handle.
+#[derive(Debug)]
+// One value per configured database, built once and kept: its size does not matter, and
+// boxing would only add an indirection to every call.
+#[allow(clippy::large_enum_variant)]
+pub enum Target {
+    /// Oracle through the thin driver.
+    Oracle(oracle::OracleTarget),
+    /// PostgreSQL through tokio-postgres.
+    Postgres(postgres::PostgresTarget),
+}
+
+impl Target {
+    /// Connects to `db` with the driver its engine needs.
+    pub async fn connect(db: &DatabaseConfig, options: &ConnectOptions) -> Result<Target, TargetError> {
+        match db.engine {
+            Engine::Oracle => oracle::OracleTarget::connect(db, options).await.map(Target::Oracle),
+            Engine::Postgres => postgres::PostgresTarget::connect(db, options).await.map(Target::Postgres),
+        }
+    }
+
+    /// Which engine this target runs, for choosing the SQL dialect and policy pack.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Target::Oracle(_) => Engine::Oracle,
+            Target::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// The configured database name.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Oracle(target) => target.name(),
+            Target::Postgres(target) => target.name(),
+        }
+    }
+
+    /// A query on the read-only path (enforced by the database): verification, investigation,
+    /// LLM tools. Anything but a query is refused before it is sent.
+    pub async fn query(&self, sql: &str, values: &Values) -> Result<Rows, TargetError> {
+        match self {
+            Target::Oracle(target) => target.query(sql, values).await,
+            Target::Postgres(target) => target.query(sql, values).await,
+        }
+    }
+
+    /// One write step of a fix: declared identifiers confirmed in the dictionary first, then
+    /// the statement run (DML committed on success, DDL on its own).
+    pub async fn execute(
+        &self,
+        sql: &str,
+        values: &Values,
+        identifiers: &BTreeMap<String, sql::IdentifierKind>,
+    ) -> Result<ExecOutcome, TargetError> {
+        match self {
+            Target::Oracle(target) => target.execute(sql, values, identifiers).await,
+            Target::Postgres(target) => target.execute(sql, values, identifiers).await,
+        }
+    }
+
+    /// Several DML steps, all or nothing. DDL is refused.
+    pub async fn execute_in_transaction(&self, steps: &[(&str, &Values)]) -> Result<Vec<ExecOutcome>, TargetError> {
+        match self {
+            Target::Oracle(target) => target.execute_in_transaction(steps).await,
+            Target::Postgres(target) => target.execute_in_transaction(steps).await,
+        }
+    }
+
+    /// What the database is (version, role, limits, options), for policies and `db test`.
+    pub async fn profile(&self) -> Result<Profile, TargetError> {
+        match self {
+            Target::Oracle(target) => target.profile().await,
+            Target::Postgres(target) => target.profile().await,
+        }
+    }
+
+    /// The round trip of a trivial query.
+    pub async fn ping(&self) -> Result<Duration, TargetError> {
+        match self {
+            Target::Oracle(target) => target.ping().await,
+            Target::Postgres(target) => target.ping().await,
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(self) {
+        match self {
+            Target::Oracle(target) => target.close().await,
+            Target::Postgres(target) => target.close().await,
+        }
+    }
 }

@@ -1,0 +1,1056 @@
+//! PostgreSQL as a database under care, through tokio-postgres.
+//!
+//! Every statement Sentri sends to a PostgreSQL target goes through here, so the rules of
+//! ARCHITECTURE §4 are enforced in one place:
+//!
+//! - **Values are binds.** Policy SQL is filled by [`fill::fill`] (`:name` → `$N`); the
+//!   statement is prepared so the server says which type each `$N` has, and each value (text
+//!   from an email or a query) is converted to that type here — a value that does not parse
+//!   is refused naming its placeholder, before anything runs.
+//! - **The read-only path is enforced by the server.** [`PostgresTarget::query`] refuses any
+//!   statement that is not a query before sending it, and runs the rest inside
+//!   `BEGIN READ ONLY`, always rolled back, so a query that writes anyway (a data-modifying
+//!   CTE, `nextval`, a function that creates a table) is refused by PostgreSQL itself.
+//! - **Identifiers are confirmed before any write.** [`PostgresTarget::execute`] validates every
+//!   declared identifier against the grammar, looks it up in the catalog on the read-only path
+//!   and writes it as the catalog spells it.
+//! - **Every call is bounded**: `statement_timeout` on the server, plus a client-side backstop
+//!   that cancels the query and discards the connection.
+//!
+//! Connections are plain TCP or Unix sockets for now: TLS is refused with a clear error rather
+//! than silently downgraded (see [`PostgresTarget::connect`]).
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::task::JoinHandle;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use super::fill::{self, Dialect, FillError};
+use super::profile::{PostgresProfile, Profile};
+use super::sql::{self, IdentifierKind, StatementKind};
+use super::{ConnectOptions, Engine, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values};
+use crate::config::{DatabaseConfig, password_env_var, username_env_var};
+
+/// Extra time the client waits past `statement_timeout` before it cancels on its own: the
+/// server's timeout should fire first and give the precise error.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(2);
+
+/// A PostgreSQL database under care: its connection settings and a small pool of connections.
+pub struct PostgresTarget {
+    name: String,
+    /// Connection settings, password included (tokio-postgres redacts it in `Debug`).
+    config: tokio_postgres::Config,
+    /// The password, kept only to scrub it out of any error text.
+    password: Option<String>,
+    options: ConnectOptions,
+    idle: Mutex<Vec<Client>>,
+    permits: Semaphore,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for PostgresTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresTarget")
+            .field("name", &self.name)
+            .field("hosts", &self.config.get_hosts())
+            .field("ports", &self.config.get_ports())
+            .field("dbname", &self.config.get_dbname())
+            .field("user", &self.config.get_user())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresTarget {
+    /// Opens the first connection (so a wrong password or an unknown database is reported now,
+    /// not at the first alert) and keeps room for `options.pool_size` connections.
+    ///
+    /// The connection string is a `postgres://` URL or a libpq `key=value` string; the user
+    /// and password come from the configuration (`SENTRI_DB_<NAME>_…`), never from the string.
+    /// Without a password Sentri tries to connect anyway (trust or peer authentication); if the
+    /// server asks for one, the error names the variable to set. TLS is not built yet:
+    /// `sslmode=require`/`verify-*` and a remote host without `sslmode=disable` are refused
+    /// with [`ErrorKind::Tls`] instead of connecting unencrypted behind the DBA's back.
+    pub async fn connect(db: &DatabaseConfig, options: &ConnectOptions) -> Result<PostgresTarget, TargetError> {
+        let name = db.name.clone();
+        let mode = requested_sslmode(&db.connection_string);
+        if let Some(mode) = &mode {
+            match mode.as_str() {
+                "disable" | "allow" | "prefer" => {}
+                "require" | "verify-ca" | "verify-full" => {
+                    return Err(TargetError::new(
+                        &name,
+                        ErrorKind::Tls,
+                        format!("sslmode={mode}: TLS connections to PostgreSQL are not supported yet"),
+                    )
+                    .with_hint("use sslmode=disable on a trusted network, or wait for TLS support"));
+                }
+                other => {
+                    return Err(TargetError::new(
+                        &name,
+                        ErrorKind::BadConnectString,
+                        format!("unknown sslmode `{other}`"),
+                    )
+                    .with_hint("use one of disable, prefer, require, verify-ca, verify-full"));
+                }
+            }
+        }
+        // tokio-postgres knows only disable/prefer/require; `allow` means the same as prefer
+        // for a client without TLS.
+        let parseable = db.connection_string.replace("sslmode=allow", "sslmode=prefer");
+        let mut config = tokio_postgres::Config::from_str(&parseable).map_err(|error| {
+            TargetError::new(&name, ErrorKind::BadConnectString, format!("cannot read the connection string: {error}"))
+                .with_hint("write postgres://host:port/dbname?sslmode=disable or `host=… port=… dbname=…`")
+        })?;
+        if config.get_hosts().is_empty() {
+            return Err(TargetError::new(&name, ErrorKind::BadConnectString, "the connection string names no host")
+                .with_hint("write postgres://host:port/dbname"));
+        }
+        if config.get_ssl_mode() != SslMode::Disable && !all_local(&config) {
+            return Err(TargetError::new(
+                &name,
+                ErrorKind::Tls,
+                "TLS connections to PostgreSQL are not supported yet, and this host is not on loopback",
+            )
+            .with_hint("add sslmode=disable to connect without encryption on a trusted network"));
+        }
+        config.ssl_mode(SslMode::Disable);
+        if let Some(user) = &db.username {
+            config.user(user);
+        }
+        if let Some(password) = &db.password {
+            config.password(password.expose());
+        }
+        config.connect_timeout(options.connect_timeout);
+        config.application_name("sentri");
+        let target = PostgresTarget {
+            name,
+            config,
+            password: db.password.as_ref().map(|secret| secret.expose().to_owned()),
+            options: options.clone(),
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(options.pool_size.max(1)),
+            tasks: Mutex::new(Vec::new()),
+        };
+        let first = target.open().await?;
+        lock(&target.idle).push(first);
+        Ok(target)
+    }
+
+    /// The configured database name, for messages and the audit trail.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs a query on the read-only path and returns its rows.
+    ///
+    /// Anything but a query is refused before it is sent ([`ErrorKind::Refused`]); a query
+    /// runs in `BEGIN READ ONLY` with `statement_timeout` set to the call timeout and is always
+    /// rolled back, so a write hidden in it is refused by the server
+    /// ([`ErrorKind::ReadOnlyViolation`]).
+    pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
+        let text = sql::strip_terminator(sql_text);
+        let kind = sql::statement_kind(&text);
+        if kind != StatementKind::Query {
+            return Err(TargetError::new(
+                &self.name,
+                ErrorKind::Refused,
+                format!("only queries run on the read-only path; this statement is {kind:?}"),
+            )
+            .with_hint("writes go through an approved fix, not a verification or investigation query"));
+        }
+        let filled = fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
+        let timeout_ms = self.timeout_ms();
+        self.with_client(1, move |client| {
+            Box::pin(async move {
+                client
+                    .batch_execute(&format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout_ms}"))
+                    .await
+                    .map_err(Failure::Db)?;
+                let result = run_query(client, &filled.sql, &filled.binds).await;
+                let rollback = client.batch_execute("ROLLBACK").await.map_err(Failure::Db);
+                let rows = result?;
+                rollback?;
+                Ok(rows)
+            })
+        })
+        .await
+    }
+
+    /// Runs one write step. Declared identifiers are checked first: each must pass the
+    /// grammar and exist in the catalog (looked up on the read-only path), and is written as
+    /// the catalog spells it; a missing object stops the step before anything is written.
+    ///
+    /// DML, blocks and queries run in a transaction committed on success and rolled back on
+    /// error; DDL and utility statements (VACUUM cannot run in a transaction block) run on
+    /// their own. `statement_timeout` applies to both.
+    pub async fn execute(
+        &self,
+        sql_text: &str,
+        values: &Values,
+        identifiers: &BTreeMap<String, IdentifierKind>,
+    ) -> Result<ExecOutcome, TargetError> {
+        let text = sql::strip_terminator(sql_text);
+        // A dry fill first: a missing value or a malformed identifier is refused before
+        // anything, even the dictionary lookup, is sent.
+        fill::fill(&text, Dialect::Postgres, values, identifiers).map_err(|e| self.fill_error(&e))?;
+        let confirmed = self.confirm_identifiers(&text, values, identifiers).await?;
+        let filled = fill::fill(&text, Dialect::Postgres, &confirmed, identifiers).map_err(|e| self.fill_error(&e))?;
+        let timeout_ms = self.timeout_ms();
+        self.with_client(1, move |client| {
+            Box::pin(async move {
+                let started = Instant::now();
+                let rows_affected = if filled.kind == StatementKind::Ddl {
+                    client
+                        .batch_execute(&format!("SET statement_timeout = {timeout_ms}"))
+                        .await
+                        .map_err(Failure::Db)?;
+                    let result = client.execute(filled.sql.as_str(), &[]).await.map_err(Failure::Db);
+                    client.batch_execute("RESET statement_timeout").await.map_err(Failure::Db)?;
+                    result?
+                } else {
+                    client
+                        .batch_execute(&format!("BEGIN; SET LOCAL statement_timeout = {timeout_ms}"))
+                        .await
+                        .map_err(Failure::Db)?;
+                    let result = run_execute(client, &filled.sql, &filled.binds).await;
+                    finish_transaction(client, result).await?
+                };
+                Ok(ExecOutcome { sql: filled.sql, rows_affected, elapsed_ms: elapsed_ms(started) })
+            })
+        })
+        .await
+    }
+
+    /// Runs several DML steps all-or-nothing: one transaction, committed only if every step
+    /// succeeded. DDL is refused (PostgreSQL would commit nothing of it separately, but the
+    /// plan would no longer mean what it says about VACUUM and friends).
+    pub async fn execute_in_transaction(&self, steps: &[(&str, &Values)]) -> Result<Vec<ExecOutcome>, TargetError> {
+        let mut filled = Vec::with_capacity(steps.len());
+        for (index, (sql_text, values)) in steps.iter().enumerate() {
+            let text = sql::strip_terminator(sql_text);
+            let kind = sql::statement_kind(&text);
+            if kind == StatementKind::Ddl {
+                return Err(TargetError::new(
+                    &self.name,
+                    ErrorKind::Refused,
+                    format!("step {} is DDL or a utility statement, which cannot join a transaction here", index + 1),
+                )
+                .with_hint("run DDL as its own step with execute"));
+            }
+            filled
+                .push(fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?);
+        }
+        let timeout_ms = self.timeout_ms();
+        self.with_client(filled.len().max(1), move |client| {
+            Box::pin(async move {
+                client
+                    .batch_execute(&format!("BEGIN; SET LOCAL statement_timeout = {timeout_ms}"))
+                    .await
+                    .map_err(Failure::Db)?;
+                let mut outcomes = Vec::with_capacity(filled.len());
+                let mut failure = None;
+                for step in filled {
+                    let started = Instant::now();
+                    match run_execute(client, &step.sql, &step.binds).await {
+                        Ok(rows_affected) => {
+                            outcomes.push(ExecOutcome { sql: step.sql, rows_affected, elapsed_ms: elapsed_ms(started) })
+                        }
+                        Err(error) => {
+                            failure = Some(error);
+                            break;
+                        }
+                    }
+                }
+                let result = match failure {
+                    Some(error) => Err(error),
+                    None => Ok(0),
+                };
+                finish_transaction(client, result).await?;
+                Ok(outcomes)
+            })
+        })
+        .await
+    }
+
+    /// Reads what this database is: version, account, recovery state, limits, extensions.
+    pub async fn profile(&self) -> Result<Profile, TargetError> {
+        let facts = self
+            .query(
+                "SELECT current_setting('server_version') AS version, \
+                 current_setting('server_version_num')::int4 AS version_num, \
+                 current_user::text AS connected_as, current_database()::text AS database_name, \
+                 pg_is_in_recovery() AS in_recovery, current_setting('max_connections')::int4 AS max_connections, \
+                 COALESCE((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false) AS is_superuser",
+                &Values::new(),
+            )
+            .await?;
+        let extensions =
+            self.query("SELECT extname::text FROM pg_catalog.pg_extension ORDER BY 1", &Values::new()).await?;
+        let text = |column: &str| facts.get(0, column).and_then(Value::as_text).unwrap_or_default();
+        let number = |column: &str| match facts.get(0, column) {
+            Some(Value::Int(value)) => u32::try_from(*value).unwrap_or(0),
+            _ => 0,
+        };
+        let flag = |column: &str| matches!(facts.get(0, column), Some(Value::Bool(true)));
+        let server_version_num = number("version_num");
+        let version = text("version").split_whitespace().next().unwrap_or_default().to_owned();
+        Ok(Profile {
+            engine: Engine::Postgres,
+            profiled_at: jiff::Timestamp::now().to_string(),
+            version,
+            version_major: if server_version_num >= 100_000 {
+                server_version_num / 10_000
+            } else {
+                server_version_num / 100
+            },
+            connected_as: text("connected_as"),
+            database_name: text("database_name"),
+            oracle: None,
+            postgres: Some(PostgresProfile {
+                server_version_num,
+                in_recovery: flag("in_recovery"),
+                max_connections: number("max_connections"),
+                extensions: extensions.rows.iter().filter_map(|row| row.first().and_then(Value::as_text)).collect(),
+                is_superuser: flag("is_superuser"),
+            }),
+        })
+    }
+
+    /// The round trip of `SELECT 1` on a pooled connection: what `sentri db test` reports.
+    pub async fn ping(&self) -> Result<Duration, TargetError> {
+        self.with_client(1, |client| {
+            Box::pin(async move {
+                let started = Instant::now();
+                client.simple_query("SELECT 1").await.map_err(Failure::Db)?;
+                Ok(started.elapsed())
+            })
+        })
+        .await
+    }
+
+    /// Closes every connection and waits (briefly) for their tasks to end.
+    pub async fn close(self) {
+        lock(&self.idle).clear();
+        let tasks: Vec<JoinHandle<()>> = lock(&self.tasks).drain(..).collect();
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        }
+    }
+
+    fn timeout_ms(&self) -> u128 {
+        self.options.call_timeout.as_millis().max(1)
+    }
+
+    fn fill_error(&self, error: &FillError) -> TargetError {
+        TargetError::new(&self.name, ErrorKind::Fill, error.to_string())
+            .with_hint("the value cannot be used in this statement; nothing was sent")
+    }
+
+    /// Opens one connection within the connect timeout and spawns its task.
+    async fn open(&self) -> Result<Client, TargetError> {
+        let connecting = self.config.connect(NoTls);
+        let (client, connection) = match tokio::time::timeout(self.options.connect_timeout, connecting).await {
+            Err(_) => {
+                return Err(TargetError::timeout(
+                    &self.name,
+                    ErrorKind::ConnectTimeout,
+                    "connecting",
+                    self.options.connect_timeout,
+                )
+                .with_hint("check that the host and port are right and that a firewall does not drop the traffic"));
+            }
+            Ok(Err(error)) => return Err(self.map_error(&error, Phase::Connect)),
+            Ok(Ok(pair)) => pair,
+        };
+        let name = self.name.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(database = %name, %error, "PostgreSQL connection ended");
+            }
+        });
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(task);
+        Ok(client)
+    }
+
+    /// Runs `work` on a pooled connection with a client-side backstop of `statements` call
+    /// timeouts. A connection that timed out, broke, or was left in an unknown state is
+    /// discarded rather than returned to the pool.
+    async fn with_client<T, F>(&self, statements: usize, work: F) -> Result<T, TargetError>
+    where
+        F: for<'c> FnOnce(&'c Client) -> futures_boxed::BoxFuture<'c, Result<T, Failure>>,
+    {
+        let permit = self.permits.acquire().await.map_err(|_| {
+            TargetError::new(&self.name, ErrorKind::ConnectionLost, "the connection pool has been closed")
+        })?;
+        let pooled = lock(&self.idle).pop();
+        let client = match pooled {
+            Some(client) if !client.is_closed() => client,
+            _ => self.open().await?,
+        };
+        let lease = Lease { target: self, client: Some(client), _permit: permit };
+        let Some(client) = lease.client.as_ref() else {
+            return Err(TargetError::new(&self.name, ErrorKind::ConnectionLost, "no connection"));
+        };
+        let factor = u32::try_from(statements).unwrap_or(u32::MAX);
+        let backstop = self.options.call_timeout.saturating_mul(factor).saturating_add(BACKSTOP_GRACE);
+        match tokio::time::timeout(backstop, work(client)).await {
+            Ok(Ok(value)) => {
+                lease.release();
+                Ok(value)
+            }
+            Ok(Err(failure)) => {
+                let error = match failure {
+                    Failure::Db(error) => self.map_error(&error, Phase::Call),
+                    Failure::Target(mut error) => {
+                        if error.database.is_empty() {
+                            error.database.clone_from(&self.name);
+                        }
+                        error
+                    }
+                };
+                // A connection whose transaction could not be closed is not reused.
+                if !matches!(error.kind, ErrorKind::ConnectionLost) {
+                    lease.release();
+                }
+                Err(error)
+            }
+            Err(_) => {
+                let cancel = client.cancel_token();
+                let _ = tokio::time::timeout(Duration::from_secs(2), cancel.cancel_query(NoTls)).await;
+                Err(TargetError::timeout(&self.name, ErrorKind::CallTimeout, "the call", backstop)
+                    .with_hint("the server did not answer in time; the query was cancelled and the connection dropped"))
+            }
+        }
+    }
+
+    /// Checks every declared identifier used in `sql_text` against the catalog and returns the
+    /// values with each one replaced by the catalog's spelling (quoted, so it is kept exactly).
+    async fn confirm_identifiers(
+        &self,
+        sql_text: &str,
+        values: &Values,
+        identifiers: &BTreeMap<String, IdentifierKind>,
+    ) -> Result<Values, TargetError> {
+        let mut confirmed = values.clone();
+        let mut seen = Vec::new();
+        for placeholder in sql::placeholders(sql_text) {
+            let name = placeholder.name.to_lowercase();
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name.clone());
+            let Some(kind) = identifiers.iter().find(|(key, _)| key.eq_ignore_ascii_case(&name)).map(|(_, k)| *k)
+            else {
+                continue;
+            };
+            let Some(lookup) = fill::dictionary_query(Dialect::Postgres, kind) else { continue };
+            let Some((key, Some(value))) = values.iter().find(|(key, _)| key.eq_ignore_ascii_case(&name)) else {
+                continue;
+            };
+            fill::render_identifier(Dialect::Postgres, kind, &name, value).map_err(|e| self.fill_error(&e))?;
+            let bare = fill::object_name(Dialect::Postgres, value).map_err(|reason| {
+                self.fill_error(&FillError::InvalidIdentifier {
+                    name: name.clone(),
+                    value: value.chars().take(80).collect(),
+                    kind: "identifier",
+                    reason,
+                })
+            })?;
+            // The dictionary queries use `$1`; the read-only path fills `:name` placeholders,
+            // so pass it as `:name`.
+            let query_text = lookup.replace("$1", ":name");
+            let found = self.query(&query_text, &Values::from([("name".to_owned(), Some(bare.clone()))])).await?;
+            let Some(spelling) = found.rows.first().and_then(|row| row.first()).and_then(Value::as_text) else {
+                return Err(TargetError::new(
+                    &self.name,
+                    ErrorKind::Statement,
+                    format!("`:{name}` = {bare:?}: no such {kind:?} in this database; nothing was written"),
+                )
+                .with_hint("check the name in the alert against the database's catalog"));
+            };
+            confirmed.insert(key.clone(), Some(fill::quoted_identifier(&spelling)));
+        }
+        Ok(confirmed)
+    }
+
+    /// Turns a driver error into one a DBA can act on, without the password in it.
+    fn map_error(&self, error: &tokio_postgres::Error, phase: Phase) -> TargetError {
+        let mut mapped = classify(&self.name, error, phase, &self.options);
+        if let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) {
+            mapped.message = mapped.message.replace(password, "***");
+            mapped.hint = mapped.hint.map(|hint| hint.replace(password, "***"));
+        }
+        mapped
+    }
+}
+
+/// Boxed futures for the per-call closures, without a `futures` dependency.
+mod futures_boxed {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    /// A boxed future borrowing the connection it runs on.
+    pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+}
+
+/// Why one call failed: the driver's error (mapped by the target) or an error already mapped.
+enum Failure {
+    Db(tokio_postgres::Error),
+    Target(TargetError),
+}
+
+/// When an error happened, which decides how a bare I/O error reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connect,
+    Call,
+}
+
+/// A connection borrowed from the pool with its permit. Dropped without [`Lease::release`]
+/// (timeout, cancellation, broken connection) the connection is closed, not reused.
+struct Lease<'t> {
+    target: &'t PostgresTarget,
+    client: Option<Client>,
+    _permit: SemaphorePermit<'t>,
+}
+
+impl Lease<'_> {
+    fn release(mut self) {
+        if let Some(client) = self.client.take()
+            && !client.is_closed()
+        {
+            lock(&self.target.idle).push(client);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Ends the transaction the caller opened: COMMIT after success, ROLLBACK after failure.
+async fn finish_transaction(client: &Client, result: Result<u64, Failure>) -> Result<u64, Failure> {
+    match result {
+        Ok(rows) => {
+            client.batch_execute("COMMIT").await.map_err(Failure::Db)?;
+            Ok(rows)
+        }
+        Err(failure) => {
+            client.batch_execute("ROLLBACK").await.map_err(Failure::Db)?;
+            Err(failure)
+        }
+    }
+}
+
+async fn run_query(client: &Client, sql_text: &str, binds: &[(String, Option<String>)]) -> Result<Rows, Failure> {
+    let statement = client.prepare(sql_text).await.map_err(Failure::Db)?;
+    let params = convert_binds(&statement, binds)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let rows = client.query(&statement, &refs).await.map_err(|e| bind_failure(e, binds))?;
+    let columns = statement.columns().iter().map(|c| c.name().to_lowercase()).collect();
+    let rows = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Rows { columns, rows })
+}
+
+async fn run_execute(client: &Client, sql_text: &str, binds: &[(String, Option<String>)]) -> Result<u64, Failure> {
+    let statement = client.prepare(sql_text).await.map_err(Failure::Db)?;
+    let params = convert_binds(&statement, binds)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    client.execute(&statement, &refs).await.map_err(|e| bind_failure(e, binds))
+}
+
+/// A server-side "invalid input" error for a value sent as text: name the placeholder whose
+/// value the server quotes, so the error reads like the client-side conversions.
+fn bind_failure(error: tokio_postgres::Error, binds: &[(String, Option<String>)]) -> Failure {
+    if let Some(db) = error.as_db_error()
+        && db.code().code().starts_with("22")
+        && let Some((name, Some(value))) =
+            binds.iter().find(|(_, value)| value.as_ref().is_some_and(|v| db.message().contains(&format!("\"{v}\""))))
+    {
+        return Failure::Target(
+            TargetError::new(
+                "",
+                ErrorKind::Fill,
+                format!("`:{name}` = {:?}: {}", value.chars().take(80).collect::<String>(), db.message()),
+            )
+            .with_code(db.code().code()),
+        );
+    }
+    Failure::Db(error)
+}
+
+/// One bind value, converted to the type the server declared for its `$N`.
+#[derive(Debug)]
+enum Param {
+    Null,
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    Oid(u32),
+    F32(f32),
+    F64(f64),
+    /// Sent in PostgreSQL's text format, parsed by the type's own input function on the
+    /// server (numeric, timestamps, text-like, and every type not listed above).
+    Text(String),
+}
+
+impl ToSql for Param {
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Bool(value) => value.to_sql(ty, out),
+            Param::I16(value) => value.to_sql(ty, out),
+            Param::I32(value) => value.to_sql(ty, out),
+            Param::I64(value) => value.to_sql(ty, out),
+            Param::Oid(value) => value.to_sql(ty, out),
+            Param::F32(value) => value.to_sql(ty, out),
+            Param::F64(value) => value.to_sql(ty, out),
+            Param::Text(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> Format {
+        match self {
+            Param::Text(_) | Param::Null => Format::Text,
+            _ => Format::Binary,
+        }
+    }
+
+    to_sql_checked!();
+}
+
+/// Converts each text value to the type the prepared statement declares for it.
+fn convert_binds(statement: &Statement, binds: &[(String, Option<String>)]) -> Result<Vec<Param>, Failure> {
+    let types = statement.params();
+    if types.len() != binds.len() {
+        return Err(Failure::Target(TargetError::new(
+            "",
+            ErrorKind::Fill,
+            format!("the statement takes {} parameters but {} values were filled", types.len(), binds.len()),
+        )));
+    }
+    binds.iter().zip(types).map(|((name, value), ty)| convert(name, value.as_deref(), ty)).collect()
+}
+
+fn convert(name: &str, value: Option<&str>, ty: &Type) -> Result<Param, Failure> {
+    let Some(text) = value else { return Ok(Param::Null) };
+    let invalid = |what: &str| {
+        Failure::Target(
+            TargetError::new(
+                "",
+                ErrorKind::Fill,
+                format!("`:{name}` = {:?} is not a valid {what} (the statement needs {})", short(text), ty.name()),
+            )
+            .with_hint("nothing was sent; check the value extracted from the alert"),
+        )
+    };
+    let trimmed = text.trim();
+    Ok(match *ty {
+        Type::BOOL => match trimmed.to_ascii_lowercase().as_str() {
+            "t" | "true" | "y" | "yes" | "on" | "1" => Param::Bool(true),
+            "f" | "false" | "n" | "no" | "off" | "0" => Param::Bool(false),
+            _ => return Err(invalid("boolean")),
+        },
+        Type::INT2 => Param::I16(trimmed.parse().map_err(|_| invalid("smallint"))?),
+        Type::INT4 => Param::I32(trimmed.parse().map_err(|_| invalid("integer"))?),
+        Type::INT8 => Param::I64(trimmed.parse().map_err(|_| invalid("bigint"))?),
+        Type::OID => Param::Oid(trimmed.parse().map_err(|_| invalid("oid"))?),
+        Type::FLOAT4 => Param::F32(trimmed.parse().map_err(|_| invalid("real"))?),
+        Type::FLOAT8 => Param::F64(trimmed.parse().map_err(|_| invalid("double precision"))?),
+        Type::NUMERIC => {
+            if !is_numeric_text(trimmed) {
+                return Err(invalid("numeric"));
+            }
+            Param::Text(trimmed.to_owned())
+        }
+        // Text-like values go as they are (never trimmed); the rest in text format for the
+        // server's input function to parse.
+        _ => Param::Text(text.to_owned()),
+    })
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(80).collect()
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`, `NaN`, `Infinity`: what PostgreSQL's numeric accepts.
+fn is_numeric_text(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
+    if matches!(lower.as_str(), "nan") || matches!(unsigned, "infinity" | "inf") {
+        return true;
+    }
+    let (mantissa, exponent) = match unsigned.split_once('e') {
+        Some((m, e)) => (m, Some(e)),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let mantissa_ok = !(whole.is_empty() && fraction.is_empty()) && digits(whole) && digits(fraction);
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// A column's raw binary value, decoded by [`decode`] according to its type.
+struct Raw<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw))
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+}
+
+fn decode_row(row: &Row) -> Result<Vec<Value>, Failure> {
+    (0..row.len())
+        .map(|index| {
+            let ty = row.columns()[index].type_();
+            let raw: Option<Raw<'_>> = row.try_get(index).map_err(Failure::Db)?;
+            Ok(match raw {
+                None => Value::Null,
+                Some(Raw(bytes)) => decode(ty, bytes),
+            })
+        })
+        .collect()
+}
+
+/// Decodes one binary-format value. Types without a decoder here come back as text when their
+/// bytes are UTF-8 (enums, citext…) and as bytes otherwise.
+fn decode(ty: &Type, bytes: &[u8]) -> Value {
+    let fallback = || match std::str::from_utf8(bytes) {
+        Ok(text) => Value::Text(text.to_owned()),
+        Err(_) => Value::Bytes(bytes.to_vec()),
+    };
+    let be = |n: usize| -> Option<[u8; 8]> {
+        let mut buffer = [0u8; 8];
+        let slice = bytes.get(..n).filter(|_| bytes.len() == n)?;
+        buffer[8 - n..].copy_from_slice(slice);
+        Some(buffer)
+    };
+    match *ty {
+        Type::BOOL => bytes.first().map_or_else(fallback, |b| Value::Bool(*b != 0)),
+        Type::INT2 => be(2).map_or_else(fallback, |b| Value::Int(i64::from(i16::from_be_bytes([b[6], b[7]])))),
+        Type::INT4 => {
+            be(4).map_or_else(fallback, |b| Value::Int(i64::from(i32::from_be_bytes([b[4], b[5], b[6], b[7]]))))
+        }
+        Type::INT8 => be(8).map_or_else(fallback, |b| Value::Int(i64::from_be_bytes(b))),
+        Type::OID | Type::XID | Type::REGCLASS | Type::REGPROC | Type::REGTYPE | Type::REGNAMESPACE | Type::REGROLE => {
+            be(4).map_or_else(fallback, |b| Value::Int(i64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]))))
+        }
+        Type::FLOAT4 => {
+            be(4).map_or_else(fallback, |b| Value::Float(f64::from(f32::from_be_bytes([b[4], b[5], b[6], b[7]]))))
+        }
+        Type::FLOAT8 => be(8).map_or_else(fallback, |b| Value::Float(f64::from_be_bytes(b))),
+        Type::NUMERIC => numeric_text(bytes).map_or_else(fallback, Value::Decimal),
+        Type::TIMESTAMPTZ => {
+            be(8).and_then(|b| timestamp_text(i64::from_be_bytes(b), true)).map_or_else(fallback, Value::Timestamp)
+        }
+        Type::TIMESTAMP => {
+            be(8).and_then(|b| timestamp_text(i64::from_be_bytes(b), false)).map_or_else(fallback, Value::Timestamp)
+        }
+        Type::DATE => be(4)
+            .and_then(|b| date_text(i32::from_be_bytes([b[4], b[5], b[6], b[7]])))
+            .map_or_else(fallback, Value::Text),
+        Type::TIME => be(8).map_or_else(fallback, |b| Value::Text(time_text(i64::from_be_bytes(b)))),
+        Type::UUID if bytes.len() == 16 => {
+            let hex = hex::encode(bytes);
+            Value::Text(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+        }
+        Type::JSONB => match bytes.split_first() {
+            Some((1, rest)) => std::str::from_utf8(rest).map_or_else(|_| fallback(), |t| Value::Text(t.to_owned())),
+            _ => fallback(),
+        },
+        Type::CHAR => bytes.first().map_or_else(fallback, |b| Value::Text(char::from(*b).to_string())),
+        Type::BYTEA => Value::Bytes(bytes.to_vec()),
+        _ => fallback(),
+    }
+}
+
+/// PostgreSQL's binary numeric (base-10000 digits, weight, sign, display scale) as the decimal
+/// text the server itself would print.
+fn numeric_text(bytes: &[u8]) -> Option<String> {
+    let word = |index: usize| bytes.get(index * 2..index * 2 + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let ndigits = usize::from(word(0)?);
+    let weight = i32::from(word(1)? as i16);
+    let sign = word(2)?;
+    let dscale = usize::from(word(3)?);
+    match sign {
+        0xC000 => return Some("NaN".to_owned()),
+        0xD000 => return Some("Infinity".to_owned()),
+        0xF000 => return Some("-Infinity".to_owned()),
+        _ => {}
+    }
+    let digits: Vec<u16> = (0..ndigits).map(|i| word(4 + i)).collect::<Option<_>>()?;
+    let digit = |index: i32| usize::try_from(index).ok().and_then(|i| digits.get(i)).copied().unwrap_or(0);
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for index in 0..=weight {
+            if index == 0 {
+                out.push_str(&digit(index).to_string());
+            } else {
+                out.push_str(&format!("{:04}", digit(index)));
+            }
+        }
+    }
+    if dscale > 0 {
+        out.push('.');
+        let mut fraction = String::new();
+        let mut index = weight + 1;
+        while fraction.len() < dscale {
+            fraction.push_str(&format!("{:04}", digit(index)));
+            index += 1;
+        }
+        fraction.truncate(dscale);
+        out.push_str(&fraction);
+    }
+    Some(out)
+}
+
+/// Microseconds since 2000-01-01 as RFC 3339 (UTC with `Z` for timestamptz, no offset for
+/// timestamp); the infinities as PostgreSQL spells them.
+fn timestamp_text(micros: i64, zoned: bool) -> Option<String> {
+    match micros {
+        i64::MAX => return Some("infinity".to_owned()),
+        i64::MIN => return Some("-infinity".to_owned()),
+        _ => {}
+    }
+    const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
+    let timestamp = jiff::Timestamp::from_microsecond(micros.checked_add(EPOCH_2000_MICROS)?).ok()?;
+    if zoned { Some(timestamp.to_string()) } else { Some(jiff::tz::Offset::UTC.to_datetime(timestamp).to_string()) }
+}
+
+fn date_text(days: i32) -> Option<String> {
+    match days {
+        i32::MAX => return Some("infinity".to_owned()),
+        i32::MIN => return Some("-infinity".to_owned()),
+        _ => {}
+    }
+    jiff::civil::date(2000, 1, 1).checked_add(jiff::Span::new().days(i64::from(days))).ok().map(|d| d.to_string())
+}
+
+fn time_text(micros: i64) -> String {
+    let seconds = micros / 1_000_000;
+    let fraction = micros % 1_000_000;
+    let base = format!("{:02}:{:02}:{:02}", seconds / 3600, (seconds / 60) % 60, seconds % 60);
+    if fraction == 0 { base } else { format!("{base}.{fraction:06}").trim_end_matches('0').to_owned() }
+}
+
+/// The `sslmode` a connection string asks for, lower-cased, in either form.
+fn requested_sslmode(connection: &str) -> Option<String> {
+    let lower = connection.to_ascii_lowercase();
+    // The last one counts, as in libpq.
+    let at = lower.rfind("sslmode")?;
+    let rest = lower[at + "sslmode".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let value: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '&' && *c != '\'').collect();
+    Some(value)
+}
+
+/// Whether every host is a Unix socket or a loopback address, where plain TCP is acceptable.
+fn all_local(config: &tokio_postgres::Config) -> bool {
+    let host_local = |host: &Host| match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    };
+    config.get_hosts().iter().all(host_local) && config.get_hostaddrs().iter().all(IpAddr::is_loopback)
+}
+
+/// The error mapping itself, free of the target so it can be unit-tested.
+fn classify(name: &str, error: &tokio_postgres::Error, phase: Phase, options: &ConnectOptions) -> TargetError {
+    let credentials_hint = format!(
+        "check {} and {} (or the user in the connection string)",
+        password_env_var(name),
+        username_env_var(name)
+    );
+    if let Some(db) = error.as_db_error() {
+        let code = db.code().code();
+        let mut message = db.message().to_owned();
+        if let Some(detail) = db.detail() {
+            message.push_str(" — ");
+            message.push_str(detail);
+        }
+        let (kind, hint) = match code {
+            "28P01" | "28000" => (ErrorKind::AuthenticationFailed, Some(credentials_hint)),
+            "3D000" => (
+                ErrorKind::UnknownDatabase,
+                Some("check the database name in connection_string (`\\l` in psql lists them)".to_owned()),
+            ),
+            "57014" => (
+                ErrorKind::CallTimeout,
+                Some(format!(
+                    "the statement ran past the call timeout of {} ms and was cancelled by the server",
+                    options.call_timeout.as_millis()
+                )),
+            ),
+            "25006" => (
+                ErrorKind::ReadOnlyViolation,
+                Some("this path is read-only; writes go through an approved fix".to_owned()),
+            ),
+            "42501" => (
+                ErrorKind::InsufficientPrivilege,
+                Some("grant the Sentri account the privilege this statement needs (see the policy)".to_owned()),
+            ),
+            "57P01" | "57P02" | "57P03" => (ErrorKind::ConnectionLost, db.hint().map(str::to_owned)),
+            other if other.starts_with("08") => (ErrorKind::ConnectionLost, db.hint().map(str::to_owned)),
+            _ => (ErrorKind::Statement, db.hint().map(str::to_owned)),
+        };
+        let mut mapped = TargetError::new(name, kind, message).with_code(code);
+        mapped.hint = hint;
+        return mapped;
+    }
+    if error.is_closed() {
+        return TargetError::new(name, ErrorKind::ConnectionLost, "the connection to the server was closed")
+            .with_hint("the server restarted or dropped the session; the next call reconnects");
+    }
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
+    if text.contains("password missing") {
+        return TargetError::new(name, ErrorKind::NoPassword, "the server asks for a password and none is configured")
+            .with_hint(format!("set {}", password_env_var(name)));
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    let mut io = None;
+    while let Some(current) = source {
+        if let Some(found) = current.downcast_ref::<std::io::Error>() {
+            io = Some(found);
+            break;
+        }
+        source = current.source();
+    }
+    if let Some(io) = io {
+        return match io.kind() {
+            std::io::ErrorKind::TimedOut => {
+                TargetError::timeout(name, ErrorKind::ConnectTimeout, "connecting", options.connect_timeout)
+                    .with_hint("check the host and port, and that a firewall does not drop the traffic")
+            }
+            std::io::ErrorKind::ConnectionRefused => {
+                TargetError::new(name, ErrorKind::Unreachable, format!("connection refused: {io}"))
+                    .with_hint("is PostgreSQL running and listening on that host and port (listen_addresses)?")
+            }
+            _ if phase == Phase::Call => {
+                TargetError::new(name, ErrorKind::ConnectionLost, format!("the connection broke: {io}"))
+            }
+            _ => TargetError::new(name, ErrorKind::Unreachable, format!("cannot reach the server: {io}"))
+                .with_hint("check the host name and the network path to it"),
+        };
+    }
+    if text.contains("invalid configuration") {
+        return TargetError::new(name, ErrorKind::BadConnectString, text)
+            .with_hint("check the connection string and the configured user");
+    }
+    match phase {
+        Phase::Connect => TargetError::new(name, ErrorKind::Unreachable, text),
+        Phase::Call => TargetError::new(name, ErrorKind::Statement, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_found_in_both_forms() {
+        assert_eq!(requested_sslmode("postgres://h:5432/db?sslmode=require&x=1").as_deref(), Some("require"));
+        assert_eq!(requested_sslmode("host=h sslmode = verify-full dbname=x").as_deref(), Some("verify-full"));
+        assert_eq!(requested_sslmode("host=h dbname=x"), None);
+        assert_eq!(requested_sslmode("postgres://h/db?sslmode=disable&sslmode=require").as_deref(), Some("require"));
+    }
+
+    #[test]
+    fn loopback_hosts_are_local() {
+        let local = tokio_postgres::Config::from_str("host=127.0.0.1,localhost,/tmp dbname=x").expect("parses");
+        assert!(all_local(&local));
+        let remote = tokio_postgres::Config::from_str("postgres://db.example.com/x").expect("parses");
+        assert!(!all_local(&remote));
+    }
+
+    #[test]
+    fn numeric_grammar() {
+        for good in ["1", "-1.5", ".5", "1e10", "1.2E-3", "NaN", "-Infinity", "1_000"] {
+            assert!(is_numeric_text(good), "{good}");
+        }
+        for bad in ["", "e5", "1.2.3", "1e", "12abc", "1;DROP"] {
+            assert!(!is_numeric_text(bad), "{bad}");
+        }
+    }
+
+    fn numeric(ndigits: u16, weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [ndigits, weight as u16, sign, dscale].iter().chain(digits) {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn numeric_binary_to_text() {
+        assert_eq!(numeric_text(&numeric(2, 0, 0, 2, &[97, 5000])).as_deref(), Some("97.50"));
+        assert_eq!(numeric_text(&numeric(2, 1, 0x4000, 0, &[12, 3456])).as_deref(), Some("-123456"));
+        assert_eq!(numeric_text(&numeric(1, -1, 0, 5, &[1234])).as_deref(), Some("0.12340"));
+        assert_eq!(numeric_text(&numeric(0, 0, 0, 0, &[])).as_deref(), Some("0"));
+        assert_eq!(numeric_text(&numeric(1, 2, 0, 0, &[5])).as_deref(), Some("500000000"));
+        assert_eq!(numeric_text(&numeric(0, 0, 0xC000, 0, &[])).as_deref(), Some("NaN"));
+    }
+
+    #[test]
+    fn time_values_read_as_text() {
+        assert_eq!(timestamp_text(0, true).as_deref(), Some("2000-01-01T00:00:00Z"));
+        assert_eq!(timestamp_text(1_500_000, false).as_deref(), Some("2000-01-01T00:00:01.5"));
+        assert_eq!(date_text(-1).as_deref(), Some("1999-12-31"));
+        assert_eq!(time_text(3_723_500_000), "01:02:03.5");
+    }
+
+    #[test]
+    fn values_are_converted_to_declared_types() {
+        assert!(matches!(convert("n", Some(" 42 "), &Type::INT4), Ok(Param::I32(42))));
+        assert!(matches!(convert("n", None, &Type::INT4), Ok(Param::Null)));
+        assert!(matches!(convert("b", Some("Yes"), &Type::BOOL), Ok(Param::Bool(true))));
+        let Err(Failure::Target(error)) = convert("pct", Some("ninety"), &Type::INT8) else {
+            panic!("a word is not a bigint");
+        };
+        assert_eq!(error.kind, ErrorKind::Fill);
+        assert!(error.message.contains("`:pct`"), "{}", error.message);
+        assert!(matches!(convert("t", Some(" padded "), &Type::TEXT), Ok(Param::Text(t)) if t == " padded "));
+    }
+}

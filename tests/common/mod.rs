@@ -1,0 +1,7 @@
+//! Real servers for the integration tests (ARCHITECTURE §7): started once per test binary on
+//! loopback, on free ports, in temporary directories, and stopped by PID when the binary
+//! exits. Each test binary uses only some of the helpers, hence the `dead_code` allowance.
+
+#![allow(dead_code)]
+
+pub mod postgres;
