@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod fill;
+pub mod oracle;
 pub mod profile;
 pub mod sql;
 pub mod value;
