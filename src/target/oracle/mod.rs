@@ -1,0 +1,794 @@
+//! An Oracle database under care, through Oracle's pure-Rust thin driver (`oracledb`: no
+//! Instant Client on the Sentri host).
+//!
+//! The driver is blocking, so every call runs on tokio's blocking pool and the runtime's
+//! workers never wait on the network. Three limits keep a sick database from hanging Sentri:
+//! - **connect** runs on its own detached thread under a hard `connect_timeout`: a listener that
+//!   accepts the TCP connection and never answers leaves that thread waiting, not the caller
+//!   (who gets [`ErrorKind::ConnectTimeout`]) and not runtime shutdown, which would wait
+//!   forever for a blocking-pool task that never returns;
+//! - **every call** has the driver's call timeout set from `call_timeout`: it bounds each wait
+//!   for the server and, when it expires, cancels the call on the server (ORA-01013) so the
+//!   session stays usable;
+//! - **every operation** (a query with its transaction control, a write and its commit) is
+//!   also bounded at twice the call timeout plus 5 s, for an operation of many round trips or
+//!   a server that stops answering during the cancel; past that the connection is abandoned.
+//!
+//! Connections live in a small pool (`pool_size`); one that failed in a way that leaves its
+//! state in doubt (lost, timed out) is dropped, never reused, and the next call opens a fresh
+//! one.
+//!
+//! The read-only path is enforced by the database: `SET TRANSACTION READ ONLY` opens every
+//! query's transaction, so a write in it (even one hidden in a function) fails with ORA-01456;
+//! statements that are not plain queries are refused before anything is sent.
+
+pub mod connect;
+pub mod errors;
+pub mod profile;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use self::connect::OracleAddress;
+use self::errors::Phase;
+use super::fill::{self, Dialect, FilledStatement};
+use super::sql::{self, IdentifierKind, StatementKind};
+use super::{ConnectOptions, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values};
+use crate::config::{DEFAULT_ORACLE_USER, DatabaseConfig, Secret, password_env_var};
+
+/// One Oracle database, connected: a pool of sessions for one configured account.
+pub struct OracleTarget {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for OracleTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OracleTarget")
+            .field("name", &self.shared.name)
+            .field("user", &self.shared.user)
+            .field("pool_size", &self.shared.options.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every call on this target shares: how to open a session, the idle sessions and the
+/// permits that cap them.
+struct Shared {
+    name: String,
+    user: String,
+    /// Only to cut it out of any message that might carry it.
+    password: Secret,
+    uses_tcps: bool,
+    config: oracledb::Config,
+    options: ConnectOptions,
+    idle: Mutex<Vec<oracledb::Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+/// The environment variable holding the password of an encrypted `ewallet.pem`:
+/// `SENTRI_DB_<NAME>_WALLET_PASSWORD`. It is not the database password.
+pub fn wallet_password_env_var(db_name: &str) -> String {
+    let password_var = password_env_var(db_name);
+    match password_var.strip_suffix("_PASSWORD") {
+        Some(prefix) => format!("{prefix}_WALLET_PASSWORD"),
+        None => format!("{password_var}_WALLET"),
+    }
+}
+
+/// Everything needed to build the driver's configuration, gathered on the caller's side
+/// (environment, configuration) so the connect thread only does the blocking part.
+struct Settings {
+    name: String,
+    user: String,
+    password: Secret,
+    wallet_password: Option<Secret>,
+    tns_admin: Option<String>,
+    address: OracleAddress,
+    options: ConnectOptions,
+}
+
+impl Settings {
+    fn read(db: &DatabaseConfig, options: &ConnectOptions) -> Result<Settings, TargetError> {
+        let name = db.name.clone();
+        let address = connect::parse_connect_string(&db.connection_string).map_err(|message| {
+            TargetError::new(&name, ErrorKind::BadConnectString, message).with_hint(
+                "use host:port/service, tcps://host:port/service?wallet_location=DIR, a (DESCRIPTION=…) or a \
+                 tnsnames alias with TNS_ADMIN set",
+            )
+        })?;
+        let Some(password) = db.password.clone() else {
+            return Err(TargetError::new(&name, ErrorKind::NoPassword, "no password for this database")
+                .with_hint(format!("set {}", password_env_var(&name))));
+        };
+        let user = db
+            .username
+            .clone()
+            .filter(|user| !user.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_ORACLE_USER.to_owned());
+        let non_empty = |value: String| Some(value).filter(|v| !v.is_empty());
+        Ok(Settings {
+            wallet_password: std::env::var(wallet_password_env_var(&name)).ok().and_then(non_empty).map(Secret::new),
+            tns_admin: std::env::var("TNS_ADMIN").ok().and_then(non_empty),
+            name,
+            user,
+            password,
+            address,
+            options: options.clone(),
+        })
+    }
+
+    /// The driver's configuration. Blocking: a tnsnames alias is read from `TNS_ADMIN`.
+    fn driver_config(&self) -> Result<oracledb::Config, TargetError> {
+        let error = |e: &oracledb::Error| {
+            errors::from_driver(
+                &self.name,
+                e,
+                Phase::Connect,
+                None,
+                self.address.uses_tcps,
+                Some(self.password.expose()),
+            )
+        };
+        let mut config = oracledb::Config::default().set_credentials(&self.user, self.password.expose());
+        if let Some(dir) = &self.tns_admin {
+            config = config.set_config_dir(dir);
+        }
+        config = config.set_connect_string(&self.address.connect_string).map_err(|e| error(&e))?;
+        let wallet = self
+            .address
+            .wallet_location
+            .clone()
+            .or_else(|| self.tns_admin.clone().filter(|dir| Path::new(dir).join("ewallet.pem").is_file()));
+        if let Some(wallet) = wallet {
+            config = config.set_wallet_location(wallet);
+        }
+        if let Some(wallet_password) = &self.wallet_password {
+            config = config.set_wallet_password(wallet_password.expose());
+        }
+        let connect_timeout = self.options.connect_timeout;
+        let transport = self.address.transport_connect_timeout.map_or(connect_timeout, |t| t.min(connect_timeout));
+        config = config.set_transport_connect_timeout(Some(transport));
+        // Shows as PROGRAM in v$session, so a DBA can tell Sentri's sessions apart.
+        if let Ok(named) = config.clone().set_program("sentri") {
+            config = named;
+        }
+        Ok(config)
+    }
+}
+
+impl OracleTarget {
+    /// Connects (one session, opened under the hard connect timeout) and keeps it in the pool.
+    /// The user is [`DatabaseConfig::username`] (default `sentri_agent`); the password comes
+    /// only from the environment.
+    pub async fn connect(db: &DatabaseConfig, options: &ConnectOptions) -> Result<OracleTarget, TargetError> {
+        let settings = Settings::read(db, options)?;
+        let name = settings.name.clone();
+        let call_timeout = options.call_timeout;
+        let (settings, config, connection) = on_connect_thread(&name, options.connect_timeout, move || {
+            let config = settings.driver_config()?;
+            let connection = open_session(&settings.name, &config, call_timeout, &settings)?;
+            Ok((settings, config, connection))
+        })
+        .await?;
+        let target = OracleTarget::from_parts(settings, config);
+        target.checkin(connection);
+        Ok(target)
+    }
+
+    fn from_parts(settings: Settings, config: oracledb::Config) -> OracleTarget {
+        let pool_size = settings.options.pool_size.max(1);
+        OracleTarget {
+            shared: Arc::new(Shared {
+                name: settings.name,
+                user: settings.user,
+                password: settings.password,
+                uses_tcps: settings.address.uses_tcps,
+                config,
+                options: settings.options,
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(pool_size)),
+            }),
+        }
+    }
+
+    /// The configured database name, as errors and the store name it.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Runs a plain query on the read-only path and returns its rows.
+    ///
+    /// Anything but a query is refused before it is sent ([`ErrorKind::Refused`]); the query
+    /// itself runs inside `SET TRANSACTION READ ONLY`, which the transaction then ends, so the
+    /// database refuses a write hidden in it (ORA-01456, [`ErrorKind::ReadOnlyViolation`]).
+    /// Values are bound by name (`:name`); `None` binds NULL.
+    pub async fn query(&self, sql: &str, values: &Values) -> Result<Rows, TargetError> {
+        let text = sql::strip_terminator(sql);
+        let kind = sql::statement_kind(&text);
+        if kind != StatementKind::Query {
+            return Err(TargetError::new(
+                self.name(),
+                ErrorKind::Refused,
+                format!("only a plain query may run on the read-only path; this is {}", describe_kind(kind)),
+            ));
+        }
+        let filled = self.fill(&text, values, &BTreeMap::new())?;
+        self.run(move |connection, shared| shared.read_only(connection, &filled.sql, &filled.binds)).await
+    }
+
+    /// Runs one write step: DML or a PL/SQL block committed on success and rolled back on
+    /// error; DDL as is (Oracle commits DDL implicitly).
+    ///
+    /// In DDL each declared identifier used by the statement is first confirmed in the
+    /// dictionary ([`fill::dictionary_query`], on the read-only path) and replaced by the
+    /// dictionary's spelling; a name that is not there stops the step before anything is
+    /// written. Sessions and numbers are only checked by their grammar.
+    pub async fn execute(
+        &self,
+        sql: &str,
+        values: &Values,
+        identifiers: &BTreeMap<String, IdentifierKind>,
+    ) -> Result<ExecOutcome, TargetError> {
+        let text = sql::strip_terminator(sql);
+        // Grammar and completeness first: a bad value costs no round trip.
+        self.fill(&text, values, identifiers)?;
+        let mut values = values.clone();
+        let identifiers = identifiers.clone();
+        self.run(move |connection, shared| {
+            shared.confirm_identifiers(connection, &text, &mut values, &identifiers)?;
+            let filled =
+                fill::fill(&text, Dialect::Oracle, &values, &identifiers).map_err(|e| shared.fill_error(&e))?;
+            shared.write(connection, &filled)
+        })
+        .await
+    }
+
+    /// Runs several DML steps as one transaction: all committed, or all rolled back. DDL is
+    /// refused (Oracle would commit it, and everything before it, on the spot), and so is a
+    /// PL/SQL block (it may commit inside); nothing is sent unless every step is acceptable.
+    pub async fn execute_in_transaction(&self, steps: &[(&str, &Values)]) -> Result<Vec<ExecOutcome>, TargetError> {
+        let mut prepared = Vec::with_capacity(steps.len());
+        for (index, (sql, values)) in steps.iter().enumerate() {
+            let text = sql::strip_terminator(sql);
+            let kind = sql::statement_kind(&text);
+            if matches!(kind, StatementKind::Ddl | StatementKind::Block) {
+                return Err(TargetError::new(
+                    self.name(),
+                    ErrorKind::Refused,
+                    format!(
+                        "step {} is {}, which can commit by itself and so cannot be part of a transaction; nothing was run",
+                        index + 1,
+                        describe_kind(kind)
+                    ),
+                ));
+            }
+            prepared.push(self.fill(&text, values, &BTreeMap::new())?);
+        }
+        self.run(move |connection, shared| {
+            let mut outcomes = Vec::with_capacity(prepared.len());
+            for (index, filled) in prepared.iter().enumerate() {
+                match shared.run_bound(connection, filled) {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(mut error) => {
+                        let _ = connection.rollback();
+                        error.message = format!("step {}: {} (all steps rolled back)", index + 1, error.message);
+                        return Err(error);
+                    }
+                }
+            }
+            if let Err(error) = connection.commit() {
+                let _ = connection.rollback();
+                return Err(shared.driver_error(&error, None));
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    /// Reads what this database is, in one round of read-only probes on one session. See
+    /// [`profile::read_profile`] for which probes may fail for lack of privilege.
+    pub async fn profile(&self) -> Result<Profile, TargetError> {
+        self.run(move |connection, shared| {
+            shared.begin_read_only(connection)?;
+            let mut run = |sql: &str| shared.fetch(connection, sql, &[]);
+            let profile = profile::read_profile(&mut run, jiff::Timestamp::now().to_string());
+            let ended = connection.rollback().map_err(|e| shared.driver_error(&e, None));
+            let profile = profile?;
+            ended?;
+            Ok(profile)
+        })
+        .await
+    }
+
+    /// One round trip to the database, timed: what `sentri db test` reports as latency.
+    pub async fn ping(&self) -> Result<Duration, TargetError> {
+        self.run(move |connection, shared| {
+            let started = Instant::now();
+            connection.ping().map_err(|e| shared.driver_error(&e, None))?;
+            Ok(started.elapsed())
+        })
+        .await
+    }
+
+    /// Logs the idle sessions off (bounded by the call timeout; a session still in use is
+    /// closed when its call ends).
+    pub async fn close(self) {
+        let shared = self.shared;
+        shared.permits.close();
+        let connections = shared.take_all_idle();
+        if connections.is_empty() {
+            return;
+        }
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new().name("sentri-oracle-close".into()).spawn(move || {
+            for mut connection in connections {
+                let _ = connection.close();
+            }
+            let _ = done.send(());
+        });
+        if spawned.is_ok() {
+            let _ = tokio::time::timeout(shared.options.call_timeout, finished).await;
+        }
+    }
+
+    fn fill(
+        &self,
+        text: &str,
+        values: &Values,
+        identifiers: &BTreeMap<String, IdentifierKind>,
+    ) -> Result<FilledStatement, TargetError> {
+        fill::fill(text, Dialect::Oracle, values, identifiers).map_err(|e| self.shared.fill_error(&e))
+    }
+
+    fn checkin(&self, connection: oracledb::Connection) {
+        self.shared.checkin(connection);
+    }
+
+    /// Runs `work` with a pooled session on the blocking pool, under the operation limit.
+    async fn run<T, F>(&self, work: F) -> Result<T, TargetError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&oracledb::Connection, &Shared) -> Result<T, TargetError> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        let call_timeout = shared.options.call_timeout;
+        let permit: OwnedSemaphorePermit =
+            match tokio::time::timeout(call_timeout, Arc::clone(&shared.permits).acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_closed)) => {
+                    return Err(TargetError::new(
+                        &shared.name,
+                        ErrorKind::ConnectionLost,
+                        "the target has been closed",
+                    ));
+                }
+                Err(_) => {
+                    return Err(TargetError::timeout(
+                        &shared.name,
+                        ErrorKind::CallTimeout,
+                        "waiting for a free session",
+                        call_timeout,
+                    )
+                    .with_hint(format!(
+                        "all {} pooled sessions are busy; raise pool_size or find the slow call",
+                        shared.options.pool_size.max(1)
+                    )));
+                }
+            };
+        let connection = match shared.take_idle() {
+            Some(connection) => connection,
+            None => shared.open().await?,
+        };
+        let worker = Arc::clone(&shared);
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                connection.set_call_timeout(Some(call_timeout)).map_err(|e| worker.driver_error(&e, None))?;
+                work(&connection, &worker)
+            }));
+            match outcome {
+                Ok(result) => {
+                    match &result {
+                        Err(error) if breaks_session(error.kind) => discard(connection),
+                        _ => worker.checkin(connection),
+                    }
+                    result
+                }
+                Err(_panic) => {
+                    discard(connection);
+                    Err(TargetError::new(
+                        &worker.name,
+                        ErrorKind::ConnectionLost,
+                        "the Oracle driver failed inside a call; the session was dropped",
+                    ))
+                }
+            }
+        });
+        let limit = operation_limit(call_timeout);
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(TargetError::new(
+                &shared.name,
+                ErrorKind::ConnectionLost,
+                format!("the call's thread failed: {join_error}"),
+            )),
+            Err(_) => Err(TargetError::timeout(&shared.name, ErrorKind::CallTimeout, "the call", limit)
+                .with_hint("the server stopped answering; the session is abandoned and a fresh one is used next")),
+        }
+    }
+}
+
+impl Shared {
+    fn driver_error(&self, error: &oracledb::Error, sql: Option<&str>) -> TargetError {
+        errors::from_driver(&self.name, error, Phase::Call, sql, self.uses_tcps, Some(self.password.expose()))
+    }
+
+    fn fill_error(&self, error: &fill::FillError) -> TargetError {
+        TargetError::new(&self.name, ErrorKind::Fill, errors::redact(&error.to_string(), Some(self.password.expose())))
+    }
+
+    fn take_idle(&self) -> Option<oracledb::Connection> {
+        self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None)
+    }
+
+    fn take_all_idle(&self) -> Vec<oracledb::Connection> {
+        self.idle.lock().map(|mut idle| std::mem::take(&mut *idle)).unwrap_or_default()
+    }
+
+    fn checkin(&self, connection: oracledb::Connection) {
+        match self.idle.lock() {
+            Ok(mut idle) if idle.len() < self.options.pool_size.max(1) => idle.push(connection),
+            _ => discard(connection),
+        }
+    }
+
+    /// Opens one more session under the hard connect timeout.
+    async fn open(&self) -> Result<oracledb::Connection, TargetError> {
+        let config = self.config.clone();
+        let name = self.name.clone();
+        let call_timeout = self.options.call_timeout;
+        let uses_tcps = self.uses_tcps;
+        let password = self.password.clone();
+        on_connect_thread(&self.name, self.options.connect_timeout, move || {
+            let connection = oracledb::connect(config).map_err(|e| {
+                errors::from_driver(&name, &e, Phase::Connect, None, uses_tcps, Some(password.expose()))
+            })?;
+            connection.set_call_timeout(Some(call_timeout)).map_err(|e| {
+                errors::from_driver(&name, &e, Phase::Connect, None, uses_tcps, Some(password.expose()))
+            })?;
+            Ok(connection)
+        })
+        .await
+    }
+
+    fn begin_read_only(&self, connection: &oracledb::Connection) -> Result<(), TargetError> {
+        connection.execute("SET TRANSACTION READ ONLY", &[]).map(|_| ()).map_err(|e| self.driver_error(&e, None))
+    }
+
+    /// One query inside its own read-only transaction, which is then ended.
+    fn read_only(
+        &self,
+        connection: &oracledb::Connection,
+        sql: &str,
+        binds: &[(String, Option<String>)],
+    ) -> Result<Rows, TargetError> {
+        self.begin_read_only(connection)?;
+        let rows = self.fetch(connection, sql, binds);
+        let ended = connection.rollback().map_err(|e| self.driver_error(&e, None));
+        let rows = rows?;
+        ended?;
+        Ok(rows)
+    }
+
+    /// Runs a query and reads every row into [`Rows`].
+    fn fetch(
+        &self,
+        connection: &oracledb::Connection,
+        sql: &str,
+        binds: &[(String, Option<String>)],
+    ) -> Result<Rows, TargetError> {
+        read_rows(connection, sql, binds).map_err(|e| self.driver_error(&e, Some(sql)))
+    }
+
+    /// Checks each declared identifier the DDL splices against the dictionary and writes the
+    /// dictionary's spelling into `values`. Nothing is written to the database here.
+    fn confirm_identifiers(
+        &self,
+        connection: &oracledb::Connection,
+        sql_text: &str,
+        values: &mut Values,
+        identifiers: &BTreeMap<String, IdentifierKind>,
+    ) -> Result<(), TargetError> {
+        if sql::statement_kind(sql_text).takes_binds() {
+            return Ok(());
+        }
+        let used: BTreeSet<String> = sql::placeholders(sql_text).into_iter().map(|p| p.name.to_lowercase()).collect();
+        let mut lookups = Vec::new();
+        for (name, kind) in identifiers {
+            let Some(query) = fill::dictionary_query(Dialect::Oracle, *kind) else { continue };
+            if !used.contains(&name.to_lowercase()) {
+                continue;
+            }
+            let Some(key) = values.keys().find(|key| key.eq_ignore_ascii_case(name)).cloned() else { continue };
+            let Some(value) = values.get(&key).cloned().flatten() else { continue };
+            lookups.push((key, *kind, query, value));
+        }
+        if lookups.is_empty() {
+            return Ok(());
+        }
+        self.begin_read_only(connection)?;
+        let checked = lookups.into_iter().try_for_each(|(key, kind, query, value)| {
+            let bare = if kind.is_literal() { value.clone() } else { bare_name(&value) };
+            let rows = self.fetch(connection, query, &[("name".to_owned(), Some(bare.clone()))])?;
+            let spellings: Vec<String> =
+                (0..rows.rows.len()).filter_map(|row| rows.rows[row].first().and_then(Value::as_text)).collect();
+            let Some(spelling) = spellings.iter().find(|s| **s == bare).or_else(|| spellings.first()).cloned() else {
+                return Err(TargetError::new(
+                    &self.name,
+                    ErrorKind::Fill,
+                    format!(
+                        "`:{key}` = {:?} is not a {} in the dictionary; nothing was run",
+                        value.chars().take(80).collect::<String>(),
+                        kind_label(kind)
+                    ),
+                ));
+            };
+            let rendered = if kind.is_literal() { spelling } else { fill::quoted_identifier(&spelling) };
+            values.insert(key, Some(rendered));
+            Ok(())
+        });
+        let ended = connection.rollback().map_err(|e| self.driver_error(&e, None));
+        checked?;
+        ended
+    }
+
+    /// Runs a filled write step: DDL as is; anything else with its binds, committed on
+    /// success and rolled back on failure.
+    fn write(&self, connection: &oracledb::Connection, filled: &FilledStatement) -> Result<ExecOutcome, TargetError> {
+        if filled.kind == StatementKind::Ddl {
+            let started = Instant::now();
+            let result = connection.execute(&filled.sql, &[]).map_err(|e| self.driver_error(&e, Some(&filled.sql)))?;
+            return Ok(outcome(filled, result.rows_affected(), started));
+        }
+        match self.run_bound(connection, filled) {
+            Ok(done) => match connection.commit() {
+                Ok(()) => Ok(done),
+                Err(error) => {
+                    let _ = connection.rollback();
+                    Err(self.driver_error(&error, None))
+                }
+            },
+            Err(error) => {
+                let _ = connection.rollback();
+                Err(error)
+            }
+        }
+    }
+
+    /// Executes one statement with named binds, without ending the transaction.
+    fn run_bound(
+        &self,
+        connection: &oracledb::Connection,
+        filled: &FilledStatement,
+    ) -> Result<ExecOutcome, TargetError> {
+        let started = Instant::now();
+        let params: Vec<(&str, &dyn oracledb::ToDbValue)> =
+            filled.binds.iter().map(|(name, value)| (name.as_str(), value as &dyn oracledb::ToDbValue)).collect();
+        let result =
+            connection.execute_named(&filled.sql, &params).map_err(|e| self.driver_error(&e, Some(&filled.sql)))?;
+        Ok(outcome(filled, result.rows_affected(), started))
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Logging off is a round trip; never on a runtime worker.
+        for connection in self.take_all_idle() {
+            discard(connection);
+        }
+    }
+}
+
+fn outcome(filled: &FilledStatement, rows_affected: u64, started: Instant) -> ExecOutcome {
+    ExecOutcome {
+        sql: filled.sql.clone(),
+        rows_affected,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// Opens a session with the call timeout in place. Blocking.
+fn open_session(
+    name: &str,
+    config: &oracledb::Config,
+    call_timeout: Duration,
+    settings: &Settings,
+) -> Result<oracledb::Connection, TargetError> {
+    let error = |e: &oracledb::Error| {
+        errors::from_driver(name, e, Phase::Connect, None, settings.address.uses_tcps, Some(settings.password.expose()))
+    };
+    let connection = oracledb::connect(config.clone()).map_err(|e| error(&e))?;
+    connection.set_call_timeout(Some(call_timeout)).map_err(|e| error(&e))?;
+    Ok(connection)
+}
+
+/// Runs blocking connect work on its own detached thread and waits at most `limit`. On expiry
+/// the caller gets [`ErrorKind::ConnectTimeout`]; the thread lingers until the socket gives
+/// up, and whatever it produces then is dropped there.
+async fn on_connect_thread<T, F>(database: &str, limit: Duration, work: F) -> Result<T, TargetError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, TargetError> + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sentri-oracle-connect".into())
+        .spawn(move || {
+            let _ = sender.send(work());
+        })
+        .map_err(|e| {
+            TargetError::new(database, ErrorKind::Unreachable, format!("could not start a connect thread: {e}"))
+        })?;
+    match tokio::time::timeout(limit, receiver).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(TargetError::new(
+            database,
+            ErrorKind::Unreachable,
+            "the Oracle driver failed while connecting (it ended without an answer)",
+        )),
+        Err(_) => Err(TargetError::timeout(database, ErrorKind::ConnectTimeout, "connecting", limit).with_hint(
+            "something accepted the connection but did not answer as an Oracle listener: check host and port, \
+             and whether the listener expects TCPS (tcps://)",
+        )),
+    }
+}
+
+/// Drops a session on a detached thread: logging off is a round trip that a dead server can
+/// stretch without limit, and that must hold up neither a caller nor runtime shutdown.
+fn discard(connection: oracledb::Connection) {
+    let _ = std::thread::Builder::new().name("sentri-oracle-discard".into()).spawn(move || drop(connection));
+}
+
+/// Failures after which a session's state is in doubt: it is dropped, not reused.
+fn breaks_session(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConnectionLost
+            | ErrorKind::CallTimeout
+            | ErrorKind::Unreachable
+            | ErrorKind::ConnectTimeout
+            | ErrorKind::Tls
+    )
+}
+
+/// The bound on one whole operation: twice the call timeout (a call, then its cancel) plus 5 s.
+fn operation_limit(call_timeout: Duration) -> Duration {
+    call_timeout.saturating_mul(2).saturating_add(Duration::from_secs(5))
+}
+
+fn describe_kind(kind: StatementKind) -> &'static str {
+    match kind {
+        StatementKind::Query => "a query",
+        StatementKind::Dml => "DML (INSERT/UPDATE/DELETE/MERGE)",
+        StatementKind::Block => "a PL/SQL block or call",
+        StatementKind::Ddl => "DDL or another statement that is not a query",
+    }
+}
+
+fn kind_label(kind: IdentifierKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_else(|| "name".into())
+}
+
+/// A name as the dictionary stores it: `"Mixed"` → `Mixed`; a plain name is looked up as
+/// written and upper-cased by the dictionary query itself.
+fn bare_name(value: &str) -> String {
+    value.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).unwrap_or(value).to_owned()
+}
+
+/// Reads every row of a query. Column names are lower-cased, as policies write them.
+fn read_rows(
+    connection: &oracledb::Connection,
+    sql: &str,
+    binds: &[(String, Option<String>)],
+) -> Result<Rows, oracledb::Error> {
+    let params: Vec<(&str, &dyn oracledb::ToDbValue)> =
+        binds.iter().map(|(name, value)| (name.as_str(), value as &dyn oracledb::ToDbValue)).collect();
+    let cursor = connection.query_named(sql, &params)?;
+    let columns: Vec<String> = cursor.columns().iter().map(|column| column.name().to_lowercase()).collect();
+    let mut rows = Vec::new();
+    for row in cursor {
+        let row = row?;
+        let mut values = Vec::with_capacity(columns.len());
+        for (index, column) in row.columns().iter().enumerate() {
+            values.push(column_value(&row, index, column.db_type())?);
+        }
+        rows.push(values);
+    }
+    Ok(Rows { columns, rows })
+}
+
+/// One fetched column as a [`Value`], by its Oracle type.
+fn column_value(row: &oracledb::Row, index: usize, db_type: &oracledb::DbType) -> Result<Value, oracledb::Error> {
+    use oracledb::*;
+    let value = if db_type == DB_TYPE_NUMBER || db_type == DB_TYPE_BINARY_INTEGER {
+        row.get::<Option<OracleNumber>>(index)?.map(|number| number_value(&number.to_string()))
+    } else if db_type == DB_TYPE_BINARY_FLOAT {
+        // Through its shortest text, so 0.1f32 reads 0.1 and not 0.10000000149011612.
+        row.get::<Option<f32>>(index)?.map(|float| Value::Float(float.to_string().parse().unwrap_or(f64::from(float))))
+    } else if db_type == DB_TYPE_BINARY_DOUBLE {
+        row.get::<Option<f64>>(index)?.map(Value::Float)
+    } else if db_type == DB_TYPE_DATE
+        || db_type == DB_TYPE_TIMESTAMP
+        || db_type == DB_TYPE_TIMESTAMP_TZ
+        || db_type == DB_TYPE_TIMESTAMP_LTZ
+    {
+        row.get::<Option<OracleTimestamp>>(index)?.map(|ts| {
+            Value::Timestamp(timestamp_text(
+                [
+                    i32::from(ts.year()),
+                    ts.month().into(),
+                    ts.day().into(),
+                    ts.hour().into(),
+                    ts.minute().into(),
+                    ts.second().into(),
+                ],
+                ts.nanoseconds(),
+                ts.is_utc(),
+            ))
+        })
+    } else if db_type == DB_TYPE_RAW || db_type == DB_TYPE_LONG_RAW || db_type == DB_TYPE_BLOB {
+        row.get::<Option<Vec<u8>>>(index)?.map(Value::Bytes)
+    } else if db_type == DB_TYPE_BOOLEAN {
+        row.get::<Option<bool>>(index)?.map(Value::Bool)
+    } else if db_type == DB_TYPE_INTERVAL_DS {
+        row.get::<Option<OracleIntervalDS>>(index)?.map(|interval| Value::Text(interval.to_string()))
+    } else if db_type == DB_TYPE_INTERVAL_YM {
+        row.get::<Option<OracleIntervalYM>>(index)?.map(|interval| Value::Text(interval.to_string()))
+    } else {
+        // VARCHAR2, CHAR, NVARCHAR2, NCHAR, CLOB, NCLOB, LONG, ROWID: text. LOBs arrive as text
+        // because the driver fetches them inline unless asked for locators.
+        row.get::<Option<String>>(index)?.map(Value::Text)
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+/// NUMBER text → `Int` when it is an integer that fits `i64`, else `Decimal` with the digits
+/// as Oracle gave them (nothing rounded).
+pub fn number_value(text: &str) -> Value {
+    if !text.contains(['.', 'e', 'E'])
+        && let Ok(integer) = text.parse::<i64>()
+    {
+        return Value::Int(integer);
+    }
+    Value::Decimal(text.to_owned())
+}
+
+/// RFC 3339 text for an Oracle date or timestamp: `2026-03-01T12:30:05`, fractional seconds
+/// only when present (trailing zeros dropped), `Z` when the value is in UTC (TIMESTAMP WITH
+/// TIME ZONE, normalised by the driver). DATE and plain TIMESTAMP carry no zone: the
+/// database's local time, written without an offset.
+pub fn timestamp_text(parts: [i32; 6], nanoseconds: u32, is_utc: bool) -> String {
+    let [year, month, day, hour, minute, second] = parts;
+    let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+    if nanoseconds > 0 {
+        let fraction = format!("{nanoseconds:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    if is_utc {
+        text.push('Z');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;
