@@ -775,7 +775,7 @@ fn read_block_body(tokens: &[Token], reader: &mut Reader) {
             .map_or(0, |index| index + 1);
         let rest = &statement[start..];
         let Some(word) = rest.first().and_then(Token::word) else { continue };
-        let assignment = rest.iter().any(|t| *t == Token::Assign);
+        let assignment = rest.contains(&Token::Assign);
         // PERFORM f(...) in PL/pgSQL and a bare `pkg.proc(...)` in PL/SQL run code we cannot see.
         if word == "PERFORM" || (!CONTROL.contains(&word.as_str()) && !assignment) {
             reader.raise(Severity::High, format!("the block calls {word}, whose body we cannot see"));
