@@ -23,5 +23,6 @@ pub mod home;
 pub mod intake;
 pub mod pipeline;
 pub mod policy;
+pub mod safety;
 pub mod store;
 pub mod target;

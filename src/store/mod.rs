@@ -7,7 +7,7 @@
 //!
 //! One file per table family: [`migrations`] (schema), [`alerts`] (raw alerts),
 //! [`workflows`] (workflows and their transitions), [`approvals`], [`audit`], [`outbox`],
-//! [`locks`].
+//! [`locks`], and `history` (what happened recently, for the circuit breaker).
 //!
 //! Time is injected ([`Store::with_clock`]) and written in one text format everywhere
 //! ([`timestamp_text`]: RFC 3339 UTC, milliseconds, `Z`), so that comparing two stored times as
@@ -20,6 +20,7 @@
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
+mod history;
 pub mod locks;
 pub mod migrations;
 pub mod outbox;
