@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::policy::alert::Risk;
 use crate::target::Engine;
 use crate::target::sql::IdentifierKind;
@@ -67,11 +65,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A stable hash of everything that decides what the plan does. Field order is fixed by the
-    /// struct and maps are sorted, so the same plan always hashes the same.
+    /// A stable hash of everything that decides what the plan does: the same hash the store
+    /// records when the plan is saved (its JSON with keys sorted), so an approval bound to the
+    /// stored plan is bound to this plan.
     pub fn hash(&self) -> String {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(Sha256::digest(&canonical))
+        let text = serde_json::to_value(self).map(|value| value.to_string()).unwrap_or_default();
+        crate::store::workflows::plan_hash(&text)
     }
 
     /// Whether a real rollback exists for every forward step.
@@ -116,5 +115,24 @@ mod tests {
         let mut other_rollback = sample();
         other_rollback.rollback.clear();
         assert_ne!(plan.hash(), other_rollback.hash());
+    }
+
+    #[test]
+    fn the_hash_is_the_one_the_store_binds_approvals_to() {
+        let store = crate::store::Store::open_in_memory().expect("store");
+        let new = crate::store::workflows::NewWorkflow {
+            raw_alert_id: None,
+            alert_type: "tablespace_full".into(),
+            database: "DEV-DB-01".into(),
+            environment: "DEV".into(),
+            severity: "HIGH".into(),
+            fields: BTreeMap::new(),
+        };
+        let workflow = store.create_workflow(new, "test").expect("workflow");
+        let plan = sample();
+        let stored = store.set_plan(&workflow.id, &serde_json::to_value(&plan).expect("json"), "test").expect("plan");
+        assert_eq!(stored.plan_hash.as_deref(), Some(plan.hash().as_str()));
+        let read_back: Plan = serde_json::from_value(stored.plan.expect("stored plan")).expect("plan");
+        assert_eq!(read_back.hash(), plan.hash(), "a plan read back from the store hashes the same");
     }
 }
