@@ -19,6 +19,8 @@
 //! The binary (`ui/`) is a thin shell over this library: nothing here knows about terminals.
 
 pub mod config;
+pub mod engine;
+pub mod execute;
 pub mod home;
 pub mod intake;
 pub mod pipeline;

@@ -1,0 +1,226 @@
+//! The executor: runs a cleared plan and proves it worked — metrics before, forward steps,
+//! capture of what the rollback needs, metrics after, the policy's success criteria — and
+//! rolls back automatically when the proof fails.
+//!
+//! It accepts only a [`Cleared`] plan: the Safety Mesh's verdict is a property of the type.
+//! Every outcome says plainly what changed: a forward step that failed before anything changed
+//! is FAILED with no rollback run; a rollback that failed is FAILED and must be escalated.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::pipeline::plan::Plan;
+use crate::pipeline::verify::{self, Verdict};
+use crate::policy::AlertPolicy;
+use crate::policy::condition::{self, Scope};
+use crate::safety::Cleared;
+use crate::target::{Target, Values};
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionOutcome {
+    /// The fix ran and the success criteria hold.
+    Completed,
+    /// The fix ran, did not work, and was undone.
+    RolledBack,
+    /// Nothing was changed: the first step (or the metrics before it) failed.
+    FailedBeforeChange,
+    /// The fix changed something and could not be undone (the rollback failed, or the fix is
+    /// irreversible and did not work): a DBA must look now.
+    FailedNeedsDba,
+}
+
+/// One statement run, for the audit trail and `sentri show`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepRecord {
+    pub sql: String,
+    pub rows_affected: Option<u64>,
+    pub elapsed_ms: u64,
+    pub error: Option<String>,
+}
+
+/// Everything the executor did and measured.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExecutionReport {
+    pub outcome: ExecutionOutcome,
+    pub plan_hash: String,
+    pub metrics_before: BTreeMap<String, String>,
+    pub metrics_after: BTreeMap<String, String>,
+    pub forward: Vec<StepRecord>,
+    pub captured: BTreeMap<String, String>,
+    pub rollback: Vec<StepRecord>,
+    /// Each success criterion (or the re-verification) and whether it held.
+    pub proof: Vec<String>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// Runs a cleared plan on its target.
+pub async fn execute(target: &Target, cleared: &Cleared, policy: &AlertPolicy) -> ExecutionReport {
+    let started = Instant::now();
+    let plan = cleared.plan();
+    let mut values = plan.values.clone();
+    let mut report = ExecutionReport {
+        outcome: ExecutionOutcome::FailedBeforeChange,
+        plan_hash: plan.hash(),
+        metrics_before: BTreeMap::new(),
+        metrics_after: BTreeMap::new(),
+        forward: Vec::new(),
+        captured: BTreeMap::new(),
+        rollback: Vec::new(),
+        proof: Vec::new(),
+        error: None,
+        duration_ms: 0,
+    };
+
+    if let Some(validation) = &plan.validation {
+        match target.query(&validation.sql, &values).await {
+            Ok(rows) => report.metrics_before = rows.first_as_text().unwrap_or_default(),
+            Err(error) => {
+                report.error = Some(format!("measuring before the fix: {error}"));
+                return finish(report, started);
+            }
+        }
+    }
+
+    for (index, step) in plan.steps.iter().enumerate() {
+        let step_started = Instant::now();
+        match target.execute(&step.sql, &values, &plan.identifiers).await {
+            Ok(outcome) => report.forward.push(StepRecord {
+                sql: outcome.sql,
+                rows_affected: Some(outcome.rows_affected),
+                elapsed_ms: outcome.elapsed_ms,
+                error: None,
+            }),
+            Err(error) => {
+                report.forward.push(StepRecord {
+                    sql: step.sql.clone(),
+                    rows_affected: None,
+                    elapsed_ms: elapsed_ms(step_started),
+                    error: Some(error.to_string()),
+                });
+                report.error = Some(format!("forward step {} failed: {error}", index + 1));
+                if index == 0 {
+                    // Each step is atomic: a first step that failed changed nothing.
+                    return finish(report, started);
+                }
+                return roll_back(target, plan, &values, index, report, started).await;
+            }
+        }
+    }
+
+    if let Some(capture) = &plan.capture {
+        match target.query(&capture.sql, &values).await {
+            Ok(rows) => {
+                report.captured = rows.first_as_text().unwrap_or_default();
+                for (name, value) in &report.captured {
+                    values.insert(name.clone(), Some(value.clone()));
+                }
+            }
+            Err(error) => report.proof.push(format!("capture query failed: {error}")),
+        }
+    }
+
+    let worked = prove(target, plan, policy, &values, &mut report).await;
+    if worked {
+        report.outcome = ExecutionOutcome::Completed;
+        return finish(report, started);
+    }
+    roll_back(target, plan, &values, plan.steps.len(), report, started).await
+}
+
+/// Whether the fix worked: the policy's success criteria over the validation query before and
+/// after, or — without criteria — the verification query no longer confirming the alert.
+async fn prove(
+    target: &Target,
+    plan: &Plan,
+    policy: &AlertPolicy,
+    values: &Values,
+    report: &mut ExecutionReport,
+) -> bool {
+    if let Some(validation) = &plan.validation {
+        match target.query(&validation.sql, values).await {
+            Ok(rows) => report.metrics_after = rows.first_as_text().unwrap_or_default(),
+            Err(error) => {
+                report.proof.push(format!("measuring after the fix failed: {error}"));
+                return false;
+            }
+        }
+    }
+    if !policy.success_criteria.is_empty() {
+        let alert: BTreeMap<String, String> =
+            values.iter().filter_map(|(name, value)| value.clone().map(|value| (name.clone(), value))).collect();
+        let scope =
+            Scope { row: Some(&report.metrics_after), alert: Some(&alert), before: Some(&report.metrics_before) };
+        let (held, outcomes) = condition::all_hold(&policy.success_criteria, &scope);
+        report.proof.extend(outcomes.into_iter().map(|outcome| outcome.explanation));
+        return held;
+    }
+    let Some(verification) = &policy.verification else {
+        report.proof.push("no success criteria and no verification query: the fix cannot be proven".to_owned());
+        return false;
+    };
+    let alert: BTreeMap<String, String> =
+        values.iter().filter_map(|(name, value)| value.clone().map(|value| (name.clone(), value))).collect();
+    match target.query(&verification.sql, values).await {
+        Ok(rows) => {
+            let judged = verify::judge(policy, &alert, Some(&rows));
+            report.proof.push(format!("re-verified: {:?} ({})", judged.verdict, judged.explanations.join("; ")));
+            judged.verdict == Verdict::NotConfirmed
+        }
+        Err(error) => {
+            report.proof.push(format!("re-verification failed: {error}"));
+            false
+        }
+    }
+}
+
+/// Undoes forward steps `0..done` in reverse order.
+async fn roll_back(
+    target: &Target,
+    plan: &Plan,
+    values: &Values,
+    done: usize,
+    mut report: ExecutionReport,
+    started: Instant,
+) -> ExecutionReport {
+    if plan.rollback.is_empty() {
+        report.outcome = ExecutionOutcome::FailedNeedsDba;
+        report.error.get_or_insert_with(|| "the fix did not work and cannot be undone (irreversible)".to_owned());
+        return finish(report, started);
+    }
+    for step in plan.rollback.iter().take(done).rev() {
+        let step_started = Instant::now();
+        match target.execute(&step.sql, values, &plan.identifiers).await {
+            Ok(outcome) => report.rollback.push(StepRecord {
+                sql: outcome.sql,
+                rows_affected: Some(outcome.rows_affected),
+                elapsed_ms: outcome.elapsed_ms,
+                error: None,
+            }),
+            Err(error) => {
+                report.rollback.push(StepRecord {
+                    sql: step.sql.clone(),
+                    rows_affected: None,
+                    elapsed_ms: elapsed_ms(step_started),
+                    error: Some(error.to_string()),
+                });
+                report.outcome = ExecutionOutcome::FailedNeedsDba;
+                report.error = Some(format!("ROLLBACK FAILED: {error}; the database may be half-changed"));
+                return finish(report, started);
+            }
+        }
+    }
+    report.outcome = ExecutionOutcome::RolledBack;
+    finish(report, started)
+}
+
+fn finish(mut report: ExecutionReport, started: Instant) -> ExecutionReport {
+    report.duration_ms = elapsed_ms(started);
+    report
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
