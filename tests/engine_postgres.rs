@@ -1,0 +1,215 @@
+//! The engine end to end against a real PostgreSQL: an alert is stored, triaged, verified on
+//! the live database, cleared by the Safety Mesh, executed, proven — and the database really
+//! changed. PROD waits for an approval bound to the plan; a fix that cannot be proven is rolled
+//! back. The default policy pack is used as `sentri init` installs it.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sentri::config::Config;
+use sentri::engine::{Engine, EngineSettings};
+use sentri::home::Home;
+use sentri::intake::RawAlert;
+use sentri::pipeline::triage::TriageRules;
+use sentri::pipeline::workflow::WorkflowState;
+use sentri::policy::watch::LivePolicies;
+use sentri::store::Store;
+use sentri::store::approvals::{Decision, NewApproval};
+use sentri::store::workflows::WorkflowFilter;
+use sentri::target::ConnectOptions;
+
+use common::postgres;
+
+/// A home with the default pack and a store, and a config naming one PostgreSQL database `app`.
+struct Setup {
+    _dir: tempfile::TempDir,
+    home: Home,
+    engine: Arc<Engine>,
+    dbname: String,
+}
+
+async fn setup(environment: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::at(dir.path().join("home"));
+    home.init(false).expect("init");
+    let dbname = postgres::fresh_database().await;
+    let yaml = format!(
+        "databases:\n  - name: app\n    engine: postgres\n    environment: {environment}\n    connection_string: \"{}\"\n    username: postgres\napprovals:\n  approval_timeout: 3600\n",
+        postgres::connection_string(&dbname)
+    );
+    let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
+    let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
+    let store = Arc::new(Store::open(home.database_file()).expect("store"));
+    let engine = Engine::new(EngineSettings {
+        store,
+        policies: LivePolicies::load(&home.root),
+        config: Arc::new(config),
+        connect: ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(20),
+            pool_size: 2,
+        },
+        triage: TriageRules::default(),
+        sweep_interval: Duration::from_secs(3600),
+    });
+    Setup { _dir: dir, home, engine, dbname }
+}
+
+/// An integer sequence at 93% of its range that nothing else depends on.
+async fn nearly_exhausted_sequence(dbname: &str) {
+    postgres::admin(dbname)
+        .await
+        .batch_execute(
+            "CREATE SEQUENCE public.orders_id_seq AS integer; SELECT setval('public.orders_id_seq', 2000000000);",
+        )
+        .await
+        .expect("sequence");
+}
+
+async fn sequence_type(dbname: &str) -> (String, i64) {
+    let row = postgres::admin(dbname)
+        .await
+        .query_one("SELECT data_type::text, max_value FROM pg_sequences WHERE sequencename = 'orders_id_seq'", &[])
+        .await
+        .expect("sequence row");
+    (row.get(0), row.get(1))
+}
+
+fn alert(subject_body: &str) -> RawAlert {
+    let (subject, body) = subject_body.split_once('\n').unwrap_or((subject_body, ""));
+    RawAlert::from_parts(subject, body, "2026-11-25T00:00:00.000Z".into())
+}
+
+const SEQUENCE_ALERT: &str = "** PROBLEM Service Alert: db1/POSTGRES_SEQUENCE is CRITICAL **\nPOSTGRES_SEQUENCE CRITICAL: DB \"app\" public.orders_id_seq=93% (calls left=147483647)";
+
+async fn ingest(setup: &Setup, raw: RawAlert) -> String {
+    let store = setup.engine.store();
+    let (id, _) = store.insert_raw_alert(&raw).expect("stored");
+    setup.engine.ingest(id).await;
+    store.list_workflows(&WorkflowFilter::default()).expect("list").last().map(|w| w.id.clone()).expect("a workflow")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dev_alert_is_verified_fixed_proven_and_audited() {
+    let setup = setup("DEV").await;
+    nearly_exhausted_sequence(&setup.dbname).await;
+    let id = ingest(&setup, alert(SEQUENCE_ALERT)).await;
+    let store = setup.engine.store();
+    let workflow = store.get_workflow(&id).expect("workflow");
+    let history: Vec<String> = store
+        .workflow_transitions(&id)
+        .expect("history")
+        .iter()
+        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
+        .collect();
+    assert_eq!(workflow.state, WorkflowState::Completed, "{history:#?}");
+    assert_eq!(sequence_type(&setup.dbname).await, ("bigint".to_owned(), i64::MAX), "the database really changed");
+    let execution = workflow.execution.expect("execution report");
+    assert_eq!(execution["outcome"], "completed");
+    assert_eq!(execution["metrics_before"]["data_type"], "integer");
+    assert_eq!(execution["metrics_after"]["data_type"], "bigint");
+    let verdicts = store
+        .list_audit(&sentri::store::audit::AuditFilter { workflow_id: Some(id.clone()), ..Default::default() })
+        .expect("audit")
+        .into_iter()
+        .filter(|row| row.action == "SAFETY_VERDICT")
+        .count();
+    assert!(verdicts >= 5, "every Safety Mesh check is audited, got {verdicts}");
+    assert!(store.verify_audit().expect("verify").is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prod_fix_waits_for_an_approval_bound_to_its_plan() {
+    let setup = setup("PROD").await;
+    nearly_exhausted_sequence(&setup.dbname).await;
+    let id = ingest(&setup, alert(SEQUENCE_ALERT)).await;
+    let store = setup.engine.store();
+    let waiting = store.get_workflow(&id).expect("workflow");
+    assert_eq!(waiting.state, WorkflowState::AwaitingApproval);
+    assert_eq!(sequence_type(&setup.dbname).await.0, "integer", "nothing ran before the approval");
+
+    setup.engine.sweep().await;
+    assert_eq!(
+        store.get_workflow(&id).expect("workflow").state,
+        WorkflowState::AwaitingApproval,
+        "a sweep does not run it either"
+    );
+
+    store
+        .decide_approval(&NewApproval {
+            workflow_id: id.clone(),
+            plan_hash: waiting.plan_hash.clone().expect("plan hash"),
+            approver: "alice".into(),
+            decision: Decision::Approved,
+            channel: "cli".into(),
+            reason: String::new(),
+            token_hash: None,
+            expires_at: None,
+        })
+        .expect("approve");
+    setup.engine.sweep().await;
+    let done = store.get_workflow(&id).expect("workflow");
+    let history: Vec<String> = store
+        .workflow_transitions(&id)
+        .expect("history")
+        .iter()
+        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
+        .collect();
+    assert_eq!(done.state, WorkflowState::Completed, "{history:#?}");
+    assert_eq!(sequence_type(&setup.dbname).await.0, "bigint");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fix_that_cannot_be_proven_is_rolled_back() {
+    let setup = setup("DEV").await;
+    // The same fix, with a success criterion no database can meet.
+    let policy =
+        std::fs::read_to_string(setup.home.root.join("alerts/postgres/pg_sequence_exhaustion.md")).expect("policy");
+    let unprovable = policy
+        .replace("- max_value > 2147483647", "- max_value < 0")
+        .replace("POSTGRES_SEQUENCE", "TEST_SEQUENCE")
+        .replace("name: pg_sequence_exhaustion", "name: test_unprovable_sequence");
+    let unprovable = unprovable.split("## Sample Alerts").next().unwrap_or_default().to_owned();
+    std::fs::write(setup.home.root.join("alerts/postgres/test_unprovable_sequence.md"), unprovable)
+        .expect("write policy");
+    let setup = Setup { engine: rebuild(&setup).await, ..setup };
+    nearly_exhausted_sequence(&setup.dbname).await;
+    let id = ingest(&setup, alert(&SEQUENCE_ALERT.replace("POSTGRES_SEQUENCE", "TEST_SEQUENCE"))).await;
+    let store = setup.engine.store();
+    let workflow = store.get_workflow(&id).expect("workflow");
+    let history: Vec<String> = store
+        .workflow_transitions(&id)
+        .expect("history")
+        .iter()
+        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
+        .collect();
+    assert_eq!(workflow.alert_type, "test_unprovable_sequence");
+    assert_eq!(workflow.state, WorkflowState::RolledBack, "{history:#?}");
+    assert_eq!(
+        sequence_type(&setup.dbname).await,
+        ("integer".to_owned(), 2147483647),
+        "the rollback restored the sequence"
+    );
+    assert_eq!(workflow.execution.expect("report")["outcome"], "rolled_back");
+}
+
+/// A new engine over the same home and store, after the policy files changed.
+async fn rebuild(setup: &Setup) -> Arc<Engine> {
+    let yaml = format!(
+        "databases:\n  - name: app\n    engine: postgres\n    environment: DEV\n    connection_string: \"{}\"\n    username: postgres\n",
+        postgres::connection_string(&setup.dbname)
+    );
+    let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
+    let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
+    Engine::new(EngineSettings {
+        store: Arc::clone(setup.engine.store()),
+        policies: LivePolicies::load(&setup.home.root),
+        config: Arc::new(config),
+        connect: ConnectOptions::default(),
+        triage: TriageRules::default(),
+        sweep_interval: Duration::from_secs(3600),
+    })
+}
