@@ -47,6 +47,8 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Read the audit trail, or prove it has not been altered (--verify).
     Audit(cmd::audit::Args),
+    /// The cached profile of one database (version, CDB/PDB, RAC, OMF, packs).
+    ShowProfile(cmd::profile::Args),
     /// Every alert email received and what became of it (workflow, folded, unmatched).
     Alerts(cmd::alerts::Args),
     /// Push an mbox, a maildir or a folder of .eml files through the pipeline (--dry-run: only show).
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => cmd::stats::run(&context, args),
         Command::Audit(args) => cmd::audit::run(&context, args),
         Command::Alerts(args) => cmd::alerts::run(&context, args),
+        Command::ShowProfile(args) => cmd::profile::run(&context, args),
         Command::Replay(args) => cmd::replay::run(&context, args),
         Command::Approve(args) => cmd::approve::approve(&context, args),
         Command::Resolve(args) => cmd::approve::resolve(&context, args),

@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
-use sentri::config::password_env_var;
+use std::time::Duration;
+
+use sentri::config::{DatabaseConfig, password_env_var};
+use sentri::target::{ConnectOptions, Profile, Target, TargetError};
 
 use super::{Context, print_json, table};
 
@@ -11,6 +14,21 @@ use super::{Context, print_json, table};
 pub enum Command {
     /// List the configured databases and where their credentials come from.
     List(ListArgs),
+    /// Connect to each database (or one): who Sentri is there, the round trip, and what the
+    /// database is (version, CDB/PDB, RAC, OMF, bigfile, packs). Exit 1 if any fails.
+    Test(TestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Only this database (its name or an alias).
+    name: Option<String>,
+    /// Seconds allowed to connect.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    timeout: u64,
+    /// Print JSON: an array of {"name","engine","environment","ok","connected_as","latency_ms","profile","error"}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +51,10 @@ struct Listed<'a> {
 }
 
 pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
-    let Command::List(args) = command;
+    let args = match command {
+        Command::List(args) => args,
+        Command::Test(args) => return test(context, args),
+    };
     let config = context.config()?;
     let listed: Vec<Listed> = config
         .databases
@@ -76,4 +97,173 @@ pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         .collect();
     table::print(&["NAME", "ENGINE", "ENV", "USER", "CONNECTION", "ALIASES", "PASSWORD"], &rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `sentri db test`: can Sentri reach each database, as whom, how fast, and what is it?
+pub fn test(context: &Context, args: TestArgs) -> anyhow::Result<ExitCode> {
+    let config = context.config()?;
+    let selected: Vec<&DatabaseConfig> = match &args.name {
+        Some(name) => match config.database(name) {
+            Some(database) => vec![database],
+            None => anyhow::bail!("no database named or aliased `{name}` in sentri.yaml (see `sentri db list`)"),
+        },
+        None => config.databases.iter().collect(),
+    };
+    if selected.is_empty() {
+        println!("No databases configured.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = context.store().ok();
+    let options = ConnectOptions {
+        connect_timeout: Duration::from_secs(args.timeout),
+        call_timeout: Duration::from_secs(args.timeout.max(5) * 3),
+        pool_size: 1,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let results: Vec<Tested> = runtime.block_on(async {
+        let mut results = Vec::new();
+        for database in &selected {
+            results.push(test_one(database, &options).await);
+        }
+        results
+    });
+    if let Some(store) = &store {
+        for result in &results {
+            if let Some(profile) = &result.profile {
+                if let Err(error) = store.save_profile(&result.name, profile) {
+                    eprintln!("warning: could not cache the profile of {}: {error}", result.name);
+                }
+            }
+        }
+    }
+    let all_ok = results.iter().all(|result| result.ok);
+    if args.json {
+        print_json(&results)?;
+    } else {
+        for result in &results {
+            print_tested(result);
+        }
+    }
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[derive(serde::Serialize)]
+struct Tested {
+    name: String,
+    engine: String,
+    environment: String,
+    ok: bool,
+    connected_as: Option<String>,
+    latency_ms: Option<f64>,
+    profile: Option<Profile>,
+    error: Option<TargetError>,
+}
+
+async fn test_one(database: &DatabaseConfig, options: &ConnectOptions) -> Tested {
+    let mut tested = Tested {
+        name: database.name.clone(),
+        engine: database.engine.to_string(),
+        environment: database.environment.to_string(),
+        ok: false,
+        connected_as: None,
+        latency_ms: None,
+        profile: None,
+        error: None,
+    };
+    let target = match Target::connect(database, options).await {
+        Ok(target) => target,
+        Err(error) => {
+            tested.error = Some(error);
+            return tested;
+        }
+    };
+    match target.ping().await {
+        Ok(latency) => tested.latency_ms = Some(latency.as_secs_f64() * 1000.0),
+        Err(error) => {
+            tested.error = Some(error);
+            target.close().await;
+            return tested;
+        }
+    }
+    match target.profile().await {
+        Ok(profile) => {
+            tested.connected_as = Some(profile.connected_as.clone());
+            tested.profile = Some(profile);
+            tested.ok = true;
+        }
+        Err(error) => tested.error = Some(error),
+    }
+    target.close().await;
+    tested
+}
+
+fn print_tested(result: &Tested) {
+    let status = if result.ok { "OK" } else { "FAILED" };
+    println!("{} ({}, {}): {status}", result.name, result.engine, result.environment);
+    if let Some(error) = &result.error {
+        println!("  error: {error}");
+    }
+    if let Some(latency) = result.latency_ms {
+        println!("  round trip: {latency:.1} ms");
+    }
+    if let Some(profile) = &result.profile {
+        print_profile(profile);
+    }
+}
+
+/// The profile in a few lines a DBA reads at a glance.
+pub fn print_profile(profile: &Profile) {
+    println!("  connected as: {}", profile.connected_as);
+    println!("  database:     {}  version {}", profile.database_name, profile.version);
+    if let Some(oracle) = &profile.oracle {
+        println!(
+            "  instance:     {} on {} ({}, {})",
+            oracle.instance_name, oracle.host_name, oracle.database_role, oracle.open_mode
+        );
+        let cdb = if oracle.is_cdb {
+            format!("CDB, in container {}, {} container(s)", oracle.current_container, oracle.containers.len())
+        } else {
+            "non-CDB".to_owned()
+        };
+        println!(
+            "  architecture: {cdb}; {}",
+            if oracle.is_rac {
+                format!("RAC, {} instances", oracle.instance_count)
+            } else {
+                "single instance".to_owned()
+            }
+        );
+        println!(
+            "  files:        {}; bigfile tablespaces: {}",
+            oracle
+                .omf_destination
+                .as_deref()
+                .map_or("no OMF (paths needed)".to_owned(), |dest| format!("OMF in {dest}")),
+            if oracle.bigfile_tablespaces.is_empty() {
+                "none".to_owned()
+            } else {
+                oracle.bigfile_tablespaces.join(", ")
+            }
+        );
+        println!(
+            "  packs:        {} (Diagnostics {}, Tuning {})",
+            oracle.pack_access,
+            if oracle.diagnostics_pack() { "yes" } else { "no" },
+            if oracle.tuning_pack() { "yes" } else { "no" }
+        );
+    }
+    if let Some(postgres) = &profile.postgres {
+        println!(
+            "  server:       {} ({}), max_connections {}, superuser {}",
+            postgres.server_version_num,
+            if postgres.in_recovery { "standby: read-only" } else { "primary" },
+            postgres.max_connections,
+            if postgres.is_superuser { "yes" } else { "no" }
+        );
+        println!(
+            "  extensions:   {}",
+            if postgres.extensions.is_empty() { "none".to_owned() } else { postgres.extensions.join(", ") }
+        );
+    }
+    println!("  profiled at:  {}", profile.profiled_at);
 }

@@ -10,6 +10,7 @@ pub mod init;
 pub mod list;
 pub mod matching;
 pub mod policy;
+pub mod profile;
 pub mod replay;
 pub mod show;
 pub mod stats;
