@@ -129,10 +129,10 @@ pub fn test(context: &Context, args: TestArgs) -> anyhow::Result<ExitCode> {
     });
     if let Some(store) = &store {
         for result in &results {
-            if let Some(profile) = &result.profile {
-                if let Err(error) = store.save_profile(&result.name, profile) {
-                    eprintln!("warning: could not cache the profile of {}: {error}", result.name);
-                }
+            if let Some(profile) = &result.profile
+                && let Err(error) = store.save_profile(&result.name, profile)
+            {
+                eprintln!("warning: could not cache the profile of {}: {error}", result.name);
             }
         }
     }
