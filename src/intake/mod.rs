@@ -2,5 +2,7 @@
 //! else happens to them, so nothing a monitor sent is ever lost.
 
 pub mod email;
+pub mod imap;
 
 pub use email::RawAlert;
+pub use imap::{ImapSettings, IntakeError};

@@ -7,7 +7,7 @@
 //!
 //! One file per table family: [`migrations`] (schema), [`alerts`] (raw alerts),
 //! [`workflows`] (workflows and their transitions), [`approvals`], [`audit`], [`outbox`],
-//! [`locks`].
+//! [`locks`], [`mailbox`] (how far each IMAP folder has been read).
 //!
 //! Time is injected ([`Store::with_clock`]) and written in one text format everywhere
 //! ([`timestamp_text`]: RFC 3339 UTC, milliseconds, `Z`), so that comparing two stored times as
@@ -21,6 +21,7 @@ pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod locks;
+pub mod mailbox;
 pub mod migrations;
 pub mod outbox;
 pub mod workflows;
@@ -38,6 +39,7 @@ pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
 pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
 pub use locks::LockOutcome;
+pub use mailbox::{MailboxKey, MailboxPosition};
 pub use outbox::{NewOutboxMessage, OutboxMessage};
 pub use workflows::{ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
 
