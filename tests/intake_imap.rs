@@ -220,8 +220,14 @@ async fn a_malformed_message_is_kept_and_marked() {
     let id = source.next().await;
     let row = store.get_raw_alert(id).unwrap();
     assert!(row.parse_error.is_some(), "{row:?}");
-    assert!(row.body.contains("ORA-00600"), "{row:?}");
     assert!(row.message_id.starts_with("sha256:"), "{row:?}");
+    assert!(row.body.contains("ORA-00600"), "{row:?}");
+    // And it is handled on the server like any other message.
+    let start = Instant::now();
+    while !server.flags_by_uid(&user, 1).await.unwrap_or_default().iter().any(|f| f == "\\Seen") {
+        assert!(start.elapsed() < PATIENCE, "the malformed message was never flagged handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     source.stop().await;
 }
 

@@ -418,9 +418,18 @@ impl Dovecot {
     /// The flags of the message in `user`'s INBOX whose Message-ID header contains
     /// `message_id`, or `None` if there is no such message. Read-only (EXAMINE).
     pub async fn flags(&self, user: &str, message_id: &str) -> Option<Vec<String>> {
+        self.flags_where(user, &format!("HEADER Message-ID \"{message_id}\"")).await
+    }
+
+    /// The flags of message `uid` in `user`'s INBOX (for messages without a Message-ID).
+    pub async fn flags_by_uid(&self, user: &str, uid: u32) -> Option<Vec<String>> {
+        self.flags_where(user, &format!("UID {uid}")).await
+    }
+
+    async fn flags_where(&self, user: &str, search: &str) -> Option<Vec<String>> {
         let mut session = self.session(user).await;
         session.examine("INBOX").await.expect("EXAMINE");
-        let uids = session.uid_search(format!("HEADER Message-ID \"{message_id}\"")).await.expect("UID SEARCH");
+        let uids = session.uid_search(search).await.expect("UID SEARCH");
         let uid = uids.into_iter().max()?;
         let fetches: Vec<async_imap::types::Fetch> =
             session.uid_fetch(uid.to_string(), "FLAGS").await.expect("UID FETCH").try_collect().await.expect("FETCH");
