@@ -9,9 +9,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentri::intake::imap::{self, ImapSettings, Security};
-use sentri::intake::IntakeError;
 use sentri::config::Secret;
+use sentri::intake::IntakeError;
+use sentri::intake::imap::{self, ImapSettings, Security};
 use sentri::store::{MailboxKey, Store};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -174,10 +174,8 @@ async fn a_message_is_flagged_only_after_it_is_stored() {
 
     // The store refuses every new raw alert, as a full disk would.
     let sql = rusqlite::Connection::open(dir.path().join("sentri.db")).unwrap();
-    sql.execute_batch(
-        "CREATE TRIGGER refuse BEFORE INSERT ON raw_alerts BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-    )
-    .unwrap();
+    sql.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON raw_alerts BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+        .unwrap();
 
     let mut source = Running::start(settings(server, &user), &store);
     server.append(&user, &message("order-1", "must not be lost")).await;
@@ -241,12 +239,10 @@ async fn plain_text_to_a_remote_host_is_refused_before_connecting() {
     let store = open_store(&dir);
     let (tx, _rx) = mpsc::channel(1);
     let started = Instant::now();
-    let result = tokio::time::timeout(
-        Duration::from_secs(2),
-        imap::run(remote.clone(), store, tx, CancellationToken::new()),
-    )
-    .await
-    .expect("refused at once, without trying to connect");
+    let result =
+        tokio::time::timeout(Duration::from_secs(2), imap::run(remote.clone(), store, tx, CancellationToken::new()))
+            .await
+            .expect("refused at once, without trying to connect");
     let err = result.unwrap_err();
     assert!(matches!(err, IntakeError::PlaintextRefused { .. }), "{err:?}");
     assert!(err.to_string().contains("192.0.2.1"), "{err}");

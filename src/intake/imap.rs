@@ -207,7 +207,9 @@ impl IntakeError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            IntakeError::NotConfigured { .. } | IntakeError::PlaintextRefused { .. } | IntakeError::InvalidServerName { .. }
+            IntakeError::NotConfigured { .. }
+                | IntakeError::PlaintextRefused { .. }
+                | IntakeError::InvalidServerName { .. }
         )
     }
 }
@@ -569,8 +571,7 @@ impl Source {
         }
         let key = self.settings.mailbox_key();
         let uidvalidity = folder.uidvalidity;
-        let (id, new) =
-            self.blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert)).await?;
+        let (id, new) = self.blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert)).await?;
         folder.last_uid = folder.last_uid.max(uid);
         if new {
             if self.notify.send(id).await.is_err() {
@@ -624,10 +625,7 @@ impl Source {
                 async_imap::extensions::idle::IdleResponse::Timeout => debug!("IDLE renewal"),
                 async_imap::extensions::idle::IdleResponse::ManualInterrupt => {
                     // The server closed the stream under us.
-                    return Err(IntakeError::Imap {
-                        during: "IDLE",
-                        source: async_imap::error::Error::ConnectionLost,
-                    });
+                    return Err(IntakeError::Imap { during: "IDLE", source: async_imap::error::Error::ConnectionLost });
                 }
             }
         }
@@ -693,7 +691,8 @@ mod tests {
     #[test]
     fn settings_follow_the_config() {
         let monitoring = MonitoringConfig::default();
-        let mut email = EmailConfig { imap_server: "imap.example.org".into(), username: "a".into(), ..Default::default() };
+        let mut email =
+            EmailConfig { imap_server: "imap.example.org".into(), username: "a".into(), ..Default::default() };
         let err = ImapSettings::from_config(&email, &monitoring).unwrap_err();
         assert!(matches!(err, IntakeError::NotConfigured { .. }), "{err:?}");
         email.password = Some(Secret::new("pw"));

@@ -136,6 +136,8 @@ info_log_path = {d}/dovecot.log
 listen = 127.0.0.1
 protocols = imap lmtp
 ssl = no
+# A wrong password is answered at once (a user just added may not be loaded yet).
+auth_failure_delay = 0
 default_internal_user = {internal}
 default_login_user = {login}
 {mail_uid}service imap-login {{
@@ -230,15 +232,8 @@ impl Dovecot {
         std::fs::write(dir.join("users"), format!("{PROBE_USER}:{{PLAIN}}{PASSWORD}::::::\n")).expect("write users");
         let conf = dir.join("dovecot.conf");
         std::fs::write(&conf, config(&dir, version, imap_port, lmtp_port, &accounts)).expect("write dovecot.conf");
-        let server = Dovecot {
-            dir,
-            _temp: temp,
-            imap_port,
-            lmtp_port,
-            conf,
-            child: Mutex::new(None),
-            users: Mutex::new(()),
-        };
+        let server =
+            Dovecot { dir, _temp: temp, imap_port, lmtp_port, conf, child: Mutex::new(None), users: Mutex::new(()) };
         server.spawn();
         server
     }
@@ -323,6 +318,7 @@ impl Dovecot {
 
     /// Stops the server when this test process exits, however it exits; `remove_dir` also
     /// deletes the directory (for the shared server, whose directory no one else owns).
+    #[allow(clippy::zombie_processes, reason = "the watchdog must outlive this process; init reaps it")]
     fn watchdog(&self, remove_dir: bool) {
         let me = std::process::id();
         let pidfile = self.dir.join("run/master.pid");
@@ -367,7 +363,14 @@ impl Dovecot {
         let mut file = std::fs::OpenOptions::new().append(true).open(self.dir.join("users")).expect("open users");
         writeln!(file, "{name}:{{PLAIN}}{PASSWORD}::::::").expect("add a user");
         drop(file);
-        // The passwd-file is re-read when its mtime changes; wait until a LOGIN works.
+        // Dovecot looks at the passwd-file at most once per second (and re-reads it when it
+        // changed), so a lookup earlier in this second would not see the new line. A failed
+        // LOGIN would also earn this address an auth penalty (seconds of delay), so wait for the
+        // next second before the first try rather than retrying quickly.
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        std::thread::sleep(
+            Duration::from_nanos(u64::from(1_000_000_000 - since_epoch.subsec_nanos())) + Duration::from_millis(20),
+        );
         let start = Instant::now();
         loop {
             if self.blocking_login(name) {
