@@ -47,6 +47,9 @@ struct Running {
 
 impl Running {
     fn start(settings: ImapSettings, store: &Arc<Store>) -> Running {
+        // The source's own log, shown for failing tests (`SENTRI_TEST_LOG=debug` for more).
+        let filter = std::env::var("SENTRI_TEST_LOG").unwrap_or_else(|_| "sentri=info".into());
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
         let (tx, announced) = mpsc::channel(64);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(imap::run(settings, Arc::clone(store), tx, shutdown.clone()));
@@ -264,6 +267,8 @@ async fn the_source_reconnects_when_the_server_restarts() {
     server.append(&user, &message("before-restart", "one")).await;
     source.next().await;
 
+    // Every Dovecot process dies (the harness checks), so the source's connection is gone: what
+    // follows can only be read over a new connection.
     let restarting = Arc::clone(&server);
     tokio::task::spawn_blocking(move || restarting.restart()).await.unwrap();
 
@@ -272,5 +277,42 @@ async fn the_source_reconnects_when_the_server_restarts() {
     assert_eq!(store.get_raw_alert(id).unwrap().message_id, "<after-restart@example.org>");
     wait_for_flag(&server, &user, "after-restart@example.org", "\\Seen").await;
     assert_eq!(stored_ids(&store).len(), 2);
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_is_renewed_and_keeps_working() {
+    let server = dovecot::shared();
+    let user = server.add_user("renew");
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let mut short = settings(server, &user);
+    short.idle_renewal = Duration::from_millis(200);
+    let mut source = Running::start(short, &store);
+    server.append(&user, &message("renew-0", "zero")).await;
+    source.next().await;
+    // Several IDLE rounds end and are re-issued meanwhile.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.append(&user, &message("renew-1", "one")).await;
+    let id = source.next().await;
+    assert_eq!(store.get_raw_alert(id).unwrap().message_id, "<renew-1@example.org>");
+    source.nothing_more(Duration::from_millis(500)).await;
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idle_the_folder_is_polled() {
+    // This server does not advertise IDLE after login.
+    let server = Dovecot::start_with("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS");
+    let user = server.add_user("poll");
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let mut polling = settings(&server, &user);
+    polling.poll_interval = Duration::from_millis(300);
+    let mut source = Running::start(polling, &store);
+    server.append(&user, &message("poll-1", "polled")).await;
+    let id = source.next().await;
+    assert_eq!(store.get_raw_alert(id).unwrap().subject, "polled");
+    wait_for_flag(&server, &user, "poll-1@example.org", "\\Seen").await;
     source.stop().await;
 }

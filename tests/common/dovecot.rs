@@ -17,6 +17,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -50,7 +51,7 @@ pub fn shared() -> &'static Dovecot {
         // The watchdog removes the directory, so it is not a TempDir that would be dropped
         // (statics are never dropped anyway).
         let dir = tempfile::Builder::new().prefix("sentri-dovecot-").tempdir().expect("create a temp dir").keep();
-        let server = Dovecot::launch(dir, None);
+        let server = Dovecot::launch(dir, None, "");
         server.watchdog(true);
         server
     })
@@ -207,14 +208,20 @@ userdb {{
 impl Dovecot {
     /// A private server in its own temp directory, stopped when dropped.
     pub fn start() -> Dovecot {
+        Dovecot::start_with("")
+    }
+
+    /// A private server whose config ends with `extra` (settings for one test, e.g.
+    /// `imap_capability` to hide IDLE).
+    pub fn start_with(extra: &str) -> Dovecot {
         let temp = tempfile::Builder::new().prefix("sentri-dovecot-").tempdir().expect("create a temp dir");
         let dir = temp.path().to_owned();
-        let server = Dovecot::launch(dir, Some(temp));
+        let server = Dovecot::launch(dir, Some(temp), extra);
         server.watchdog(false);
         server
     }
 
-    fn launch(dir: PathBuf, temp: Option<tempfile::TempDir>) -> Dovecot {
+    fn launch(dir: PathBuf, temp: Option<tempfile::TempDir>, extra: &str) -> Dovecot {
         let binary = dovecot_binary();
         let version = dovecot_version(&binary);
         let accounts = accounts();
@@ -231,7 +238,8 @@ impl Dovecot {
         }
         std::fs::write(dir.join("users"), format!("{PROBE_USER}:{{PLAIN}}{PASSWORD}::::::\n")).expect("write users");
         let conf = dir.join("dovecot.conf");
-        std::fs::write(&conf, config(&dir, version, imap_port, lmtp_port, &accounts)).expect("write dovecot.conf");
+        let text = format!("{}{extra}\n", config(&dir, version, imap_port, lmtp_port, &accounts));
+        std::fs::write(&conf, text).expect("write dovecot.conf");
         let server =
             Dovecot { dir, _temp: temp, imap_port, lmtp_port, conf, child: Mutex::new(None), users: Mutex::new(()) };
         server.spawn();
@@ -245,7 +253,10 @@ impl Dovecot {
             .append(true)
             .open(self.dir.join("stderr.log"))
             .expect("open the Dovecot stderr log");
+        // Its own process group, so that stopping it ends every Dovecot process, the ones
+        // serving open connections included.
         let child = Command::new(&binary)
+            .process_group(0)
             .arg("-F")
             .arg("-c")
             .arg(&self.conf)
@@ -324,7 +335,7 @@ impl Dovecot {
         let pidfile = self.dir.join("run/master.pid");
         let cleanup = if remove_dir { format!("; sleep 1; rm -rf '{}'", self.dir.display()) } else { String::new() };
         let script = format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill $(cat '{}') 2>/dev/null{cleanup}",
+            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -- -$(cat '{}') 2>/dev/null{cleanup}",
             pidfile.display()
         );
         Command::new("sh")
@@ -336,14 +347,26 @@ impl Dovecot {
             .expect("spawn the Dovecot watchdog");
     }
 
-    /// Stops the server (SIGTERM to the master, which closes every connection) and waits for it.
+    /// Stops the server as a crash or a reboot would look to a client: every Dovecot process
+    /// (its process group) is killed, so open connections break; then waits until the port is
+    /// closed.
     pub fn stop(&self) {
         let mut child = self.child.lock().unwrap();
         if let Some(mut running) = child.take() {
-            let _ = Command::new("kill").arg(running.id().to_string()).status();
+            let group = format!("-{}", running.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = running.wait();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Command::new("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                assert!(Instant::now() < deadline, "Dovecot processes survived SIGKILL of their group");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        // Wait until the port is really closed, so "stopped" means stopped.
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.imap_port)).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
