@@ -28,17 +28,23 @@ impl RawAlert {
     /// `RawAlert` with `parse_error` set and the raw text as its body, so it is kept, not dropped.
     pub fn from_rfc822(raw: &[u8], received_at: String) -> Self {
         let content_id = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
-        let Some(message) = mail_parser::MessageParser::default().parse(raw) else {
-            return RawAlert {
-                id: content_id,
-                received_at,
-                from: String::new(),
-                subject: String::new(),
-                body: String::from_utf8_lossy(raw).into_owned(),
-                headers: Vec::new(),
-                parse_error: Some("not a parsable email message".to_owned()),
-            };
+        let unparsable = |problem: &str| RawAlert {
+            id: content_id.clone(),
+            received_at: received_at.clone(),
+            from: String::new(),
+            subject: String::new(),
+            body: String::from_utf8_lossy(raw).into_owned(),
+            headers: Vec::new(),
+            parse_error: Some(problem.to_owned()),
         };
+        let Some(message) = mail_parser::MessageParser::default().parse(raw) else {
+            return unparsable("not a parsable email message");
+        };
+        // The parser is lenient: text with no header line at all parses as a body. That is not
+        // an email (every message has at least From and Date), so it is kept and marked.
+        if message.headers().is_empty() {
+            return unparsable("no header fields: not an email message");
+        }
         let subject = message.subject().unwrap_or_default().to_owned();
         let from = message
             .from()
@@ -78,5 +84,32 @@ impl RawAlert {
             headers: Vec::new(),
             parse_error: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AT: &str = "2026-11-25T01:02:03Z";
+
+    #[test]
+    fn a_message_without_headers_is_kept_and_marked() {
+        for raw in [&b""[..], b" ", b"\r\nORA-00600 and no headers\r\n"] {
+            let alert = RawAlert::from_rfc822(raw, AT.into());
+            assert!(alert.parse_error.is_some(), "{raw:?}");
+            assert!(alert.id.starts_with("sha256:"), "{raw:?}");
+            assert_eq!(alert.body, String::from_utf8_lossy(raw), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_plain_message_parses_cleanly() {
+        let raw = b"From: OEM <oem@example.org>\r\nSubject: hi\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n";
+        let alert = RawAlert::from_rfc822(raw, AT.into());
+        assert_eq!(alert.parse_error, None);
+        assert_eq!(alert.id, "<a@b>");
+        assert_eq!(alert.from, "OEM <oem@example.org>");
+        assert_eq!(alert.subject, "hi");
     }
 }

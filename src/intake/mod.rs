@@ -2,6 +2,8 @@
 //! else happens to them, so nothing a monitor sent is ever lost.
 
 pub mod email;
+pub mod imap;
 pub mod replay;
 
 pub use email::RawAlert;
+pub use imap::{ImapSettings, IntakeError};

@@ -159,37 +159,57 @@ impl RawColumns {
     }
 }
 
+/// A raw alert with its columns encoded, ready to be inserted inside a caller's transaction
+/// (e.g. together with the mailbox position it was read at, see [`Store::store_mailbox_alert`]).
+pub(crate) struct PreparedRawAlert<'a> {
+    alert: &'a RawAlert,
+    received_at: String,
+    headers: String,
+}
+
+impl<'a> PreparedRawAlert<'a> {
+    pub(crate) fn new(alert: &'a RawAlert) -> Result<Self, StoreError> {
+        let received_at = timestamp_text(parse_timestamp(&alert.received_at)?);
+        let headers = to_json("encoding alert headers", &alert.headers)?;
+        Ok(PreparedRawAlert { alert, received_at, headers })
+    }
+
+    /// Inserts unless the same [`RawAlert::id`] is stored; returns the row id and whether it is
+    /// new.
+    pub(crate) fn insert(&self, tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result<(i64, bool), StoreError> {
+        let alert = self.alert;
+        let inserted = tx
+            .execute(
+                "INSERT INTO raw_alerts (message_id, received_at, stored_at, sender, subject,
+                                         body, headers, parse_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (message_id) DO NOTHING",
+                rusqlite::params![
+                    alert.id,
+                    self.received_at,
+                    timestamp_text(now),
+                    alert.from,
+                    alert.subject,
+                    alert.body,
+                    self.headers,
+                    alert.parse_error
+                ],
+            )
+            .ctx("storing a raw alert")?;
+        let id = tx
+            .query_row("SELECT id FROM raw_alerts WHERE message_id = ?1", [&alert.id], |row| row.get(0))
+            .ctx("storing a raw alert")?;
+        Ok((id, inserted == 1))
+    }
+}
+
 impl Store {
     /// Stores a raw alert unless one with the same [`RawAlert::id`] is already stored. Returns
     /// its row id and whether it is new (`false`: a duplicate delivery, already handled or
     /// pending). `received_at` is normalised to the store's time format.
     pub fn insert_raw_alert(&self, alert: &RawAlert) -> Result<(i64, bool), StoreError> {
-        let received_at = timestamp_text(parse_timestamp(&alert.received_at)?);
-        let headers = to_json("encoding alert headers", &alert.headers)?;
-        self.write(|tx, now| {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO raw_alerts (message_id, received_at, stored_at, sender, subject,
-                                             body, headers, parse_error)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (message_id) DO NOTHING",
-                    rusqlite::params![
-                        alert.id,
-                        received_at,
-                        timestamp_text(now),
-                        alert.from,
-                        alert.subject,
-                        alert.body,
-                        headers,
-                        alert.parse_error
-                    ],
-                )
-                .ctx("storing a raw alert")?;
-            let id = tx
-                .query_row("SELECT id FROM raw_alerts WHERE message_id = ?1", [&alert.id], |row| row.get(0))
-                .ctx("storing a raw alert")?;
-            Ok((id, inserted == 1))
-        })
+        let prepared = PreparedRawAlert::new(alert)?;
+        self.write(|tx, now| prepared.insert(tx, now))
     }
 
     /// Records what became of a raw alert (replacing an earlier outcome, e.g. after a policy

@@ -21,7 +21,10 @@ pub struct Migration {
 }
 
 /// Every migration, in the order they apply.
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "initial schema", sql: MIGRATION_1 }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial schema", sql: MIGRATION_1 },
+    Migration { version: 2, name: "mailbox positions", sql: MIGRATION_2 },
+];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
 /// JSON columns are TEXT. States and outcomes are validated by the Rust types that read them,
@@ -146,6 +149,21 @@ CREATE TABLE db_profiles (
     engine       TEXT NOT NULL,
     profile      TEXT NOT NULL,          -- JSON
     profiled_at  TEXT NOT NULL
+);
+"#;
+
+/// Where the IMAP source has read up to in each mailbox folder, so that a restart neither reads
+/// a message twice nor misses one. A UID means something only together with its folder's
+/// UIDVALIDITY; when the server changes that value, the position starts over.
+const MIGRATION_2: &str = r#"
+CREATE TABLE mailbox_state (
+    server       TEXT NOT NULL,
+    username     TEXT NOT NULL,
+    folder       TEXT NOT NULL,
+    uidvalidity  INTEGER NOT NULL,
+    last_uid     INTEGER NOT NULL,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (server, username, folder)
 );
 "#;
 

@@ -7,7 +7,8 @@
 //!
 //! One file per table family: [`migrations`] (schema), [`alerts`] (raw alerts),
 //! [`workflows`] (workflows and their transitions), [`approvals`], [`audit`], [`outbox`],
-//! [`locks`], and `history` (what happened recently, for the circuit breaker).
+//! [`locks`], [`mailbox`] (how far each IMAP folder has been read), and `history` (what
+//! happened recently, for the circuit breaker).
 //!
 //! Time is injected ([`Store::with_clock`]) and written in one text format everywhere
 //! ([`timestamp_text`]: RFC 3339 UTC, milliseconds, `Z`), so that comparing two stored times as
@@ -22,6 +23,7 @@ pub mod approvals;
 pub mod audit;
 mod history;
 pub mod locks;
+pub mod mailbox;
 pub mod migrations;
 pub mod outbox;
 pub mod profiles;
@@ -40,6 +42,7 @@ pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
 pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
 pub use locks::LockOutcome;
+pub use mailbox::{MailboxKey, MailboxPosition};
 pub use outbox::{NewOutboxMessage, OutboxMessage};
 pub use workflows::{ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
 

@@ -1,0 +1,754 @@
+//! The IMAP source: reads alert emails from a mailbox folder as they arrive, stores each as a
+//! [`RawAlert`] and only then marks it handled on the server.
+//!
+//! Nothing lost, nothing read twice:
+//! - The position in the folder (UIDVALIDITY, last UID) lives in the store and is written in the
+//!   same transaction as the raw alert ([`Store::store_mailbox_alert`]). Every message with a
+//!   greater UID is read, whatever its flags (a human may have opened it).
+//! - A message is fetched with `BODY.PEEK[]`, which does not set `\Seen`; it is flagged
+//!   `\Seen $SentriHandled` only after it is stored. A crash between the two leaves it stored and
+//!   unflagged; the next session flags the last stored UID again, so it heals.
+//! - When the server renumbers the folder (a new UIDVALIDITY), the folder is read from the start;
+//!   the raw-alert dedupe (Message-ID or content hash) keeps anything from being stored twice.
+//!
+//! New mail is awaited with IDLE (re-issued before the 29-minute limit of RFC 2177), or by polling
+//! every `monitoring.scout_poll_interval` when the server has no IDLE. Connection problems are
+//! retried with exponential backoff; the only errors [`run`] returns are configuration mistakes
+//! that no retry can fix. All waiting uses `tokio::time`, so tests can run it on a paused clock.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_imap::imap_proto::{Response, Status};
+use async_imap::types::{Fetch, Flag, UnsolicitedResponse};
+use async_imap::{Client, Session};
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::RawAlert;
+use crate::config::{EmailConfig, MonitoringConfig, Secret};
+use crate::store::{MailboxKey, MailboxPosition, Store, StoreError, timestamp_text};
+
+/// The keyword Sentri sets on a message it has stored, beside `\Seen`.
+pub const HANDLED_KEYWORD: &str = "$SentriHandled";
+
+/// How the connection to the server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// TLS from the first byte (`email.use_ssl: true`, usually port 993).
+    ImplicitTls,
+    /// A plain connection upgraded with STARTTLS before LOGIN (`use_ssl: false`).
+    StartTls,
+    /// No TLS at all (`use_ssl: false, starttls: false`): loopback only, unless
+    /// `allow_plaintext` says otherwise.
+    Plain,
+}
+
+/// Everything the IMAP source needs, taken from the configuration once.
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Secret,
+    pub security: Security,
+    /// Plain text to a host that is not loopback is refused unless this is set.
+    pub allow_plaintext: bool,
+    /// The folder alerts are read from ("INBOX").
+    pub folder: String,
+    /// How often to look for new mail when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// How long one IDLE runs before it is ended and re-issued (servers may drop an IDLE
+    /// after 30 minutes; RFC 2177 says re-issue within 29).
+    pub idle_renewal: Duration,
+    /// The first reconnect delay; it doubles after each failed attempt...
+    pub backoff_initial: Duration,
+    /// ...up to this cap, and starts over after a successful login.
+    pub backoff_max: Duration,
+    /// The longest any single command (connect, TLS handshake, LOGIN, FETCH, STORE) may take
+    /// before the connection is considered dead.
+    pub io_timeout: Duration,
+}
+
+impl ImapSettings {
+    /// Settings from `email` and `monitoring`, with the default timings (IDLE renewed every
+    /// 25 minutes, backoff 1 s doubling to 60 s, 60 s per command).
+    pub fn from_config(email: &EmailConfig, monitoring: &MonitoringConfig) -> Result<ImapSettings, IntakeError> {
+        if email.imap_server.is_empty() {
+            return Err(IntakeError::NotConfigured { what: "email.imap_server" });
+        }
+        if email.username.is_empty() {
+            return Err(IntakeError::NotConfigured { what: "email.username" });
+        }
+        let password = email
+            .password
+            .clone()
+            .ok_or(IntakeError::NotConfigured { what: "the IMAP password (SENTRI_EMAIL_PASSWORD)" })?;
+        let security = match (email.use_ssl, email.starttls) {
+            (true, _) => Security::ImplicitTls,
+            (false, true) => Security::StartTls,
+            (false, false) => Security::Plain,
+        };
+        Ok(ImapSettings {
+            host: email.imap_server.clone(),
+            port: email.imap_port,
+            username: email.username.clone(),
+            password,
+            security,
+            allow_plaintext: email.allow_plaintext,
+            folder: if email.folder.is_empty() { "INBOX".to_owned() } else { email.folder.clone() },
+            poll_interval: monitoring.scout_poll_interval,
+            idle_renewal: Duration::from_secs(25 * 60),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            io_timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// Refuses plain text to a host that is not loopback (unless explicitly allowed), before
+    /// anything is sent: the password would otherwise cross the network in clear.
+    pub fn check_transport(&self) -> Result<(), IntakeError> {
+        if self.security == Security::Plain && !self.allow_plaintext && !is_loopback(&self.host) {
+            return Err(IntakeError::PlaintextRefused { host: self.host.clone() });
+        }
+        Ok(())
+    }
+
+    /// Where this source keeps its position in the store.
+    pub fn mailbox_key(&self) -> MailboxKey {
+        MailboxKey {
+            server: self.host.to_ascii_lowercase(),
+            username: self.username.clone(),
+            folder: self.folder.clone(),
+        }
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1 (brackets allowed).
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What stopped or interrupted the IMAP source.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// A setting the source cannot run without is missing.
+    #[error("IMAP intake is not configured: {what} is missing")]
+    NotConfigured { what: &'static str },
+    /// Plain text to a non-loopback host, not explicitly allowed. Nothing was sent.
+    #[error(
+        "refusing to send the IMAP password in clear text to {host}: it is not a loopback host; \
+         use email.use_ssl or email.starttls, or set email.allow_plaintext: true"
+    )]
+    PlaintextRefused { host: String },
+    /// The host cannot be used as a TLS server name.
+    #[error("{host:?} is not a valid TLS server name")]
+    InvalidServerName { host: String },
+    /// The TCP connection could not be made.
+    #[error("cannot connect to {host}:{port}")]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS handshake (implicit or after STARTTLS) failed.
+    #[error("TLS handshake with {host} failed")]
+    Tls {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server said nothing within the command timeout.
+    #[error("the IMAP server did not answer within {limit:?} during {during}")]
+    Timeout { during: &'static str, limit: Duration },
+    /// The server's greeting was not OK (e.g. BYE), or the connection closed before it.
+    #[error("the IMAP server refused the connection: {detail}")]
+    Greeting { detail: String },
+    /// LOGIN was rejected.
+    #[error("IMAP login as {username} failed")]
+    Login {
+        username: String,
+        #[source]
+        source: async_imap::error::Error,
+    },
+    /// An IMAP command failed (or the connection broke during it).
+    #[error("IMAP {during} failed")]
+    Imap {
+        during: &'static str,
+        #[source]
+        source: async_imap::error::Error,
+    },
+    /// The server sent no UIDVALIDITY for the folder, so UIDs cannot be trusted across sessions.
+    #[error("the server gave no UIDVALIDITY for folder {folder:?}")]
+    NoUidValidity { folder: String },
+    /// Storing a message (or reading the position) failed; the message stays unflagged.
+    #[error("storing mail from the IMAP folder failed")]
+    Store(#[from] StoreError),
+    /// The blocking store call did not complete (panicked or was cancelled).
+    #[error("the store task failed")]
+    StoreTask(#[from] tokio::task::JoinError),
+}
+
+impl IntakeError {
+    /// True for configuration mistakes no reconnect can fix; [`run`] returns these. Everything
+    /// else is retried with backoff.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            IntakeError::NotConfigured { .. }
+                | IntakeError::PlaintextRefused { .. }
+                | IntakeError::InvalidServerName { .. }
+        )
+    }
+}
+
+/// Reconnect delays: `initial`, doubling after each failure up to `max`, back to `initial`
+/// after a success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Backoff {
+        let initial = initial.min(max);
+        Backoff { initial, max, next: initial }
+    }
+
+    /// The delay before the next attempt; the one after it doubles (capped).
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = self.next.saturating_mul(2).min(self.max);
+        delay
+    }
+
+    /// A connection succeeded: the next failure waits `initial` again.
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// Installs rustls' aws-lc-rs provider as the process default, once. A second call (or a provider
+/// installed elsewhere first) is harmless.
+pub fn install_crypto_provider() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Err means a provider is already installed, which is what we want anyway.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
+/// Reads `settings.folder` until `shutdown` is cancelled: every new message is stored, its raw
+/// alert id sent on `notify` (only for messages not stored before), then flagged handled.
+///
+/// Returns `Ok(())` when cancelled, or an error that retrying cannot fix (plain text refused,
+/// missing settings). Connection, server and store errors are logged and retried with backoff.
+pub async fn run(
+    settings: ImapSettings,
+    store: Arc<Store>,
+    notify: mpsc::Sender<i64>,
+    shutdown: CancellationToken,
+) -> Result<(), IntakeError> {
+    settings.check_transport()?;
+    let tls = match settings.security {
+        Security::Plain => None,
+        Security::ImplicitTls | Security::StartTls => Some(tls_connector()),
+    };
+    let source = Source { settings, store, notify, tls };
+    let mut backoff = Backoff::new(source.settings.backoff_initial, source.settings.backoff_max);
+    let mut attempt: u32 = 0;
+    loop {
+        attempt = attempt.saturating_add(1);
+        let mut logged_in = false;
+        let outcome = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            outcome = source.session(&mut logged_in) => outcome,
+        };
+        let Err(error) = outcome;
+        if error.is_permanent() {
+            return Err(error);
+        }
+        if logged_in {
+            backoff.reset();
+            attempt = 1;
+        }
+        let delay = backoff.next_delay();
+        warn!(
+            host = %source.settings.host,
+            folder = %source.settings.folder,
+            attempt,
+            retry_in = ?delay,
+            error = %error_chain(&error),
+            "IMAP intake interrupted; reconnecting"
+        );
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// An error and its sources on one line, for logs.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn tls_connector() -> TlsConnector {
+    install_crypto_provider();
+    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// The byte stream under the IMAP client: plain TCP or TLS over TCP.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One IMAP source: its settings and where its mail goes.
+struct Source {
+    settings: ImapSettings,
+    store: Arc<Store>,
+    notify: mpsc::Sender<i64>,
+    tls: Option<TlsConnector>,
+}
+
+/// What one logged-in session knows about its folder.
+struct Folder {
+    uidvalidity: u32,
+    /// The highest UID stored under `uidvalidity`.
+    last_uid: u32,
+    /// `+FLAGS (...)` argument marking a message handled.
+    handled_flags: &'static str,
+}
+
+const FLAGS_WITH_KEYWORD: &str = "+FLAGS.SILENT (\\Seen $SentriHandled)";
+const FLAGS_SEEN_ONLY: &str = "+FLAGS.SILENT (\\Seen)";
+
+impl Source {
+    /// Bounds one command by the I/O timeout and names it in the error.
+    async fn timed<T>(
+        &self,
+        during: &'static str,
+        command: impl Future<Output = Result<T, async_imap::error::Error>>,
+    ) -> Result<T, IntakeError> {
+        let limit = self.settings.io_timeout;
+        match tokio::time::timeout(limit, command).await {
+            Ok(result) => result.map_err(|source| IntakeError::Imap { during, source }),
+            Err(_) => Err(IntakeError::Timeout { during, limit }),
+        }
+    }
+
+    /// Runs a blocking store call on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, IntakeError> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || call(&store)).await??)
+    }
+
+    /// One connection, from connect to the first error. Never returns `Ok`: a session ends only
+    /// by failing (or by being dropped when shutdown is cancelled).
+    async fn session(&self, logged_in: &mut bool) -> Result<std::convert::Infallible, IntakeError> {
+        let mut session = self.connect().await?;
+        *logged_in = true;
+        let mailbox = self.timed("SELECT", session.select(&self.settings.folder)).await?;
+        let uidvalidity =
+            mailbox.uid_validity.ok_or_else(|| IntakeError::NoUidValidity { folder: self.settings.folder.clone() })?;
+        let keyword_allowed = mailbox
+            .permanent_flags
+            .iter()
+            .any(|flag| matches!(flag, Flag::MayCreate) || matches!(flag, Flag::Custom(k) if k == HANDLED_KEYWORD));
+        let capabilities = self.timed("CAPABILITY", session.capabilities()).await?;
+        let idle = capabilities.has_str("IDLE");
+
+        let key = self.settings.mailbox_key();
+        let position = self.blocking(move |store| store.mailbox_position(&key)).await?;
+        let mut folder = Folder {
+            uidvalidity,
+            last_uid: MailboxPosition::last_uid_under(position, uidvalidity),
+            handled_flags: if keyword_allowed { FLAGS_WITH_KEYWORD } else { FLAGS_SEEN_ONLY },
+        };
+        if let Some(old) = position.filter(|p| p.uidvalidity != uidvalidity) {
+            warn!(
+                folder = %self.settings.folder,
+                old = old.uidvalidity,
+                new = uidvalidity,
+                "the folder's UIDVALIDITY changed; reading it again from the start (stored alerts are not duplicated)"
+            );
+        }
+        info!(
+            host = %self.settings.host,
+            user = %self.settings.username,
+            folder = %self.settings.folder,
+            uidvalidity,
+            last_uid = folder.last_uid,
+            idle,
+            "IMAP intake connected"
+        );
+        // The last stored message may have been stored but not flagged (a crash or a broken
+        // connection in between): flagging is idempotent, so flag it again.
+        if folder.last_uid > 0 {
+            let last = folder.last_uid;
+            self.flag(&mut session, &mut folder, last).await?;
+        }
+
+        loop {
+            self.read_new(&mut session, &mut folder).await?;
+            if arrived_meanwhile(&session) {
+                continue;
+            }
+            if idle {
+                session = self.idle(session).await?;
+            } else {
+                tokio::time::sleep(self.settings.poll_interval).await;
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Session<Stream>, IntakeError> {
+        let settings = &self.settings;
+        let connect = TcpStream::connect((settings.host.as_str(), settings.port));
+        let tcp = match tokio::time::timeout(settings.io_timeout, connect).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(source)) => {
+                return Err(IntakeError::Connect { host: settings.host.clone(), port: settings.port, source });
+            }
+            Err(_) => return Err(IntakeError::Timeout { during: "connect", limit: settings.io_timeout }),
+        };
+        let client = match settings.security {
+            Security::ImplicitTls => {
+                let mut client = Client::new(self.tls_wrap(tcp).await?);
+                self.greeting(&mut client).await?;
+                client
+            }
+            Security::StartTls => {
+                let mut plain = Client::new(tcp);
+                self.greeting(&mut plain).await?;
+                self.timed("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
+                Client::new(self.tls_wrap(plain.into_inner()).await?)
+            }
+            Security::Plain => {
+                let mut client = Client::new(Stream::Plain(tcp));
+                self.greeting(&mut client).await?;
+                client
+            }
+        };
+        let login = client.login(&settings.username, settings.password.expose());
+        match tokio::time::timeout(settings.io_timeout, login).await {
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err((source, _client))) => Err(IntakeError::Login { username: settings.username.clone(), source }),
+            Err(_) => Err(IntakeError::Timeout { during: "LOGIN", limit: settings.io_timeout }),
+        }
+    }
+
+    async fn tls_wrap(&self, tcp: TcpStream) -> Result<Stream, IntakeError> {
+        let host = &self.settings.host;
+        let Some(tls) = &self.tls else {
+            return Err(IntakeError::Tls {
+                host: host.clone(),
+                source: std::io::Error::other("TLS is not configured for this source"),
+            });
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let name = ServerName::try_from(bare).map_err(|_| IntakeError::InvalidServerName { host: host.clone() })?;
+        match tokio::time::timeout(self.settings.io_timeout, tls.connect(name, tcp)).await {
+            Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
+            Ok(Err(source)) => Err(IntakeError::Tls { host: host.clone(), source }),
+            Err(_) => Err(IntakeError::Timeout { during: "TLS handshake", limit: self.settings.io_timeout }),
+        }
+    }
+
+    /// Reads the server's first line: `* OK` (or `* PREAUTH`) to go on; `* BYE` or nothing is
+    /// an error.
+    async fn greeting<T>(&self, client: &mut Client<T>) -> Result<(), IntakeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let limit = self.settings.io_timeout;
+        let response = match tokio::time::timeout(limit, client.read_response()).await {
+            Ok(Ok(Some(response))) => response,
+            Ok(Ok(None)) => return Err(IntakeError::Greeting { detail: "connection closed before greeting".into() }),
+            Ok(Err(source)) => return Err(IntakeError::Imap { during: "greeting", source: source.into() }),
+            Err(_) => return Err(IntakeError::Timeout { during: "greeting", limit }),
+        };
+        match response.parsed() {
+            Response::Data { status: Status::Ok | Status::PreAuth, .. } => Ok(()),
+            other => Err(IntakeError::Greeting { detail: format!("{other:?}") }),
+        }
+    }
+
+    /// Stores every message with a UID above `folder.last_uid`, in UID order.
+    async fn read_new(&self, session: &mut Session<Stream>, folder: &mut Folder) -> Result<(), IntakeError> {
+        let range = format!("{}:*", folder.last_uid.saturating_add(1));
+        let listed: Vec<Fetch> = self
+            .timed("UID FETCH (list new)", async { session.uid_fetch(&range, "UID").await?.try_collect().await })
+            .await?;
+        // `n:*` also matches the highest UID when it is below n, so filter.
+        let mut uids: Vec<u32> = listed.iter().filter_map(|f| f.uid).filter(|uid| *uid > folder.last_uid).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        for uid in uids {
+            self.take(session, folder, uid).await?;
+        }
+        Ok(())
+    }
+
+    /// Fetch, store (with the UID), announce, and only then flag one message.
+    async fn take(&self, session: &mut Session<Stream>, folder: &mut Folder, uid: u32) -> Result<(), IntakeError> {
+        let fetched: Vec<Fetch> = self
+            .timed("UID FETCH (message)", async {
+                session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await
+            })
+            .await?;
+        let Some(message) = fetched.iter().find(|f| f.uid == Some(uid)) else {
+            // Expunged between listing and fetching: there is nothing left to read.
+            debug!(uid, "message vanished before it could be fetched");
+            return Ok(());
+        };
+        let raw = message.body().unwrap_or_default();
+        let alert = RawAlert::from_rfc822(raw, timestamp_text(self.store.now()));
+        if let Some(problem) = &alert.parse_error {
+            warn!(uid, problem = %problem, "message is malformed; storing it as it is, marked");
+        }
+        let key = self.settings.mailbox_key();
+        let uidvalidity = folder.uidvalidity;
+        let (id, new) = self.blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert)).await?;
+        folder.last_uid = folder.last_uid.max(uid);
+        if new {
+            if self.notify.send(id).await.is_err() {
+                // Nobody listens (the engine is stopping); the alert is stored and will be
+                // picked up as pending on the next start.
+                debug!(id, "raw alert stored but nobody is listening for it");
+            }
+        } else {
+            debug!(uid, id, "message was already stored (a second delivery, or the folder was renumbered)");
+        }
+        self.flag(session, folder, uid).await?;
+        info!(uid, raw_alert_id = id, new, "stored and flagged an alert email");
+        Ok(())
+    }
+
+    /// Marks `uid` handled. If the server refuses the keyword, falls back to `\Seen` alone for
+    /// the rest of the session.
+    async fn flag(&self, session: &mut Session<Stream>, folder: &mut Folder, uid: u32) -> Result<(), IntakeError> {
+        let uid_text = uid.to_string();
+        let result: Result<Vec<Fetch>, IntakeError> = self
+            .timed("UID STORE", async { session.uid_store(&uid_text, folder.handled_flags).await?.try_collect().await })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(IntakeError::Imap { source: async_imap::error::Error::No(reason), .. })
+                if folder.handled_flags == FLAGS_WITH_KEYWORD =>
+            {
+                warn!(uid, reason = %reason, "the server refused the {HANDLED_KEYWORD} keyword; flagging \\Seen only");
+                folder.handled_flags = FLAGS_SEEN_ONLY;
+                let _: Vec<Fetch> = self
+                    .timed("UID STORE", async {
+                        session.uid_store(&uid_text, folder.handled_flags).await?.try_collect().await
+                    })
+                    .await?;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Waits in IDLE until the server reports a change or the renewal time passes.
+    async fn idle(&self, session: Session<Stream>) -> Result<Session<Stream>, IntakeError> {
+        let mut handle = session.idle();
+        self.timed("IDLE", handle.init()).await?;
+        {
+            let (wait, _interrupt) = handle.wait_with_timeout(self.settings.idle_renewal);
+            match wait.await.map_err(|source| IntakeError::Imap { during: "IDLE", source })? {
+                async_imap::extensions::idle::IdleResponse::NewData(data) => {
+                    debug!(response = ?data.parsed(), "IDLE: the folder changed");
+                }
+                async_imap::extensions::idle::IdleResponse::Timeout => debug!("IDLE renewal"),
+                async_imap::extensions::idle::IdleResponse::ManualInterrupt => {
+                    // The server closed the stream under us.
+                    return Err(IntakeError::Imap { during: "IDLE", source: async_imap::error::Error::ConnectionLost });
+                }
+            }
+        }
+        self.timed("IDLE DONE", handle.done()).await
+    }
+}
+
+/// True if the server announced new messages while other commands ran (those announcements
+/// would otherwise be missed by the next IDLE). Drains the queue either way.
+fn arrived_meanwhile(session: &Session<Stream>) -> bool {
+    let mut arrived = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        if matches!(response, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)) {
+            arrived = true;
+        }
+    }
+    arrived
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(host: &str, security: Security, allow_plaintext: bool) -> ImapSettings {
+        ImapSettings {
+            host: host.to_owned(),
+            port: 143,
+            username: "alerts".into(),
+            password: Secret::new("pw"),
+            security,
+            allow_plaintext,
+            folder: "INBOX".into(),
+            poll_interval: Duration::from_secs(60),
+            idle_renewal: Duration::from_secs(25 * 60),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            io_timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.3.2.1", "::1", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["imap.example.org", "10.0.0.1", "192.168.1.1", "::2", "localhost.example.org", ""] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn plain_text_is_for_loopback_unless_allowed() {
+        assert!(settings("127.0.0.1", Security::Plain, false).check_transport().is_ok());
+        let err = settings("imap.example.org", Security::Plain, false).check_transport().unwrap_err();
+        assert!(matches!(err, IntakeError::PlaintextRefused { .. }), "{err:?}");
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("imap.example.org"), "{err}");
+        assert!(settings("imap.example.org", Security::Plain, true).check_transport().is_ok());
+        assert!(settings("imap.example.org", Security::StartTls, false).check_transport().is_ok());
+        assert!(settings("imap.example.org", Security::ImplicitTls, false).check_transport().is_ok());
+    }
+
+    #[test]
+    fn settings_follow_the_config() {
+        let monitoring = MonitoringConfig::default();
+        let mut email =
+            EmailConfig { imap_server: "imap.example.org".into(), username: "a".into(), ..Default::default() };
+        let err = ImapSettings::from_config(&email, &monitoring).unwrap_err();
+        assert!(matches!(err, IntakeError::NotConfigured { .. }), "{err:?}");
+        email.password = Some(Secret::new("pw"));
+        let s = ImapSettings::from_config(&email, &monitoring).unwrap();
+        assert_eq!(s.security, Security::ImplicitTls);
+        assert_eq!(s.folder, "INBOX");
+        assert_eq!(s.poll_interval, monitoring.scout_poll_interval);
+        assert!(s.idle_renewal < Duration::from_secs(29 * 60));
+        email.use_ssl = false;
+        assert_eq!(ImapSettings::from_config(&email, &monitoring).unwrap().security, Security::StartTls);
+        email.starttls = false;
+        assert_eq!(ImapSettings::from_config(&email, &monitoring).unwrap().security, Security::Plain);
+        assert!(!format!("{s:?}").contains("pw\""), "the password must not print");
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let delays: Vec<u64> = (0..8).map(|_| backoff.next_delay().as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn installing_the_crypto_provider_twice_is_harmless() {
+        install_crypto_provider();
+        install_crypto_provider();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn plain_text_to_a_remote_host_is_refused_before_connecting() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let (tx, _rx) = mpsc::channel(1);
+        let s = settings("192.0.2.1", Security::Plain, false);
+        let err = run(s, store, tx, CancellationToken::new()).await.unwrap_err();
+        assert!(matches!(err, IntakeError::PlaintextRefused { .. }), "{err:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_stops_the_backoff_promptly() {
+        // Nothing listens on this port: every attempt fails and the source backs off.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let (tx, _rx) = mpsc::channel(1);
+        let mut s = settings("127.0.0.1", Security::Plain, false);
+        s.port = port;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(s, store, tx, shutdown.clone()));
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!task.is_finished());
+        shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+    }
+}
