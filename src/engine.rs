@@ -100,15 +100,18 @@ impl Engine {
         let tracker = TaskTracker::new();
         self.recover().await;
         let mut sweep = tokio::time::interval(self.sweep_interval);
+        // With no intake (no mailbox configured) the engine still sweeps: approvals given from
+        // the CLI, timeouts, and alerts that `sentri replay` stored.
+        let mut intake_open = true;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                received = intake.recv() => match received {
+                received = intake.recv(), if intake_open => match received {
                     Some(raw_alert_id) => {
                         let engine = Arc::clone(&self);
                         tracker.spawn(async move { engine.ingest(raw_alert_id).await });
                     }
-                    None => break,
+                    None => intake_open = false,
                 },
                 _ = sweep.tick() => {
                     let engine = Arc::clone(&self);
@@ -159,8 +162,14 @@ impl Engine {
         self.sweep().await;
     }
 
-    /// Looks at every open workflow once: drives the ones the engine owes a step.
+    /// Looks at every open workflow once: drives the ones the engine owes a step. Alerts stored
+    /// by another process (`sentri replay`) and not yet triaged are taken in first.
     pub async fn sweep(&self) {
+        if let Ok(pending) = self.blocking(|store| store.pending_raw_alerts()).await {
+            for raw in pending {
+                self.ingest(raw.id).await;
+            }
+        }
         let open = self.blocking(|store| store.list_workflows(&WorkflowFilter::default())).await;
         let Ok(open) = open else { return };
         for workflow in open.into_iter().filter(|workflow| workflow.state.is_open()) {

@@ -18,16 +18,24 @@ use clap::{Parser, Subcommand};
     after_help = "Start with `sentri init`, then `sentri policy check` and `sentri match <email>`.\nSENTRI_HOME (default ~/.sentri) holds policies, config/sentri.yaml and the store."
 )]
 struct Cli {
+    /// Run the engine headless in the foreground (the same as `sentri start`).
+    #[arg(long)]
+    daemon: bool,
+
     /// The Sentri home folder [default: ~/.sentri]
     #[arg(long, global = true, env = "SENTRI_HOME", value_name = "DIR", hide_env_values = true)]
     home: Option<PathBuf>,
 
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the engine headless in the foreground: mailbox intake, verification, Safety Mesh,
+    /// fixes. systemd-friendly (no fork; logs to stderr and logs/sentri.log; SIGTERM lets the
+    /// current step finish).
+    Start(cmd::start::Args),
     /// Create (or complete) SENTRI_HOME: folders, the default policy pack, a commented
     /// config/sentri.yaml and the store. Edited files are kept unless --force.
     Init(cmd::init::Args),
@@ -64,7 +72,16 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let context = cmd::Context::new(cli.home);
-    let result = match cli.command {
+    let command = match (cli.command, cli.daemon) {
+        (Some(command), _) => command,
+        (None, true) => Command::Start(cmd::start::Args {}),
+        (None, false) => {
+            eprintln!("The console is not built yet. Run `sentri start` for the engine, or `sentri --help`.");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Start(args) => cmd::start::run(&context, args),
         Command::Init(args) => cmd::init::run(&context, args),
         Command::Policy(command) => cmd::policy::run(&context, command),
         Command::Match(args) => cmd::matching::run(&context, args),

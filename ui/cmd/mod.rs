@@ -8,11 +8,13 @@ pub mod completions;
 pub mod db;
 pub mod init;
 pub mod list;
+pub mod logging;
 pub mod matching;
 pub mod policy;
 pub mod profile;
 pub mod replay;
 pub mod show;
+pub mod start;
 pub mod stats;
 pub mod table;
 

@@ -1,0 +1,101 @@
+//! `sentri start` (also `sentri --daemon`): the engine, headless, in the foreground — systemd
+//! friendly: no fork, logs to stderr and logs/sentri.log, SIGTERM lets the current step finish.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sentri::config::Config;
+use sentri::engine::{Engine, EngineSettings};
+use sentri::intake::imap::{self, ImapSettings};
+use sentri::pipeline::triage::TriageRules;
+use sentri::policy::watch::LivePolicies;
+use sentri::store::Store;
+use sentri::target::ConnectOptions;
+use tokio_util::sync::CancellationToken;
+
+use super::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+    let home = context.existing_home()?;
+    let config = Arc::new(context.config()?);
+    let _lock = home.lock_engine()?;
+    let _log_guard = super::logging::init(&home.log_dir(), config.monitoring.log_level.as_filter())?;
+    let store = Arc::new(
+        Store::open(home.database_file()).with_context(|| format!("opening {}", home.database_file().display()))?,
+    );
+    let policies = LivePolicies::load(&home.root);
+    let loaded = policies.snapshot();
+    for problem in &loaded.problems {
+        tracing::warn!("{problem}");
+    }
+    tracing::info!(alerts = loaded.alerts.len(), checks = loaded.checks.len(), "policies loaded");
+    let _watch = policies
+        .watch(|set| tracing::info!(alerts = set.alerts.len(), problems = set.problems.len(), "policies reloaded"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let (intake_sender, intake) = tokio::sync::mpsc::channel(256);
+        let engine = Engine::new(EngineSettings {
+            store: Arc::clone(&store),
+            policies,
+            config: Arc::clone(&config),
+            connect: ConnectOptions::default(),
+            triage: TriageRules::default(),
+            sweep_interval: config.monitoring.orchestrator_poll_interval,
+        });
+        let mailbox = spawn_mailbox(&config, Arc::clone(&store), intake_sender, shutdown.clone());
+        let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+        tracing::info!(databases = config.databases.len(), "Sentri engine started");
+        engine.run(intake, shutdown.clone()).await;
+        signals.abort();
+        if let Some(mailbox) = mailbox {
+            let _ = tokio::time::timeout(Duration::from_secs(10), mailbox).await;
+        }
+        tracing::info!("Sentri engine stopped");
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing the current step"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: finishing the current step"),
+    }
+    shutdown.cancel();
+}
+
+/// Starts the mailbox intake when sentri.yaml names an IMAP server; `None` otherwise.
+fn spawn_mailbox(
+    config: &Config,
+    store: Arc<Store>,
+    notify: tokio::sync::mpsc::Sender<i64>,
+    shutdown: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if config.email.imap_server.trim().is_empty() {
+        tracing::info!(
+            "no email.imap_server in sentri.yaml: mailbox intake is off (use `sentri replay` to feed alerts)"
+        );
+        return None;
+    }
+    let settings = match ImapSettings::from_config(&config.email, &config.monitoring) {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "mailbox intake cannot start");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        if let Err(error) = imap::run(settings, store, notify, shutdown).await {
+            tracing::error!(%error, "mailbox intake stopped");
+        }
+    }))
+}
