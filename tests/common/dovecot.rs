@@ -467,6 +467,14 @@ impl Dovecot {
         Some(fetch.flags().map(|flag| flag_text(&flag)).collect())
     }
 
+    /// The UIDVALIDITY of `user`'s INBOX.
+    pub async fn uidvalidity(&self, user: &str) -> u32 {
+        let mut session = self.session(user).await;
+        let mailbox = session.examine("INBOX").await.expect("EXAMINE");
+        session.logout().await.ok();
+        mailbox.uid_validity.expect("Dovecot sends UIDVALIDITY")
+    }
+
     /// How many messages `user`'s INBOX holds.
     pub async fn count(&self, user: &str) -> u32 {
         let mut session = self.session(user).await;
