@@ -1,8 +1,9 @@
 //! The IMAP intake against a real Dovecot: mail APPENDed to the inbox is stored and announced
 //! while the source IDLEs; nothing is read twice or missed across restarts; a message is flagged
-//! only after it is stored (and stays unflagged when storing fails); a malformed message is kept
-//! and marked; plain text to a remote host is refused; the source reconnects when the server
-//! goes away. Each test reads its own Dovecot user's mailbox.
+//! only after it is stored (and stays unflagged when storing fails), and a crash between the two
+//! is healed; a malformed message is kept and marked; without IDLE the folder is polled; plain
+//! text to a remote host is refused; the source reconnects when the server goes away. Each test
+//! reads its own Dovecot user's mailbox.
 
 mod common;
 
@@ -314,5 +315,31 @@ async fn without_idle_the_folder_is_polled() {
     let id = source.next().await;
     assert_eq!(store.get_raw_alert(id).unwrap().subject, "polled");
     wait_for_flag(&server, &user, "poll-1@example.org", "\\Seen").await;
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_storing_and_flagging_is_healed() {
+    let server = dovecot::shared();
+    let user = server.add_user("crash");
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let raw = message("crash-1", "stored, then the power went out");
+    server.append(&user, &raw).await;
+
+    // What a crash right after the store step leaves: the alert and its UID stored, the message
+    // not flagged on the server.
+    let key = MailboxKey { server: "127.0.0.1".into(), username: user.clone(), folder: "INBOX".into() };
+    let uidvalidity = server.uidvalidity(&user).await;
+    let alert = sentri::intake::RawAlert::from_rfc822(&raw, "2026-11-25T01:02:03Z".into());
+    store.store_mailbox_alert(&key, uidvalidity, 1, &alert).unwrap();
+    let flags = server.flags(&user, "crash-1@example.org").await.unwrap();
+    assert!(!flags.iter().any(|f| f == "\\Seen"), "{flags:?}");
+
+    // The next session flags it, without reading or announcing it again.
+    let mut source = Running::start(settings(server, &user), &store);
+    wait_for_flag(server, &user, "crash-1@example.org", "\\Seen").await;
+    source.nothing_more(Duration::from_millis(500)).await;
+    assert_eq!(stored_ids(&store), ["<crash-1@example.org>"]);
     source.stop().await;
 }

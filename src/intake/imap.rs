@@ -18,6 +18,7 @@
 
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -73,7 +74,7 @@ pub struct ImapSettings {
     pub idle_renewal: Duration,
     /// The first reconnect delay; it doubles after each failed attempt...
     pub backoff_initial: Duration,
-    /// ...up to this cap, and starts over after a successful login.
+    /// ...up to this cap, and starts over after a session that stored a message or caught up.
     pub backoff_max: Duration,
     /// The longest any single command (connect, TLS handshake, LOGIN, FETCH, STORE) may take
     /// before the connection is considered dead.
@@ -268,22 +269,25 @@ pub async fn run(
         Security::Plain => None,
         Security::ImplicitTls | Security::StartTls => Some(tls_connector()),
     };
-    let source = Source { settings, store, notify, tls };
+    let source = Source { settings, store, notify, tls, progressed: AtomicBool::new(false) };
     let mut backoff = Backoff::new(source.settings.backoff_initial, source.settings.backoff_max);
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);
-        let mut logged_in = false;
+        source.progressed.store(false, Ordering::Relaxed);
         let outcome = tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(()),
-            outcome = source.session(&mut logged_in) => outcome,
+            outcome = source.session() => outcome,
         };
         let Err(error) = outcome;
         if error.is_permanent() {
             return Err(error);
         }
-        if logged_in {
+        // A session that stored something or caught up was a success; one that fails before
+        // that again and again (a store that refuses every write, a login that is rejected)
+        // backs off further each time.
+        if source.progressed.load(Ordering::Relaxed) {
             backoff.reset();
             attempt = 1;
         }
@@ -368,6 +372,8 @@ struct Source {
     store: Arc<Store>,
     notify: mpsc::Sender<i64>,
     tls: Option<TlsConnector>,
+    /// Set when the current session stored a message or caught up with the folder.
+    progressed: AtomicBool,
 }
 
 /// What one logged-in session knows about its folder.
@@ -407,9 +413,8 @@ impl Source {
 
     /// One connection, from connect to the first error. Never returns `Ok`: a session ends only
     /// by failing (or by being dropped when shutdown is cancelled).
-    async fn session(&self, logged_in: &mut bool) -> Result<std::convert::Infallible, IntakeError> {
+    async fn session(&self) -> Result<std::convert::Infallible, IntakeError> {
         let mut session = self.connect().await?;
-        *logged_in = true;
         let mailbox = self.timed("SELECT", session.select(&self.settings.folder)).await?;
         let uidvalidity =
             mailbox.uid_validity.ok_or_else(|| IntakeError::NoUidValidity { folder: self.settings.folder.clone() })?;
@@ -453,6 +458,7 @@ impl Source {
 
         loop {
             self.read_new(&mut session, &mut folder).await?;
+            self.progressed.store(true, Ordering::Relaxed);
             if arrived_meanwhile(&session) {
                 continue;
             }
@@ -573,6 +579,7 @@ impl Source {
         let uidvalidity = folder.uidvalidity;
         let (id, new) = self.blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert)).await?;
         folder.last_uid = folder.last_uid.max(uid);
+        self.progressed.store(true, Ordering::Relaxed);
         if new {
             if self.notify.send(id).await.is_err() {
                 // Nobody listens (the engine is stopping); the alert is stored and will be

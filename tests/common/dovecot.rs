@@ -124,9 +124,14 @@ fn accounts() -> Accounts {
 
 fn config(dir: &Path, version: (u32, u32), imap_port: u16, lmtp_port: u16, accounts: &Accounts) -> String {
     let d = dir.display();
-    let (mail_uid, mail_gid) = match accounts.mail {
-        Some((uid, gid)) => (format!("mail_uid = {uid}\nmail_gid = {gid}\n"), format!("uid={uid} gid={gid}")),
-        None => (String::new(), String::new()),
+    // The mail owner, as global settings and as userdb fields (2.3 `args`, 2.4 `fields {}`).
+    let (mail_uid, mail_gid, userdb_fields) = match accounts.mail {
+        Some((uid, gid)) => (
+            format!("mail_uid = {uid}\nmail_gid = {gid}\n"),
+            format!("uid={uid} gid={gid}"),
+            format!("    uid = {uid}\n    gid = {gid}\n"),
+        ),
+        None => (String::new(), String::new(), String::new()),
     };
     let chroot = if accounts.root { "" } else { "  chroot =\n" };
     let common = format!(
@@ -176,13 +181,11 @@ passdb passwd-file {{
 }}
 userdb static {{
   fields {{
-    {mail_gid_fields}
-  }}
+{userdb_fields}  }}
 }}
 ",
             major = version.0,
             minor = version.1,
-            mail_gid_fields = mail_gid.replace(' ', "\n    "),
         )
     } else {
         format!(
@@ -462,6 +465,14 @@ impl Dovecot {
         session.logout().await.ok();
         let fetch = fetches.into_iter().find(|f| f.uid == Some(uid))?;
         Some(fetch.flags().map(|flag| flag_text(&flag)).collect())
+    }
+
+    /// The UIDVALIDITY of `user`'s INBOX.
+    pub async fn uidvalidity(&self, user: &str) -> u32 {
+        let mut session = self.session(user).await;
+        let mailbox = session.examine("INBOX").await.expect("EXAMINE");
+        session.logout().await.ok();
+        mailbox.uid_validity.expect("Dovecot sends UIDVALIDITY")
     }
 
     /// How many messages `user`'s INBOX holds.
