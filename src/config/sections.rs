@@ -115,20 +115,20 @@ pub(crate) fn read_email(mut f: Fields<'_>, d: &mut Diagnostics, env: &dyn Fn(&s
     if !imap_server.is_empty() && username.is_empty() {
         d.problem(f.position(), f.key_path("username"), "required when email.imap_server is set");
     }
-    if !use_ssl && !starttls && !allow_plaintext {
+    if !use_ssl && !starttls && !allow_plaintext && !imap_server.is_empty() && !is_loopback(&imap_server) {
         d.problem(
             f.position(),
             f.key_path("starttls"),
             "with use_ssl and starttls both false the IMAP password would cross the network \
-             in clear; set one of them, or allow_plaintext: true for a server on loopback",
+             in clear to a host that is not loopback; set one of them, or allow_plaintext: true",
         );
     }
-    if !smtp_ssl && !use_tls && !allow_plaintext {
+    if !smtp_ssl && !use_tls && !allow_plaintext && !smtp_server.is_empty() && !is_loopback(&smtp_server) {
         d.problem(
             f.position(),
             f.key_path("use_tls"),
             "with use_tls and smtp_ssl both false the SMTP password would cross the network \
-             in clear; set one of them, or allow_plaintext: true for a server on loopback",
+             in clear to a host that is not loopback; set one of them, or allow_plaintext: true",
         );
     }
     f.finish(d);
@@ -535,4 +535,11 @@ pub(crate) fn read_notifications(
     }
     f.finish(d);
     NotificationsConfig { adapters }
+}
+
+/// Whether `host` is this machine (`localhost`, 127.0.0.0/8, `::1`): the only place plain-text
+/// mail credentials may go without `allow_plaintext: true`.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -583,9 +583,11 @@ fn email_defaults_and_plaintext_guard() {
     assert_eq!(c.email.smtp_username, "a@b");
     assert_eq!(c.approvals.approval_recipients, ["a@b"], "empty recipients mean email.username");
     assert_eq!(c.approvals.approvers, ["a@b"]);
-    let p = problems("email:\n  use_ssl: false\n  starttls: false\n");
+    let p = problems("email:\n  imap_server: mail.example.com\n  username: a@b\n  use_ssl: false\n  starttls: false\n");
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].key, "email.starttls");
+    // Plain text to a server on this machine is accepted without allow_plaintext (the rule).
+    load("email:\n  imap_server: 127.0.0.1\n  username: a@b\n  use_ssl: false\n  starttls: false\n");
     load("email:\n  use_ssl: false\n  starttls: false\n  use_tls: false\n  allow_plaintext: true\n");
     let p = problems("email:\n  imap_server: imap\n");
     assert_eq!(p[0].key, "email.username");

@@ -16,7 +16,6 @@
 //! retried with exponential backoff; the only errors [`run`] returns are configuration mistakes
 //! that no retry can fix. All waiting uses `tokio::time`, so tests can run it on a paused clock.
 
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -135,11 +134,7 @@ impl ImapSettings {
     }
 }
 
-/// `localhost`, 127.0.0.0/8 or ::1 (brackets allowed).
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::config::is_loopback;
 
 /// What stopped or interrupted the IMAP source.
 #[derive(Debug, thiserror::Error)]
