@@ -51,7 +51,8 @@ pub struct EngineSettings {
     pub policies: LivePolicies,
     pub config: Arc<Config>,
     pub connect: ConnectOptions,
-    pub triage: TriageRules,
+    /// Triage rules; `None` reads them from the brain in force (hot-reloaded).
+    pub triage: Option<TriageRules>,
     /// How often open workflows are looked at again (approvals, timeouts, crash recovery).
     pub sweep_interval: Duration,
 }
@@ -62,7 +63,7 @@ pub struct Engine {
     policies: LivePolicies,
     config: Arc<Config>,
     connect: ConnectOptions,
-    triage: TriageRules,
+    triage: Option<TriageRules>,
     sweep_interval: Duration,
     targets: tokio::sync::Mutex<HashMap<String, Arc<Target>>>,
     in_flight: Mutex<HashSet<String>>,
@@ -136,7 +137,7 @@ impl Engine {
         let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id });
         let policies = self.policies.snapshot();
         let databases = KnownDatabase::from_config(&self.config);
-        let rules = self.triage.clone();
+        let rules = self.triage.clone().unwrap_or_else(|| TriageRules::from_brain(&policies.brain));
         let outcome =
             self.blocking(move |store| triage::triage(store, raw_alert_id, &policies, &databases, &rules)).await;
         match outcome {

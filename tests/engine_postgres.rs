@@ -13,7 +13,6 @@ use sentri::config::Config;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::home::Home;
 use sentri::intake::RawAlert;
-use sentri::pipeline::triage::TriageRules;
 use sentri::pipeline::workflow::WorkflowState;
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
@@ -52,7 +51,7 @@ async fn setup(environment: &str) -> Setup {
             call_timeout: Duration::from_secs(20),
             pool_size: 2,
         },
-        triage: TriageRules::default(),
+        triage: None,
         sweep_interval: Duration::from_secs(3600),
     });
     Setup { _dir: dir, home, engine, dbname }
@@ -209,7 +208,7 @@ async fn rebuild(setup: &Setup) -> Arc<Engine> {
         policies: LivePolicies::load(&setup.home.root),
         config: Arc::new(config),
         connect: ConnectOptions::default(),
-        triage: TriageRules::default(),
+        triage: None,
         sweep_interval: Duration::from_secs(3600),
     })
 }

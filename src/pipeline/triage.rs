@@ -44,6 +44,13 @@ pub struct TriageRules {
     pub duplicate_window: Duration,
 }
 
+impl TriageRules {
+    /// The rules the brain sets (`## Duplicate Window` in brain/rules.md).
+    pub fn from_brain(brain: &crate::policy::Brain) -> TriageRules {
+        TriageRules { duplicate_window: Duration::from_secs(u64::from(brain.duplicate_window_minutes) * 60) }
+    }
+}
+
 impl Default for TriageRules {
     fn default() -> Self {
         TriageRules { duplicate_window: Duration::from_secs(30 * 60) }

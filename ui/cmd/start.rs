@@ -9,7 +9,6 @@ use anyhow::Context as _;
 use sentri::config::Config;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::intake::imap::{self, ImapSettings};
-use sentri::pipeline::triage::TriageRules;
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
 use sentri::target::ConnectOptions;
@@ -45,7 +44,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
             policies,
             config: Arc::clone(&config),
             connect: ConnectOptions::default(),
-            triage: TriageRules::default(),
+            triage: None,
             sweep_interval: config.monitoring.orchestrator_poll_interval,
         });
         let mailbox = spawn_mailbox(&config, Arc::clone(&store), intake_sender, shutdown.clone());
