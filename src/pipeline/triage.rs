@@ -35,6 +35,8 @@ pub enum Triage {
     ClearWithoutWorkflow { alert_type: String },
     /// No policy recognised it; it stays visible as unmatched.
     Unmatched,
+    /// It had already been triaged (by the intake and a sweep at the same moment): nothing done.
+    AlreadyTriaged,
 }
 
 /// Settings that shape triage, from the brain.
@@ -65,7 +67,24 @@ pub fn triage(
     databases: &[KnownDatabase],
     rules: &TriageRules,
 ) -> Result<Triage, StoreError> {
-    let raw = store.get_raw_alert(raw_alert_id)?.to_raw_alert();
+    match triage_once(store, raw_alert_id, policies, databases, rules) {
+        Err(StoreError::AlreadyTriaged { .. }) => Ok(Triage::AlreadyTriaged),
+        other => other,
+    }
+}
+
+fn triage_once(
+    store: &Store,
+    raw_alert_id: i64,
+    policies: &PolicySet,
+    databases: &[KnownDatabase],
+    rules: &TriageRules,
+) -> Result<Triage, StoreError> {
+    let row = store.get_raw_alert(raw_alert_id)?;
+    if row.outcome.is_some() {
+        return Ok(Triage::AlreadyTriaged);
+    }
+    let raw = row.to_raw_alert();
     let alert = match matcher::match_alert(&raw, policies, databases) {
         MatchOutcome::Unmatched { .. } => {
             store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Unmatched)?;
@@ -212,6 +231,26 @@ mod tests {
         let unmatched = triage(&store, stored(&store, "lunch menu"), &set, &known, &rules).expect("triage");
         assert_eq!(unmatched, Triage::Unmatched);
         assert_eq!(store.list_raw_alerts(true, None).expect("list").len(), 1, "the unmatched alert stays visible");
+    }
+
+    #[test]
+    fn an_alert_is_triaged_once_whoever_asks() {
+        let (store, _) = testing::store();
+        let (set, known, rules) = (policies(), databases(), TriageRules::default());
+        let id = stored(&store, "Tablespace USERS is 97% full on DEV-DB-01");
+        assert!(matches!(triage(&store, id, &set, &known, &rules).expect("first"), Triage::Created { .. }));
+        assert_eq!(triage(&store, id, &set, &known, &rules).expect("second"), Triage::AlreadyTriaged);
+        assert_eq!(store.list_workflows(&Default::default()).expect("list").len(), 1);
+        let new = NewWorkflow {
+            raw_alert_id: Some(id),
+            alert_type: "tablespace_full".into(),
+            database: "DEV-DB-01".into(),
+            environment: "DEV".into(),
+            severity: "HIGH".into(),
+            fields: BTreeMap::new(),
+        };
+        assert!(matches!(store.create_workflow(new, "racer"), Err(StoreError::AlreadyTriaged { .. })));
+        assert_eq!(store.list_workflows(&Default::default()).expect("list").len(), 1, "the loser wrote nothing");
     }
 
     #[test]

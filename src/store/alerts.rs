@@ -222,12 +222,12 @@ impl Store {
                 .execute(
                     "UPDATE raw_alerts SET outcome = ?2, workflow_id = ?3, alert_type = ?4,
                                            database = ?5
-                     WHERE id = ?1",
+                     WHERE id = ?1 AND outcome IS NULL",
                     rusqlite::params![raw_alert_id, outcome.kind(), workflow_id, alert_type, database],
                 )
                 .ctx("recording a raw alert's outcome")?;
             if changed == 0 {
-                return Err(StoreError::NotFound { what: "raw alert", key: raw_alert_id.to_string() });
+                return Err(not_pending(tx, raw_alert_id)?);
             }
             if let RawAlertOutcome::Folded { workflow_id, .. } = outcome {
                 let folded: Option<(String, String, i64)> = tx
@@ -312,6 +312,19 @@ impl Store {
             rows.into_iter().map(RawColumns::parse).collect()
         })
     }
+}
+
+/// Why a raw alert could not take an outcome: it does not exist, or it already has one (an
+/// alert is triaged once, whoever gets there first).
+pub(crate) fn not_pending(tx: &rusqlite::Transaction<'_>, raw_alert_id: i64) -> Result<StoreError, StoreError> {
+    let exists: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM raw_alerts WHERE id = ?1)", [raw_alert_id], |row| row.get(0))
+        .ctx("looking up a raw alert")?;
+    Ok(if exists {
+        StoreError::AlreadyTriaged { raw_alert_id }
+    } else {
+        StoreError::NotFound { what: "raw alert", key: raw_alert_id.to_string() }
+    })
 }
 
 #[cfg(test)]

@@ -101,6 +101,9 @@ pub enum StoreError {
     /// No row with that key.
     #[error("{what} {key} not found")]
     NotFound { what: &'static str, key: String },
+    /// The raw alert already has an outcome: another triage got there first. Nothing was written.
+    #[error("raw alert {raw_alert_id} was already triaged")]
+    AlreadyTriaged { raw_alert_id: i64 },
     /// A workflow id prefix that matches more than one workflow.
     #[error("workflow id prefix {prefix:?} is ambiguous; it matches {}", candidates.join(", "))]
     AmbiguousPrefix { prefix: String, candidates: Vec<String> },

@@ -262,13 +262,18 @@ impl Store {
                 _ => StoreError::Sql { context: "creating a workflow", source },
             })?;
             if let Some(raw_alert_id) = new.raw_alert_id {
-                tx.execute(
-                    "UPDATE raw_alerts SET outcome = 'workflow', workflow_id = ?2,
-                                           alert_type = ?3, database = ?4
-                     WHERE id = ?1",
-                    (raw_alert_id, &id, &new.alert_type, &new.database),
-                )
-                .ctx("marking the raw alert handled")?;
+                let changed = tx
+                    .execute(
+                        "UPDATE raw_alerts SET outcome = 'workflow', workflow_id = ?2,
+                                               alert_type = ?3, database = ?4
+                         WHERE id = ?1 AND outcome IS NULL",
+                        (raw_alert_id, &id, &new.alert_type, &new.database),
+                    )
+                    .ctx("marking the raw alert handled")?;
+                if changed == 0 {
+                    // Another triage of the same alert won: this workflow is not written.
+                    return Err(super::alerts::not_pending(tx, raw_alert_id)?);
+                }
             }
             let row = get_in(tx, &id)?;
             let detail = serde_json::json!({

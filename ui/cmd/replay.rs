@@ -91,6 +91,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         }
                         Triage::ClearWithoutWorkflow { .. } => "clear event, no open workflow".to_owned(),
                         Triage::Unmatched => "unmatched (kept)".to_owned(),
+                        Triage::AlreadyTriaged => "already triaged".to_owned(),
                     }
                 }
             }
