@@ -31,6 +31,21 @@ struct Setup {
 }
 
 async fn setup(environment: &str) -> Setup {
+    setup_with_clock(environment, None).await
+}
+
+/// A clock the test moves by hand (milliseconds since the epoch).
+fn manual_clock(start: jiff::Timestamp) -> (Arc<std::sync::atomic::AtomicI64>, sentri::store::Clock) {
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(start.as_millisecond()));
+    let reading = Arc::clone(&now);
+    let clock: sentri::store::Clock = Arc::new(move || {
+        jiff::Timestamp::from_millisecond(reading.load(std::sync::atomic::Ordering::SeqCst))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    });
+    (now, clock)
+}
+
+async fn setup_with_clock(environment: &str, clock: Option<sentri::store::Clock>) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = Home::at(dir.path().join("home"));
     home.init(false).expect("init");
@@ -41,7 +56,11 @@ async fn setup(environment: &str) -> Setup {
     );
     let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
     let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
-    let store = Arc::new(Store::open(home.database_file()).expect("store"));
+    let store = match clock {
+        Some(clock) => Store::open_with_clock(home.database_file(), clock),
+        None => Store::open(home.database_file()),
+    };
+    let store = Arc::new(store.expect("store"));
     let engine = Engine::new(EngineSettings {
         store,
         policies: LivePolicies::load(&home.root),
@@ -211,4 +230,22 @@ async fn rebuild(setup: &Setup) -> Arc<Engine> {
         triage: None,
         sweep_interval: Duration::from_secs(3600),
     })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_that_never_comes_times_out_and_escalates() {
+    let (now, clock) = manual_clock(jiff::Timestamp::now());
+    let setup = setup_with_clock("PROD", Some(clock)).await;
+    nearly_exhausted_sequence(&setup.dbname).await;
+    let id = ingest(&setup, alert(SEQUENCE_ALERT)).await;
+    let store = setup.engine.store();
+    assert_eq!(store.get_workflow(&id).expect("workflow").state, WorkflowState::AwaitingApproval);
+    now.fetch_add(3_599_000, std::sync::atomic::Ordering::SeqCst);
+    setup.engine.sweep().await;
+    assert_eq!(store.get_workflow(&id).expect("workflow").state, WorkflowState::AwaitingApproval, "not yet");
+    now.fetch_add(2_000, std::sync::atomic::Ordering::SeqCst);
+    setup.engine.sweep().await;
+    let states: Vec<WorkflowState> = store.workflow_transitions(&id).expect("history").iter().map(|t| t.to).collect();
+    assert_eq!(&states[states.len() - 2..], [WorkflowState::Timeout, WorkflowState::Escalated]);
+    assert_eq!(sequence_type(&setup.dbname).await.0, "integer", "nothing ran");
 }
