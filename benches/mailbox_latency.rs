@@ -61,7 +61,13 @@ async fn main() {
         };
         let (store, policies, databases) = (Arc::clone(&store), Arc::clone(&policies), databases.clone());
         let outcome = tokio::task::spawn_blocking(move || {
-            triage::triage(&store, id, &policies, &databases, &TriageRules { duplicate_window: Duration::ZERO })
+            triage::triage(
+                &store,
+                id,
+                &policies,
+                &databases,
+                &TriageRules { duplicate_window: Duration::ZERO, ..TriageRules::default() },
+            )
         })
         .await
         .expect("join")

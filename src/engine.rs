@@ -434,10 +434,34 @@ impl Engine {
         }
     }
 
-    /// A workflow found EXECUTING at start was interrupted mid-fix: never run it again.
+    /// A workflow found EXECUTING at start was interrupted mid-fix: it is never run again. It is
+    /// re-verified, the evidence kept, and handed to a DBA — what ran cannot be proven.
     async fn recover_executing(&self, workflow: WorkflowRow) -> Result<bool, EngineError> {
-        let reason = "found mid-execution after a restart: what ran cannot be proven; a DBA must check (see the verification and plan)";
-        self.move_to(&workflow, WorkflowState::Escalated, "engine", reason).await?;
+        let mut finding = "re-verification not possible".to_owned();
+        if let Some(policy) = self.policies.snapshot().alert(&workflow.alert_type).cloned()
+            && let Some(query) = &policy.verification
+            && let Ok(target) = self.target(&workflow.database).await
+        {
+            let values = verify::plan_values(&policy, &workflow.fields, &BTreeMap::new());
+            finding = match target.query(&query.sql, &values).await {
+                Ok(rows) => {
+                    let judged = verify::judge(&policy, &workflow.fields, Some(&rows));
+                    let evidence = serde_json::json!({ "after_restart": judged });
+                    let id = workflow.id.clone();
+                    self.blocking(move |store| store.set_workflow_payload(&id, Payload::Verification, &evidence))
+                        .await?;
+                    match judged.verdict {
+                        Verdict::NotConfirmed => "the problem is no longer present".to_owned(),
+                        _ => "the problem is still present".to_owned(),
+                    }
+                }
+                Err(error) => format!("re-verification failed: {error}"),
+            };
+        }
+        let reason = format!(
+            "found mid-execution after a restart; not run again ({finding}); what ran cannot be proven: a DBA must check"
+        );
+        self.move_to(&workflow, WorkflowState::Escalated, "engine", &reason).await?;
         Ok(false)
     }
 

@@ -58,15 +58,31 @@ async fn an_alert_email_becomes_a_verified_proven_fix() {
     let daemon = Daemon(
         sentri(home.path()).arg("start").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("sentri start"),
     );
-    let second = sentri(home.path()).arg("start").output().expect("second start");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut refused = second;
-    while refused.status.success() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        refused = sentri(home.path()).arg("start").output().expect("second start");
+    // Wait until the daemon holds the engine lock, then a second start must be refused.
+    let lock = home.path().join("data/engine.lock");
+    let holder = format!("pid {}", daemon.0.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&lock).unwrap_or_default().contains(&holder) {
+        assert!(Instant::now() < deadline, "the daemon never took the engine lock");
+        std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("another Sentri engine is running"), "{refused:?}");
+    let mut second =
+        sentri(home.path()).arg("start").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("second start");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second `sentri start` on the same home kept running");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("another Sentri engine is running") && stderr.contains(&holder), "{stderr}");
 
     let email = "From: nagios@monitor.example.com\r\nTo: alerts@example.com\r\nSubject: ** PROBLEM Service Alert: db1/POSTGRES_SEQUENCE is CRITICAL **\r\nMessage-ID: <e2e-seq-1@monitor.example.com>\r\nDate: Wed, 25 Nov 2026 03:00:00 +0000\r\n\r\nPOSTGRES_SEQUENCE CRITICAL: DB \"app\" public.orders_id_seq=93% (calls left=147483647)\r\n";
     mail.append(&user, email.as_bytes()).await;

@@ -44,18 +44,23 @@ pub enum Triage {
 pub struct TriageRules {
     /// A repeat inside this window folds into the open workflow.
     pub duplicate_window: Duration,
+    /// Alerts on one database inside this window are one incident.
+    pub correlation_window: Duration,
 }
 
 impl TriageRules {
     /// The rules the brain sets (`## Duplicate Window` in brain/rules.md).
     pub fn from_brain(brain: &crate::policy::Brain) -> TriageRules {
-        TriageRules { duplicate_window: Duration::from_secs(u64::from(brain.duplicate_window_minutes) * 60) }
+        TriageRules {
+            duplicate_window: Duration::from_secs(u64::from(brain.duplicate_window_minutes) * 60),
+            correlation_window: Duration::from_secs(u64::from(brain.correlation_window_minutes) * 60),
+        }
     }
 }
 
 impl Default for TriageRules {
     fn default() -> Self {
-        TriageRules { duplicate_window: Duration::from_secs(30 * 60) }
+        TriageRules { duplicate_window: Duration::from_secs(30 * 60), correlation_window: Duration::from_secs(5 * 60) }
     }
 }
 
@@ -149,7 +154,42 @@ fn triage_once(
         },
         "triage",
     )?;
+    route_and_correlate(store, &workflow, policies, rules)?;
     Ok(Triage::Created { workflow_id: workflow.id, alert_type: alert.alert_type, database })
+}
+
+/// Records which specialist the brain routes the workflow to (`brain/routing_rules.md`) and which
+/// incident it belongs to: open workflows on the same database opened within the correlation
+/// window are one incident, named by the oldest of them. One ROUTING_DECISION audit row.
+fn route_and_correlate(
+    store: &Store,
+    workflow: &crate::store::workflows::WorkflowRow,
+    policies: &PolicySet,
+    rules: &TriageRules,
+) -> Result<(), StoreError> {
+    let agent = policies.brain.route(&workflow.alert_type).to_owned();
+    let filter =
+        crate::store::workflows::WorkflowFilter { state: None, database: Some(workflow.database.clone()), last: None };
+    let related: Vec<_> = store
+        .list_workflows(&filter)?
+        .into_iter()
+        .filter(|other| {
+            other.state.is_open() && within(other.created_at, workflow.created_at, rules.correlation_window)
+        })
+        .collect();
+    let incident =
+        related.iter().min_by_key(|other| other.created_at).map_or(workflow.id.clone(), |oldest| oldest.id.clone());
+    let members: Vec<&str> = related.iter().map(|other| other.id.as_str()).collect();
+    store.audit(crate::store::audit::NewAudit {
+        workflow_id: Some(workflow.id.clone()),
+        database: Some(workflow.database.clone()),
+        environment: Some(workflow.environment.clone()),
+        actor: "triage".to_owned(),
+        action: "ROUTING_DECISION".to_owned(),
+        result: "ROUTED".to_owned(),
+        detail: serde_json::json!({ "agent": agent, "incident": incident, "incident_members": members }),
+    })?;
+    Ok(())
 }
 
 /// Two alerts are about the same object when their non-numeric fields agree: the tablespace,
@@ -234,6 +274,29 @@ mod tests {
     }
 
     #[test]
+    fn alerts_on_one_database_close_in_time_are_one_incident() {
+        let (store, clock) = testing::store();
+        let (set, known, rules) = (policies(), databases(), TriageRules::default());
+        let first = triage(&store, stored(&store, "Tablespace USERS is 97% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        clock.advance_ms(60_000);
+        let second = triage(&store, stored(&store, "Tablespace SALES is 97% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        let (Triage::Created { workflow_id: first, .. }, Triage::Created { workflow_id: second, .. }) = (first, second)
+        else {
+            panic!("two workflows expected");
+        };
+        let routing = store
+            .list_audit(&crate::store::audit::AuditFilter { workflow_id: Some(second.clone()), ..Default::default() })
+            .expect("audit")
+            .into_iter()
+            .find(|row| row.action == "ROUTING_DECISION")
+            .expect("a routing decision is audited");
+        assert_eq!(routing.detail["incident"], first.as_str(), "the older workflow names the incident");
+        assert_eq!(routing.detail["agent"], "storage_agent");
+    }
+
+    #[test]
     fn an_alert_is_triaged_once_whoever_asks() {
         let (store, _) = testing::store();
         let (set, known, rules) = (policies(), databases(), TriageRules::default());
@@ -257,7 +320,7 @@ mod tests {
     fn a_repeat_after_the_window_opens_a_new_workflow() {
         let (store, clock) = testing::store();
         let (set, known) = (policies(), databases());
-        let rules = TriageRules { duplicate_window: Duration::from_secs(600) };
+        let rules = TriageRules { duplicate_window: Duration::from_secs(600), ..TriageRules::default() };
         let first = triage(&store, stored(&store, "Tablespace USERS is 97% full on DEV-DB-01"), &set, &known, &rules)
             .expect("triage");
         clock.advance_ms(601_000);
