@@ -160,26 +160,14 @@ pub fn parse(source: &str) -> Document {
                 skip_item_text(&mut events);
             }
             Event::Start(Tag::Paragraph) | Event::Start(Tag::Heading { .. }) if list_depth == 0 => {
-                let source = &body[range.clone()];
                 if let Some(section) = current.as_mut() {
-                    for (offset, text) in source.lines().enumerate() {
-                        let text = text.trim();
-                        if !text.is_empty() {
-                            section.elements.push(Element::Text(Item { text: text.to_owned(), line: line + offset }));
-                        }
-                    }
+                    push_text_lines(section, &body[range.clone()], line);
                 }
             }
             Event::Start(Tag::Table(_)) => {
                 // Tables (brain files) are kept as prose lines; their readers split the cells.
-                let source = &body[range.clone()];
                 if let Some(section) = current.as_mut() {
-                    for (offset, text) in source.lines().enumerate() {
-                        let text = text.trim();
-                        if !text.is_empty() {
-                            section.elements.push(Element::Text(Item { text: text.to_owned(), line: line + offset }));
-                        }
-                    }
+                    push_text_lines(section, &body[range.clone()], line);
                 }
                 skip_until(&mut events, |end| matches!(end, TagEnd::Table));
             }
@@ -190,6 +178,16 @@ pub fn parse(source: &str) -> Document {
         document.sections.push(section);
     }
     document
+}
+
+/// Adds each non-blank source line as prose, keeping its own line number.
+fn push_text_lines(section: &mut Section, source: &str, first_line: usize) {
+    for (offset, text) in source.lines().enumerate() {
+        let text = text.trim();
+        if !text.is_empty() {
+            section.elements.push(Element::Text(Item { text: text.to_owned(), line: first_line + offset }));
+        }
+    }
 }
 
 type Events<'a> = std::iter::Peekable<pulldown_cmark::OffsetIter<'a>>;

@@ -12,6 +12,7 @@
 //! statement, a block that continues after its `END`), the answer is [`Severity::Critical`]:
 //! anything this reader does not understand is treated as able to destroy.
 
+use crate::target::sql::q_quote_end;
 use std::fmt;
 
 /// How much a statement can destroy, in increasing order.
@@ -983,26 +984,6 @@ fn quoted_end(bytes: &[u8], start: usize, quote: u8) -> (usize, bool) {
         i += 1;
     }
     (bytes.len(), false)
-}
-
-/// Oracle's `q'[…]'`: the closing delimiter followed by a quote ends it.
-fn q_quote_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let open = *bytes.get(start + 2)?;
-    let close = match open {
-        b'[' => b']',
-        b'{' => b'}',
-        b'(' => b')',
-        b'<' => b'>',
-        other => other,
-    };
-    let mut i = start + 3;
-    while i + 1 < bytes.len() {
-        if bytes[i] == close && bytes[i + 1] == b'\'' {
-            return Some(i + 2);
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Length of a `$tag$` opener at `start` (`$$` or `$name$`), if there is one. `$1` is not.

@@ -247,7 +247,13 @@ fn skip_dollar_quoted(sql: &str, start: usize) -> usize {
 
 /// Oracle alternative quoting: `q'[ … ]'`, `q'{ … }'`, `q'! … !'`.
 fn skip_q_quote(bytes: &[u8], start: usize) -> usize {
-    let Some(&open) = bytes.get(start + 2) else { return bytes.len() };
+    q_quote_end(bytes, start).unwrap_or(bytes.len())
+}
+
+/// The index just past an Oracle `q'…'` literal opened at `start`: the closing delimiter
+/// (the opening one's pair for brackets) followed by a quote ends it. `None` if unterminated.
+pub(crate) fn q_quote_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let open = *bytes.get(start + 2)?;
     let close = match open {
         b'[' => b']',
         b'{' => b'}',
@@ -258,11 +264,11 @@ fn skip_q_quote(bytes: &[u8], start: usize) -> usize {
     let mut index = start + 3;
     while index + 1 < bytes.len() {
         if bytes[index] == close && bytes[index + 1] == b'\'' {
-            return index + 2;
+            return Some(index + 2);
         }
         index += 1;
     }
-    bytes.len()
+    None
 }
 
 #[cfg(test)]
