@@ -50,14 +50,16 @@ impl fmt::Display for Environment {
     }
 }
 
-/// A per-database override of how much Sentri may do on its own.
+/// A per-database setting of how much Sentri may do on its own. It can only make a database
+/// stricter than its environment's default (DEV autonomous, UAT supervised, PROD advisory),
+/// never looser — the Safety Mesh's policy gate applies the stricter of the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AutonomyLevel {
-    /// Verified, low-risk fixes run without approval.
+    /// Fixes the brain's action rules allow run without approval.
     Autonomous,
-    /// Every fix waits for approval.
+    /// Low-risk fixes run; anything riskier waits for approval.
     Supervised,
-    /// Sentri diagnoses and proposes; it never executes.
+    /// Every fix waits for a human approval of its exact plan.
     Advisory,
 }
 
