@@ -232,18 +232,8 @@ impl Engine {
         }
         let workflow =
             self.move_to(&workflow, WorkflowState::Verifying, "engine", "checking the live database").await?;
-        let target = match self.target(&workflow.database).await {
-            Ok(target) => target,
-            Err(error) => {
-                self.move_to(
-                    &workflow,
-                    WorkflowState::Escalated,
-                    "engine",
-                    &format!("cannot reach the database: {error}"),
-                )
-                .await?;
-                return Ok(false);
-            }
+        let Some(target) = self.target_or_escalate(&workflow).await? else {
+            return Ok(false);
         };
         let values = verify::plan_values(&policy, &workflow.fields, &BTreeMap::new());
         let rows = match &policy.verification {
@@ -316,18 +306,8 @@ impl Engine {
             plan
         };
 
-        let target = match self.target(&workflow.database).await {
-            Ok(target) => target,
-            Err(error) => {
-                self.move_to(
-                    &workflow,
-                    WorkflowState::Escalated,
-                    "engine",
-                    &format!("cannot reach the database: {error}"),
-                )
-                .await?;
-                return Ok(false);
-            }
+        let Some(target) = self.target_or_escalate(&workflow).await? else {
+            return Ok(false);
         };
         let mut failures = Vec::new();
         for check in &policy.preflight {
@@ -475,6 +455,19 @@ impl Engine {
         let workflow = self.move_to(&workflow, WorkflowState::Timeout, "engine", &reason).await?;
         self.move_to(&workflow, WorkflowState::Escalated, "engine", "approval timed out").await?;
         Ok(false)
+    }
+
+    /// The workflow's database, or — when it cannot be reached — the workflow escalated with the
+    /// reason and `None`.
+    async fn target_or_escalate(&self, workflow: &WorkflowRow) -> Result<Option<Arc<Target>>, EngineError> {
+        match self.target(&workflow.database).await {
+            Ok(target) => Ok(Some(target)),
+            Err(error) => {
+                let reason = format!("cannot reach the database: {error}");
+                self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn release(&self, key: &str, workflow_id: &str) {

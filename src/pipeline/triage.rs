@@ -108,14 +108,7 @@ fn triage_once(
             store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Ignored)?;
             return Ok(Triage::ClearWithoutWorkflow { alert_type: alert.alert_type });
         };
-        store.set_raw_alert_outcome(
-            raw_alert_id,
-            &RawAlertOutcome::Folded {
-                workflow_id: open.id.clone(),
-                alert_type: alert.alert_type.clone(),
-                database: database.clone(),
-            },
-        )?;
+        fold_into(store, raw_alert_id, &open.id, &alert.alert_type, &database)?;
         let resolved = open.state == WorkflowState::Detected;
         if resolved {
             store.transition(
@@ -132,14 +125,7 @@ fn triage_once(
     if let Some(open) = open
         && within(open.created_at, store.now(), rules.duplicate_window)
     {
-        store.set_raw_alert_outcome(
-            raw_alert_id,
-            &RawAlertOutcome::Folded {
-                workflow_id: open.id.clone(),
-                alert_type: alert.alert_type.clone(),
-                database: database.clone(),
-            },
-        )?;
+        fold_into(store, raw_alert_id, &open.id, &alert.alert_type, &database)?;
         return Ok(Triage::Folded { workflow_id: open.id, alert_type: alert.alert_type, database });
     }
 
@@ -156,6 +142,22 @@ fn triage_once(
     )?;
     route_and_correlate(store, &workflow, policies, rules)?;
     Ok(Triage::Created { workflow_id: workflow.id, alert_type: alert.alert_type, database })
+}
+
+/// Counts the raw alert as another occurrence of the open workflow.
+fn fold_into(
+    store: &Store,
+    raw_alert_id: i64,
+    workflow_id: &str,
+    alert_type: &str,
+    database: &str,
+) -> Result<(), StoreError> {
+    let outcome = RawAlertOutcome::Folded {
+        workflow_id: workflow_id.to_owned(),
+        alert_type: alert_type.to_owned(),
+        database: database.to_owned(),
+    };
+    store.set_raw_alert_outcome(raw_alert_id, &outcome)
 }
 
 /// Records which specialist the brain routes the workflow to (`brain/routing_rules.md`) and which
