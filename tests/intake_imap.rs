@@ -343,3 +343,28 @@ async fn a_crash_between_storing_and_flagging_is_healed() {
     assert_eq!(stored_ids(&store), ["<crash-1@example.org>"]);
     source.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_leaves_mail_already_read_alone() {
+    let server = dovecot::shared();
+    let user = server.add_user("history");
+    let message = |id: &str| {
+        format!("From: n@x\r\nSubject: Tablespace USERS is 97% full\r\nMessage-ID: <{id}@x>\r\n\r\nbody\r\n")
+    };
+    server.append_read(&user, message("old-read").as_bytes()).await;
+    server.append(&user, message("old-unread").as_bytes()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let mut source = Running::start(settings(server, &user), &store);
+    let id = source.next().await;
+    assert_eq!(store.get_raw_alert(id).unwrap().message_id, "<old-unread@x>");
+    server.append(&user, message("new").as_bytes()).await;
+    let id = source.next().await;
+    assert_eq!(store.get_raw_alert(id).unwrap().message_id, "<new@x>");
+    assert_eq!(
+        store.list_raw_alerts(false, None).unwrap().len(),
+        2,
+        "the message read before Sentri came is not an alert"
+    );
+    source.stop().await;
+}

@@ -451,6 +451,13 @@ impl Source {
             self.flag(&mut session, &mut folder, last).await?;
         }
 
+        if position.is_none() {
+            // First time this folder is read: mail a person already read is history, not an
+            // alert to act on now. Start at the first unread message (`sentri replay` is the way
+            // to push old mail through on purpose).
+            folder.last_uid = self.first_run_start(&mut session, uidvalidity, mailbox.uid_next).await?;
+        }
+
         loop {
             self.read_new(&mut session, &mut folder).await?;
             self.progressed.store(true, Ordering::Relaxed);
@@ -535,6 +542,29 @@ impl Source {
             Response::Data { status: Status::Ok | Status::PreAuth, .. } => Ok(()),
             other => Err(IntakeError::Greeting { detail: format!("{other:?}") }),
         }
+    }
+
+    /// Where a folder read for the first time starts: just before its first unread message, or,
+    /// when everything had been read, where the folder ended when it was selected (`UIDNEXT`, a
+    /// snapshot: mail arriving later has a higher UID and is read). The position is recorded,
+    /// so skipped history stays skipped. Without `UIDNEXT` the whole folder is read.
+    async fn first_run_start(
+        &self,
+        session: &mut Session<Stream>,
+        uidvalidity: u32,
+        uid_next: Option<u32>,
+    ) -> Result<u32, IntakeError> {
+        let unseen = self.timed("UID SEARCH UNSEEN", session.uid_search("UNSEEN")).await?;
+        let start = match unseen.iter().min() {
+            Some(first_unread) => first_unread.saturating_sub(1),
+            None => uid_next.unwrap_or(1).saturating_sub(1),
+        };
+        if start > 0 {
+            let key = self.settings.mailbox_key();
+            self.blocking(move |store| store.record_uid(&key, uidvalidity, start)).await?;
+            info!(folder = %self.settings.folder, skipped_through_uid = start, "first read of this folder: mail already read is left alone");
+        }
+        Ok(start)
     }
 
     /// Stores every message with a UID above `folder.last_uid`, in UID order.

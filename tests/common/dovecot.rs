@@ -438,6 +438,13 @@ impl Dovecot {
     }
 
     /// APPENDs `message` to `user`'s INBOX, as a delivery would, with no flags.
+    /// APPENDs a message a person has already read (`\\Seen`).
+    pub async fn append_read(&self, user: &str, message: &[u8]) {
+        let mut session = self.session(user).await;
+        session.append("INBOX", Some("(\\Seen)"), None, message).await.expect("APPEND");
+        session.logout().await.ok();
+    }
+
     pub async fn append(&self, user: &str, message: &[u8]) {
         let mut session = self.session(user).await;
         session.append("INBOX", None, None, message).await.expect("APPEND");
