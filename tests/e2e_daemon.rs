@@ -12,6 +12,17 @@ use common::{dovecot, postgres};
 
 struct Daemon(Child);
 
+/// An integer sequence at 93% of its range: what the alert emails below report.
+async fn nearly_exhausted_sequence(dbname: &str) {
+    postgres::admin(dbname)
+        .await
+        .batch_execute(
+            "CREATE SEQUENCE public.orders_id_seq AS integer; SELECT setval('public.orders_id_seq', 2000000000);",
+        )
+        .await
+        .expect("sequence");
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -36,13 +47,7 @@ fn workflows(home: &std::path::Path) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_alert_email_becomes_a_verified_proven_fix() {
     let dbname = postgres::fresh_database().await;
-    postgres::admin(&dbname)
-        .await
-        .batch_execute(
-            "CREATE SEQUENCE public.orders_id_seq AS integer; SELECT setval('public.orders_id_seq', 2000000000);",
-        )
-        .await
-        .expect("sequence");
+    nearly_exhausted_sequence(&dbname).await;
     let mail = dovecot::shared();
     let user = mail.add_user("e2e-alerts");
 
@@ -351,13 +356,7 @@ async fn the_mail_server_restarting_mid_run_loses_nothing() {
     let mail = dovecot::Dovecot::start();
     let user = mail.add_user("restart-alerts");
     let dbname = postgres::fresh_database().await;
-    postgres::admin(&dbname)
-        .await
-        .batch_execute(
-            "CREATE SEQUENCE public.orders_id_seq AS integer; SELECT setval('public.orders_id_seq', 2000000000);",
-        )
-        .await
-        .expect("sequence");
+    nearly_exhausted_sequence(&dbname).await;
     let home = tempfile::tempdir().expect("tempdir");
     assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
     let config = format!(

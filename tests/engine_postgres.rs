@@ -50,18 +50,23 @@ async fn setup_with_clock(environment: &str, clock: Option<sentri::store::Clock>
     let home = Home::at(dir.path().join("home"));
     home.init(false).expect("init");
     let dbname = postgres::fresh_database().await;
-    let yaml = format!(
-        "databases:\n  - name: app\n    engine: postgres\n    environment: {environment}\n    connection_string: \"{}\"\n    username: postgres\napprovals:\n  approval_timeout: 3600\n",
-        postgres::connection_string(&dbname)
-    );
-    let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
-    let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
     let store = match clock {
         Some(clock) => Store::open_with_clock(home.database_file(), clock),
         None => Store::open(home.database_file()),
     };
-    let store = Arc::new(store.expect("store"));
-    let engine = Engine::new(EngineSettings {
+    let engine = engine_for(&home, &dbname, environment, Arc::new(store.expect("store")));
+    Setup { _dir: dir, home, engine, dbname }
+}
+
+/// An engine over `home`'s policies and `store`, configured for the one database `app`.
+fn engine_for(home: &Home, dbname: &str, environment: &str, store: Arc<Store>) -> Arc<Engine> {
+    let yaml = format!(
+        "databases:\n  - name: app\n    engine: postgres\n    environment: {environment}\n    connection_string: \"{}\"\n    username: postgres\napprovals:\n  approval_timeout: 3600\n",
+        postgres::connection_string(dbname)
+    );
+    let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
+    let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
+    Engine::new(EngineSettings {
         store,
         policies: LivePolicies::load(&home.root),
         config: Arc::new(config),
@@ -72,8 +77,17 @@ async fn setup_with_clock(environment: &str, clock: Option<sentri::store::Clock>
         },
         triage: None,
         sweep_interval: Duration::from_secs(3600),
-    });
-    Setup { _dir: dir, home, engine, dbname }
+    })
+}
+
+/// A workflow's state changes, for assertion messages.
+fn history(store: &Store, id: &str) -> Vec<String> {
+    store
+        .workflow_transitions(id)
+        .expect("history")
+        .iter()
+        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
+        .collect()
 }
 
 /// An integer sequence at 93% of its range that nothing else depends on.
@@ -117,12 +131,7 @@ async fn a_dev_alert_is_verified_fixed_proven_and_audited() {
     let id = ingest(&setup, alert(SEQUENCE_ALERT)).await;
     let store = setup.engine.store();
     let workflow = store.get_workflow(&id).expect("workflow");
-    let history: Vec<String> = store
-        .workflow_transitions(&id)
-        .expect("history")
-        .iter()
-        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
-        .collect();
+    let history = history(store, &id);
     assert_eq!(workflow.state, WorkflowState::Completed, "{history:#?}");
     assert_eq!(sequence_type(&setup.dbname).await, ("bigint".to_owned(), i64::MAX), "the database really changed");
     let execution = workflow.execution.expect("execution report");
@@ -170,12 +179,7 @@ async fn a_prod_fix_waits_for_an_approval_bound_to_its_plan() {
         .expect("approve");
     setup.engine.sweep().await;
     let done = store.get_workflow(&id).expect("workflow");
-    let history: Vec<String> = store
-        .workflow_transitions(&id)
-        .expect("history")
-        .iter()
-        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
-        .collect();
+    let history = history(store, &id);
     assert_eq!(done.state, WorkflowState::Completed, "{history:#?}");
     assert_eq!(sequence_type(&setup.dbname).await.0, "bigint");
 }
@@ -193,17 +197,14 @@ async fn a_fix_that_cannot_be_proven_is_rolled_back() {
     let unprovable = unprovable.split("## Sample Alerts").next().unwrap_or_default().to_owned();
     std::fs::write(setup.home.root.join("alerts/postgres/test_unprovable_sequence.md"), unprovable)
         .expect("write policy");
-    let setup = Setup { engine: rebuild(&setup).await, ..setup };
+    // A new engine over the same home and store, now that the policy files changed.
+    let engine = engine_for(&setup.home, &setup.dbname, "DEV", Arc::clone(setup.engine.store()));
+    let setup = Setup { engine, ..setup };
     nearly_exhausted_sequence(&setup.dbname).await;
     let id = ingest(&setup, alert(&SEQUENCE_ALERT.replace("POSTGRES_SEQUENCE", "TEST_SEQUENCE"))).await;
     let store = setup.engine.store();
     let workflow = store.get_workflow(&id).expect("workflow");
-    let history: Vec<String> = store
-        .workflow_transitions(&id)
-        .expect("history")
-        .iter()
-        .map(|t| format!("{}→{}: {}", t.from, t.to, t.reason))
-        .collect();
+    let history = history(store, &id);
     assert_eq!(workflow.alert_type, "test_unprovable_sequence");
     assert_eq!(workflow.state, WorkflowState::RolledBack, "{history:#?}");
     assert_eq!(
@@ -212,24 +213,6 @@ async fn a_fix_that_cannot_be_proven_is_rolled_back() {
         "the rollback restored the sequence"
     );
     assert_eq!(workflow.execution.expect("report")["outcome"], "rolled_back");
-}
-
-/// A new engine over the same home and store, after the policy files changed.
-async fn rebuild(setup: &Setup) -> Arc<Engine> {
-    let yaml = format!(
-        "databases:\n  - name: app\n    engine: postgres\n    environment: DEV\n    connection_string: \"{}\"\n    username: postgres\n",
-        postgres::connection_string(&setup.dbname)
-    );
-    let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
-    let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
-    Engine::new(EngineSettings {
-        store: Arc::clone(setup.engine.store()),
-        policies: LivePolicies::load(&setup.home.root),
-        config: Arc::new(config),
-        connect: ConnectOptions::default(),
-        triage: None,
-        sweep_interval: Duration::from_secs(3600),
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
