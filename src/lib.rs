@@ -23,6 +23,7 @@ pub mod engine;
 pub mod execute;
 pub mod home;
 pub mod intake;
+pub mod notify;
 pub mod pipeline;
 pub mod policy;
 pub mod safety;
