@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::execute::{self, ExecutionOutcome};
+use crate::pipeline::approval;
 use crate::pipeline::matcher::KnownDatabase;
 use crate::pipeline::plan::Plan;
 use crate::pipeline::triage::{self, Triage, TriageRules};
@@ -135,6 +136,9 @@ impl Engine {
     /// Triage one stored raw alert and, if it opened a workflow, drive it.
     pub async fn ingest(&self, raw_alert_id: i64) {
         let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id });
+        if self.approval_reply(raw_alert_id).await {
+            return;
+        }
         let policies = self.policies.snapshot();
         let databases = KnownDatabase::from_config(&self.config);
         let rules = self.triage.clone().unwrap_or_else(|| TriageRules::from_brain(&policies.brain));
@@ -210,7 +214,10 @@ impl Engine {
             WorkflowState::Verified => self.pre_flight(workflow).await,
             WorkflowState::Approved => self.pre_flight(workflow).await,
             WorkflowState::Executing => self.recover_executing(workflow).await,
-            WorkflowState::AwaitingApproval => self.check_timeout(workflow).await,
+            WorkflowState::AwaitingApproval => {
+                self.request_approval(&workflow.id).await;
+                self.check_timeout(workflow).await
+            }
             WorkflowState::Timeout | WorkflowState::Failed => {
                 self.move_to(&workflow, WorkflowState::Escalated, "engine", "a DBA must take over").await?;
                 Ok(false)
@@ -402,7 +409,8 @@ impl Engine {
             (MeshVerdict::NeedsApproval, _) => {
                 self.release(&lock_key, &workflow.id).await;
                 let reason = format!("Safety Mesh: approval needed ({})", decision.reasons().join("; "));
-                self.move_to(&workflow, WorkflowState::AwaitingApproval, "engine", &reason).await?;
+                let workflow = self.move_to(&workflow, WorkflowState::AwaitingApproval, "engine", &reason).await?;
+                self.request_approval(&workflow.id).await;
                 Ok(false)
             }
             _ => {
@@ -412,6 +420,50 @@ impl Engine {
                 Ok(false)
             }
         }
+    }
+
+    /// Queues the email approval requests for a workflow awaiting approval, unless already
+    /// queued for its current plan (see `pipeline::approval::request`). A failure is retried on
+    /// the next sweep.
+    async fn request_approval(&self, workflow_id: &str) {
+        let (config, id) = (Arc::clone(&self.config), workflow_id.to_owned());
+        let issued =
+            self.blocking(move |store| Ok(approval::request::ensure_requested(store, &config.approvals, &id))).await;
+        match issued {
+            Ok(Ok(0)) => {}
+            Ok(Ok(count)) => info!(%workflow_id, count, "approval requests queued"),
+            Ok(Err(error)) => warn!(%workflow_id, %error, "approval requests not queued; retrying on the next sweep"),
+            Err(error) => warn!(%workflow_id, %error, "approval requests not queued; retrying on the next sweep"),
+        }
+    }
+
+    /// Handles a stored message that replies to an approval request (never triaged as an
+    /// alert); `true` if it was one. An approval that completes the decision drives the fix.
+    async fn approval_reply(&self, raw_alert_id: i64) -> bool {
+        let config = Arc::clone(&self.config);
+        let handled = self
+            .blocking(move |store| Ok(approval::inbound::handle_reply(store, &config.approvals, raw_alert_id)))
+            .await;
+        let handled = match handled {
+            Ok(Ok(handled)) => handled,
+            Ok(Err(error)) => {
+                warn!(raw_alert_id, %error, "approval reply not handled; it stays stored and pending");
+                return looks_like_reply(&self.store, raw_alert_id);
+            }
+            Err(error) => {
+                warn!(raw_alert_id, %error, "approval reply not handled; it stays stored and pending");
+                return looks_like_reply(&self.store, raw_alert_id);
+            }
+        };
+        let Some(handled) = handled else { return false };
+        info!(raw_alert_id, workflow_id = ?handled.workflow_id, outcome = ?handled.outcome, "approval reply handled");
+        if let (approval::DecisionOutcome::Decided { state }, Some(workflow_id)) =
+            (&handled.outcome, &handled.workflow_id)
+        {
+            let _ = self.events.send(EngineEvent::WorkflowChanged { workflow_id: workflow_id.clone(), state: *state });
+            self.drive(workflow_id).await;
+        }
+        true
     }
 
     /// A workflow found EXECUTING at start was interrupted mid-fix: it is never run again. It is
@@ -522,6 +574,12 @@ impl Engine {
         let store = Arc::clone(&self.store);
         Ok(tokio::task::spawn_blocking(move || call(&store)).await??)
     }
+}
+
+/// Whether a stored message is an approval reply, when handling it failed: it must not fall
+/// through to alert triage (a failure to read it counts as a reply, to be retried).
+fn looks_like_reply(store: &Store, raw_alert_id: i64) -> bool {
+    store.get_raw_alert(raw_alert_id).map_or(true, |raw| approval::inbound::looks_like_reply(&raw))
 }
 
 fn no_fix_reason(policy: &AlertPolicy) -> String {

@@ -1,5 +1,6 @@
 //! From a stored alert to a workflow: recognise it, then move it through the state machine.
 
+pub mod approval;
 pub mod matcher;
 pub mod plan;
 pub mod samples;

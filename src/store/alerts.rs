@@ -27,6 +27,10 @@ pub enum RawAlertOutcome {
     Unmatched,
     /// Recognised as not an alert (e.g. an approval reply, handled elsewhere).
     Ignored,
+    /// A reply to an approval request, handled by `pipeline::approval` (accepted or rejected:
+    /// the audit trail says which and why). `workflow_id` is the workflow it answered, when
+    /// the reply named one that exists.
+    ApprovalReply { workflow_id: Option<String> },
 }
 
 impl RawAlertOutcome {
@@ -36,6 +40,7 @@ impl RawAlertOutcome {
             RawAlertOutcome::Folded { .. } => "folded",
             RawAlertOutcome::Unmatched => "unmatched",
             RawAlertOutcome::Ignored => "ignored",
+            RawAlertOutcome::ApprovalReply { .. } => "approval_reply",
         }
     }
 
@@ -45,6 +50,7 @@ impl RawAlertOutcome {
             | RawAlertOutcome::Folded { workflow_id, alert_type, database } => {
                 (Some(workflow_id), Some(alert_type), Some(database))
             }
+            RawAlertOutcome::ApprovalReply { workflow_id } => (workflow_id.as_deref(), None, None),
             RawAlertOutcome::Unmatched | RawAlertOutcome::Ignored => (None, None, None),
         }
     }
@@ -128,6 +134,7 @@ impl RawColumns {
         let id = self.id;
         let corrupt =
             |column, value: String| StoreError::Corrupt { table: "raw_alerts", column, row: id.to_string(), value };
+        let replied_to = self.workflow_id.clone();
         let matched = match (self.workflow_id, self.alert_type, self.database) {
             (Some(w), Some(a), Some(d)) => Some((w, a, d)),
             _ => None,
@@ -142,6 +149,7 @@ impl RawColumns {
             }
             (Some("unmatched"), _) => Some(RawAlertOutcome::Unmatched),
             (Some("ignored"), _) => Some(RawAlertOutcome::Ignored),
+            (Some("approval_reply"), _) => Some(RawAlertOutcome::ApprovalReply { workflow_id: replied_to }),
             (Some(other), _) => return Err(corrupt("outcome", other.to_owned())),
         };
         Ok(RawAlertRow {

@@ -75,7 +75,9 @@ pub struct ApprovalRow {
     pub expires_at: Option<Timestamp>,
 }
 
-fn insert_in(
+/// Inserts one decision and its audit row inside the caller's transaction, refusing one whose
+/// plan hash is not the workflow's current plan. Returns the row and the workflow as read.
+pub(crate) fn insert_in(
     tx: &rusqlite::Transaction<'_>,
     now: Timestamp,
     new: &NewApproval,

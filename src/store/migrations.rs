@@ -24,6 +24,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial schema", sql: MIGRATION_1 },
     Migration { version: 2, name: "mailbox positions", sql: MIGRATION_2 },
+    Migration { version: 3, name: "approval requests and requesters", sql: MIGRATION_3 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -165,6 +166,33 @@ CREATE TABLE mailbox_state (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (server, username, folder)
 );
+"#;
+
+/// Approval requests Sentri issued by email, each with the hash of its one-time token (never the
+/// token), the plan hash it asks about and when it expires; and the humans who asked for a
+/// workflow's change (who then may not approve it themselves when four-eyes is on).
+const MIGRATION_3: &str = r#"
+CREATE TABLE approval_requests (
+    id           INTEGER PRIMARY KEY,
+    workflow_id  TEXT NOT NULL REFERENCES workflows(id),
+    plan_hash    TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,   -- hex sha256 of the token
+    outbox_id    INTEGER REFERENCES outbox(id),
+    issued_at    TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    used_at      TEXT                    -- set once a reply carrying the token was accepted
+);
+CREATE INDEX approval_requests_workflow ON approval_requests(workflow_id, plan_hash);
+
+CREATE TABLE workflow_requesters (
+    id           INTEGER PRIMARY KEY,
+    workflow_id  TEXT NOT NULL REFERENCES workflows(id),
+    requester    TEXT NOT NULL,          -- an identity approvers are compared with (OS user, address)
+    how          TEXT NOT NULL,          -- replay | plan_edit | ...
+    at           TEXT NOT NULL
+);
+CREATE INDEX workflow_requesters_workflow ON workflow_requesters(workflow_id);
 "#;
 
 /// The version the newest migration brings a store to.

@@ -6,7 +6,8 @@
 //! hash-chained ([`audit`]).
 //!
 //! One file per table family: [`migrations`] (schema), [`alerts`] (raw alerts),
-//! [`workflows`] (workflows and their transitions), [`approvals`], [`audit`], [`outbox`],
+//! [`workflows`] (workflows and their transitions), [`approvals`], [`approval_requests`] (email
+//! approval requests and who asked for a change), [`audit`], [`outbox`],
 //! [`locks`], [`mailbox`] (how far each IMAP folder has been read), and `history` (what
 //! happened recently, for the circuit breaker).
 //!
@@ -19,6 +20,7 @@
 //! so a read-then-write inside one transaction cannot race another process.
 
 pub mod alerts;
+pub mod approval_requests;
 pub mod approvals;
 pub mod audit;
 mod history;

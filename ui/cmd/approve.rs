@@ -1,11 +1,14 @@
 //! `sentri approve` and `sentri resolve`: a DBA's decisions from the command line, bound to the
-//! exact plan they saw and recorded with the operating-system user who made them.
+//! exact plan they saw and recorded with the operating-system user who made them. Decisions go
+//! through `pipeline::approval::decide`, the same rules as email and the console: four-eyes
+//! (`approvals.required_approvals`) and `forbid_self_approval` apply here too.
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use sentri::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
 use sentri::pipeline::workflow::WorkflowState;
-use sentri::store::approvals::{Decision, NewApproval};
+use sentri::store::approvals::Decision;
 
 use super::Context;
 
@@ -55,9 +58,12 @@ pub fn approve(context: &Context, args: ApproveArgs) -> anyhow::Result<ExitCode>
     if args.deny && reason.trim().is_empty() {
         bail!("--deny needs --reason: say why, for the audit trail");
     }
+    let config = context.config()?;
     let approver = os_user();
-    let (_, updated) = store
-        .decide_approval(&NewApproval {
+    let outcome = approval::decide(
+        &store,
+        &config.approvals,
+        &DecisionRequest {
             workflow_id: workflow.id.clone(),
             plan_hash: plan_hash.clone(),
             approver: approver.clone(),
@@ -65,11 +71,25 @@ pub fn approve(context: &Context, args: ApproveArgs) -> anyhow::Result<ExitCode>
             channel: "cli".to_owned(),
             reason: reason.clone(),
             token_hash: None,
-            expires_at: None,
-        })
-        .with_context(|| format!("recording the decision on {}", workflow.short_id()))?;
-    println!("Workflow {} {} by {approver}", updated.short_id(), updated.state);
-    println!("  {} on {} ({})", updated.alert_type, updated.database, updated.environment);
+            raw_alert_id: None,
+        },
+    )
+    .with_context(|| format!("recording the decision on {}", workflow.short_id()))?;
+    match outcome {
+        DecisionOutcome::Decided { state } => {
+            println!("Workflow {} {state} by {approver}", workflow.short_id());
+        }
+        DecisionOutcome::Recorded { approvals, required } => {
+            println!(
+                "Workflow {}: approval by {approver} recorded ({approvals} of {required} distinct approvers); still AWAITING_APPROVAL",
+                workflow.short_id()
+            );
+        }
+        DecisionOutcome::Refused { rule } => {
+            bail!("workflow {}: the decision by {approver} was refused: {rule}", workflow.short_id());
+        }
+    }
+    println!("  {} on {} ({})", workflow.alert_type, workflow.database, workflow.environment);
     println!("  plan hash: {plan_hash}");
     if !reason.is_empty() {
         println!("  reason: {reason}");

@@ -80,7 +80,11 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                     "already stored: skipped".to_owned()
                 } else {
                     match triage::triage(store, id, &policies, &databases, &TriageRules::default())? {
-                        Triage::Created { workflow_id, .. } => format!("workflow {}", &workflow_id[..8]),
+                        Triage::Created { workflow_id, .. } => {
+                            // Whoever replays an alert asked for its change (four-eyes).
+                            store.record_requester(&workflow_id, &super::approve::os_user(), "replay")?;
+                            format!("workflow {}", &workflow_id[..8])
+                        }
                         Triage::Folded { workflow_id, .. } => format!("folded into {}", &workflow_id[..8]),
                         Triage::Cleared { workflow_id, resolved } => {
                             format!(

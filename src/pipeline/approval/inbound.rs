@@ -1,0 +1,149 @@
+//! Replies to approval requests, arriving in the alert inbox: recognised before alert triage,
+//! judged rule by rule, and never allowed to open an alert workflow.
+//!
+//! A stored message is a reply when its subject carries a `[WF:xxxxxxxx]` tag or its body a
+//! `Token:` line. It approves or denies only if every rule holds, checked in this order, the
+//! first failure audited (APPROVAL_REPLY_REJECTED) with its rule: not Sentri's own mail, not an
+//! auto-reply, names an existing workflow, email approvals are on, the sender is exactly one
+//! address on the approvers list, it carries a token, the author's first line is APPROVED or
+//! DENIED ([`reply::decision_line`]) — then [`super::decide`]: the token is that workflow's,
+//! unused and unexpired, the plan hash unchanged, the workflow still AWAITING_APPROVAL and not
+//! timed out, four-eyes and self-approval. The stored message is then marked an approval reply.
+
+use super::reply::{self, DecisionLine};
+use super::request;
+use super::token;
+use super::{ApprovalError, DecisionOutcome, DecisionRequest, EMAIL_CHANNEL, Rule, decide, rejection_audit};
+use crate::config::ApprovalsConfig;
+use crate::store::alerts::RawAlertOutcome;
+use crate::store::approval_requests::ApprovalRequestRow;
+use crate::store::approvals::Decision;
+use crate::store::workflows::WorkflowRow;
+use crate::store::{RawAlertRow, Store, StoreError};
+
+/// What became of one reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyHandled {
+    /// The workflow the reply answered, when it named one that exists.
+    pub workflow_id: Option<String>,
+    /// Decided, recorded (four-eyes), or refused with the rule that failed.
+    pub outcome: DecisionOutcome,
+}
+
+/// Whether a stored message answers an approval request (and so must not be triaged as an alert).
+pub fn looks_like_reply(raw: &RawAlertRow) -> bool {
+    reply::subject_workflow(&raw.subject).is_some() || !token::find_tokens(&raw.body).is_empty()
+}
+
+/// Handles the stored message `raw_alert_id` if it is a reply to an approval request and has
+/// not been handled yet; `Ok(None)` when it is not a reply (triage it as an alert).
+pub fn handle_reply(
+    store: &Store,
+    config: &ApprovalsConfig,
+    raw_alert_id: i64,
+) -> Result<Option<ReplyHandled>, ApprovalError> {
+    let raw = store.get_raw_alert(raw_alert_id)?;
+    if raw.outcome.is_some() || !looks_like_reply(&raw) {
+        return Ok(None);
+    }
+    let handled = evaluate(store, config, &raw)?;
+    let outcome = RawAlertOutcome::ApprovalReply { workflow_id: handled.workflow_id.clone() };
+    match store.set_raw_alert_outcome(raw_alert_id, &outcome) {
+        // Handled meanwhile by another caller (intake and sweep); the token rules kept it once.
+        Ok(()) | Err(StoreError::AlreadyTriaged { .. }) => Ok(Some(handled)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Result<ReplyHandled, ApprovalError> {
+    let sender = reply::sender_address(&raw.sender);
+    let who = sender.clone().unwrap_or_else(|| raw.sender.chars().filter(|c| !c.is_control()).take(200).collect());
+    let reject = |workflow: Option<&WorkflowRow>, rule: Rule| -> Result<ReplyHandled, ApprovalError> {
+        let audit = rejection_audit(
+            workflow.map(|w| (w.id.as_str(), w.database.as_str(), w.environment.as_str())),
+            EMAIL_CHANNEL,
+            &who,
+            &rule,
+            serde_json::json!({
+                "raw_alert_id": raw.id,
+                "message_id": raw.message_id,
+                "from": raw.sender,
+                "subject": raw.subject,
+            }),
+        );
+        store.audit(audit)?;
+        tracing::warn!(raw_alert_id = raw.id, rule = rule.code(), "approval reply rejected: {rule}");
+        Ok(ReplyHandled { workflow_id: workflow.map(|w| w.id.clone()), outcome: DecisionOutcome::Refused { rule } })
+    };
+
+    if reply::own_mail(&raw.headers) {
+        return reject(None, Rule::OwnMail);
+    }
+    if let Some(header) = reply::auto_reply(&raw.headers) {
+        return reject(None, Rule::AutoReply { header });
+    }
+    let tokens = token::find_tokens(&raw.body);
+    let mut requests: Vec<ApprovalRequestRow> = Vec::new();
+    for found in &tokens {
+        if let Some(request) = store.approval_request_by_token(&token::hash(found))? {
+            requests.push(request);
+        }
+    }
+    let workflow = match reply::subject_workflow(&raw.subject) {
+        Some(prefix) => store.find_workflows(&prefix).ok(),
+        None => match requests.first() {
+            Some(request) => Some(store.get_workflow(&request.workflow_id)?),
+            None => None,
+        },
+    };
+    let Some(workflow) = workflow else { return reject(None, Rule::NoWorkflow) };
+    if !config.email_enabled {
+        return reject(Some(&workflow), Rule::EmailApprovalsOff);
+    }
+    let Some(sender) = sender.filter(|address| reply::is_approver(address, &config.approvers)) else {
+        return reject(Some(&workflow), Rule::SenderNotApprover { sender: who.clone() });
+    };
+    let Some(first_token) = tokens.first() else { return reject(Some(&workflow), Rule::TokenMissing) };
+    // The token of this workflow if the reply carries one; else the first, which decide refuses.
+    let request = requests.iter().find(|request| request.workflow_id == workflow.id);
+    let token_hash = request.map_or_else(|| token::hash(first_token), |request| request.token_hash.clone());
+    let request_text = match request {
+        Some(request) => store.approval_request_text(request)?,
+        None => None,
+    };
+    let (decision, reason) = match reply::decision_line(&raw.body, request_text.as_deref()) {
+        DecisionLine::Found { decision, reason } => (decision, reason),
+        DecisionLine::NotADecision { line } => {
+            let first_line = Some(line.chars().take(200).collect());
+            return reject(Some(&workflow), Rule::NoDecisionLine { first_line });
+        }
+        DecisionLine::Nothing => return reject(Some(&workflow), Rule::NoDecisionLine { first_line: None }),
+    };
+    let reason = match (decision, reason.is_empty()) {
+        (Decision::Denied, true) => "denied by email reply (no reason given)".to_owned(),
+        _ => reason,
+    };
+    let plan_hash =
+        request.map(|request| request.plan_hash.clone()).or_else(|| workflow.plan_hash.clone()).unwrap_or_default();
+    let outcome = decide(
+        store,
+        config,
+        &DecisionRequest {
+            workflow_id: workflow.id.clone(),
+            plan_hash: plan_hash.clone(),
+            approver: sender,
+            decision,
+            channel: EMAIL_CHANNEL.to_owned(),
+            reason,
+            token_hash: Some(token_hash),
+            raw_alert_id: Some(raw.id),
+        },
+    )?;
+    if let (DecisionOutcome::Recorded { .. }, Some(request)) = (&outcome, request) {
+        // Four-eyes: the token is spent; its recipient (perhaps a team list) gets a fresh one
+        // for the next approver, with the same expiry.
+        let workflow = store.get_workflow(&workflow.id)?;
+        request::issue(store, config, &workflow, &plan_hash, &request.recipient, request.expires_at)?;
+    }
+    Ok(ReplyHandled { workflow_id: Some(workflow.id), outcome })
+}
