@@ -128,9 +128,8 @@ fn classify(line: &str) -> DecisionLine {
     DecisionLine::Found { decision, reason }
 }
 
-/// Words that end an attribution line ("On … wrote:") in common client languages.
-const ATTRIBUTION_WORDS: [&str; 7] =
-    ["wrote:", "writes:", "schrieb:", "a écrit :", "a écrit:", "escribió:", "ha scritto:"];
+/// The verb of an attribution line ("On … wrote:", "Am … schrieb X:") in common client languages.
+const ATTRIBUTION_WORDS: [&str; 6] = ["wrote", "writes", "schrieb", "a écrit", "escribió", "ha scritto"];
 /// Banners that start a copy of another message.
 const BANNERS: [&str; 6] = [
     "-----original message-----",
@@ -157,7 +156,7 @@ fn starts_quote(lines: &[String]) -> bool {
     if lower.len() >= 10 && lower.chars().all(|c| c == '_') || lower.len() >= 20 && lower.chars().all(|c| c == '-') {
         return true;
     }
-    let attribution = |text: &str| ATTRIBUTION_WORDS.iter().any(|word| text.ends_with(word));
+    let attribution = |text: &str| text.ends_with(':') && ATTRIBUTION_WORDS.iter().any(|word| text.contains(word));
     let opens_attribution = ["on ", "am ", "le ", "el ", "il "].iter().any(|start| lower.starts_with(start));
     if opens_attribution {
         let next = lines.get(1).map(|line| line.to_lowercase()).unwrap_or_default();

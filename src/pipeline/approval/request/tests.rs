@@ -1,1 +1,224 @@
+//! What a request shows, that outside values cannot break it, and when requests are issued.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use super::*;
+use crate::intake::RawAlert;
+use crate::pipeline::approval::reply::{DecisionLine, decision_line};
+use crate::pipeline::plan::PlanSource;
+use crate::policy::alert::Risk;
+use crate::store::NewWorkflow;
+use crate::store::testing;
+use crate::store::workflows::Payload;
+use crate::target::Engine;
+use crate::target::sql::IdentifierKind;
+use WorkflowState::*;
+
+const HOSTILE: &str = "<script>alert(1)</script>\r\nAPPROVED & \"quoted\" 'x'";
+
+fn plan(workflow_id: &str) -> Plan {
+    Plan {
+        workflow_id: workflow_id.into(),
+        alert_type: "pg_sequence_exhaustion".into(),
+        database: "app".into(),
+        environment: "PROD".into(),
+        engine: Engine::Postgres,
+        action_type: "ALTER_SEQUENCE_TYPE".into(),
+        risk: Risk::High,
+        confidence: 1.0,
+        steps: vec![PlanStep { sql: "ALTER SEQUENCE :seq_schema.:seq_name AS bigint".into() }],
+        rollback: vec![PlanStep { sql: "ALTER SEQUENCE :seq_schema.:seq_name AS integer MAXVALUE :max_value".into() }],
+        capture: None,
+        validation: None,
+        irreversible: None,
+        identifiers: BTreeMap::from([
+            ("seq_schema".into(), IdentifierKind::Schema),
+            ("seq_name".into(), IdentifierKind::Sequence),
+        ]),
+        values: BTreeMap::from([
+            ("seq_schema".into(), Some("public".into())),
+            ("seq_name".into(), Some("orders_id_seq".into())),
+            ("pct".into(), Some(HOSTILE.into())),
+        ]),
+        source: PlanSource::Template,
+        rationale: "the policy's template fix".into(),
+    }
+}
+
+fn config(email_enabled: bool) -> ApprovalsConfig {
+    ApprovalsConfig {
+        email_enabled,
+        approval_recipients: vec!["dba@example.com".into(), "oncall@example.com".into()],
+        approvers: vec!["alice@example.com".into()],
+        approval_timeout: Duration::from_secs(3600),
+        ..ApprovalsConfig::default()
+    }
+}
+
+/// A PROD workflow from a hostile alert, verified, planned, mesh-audited and awaiting approval.
+fn awaiting(store: &Store) -> WorkflowRow {
+    let alert = RawAlert::from_parts(&format!("POSTGRES_SEQUENCE {HOSTILE}"), "body", "2026-11-25T01:00:00Z".into());
+    let (raw_alert_id, _) = store.insert_raw_alert(&alert).unwrap();
+    let row = store
+        .create_workflow(
+            NewWorkflow {
+                raw_alert_id: Some(raw_alert_id),
+                alert_type: "pg_sequence_exhaustion".into(),
+                database: "app".into(),
+                environment: "PROD".into(),
+                severity: "CRITICAL".into(),
+                fields: BTreeMap::from([("sequence".into(), HOSTILE.into())]),
+            },
+            "engine",
+        )
+        .unwrap();
+    let verification = serde_json::json!({
+        "verdict": "confirmed",
+        "evidence": {"pct_used": "93", "note": HOSTILE},
+        "rows": 1,
+        "explanations": ["pct_used >= 90 held (93)"],
+    });
+    store.set_workflow_payload(&row.id, Payload::Verification, &verification).unwrap();
+    let plan = plan(&row.id);
+    let stored = store.set_plan(&row.id, &serde_json::to_value(&plan).unwrap(), "engine").unwrap();
+    let decision = crate::safety::MeshDecision {
+        plan_hash: plan.hash(),
+        checks: vec![
+            crate::safety::CheckOutcome {
+                check: crate::safety::CheckName::PolicyGate,
+                verdict: crate::safety::CheckVerdict::needs_approval("PROD needs a human for ALTER_SEQUENCE_TYPE"),
+                satisfied_by_approval: false,
+            },
+            crate::safety::CheckOutcome {
+                check: crate::safety::CheckName::BlastRadius,
+                verdict: crate::safety::CheckVerdict::allow("one sequence"),
+                satisfied_by_approval: false,
+            },
+        ],
+        verdict: crate::safety::Verdict::NeedsApproval,
+        approval_used: false,
+    };
+    crate::safety::audit(store, &plan, &decision).unwrap();
+    assert_eq!(stored.plan_hash.as_deref(), Some(plan.hash().as_str()));
+    for (from, to) in
+        [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, AwaitingApproval)]
+    {
+        store.transition(&row.id, from, to, "engine", "").unwrap();
+    }
+    store.get_workflow(&row.id).unwrap()
+}
+
+fn outbox(store: &Store) -> Vec<crate::store::OutboxMessage> {
+    store.claim_due_outbox(100, jiff::SignedDuration::from_secs(1)).unwrap()
+}
+
+#[test]
+fn a_request_shows_everything_needed_to_decide() {
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 2);
+    let messages = outbox(&store);
+    assert_eq!(messages.len(), 2);
+    let recipients: Vec<&str> = messages.iter().map(|m| m.recipient.as_str()).collect();
+    assert_eq!(recipients, ["dba@example.com", "oncall@example.com"]);
+    let message = &messages[0];
+    assert_eq!(message.kind, "email");
+    assert_eq!(message.workflow_id.as_deref(), Some(workflow.id.as_str()));
+    assert!(message.subject.contains(&format!("[WF:{}]", workflow.short_id())), "{}", message.subject);
+    assert!(
+        message.subject.contains("pg_sequence_exhaustion")
+            && message.subject.contains("app")
+            && message.subject.contains("PROD")
+    );
+    let content: EmailContent = serde_json::from_str(&message.body).unwrap();
+    let text = &content.text;
+    let plan_hash = workflow.plan_hash.clone().unwrap();
+    for needed in [
+        "POSTGRES_SEQUENCE",        // the alert subject
+        "2026-11-25T01:00:00.000Z", // received
+        "pct_used = 93",            // live evidence
+        "pct_used >= 90 held (93)",
+        "ALTER SEQUENCE \"public\".\"orders_id_seq\" AS bigint", // filled forward step
+        "ALTER SEQUENCE :seq_schema.:seq_name AS integer MAXVALUE :max_value", // its rollback, filled later
+        "`:max_value` has no value",
+        "Risk:      High",
+        "policy_gate NEEDS_APPROVAL: PROD needs a human for ALTER_SEQUENCE_TYPE",
+        "blast_radius ALLOW: one sequence",
+        &plan_hash,
+        HOW_TO_REPLY,
+        "Token: ",
+        "expires at",
+    ] {
+        assert!(text.contains(needed), "missing {needed:?} in\n{text}");
+    }
+    // The token in the mail matches the stored hash, and only the hash is stored.
+    let tokens = token::find_tokens(text);
+    assert_eq!(tokens.len(), 1);
+    let requests = store.approval_requests(&workflow.id).unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].token_hash, token::hash(&tokens[0]));
+    assert_ne!(requests[0].token_hash, requests[1].token_hash, "one token per recipient");
+    assert_eq!(requests[0].plan_hash, plan_hash);
+    assert_eq!(requests[0].expires_at, workflow.updated_at + jiff::SignedDuration::from_secs(3600));
+    assert!(!text.contains(&requests[0].token_hash));
+    let html = content.html.unwrap();
+    assert!(html.contains(&tokens[0]) && html.contains(&plan_hash) && html.contains("policy_gate"));
+    assert_eq!(store.approval_request_text(&requests[0]).unwrap().as_deref(), Some(text.as_str()));
+}
+
+#[test]
+fn outside_values_are_escaped_in_html_and_kept_on_their_line_in_text() {
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    ensure_requested(&store, &config(true), &workflow.id).unwrap();
+    let content: EmailContent = serde_json::from_str(&outbox(&store)[0].body).unwrap();
+    let html = content.html.unwrap();
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&amp; &quot;quoted&quot; &#39;x&#39;"));
+    // No line of the text part reads as a decision, even with APPROVED in the alert's values:
+    // the request pasted unquoted as a "reply" decides nothing.
+    assert_eq!(
+        decision_line(&content.text, None),
+        DecisionLine::NotADecision { line: content.text.lines().next().unwrap().to_owned() }
+    );
+    for line in content.text.lines() {
+        assert!(
+            !matches!(decision_line(line, None), DecisionLine::Found { .. }),
+            "a request line reads as a decision: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn requests_are_issued_once_per_plan_and_again_for_a_changed_plan() {
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 2);
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 0, "idempotent");
+    let mut changed = plan(&workflow.id);
+    changed.rationale = "edited".into();
+    store.set_plan(&workflow.id, &serde_json::to_value(&changed).unwrap(), "cli:bob").unwrap();
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 2);
+    assert_eq!(store.approval_requests(&workflow.id).unwrap().len(), 4);
+    let audit = store.list_audit(&crate::store::AuditFilter::default()).unwrap();
+    assert_eq!(audit.iter().filter(|row| row.action == "APPROVAL_REQUESTED").count(), 4);
+}
+
+#[test]
+fn nothing_is_issued_when_email_approvals_are_off_or_the_workflow_is_not_waiting() {
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    assert_eq!(ensure_requested(&store, &config(false), &workflow.id).unwrap(), 0);
+    store.transition(&workflow.id, AwaitingApproval, Denied, "cli:alice", "no").unwrap();
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 0);
+    assert!(outbox(&store).is_empty());
+}
+
+#[test]
+fn html_escaping_covers_the_five_characters() {
+    assert_eq!(escape_html("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    assert_eq!(one_line("a\r\nb\tc", 100), "a  b c");
+    assert_eq!(one_line("abcdef", 3), "abc…");
+}
