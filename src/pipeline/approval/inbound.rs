@@ -147,3 +147,6 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
     }
     Ok(ReplyHandled { workflow_id: Some(workflow.id), outcome })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! Replies as they arrive (whole RFC 5322 messages), through the store: the accepted reply and
+//! every attack, each rejected, audited and kept marked as an approval reply.
+
+use std::time::Duration;
+
+use super::*;
+use crate::intake::RawAlert;
+use crate::notify::EmailContent;
+use crate::pipeline::workflow::WorkflowState::{self, *};
+use crate::store::AuditFilter;
+use crate::store::testing::{self, TestClock};
+use crate::store::workflows::tests::new_workflow;
+
+fn config(required: u32) -> ApprovalsConfig {
+    ApprovalsConfig {
+        email_enabled: true,
+        approval_recipients: vec!["dba@example.com".into()],
+        approvers: vec!["alice@example.com".into(), "Bob <bob@example.com>".into()],
+        required_approvals: required,
+        approval_timeout: Duration::from_secs(3600),
+        ..ApprovalsConfig::default()
+    }
+}
+
+/// A workflow awaiting approval with its request queued; returns it and the mailed token.
+fn requested(store: &Store, config: &ApprovalsConfig) -> (WorkflowRow, String) {
+    let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+    store.set_plan(&row.id, &serde_json::json!({"steps": ["a"]}), "engine").unwrap();
+    for (from, to) in
+        [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, AwaitingApproval)]
+    {
+        store.transition(&row.id, from, to, "engine", "").unwrap();
+    }
+    assert_eq!(request::ensure_requested(store, config, &row.id).unwrap(), 1);
+    (store.get_workflow(&row.id).unwrap(), newest_token(store, &row.id))
+}
+
+fn newest_token(store: &Store, workflow_id: &str) -> String {
+    let messages = store.claim_due_outbox(100, jiff::SignedDuration::from_secs(1)).unwrap();
+    let message = messages.iter().rev().find(|m| m.workflow_id.as_deref() == Some(workflow_id)).unwrap();
+    let content: EmailContent = serde_json::from_str(&message.body).unwrap();
+    token::find_tokens(&content.text).pop().unwrap()
+}
+
+/// A Gmail-shaped reply: `first` above the attribution, the request quoted below with its token.
+fn reply(from: &str, workflow: &WorkflowRow, first: &str, token: Option<&str>, extra_headers: &str) -> String {
+    let token_line = token.map(|t| format!("> Token: {t}\r\n")).unwrap_or_default();
+    format!(
+        "From: {from}\r\nTo: sentri@example.com\r\nSubject: Re: [Sentri] Approval needed [WF:{}] tablespace_full on PRODDB (PROD)\r\nMessage-ID: <{}@mail.example.com>\r\n{extra_headers}\r\n{first}\r\n\r\nOn Wed, Nov 25, 2026 at 1:02 AM Sentri <sentri@example.com> wrote:\r\n> Sentri needs an approval for workflow {}.\r\n> {}\r\n{token_line}",
+        workflow.short_id(),
+        uuid::Uuid::new_v4(),
+        workflow.short_id(),
+        request::HOW_TO_REPLY,
+    )
+}
+
+fn handle(store: &Store, config: &ApprovalsConfig, message: &str) -> Option<ReplyHandled> {
+    let raw = RawAlert::from_rfc822(message.as_bytes(), "2026-11-25T01:10:00Z".into());
+    let (id, _) = store.insert_raw_alert(&raw).unwrap();
+    let handled = handle_reply(store, config, id).unwrap();
+    if handled.is_some() {
+        let stored = store.get_raw_alert(id).unwrap();
+        assert!(
+            matches!(stored.outcome, Some(RawAlertOutcome::ApprovalReply { .. })),
+            "a reply is marked as one: {:?}",
+            stored.outcome
+        );
+    }
+    handled
+}
+
+/// Asserts the reply was rejected by `code`, audited, and the workflow still waits.
+fn assert_rejected(store: &Store, workflow: &WorkflowRow, handled: Option<ReplyHandled>, code: &str) {
+    let handled = handled.expect("recognised as a reply");
+    match &handled.outcome {
+        DecisionOutcome::Refused { rule } => assert_eq!(rule.code(), code, "{rule}"),
+        other => panic!("expected {code}, got {other:?}"),
+    }
+    let last = store.list_audit(&AuditFilter::default()).unwrap().pop().unwrap();
+    assert_eq!(last.action, super::super::APPROVAL_REPLY_REJECTED);
+    assert_eq!(last.result, code);
+    assert_eq!(store.get_workflow(&workflow.id).unwrap().state, WorkflowState::AwaitingApproval);
+    assert!(store.approvals(&workflow.id).unwrap().is_empty(), "nothing recorded");
+}
+
+#[test]
+fn an_approvers_reply_with_the_token_approves() {
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    let handled =
+        handle(&store, &config, &reply("Alice <ALICE@example.com>", &workflow, "Approved - go", Some(&token), ""));
+    let handled = handled.unwrap();
+    assert_eq!(handled.outcome, DecisionOutcome::Decided { state: Approved });
+    assert_eq!(handled.workflow_id.as_deref(), Some(workflow.id.as_str()));
+    let approval = &store.approvals(&workflow.id).unwrap()[0];
+    assert_eq!(
+        (approval.approver.as_str(), approval.channel.as_str(), approval.reason.as_str()),
+        ("alice@example.com", "email", "go")
+    );
+    assert!(store.approval_requests(&workflow.id).unwrap()[0].used_at.is_some());
+}
+
+#[test]
+fn a_denial_by_reply_denies_with_its_reason() {
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    let handled = handle(&store, &config, &reply("bob@example.com", &workflow, "DENIED month-end", Some(&token), ""));
+    assert_eq!(handled.unwrap().outcome, DecisionOutcome::Decided { state: Denied });
+    assert_eq!(store.approvals(&workflow.id).unwrap()[0].reason, "month-end");
+}
+
+#[test]
+fn a_message_that_is_not_a_reply_is_left_to_triage() {
+    let (store, _) = testing::store();
+    let message =
+        "From: oem@example.com\r\nSubject: EM Event: Critical:PRODDB - Tablespace USERS is 97% full\r\n\r\nbody\r\n";
+    assert_eq!(handle(&store, &config(1), message), None);
+}
+
+#[test]
+fn attacks_are_rejected_audited_and_leave_the_workflow_waiting() {
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    let (other, other_token) = requested(&store, &config);
+    let alice = "Alice <alice@example.com>";
+    let cases: Vec<(&str, String)> = vec![
+        ("SENDER_NOT_APPROVER", reply("Mallory <mallory@evil.test>", &workflow, "APPROVED", Some(&token), "")),
+        (
+            "SENDER_NOT_APPROVER",
+            reply("\"alice@example.com\" <mallory@evil.test>", &workflow, "APPROVED", Some(&token), ""),
+        ),
+        ("SENDER_NOT_APPROVER", reply("alice@example.com.evil.test", &workflow, "APPROVED", Some(&token), "")),
+        ("TOKEN_MISSING", reply(alice, &workflow, "APPROVED", None, "")),
+        ("TOKEN_UNKNOWN", reply(alice, &workflow, "APPROVED", Some(&"0".repeat(40)), "")),
+        ("TOKEN_OTHER_WORKFLOW", reply(alice, &workflow, "APPROVED", Some(&other_token), "")),
+        ("NO_DECISION_LINE", reply(alice, &workflow, "NOT APPROVED", Some(&token), "")),
+        ("NO_DECISION_LINE", reply(alice, &workflow, "approved?", Some(&token), "")),
+        ("NO_DECISION_LINE", reply(alice, &workflow, "> APPROVED", Some(&token), "")),
+        ("NO_DECISION_LINE", reply(alice, &workflow, "", Some(&token), "")),
+        ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "Auto-Submitted: auto-replied\r\n")),
+        ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "X-Autoreply: yes\r\n")),
+        ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "Precedence: bulk\r\n")),
+        ("OWN_MAIL", reply(alice, &workflow, "APPROVED", Some(&token), "X-Sentri-Message: approval-request\r\n")),
+    ];
+    for (code, message) in cases {
+        assert_rejected(&store, &workflow, handle(&store, &config, &message), code);
+    }
+    assert_eq!(store.get_workflow(&other.id).unwrap().state, AwaitingApproval);
+    // After all that, the genuine reply still works: no attack spent the token.
+    let handled = handle(&store, &config, &reply(alice, &workflow, "APPROVED", Some(&token), "")).unwrap();
+    assert_eq!(handled.outcome, DecisionOutcome::Decided { state: Approved });
+    assert!(store.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn a_reply_naming_no_workflow_is_rejected_and_never_triaged() {
+    let (store, _) = testing::store();
+    let message = "From: alice@example.com\r\nSubject: Re: [WF:00000000] something\r\n\r\nAPPROVED\r\n";
+    let handled = handle(&store, &config(1), message).unwrap();
+    assert_eq!(handled.outcome, DecisionOutcome::Refused { rule: Rule::NoWorkflow });
+    assert_eq!(handled.workflow_id, None);
+}
+
+#[test]
+fn a_reply_after_the_plan_changed_is_rejected() {
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    store.set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "cli:bob").unwrap();
+    let handled = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), ""));
+    assert_rejected(&store, &workflow, handled, "PLAN_CHANGED");
+}
+
+#[test]
+fn a_reply_after_the_timeout_is_rejected() {
+    let clock = TestClock::new();
+    let store = clock.store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    clock.advance_ms(3_600_001);
+    let handled = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), ""));
+    assert_rejected(&store, &workflow, handled, "TIMED_OUT");
+    store.transition(&workflow.id, AwaitingApproval, Timeout, "engine", "").unwrap();
+    let handled = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), ""));
+    let rule = match handled.unwrap().outcome {
+        DecisionOutcome::Refused { rule } => rule,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(rule, Rule::NotAwaiting { state: Timeout });
+}
+
+#[test]
+fn email_approvals_off_rejects_every_reply() {
+    let (store, _) = testing::store();
+    let on = config(1);
+    let (workflow, token) = requested(&store, &on);
+    let off = ApprovalsConfig { email_enabled: false, ..on };
+    let handled = handle(&store, &off, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), ""));
+    assert_rejected(&store, &workflow, handled, "EMAIL_APPROVALS_OFF");
+}
+
+#[test]
+fn four_eyes_by_email_needs_two_distinct_approvers_and_reissues_the_spent_token() {
+    let (store, _) = testing::store();
+    let config = config(2);
+    let (workflow, token) = requested(&store, &config);
+    let first = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), "")).unwrap();
+    assert_eq!(first.outcome, DecisionOutcome::Recorded { approvals: 1, required: 2 });
+    assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
+    // The spent token's recipient got a fresh request that says who approved so far.
+    let fresh = newest_token(&store, &workflow.id);
+    assert_ne!(fresh, token);
+    // Alice again, with the fresh token: the same approver does not count twice.
+    let again = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&fresh), "")).unwrap();
+    assert_eq!(again.outcome, DecisionOutcome::Refused { rule: Rule::AlreadyApproved });
+    let second = handle(&store, &config, &reply("bob@example.com", &workflow, "APPROVED", Some(&fresh), "")).unwrap();
+    assert_eq!(second.outcome, DecisionOutcome::Decided { state: Approved });
+    let approvers: Vec<String> = store.approvals(&workflow.id).unwrap().into_iter().map(|a| a.approver).collect();
+    assert_eq!(approvers, ["alice@example.com", "bob@example.com"]);
+}
