@@ -1,0 +1,412 @@
+//! Email approvals end to end, driving the real binary against a real PostgreSQL and a real
+//! Dovecot: a PROD alert APPENDed to Sentri's inbox waits for approval; the approval request
+//! (subject `[WF:…]`, plan hash, token, text and HTML) is queued; replies APPENDed to the same
+//! inbox approve it — or, for every attack, leave it waiting with an audit row saying why.
+//!
+//! The request is read from the outbox ([`Approver::request`]). Once the SMTP test server
+//! delivers the outbox into Dovecot, that one function reads the approver's mailbox instead and
+//! nothing else here changes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{dovecot, postgres};
+use sentri::pipeline::plan::Plan;
+use sentri::store::audit::AuditFilter;
+use sentri::store::{AuditRow, RawAlertOutcome, Store};
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sentri(home: &Path) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("sentri"));
+    command
+        .env("SENTRI_HOME", home)
+        .env("SENTRI_DB_APP_PASSWORD", postgres::SUPERUSER_PASSWORD)
+        .env("SENTRI_EMAIL_PASSWORD", dovecot::PASSWORD)
+        .env_remove("SUDO_USER");
+    command
+}
+
+/// One email Sentri queued: what the approver receives.
+#[derive(Debug, Clone)]
+struct Mailed {
+    subject: String,
+    text: String,
+    html: String,
+}
+
+/// A home watching one Dovecot inbox, for one PROD PostgreSQL database `app` with two nearly
+/// exhausted sequences, email approvals on; its daemon running.
+struct Running {
+    home: tempfile::TempDir,
+    dbname: String,
+    inbox: String,
+    _daemon: Daemon,
+    replies: std::cell::Cell<u32>,
+}
+
+impl Running {
+    async fn start(approvals: &str) -> Running {
+        let dbname = postgres::fresh_database().await;
+        postgres::admin(&dbname)
+            .await
+            .batch_execute(
+                "CREATE SEQUENCE public.orders_id_seq AS integer; SELECT setval('public.orders_id_seq', 2000000000);
+                 CREATE SEQUENCE public.invoices_id_seq AS integer; SELECT setval('public.invoices_id_seq', 2000000000);",
+            )
+            .await
+            .expect("fixtures");
+        let mail = dovecot::shared();
+        let inbox = mail.add_user(&format!("a{}", &uuid::Uuid::new_v4().simple().to_string()[..10]));
+        let home = tempfile::tempdir().expect("tempdir");
+        assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
+        let config = format!(
+            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  email_enabled: true\n  approval_recipients: [dba-team@example.com]\n  approvers: [alice@example.com, Bob <bob@example.com>]\n{approvals}databases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
+            mail.imap_port,
+            postgres::connection_string(&dbname)
+        );
+        std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
+        let daemon = Daemon(
+            sentri(home.path()).arg("start").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start"),
+        );
+        Running { home, dbname, inbox, _daemon: daemon, replies: std::cell::Cell::new(0) }
+    }
+
+    fn store(&self) -> Store {
+        Store::open(self.home.path().join("data/sentri.db")).expect("open the daemon's store")
+    }
+
+    /// APPENDs the alert for `sequence` and waits for its workflow to await approval; its id.
+    async fn alert(&self, sequence: &str) -> String {
+        let email = format!(
+            "From: nagios@monitor.example.com\r\nTo: alerts@example.com\r\nSubject: ** PROBLEM Service Alert: db1/POSTGRES_SEQUENCE is CRITICAL **\r\nMessage-ID: <{}@monitor.example.com>\r\n\r\nPOSTGRES_SEQUENCE CRITICAL: DB \"app\" public.{sequence}=93% (calls left=147483647)\r\n",
+            uuid::Uuid::new_v4()
+        );
+        dovecot::shared().append(&self.inbox, email.as_bytes()).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let store = self.store();
+            let found = store
+                .list_workflows(&Default::default())
+                .expect("list")
+                .into_iter()
+                .find(|workflow| workflow.fields.values().any(|value| value.contains(sequence)));
+            if let Some(workflow) = found {
+                let state = workflow.state.as_str();
+                assert!(
+                    ["DETECTED", "VERIFYING", "VERIFIED", "PRE_FLIGHT", "AWAITING_APPROVAL"].contains(&state),
+                    "{sequence}: {state}"
+                );
+                if state == "AWAITING_APPROVAL" && !store.approval_requests(&workflow.id).expect("requests").is_empty()
+                {
+                    return workflow.id;
+                }
+            }
+            assert!(Instant::now() < deadline, "no approval request for {sequence} within 60 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn state(&self, workflow_id: &str) -> String {
+        self.store().get_workflow(workflow_id).expect("workflow").state.as_str().to_owned()
+    }
+
+    fn wait_for_state(&self, workflow_id: &str, states: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = self.state(workflow_id);
+            if states.contains(&state.as_str()) {
+                return state;
+            }
+            assert!(Instant::now() < deadline, "{workflow_id} is {state}, never reached {states:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    async fn sequence_type(&self, sequence: &str) -> String {
+        postgres::admin(&self.dbname)
+            .await
+            .query_one("SELECT data_type::text FROM pg_sequences WHERE sequencename = $1", &[&sequence])
+            .await
+            .expect("sequence")
+            .get(0)
+    }
+
+    /// APPENDs a reply to Sentri's inbox and waits until Sentri has handled it; the audit rows
+    /// written about it (a rejection names the stored reply).
+    async fn reply(&self, from: &str, subject: &str, body: &str, extra_headers: &str) -> Vec<AuditRow> {
+        self.replies.set(self.replies.get() + 1);
+        let message_id = format!("<reply-{}-{}@mail.example.com>", self.replies.get(), uuid::Uuid::new_v4().simple());
+        let email = format!(
+            "From: {from}\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: {message_id}\r\nDate: Wed, 25 Nov 2026 03:05:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}",
+            self.inbox
+        );
+        dovecot::shared().append(&self.inbox, email.as_bytes()).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let stored = loop {
+            let store = self.store();
+            let found = store
+                .list_raw_alerts(false, None)
+                .expect("alerts")
+                .into_iter()
+                .find(|raw| raw.message_id == message_id && raw.outcome.is_some());
+            if let Some(raw) = found {
+                assert!(
+                    matches!(raw.outcome, Some(RawAlertOutcome::ApprovalReply { .. })),
+                    "a reply is kept as an approval reply, never triaged: {:?}",
+                    raw.outcome
+                );
+                break raw;
+            }
+            assert!(Instant::now() < deadline, "reply {message_id} not handled within 60 s");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        self.store()
+            .list_audit(&AuditFilter::default())
+            .expect("audit")
+            .into_iter()
+            .filter(|row| row.detail["raw_alert_id"] == stored.id)
+            .collect()
+    }
+
+    /// Replies and asserts it was rejected by `rule`, audited, and the workflow still waits.
+    async fn attack(&self, workflow_id: &str, rule: &str, from: &str, subject: &str, body: &str, headers: &str) {
+        let rows = self.reply(from, subject, body, headers).await;
+        let rejected: Vec<&AuditRow> = rows.iter().filter(|row| row.action == "APPROVAL_REPLY_REJECTED").collect();
+        assert_eq!(rejected.len(), 1, "{rule}: one rejection audited: {rows:#?}");
+        assert_eq!(rejected[0].result, rule, "{rejected:#?}");
+        assert_eq!(self.state(workflow_id), "AWAITING_APPROVAL", "{rule}: the workflow still waits");
+        assert!(self.store().approvals(workflow_id).expect("approvals").is_empty(), "{rule}: nothing recorded");
+    }
+
+    fn approver(&self) -> Approver<'_> {
+        Approver { running: self }
+    }
+}
+
+/// The approver's side: reads the approval requests Sentri sent.
+struct Approver<'a> {
+    running: &'a Running,
+}
+
+impl Approver<'_> {
+    /// The newest approval request for `workflow_id`, as the approver receives it.
+    fn request(&self, workflow_id: &str) -> Mailed {
+        let path: PathBuf = self.running.home.path().join("data/sentri.db");
+        let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("read the outbox");
+        let (recipient, subject, body): (String, String, String) = conn
+            .query_row(
+                "SELECT recipient, subject, body FROM outbox WHERE workflow_id = ?1 AND kind = 'email'
+                 ORDER BY id DESC LIMIT 1",
+                [workflow_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .expect("an approval request in the outbox");
+        assert_eq!(recipient, "dba-team@example.com");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("email content");
+        Mailed {
+            subject,
+            text: body["text"].as_str().expect("a text part").to_owned(),
+            html: body["html"].as_str().expect("an HTML part").to_owned(),
+        }
+    }
+}
+
+/// A Gmail-shaped reply: `first` on top, then the attribution and the whole request quoted.
+fn gmail_reply(first: &str, request: &Mailed) -> String {
+    let quoted: String = request.text.lines().map(|line| format!("> {line}\r\n")).collect();
+    format!("{first}\r\n\r\nOn Wed, 25 Nov 2026 at 03:01, Sentri <sentri@example.com> wrote:\r\n{quoted}")
+}
+
+fn token_of(request: &Mailed) -> String {
+    request.text.lines().find_map(|line| line.strip_prefix("Token: ")).expect("a token line").trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
+    let running = Running::start("").await;
+    let orders = running.alert("orders_id_seq").await;
+    let invoices = running.alert("invoices_id_seq").await;
+    let store = running.store();
+    let workflow = store.get_workflow(&orders).expect("workflow");
+    let plan_hash = workflow.plan_hash.clone().expect("plan hash");
+
+    let request = running.approver().request(&orders);
+    assert!(request.subject.contains(&format!("[WF:{}]", &orders[..8])), "{}", request.subject);
+    assert!(request.subject.contains("pg_sequence_exhaustion") && request.subject.contains("PROD"));
+    for needed in [
+        plan_hash.as_str(),
+        "Reply to this email with APPROVED or DENIED on the first line",
+        "ALTER SEQUENCE",
+        "SAFETY MESH",
+        "NEEDS_APPROVAL",
+        "LIVE EVIDENCE",
+        "POSTGRES_SEQUENCE",
+    ] {
+        assert!(request.text.contains(needed), "the request shows {needed:?}:\n{}", request.text);
+    }
+    let token = token_of(&request);
+    assert_eq!(token.len(), 40);
+    assert!(request.html.contains(&token) && request.html.contains(&plan_hash));
+    let requests = store.approval_requests(&orders).expect("requests");
+    assert_eq!(requests.len(), 1);
+    assert_ne!(requests[0].token_hash, token, "only the token's hash is stored");
+    let other_request = running.approver().request(&invoices);
+
+    let alice = "Alice Example <alice@example.com>";
+    let subject = request.subject.as_str();
+    let approved = gmail_reply("APPROVED", &request);
+    let without_token: String =
+        approved.lines().filter(|line| !line.contains("Token:")).map(|line| format!("{line}\r\n")).collect();
+    let with_other_token = gmail_reply("APPROVED", &other_request);
+    running.attack(&orders, "SENDER_NOT_APPROVER", "Mallory <mallory@evil.test>", subject, &approved, "").await;
+    running.attack(&orders, "TOKEN_MISSING", alice, subject, &without_token, "").await;
+    running.attack(&orders, "TOKEN_OTHER_WORKFLOW", alice, subject, &with_other_token, "").await;
+    running.attack(&orders, "NO_DECISION_LINE", alice, subject, &gmail_reply("NOT APPROVED", &request), "").await;
+    let quoted_only = format!("Looks odd to me.\r\n\r\n> APPROVED\r\n{}", gmail_reply("", &request));
+    running.attack(&orders, "NO_DECISION_LINE", alice, subject, &quoted_only, "").await;
+    running.attack(&orders, "NO_DECISION_LINE", alice, subject, &gmail_reply("", &request), "").await;
+    let out_of_office = "Auto-Submitted: auto-replied\r\nX-Autoreply: yes\r\n";
+    running.attack(&orders, "AUTO_REPLY", alice, subject, &approved, out_of_office).await;
+    assert_eq!(running.sequence_type("orders_id_seq").await, "integer", "nothing ran");
+
+    // The genuine reply: an approver, the token, APPROVED on the first line of their own.
+    let rows = running.reply(alice, subject, &gmail_reply("Approved, go ahead", &request), "").await;
+    assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{rows:#?}");
+    let done = running.wait_for_state(&orders, &["COMPLETED", "ESCALATED", "FAILED", "ROLLED_BACK"]);
+    assert_eq!(done, "COMPLETED");
+    assert_eq!(running.sequence_type("orders_id_seq").await, "bigint", "the database really changed");
+    let approvals = store.approvals(&orders).expect("approvals");
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(
+        (approvals[0].approver.as_str(), approvals[0].channel.as_str(), approvals[0].reason.as_str()),
+        ("alice@example.com", "email", "go ahead")
+    );
+    assert!(store.approval_requests(&orders).expect("requests")[0].used_at.is_some());
+
+    // The same token again, on a workflow that is no longer waiting, counts for nothing.
+    let rows = running.reply(alice, subject, &approved, "").await;
+    assert!(rows.iter().any(|row| row.result == "NOT_AWAITING_APPROVAL"), "{rows:#?}");
+
+    // The plan of the other workflow changes after its request went out: the old token is void.
+    let current = store.get_workflow(&invoices).expect("workflow");
+    let mut plan: Plan = serde_json::from_value(current.plan.clone().expect("plan")).expect("a plan");
+    plan.rationale.push_str(" (edited)");
+    store.set_plan(&invoices, &serde_json::to_value(&plan).expect("json"), "cli:test").expect("set plan");
+    running
+        .attack(&invoices, "PLAN_CHANGED", alice, &other_request.subject, &gmail_reply("APPROVED", &other_request), "")
+        .await;
+    // …and the engine mails a request for the new plan.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running.approver().request(&invoices).text == other_request.text {
+        assert!(Instant::now() < deadline, "no request for the changed plan");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(running.approver().request(&invoices).text.contains(&plan.hash()));
+    assert_eq!(running.sequence_type("invoices_id_seq").await, "integer");
+
+    let alerts = sentri(running.home.path()).args(["alerts", "--json"]).output().expect("alerts");
+    let alerts: serde_json::Value = serde_json::from_slice(&alerts.stdout).expect("json");
+    let replies = alerts.as_array().into_iter().flatten().filter(|a| a["outcome"] == "approval_reply").count();
+    assert_eq!(replies, 10, "every reply is listed as an approval reply: {alerts}");
+    assert_eq!(store.list_workflows(&Default::default()).expect("list").len(), 2, "no reply opened a workflow");
+    let verify = sentri(running.home.path()).args(["audit", "--verify"]).output().expect("verify");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_after_the_timeout_is_refused_and_the_workflow_escalates() {
+    let running = Running::start("  approval_timeout: 5\n").await;
+    let orders = running.alert("orders_id_seq").await;
+    let request = running.approver().request(&orders);
+    assert_eq!(running.wait_for_state(&orders, &["ESCALATED"]), "ESCALATED");
+    let history: Vec<String> = running
+        .store()
+        .workflow_transitions(&orders)
+        .expect("history")
+        .iter()
+        .map(|t| t.to.as_str().to_owned())
+        .collect();
+    assert!(history.ends_with(&["TIMEOUT".to_owned(), "ESCALATED".to_owned()]), "{history:?}");
+    let rows = running.reply("alice@example.com", &request.subject, &gmail_reply("APPROVED", &request), "").await;
+    let rejected: Vec<&AuditRow> = rows.iter().filter(|row| row.action == "APPROVAL_REPLY_REJECTED").collect();
+    assert_eq!(rejected.len(), 1, "{rows:#?}");
+    assert_eq!(rejected[0].result, "NOT_AWAITING_APPROVAL");
+    assert_eq!(running.state(&orders), "ESCALATED");
+    assert_eq!(running.sequence_type("orders_id_seq").await, "integer", "nothing ran");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_eyes_needs_two_distinct_approvers_and_refuses_the_requester() {
+    let running = Running::start("  required_approvals: 2\n  forbid_self_approval: true\n").await;
+    // carol replays the alert: she asked for this change.
+    let folder = running.home.path().join("replay");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::write(
+        folder.join("alert.eml"),
+        "From: nagios@monitor.example.com\r\nSubject: ** PROBLEM Service Alert: db1/POSTGRES_SEQUENCE is CRITICAL **\r\nMessage-ID: <replayed-1@monitor.example.com>\r\n\r\nPOSTGRES_SEQUENCE CRITICAL: DB \"app\" public.orders_id_seq=93% (calls left=147483647)\r\n",
+    )
+    .expect("eml");
+    let replay = sentri(running.home.path()).arg("replay").arg(&folder).env("USER", "carol").output().expect("replay");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let orders = {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let store = running.store();
+            let waiting = store.list_workflows(&Default::default()).expect("list").into_iter().find(|w| {
+                w.state.as_str() == "AWAITING_APPROVAL" && !store.approval_requests(&w.id).expect("r").is_empty()
+            });
+            if let Some(workflow) = waiting {
+                break workflow.id;
+            }
+            assert!(Instant::now() < deadline, "the replayed alert never awaited approval");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert_eq!(running.store().requesters(&orders).expect("requesters"), ["carol"]);
+
+    let self_approval =
+        sentri(running.home.path()).args(["approve", &orders[..8]]).env("USER", "carol").output().expect("approve");
+    assert!(!self_approval.status.success());
+    let stderr = String::from_utf8_lossy(&self_approval.stderr);
+    assert!(stderr.contains("requested this change"), "{stderr}");
+    let refused = running.store().list_audit(&AuditFilter::default()).expect("audit").pop().expect("a row");
+    assert_eq!((refused.action.as_str(), refused.result.as_str()), ("APPROVAL_REFUSED", "SELF_APPROVAL"));
+    assert_eq!(running.state(&orders), "AWAITING_APPROVAL");
+
+    let request = running.approver().request(&orders);
+    assert!(request.text.contains("needs 2 distinct approvers"), "{}", request.text);
+    let alice = "alice@example.com";
+    let rows = running.reply(alice, &request.subject, &gmail_reply("APPROVED", &request), "").await;
+    assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{rows:#?}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(running.state(&orders), "AWAITING_APPROVAL", "one approval of two leaves it waiting");
+    assert_eq!(running.sequence_type("orders_id_seq").await, "integer");
+
+    // The spent token's recipient got a fresh request naming who approved so far.
+    let fresh = running.approver().request(&orders);
+    assert_ne!(token_of(&fresh), token_of(&request));
+    assert!(fresh.text.contains("approved so far by: alice@example.com"), "{}", fresh.text);
+    let rows = running.reply(alice, &fresh.subject, &gmail_reply("APPROVED again", &fresh), "").await;
+    assert!(rows.iter().any(|row| row.result == "ALREADY_APPROVED"), "the same approver twice: {rows:#?}");
+    assert_eq!(running.state(&orders), "AWAITING_APPROVAL");
+
+    let rows = running.reply("Bob <bob@example.com>", &fresh.subject, &gmail_reply("APPROVED", &fresh), "").await;
+    assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{rows:#?}");
+    assert_eq!(running.wait_for_state(&orders, &["COMPLETED", "ESCALATED", "FAILED", "ROLLED_BACK"]), "COMPLETED");
+    assert_eq!(running.sequence_type("orders_id_seq").await, "bigint");
+    let approvers: Vec<String> =
+        running.store().approvals(&orders).expect("approvals").into_iter().map(|a| a.approver).collect();
+    assert_eq!(approvers, ["alice@example.com", "bob@example.com"]);
+}
