@@ -96,7 +96,7 @@ pub enum ApprovalAction {
 pub enum Applied {
     Refused(AuditRow),
     Recorded(ApprovalRow),
-    Decided(ApprovalRow, WorkflowRow),
+    Decided(ApprovalRow, Box<WorkflowRow>),
 }
 
 const COLUMNS: &str = "id, workflow_id, plan_hash, recipient, token_hash, outbox_id, issued_at, expires_at, used_at";
@@ -351,7 +351,7 @@ impl Store {
                 &approval.reason,
                 detail,
             )?;
-            Ok(Applied::Decided(row, workflow))
+            Ok(Applied::Decided(row, Box::new(workflow)))
         })
     }
 }

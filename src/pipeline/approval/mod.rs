@@ -281,7 +281,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
         return Judged::Decide;
     }
     let approver = request.approver.trim().to_lowercase();
-    if rules.forbid_self_approval && requesters(facts).iter().any(|requester| *requester == approver) {
+    if rules.forbid_self_approval && requesters(facts).contains(&approver) {
         return Judged::Refuse(Rule::SelfApproval);
     }
     let earlier: HashSet<String> = facts
