@@ -56,7 +56,7 @@ pub fn handle_reply(
 }
 
 fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Result<ReplyHandled, ApprovalError> {
-    let sender = reply::sender_address(&raw.sender);
+    let sender = reply::single_sender(&raw.headers);
     let who = sender.clone().unwrap_or_else(|| raw.sender.chars().filter(|c| !c.is_control()).take(200).collect());
     let reject = |workflow: Option<&WorkflowRow>, rule: Rule| -> Result<ReplyHandled, ApprovalError> {
         let audit = rejection_audit(

@@ -66,6 +66,25 @@ pub fn sender_address(from: &str) -> Option<String> {
     plausible.then(|| address.to_ascii_lowercase())
 }
 
+/// The one sender of a message: exactly one From header naming exactly one address, lower
+/// case. Several From headers or several addresses in one — which many clients display as only
+/// the first — are refused (`None`), as is a message with no From at all.
+pub fn single_sender(headers: &[(String, String)]) -> Option<String> {
+    let mut froms = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("from"));
+    let (_, raw) = froms.next()?;
+    if froms.next().is_some() {
+        return None;
+    }
+    let header = format!("From: {raw}\r\n\r\n");
+    let parsed = mail_parser::MessageParser::default().parse(header.as_bytes())?;
+    let mut addresses = parsed.from()?.iter();
+    let only = addresses.next()?;
+    if addresses.next().is_some() {
+        return None;
+    }
+    sender_address(only.address()?)
+}
+
 /// Whether `address` (already from [`sender_address`]) is on the approvers list: exact address,
 /// case-insensitive. A list entry may be written `Name <addr>`.
 pub fn is_approver(address: &str, approvers: &[String]) -> bool {

@@ -133,6 +133,11 @@ fn attacks_are_rejected_audited_and_leave_the_workflow_waiting() {
             reply("\"alice@example.com\" <mallory@evil.test>", &workflow, "APPROVED", Some(&token), ""),
         ),
         ("SENDER_NOT_APPROVER", reply("alice@example.com.evil.test", &workflow, "APPROVED", Some(&token), "")),
+        ("SENDER_NOT_APPROVER", reply("alice@example.com, mallory@evil.test", &workflow, "APPROVED", Some(&token), "")),
+        (
+            "SENDER_NOT_APPROVER",
+            reply("mallory@evil.test", &workflow, "APPROVED", Some(&token), "From: alice@example.com\r\n"),
+        ),
         ("TOKEN_MISSING", reply(alice, &workflow, "APPROVED", None, "")),
         ("TOKEN_UNKNOWN", reply(alice, &workflow, "APPROVED", Some(&"0".repeat(40)), "")),
         ("TOKEN_OTHER_WORKFLOW", reply(alice, &workflow, "APPROVED", Some(&other_token), "")),

@@ -223,3 +223,29 @@ fn the_sender_is_one_exact_address() {
         assert!(!is_approver(other, &approvers), "{other}");
     }
 }
+
+#[test]
+fn the_sender_is_one_from_header_with_one_address() {
+    let from = |values: &[&str]| -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = values.iter().map(|v| ("From".to_owned(), (*v).to_owned())).collect();
+        headers.push(("Subject".to_owned(), "Re: [WF:3f9c2a1b]".to_owned()));
+        headers
+    };
+    assert_eq!(single_sender(&from(&["Alice <Alice@Example.com>"])), Some("alice@example.com".into()));
+    assert_eq!(single_sender(&from(&["\"Smith, Alice\" <alice@example.com>"])), Some("alice@example.com".into()));
+    assert_eq!(single_sender(&from(&["alice@example.com, mallory@evil.test"])), None);
+    assert_eq!(single_sender(&from(&["Alice <alice@example.com>", "mallory@evil.test"])), None);
+    assert_eq!(single_sender(&from(&["undisclosed"])), None);
+    assert_eq!(single_sender(&from(&[])), None);
+    // Real messages, as intake stores them.
+    let raw = crate::intake::RawAlert::from_rfc822(
+        b"From: alice@example.com, mallory@evil.test\r\nSubject: Re: [WF:3f9c2a1b]\r\n\r\nAPPROVED\r\n",
+        "2026-11-25T01:00:00Z".into(),
+    );
+    assert_eq!(single_sender(&raw.headers), None);
+    let raw = crate::intake::RawAlert::from_rfc822(
+        b"From: Alice\r\n <alice@example.com>\r\nSubject: Re: [WF:3f9c2a1b]\r\n\r\nAPPROVED\r\n",
+        "2026-11-25T01:00:00Z".into(),
+    );
+    assert_eq!(single_sender(&raw.headers), Some("alice@example.com".into()), "a folded From header");
+}
