@@ -3,7 +3,7 @@
 //! verdict, the plan hash — with a one-time token and how to answer.
 //!
 //! Requests are issued by [`ensure_requested`], which the engine calls when a workflow enters
-//! AWAITING_APPROVAL and again on each sweep: it issues requests only when none exist for the
+//! AWAITING_APPROVAL and again on each sweep: it issues requests only when none is open for the
 //! workflow's current plan, so a crash between the transition and the queueing is healed, and a
 //! changed plan gets a fresh request. Each email is queued through the outbox
 //! (`notify::enqueue_email`) before its token's hash is recorded; a crash between the two leaves
@@ -402,7 +402,9 @@ pub fn mesh_lines(store: &Store, workflow_id: &str, plan_hash: &str) -> Result<V
 }
 
 /// Issues approval requests for the workflow's current plan when email approvals are on, it is
-/// AWAITING_APPROVAL, and none were issued for that plan yet. Returns how many were queued.
+/// AWAITING_APPROVAL and no request for that plan is still open (unused and unexpired) — the
+/// first time, after a plan change, and when the wait was extended past the requests' expiry
+/// (a repeat alert folded into the workflow). Returns how many were queued.
 pub fn ensure_requested(store: &Store, config: &ApprovalsConfig, workflow_id: &str) -> Result<usize, ApprovalError> {
     if !config.email_enabled {
         return Ok(0);
@@ -412,11 +414,20 @@ pub fn ensure_requested(store: &Store, config: &ApprovalsConfig, workflow_id: &s
     if workflow.state != WorkflowState::AwaitingApproval {
         return Ok(0);
     }
-    if store.approval_requests(workflow_id)?.iter().any(|request| request.plan_hash == plan_hash) {
+    let now = store.now();
+    let open = |request: &crate::store::approval_requests::ApprovalRequestRow| {
+        request.plan_hash == plan_hash && request.used_at.is_none() && request.expires_at > now
+    };
+    if store.approval_requests(workflow_id)?.iter().any(open) {
         return Ok(0);
     }
+    // The workflow times out `approval_timeout` after it last changed; so does its request. A
+    // request past that moment would only announce the timeout.
     let timeout = jiff::SignedDuration::try_from(config.approval_timeout).unwrap_or(jiff::SignedDuration::MAX);
     let expires_at = workflow.updated_at.saturating_add(timeout).unwrap_or(Timestamp::MAX);
+    if expires_at <= now {
+        return Ok(0);
+    }
     let mut issued = 0;
     for recipient in &config.approval_recipients {
         issue(store, config, &workflow, &plan_hash, recipient, expires_at)?;

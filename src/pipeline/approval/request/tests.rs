@@ -222,3 +222,28 @@ fn html_escaping_covers_the_five_characters() {
     assert_eq!(one_line("a\r\nb\tc", 100), "a  b c");
     assert_eq!(one_line("abcdef", 3), "abc…");
 }
+
+#[test]
+fn a_wait_extended_past_the_requests_expiry_gets_fresh_requests_but_a_timed_out_one_does_not() {
+    let clock = testing::TestClock::new();
+    let store = clock.store();
+    let workflow = awaiting(&store);
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 2);
+    clock.advance_ms(3_000_000);
+    // A repeat alert folded in: the workflow changed, so its timeout starts again.
+    let repeat = RawAlert::from_parts("POSTGRES_SEQUENCE again", "body", "2026-11-25T01:50:00Z".into());
+    let (raw, _) = store.insert_raw_alert(&repeat).unwrap();
+    let folded = crate::store::RawAlertOutcome::Folded {
+        workflow_id: workflow.id.clone(),
+        alert_type: workflow.alert_type.clone(),
+        database: workflow.database.clone(),
+    };
+    store.set_raw_alert_outcome(raw, &folded).unwrap();
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 0, "the first requests are open");
+    clock.advance_ms(700_000);
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 2, "they expired; it still waits");
+    let requests = store.approval_requests(&workflow.id).unwrap();
+    assert!(requests[2].expires_at > requests[0].expires_at);
+    clock.advance_ms(3_600_000);
+    assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 0, "timed out: nothing to ask");
+}
