@@ -35,10 +35,9 @@ pub(super) fn check(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findi
 
 /// Protected databases: exact names or aliases, never substrings.
 fn databases(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
-    let names = std::iter::once(&plan.database).chain(context.database_aliases);
-    let protected = names
-        .filter(|name| context.brain.protected_databases.iter().any(|p| p.trim().eq_ignore_ascii_case(name.trim())))
-        .next();
+    let protected = std::iter::once(&plan.database)
+        .chain(context.database_aliases)
+        .find(|name| context.brain.protected_databases.iter().any(|p| p.trim().eq_ignore_ascii_case(name.trim())));
     if let Some(name) = protected {
         findings.add(Verdict::NeedsApproval, format!("{name} is a protected database: every fix needs approval"));
     }
