@@ -24,6 +24,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial schema", sql: MIGRATION_1 },
     Migration { version: 2, name: "mailbox positions", sql: MIGRATION_2 },
+    Migration { version: 3, name: "incidents", sql: MIGRATION_3 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -165,6 +166,14 @@ CREATE TABLE mailbox_state (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (server, username, folder)
 );
+"#;
+
+/// Alerts on one database close in time are one incident, named by its first workflow's id.
+/// Existing workflows become incidents of their own.
+const MIGRATION_3: &str = r#"
+ALTER TABLE workflows ADD COLUMN incident_id TEXT;
+UPDATE workflows SET incident_id = id;
+CREATE INDEX workflows_incident ON workflows(incident_id);
 "#;
 
 /// The version the newest migration brings a store to.
