@@ -291,7 +291,10 @@ fn alerts_that_hit_one_database_together_are_shown_as_one_incident() {
         .args(["show", second.short_id()])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("incident:    {} (2 alerts on PROD-DB-07 together)", first.short_id())))
+        .stdout(predicate::str::contains(format!(
+            "incident:    {} (2 alerts on PROD-DB-07 together)",
+            first.short_id()
+        )))
         .stdout(predicate::str::contains(format!("{}  tablespace_full — DETECTED", first.short_id())));
     let output = sentri(home.path()).args(["show", &first.id, "--json"]).assert().success().get_output().stdout.clone();
     assert_eq!(json(&output)["incident"], serde_json::json!([first.id, second.id]));
@@ -332,7 +335,17 @@ fn list_show_stats_and_audit_read_the_store() {
     let keys: Vec<&String> = listed[0].as_object().expect("object").keys().collect();
     assert_eq!(
         keys,
-        ["alert_type", "created_at", "database", "environment", "id", "incident_id", "short_id", "status", "updated_at"]
+        [
+            "alert_type",
+            "created_at",
+            "database",
+            "environment",
+            "id",
+            "incident_id",
+            "short_id",
+            "status",
+            "updated_at"
+        ]
     );
     assert_eq!(listed[0]["incident_id"], first.as_str(), "a workflow that came alone is its own incident");
     assert_eq!(listed[1]["status"], "VERIFYING");
