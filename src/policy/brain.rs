@@ -93,7 +93,7 @@ impl TimeWindow {
 
 /// The name a protected-names bullet starts with: the text before `—` (or ` - `), upper-cased,
 /// without Markdown emphasis — `- SYS — dictionary owner` names `SYS`.
-fn bullet_name(text: &str) -> Option<String> {
+pub(crate) fn bullet_name(text: &str) -> Option<String> {
     let head = text.split('—').next()?.split(" - ").next()?;
     let name = head.trim().trim_matches('`').trim_matches('*').trim().to_uppercase();
     (!name.is_empty()).then_some(name)

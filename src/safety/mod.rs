@@ -165,6 +165,8 @@ pub struct MeshContext<'a> {
     pub database_autonomy: Option<AutonomyLevel>,
     /// The database's aliases from sentri.yaml (protected databases match names and aliases).
     pub database_aliases: &'a [String],
+    /// The database's `critical_schemas` from sentri.yaml: changing their objects needs a human.
+    pub critical_schemas: &'a [String],
     /// The lock the caller tried to take; `None` if it did not (which blocks).
     pub lock: Option<LockAttempt>,
     /// Recent failures on the database; `None` if not counted (which blocks).

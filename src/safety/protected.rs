@@ -88,17 +88,28 @@ fn sessions(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
     }
 }
 
-/// Protected schemas: a plan that changes anything must not name a protected schema, neither
-/// in a value it fills a statement with nor as the qualifier of an object a statement names.
+/// Protected schemas (brain/rules.md) block a plan that changes anything and names one, in a
+/// value it fills a statement with or as the qualifier of an object a statement names; critical
+/// schemas (the database's `critical_schemas` in sentri.yaml, or its environments/*.md) make
+/// such a plan wait for a human.
 fn schemas(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
-    let protected = &context.brain.protected_schemas;
-    if protected.is_empty() {
+    let critical = context
+        .critical_schemas
+        .iter()
+        .chain(context.environment_policy.into_iter().flat_map(|policy| policy.critical_schemas.iter()));
+    let rules: Vec<(&String, Verdict, &str)> = context
+        .brain
+        .protected_schemas
+        .iter()
+        .map(|schema| (schema, Verdict::Block, "a protected schema that no fix may modify"))
+        .chain(
+            critical
+                .map(|schema| (schema, Verdict::NeedsApproval, "a critical schema: a human approves changes to it")),
+        )
+        .collect();
+    if rules.is_empty() {
         return;
     }
-    let is_protected = |schema: &str| {
-        let schema = schema.trim().trim_matches('"');
-        protected.iter().any(|p| p.eq_ignore_ascii_case(schema))
-    };
     let changing: Vec<_> = plan
         .steps
         .iter()
@@ -108,23 +119,20 @@ fn schemas(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
     if changing.is_empty() {
         return;
     }
+    let rule_for = |schema: &str| {
+        let schema = schema.trim().trim_matches('"');
+        rules.iter().find(|(name, _, _)| name.trim().eq_ignore_ascii_case(schema))
+    };
     for schema in values_named(plan, SCHEMA_VALUES) {
-        if is_protected(schema) {
-            findings.add(
-                Verdict::Block,
-                format!("the plan changes an object of {schema}, a protected schema that no fix may modify"),
-            );
+        if let Some((_, verdict, what)) = rule_for(schema) {
+            findings.add(*verdict, format!("the plan changes an object of {schema}, {what}"));
         }
     }
     for class in &changing {
-        for qualifier in class.qualifiers.iter().filter(|q| is_protected(q)) {
-            findings.add(
-                Verdict::Block,
-                format!(
-                    "the {} statement names an object in {qualifier}, a protected schema that no fix may modify",
-                    class.verb
-                ),
-            );
+        for qualifier in &class.qualifiers {
+            if let Some((_, verdict, what)) = rule_for(qualifier) {
+                findings.add(*verdict, format!("the {} statement names an object in {qualifier}, {what}", class.verb));
+            }
         }
     }
 }

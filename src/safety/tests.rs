@@ -248,6 +248,23 @@ fn protected_schemas_are_never_modified() {
     assert_eq!(verdict_of(CheckName::PolicyGate, &read, &context(&brain, &read)), Verdict::Allow);
 }
 
+#[test]
+fn critical_schemas_need_a_human() {
+    let brain = brain();
+    let mut fix = plan("DEV");
+    fix.action_type = "EXTEND_SEQUENCE".into();
+    fix.steps = vec![PlanStep { sql: "ALTER SEQUENCE :seq_schema.:seq_name AS bigint".into() }];
+    fix.values = BTreeMap::from([("seq_schema".into(), Some("hr".into())), ("seq_name".into(), Some("ids".into()))]);
+    let critical = vec!["HR".to_owned()];
+    let mut ctx = context(&brain, &fix);
+    ctx.critical_schemas = &critical;
+    let verdict = policy_gate::check(&fix, &ctx);
+    assert_eq!(verdict.verdict, Verdict::NeedsApproval);
+    assert!(verdict.reason.contains("critical schema"), "{}", verdict.reason);
+    fix.values.insert("seq_schema".into(), Some("sales".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &fix, &ctx), Verdict::Allow, "another schema runs in DEV");
+}
+
 // ---- conflict lock ----
 
 #[test]
