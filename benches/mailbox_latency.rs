@@ -39,6 +39,7 @@ async fn main() {
         backoff_initial: Duration::from_millis(200),
         backoff_max: Duration::from_secs(2),
         io_timeout: Duration::from_secs(30),
+        ca_file: None,
     };
     let (sender, mut receiver) = tokio::sync::mpsc::channel(64);
     let shutdown = CancellationToken::new();

@@ -364,6 +364,7 @@ impl Engine {
             environment_policy,
             database_autonomy: database_config.and_then(|database| database.autonomy_level),
             database_aliases: database_config.map(|database| database.aliases.as_slice()).unwrap_or(&[]),
+            critical_schemas: database_config.map(|database| database.critical_schemas.as_slice()).unwrap_or(&[]),
             lock: Some(LockAttempt { key: lock_key.clone(), outcome: lock_outcome }),
             failures: Some(FailureCount { since, count: failures }),
             approved_plan_hash,

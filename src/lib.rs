@@ -29,3 +29,4 @@ pub mod policy;
 pub mod safety;
 pub mod store;
 pub mod target;
+pub mod tls;

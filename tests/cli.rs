@@ -270,6 +270,42 @@ fn usage_errors_exit_2_and_every_command_has_help() {
     sentri(home.path()).args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("_sentri"));
 }
 
+#[test]
+fn alerts_that_hit_one_database_together_are_shown_as_one_incident() {
+    let home = initialised();
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let new = |alert_type: &str| NewWorkflow {
+        raw_alert_id: None,
+        alert_type: alert_type.to_owned(),
+        database: "PROD-DB-07".to_owned(),
+        environment: "PROD".to_owned(),
+        severity: "HIGH".to_owned(),
+        fields: BTreeMap::new(),
+    };
+    let window = Some(jiff::SignedDuration::from_mins(5));
+    let first = store.create_workflow_in_incident(new("tablespace_full"), "test", window).expect("first");
+    let second = store.create_workflow_in_incident(new("archive_dest_full"), "test", window).expect("second");
+    assert_eq!(second.incident_id, first.id);
+
+    sentri(home.path())
+        .args(["show", second.short_id()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "incident:    {} (2 alerts on PROD-DB-07 together)",
+            first.short_id()
+        )))
+        .stdout(predicate::str::contains(format!("{}  tablespace_full — DETECTED", first.short_id())));
+    let output = sentri(home.path()).args(["show", &first.id, "--json"]).assert().success().get_output().stdout.clone();
+    assert_eq!(json(&output)["incident"], serde_json::json!([first.id, second.id]));
+    sentri(home.path())
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("INCIDENT"))
+        .stdout(predicate::str::contains(format!("PROD  DETECTED  {}", first.short_id())));
+}
+
 fn workflow(store: &Store, alert_type: &str, database: &str, environment: &str) -> String {
     let new = NewWorkflow {
         raw_alert_id: None,
@@ -297,7 +333,21 @@ fn list_show_stats_and_audit_read_the_store() {
     let listed = listed.as_array().expect("array");
     assert_eq!(listed.len(), 2);
     let keys: Vec<&String> = listed[0].as_object().expect("object").keys().collect();
-    assert_eq!(keys, ["alert_type", "created_at", "database", "environment", "id", "short_id", "status", "updated_at"]);
+    assert_eq!(
+        keys,
+        [
+            "alert_type",
+            "created_at",
+            "database",
+            "environment",
+            "id",
+            "incident_id",
+            "short_id",
+            "status",
+            "updated_at"
+        ]
+    );
+    assert_eq!(listed[0]["incident_id"], first.as_str(), "a workflow that came alone is its own incident");
     assert_eq!(listed[1]["status"], "VERIFYING");
     assert_eq!(listed[1]["short_id"], &second[..8]);
 

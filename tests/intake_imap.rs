@@ -37,6 +37,7 @@ fn settings(server: &Dovecot, user: &str) -> ImapSettings {
         backoff_initial: Duration::from_millis(50),
         backoff_max: Duration::from_millis(500),
         io_timeout: Duration::from_secs(10),
+        ca_file: None,
     }
 }
 
@@ -367,4 +368,68 @@ async fn a_first_run_leaves_mail_already_read_alone() {
         "the message read before Sentri came is not an alert"
     );
     source.stop().await;
+}
+
+/// A private CA and a server certificate it signed for 127.0.0.1 and localhost, as PEM:
+/// `(ca certificate, server certificate, server key)`.
+fn private_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Sentri test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("server key");
+    let mut server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("server params");
+    server_params.distinguished_name.push(DnType::CommonName, "localhost");
+    let server_cert = server_params.signed_by(&server_key, &issuer).expect("server certificate");
+    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_servers_are_trusted_through_email_ca_file_and_only_then() {
+    let (ca_pem, server_pem, key_pem) = private_ca();
+    let server = Dovecot::start_tls(&server_pem, &key_pem);
+    let user = server.add_user("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("company-ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+
+    let implicit = ImapSettings {
+        port: server.imaps_port.expect("an implicit-TLS port"),
+        security: Security::ImplicitTls,
+        ..settings(&server, &user)
+    };
+    let starttls = ImapSettings { security: Security::StartTls, ..settings(&server, &user) };
+
+    // Without the team's CA the handshake fails: the certificate is not trusted, and nothing
+    // (no password) was sent.
+    for untrusted in [&implicit, &starttls] {
+        let error = imap::check(untrusted).await.expect_err("an unknown CA must not be trusted");
+        assert!(matches!(error, IntakeError::Tls { .. }), "{error:?}");
+        let chain = format!("{error} {:?}", std::error::Error::source(&error));
+        assert!(chain.to_lowercase().contains("certificate"), "{chain}");
+    }
+
+    // With email.ca_file, both implicit TLS and STARTTLS connect, log in and read mail.
+    let implicit = ImapSettings { ca_file: Some(ca_file.clone()), ..implicit };
+    let starttls = ImapSettings { ca_file: Some(ca_file.clone()), ..starttls };
+    imap::check(&implicit).await.expect("implicit TLS with the CA file");
+    imap::check(&starttls).await.expect("STARTTLS with the CA file");
+    let store = open_store(&dir);
+    let mut source = Running::start(implicit, &store);
+    server.append(&user, &message("tls-1", "Tablespace USERS 97% on DEV-DB-01")).await;
+    source.next().await;
+    assert_eq!(stored_ids(&store), ["<tls-1@example.org>"]);
+    source.stop().await;
+
+    // A CA file that holds no certificate is a permanent, named error.
+    let broken = dir.path().join("broken.pem");
+    std::fs::write(&broken, "not a certificate").unwrap();
+    let error = imap::check(&ImapSettings { ca_file: Some(broken), ..starttls }).await.expect_err("broken CA file");
+    assert!(error.is_permanent(), "{error:?}");
+    assert!(error.to_string().contains("broken.pem"), "{error}");
 }

@@ -157,7 +157,14 @@ impl Config {
         let mut d = Diagnostics::new(source);
         let mut top = Fields::new(root.as_ref(), "", &mut d);
 
-        let email = sections::read_email(top.child(&mut d, "email"), &mut d, env);
+        let mut email = sections::read_email(top.child(&mut d, "email"), &mut d, env);
+        if let Some(ca_file) = email.ca_file.take() {
+            let ca_file = source.parent().map_or_else(|| ca_file.clone(), |dir| dir.join(&ca_file));
+            if let Err(problem) = crate::tls::read_ca_file(&ca_file) {
+                d.problem(None, "email.ca_file".to_owned(), problem.to_string());
+            }
+            email.ca_file = Some(ca_file);
+        }
 
         let mut databases = Vec::new();
         let mut identities = Vec::new();

@@ -57,6 +57,10 @@ pub struct EmailConfig {
     pub smtp_password: Option<Secret>,
     /// The From: address of mail Sentri sends (default: `username`).
     pub from_address: String,
+    /// A PEM file of extra CA certificates trusted for the IMAP and SMTP servers, beside the
+    /// public roots: for mail servers whose certificate an in-house CA signed. A relative path
+    /// is read from the directory of sentri.yaml.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EmailConfig {
@@ -77,6 +81,7 @@ impl Default for EmailConfig {
             smtp_username: String::new(),
             smtp_password: None,
             from_address: String::new(),
+            ca_file: None,
         }
     }
 }
@@ -105,6 +110,7 @@ pub(crate) fn read_email(mut f: Fields<'_>, d: &mut Diagnostics, env: &dyn Fn(&s
     f.secret_in_file(d, "smtp_password", SMTP_PASSWORD_VAR);
     let from_address =
         f.string(d, "from_address").map(trimmed).filter(|s| !s.is_empty()).unwrap_or_else(|| username.clone());
+    let ca_file = f.string(d, "ca_file").map(trimmed).filter(|s| !s.is_empty()).map(std::path::PathBuf::from);
     f.not_used(
         d,
         "poll_interval",
@@ -151,6 +157,7 @@ pub(crate) fn read_email(mut f: Fields<'_>, d: &mut Diagnostics, env: &dyn Fn(&s
         smtp_username,
         smtp_password,
         from_address,
+        ca_file,
     }
 }
 

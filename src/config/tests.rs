@@ -646,3 +646,25 @@ fn load_reads_a_file_and_reports_a_missing_one() {
     let loaded = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.config.monitoring.scout_poll_interval.as_secs(), 30);
 }
+
+#[test]
+fn ca_file_is_read_next_to_sentri_yaml_and_must_hold_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = dir.path().join("sentri.yaml");
+    let text = "email:\n  ca_file: company-ca.pem\n";
+    let missing = match Config::from_yaml(text, &yaml, &env_from(&[])) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("a missing CA file must be a problem, got {other:?}"),
+    };
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].key, "email.ca_file");
+    assert!(missing[0].message.contains("company-ca.pem"), "{}", missing[0].message);
+
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let pem = params.self_signed(&key).expect("certificate").pem();
+    std::fs::write(dir.path().join("company-ca.pem"), pem).expect("write");
+    let loaded = Config::from_yaml(text, &yaml, &env_from(&[])).map(|loaded| loaded.config.email.ca_file);
+    assert_eq!(loaded.ok().flatten(), Some(dir.path().join("company-ca.pem")), "resolved next to sentri.yaml");
+}

@@ -17,8 +17,8 @@
 //! that no retry can fix. All waiting uses `tokio::time`, so tests can run it on a paused clock.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -78,6 +78,8 @@ pub struct ImapSettings {
     /// The longest any single command (connect, TLS handshake, LOGIN, FETCH, STORE) may take
     /// before the connection is considered dead.
     pub io_timeout: Duration,
+    /// Extra CA certificates to trust beside the public roots (`email.ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl ImapSettings {
@@ -112,6 +114,7 @@ impl ImapSettings {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             io_timeout: Duration::from_secs(60),
+            ca_file: email.ca_file.clone(),
         })
     }
 
@@ -148,6 +151,9 @@ pub enum IntakeError {
          use email.use_ssl or email.starttls, or set email.allow_plaintext: true"
     )]
     PlaintextRefused { host: String },
+    /// `email.ca_file` cannot be used.
+    #[error("email.ca_file: {0}")]
+    CaFile(#[from] crate::tls::CaFileError),
     /// The host cannot be used as a TLS server name.
     #[error("{host:?} is not a valid TLS server name")]
     InvalidServerName { host: String },
@@ -205,6 +211,7 @@ impl IntakeError {
             self,
             IntakeError::NotConfigured { .. }
                 | IntakeError::PlaintextRefused { .. }
+                | IntakeError::CaFile(_)
                 | IntakeError::InvalidServerName { .. }
         )
     }
@@ -238,15 +245,7 @@ impl Backoff {
     }
 }
 
-/// Installs rustls' aws-lc-rs provider as the process default, once. A second call (or a provider
-/// installed elsewhere first) is harmless.
-pub fn install_crypto_provider() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // Err means a provider is already installed, which is what we want anyway.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    });
-}
+pub use crate::tls::install_crypto_provider;
 
 /// Reads `settings.folder` until `shutdown` is cancelled: every new message is stored, its raw
 /// alert id sent on `notify` (only for messages not stored before), then flagged handled.
@@ -262,7 +261,7 @@ pub async fn run(
     settings.check_transport()?;
     let tls = match settings.security {
         Security::Plain => None,
-        Security::ImplicitTls | Security::StartTls => Some(tls_connector()),
+        Security::ImplicitTls | Security::StartTls => Some(tls_connector(settings.ca_file.as_deref())?),
     };
     let source = Source { settings, store, notify, tls, progressed: AtomicBool::new(false) };
     let mut backoff = Backoff::new(source.settings.backoff_initial, source.settings.backoff_max);
@@ -315,11 +314,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn tls_connector() -> TlsConnector {
-    install_crypto_provider();
-    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
+fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<TlsConnector, IntakeError> {
+    Ok(TlsConnector::from(crate::tls::client_config(ca_file)?))
 }
 
 /// The byte stream under the IMAP client: plain TCP or TLS over TCP.
@@ -361,6 +357,113 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// Bounds one command by `limit` and names it in the error.
+async fn timed<T>(
+    limit: Duration,
+    during: &'static str,
+    command: impl Future<Output = Result<T, async_imap::error::Error>>,
+) -> Result<T, IntakeError> {
+    match tokio::time::timeout(limit, command).await {
+        Ok(result) => result.map_err(|source| IntakeError::Imap { during, source }),
+        Err(_) => Err(IntakeError::Timeout { during, limit }),
+    }
+}
+
+/// Opens logged-in sessions: TCP, TLS (implicit or STARTTLS) with the configured roots, the
+/// greeting and LOGIN, each under the I/O timeout.
+struct Dialer<'a> {
+    settings: &'a ImapSettings,
+    tls: Option<&'a TlsConnector>,
+}
+
+impl Dialer<'_> {
+    async fn connect(&self) -> Result<Session<Stream>, IntakeError> {
+        let settings = &self.settings;
+        let connect = TcpStream::connect((settings.host.as_str(), settings.port));
+        let tcp = match tokio::time::timeout(settings.io_timeout, connect).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(source)) => {
+                return Err(IntakeError::Connect { host: settings.host.clone(), port: settings.port, source });
+            }
+            Err(_) => return Err(IntakeError::Timeout { during: "connect", limit: settings.io_timeout }),
+        };
+        let client = match settings.security {
+            Security::ImplicitTls => {
+                let mut client = Client::new(self.tls_wrap(tcp).await?);
+                self.greeting(&mut client).await?;
+                client
+            }
+            Security::StartTls => {
+                let mut plain = Client::new(tcp);
+                self.greeting(&mut plain).await?;
+                timed(settings.io_timeout, "STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
+                Client::new(self.tls_wrap(plain.into_inner()).await?)
+            }
+            Security::Plain => {
+                let mut client = Client::new(Stream::Plain(tcp));
+                self.greeting(&mut client).await?;
+                client
+            }
+        };
+        let login = client.login(&settings.username, settings.password.expose());
+        match tokio::time::timeout(settings.io_timeout, login).await {
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err((source, _client))) => Err(IntakeError::Login { username: settings.username.clone(), source }),
+            Err(_) => Err(IntakeError::Timeout { during: "LOGIN", limit: settings.io_timeout }),
+        }
+    }
+
+    async fn tls_wrap(&self, tcp: TcpStream) -> Result<Stream, IntakeError> {
+        let host = &self.settings.host;
+        let Some(tls) = self.tls else {
+            return Err(IntakeError::Tls {
+                host: host.clone(),
+                source: std::io::Error::other("TLS is not configured for this source"),
+            });
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let name = ServerName::try_from(bare).map_err(|_| IntakeError::InvalidServerName { host: host.clone() })?;
+        match tokio::time::timeout(self.settings.io_timeout, tls.connect(name, tcp)).await {
+            Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
+            Ok(Err(source)) => Err(IntakeError::Tls { host: host.clone(), source }),
+            Err(_) => Err(IntakeError::Timeout { during: "TLS handshake", limit: self.settings.io_timeout }),
+        }
+    }
+
+    /// Reads the server's first line: `* OK` (or `* PREAUTH`) to go on; `* BYE` or nothing is
+    /// an error.
+    async fn greeting<T>(&self, client: &mut Client<T>) -> Result<(), IntakeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let limit = self.settings.io_timeout;
+        let response = match tokio::time::timeout(limit, client.read_response()).await {
+            Ok(Ok(Some(response))) => response,
+            Ok(Ok(None)) => return Err(IntakeError::Greeting { detail: "connection closed before greeting".into() }),
+            Ok(Err(source)) => return Err(IntakeError::Imap { during: "greeting", source: source.into() }),
+            Err(_) => return Err(IntakeError::Timeout { during: "greeting", limit }),
+        };
+        match response.parsed() {
+            Response::Data { status: Status::Ok | Status::PreAuth, .. } => Ok(()),
+            other => Err(IntakeError::Greeting { detail: format!("{other:?}") }),
+        }
+    }
+}
+
+/// Connects, logs in, selects the folder and logs out, once: proves the settings work (TLS
+/// trust, credentials, folder) without reading or flagging any mail.
+pub async fn check(settings: &ImapSettings) -> Result<(), IntakeError> {
+    settings.check_transport()?;
+    let tls = match settings.security {
+        Security::Plain => None,
+        Security::ImplicitTls | Security::StartTls => Some(tls_connector(settings.ca_file.as_deref())?),
+    };
+    let mut session = Dialer { settings, tls: tls.as_ref() }.connect().await?;
+    timed(settings.io_timeout, "SELECT", session.examine(&settings.folder)).await?;
+    timed(settings.io_timeout, "LOGOUT", session.logout()).await?;
+    Ok(())
+}
+
 /// One IMAP source: its settings and where its mail goes.
 struct Source {
     settings: ImapSettings,
@@ -390,11 +493,11 @@ impl Source {
         during: &'static str,
         command: impl Future<Output = Result<T, async_imap::error::Error>>,
     ) -> Result<T, IntakeError> {
-        let limit = self.settings.io_timeout;
-        match tokio::time::timeout(limit, command).await {
-            Ok(result) => result.map_err(|source| IntakeError::Imap { during, source }),
-            Err(_) => Err(IntakeError::Timeout { during, limit }),
-        }
+        timed(self.settings.io_timeout, during, command).await
+    }
+
+    fn dialer(&self) -> Dialer<'_> {
+        Dialer { settings: &self.settings, tls: self.tls.as_ref() }
     }
 
     /// Runs a blocking store call on the blocking pool.
@@ -409,7 +512,7 @@ impl Source {
     /// One connection, from connect to the first error. Never returns `Ok`: a session ends only
     /// by failing (or by being dropped when shutdown is cancelled).
     async fn session(&self) -> Result<std::convert::Infallible, IntakeError> {
-        let mut session = self.connect().await?;
+        let mut session = self.dialer().connect().await?;
         let mailbox = self.timed("SELECT", session.select(&self.settings.folder)).await?;
         let uidvalidity =
             mailbox.uid_validity.ok_or_else(|| IntakeError::NoUidValidity { folder: self.settings.folder.clone() })?;
@@ -469,78 +572,6 @@ impl Source {
             } else {
                 tokio::time::sleep(self.settings.poll_interval).await;
             }
-        }
-    }
-
-    async fn connect(&self) -> Result<Session<Stream>, IntakeError> {
-        let settings = &self.settings;
-        let connect = TcpStream::connect((settings.host.as_str(), settings.port));
-        let tcp = match tokio::time::timeout(settings.io_timeout, connect).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(source)) => {
-                return Err(IntakeError::Connect { host: settings.host.clone(), port: settings.port, source });
-            }
-            Err(_) => return Err(IntakeError::Timeout { during: "connect", limit: settings.io_timeout }),
-        };
-        let client = match settings.security {
-            Security::ImplicitTls => {
-                let mut client = Client::new(self.tls_wrap(tcp).await?);
-                self.greeting(&mut client).await?;
-                client
-            }
-            Security::StartTls => {
-                let mut plain = Client::new(tcp);
-                self.greeting(&mut plain).await?;
-                self.timed("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
-                Client::new(self.tls_wrap(plain.into_inner()).await?)
-            }
-            Security::Plain => {
-                let mut client = Client::new(Stream::Plain(tcp));
-                self.greeting(&mut client).await?;
-                client
-            }
-        };
-        let login = client.login(&settings.username, settings.password.expose());
-        match tokio::time::timeout(settings.io_timeout, login).await {
-            Ok(Ok(session)) => Ok(session),
-            Ok(Err((source, _client))) => Err(IntakeError::Login { username: settings.username.clone(), source }),
-            Err(_) => Err(IntakeError::Timeout { during: "LOGIN", limit: settings.io_timeout }),
-        }
-    }
-
-    async fn tls_wrap(&self, tcp: TcpStream) -> Result<Stream, IntakeError> {
-        let host = &self.settings.host;
-        let Some(tls) = &self.tls else {
-            return Err(IntakeError::Tls {
-                host: host.clone(),
-                source: std::io::Error::other("TLS is not configured for this source"),
-            });
-        };
-        let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let name = ServerName::try_from(bare).map_err(|_| IntakeError::InvalidServerName { host: host.clone() })?;
-        match tokio::time::timeout(self.settings.io_timeout, tls.connect(name, tcp)).await {
-            Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
-            Ok(Err(source)) => Err(IntakeError::Tls { host: host.clone(), source }),
-            Err(_) => Err(IntakeError::Timeout { during: "TLS handshake", limit: self.settings.io_timeout }),
-        }
-    }
-
-    /// Reads the server's first line: `* OK` (or `* PREAUTH`) to go on; `* BYE` or nothing is
-    /// an error.
-    async fn greeting<T>(&self, client: &mut Client<T>) -> Result<(), IntakeError>
-    where
-        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
-    {
-        let limit = self.settings.io_timeout;
-        let response = match tokio::time::timeout(limit, client.read_response()).await {
-            Ok(Ok(Some(response))) => response,
-            Ok(Ok(None)) => return Err(IntakeError::Greeting { detail: "connection closed before greeting".into() }),
-            Ok(Err(source)) => return Err(IntakeError::Imap { during: "greeting", source: source.into() }),
-            Err(_) => return Err(IntakeError::Timeout { during: "greeting", limit }),
-        };
-        match response.parsed() {
-            Response::Data { status: Status::Ok | Status::PreAuth, .. } => Ok(()),
-            other => Err(IntakeError::Greeting { detail: format!("{other:?}") }),
         }
     }
 
@@ -695,6 +726,7 @@ mod tests {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             io_timeout: Duration::from_secs(60),
+            ca_file: None,
         }
     }
 

@@ -129,7 +129,8 @@ fn triage_once(
         return Ok(Triage::Folded { workflow_id: open.id, alert_type: alert.alert_type, database });
     }
 
-    let workflow = store.create_workflow(
+    let correlation_window = jiff::SignedDuration::try_from(rules.correlation_window).ok();
+    let workflow = store.create_workflow_in_incident(
         NewWorkflow {
             raw_alert_id: Some(raw_alert_id),
             alert_type: alert.alert_type.clone(),
@@ -139,8 +140,9 @@ fn triage_once(
             fields: alert.fields.clone(),
         },
         "triage",
+        correlation_window,
     )?;
-    route_and_correlate(store, &workflow, policies, rules)?;
+    route_and_correlate(store, &workflow, policies)?;
     Ok(Triage::Created { workflow_id: workflow.id, alert_type: alert.alert_type, database })
 }
 
@@ -160,28 +162,17 @@ fn fold_into(
     store.set_raw_alert_outcome(raw_alert_id, &outcome)
 }
 
-/// Records which specialist the brain routes the workflow to (`brain/routing_rules.md`) and which
-/// incident it belongs to: open workflows on the same database opened within the correlation
-/// window are one incident, named by the oldest of them. One ROUTING_DECISION audit row.
+/// Records which specialist the brain routes the workflow to (`brain/routing_rules.md`) and the
+/// incident it joined (chosen when it was created: the open workflows on the same database
+/// within the correlation window). One ROUTING_DECISION audit row.
 fn route_and_correlate(
     store: &Store,
     workflow: &crate::store::workflows::WorkflowRow,
     policies: &PolicySet,
-    rules: &TriageRules,
 ) -> Result<(), StoreError> {
     let agent = policies.brain.route(&workflow.alert_type).to_owned();
-    let filter =
-        crate::store::workflows::WorkflowFilter { state: None, database: Some(workflow.database.clone()), last: None };
-    let related: Vec<_> = store
-        .list_workflows(&filter)?
-        .into_iter()
-        .filter(|other| {
-            other.state.is_open() && within(other.created_at, workflow.created_at, rules.correlation_window)
-        })
-        .collect();
-    let incident =
-        related.iter().min_by_key(|other| other.created_at).map_or(workflow.id.clone(), |oldest| oldest.id.clone());
-    let members: Vec<&str> = related.iter().map(|other| other.id.as_str()).collect();
+    let members: Vec<String> =
+        store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id).collect();
     store.audit(crate::store::audit::NewAudit {
         workflow_id: Some(workflow.id.clone()),
         database: Some(workflow.database.clone()),
@@ -189,7 +180,11 @@ fn route_and_correlate(
         actor: "triage".to_owned(),
         action: "ROUTING_DECISION".to_owned(),
         result: "ROUTED".to_owned(),
-        detail: serde_json::json!({ "agent": agent, "incident": incident, "incident_members": members }),
+        detail: serde_json::json!({
+            "agent": agent,
+            "incident": workflow.incident_id,
+            "incident_members": members,
+        }),
     })?;
     Ok(())
 }
@@ -236,7 +231,10 @@ mod tests {
     }
 
     fn databases() -> Vec<KnownDatabase> {
-        vec![KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![], engine: None }]
+        vec![
+            KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![], engine: None },
+            KnownDatabase { name: "PROD-DB-07".into(), environment: "PROD".into(), aliases: vec![], engine: None },
+        ]
     }
 
     fn stored(store: &Store, subject: &str) -> i64 {
@@ -296,6 +294,19 @@ mod tests {
             .expect("a routing decision is audited");
         assert_eq!(routing.detail["incident"], first.as_str(), "the older workflow names the incident");
         assert_eq!(routing.detail["agent"], "storage_agent");
+        let members = store.incident_workflows(&first).expect("incident");
+        assert_eq!(members.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), [first.as_str(), second.as_str()]);
+
+        // Another database is another incident; so is an alert after the window.
+        let other = triage(&store, stored(&store, "Tablespace USERS is 97% full on PROD-DB-07"), &set, &known, &rules)
+            .expect("triage");
+        let Triage::Created { workflow_id: other, .. } = other else { panic!("a workflow expected") };
+        assert_eq!(store.get_workflow(&other).expect("get").incident_id, other);
+        clock.advance_ms(10 * 60_000);
+        let late = triage(&store, stored(&store, "Tablespace TEMP2 is 97% full on DEV-DB-01"), &set, &known, &rules)
+            .expect("triage");
+        let Triage::Created { workflow_id: late, .. } = late else { panic!("a workflow expected") };
+        assert_eq!(store.get_workflow(&late).expect("get").incident_id, late, "outside the 5-minute window");
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub struct Brain {
     pub protected_sessions: Vec<String>,
     /// Databases (exact names, case-insensitive) whose fixes always need approval.
     pub protected_databases: Vec<String>,
+    /// Schemas (owners) no fix may change (`## Protected Schemas — Never Modify`, upper-case).
+    pub protected_schemas: Vec<String>,
+    /// Client programs whose sessions are never ended: a session whose program contains one of
+    /// these (case-insensitive) is protected (`## Session Kill Rules`, "program contains `…`").
+    pub protected_programs: Vec<String>,
     pub circuit_breaker_failures: u32,
     pub circuit_breaker_hours: u32,
     /// `(pattern, agent)`: a pattern ending in `*` is a prefix.
@@ -86,6 +91,19 @@ impl TimeWindow {
     }
 }
 
+/// The name a protected-names bullet starts with: the text before `—` (or ` - `), upper-cased,
+/// without Markdown emphasis — `- SYS — dictionary owner` names `SYS`.
+pub(crate) fn bullet_name(text: &str) -> Option<String> {
+    let head = text.split('—').next()?.split(" - ").next()?;
+    let name = head.trim().trim_matches('`').trim_matches('*').trim().to_uppercase();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Every `back-ticked` token of a line, trimmed, empty ones dropped.
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`').skip(1).step_by(2).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
 impl Default for Brain {
     fn default() -> Self {
         Brain {
@@ -94,6 +112,8 @@ impl Default for Brain {
             approval_below: 0.80,
             protected_sessions: Vec::new(),
             protected_databases: Vec::new(),
+            protected_schemas: Vec::new(),
+            protected_programs: Vec::new(),
             circuit_breaker_failures: 3,
             circuit_breaker_hours: 24,
             routes: Vec::new(),
@@ -182,13 +202,16 @@ impl Brain {
             }
         }
         if let Some(section) = document.sections.iter().find(|s| s.key.contains("protected_session")) {
-            self.protected_sessions = section
+            self.protected_sessions = section.items().filter_map(|item| bullet_name(&item.text)).collect();
+        }
+        if let Some(section) = document.sections.iter().find(|s| s.key.contains("protected_schema")) {
+            self.protected_schemas = section.items().filter_map(|item| bullet_name(&item.text)).collect();
+        }
+        if let Some(section) = document.sections.iter().find(|s| s.key.contains("session_kill_rule")) {
+            self.protected_programs = section
                 .items()
-                .filter_map(|item| {
-                    let head = item.text.split('—').next()?.split(" - ").next()?;
-                    let user = head.trim().trim_matches('`').trim_matches('*').to_uppercase();
-                    (!user.is_empty()).then_some(user)
-                })
+                .filter(|item| item.text.to_lowercase().contains("program contains"))
+                .flat_map(|item| backticked(&item.text))
                 .collect();
         }
         if let Some(section) = document.section("protected_databases") {
@@ -450,6 +473,18 @@ mod tests {
     }
 
     #[test]
+    fn reads_protected_schemas_and_programs() {
+        let (brain, problems) = load_rules(
+            "## Protected Schemas — Never Modify\n\n- SYS — dictionary\n- `pg_catalog` - catalog\n\n\
+             ## Session Kill Rules\n\n- Never kill when the program contains `RMAN` or `(PMON)`\n\
+             - Kill only INACTIVE sessions with `status` checked\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(brain.protected_schemas, ["SYS", "PG_CATALOG"]);
+        assert_eq!(brain.protected_programs, ["RMAN", "(PMON)"], "only bullets that say 'program contains'");
+    }
+
+    #[test]
     fn reads_the_default_packs_time_tables() {
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/brain/rules.md")).expect("read");
@@ -457,6 +492,9 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(brain.duplicate_window_minutes, 30);
         assert_eq!((brain.rca_alert_count, brain.rca_window_hours), (3, 24));
+        assert_eq!(brain.protected_schemas, ["SYS", "SYSTEM", "AUDSYS", "XDB", "PG_CATALOG", "INFORMATION_SCHEMA"]);
+        assert!(brain.protected_programs.iter().any(|p| p == "RMAN"), "{:?}", brain.protected_programs);
+        assert!(brain.protected_programs.iter().any(|p| p == "walsender"), "{:?}", brain.protected_programs);
         assert_eq!(brain.change_windows.len(), 3);
         assert_eq!(brain.freeze_windows.len(), 2);
         // 2026-11-25 is a Wednesday; 2026-11-28 a Saturday.

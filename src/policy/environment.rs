@@ -42,6 +42,8 @@ pub struct EnvironmentPolicy {
     pub override_approved_by: Option<String>,
     /// The override stops applying after this day (UTC).
     pub override_expires: Option<jiff::civil::Date>,
+    /// Schemas whose objects a fix changes only with a human's approval (upper-case names, from
+    /// `## Critical Schemas` bullets: the name, then optionally `—` and why).
     pub critical_schemas: Vec<String>,
 }
 
@@ -119,7 +121,7 @@ impl EnvironmentPolicy {
             override_expires,
             critical_schemas: document
                 .section("critical_schemas")
-                .map(|s| s.items().map(|i| i.text.clone()).collect())
+                .map(|s| s.items().filter_map(|i| super::brain::bullet_name(&i.text)).collect())
                 .unwrap_or_default(),
         })
     }

@@ -114,6 +114,9 @@ pub struct StatementClass {
     pub kills_session: bool,
     /// How many statements the text holds (a block counts as one).
     pub statements: usize,
+    /// Every qualifier written before a `.` in front of a name (`SYS` in `sys.aud$`): the schemas
+    /// (or table aliases) the text names. Placeholders are not included; their values are.
+    pub qualifiers: Vec<String>,
     pub severity: Severity,
     /// Why the severity is what it is, for the DBA reading the verdict.
     pub why: String,
@@ -212,6 +215,7 @@ pub fn classify(sql: &str) -> StatementClass {
         reader.raise(Severity::Critical, format!("the text does not parse: {problem}"));
     }
     let tokens = lexed.tokens;
+    reader.class.qualifiers = qualifiers(&tokens);
     let Some(first) = tokens.first() else {
         reader.class.verb = Verb::Empty;
         reader.class.statements = 0;
@@ -243,6 +247,21 @@ pub fn classify(sql: &str) -> StatementClass {
     reader.finish()
 }
 
+/// The names written before a `.` that is followed by a name: `a` in `a.b`, `"Odd"` in `"Odd".t`.
+fn qualifiers(tokens: &[Token]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for window in tokens.windows(3) {
+        let [qualifier @ (Token::Word(_) | Token::Quoted(_)), Token::Punct('.'), name] = window else { continue };
+        if matches!(name, Token::Word(_) | Token::Quoted(_) | Token::Placeholder(_)) {
+            let qualifier = qualifier.describe();
+            if !found.contains(&qualifier) {
+                found.push(qualifier);
+            }
+        }
+    }
+    found
+}
+
 /// Accumulates what is learnt about a text; the highest severity and its first reason win.
 struct Reader {
     class: StatementClass,
@@ -261,6 +280,7 @@ impl Reader {
                 dynamic_sql: false,
                 kills_session: false,
                 statements: 1,
+                qualifiers: Vec::new(),
                 severity: Severity::Low,
                 why: String::new(),
             },

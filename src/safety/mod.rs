@@ -2,7 +2,7 @@
 //!
 //! Five checks, one file each, run on every plan whatever produced it (template, LLM, human
 //! edit): [`policy_gate`] (autonomy, action rules, confidence, change and freeze windows,
-//! protected databases and sessions), [`conflict_lock`] (one writer per database resource),
+//! protected databases, users, programs and schemas), [`conflict_lock`] (one writer per database resource),
 //! [`blast_radius`] (what each statement can destroy, from [`classify`]), [`circuit_breaker`]
 //! (recent failures on the database) and [`rollback_guarantee`] (a real rollback, or a declared
 //! irreversible fix that always needs approval).
@@ -23,6 +23,7 @@ pub mod circuit_breaker;
 pub mod classify;
 pub mod conflict_lock;
 pub mod policy_gate;
+mod protected;
 pub mod rollback_guarantee;
 
 use std::fmt;
@@ -164,6 +165,8 @@ pub struct MeshContext<'a> {
     pub database_autonomy: Option<AutonomyLevel>,
     /// The database's aliases from sentri.yaml (protected databases match names and aliases).
     pub database_aliases: &'a [String],
+    /// The database's `critical_schemas` from sentri.yaml: changing their objects needs a human.
+    pub critical_schemas: &'a [String],
     /// The lock the caller tried to take; `None` if it did not (which blocks).
     pub lock: Option<LockAttempt>,
     /// Recent failures on the database; `None` if not counted (which blocks).

@@ -1,6 +1,6 @@
 //! Policy gate: may this plan run here, now, without a human? Environment autonomy, the brain's
 //! action rules keyed by the plan's action type, confidence, change and freeze windows,
-//! protected databases and protected sessions.
+//! and the protected names of [`super::protected`].
 //!
 //! Overrides (environments/*.md, sentri.yaml `autonomy_level`) can only make a database
 //! stricter; one that would relax the environment's default is ignored and says so. An
@@ -12,14 +12,7 @@ use crate::policy::alert::Risk;
 use crate::policy::brain::ActionMode;
 use crate::policy::environment::Autonomy;
 
-use super::classify::classify;
 use super::{CheckVerdict, Findings, MeshContext, Verdict, environment_of};
-
-/// Action types that end sessions, whether or not the classifier sees the kill in the SQL.
-const SESSION_ACTIONS: &[&str] = &["KILL_SESSION", "TERMINATE_SESSION", "CANCEL_SQL", "CANCEL_QUERY"];
-
-/// Value names that carry the user of the session a plan would end (`usename` is PostgreSQL's).
-const USER_COLUMNS: &[&str] = &["username", "user", "usename"];
 
 /// The policy gate's verdict on `plan`.
 pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
@@ -149,39 +142,8 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
         );
     }
 
-    // Protected databases: exact names or aliases, never substrings.
-    let names = std::iter::once(&plan.database).chain(context.database_aliases);
-    let protected: Vec<&String> = names
-        .filter(|name| brain.protected_databases.iter().any(|p| p.trim().eq_ignore_ascii_case(name.trim())))
-        .collect();
-    if let Some(name) = protected.first() {
-        findings.add(Verdict::NeedsApproval, format!("{name} is a protected database: every fix needs approval"));
-    }
-
-    // Protected sessions: whose session would this plan end?
-    let kills = SESSION_ACTIONS.contains(&action.as_str()) || plan.steps.iter().any(|s| classify(&s.sql).kills_session);
-    if kills {
-        let users: Vec<&str> = plan
-            .values
-            .iter()
-            .filter(|(key, _)| USER_COLUMNS.iter().any(|c| key.eq_ignore_ascii_case(c)))
-            .filter_map(|(_, value)| value.as_deref())
-            .collect();
-        if users.is_empty() {
-            findings.add(
-                Verdict::NeedsApproval,
-                "the plan ends a session but does not say whose (no username value): approval needed",
-            );
-        }
-        for user in users {
-            if brain.protected_sessions.iter().any(|p| p.eq_ignore_ascii_case(user.trim())) {
-                findings.add(
-                    Verdict::Block,
-                    format!("the session belongs to {user}, a protected user whose sessions are never ended"),
-                );
-            }
-        }
-    }
+    // Protected databases, users, programs and schemas.
+    super::protected::check(plan, context, &mut findings);
     findings.verdict()
 }
 

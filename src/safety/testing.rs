@@ -68,6 +68,7 @@ pub fn context<'a>(brain: &'a Brain, plan: &Plan) -> MeshContext<'a> {
         environment_policy: None,
         database_autonomy: None,
         database_aliases: &[],
+        critical_schemas: &[],
         lock: Some(LockAttempt {
             key: conflict_lock::lock_key(plan),
             outcome: LockOutcome::Acquired { expires_at: now },

@@ -1,5 +1,6 @@
 //! The Safety Mesh's rules, one test per row of each check's semantics, and how they combine.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::config::AutonomyLevel;
@@ -194,6 +195,74 @@ fn protected_sessions_are_never_ended() {
     let mut other = plan("DEV");
     other.values.insert("username".into(), Some("SYS".into()));
     assert_eq!(verdict_of(CheckName::PolicyGate, &other, &context(&brain, &other)), Verdict::Allow);
+}
+
+#[test]
+fn prefixed_user_and_program_values_are_recognised() {
+    let mut brain = brain();
+    brain.protected_programs = vec!["RMAN".into(), "(PMON)".into()];
+    let mut kill = plan("DEV");
+    kill.action_type = "KILL_SESSION".into();
+    kill.steps = vec![PlanStep { sql: "ALTER SYSTEM KILL SESSION :session IMMEDIATE".into() }];
+    kill.values.insert("blk_username".into(), Some("SYS".into()));
+    kill.values.insert("blk_program".into(), Some("sqlplus@app01".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &kill, &context(&brain, &kill)), Verdict::Block, "blk_username");
+    kill.values.insert("blk_username".into(), Some("APP".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &kill, &context(&brain, &kill)), Verdict::NeedsApproval);
+    kill.values.insert("blk_program".into(), Some("rman@db01 (TNS V1-V3)".into()));
+    let rman = policy_gate::check(&kill, &context(&brain, &kill));
+    assert_eq!(rman.verdict, Verdict::Block);
+    assert!(rman.reason.contains("`RMAN`"), "{}", rman.reason);
+    kill.values.remove("blk_program");
+    let unknown = policy_gate::check(&kill, &context(&brain, &kill));
+    assert!(unknown.reason.contains("which program"), "{}", unknown.reason);
+    // A value whose name only contains the word is not taken for it.
+    kill.values.insert("usernames_seen".into(), Some("SYS".into()));
+    kill.values.insert("program".into(), Some("JDBC Thin Client".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &kill, &context(&brain, &kill)), Verdict::NeedsApproval);
+}
+
+#[test]
+fn protected_schemas_are_never_modified() {
+    let mut brain = brain();
+    brain.protected_schemas = vec!["SYS".into(), "PG_CATALOG".into()];
+    let mut vacuum = plan("DEV");
+    vacuum.action_type = "VACUUM_TABLE".into();
+    vacuum.steps = vec![PlanStep { sql: "VACUUM (ANALYZE) :tbl_schema.:tbl_name".into() }];
+    vacuum.values = BTreeMap::from([
+        ("tbl_schema".into(), Some("pg_catalog".into())),
+        ("tbl_name".into(), Some("pg_class".into())),
+    ]);
+    let blocked = policy_gate::check(&vacuum, &context(&brain, &vacuum));
+    assert_eq!(blocked.verdict, Verdict::Block);
+    assert!(blocked.reason.contains("protected schema"), "{}", blocked.reason);
+    vacuum.values.insert("tbl_schema".into(), Some("public".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &vacuum, &context(&brain, &vacuum)), Verdict::Allow);
+    // A schema written into the statement itself counts too.
+    vacuum.steps = vec![PlanStep { sql: "ALTER TABLE sys.aud$ MOVE TABLESPACE :tablespace_name".into() }];
+    assert_eq!(verdict_of(CheckName::PolicyGate, &vacuum, &context(&brain, &vacuum)), Verdict::Block);
+    // Reading a protected schema's objects is not modifying them.
+    let mut read = plan("DEV");
+    read.steps = vec![PlanStep { sql: "SELECT COUNT(*) FROM sys.obj$ WHERE owner# = :owner".into() }];
+    read.values.insert("owner".into(), Some("SYS".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &read, &context(&brain, &read)), Verdict::Allow);
+}
+
+#[test]
+fn critical_schemas_need_a_human() {
+    let brain = brain();
+    let mut fix = plan("DEV");
+    fix.action_type = "EXTEND_SEQUENCE".into();
+    fix.steps = vec![PlanStep { sql: "ALTER SEQUENCE :seq_schema.:seq_name AS bigint".into() }];
+    fix.values = BTreeMap::from([("seq_schema".into(), Some("hr".into())), ("seq_name".into(), Some("ids".into()))]);
+    let critical = vec!["HR".to_owned()];
+    let mut ctx = context(&brain, &fix);
+    ctx.critical_schemas = &critical;
+    let verdict = policy_gate::check(&fix, &ctx);
+    assert_eq!(verdict.verdict, Verdict::NeedsApproval);
+    assert!(verdict.reason.contains("critical schema"), "{}", verdict.reason);
+    fix.values.insert("seq_schema".into(), Some("sales".into()));
+    assert_eq!(verdict_of(CheckName::PolicyGate, &fix, &ctx), Verdict::Allow, "another schema runs in DEV");
 }
 
 // ---- conflict lock ----

@@ -24,7 +24,8 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial schema", sql: MIGRATION_1 },
     Migration { version: 2, name: "mailbox positions", sql: MIGRATION_2 },
-    Migration { version: 3, name: "approval requests and requesters", sql: MIGRATION_3 },
+    Migration { version: 3, name: "incidents", sql: MIGRATION_3 },
+    Migration { version: 4, name: "approval requests and requesters", sql: MIGRATION_4 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -168,10 +169,18 @@ CREATE TABLE mailbox_state (
 );
 "#;
 
+/// Alerts on one database close in time are one incident, named by its first workflow's id.
+/// Existing workflows become incidents of their own.
+const MIGRATION_3: &str = r#"
+ALTER TABLE workflows ADD COLUMN incident_id TEXT;
+UPDATE workflows SET incident_id = id;
+CREATE INDEX workflows_incident ON workflows(incident_id);
+"#;
+
 /// Approval requests Sentri issued by email, each with the hash of its one-time token (never the
 /// token), the plan hash it asks about and when it expires; and the humans who asked for a
 /// workflow's change (who then may not approve it themselves when four-eyes is on).
-const MIGRATION_3: &str = r#"
+const MIGRATION_4: &str = r#"
 CREATE TABLE approval_requests (
     id           INTEGER PRIMARY KEY,
     workflow_id  TEXT NOT NULL REFERENCES workflows(id),

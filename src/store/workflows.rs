@@ -8,13 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::audit::{NewAudit, actions, append_audit};
-use super::{SqlContext, Store, StoreError, json_column, sql_limit, stored_timestamp, timestamp_text, to_json};
+use super::{SqlContext, Store, StoreError, json_column, later, sql_limit, stored_timestamp, timestamp_text, to_json};
 use crate::pipeline::workflow::WorkflowState;
 
 /// What a new workflow starts from: a matched alert.
@@ -51,6 +51,9 @@ pub struct WorkflowRow {
     pub execution: Option<serde_json::Value>,
     /// How many alerts this workflow stands for (1 + folded repeats).
     pub occurrences: i64,
+    /// The incident it belongs to: the id of the first workflow of the alerts that hit its
+    /// database together (its own id when it came alone).
+    pub incident_id: String,
     /// Bumped on every change; the compare-and-set key.
     pub version: i64,
     #[serde(serialize_with = "super::timestamp_serde::serialize")]
@@ -112,7 +115,7 @@ pub struct ExecutionCounts {
 
 const COLUMNS: &str = "id, raw_alert_id, alert_type, database, environment, severity, state, \
                        fields, plan, plan_hash, verification, execution, occurrences, version, \
-                       created_at, updated_at";
+                       created_at, updated_at, incident_id";
 
 /// Column texts of one row, before they are checked and parsed.
 struct RawColumns {
@@ -132,6 +135,7 @@ struct RawColumns {
     version: i64,
     created_at: String,
     updated_at: String,
+    incident_id: Option<String>,
 }
 
 impl RawColumns {
@@ -153,6 +157,7 @@ impl RawColumns {
             version: row.get(13)?,
             created_at: row.get(14)?,
             updated_at: row.get(15)?,
+            incident_id: row.get(16)?,
         })
     }
 
@@ -174,6 +179,7 @@ impl RawColumns {
             plan_hash: self.plan_hash,
             occurrences: self.occurrences,
             version: self.version,
+            incident_id: self.incident_id.unwrap_or_else(|| id.clone()),
             id,
         })
     }
@@ -199,6 +205,27 @@ pub(crate) fn get_in(conn: &Connection, id: &str) -> Result<WorkflowRow, StoreEr
         .ctx("reading a workflow")?
         .ok_or_else(|| StoreError::NotFound { what: "workflow", key: id.to_owned() })?
         .parse()
+}
+
+/// The states of [`WorkflowState::is_open`], as a JSON array for `json_each`.
+fn open_states_json() -> Result<String, StoreError> {
+    let open: Vec<&str> =
+        WorkflowState::ALL.into_iter().filter(|state| state.is_open()).map(WorkflowState::as_str).collect();
+    to_json("encoding the open states", &open)
+}
+
+/// The incident of the oldest open workflow on `database` created at or after `since`.
+fn incident_to_join(conn: &Connection, database: &str, since: Timestamp) -> Result<Option<String>, StoreError> {
+    conn.query_row(
+        "SELECT coalesce(incident_id, id) FROM workflows
+         WHERE database = ?1 COLLATE NOCASE AND created_at >= ?2
+           AND state IN (SELECT value FROM json_each(?3))
+         ORDER BY created_at, rowid LIMIT 1",
+        (database, timestamp_text(since), open_states_json()?),
+        |row| row.get(0),
+    )
+    .optional()
+    .ctx("looking for an incident to join")
 }
 
 /// The audit row's common columns for an event about `workflow`.
@@ -231,17 +258,35 @@ pub enum Payload {
 impl Store {
     /// Creates a workflow in DETECTED with a new random id, audited as WORKFLOW_CREATED. When it
     /// comes from a raw alert, that alert is marked as having started it in the same
-    /// transaction: an alert is marked handled only once its workflow is stored.
+    /// transaction: an alert is marked handled only once its workflow is stored. It is an
+    /// incident of its own; see [`Store::create_workflow_in_incident`].
     pub fn create_workflow(&self, new: NewWorkflow, actor: &str) -> Result<WorkflowRow, StoreError> {
+        self.create_workflow_in_incident(new, actor, None)
+    }
+
+    /// [`Store::create_workflow`], joining the incident of the oldest open workflow on the same
+    /// database created within `correlation_window` before it, if there is one. Chosen in the
+    /// same transaction as the insert, so two alerts arriving together cannot both start one.
+    pub fn create_workflow_in_incident(
+        &self,
+        new: NewWorkflow,
+        actor: &str,
+        correlation_window: Option<SignedDuration>,
+    ) -> Result<WorkflowRow, StoreError> {
         let now = self.now();
         let id = self.new_id();
         let fields = to_json("encoding workflow fields", &new.fields)?;
         self.write_at(now, |tx, now| {
             let at = timestamp_text(now);
+            let incident = match correlation_window {
+                Some(window) => incident_to_join(tx, &new.database, later(now, -window))?,
+                None => None,
+            }
+            .unwrap_or_else(|| id.clone());
             tx.execute(
                 &format!(
                     "INSERT INTO workflows ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL, 1, 1, ?9, ?9)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL, 1, 1, ?9, ?9, ?10)"
                 ),
                 rusqlite::params![
                     id,
@@ -252,7 +297,8 @@ impl Store {
                     new.severity,
                     WorkflowState::Detected.as_str(),
                     fields,
-                    at
+                    at,
+                    incident
                 ],
             )
             .map_err(|source| match new.raw_alert_id {
@@ -281,6 +327,7 @@ impl Store {
                 "severity": row.severity,
                 "raw_alert_id": row.raw_alert_id,
                 "fields": row.fields,
+                "incident_id": row.incident_id,
             });
             append_audit(tx, now, audit_for(&row, actor, actions::WORKFLOW_CREATED, row.state.as_str(), detail))?;
             Ok(row)
@@ -415,6 +462,21 @@ impl Store {
                 .ctx("listing open workflows")?
                 .collect::<Result<Vec<_>, _>>()
                 .ctx("reading open workflows")?;
+            raw.into_iter().map(RawColumns::parse).collect()
+        })
+    }
+
+    /// The workflows of one incident, oldest first.
+    pub fn incident_workflows(&self, incident_id: &str) -> Result<Vec<WorkflowRow>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!("SELECT {COLUMNS} FROM workflows WHERE incident_id = ?1 ORDER BY created_at, rowid"))
+                .ctx("listing an incident's workflows")?;
+            let raw = statement
+                .query_map([incident_id], RawColumns::from_row)
+                .ctx("listing an incident's workflows")?
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("reading an incident's workflows")?;
             raw.into_iter().map(RawColumns::parse).collect()
         })
     }

@@ -38,6 +38,8 @@ pub struct Dovecot {
     _temp: Option<tempfile::TempDir>,
     pub imap_port: u16,
     pub lmtp_port: u16,
+    /// The implicit-TLS port, for a server started with [`Dovecot::start_tls`].
+    pub imaps_port: Option<u16>,
     conf: PathBuf,
     child: Mutex<Option<Child>>,
     users: Mutex<()>,
@@ -51,7 +53,7 @@ pub fn shared() -> &'static Dovecot {
         // The watchdog removes the directory, so it is not a TempDir that would be dropped
         // (statics are never dropped anyway).
         let dir = tempfile::Builder::new().prefix("sentri-dovecot-").tempdir().expect("create a temp dir").keep();
-        let server = Dovecot::launch(dir, None, "");
+        let server = Dovecot::launch(dir, None, "", None);
         server.watchdog(true);
         server
     })
@@ -122,8 +124,29 @@ fn accounts() -> Accounts {
     }
 }
 
-fn config(dir: &Path, version: (u32, u32), imap_port: u16, lmtp_port: u16, accounts: &Accounts) -> String {
+/// TLS for a server: its certificate chain and key (PEM files in its directory), and the port
+/// of its implicit-TLS listener. The plain port then also offers STARTTLS.
+struct Tls {
+    imaps_port: u16,
+}
+
+fn config(
+    dir: &Path,
+    version: (u32, u32),
+    imap_port: u16,
+    lmtp_port: u16,
+    accounts: &Accounts,
+    tls: Option<&Tls>,
+) -> String {
     let d = dir.display();
+    let imaps_port = tls.map_or(0, |tls| tls.imaps_port);
+    let ssl = match (tls, version >= (2, 4)) {
+        (None, _) => "ssl = no".to_owned(),
+        (Some(_), true) => {
+            format!("ssl = yes\nssl_server_cert_file = {d}/server.pem\nssl_server_key_file = {d}/server.key")
+        }
+        (Some(_), false) => format!("ssl = yes\nssl_cert = <{d}/server.pem\nssl_key = <{d}/server.key"),
+    };
     // The mail owner, as global settings and as userdb fields (2.3 `args`, 2.4 `fields {}`).
     let (mail_uid, mail_gid, userdb_fields) = match accounts.mail {
         Some((uid, gid)) => (
@@ -141,7 +164,7 @@ log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 listen = 127.0.0.1
 protocols = imap lmtp
-ssl = no
+{ssl}
 # A wrong password is answered at once (a user just added may not be loaded yet).
 auth_failure_delay = 0
 default_internal_user = {internal}
@@ -152,7 +175,8 @@ default_login_user = {login}
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 {chroot}}}
 service lmtp {{
@@ -219,12 +243,24 @@ impl Dovecot {
     pub fn start_with(extra: &str) -> Dovecot {
         let temp = tempfile::Builder::new().prefix("sentri-dovecot-").tempdir().expect("create a temp dir");
         let dir = temp.path().to_owned();
-        let server = Dovecot::launch(dir, Some(temp), extra);
+        let server = Dovecot::launch(dir, Some(temp), extra, None);
         server.watchdog(false);
         server
     }
 
-    fn launch(dir: PathBuf, temp: Option<tempfile::TempDir>, extra: &str) -> Dovecot {
+    /// A private server that speaks TLS with this certificate chain and key (PEM): implicit
+    /// TLS on [`Dovecot::imaps_port`], STARTTLS on [`Dovecot::imap_port`].
+    pub fn start_tls(certificate_pem: &str, key_pem: &str) -> Dovecot {
+        let temp = tempfile::Builder::new().prefix("sentri-dovecot-").tempdir().expect("create a temp dir");
+        let dir = temp.path().to_owned();
+        std::fs::write(dir.join("server.pem"), certificate_pem).expect("write the server certificate");
+        std::fs::write(dir.join("server.key"), key_pem).expect("write the server key");
+        let server = Dovecot::launch(dir, Some(temp), "", Some(Tls { imaps_port: free_port() }));
+        server.watchdog(false);
+        server
+    }
+
+    fn launch(dir: PathBuf, temp: Option<tempfile::TempDir>, extra: &str, tls: Option<Tls>) -> Dovecot {
         let binary = dovecot_binary();
         let version = dovecot_version(&binary);
         let accounts = accounts();
@@ -241,10 +277,18 @@ impl Dovecot {
         }
         std::fs::write(dir.join("users"), format!("{PROBE_USER}:{{PLAIN}}{PASSWORD}::::::\n")).expect("write users");
         let conf = dir.join("dovecot.conf");
-        let text = format!("{}{extra}\n", config(&dir, version, imap_port, lmtp_port, &accounts));
+        let text = format!("{}{extra}\n", config(&dir, version, imap_port, lmtp_port, &accounts, tls.as_ref()));
         std::fs::write(&conf, text).expect("write dovecot.conf");
-        let server =
-            Dovecot { dir, _temp: temp, imap_port, lmtp_port, conf, child: Mutex::new(None), users: Mutex::new(()) };
+        let server = Dovecot {
+            dir,
+            _temp: temp,
+            imap_port,
+            lmtp_port,
+            imaps_port: tls.map(|tls| tls.imaps_port),
+            conf,
+            child: Mutex::new(None),
+            users: Mutex::new(()),
+        };
         server.spawn();
         server
     }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use sentri::pipeline::workflow::WorkflowState;
 use sentri::store::timestamp_text;
-use sentri::store::workflows::WorkflowFilter;
+use sentri::store::workflows::{WorkflowFilter, WorkflowRow};
 
 use super::{Context, print_json, table};
 
@@ -19,7 +19,8 @@ pub struct Args {
     /// How many of the most recent workflows to show.
     #[arg(long, value_name = "N", default_value_t = 20)]
     last: usize,
-    /// Print JSON: an array of {"id","short_id","alert_type","database","environment","status","created_at","updated_at"}.
+    /// Print JSON: an array of {"id","short_id","incident_id","alert_type","database","environment","status",
+    /// "created_at","updated_at"}.
     #[arg(long)]
     json: bool,
 }
@@ -28,6 +29,7 @@ pub struct Args {
 struct Listed<'a> {
     id: &'a str,
     short_id: &'a str,
+    incident_id: &'a str,
     alert_type: &'a str,
     database: &'a str,
     environment: &'a str,
@@ -46,6 +48,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             .map(|row| Listed {
                 id: &row.id,
                 short_id: row.short_id(),
+                incident_id: &row.incident_id,
                 alert_type: &row.alert_type,
                 database: &row.database,
                 environment: &row.environment,
@@ -70,10 +73,16 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 row.database.clone(),
                 row.environment.clone(),
                 row.state.to_string(),
+                incident_label(row),
                 timestamp_text(row.created_at),
             ]
         })
         .collect();
-    table::print(&["ID", "ALERT TYPE", "DATABASE", "ENV", "STATUS", "CREATED (UTC)"], &table_rows);
+    table::print(&["ID", "ALERT TYPE", "DATABASE", "ENV", "STATUS", "INCIDENT", "CREATED (UTC)"], &table_rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The short id of the incident a workflow joined, or `-` when it came alone.
+fn incident_label(row: &WorkflowRow) -> String {
+    if row.incident_id == row.id { "-".to_owned() } else { row.incident_id.chars().take(8).collect() }
 }

@@ -12,7 +12,7 @@ use super::{Context, print_json, printable};
 pub struct Args {
     /// The workflow id, or any unique prefix of it (the 8-character short id works).
     id: String,
-    /// Print JSON: {"workflow", "transitions", "audit"}.
+    /// Print JSON: {"workflow", "incident" (the ids of its incident's workflows), "transitions", "audit"}.
     #[arg(long)]
     json: bool,
 }
@@ -23,7 +23,14 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let transitions = store.workflow_transitions(&workflow.id)?;
     let audit = store.list_audit(&AuditFilter { workflow_id: Some(workflow.id.clone()), ..AuditFilter::default() })?;
     if args.json {
-        print_json(&serde_json::json!({ "workflow": workflow, "transitions": transitions, "audit": audit }))?;
+        let incident: Vec<String> =
+            store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id).collect();
+        print_json(&serde_json::json!({
+            "workflow": workflow,
+            "incident": incident,
+            "transitions": transitions,
+            "audit": audit,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("Workflow {}", workflow.id);
@@ -34,6 +41,18 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     println!("  updated:     {}", timestamp_text(workflow.updated_at));
     if workflow.occurrences > 1 {
         println!("  occurrences: {}", workflow.occurrences);
+    }
+    let incident = store.incident_workflows(&workflow.incident_id)?;
+    if incident.len() > 1 {
+        println!(
+            "  incident:    {} ({} alerts on {} together)",
+            short(&workflow.incident_id),
+            incident.len(),
+            workflow.database
+        );
+        for member in incident.iter().filter(|member| member.id != workflow.id) {
+            println!("               {}  {} — {}", member.short_id(), member.alert_type, member.state);
+        }
     }
     if !workflow.fields.is_empty() {
         println!("Fields:");
@@ -70,4 +89,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         println!("  #{} {}  {} {}  by {}", row.id, timestamp_text(row.at), row.action, row.result, row.actor);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first 8 characters of an id.
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
