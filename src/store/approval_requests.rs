@@ -299,12 +299,14 @@ impl Store {
     /// (the workflow, earlier decisions, the request `token_hash` belongs to, the requesters),
     /// asks `judge`, and writes what it says — a refusal's audit row, or the decision (and,
     /// for [`ApprovalAction::Decide`], the state change) with the token marked used.
-    pub fn apply_approval(
+    /// `judge` returns the action and anything else the caller wants back from its judgement
+    /// (e.g. the rule that refused), handed back beside what was written.
+    pub fn apply_approval<J>(
         &self,
         workflow_id: &str,
         token_hash: Option<&str>,
-        judge: impl FnOnce(&ApprovalFacts) -> ApprovalAction,
-    ) -> Result<Applied, StoreError> {
+        judge: impl FnOnce(&ApprovalFacts) -> (ApprovalAction, J),
+    ) -> Result<(Applied, J), StoreError> {
         self.write(|tx, now| {
             let facts = ApprovalFacts {
                 workflow: super::workflows::get_in(tx, workflow_id)?,
@@ -313,8 +315,9 @@ impl Store {
                 requesters: requesters_in(tx, workflow_id)?,
                 now,
             };
-            let (approval, decides) = match judge(&facts) {
-                ApprovalAction::Refuse(audit) => return Ok(Applied::Refused(append_audit(tx, now, audit)?)),
+            let (action, judged) = judge(&facts);
+            let (approval, decides) = match action {
+                ApprovalAction::Refuse(audit) => return Ok((Applied::Refused(append_audit(tx, now, audit)?), judged)),
                 ApprovalAction::Record(approval) => (approval, false),
                 ApprovalAction::Decide(approval) => (approval, true),
             };
@@ -337,7 +340,7 @@ impl Store {
             }
             let (row, workflow) = super::approvals::insert_in(tx, now, &approval)?;
             if !decides {
-                return Ok(Applied::Recorded(row));
+                return Ok((Applied::Recorded(row), judged));
             }
             let actor = format!("{}:{}", approval.channel, approval.approver);
             let detail = serde_json::json!({ "approval_id": row.id, "plan_hash": approval.plan_hash });
@@ -351,7 +354,7 @@ impl Store {
                 &approval.reason,
                 detail,
             )?;
-            Ok(Applied::Decided(row, Box::new(workflow)))
+            Ok((Applied::Decided(row, Box::new(workflow)), judged))
         })
     }
 }

@@ -213,22 +213,18 @@ pub fn decide(
     request: &DecisionRequest,
 ) -> Result<DecisionOutcome, ApprovalError> {
     let rules = Rules::from(config);
-    let mut verdict = None;
-    let applied = store.apply_approval(&request.workflow_id, request.token_hash.as_deref(), |facts| {
+    let (applied, judged) = store.apply_approval(&request.workflow_id, request.token_hash.as_deref(), |facts| {
         let judged = judge(facts, &rules, request);
-        let action = action_for(facts, request, &judged);
-        verdict = Some(judged);
-        action
+        (action_for(facts, request, &judged), judged)
     })?;
-    Ok(match (applied, verdict) {
+    Ok(match (applied, judged) {
         (Applied::Decided(_, workflow), _) => DecisionOutcome::Decided { state: workflow.state },
-        (Applied::Recorded(_), Some(Judged::Record { approvals })) => {
+        (_, Judged::Record { approvals }) => {
             DecisionOutcome::Recorded { approvals, required: rules.required_approvals }
         }
-        (Applied::Refused(_), Some(Judged::Refuse(rule))) => DecisionOutcome::Refused { rule },
-        // The store applies exactly what the judge returned; these pairs cannot occur.
-        (Applied::Recorded(_), _) => DecisionOutcome::Recorded { approvals: 0, required: rules.required_approvals },
-        (Applied::Refused(_), _) => DecisionOutcome::Refused { rule: Rule::NoWorkflow },
+        (_, Judged::Refuse(rule)) => DecisionOutcome::Refused { rule },
+        // A Decide judgement is always applied as Decided (or fails as an error).
+        (_, Judged::Decide) => DecisionOutcome::Decided { state: request.decision.next_state() },
     })
 }
 
