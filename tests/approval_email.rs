@@ -410,3 +410,29 @@ async fn four_eyes_needs_two_distinct_approvers_and_refuses_the_requester() {
         running.store().approvals(&orders).expect("approvals").into_iter().map(|a| a.approver).collect();
     assert_eq!(approvers, ["alice@example.com", "bob@example.com"]);
 }
+
+#[test]
+fn a_replayed_approval_reply_is_judged_as_one_and_never_opens_a_workflow() {
+    let home = tempfile::tempdir().expect("tempdir");
+    assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
+    let config = "approvals:\n  email_enabled: true\n  approval_recipients: [dba-team@example.com]\n  approvers: [alice@example.com]\n";
+    std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
+    let folder = home.path().join("replay");
+    std::fs::create_dir_all(&folder).expect("folder");
+    // The reply quotes the alert it is about: triaged as an alert, it would match a policy.
+    std::fs::write(
+        folder.join("reply.eml"),
+        "From: alice@example.com\r\nSubject: Re: [Sentri] Approval needed [WF:0123abcd] pg_sequence_exhaustion on app (PROD)\r\nMessage-ID: <replayed-reply@example.com>\r\n\r\nAPPROVED\r\n\r\nOn Wed, 25 Nov 2026 at 03:01, Sentri <sentri@example.com> wrote:\r\n> ** PROBLEM Service Alert: db1/POSTGRES_SEQUENCE is CRITICAL **\r\n> POSTGRES_SEQUENCE CRITICAL: DB \"app\" public.orders_id_seq=93% (calls left=147483647)\r\n",
+    )
+    .expect("eml");
+    let replay = sentri(home.path()).arg("replay").arg(&folder).output().expect("replay");
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    assert!(stdout.contains("approval reply rejected: the reply names no existing workflow"), "{stdout}");
+    let store = Store::open(home.path().join("data/sentri.db")).expect("store");
+    assert!(store.list_workflows(&Default::default()).expect("list").is_empty(), "no workflow opened");
+    let alerts = store.list_raw_alerts(false, None).expect("alerts");
+    assert!(matches!(alerts[0].outcome, Some(RawAlertOutcome::ApprovalReply { workflow_id: None })));
+    let rejected = store.list_audit(&AuditFilter::default()).expect("audit").pop().expect("row");
+    assert_eq!((rejected.action.as_str(), rejected.result.as_str()), ("APPROVAL_REPLY_REJECTED", "NO_WORKFLOW"));
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sentri::intake::replay;
+use sentri::pipeline::approval::{self, DecisionOutcome};
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::pipeline::triage::{self, Triage, TriageRules};
 use sentri::policy::PolicySet;
@@ -78,6 +79,15 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 let (id, new) = store.insert_raw_alert(&message.raw)?;
                 if !new {
                     "already stored: skipped".to_owned()
+                } else if let Some(handled) = approval::inbound::handle_reply(store, &config.approvals, id)? {
+                    // A reply to an approval request is judged as one, never triaged as an alert.
+                    match handled.outcome {
+                        DecisionOutcome::Refused { rule } => format!("approval reply rejected: {rule}"),
+                        DecisionOutcome::Recorded { approvals, required } => {
+                            format!("approval reply: {approvals} of {required} approvals")
+                        }
+                        DecisionOutcome::Decided { state } => format!("approval reply: {state}"),
+                    }
                 } else {
                     match triage::triage(store, id, &policies, &databases, &TriageRules::default())? {
                         Triage::Created { workflow_id, .. } => {

@@ -23,6 +23,7 @@
 //! still waiting (and `sentri show`/the console show the rejection).
 
 pub mod inbound;
+pub mod message;
 pub mod reply;
 pub mod request;
 pub mod token;

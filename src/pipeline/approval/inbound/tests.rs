@@ -50,7 +50,7 @@ fn reply(from: &str, workflow: &WorkflowRow, first: &str, token: Option<&str>, e
         workflow.short_id(),
         uuid::Uuid::new_v4(),
         workflow.short_id(),
-        request::HOW_TO_REPLY,
+        super::super::message::HOW_TO_REPLY,
     )
 }
 

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::intake::RawAlert;
+use crate::notify::EmailContent;
+use crate::pipeline::approval::message::HOW_TO_REPLY;
 use crate::pipeline::approval::reply::{DecisionLine, decision_line};
 use crate::pipeline::plan::PlanSource;
+use crate::pipeline::plan::PlanStep;
 use crate::policy::alert::Risk;
 use crate::store::NewWorkflow;
 use crate::store::testing;
@@ -214,13 +217,6 @@ fn nothing_is_issued_when_email_approvals_are_off_or_the_workflow_is_not_waiting
     store.transition(&workflow.id, AwaitingApproval, Denied, "cli:alice", "no").unwrap();
     assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 0);
     assert!(outbox(&store).is_empty());
-}
-
-#[test]
-fn html_escaping_covers_the_five_characters() {
-    assert_eq!(escape_html("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-    assert_eq!(one_line("a\r\nb\tc", 100), "a  b c");
-    assert_eq!(one_line("abcdef", 3), "abc…");
 }
 
 #[test]
