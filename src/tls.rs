@@ -27,6 +27,8 @@ pub enum CaFileError {
         #[source]
         source: rustls::Error,
     },
+    #[error("the TLS configuration cannot be built: {detail}")]
+    Unusable { detail: String },
 }
 
 /// Installs rustls' aws-lc-rs provider as the process default, once. A second call (or a provider
@@ -54,15 +56,36 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaFileE
 pub fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, CaFileError> {
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(path) = ca_file {
-        for (index, certificate) in read_ca_file(path)?.into_iter().enumerate() {
-            roots.add(certificate).map_err(|source| CaFileError::Invalid {
-                path: path.to_path_buf(),
-                index: index + 1,
-                source,
-            })?;
-        }
+        add_file(&mut roots, path)?;
     }
     Ok(roots)
+}
+
+/// Only the certificates of `root_file` when one is given (libpq's `sslrootcert`: that file is
+/// the whole trust), else the public roots.
+pub fn root_store_only(root_file: Option<&Path>) -> Result<RootCertStore, CaFileError> {
+    let Some(path) = root_file else { return root_store(None) };
+    let mut roots = RootCertStore::empty();
+    add_file(&mut roots, path)?;
+    Ok(roots)
+}
+
+/// A client configuration that verifies servers against [`root_store_only`].
+pub fn client_config_only(root_file: Option<&Path>) -> Result<Arc<ClientConfig>, CaFileError> {
+    install_crypto_provider();
+    let roots = root_store_only(root_file)?;
+    Ok(Arc::new(ClientConfig::builder().with_root_certificates(roots).with_no_client_auth()))
+}
+
+fn add_file(roots: &mut RootCertStore, path: &Path) -> Result<(), CaFileError> {
+    for (index, certificate) in read_ca_file(path)?.into_iter().enumerate() {
+        roots.add(certificate).map_err(|source| CaFileError::Invalid {
+            path: path.to_path_buf(),
+            index: index + 1,
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// A client configuration that verifies servers against [`root_store`].

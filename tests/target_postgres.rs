@@ -446,12 +446,78 @@ async fn connection_failures_are_named() {
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     held.abort();
 
-    let tls = database_config_for(&format!("{}&sslmode=require", pg::connection_string("x")), "postgres", None);
-    let error = PostgresTarget::connect(&tls, &options).await.expect_err("TLS not built");
+    let unknown_mode = database_config_for(&format!("{}&sslmode=always", pg::connection_string("x")), "postgres", None);
+    let error = PostgresTarget::connect(&unknown_mode, &options).await.expect_err("unknown sslmode");
+    assert_eq!(error.kind, ErrorKind::BadConnectString, "{error}");
+}
+
+/// Whether the target's own session is encrypted, as the server sees it.
+async fn session_is_encrypted(target: &PostgresTarget) -> bool {
+    let rows = target
+        .query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &Values::new())
+        .await
+        .expect("pg_stat_ssl");
+    matches!(rows.rows.first().and_then(|row| row.first()), Some(Value::Bool(true)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_follows_sslmode_and_sslrootcert() {
+    let dbname = pg::fresh_database().await;
+    let base = format!("postgres://127.0.0.1:{}/{dbname}", pg::server().port);
+    let ca = pg::ca_file();
+    let connect = |query: String| {
+        let config = database_config_for(&format!("{base}?{query}"), "postgres", Some(pg::SUPERUSER_PASSWORD));
+        async move { PostgresTarget::connect(&config, &options()).await }
+    };
+
+    // Loopback without sslmode: plain, as before. sslmode=require: encrypted, unverified.
+    let plain = connect("application_name=x".into()).await.expect("plain on loopback");
+    assert!(!session_is_encrypted(&plain).await);
+    let required = connect("sslmode=require".into()).await.expect("require");
+    assert!(session_is_encrypted(&required).await);
+
+    // verify-full with the CA that signed the server, by the name in its certificate:
+    // encrypted and authenticated.
+    let by_name = format!("postgres://localhost:{}/{dbname}", pg::server().port);
+    let named = database_config_for(
+        &format!("{by_name}?sslmode=verify-full&sslrootcert={}", ca.display()),
+        "postgres",
+        Some(pg::SUPERUSER_PASSWORD),
+    );
+    let verified = PostgresTarget::connect(&named, &options()).await.expect("verify-full by name");
+    assert!(session_is_encrypted(&verified).await);
+    // The certificate names localhost, not 127.0.0.1: verify-ca accepts it, verify-full does not.
+    let ca_only = connect(format!("sslmode=verify-ca&sslrootcert={}", ca.display())).await.expect("verify-ca");
+    assert!(session_is_encrypted(&ca_only).await);
+    let error = connect(format!("sslmode=verify-full&sslrootcert={}", ca.display())).await.expect_err("wrong name");
     assert_eq!(error.kind, ErrorKind::Tls, "{error}");
-    let remote = database_config_for("postgres://db.invalid:5432/x", "postgres", None);
-    let error = PostgresTarget::connect(&remote, &options).await.expect_err("no silent downgrade");
+
+    // verify-full against the public roots: the private CA is not trusted.
+    let error = connect("sslmode=verify-full".into()).await.expect_err("an unknown CA");
     assert_eq!(error.kind, ErrorKind::Tls, "{error}");
+    // require with a root certificate verifies the chain (libpq); a wrong root fails.
+    let other_ca = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(other_ca.path(), rcgen_ca()).expect("write");
+    let error = connect(format!("sslmode=require&sslrootcert={}", other_ca.path().display()))
+        .await
+        .expect_err("a chain to another CA");
+    assert_eq!(error.kind, ErrorKind::Tls, "{error}");
+    // A missing root certificate file is named.
+    let error = connect("sslmode=verify-ca&sslrootcert=/nonexistent/root.crt".into()).await.expect_err("missing");
+    assert_eq!(error.kind, ErrorKind::Tls, "{error}");
+    assert!(error.to_string().contains("/nonexistent/root.crt"), "{error}");
+
+    for target in [plain, required, verified, ca_only] {
+        target.close().await;
+    }
+}
+
+/// A CA certificate that signed nothing the server holds.
+fn rcgen_ca() -> String {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.self_signed(&key).expect("certificate").pem()
 }
 
 fn hostile_values(marker: &str) -> Vec<String> {

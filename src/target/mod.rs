@@ -6,6 +6,7 @@ pub mod error;
 pub mod fill;
 pub mod oracle;
 pub mod postgres;
+pub mod postgres_tls;
 pub mod profile;
 pub mod sql;
 pub mod value;

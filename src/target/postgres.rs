@@ -17,8 +17,9 @@
 //! - **Every call is bounded**: `statement_timeout` on the server, plus a client-side backstop
 //!   that cancels the query and discards the connection.
 //!
-//! Connections are plain TCP or Unix sockets for now: TLS is refused with a clear error rather
-//! than silently downgraded (see [`PostgresTarget::connect`]).
+//! Connections use TLS with libpq's `sslmode`/`sslrootcert` meanings, except that a remote
+//! host is never reached in plain text unless `sslmode=disable` says so (see
+//! [`super::postgres_tls`]).
 
 use std::collections::BTreeMap;
 use std::error::Error as _;
@@ -31,7 +32,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::task::JoinHandle;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::postgres_tls::{Protection, connector, protection, take_tls_keys};
 
 use super::fill::{self, Dialect, FillError};
 use super::profile::{PostgresProfile, Profile};
@@ -51,6 +55,10 @@ pub struct PostgresTarget {
     /// The password, kept only to scrub it out of any error text.
     password: Option<String>,
     options: ConnectOptions,
+    /// How connections are protected, for `db test` and errors.
+    protection: Protection,
+    /// Used only when `protection` is TLS (tokio-postgres then negotiates it).
+    tls: MakeRustlsConnect,
     idle: Mutex<Vec<Client>>,
     permits: Semaphore,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -65,6 +73,7 @@ impl std::fmt::Debug for PostgresTarget {
             .field("dbname", &self.config.get_dbname())
             .field("user", &self.config.get_user())
             .field("options", &self.options)
+            .field("protection", &self.protection)
             .finish_non_exhaustive()
     }
 }
@@ -76,53 +85,28 @@ impl PostgresTarget {
     /// The connection string is a `postgres://` URL or a libpq `key=value` string; the user
     /// and password come from the configuration (`SENTRI_DB_<NAME>_…`), never from the string.
     /// Without a password Sentri tries to connect anyway (trust or peer authentication); if the
-    /// server asks for one, the error names the variable to set. TLS is not built yet:
-    /// `sslmode=require`/`verify-*` and a remote host without `sslmode=disable` are refused
-    /// with [`ErrorKind::Tls`] instead of connecting unencrypted behind the DBA's back.
+    /// server asks for one, the error names the variable to set. TLS follows `sslmode` and
+    /// `sslrootcert` as [`super::postgres_tls`] describes.
     pub async fn connect(db: &DatabaseConfig, options: &ConnectOptions) -> Result<PostgresTarget, TargetError> {
         let name = db.name.clone();
-        let mode = requested_sslmode(&db.connection_string);
-        if let Some(mode) = &mode {
-            match mode.as_str() {
-                "disable" | "allow" | "prefer" => {}
-                "require" | "verify-ca" | "verify-full" => {
-                    return Err(TargetError::new(
-                        &name,
-                        ErrorKind::Tls,
-                        format!("sslmode={mode}: TLS connections to PostgreSQL are not supported yet"),
-                    )
-                    .with_hint("use sslmode=disable on a trusted network, or wait for TLS support"));
-                }
-                other => {
-                    return Err(TargetError::new(
-                        &name,
-                        ErrorKind::BadConnectString,
-                        format!("unknown sslmode `{other}`"),
-                    )
-                    .with_hint("use one of disable, prefer, require, verify-ca, verify-full"));
-                }
-            }
-        }
-        // tokio-postgres knows only disable/prefer/require; `allow` means the same as prefer
-        // for a client without TLS.
-        let parseable = db.connection_string.replace("sslmode=allow", "sslmode=prefer");
-        let mut config = tokio_postgres::Config::from_str(&parseable).map_err(|error| {
+        let request = take_tls_keys(&db.connection_string);
+        let mut config = tokio_postgres::Config::from_str(&request.connection).map_err(|error| {
             TargetError::new(&name, ErrorKind::BadConnectString, format!("cannot read the connection string: {error}"))
-                .with_hint("write postgres://host:port/dbname?sslmode=disable or `host=… port=… dbname=…`")
+                .with_hint("write postgres://host:port/dbname?sslmode=verify-full or `host=… port=… dbname=…`")
         })?;
         if config.get_hosts().is_empty() {
             return Err(TargetError::new(&name, ErrorKind::BadConnectString, "the connection string names no host")
                 .with_hint("write postgres://host:port/dbname"));
         }
-        if config.get_ssl_mode() != SslMode::Disable && !all_local(&config) {
-            return Err(TargetError::new(
-                &name,
-                ErrorKind::Tls,
-                "TLS connections to PostgreSQL are not supported yet, and this host is not on loopback",
-            )
-            .with_hint("add sslmode=disable to connect without encryption on a trusted network"));
-        }
-        config.ssl_mode(SslMode::Disable);
+        let protection = protection(&request, all_local(&config)).map_err(|mode| {
+            TargetError::new(&name, ErrorKind::BadConnectString, format!("unknown sslmode `{mode}`"))
+                .with_hint("use one of disable, allow, prefer, require, verify-ca, verify-full")
+        })?;
+        let tls = connector(&protection).map_err(|error| {
+            TargetError::new(&name, ErrorKind::Tls, error.to_string())
+                .with_hint("sslrootcert must name a readable PEM file of CA certificates, or `system`")
+        })?;
+        config.ssl_mode(if protection == Protection::Plain { SslMode::Disable } else { SslMode::Require });
         if let Some(user) = &db.username {
             config.user(user);
         }
@@ -136,6 +120,8 @@ impl PostgresTarget {
             config,
             password: db.password.as_ref().map(|secret| secret.expose().to_owned()),
             options: options.clone(),
+            protection,
+            tls,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(options.pool_size.max(1)),
             tasks: Mutex::new(Vec::new()),
@@ -357,7 +343,7 @@ impl PostgresTarget {
 
     /// Opens one connection within the connect timeout and spawns its task.
     async fn open(&self) -> Result<Client, TargetError> {
-        let connecting = self.config.connect(NoTls);
+        let connecting = self.config.connect(self.tls.clone());
         let (client, connection) = match tokio::time::timeout(self.options.connect_timeout, connecting).await {
             Err(_) => {
                 return Err(TargetError::timeout(
@@ -427,7 +413,7 @@ impl PostgresTarget {
             }
             Err(_) => {
                 let cancel = client.cancel_token();
-                let _ = tokio::time::timeout(Duration::from_secs(2), cancel.cancel_query(NoTls)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), cancel.cancel_query(self.tls.clone())).await;
                 Err(TargetError::timeout(&self.name, ErrorKind::CallTimeout, "the call", backstop)
                     .with_hint("the server did not answer in time; the query was cancelled and the connection dropped"))
             }
@@ -869,16 +855,6 @@ fn time_text(micros: i64) -> String {
     if fraction == 0 { base } else { format!("{base}.{fraction:06}").trim_end_matches('0').to_owned() }
 }
 
-/// The `sslmode` a connection string asks for, lower-cased, in either form.
-fn requested_sslmode(connection: &str) -> Option<String> {
-    let lower = connection.to_ascii_lowercase();
-    // The last one counts, as in libpq.
-    let at = lower.rfind("sslmode")?;
-    let rest = lower[at + "sslmode".len()..].trim_start().strip_prefix('=')?.trim_start();
-    let value: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '&' && *c != '\'').collect();
-    Some(value)
-}
-
 /// Whether every host is a Unix socket or a loopback address, where plain TCP is acceptable.
 fn all_local(config: &tokio_postgres::Config) -> bool {
     let host_local = |host: &Host| match host {
@@ -958,6 +934,17 @@ fn classify(name: &str, error: &tokio_postgres::Error, phase: Phase, options: &C
         }
         source = current.source();
     }
+    let tls_failure = io.and_then(std::io::Error::get_ref).and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    if let Some(tls) = tls_failure {
+        return TargetError::new(name, ErrorKind::Tls, format!("the TLS handshake failed: {tls}")).with_hint(
+            "with sslmode=verify-ca or verify-full (or require with sslrootcert), sslrootcert must name the CA that \
+             signed the server's certificate, and verify-full needs the host name in that certificate",
+        );
+    }
+    if text.contains("TLS handshake") || text.contains("server does not support TLS") {
+        return TargetError::new(name, ErrorKind::Tls, text)
+            .with_hint("the server's TLS settings (ssl = on in postgresql.conf) and sslmode must agree");
+    }
     if let Some(io) = io {
         return match io.kind() {
             std::io::ErrorKind::TimedOut => {
@@ -988,14 +975,6 @@ fn classify(name: &str, error: &tokio_postgres::Error, phase: Phase, options: &C
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sslmode_is_found_in_both_forms() {
-        assert_eq!(requested_sslmode("postgres://h:5432/db?sslmode=require&x=1").as_deref(), Some("require"));
-        assert_eq!(requested_sslmode("host=h sslmode = verify-full dbname=x").as_deref(), Some("verify-full"));
-        assert_eq!(requested_sslmode("host=h dbname=x"), None);
-        assert_eq!(requested_sslmode("postgres://h/db?sslmode=disable&sslmode=require").as_deref(), Some("require"));
-    }
 
     #[test]
     fn loopback_hosts_are_local() {

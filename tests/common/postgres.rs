@@ -53,6 +53,13 @@ pub fn server() -> &'static PgServer {
     }
 }
 
+/// The PEM file of the private CA that signed the server's certificate (for the name
+/// `localhost` only, not for 127.0.0.1, so tests can tell verify-ca from verify-full): what a
+/// DBA would give as `sslrootcert`.
+pub fn ca_file() -> PathBuf {
+    server().dir.join("ca.pem")
+}
+
 /// The server's log so far (every statement it received).
 pub fn server_log() -> String {
     fs::read_to_string(server().dir.join("server.log")).unwrap_or_default()
@@ -156,6 +163,16 @@ fn start() -> Result<PgServer, String> {
     }
     let initdb_time = initdb_started.elapsed();
 
+    // TLS: a private CA and a server certificate it signed, so tests can prove verification.
+    let (ca_pem, cert_pem, key_pem) = certificates()?;
+    fs::write(dir.join("ca.pem"), ca_pem).map_err(|e| e.to_string())?;
+    for (name, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|e| e.to_string())?;
+        chown(&path)?;
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(|e| e.to_string())?;
+    }
+
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|e| format!("no free port: {e}"))?
@@ -172,6 +189,11 @@ fn start() -> Result<PgServer, String> {
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
         .args(["-c", "log_statement=all", "-c", "max_connections=200", "-c", "shared_buffers=16MB"])
+        .args(["-c", "ssl=on", "-c", "log_connections=on"])
+        .arg("-c")
+        .arg(format!("ssl_cert_file={}", dir.join("server.crt").display()))
+        .arg("-c")
+        .arg(format!("ssl_key_file={}", dir.join("server.key").display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -256,4 +278,22 @@ fn postgres_user() -> Result<(u32, u32), String> {
             "running as root needs the `postgres` OS user to run initdb/postgres: apt-get install -y postgresql"
                 .to_owned()
         })
+}
+
+/// `(CA certificate, server certificate, server key)` as PEM, the server's for `localhost`.
+fn certificates() -> Result<(String, String, String), String> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let text = |e: rcgen::Error| e.to_string();
+    let ca_key = KeyPair::generate().map_err(text)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(text)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "Sentri test PostgreSQL CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).map_err(text)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().map_err(text)?;
+    let mut server = CertificateParams::new(vec!["localhost".to_owned()]).map_err(text)?;
+    server.distinguished_name.push(DnType::CommonName, "localhost");
+    let cert = server.signed_by(&key, &issuer).map_err(text)?;
+    Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
 }
