@@ -1,0 +1,212 @@
+//! The notifier: the one task that sends what the outbox holds.
+//!
+//! It claims due messages with a lease ([`Store::claim_due_outbox`]), delivers each by its kind
+//! (email, Slack, webhook, PagerDuty) and reports the outcome to the store, which audits it and
+//! schedules a retry with backoff after a failure. A notifier that dies mid-send loses nothing:
+//! the lease runs out and the message is due again.
+//!
+//! It wakes when told ([`Notifier::waker`]: the daemon pokes it on every engine event, so a
+//! message queued with a state change leaves at once) and otherwise every `poll_interval`, which
+//! also picks up retries whose backoff has passed and messages queued by another process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::channels::Channels;
+use super::http::HttpSender;
+use super::smtp::SmtpSender;
+use super::{EMAIL, NotifyError, PAGERDUTY, SLACK, WEBHOOK};
+use crate::config::Config;
+use crate::store::{OutboxMessage, Store, StoreError};
+
+/// How the notifier paces itself.
+#[derive(Debug, Clone)]
+pub struct NotifierSettings {
+    /// Look at the outbox at least this often, woken or not (2 s).
+    pub poll_interval: Duration,
+    /// How long a claimed message is reserved for this notifier (5 min: longer than any send).
+    pub lease: SignedDuration,
+    /// Messages claimed at once (16).
+    pub batch: usize,
+}
+
+impl Default for NotifierSettings {
+    fn default() -> Self {
+        NotifierSettings { poll_interval: Duration::from_secs(2), lease: SignedDuration::from_mins(5), batch: 16 }
+    }
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// The delivery task. Build it with [`Notifier::new`], keep a [`Notifier::waker`], then
+/// [`Notifier::run`] it until shutdown.
+pub struct Notifier {
+    store: Arc<Store>,
+    channels: Channels,
+    /// The SMTP sender, or why there is none (said on each email that cannot go out).
+    smtp: Result<SmtpSender, String>,
+    http: Result<HttpSender, String>,
+    settings: NotifierSettings,
+    wake: Arc<Notify>,
+}
+
+impl Notifier {
+    /// A notifier for `config`'s channels. Configuration problems do not stop it: they are
+    /// returned by [`Notifier::setup_problems`] and reported on every message they affect.
+    pub fn new(store: Arc<Store>, config: &Config, settings: NotifierSettings) -> Notifier {
+        Notifier {
+            store,
+            channels: Channels::from_config(config),
+            smtp: SmtpSender::from_config(&config.email).map_err(|e| e.to_string()),
+            http: HttpSender::new().map_err(|e| e.to_string()),
+            settings,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Wakes the notifier for messages just queued (`notify_one`; a wake while it is busy is
+    /// kept, not lost).
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// The channels it delivers to.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// Configuration problems worth a warning at start: SMTP set up wrongly (when it is set up
+    /// at all), no HTTP client.
+    pub fn setup_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(problem) = &self.smtp
+            && !problem.starts_with(&NotifyError::NoSmtpServer.to_string())
+        {
+            problems.push(problem.clone());
+        }
+        if let Err(problem) = &self.http {
+            problems.push(problem.clone());
+        }
+        problems
+    }
+
+    /// Delivers until `shutdown`; a delivery in progress is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            self.deliver_due().await;
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+
+    /// One pass: claims due messages batch after batch and delivers them, until none is due.
+    pub async fn deliver_due(&self) -> Pass {
+        let mut pass = Pass::default();
+        loop {
+            let (batch, lease) = (self.settings.batch.max(1), self.settings.lease);
+            let claimed = match self.blocking(move |store| store.claim_due_outbox(batch, lease)).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    warn!(%error, "cannot read the outbox; trying again on the next pass");
+                    return pass;
+                }
+            };
+            let full = claimed.len() >= batch;
+            for message in claimed {
+                match self.deliver(&message).await {
+                    Ok(()) => {
+                        pass.sent += 1;
+                        let id = message.id;
+                        match self.blocking(move |store| store.mark_outbox_sent(id)).await {
+                            Ok(_) => info!(outbox_id = id, kind = %message.kind, recipient = %message.recipient, "sent"),
+                            Err(error) => warn!(outbox_id = id, %error, "sent, but could not record it"),
+                        }
+                    }
+                    Err(error) => {
+                        pass.failed += 1;
+                        let (id, text) = (message.id, error.to_string());
+                        match self.blocking(move |store| store.mark_outbox_failed(id, &text)).await {
+                            Ok(failed) if failed.gave_up_at.is_some() => {
+                                warn!(outbox_id = id, %error, attempts = failed.attempts, "delivery failed; given up")
+                            }
+                            Ok(failed) => warn!(
+                                outbox_id = id, %error, attempts = failed.attempts,
+                                next = ?failed.next_attempt_at.map(crate::store::timestamp_text),
+                                "delivery failed; will retry"
+                            ),
+                            Err(store_error) => {
+                                warn!(outbox_id = id, %error, %store_error, "delivery failed and could not be recorded")
+                            }
+                        }
+                    }
+                }
+            }
+            if !full {
+                return pass;
+            }
+        }
+    }
+
+    /// Sends one message through its channel.
+    pub async fn deliver(&self, message: &OutboxMessage) -> Result<(), NotifyError> {
+        let not_configured = |what: String| NotifyError::NotConfigured { id: message.id, what };
+        let http = || self.http.as_ref().map_err(|problem| not_configured(problem.clone()));
+        match message.kind.as_str() {
+            EMAIL => self.smtp.as_ref().map_err(|problem| not_configured(problem.clone()))?.send(message).await,
+            SLACK => {
+                let url = self.channels.slack.as_ref().ok_or_else(|| {
+                    not_configured(format!("Slack is not configured ({} is not set)", crate::config::SLACK_WEBHOOK_VAR))
+                })?;
+                http()?.slack(url, message).await
+            }
+            WEBHOOK => {
+                let hook = self.channels.webhook(&message.recipient).ok_or_else(|| {
+                    not_configured(format!("{} is no longer an enabled webhook adapter with a url", message.recipient))
+                })?;
+                http()?.webhook(hook, message).await
+            }
+            PAGERDUTY => {
+                let service = self.channels.pagerduty(&message.recipient).ok_or_else(|| {
+                    not_configured(format!(
+                        "{} is no longer an enabled pagerduty adapter with a routing key ({})",
+                        message.recipient,
+                        crate::config::PAGERDUTY_ROUTING_KEY_VAR
+                    ))
+                })?;
+                http()?.pagerduty(service, message).await
+            }
+            other => Err(NotifyError::UnknownKind { id: message.id, kind: other.to_owned() }),
+        }
+    }
+
+    /// Runs a store call on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreCallError> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || call(&store)).await??)
+    }
+}
+
+/// A store call from the notifier that failed, or never finished.
+#[derive(Debug, thiserror::Error)]
+enum StoreCallError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a blocking store call did not complete: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
