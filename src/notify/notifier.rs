@@ -202,6 +202,26 @@ impl Notifier {
     }
 }
 
+/// Wakes the notifier on every event received on `events` (the engine's: a state change may
+/// have queued messages), until `shutdown` or until the sender is gone. A lagging receiver
+/// wakes it too: something happened.
+pub async fn wake_on_events<T: Clone>(
+    mut events: tokio::sync::broadcast::Receiver<T>,
+    waker: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            event = events.recv() => match event {
+                Ok(_) | Err(RecvError::Lagged(_)) => waker.notify_one(),
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+}
+
 /// A store call from the notifier that failed, or never finished.
 #[derive(Debug, thiserror::Error)]
 enum StoreCallError {

@@ -13,8 +13,9 @@ use serde_json::json;
 use super::channels::{Channels, SLACK_LABEL};
 use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
 use crate::pipeline::workflow::WorkflowState;
-use crate::store::NewOutboxMessage;
+use crate::policy::brain::Brain;
 use crate::store::workflows::WorkflowRow;
+use crate::store::{NewOutboxMessage, Store, StoreError};
 
 /// The longest "why" line kept in a summary; longer reasons are cut with an ellipsis (the full
 /// text is in `sentri show`).
@@ -40,6 +41,47 @@ impl Repeat {
     pub fn at_threshold(count: u32, threshold: u32, hours: u32) -> Option<Repeat> {
         (threshold > 0 && count >= threshold).then_some(Repeat { count, hours })
     }
+}
+
+/// The brain's repeat-alert rule (`## RCA Recommendation Thresholds` in brain/rules.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepeatRule {
+    /// Recommend a root-cause investigation once the alert fired this often…
+    pub threshold: u32,
+    /// …within this many hours.
+    pub hours: u32,
+}
+
+impl RepeatRule {
+    pub fn from_brain(brain: &Brain) -> RepeatRule {
+        RepeatRule { threshold: brain.rca_alert_count, hours: brain.rca_window_hours }
+    }
+}
+
+/// Moves a workflow (as [`Store::transition`]) and, when the new state is reported, queues its
+/// notifications in the same SQLite transaction. The one call every writer of a state change
+/// uses — the engine, and any command that ends a workflow — so no ending goes unreported.
+#[allow(clippy::too_many_arguments, reason = "the transition's own five plus what reporting needs")]
+pub fn transition_and_report(
+    store: &Store,
+    channels: &Channels,
+    rule: RepeatRule,
+    id: &str,
+    from: WorkflowState,
+    to: WorkflowState,
+    actor: &str,
+    reason: &str,
+) -> Result<WorkflowRow, StoreError> {
+    if !is_reported(to) {
+        return store.transition(id, from, to, actor, reason);
+    }
+    let current = store.get_workflow(id)?;
+    let since = crate::store::later(store.now(), -jiff::SignedDuration::from_hours(i64::from(rule.hours)));
+    let count = store.alert_occurrences_since(&current.alert_type, &current.database, since)?;
+    let repeat = Repeat::at_threshold(count, rule.threshold, rule.hours);
+    let (moved, _) =
+        store.transition_with_outbox(id, from, to, actor, reason, |moved| messages(channels, moved, reason, repeat))?;
+    Ok(moved)
 }
 
 /// The subject of the email: `[SENTRI] ESCALATED: tablespace_full on PROD-DB-07 [WF:3f9c2a1b]`.
@@ -240,6 +282,43 @@ mod tests {
                 routing_key: Secret::new("rk-s3cret"),
             }],
         }
+    }
+
+    #[test]
+    fn a_reported_transition_queues_its_messages_with_the_repeat_count() {
+        use crate::store::NewWorkflow;
+        let store = Store::open_in_memory().unwrap();
+        let channels = Channels { email: vec!["dba@x.org".into()], ..Channels::default() };
+        let rule = RepeatRule { threshold: 3, hours: 24 };
+        let new = || NewWorkflow {
+            raw_alert_id: None,
+            alert_type: "tablespace_full".into(),
+            database: "PROD-DB-07".into(),
+            environment: "PROD".into(),
+            severity: "CRITICAL".into(),
+            fields: BTreeMap::new(),
+        };
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(store.create_workflow(new(), "engine").unwrap().id);
+        }
+        use WorkflowState::*;
+        let moved =
+            transition_and_report(&store, &channels, rule, &ids[0], Detected, Verifying, "engine", "checking").unwrap();
+        assert_eq!(moved.state, Verifying);
+        assert!(store.outbox_for_workflow(&ids[0]).unwrap().is_empty(), "VERIFYING is not reported");
+        transition_and_report(&store, &channels, rule, &ids[0], Verifying, VerificationFailed, "engine", "not confirmed")
+            .unwrap();
+        let queued = store.outbox_for_workflow(&ids[0]).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].recipient, "dba@x.org");
+        let content: EmailContent = serde_json::from_str(&queued[0].body).unwrap();
+        assert!(content.text.contains("fired 3 times in 24 h"), "{}", content.text);
+        let quiet = RepeatRule { threshold: 4, hours: 24 };
+        transition_and_report(&store, &channels, quiet, &ids[1], Detected, Escalated, "engine", "why").unwrap();
+        let content: EmailContent =
+            serde_json::from_str(&store.outbox_for_workflow(&ids[1]).unwrap()[0].body).unwrap();
+        assert!(!content.text.contains("Repeat alert"), "{}", content.text);
     }
 
     #[test]

@@ -244,7 +244,7 @@ mod tests {
             "To: dba@example.org",
             "Subject: [SENTRI] COMPLETED: tablespace_full on PROD [WF:3f9c2a1b]",
             "Date: ",
-            "Message-ID: <sentri.outbox-42.1764032523456@example.org>",
+            "Message-ID: <sentri.outbox-42.1795568523456@example.org>",
             "Auto-Submitted: auto-generated",
             "X-Sentri-Message: outbox-42; workflow=3f9c2a1b-0000",
             "multipart/alternative",
