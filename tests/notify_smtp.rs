@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use mail_parser::MimeHeaders;
 use sentri::config::Config;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::home::Home;

@@ -77,11 +77,11 @@ impl Smtpd {
         }
         let port = free_port();
         let d = dir.path().display();
-        std::fs::write(dir.path().join("virtual"), "@ nobody\n").expect("write the virtual table");
+        std::fs::write(dir.path().join("catchall"), "@ nobody\n").expect("write the catch-all table");
         let config = format!(
-            "table virtual file:{d}/virtual
+            "table catchall file:{d}/catchall
 listen on 127.0.0.1 port {port}
-action \"dovecot\" lmtp \"127.0.0.1:{lmtp}\" rcpt-to virtual <virtual>
+action \"dovecot\" lmtp \"127.0.0.1:{lmtp}\" rcpt-to virtual <catchall>
 match from any for any action \"dovecot\"
 ",
             lmtp = dovecot.lmtp_port,
