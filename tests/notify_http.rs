@@ -157,8 +157,7 @@ async fn an_escalation_reaches_slack_the_webhook_and_pagerduty_in_their_wire_for
     let outbox = store.outbox_for_workflow(&id).expect("outbox");
     assert!(outbox.iter().all(|m| m.state() == "sent"), "{outbox:?}");
     let audit = store.list_audit(&AuditFilter { workflow_id: Some(id.clone()), ..Default::default() }).expect("audit");
-    let sent: Vec<&str> =
-        audit.iter().filter(|r| r.action == "NOTIFICATION_SENT").map(|r| r.result.as_str()).collect();
+    let sent: Vec<&str> = audit.iter().filter(|r| r.action == "NOTIFICATION_SENT").map(|r| r.result.as_str()).collect();
     assert_eq!(sent, ["SLACK", "WEBHOOK", "PAGERDUTY"]);
     assert_eq!(notifier.deliver_due().await.sent, 0, "nothing is sent twice");
     assert_eq!(recorder.requests().len(), 3);

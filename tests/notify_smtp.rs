@@ -142,7 +142,8 @@ async fn mail_waits_in_the_outbox_while_the_smtp_server_is_down_and_goes_out_onc
 }
 
 const SEQUENCE_ALERT_SUBJECT: &str = "** PROBLEM Service Alert: db1/POSTGRES_SEQUENCE is CRITICAL **";
-const SEQUENCE_ALERT_BODY: &str = "POSTGRES_SEQUENCE CRITICAL: DB \"app\" public.orders_id_seq=93% (calls left=147483647)";
+const SEQUENCE_ALERT_BODY: &str =
+    "POSTGRES_SEQUENCE CRITICAL: DB \"app\" public.orders_id_seq=93% (calls left=147483647)";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workflow_the_engine_completes_is_reported_by_email_at_once() {

@@ -518,9 +518,11 @@ pub(crate) fn read_notifications(
         let recipients = a.list(d, "recipients");
         if enabled {
             match kind {
-                Some(AdapterKind::Webhook) if url.is_none() => {
-                    d.problem(a.position(), a.key_path("url"), "an enabled webhook adapter needs a url (or SENTRI_WEBHOOK_URL)")
-                }
+                Some(AdapterKind::Webhook) if url.is_none() => d.problem(
+                    a.position(),
+                    a.key_path("url"),
+                    "an enabled webhook adapter needs a url (or SENTRI_WEBHOOK_URL)",
+                ),
                 Some(AdapterKind::Slack) if url.is_none() => d.warn(
                     a.position(),
                     a.path(),

@@ -151,7 +151,8 @@ mod tests {
         let base = "email: {smtp_server: localhost, username: sentri@x.org}\n";
         let off = config(base, &[]);
         assert!(Channels::from_config(&off).email.is_empty(), "no email_enabled, no email adapter");
-        let approvals = config(&format!("{base}approvals: {{email_enabled: true, approval_recipients: [dba@x.org]}}\n"), &[]);
+        let approvals =
+            config(&format!("{base}approvals: {{email_enabled: true, approval_recipients: [dba@x.org]}}\n"), &[]);
         assert_eq!(Channels::from_config(&approvals).email, ["dba@x.org"]);
         let adapter = config(
             &format!(
@@ -178,10 +179,10 @@ mod tests {
         assert_eq!(channels.pagerduty[0].endpoint, "http://127.0.0.1:9/enqueue");
         assert_eq!(channels.pagerduty(&channels.pagerduty[1].label).unwrap().endpoint, PAGERDUTY_EVENTS_URL);
         assert_eq!(channels.slack.as_ref().map(Secret::expose), Some("http://slack/x"));
-        let off = config("notifications:\n  adapters:\n    - {type: slack, enabled: false}\n", &[(
-            "SENTRI_SLACK_WEBHOOK_URL",
-            "http://slack/x",
-        )]);
+        let off = config(
+            "notifications:\n  adapters:\n    - {type: slack, enabled: false}\n",
+            &[("SENTRI_SLACK_WEBHOOK_URL", "http://slack/x")],
+        );
         assert!(Channels::from_config(&off).slack.is_none(), "a Slack adapter listed as disabled turns Slack off");
     }
 

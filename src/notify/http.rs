@@ -40,7 +40,8 @@ impl HttpSender {
 
     /// Posts a Slack message (`{"text": …}`, as queued) to the incoming webhook `url`.
     pub async fn slack(&self, url: &Secret, message: &OutboxMessage) -> Result<(), NotifyError> {
-        let request = self.client.post(url.expose()).header(CONTENT_TYPE, "application/json").body(message.body.clone());
+        let request =
+            self.client.post(url.expose()).header(CONTENT_TYPE, "application/json").body(message.body.clone());
         self.post(message, request).await
     }
 
@@ -89,7 +90,8 @@ impl HttpSender {
             return Ok(());
         }
         let body = response.text().await.unwrap_or_default();
-        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(ERROR_BODY_CHARS).collect();
+        let body: String =
+            body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(ERROR_BODY_CHARS).collect();
         Err(NotifyError::HttpStatus { id: message.id, kind: message.kind.clone(), status: status.as_u16(), body })
     }
 }

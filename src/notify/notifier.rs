@@ -131,7 +131,9 @@ impl Notifier {
                         pass.sent += 1;
                         let id = message.id;
                         match self.blocking(move |store| store.mark_outbox_sent(id)).await {
-                            Ok(_) => info!(outbox_id = id, kind = %message.kind, recipient = %message.recipient, "sent"),
+                            Ok(_) => {
+                                info!(outbox_id = id, kind = %message.kind, recipient = %message.recipient, "sent")
+                            }
                             Err(error) => warn!(outbox_id = id, %error, "sent, but could not record it"),
                         }
                     }

@@ -86,7 +86,13 @@ pub fn transition_and_report(
 
 /// The subject of the email: `[SENTRI] ESCALATED: tablespace_full on PROD-DB-07 [WF:3f9c2a1b]`.
 pub fn subject(workflow: &WorkflowRow) -> String {
-    format!("[SENTRI] {}: {} on {} [WF:{}]", workflow.state, workflow.alert_type, workflow.database, workflow.short_id())
+    format!(
+        "[SENTRI] {}: {} on {} [WF:{}]",
+        workflow.state,
+        workflow.alert_type,
+        workflow.database,
+        workflow.short_id()
+    )
 }
 
 /// `why` on one line, cut to [`WHY_MAX_CHARS`].
@@ -203,7 +209,12 @@ pub fn pagerduty_event(workflow: &WorkflowRow, why: &str) -> serde_json::Value {
 
 /// The outbox rows reporting that `workflow` (already moved) entered its current state, one
 /// per channel and recipient; none when the state is not reported.
-pub fn messages(channels: &Channels, workflow: &WorkflowRow, why: &str, repeat: Option<Repeat>) -> Vec<NewOutboxMessage> {
+pub fn messages(
+    channels: &Channels,
+    workflow: &WorkflowRow,
+    why: &str,
+    repeat: Option<Repeat>,
+) -> Vec<NewOutboxMessage> {
     if !is_reported(workflow.state) {
         return Vec::new();
     }
@@ -307,8 +318,17 @@ mod tests {
             transition_and_report(&store, &channels, rule, &ids[0], Detected, Verifying, "engine", "checking").unwrap();
         assert_eq!(moved.state, Verifying);
         assert!(store.outbox_for_workflow(&ids[0]).unwrap().is_empty(), "VERIFYING is not reported");
-        transition_and_report(&store, &channels, rule, &ids[0], Verifying, VerificationFailed, "engine", "not confirmed")
-            .unwrap();
+        transition_and_report(
+            &store,
+            &channels,
+            rule,
+            &ids[0],
+            Verifying,
+            VerificationFailed,
+            "engine",
+            "not confirmed",
+        )
+        .unwrap();
         let queued = store.outbox_for_workflow(&ids[0]).unwrap();
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].recipient, "dba@x.org");
@@ -316,8 +336,7 @@ mod tests {
         assert!(content.text.contains("fired 3 times in 24 h"), "{}", content.text);
         let quiet = RepeatRule { threshold: 4, hours: 24 };
         transition_and_report(&store, &channels, quiet, &ids[1], Detected, Escalated, "engine", "why").unwrap();
-        let content: EmailContent =
-            serde_json::from_str(&store.outbox_for_workflow(&ids[1]).unwrap()[0].body).unwrap();
+        let content: EmailContent = serde_json::from_str(&store.outbox_for_workflow(&ids[1]).unwrap()[0].body).unwrap();
         assert!(!content.text.contains("Repeat alert"), "{}", content.text);
     }
 
@@ -353,7 +372,9 @@ mod tests {
         let repeat = Repeat::at_threshold(4, 3, 24);
         let text = summary(&workflow(WorkflowState::Completed), "ok", repeat);
         assert!(
-            text.contains("Repeat alert: tablespace_full fired 4 times in 24 h on PROD-DB-07. The template fix treats the symptom"),
+            text.contains(
+                "Repeat alert: tablespace_full fired 4 times in 24 h on PROD-DB-07. The template fix treats the symptom"
+            ),
             "{text}"
         );
         let event = webhook_event(&workflow(WorkflowState::Completed), "ok", repeat);
@@ -365,7 +386,10 @@ mod tests {
         let channels = all_channels();
         let completed = messages(&channels, &workflow(WorkflowState::Completed), "ok", None);
         let kinds: Vec<(&str, &str)> = completed.iter().map(|m| (m.kind.as_str(), m.recipient.as_str())).collect();
-        assert_eq!(kinds, [("email", "dba@x.org"), ("email", "oncall@x.org"), ("slack", "slack"), ("webhook", "webhook #1")]);
+        assert_eq!(
+            kinds,
+            [("email", "dba@x.org"), ("email", "oncall@x.org"), ("slack", "slack"), ("webhook", "webhook #1")]
+        );
         let escalated = messages(&channels, &workflow(WorkflowState::Escalated), "blocked", None);
         let pd = escalated.iter().find(|m| m.kind == PAGERDUTY).expect("a PagerDuty trigger");
         assert_eq!(pd.recipient, "pagerduty #2");

@@ -88,7 +88,11 @@ pub struct SmtpSender {
 
 impl std::fmt::Debug for SmtpSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpSender").field("host", &self.host).field("port", &self.port).field("from", &self.from).finish()
+        f.debug_struct("SmtpSender")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .finish()
     }
 }
 
@@ -142,11 +146,7 @@ impl SmtpSender {
             .to(to)
             .subject(outbox.subject.clone())
             .date_now()
-            .message_id(Some(format!(
-                "<sentri.outbox-{}.{}@{domain}>",
-                outbox.id,
-                outbox.created_at.as_millisecond()
-            )))
+            .message_id(Some(format!("<sentri.outbox-{}.{}@{domain}>", outbox.id, outbox.created_at.as_millisecond())))
             .header(AutoSubmitted)
             .header(SentriMessage(sentri_header_value(outbox)));
         let built = match content.html {
@@ -235,9 +235,8 @@ mod tests {
     #[test]
     fn every_message_carries_the_headers_and_both_parts() {
         let sender = SmtpSender::from_config(&email("localhost", false, false)).unwrap();
-        let message = sender
-            .message(&outbox(r#"{"text":"plain words","html":"<p>rich words</p>"}"#, "dba@example.org"))
-            .unwrap();
+        let message =
+            sender.message(&outbox(r#"{"text":"plain words","html":"<p>rich words</p>"}"#, "dba@example.org")).unwrap();
         let text = String::from_utf8(message.formatted()).unwrap();
         for header in [
             "From: Sentri <sentri@example.org>",

@@ -36,7 +36,12 @@ impl Store {
     /// How many times `alert_type` fired on `database` (both case-insensitive) in workflows
     /// created at or after `since`, repeats folded into a workflow included: the count behind
     /// the repeat-alert (root-cause) recommendation.
-    pub fn alert_occurrences_since(&self, alert_type: &str, database: &str, since: Timestamp) -> Result<u32, StoreError> {
+    pub fn alert_occurrences_since(
+        &self,
+        alert_type: &str,
+        database: &str,
+        since: Timestamp,
+    ) -> Result<u32, StoreError> {
         self.read(|conn| {
             let count: i64 = conn
                 .query_row(

@@ -160,7 +160,11 @@ fn delivery_audit(
     Ok(())
 }
 
-fn insert_in(tx: &rusqlite::Transaction<'_>, now: Timestamp, new: &NewOutboxMessage) -> Result<OutboxMessage, StoreError> {
+fn insert_in(
+    tx: &rusqlite::Transaction<'_>,
+    now: Timestamp,
+    new: &NewOutboxMessage,
+) -> Result<OutboxMessage, StoreError> {
     let at = timestamp_text(now);
     tx.execute(
         "INSERT INTO outbox (kind, recipient, subject, body, workflow_id, created_at, next_attempt_at)

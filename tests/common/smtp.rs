@@ -135,7 +135,11 @@ match from any for any action \"dovecot\"
             if let Some(status) = self.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("OpenSMTPD exited during startup ({status}):\n{}", self.logs());
             }
-            assert!(start.elapsed() < READY_DEADLINE, "OpenSMTPD did not answer EHLO within {READY_DEADLINE:?}:\n{}", self.logs());
+            assert!(
+                start.elapsed() < READY_DEADLINE,
+                "OpenSMTPD did not answer EHLO within {READY_DEADLINE:?}:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -253,13 +257,8 @@ pub async fn inbox(dovecot: &Dovecot, user: &str) -> Vec<Received> {
     let mailbox = session.examine("INBOX").await.expect("EXAMINE");
     let mut out = Vec::new();
     if mailbox.exists > 0 {
-        let fetches: Vec<async_imap::types::Fetch> = session
-            .uid_fetch("1:*", "(UID BODY.PEEK[])")
-            .await
-            .expect("UID FETCH")
-            .try_collect()
-            .await
-            .expect("FETCH");
+        let fetches: Vec<async_imap::types::Fetch> =
+            session.uid_fetch("1:*", "(UID BODY.PEEK[])").await.expect("UID FETCH").try_collect().await.expect("FETCH");
         for fetch in fetches {
             if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
                 out.push(Received { uid, raw: body.to_vec() });

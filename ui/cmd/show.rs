@@ -73,7 +73,8 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         println!("Messages:");
         for message in &outbox {
             let when = message.sent_at.or(message.gave_up_at).or(message.next_attempt_at).map(timestamp_text);
-            let attempts = if message.attempts > 0 { format!(", {} failed attempt(s)", message.attempts) } else { String::new() };
+            let attempts =
+                if message.attempts > 0 { format!(", {} failed attempt(s)", message.attempts) } else { String::new() };
             println!(
                 "  #{} {} to {}: {}{attempts}{}",
                 message.id,
