@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::execute::{self, ExecutionOutcome};
 use crate::notify::Channels;
-use crate::notify::report::{RepeatRule, transition_and_report};
+use crate::notify::report::{RepeatRule, Reporter};
 use crate::pipeline::matcher::KnownDatabase;
 use crate::pipeline::plan::Plan;
 use crate::pipeline::triage::{self, Triage, TriageRules};
@@ -70,15 +70,17 @@ pub struct Engine {
     targets: tokio::sync::Mutex<HashMap<String, Arc<Target>>>,
     in_flight: Mutex<HashSet<String>>,
     events: broadcast::Sender<EngineEvent>,
-    /// Where the notifications of terminal states and escalations go.
-    channels: Arc<Channels>,
 }
 
 impl Engine {
     pub fn new(settings: EngineSettings) -> Arc<Engine> {
         let (events, _) = broadcast::channel(1024);
+        // Every ending and escalation queues its notifications with the transition itself.
+        let brain = settings.policies.clone();
+        settings.store.set_reporter(Arc::new(Reporter::new(Channels::from_config(&settings.config), move || {
+            RepeatRule::from_brain(&brain.snapshot().brain)
+        })));
         Arc::new(Engine {
-            channels: Arc::new(Channels::from_config(&settings.config)),
             store: settings.store,
             policies: settings.policies,
             config: settings.config,
@@ -483,7 +485,7 @@ impl Engine {
     }
 
     /// A transition, committed with its audit row (and, for an ending or an escalation, its
-    /// notifications), then announced.
+    /// notifications: see [`Reporter`]), then announced.
     async fn move_to(
         &self,
         workflow: &WorkflowRow,
@@ -492,10 +494,7 @@ impl Engine {
         reason: &str,
     ) -> Result<WorkflowRow, EngineError> {
         let (id, from, actor, reason) = (workflow.id.clone(), workflow.state, actor.to_owned(), reason.to_owned());
-        let (channels, rule) = (Arc::clone(&self.channels), RepeatRule::from_brain(&self.policies.snapshot().brain));
-        let moved = self
-            .blocking(move |store| transition_and_report(store, &channels, rule, &id, from, to, &actor, &reason))
-            .await?;
+        let moved = self.blocking(move |store| store.transition(&id, from, to, &actor, &reason)).await?;
         info!(workflow_id = %moved.id, from = %from, to = %to, "workflow moved");
         let _ = self.events.send(EngineEvent::WorkflowChanged { workflow_id: moved.id.clone(), state: to });
         Ok(moved)

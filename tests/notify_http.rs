@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sentri::config::Config;
-use sentri::notify::report::{RepeatRule, transition_and_report};
+use sentri::notify::report::{RepeatRule, Reporter};
 use sentri::notify::{Channels, Notifier, NotifierSettings};
 use sentri::pipeline::workflow::WorkflowState;
 use sentri::store::audit::AuditFilter;
@@ -78,19 +78,15 @@ fn workflow(store: &Store) -> String {
         .id
 }
 
-fn escalate(store: &Store, config: &Config, id: &str, why: &str) {
+/// Reports `store`'s state changes to `config`'s channels, as the engine sets it up.
+fn report(store: &Store, config: &Config) {
     let rule = RepeatRule { threshold: 3, hours: 24 };
-    transition_and_report(
-        store,
-        &Channels::from_config(config),
-        rule,
-        id,
-        WorkflowState::Detected,
-        WorkflowState::Escalated,
-        "engine",
-        why,
-    )
-    .expect("escalate");
+    store.set_reporter(Arc::new(Reporter::new(Channels::from_config(config), move || rule)));
+}
+
+fn escalate(store: &Store, config: &Config, id: &str, why: &str) {
+    report(store, config);
+    store.transition(id, WorkflowState::Detected, WorkflowState::Escalated, "engine", why).expect("escalate");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -169,14 +165,12 @@ async fn pagerduty_hears_of_escalations_only() {
     let config = config(&recorder);
     let (store, _) = store();
     let id = workflow(&store);
-    let channels = Channels::from_config(&config);
-    let rule = RepeatRule { threshold: 3, hours: 24 };
+    report(&store, &config);
     use WorkflowState::*;
     for (from, to) in [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, Executing)] {
-        transition_and_report(&store, &channels, rule, &id, from, to, "engine", "step").expect("move");
+        store.transition(&id, from, to, "engine", "step").expect("move");
     }
-    transition_and_report(&store, &channels, rule, &id, Executing, Completed, "executor", "the fix worked")
-        .expect("complete");
+    store.transition(&id, Executing, Completed, "executor", "the fix worked").expect("complete");
     let notifier = Notifier::new(Arc::clone(&store), &config, NotifierSettings::default());
     assert_eq!(notifier.deliver_due().await.sent, 2);
     assert!(recorder.requests_to(PD_PATH).is_empty(), "a completion is not paged");

@@ -5,8 +5,8 @@
 //! the same database reaching the brain's root-cause threshold) adds a recommendation, because a
 //! fix that keeps being needed treats a symptom.
 //!
-//! Pure functions of the workflow and the channels; the engine calls [`messages`] inside the
-//! transaction that commits the state change.
+//! Pure functions of the workflow and the channels. [`Reporter`] hands them to the store, which
+//! queues the messages inside the transaction that commits the state change.
 
 use serde_json::json;
 
@@ -14,8 +14,9 @@ use super::channels::{Channels, SLACK_LABEL};
 use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
 use crate::pipeline::workflow::WorkflowState;
 use crate::policy::brain::Brain;
+use crate::store::NewOutboxMessage;
+use crate::store::reporting::TransitionReporter;
 use crate::store::workflows::WorkflowRow;
-use crate::store::{NewOutboxMessage, Store, StoreError};
 
 /// The longest "why" line kept in a summary; longer reasons are cut with an ellipsis (the full
 /// text is in `sentri show`).
@@ -58,30 +59,35 @@ impl RepeatRule {
     }
 }
 
-/// Moves a workflow (as [`Store::transition`]) and, when the new state is reported, queues its
-/// notifications in the same SQLite transaction. The one call every writer of a state change
-/// uses — the engine, and any command that ends a workflow — so no ending goes unreported.
-#[allow(clippy::too_many_arguments, reason = "the transition's own five plus what reporting needs")]
-pub fn transition_and_report(
-    store: &Store,
-    channels: &Channels,
-    rule: RepeatRule,
-    id: &str,
-    from: WorkflowState,
-    to: WorkflowState,
-    actor: &str,
-    reason: &str,
-) -> Result<WorkflowRow, StoreError> {
-    if !is_reported(to) {
-        return store.transition(id, from, to, actor, reason);
+/// The notify module's [`TransitionReporter`]: installed on the store (by the engine, and by
+/// commands that change a workflow), it makes every reported transition queue its messages in
+/// the transaction that commits it, whoever writes it.
+pub struct Reporter {
+    channels: Channels,
+    rule: Box<dyn Fn() -> RepeatRule + Send + Sync>,
+}
+
+impl Reporter {
+    /// Reports to `channels`, reading the repeat rule from `rule` at each report (so a brain
+    /// reloaded while running is followed).
+    pub fn new(channels: Channels, rule: impl Fn() -> RepeatRule + Send + Sync + 'static) -> Reporter {
+        Reporter { channels, rule: Box::new(rule) }
     }
-    let current = store.get_workflow(id)?;
-    let since = crate::store::later(store.now(), -jiff::SignedDuration::from_hours(i64::from(rule.hours)));
-    let count = store.alert_occurrences_since(&current.alert_type, &current.database, since)?;
-    let repeat = Repeat::at_threshold(count, rule.threshold, rule.hours);
-    let (moved, _) =
-        store.transition_with_outbox(id, from, to, actor, reason, |moved| messages(channels, moved, reason, repeat))?;
-    Ok(moved)
+}
+
+impl TransitionReporter for Reporter {
+    fn reports(&self, state: WorkflowState) -> bool {
+        is_reported(state)
+    }
+
+    fn repeat_window(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(i64::from((self.rule)().hours))
+    }
+
+    fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage> {
+        let rule = (self.rule)();
+        messages(&self.channels, workflow, reason, Repeat::at_threshold(occurrences, rule.threshold, rule.hours))
+    }
 }
 
 /// The subject of the email: `[SENTRI] ESCALATED: tablespace_full on PROD-DB-07 [WF:3f9c2a1b]`.
@@ -297,10 +303,17 @@ mod tests {
 
     #[test]
     fn a_reported_transition_queues_its_messages_with_the_repeat_count() {
-        use crate::store::NewWorkflow;
+        use std::sync::Arc;
+
+        use crate::store::{NewWorkflow, Store};
         let store = Store::open_in_memory().unwrap();
         let channels = Channels { email: vec!["dba@x.org".into()], ..Channels::default() };
-        let rule = RepeatRule { threshold: 3, hours: 24 };
+        let threshold = Arc::new(std::sync::atomic::AtomicU32::new(3));
+        let live = Arc::clone(&threshold);
+        store.set_reporter(Arc::new(Reporter::new(channels, move || RepeatRule {
+            threshold: live.load(std::sync::atomic::Ordering::SeqCst),
+            hours: 24,
+        })));
         let new = || NewWorkflow {
             raw_alert_id: None,
             alert_type: "tablespace_full".into(),
@@ -314,28 +327,23 @@ mod tests {
             ids.push(store.create_workflow(new(), "engine").unwrap().id);
         }
         use WorkflowState::*;
-        let moved =
-            transition_and_report(&store, &channels, rule, &ids[0], Detected, Verifying, "engine", "checking").unwrap();
+        let moved = store.transition(&ids[0], Detected, Verifying, "engine", "checking").unwrap();
         assert_eq!(moved.state, Verifying);
         assert!(store.outbox_for_workflow(&ids[0]).unwrap().is_empty(), "VERIFYING is not reported");
-        transition_and_report(
-            &store,
-            &channels,
-            rule,
-            &ids[0],
-            Verifying,
-            VerificationFailed,
-            "engine",
-            "not confirmed",
-        )
-        .unwrap();
+        store.transition(&ids[0], Verifying, VerificationFailed, "engine", "not confirmed").unwrap();
         let queued = store.outbox_for_workflow(&ids[0]).unwrap();
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].recipient, "dba@x.org");
+        assert_eq!(
+            queued[0].subject,
+            format!("[SENTRI] VERIFICATION_FAILED: tablespace_full on PROD-DB-07 [WF:{}]", &ids[0][..8])
+        );
         let content: EmailContent = serde_json::from_str(&queued[0].body).unwrap();
+        assert!(content.text.contains("why:         not confirmed"), "{}", content.text);
         assert!(content.text.contains("fired 3 times in 24 h"), "{}", content.text);
-        let quiet = RepeatRule { threshold: 4, hours: 24 };
-        transition_and_report(&store, &channels, quiet, &ids[1], Detected, Escalated, "engine", "why").unwrap();
+        // The brain changed while running: the new threshold is followed.
+        threshold.store(4, std::sync::atomic::Ordering::SeqCst);
+        store.transition(&ids[1], Detected, Escalated, "engine", "why").unwrap();
         let content: EmailContent = serde_json::from_str(&store.outbox_for_workflow(&ids[1]).unwrap()[0].body).unwrap();
         assert!(!content.text.contains("Repeat alert"), "{}", content.text);
     }

@@ -32,31 +32,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// How many times `alert_type` fired on `database` (both case-insensitive) in workflows
-    /// created at or after `since`, repeats folded into a workflow included: the count behind
-    /// the repeat-alert (root-cause) recommendation.
-    pub fn alert_occurrences_since(
-        &self,
-        alert_type: &str,
-        database: &str,
-        since: Timestamp,
-    ) -> Result<u32, StoreError> {
-        self.read(|conn| {
-            let count: i64 = conn
-                .query_row(
-                    "SELECT COALESCE(SUM(occurrences), 0) FROM workflows
-                     WHERE alert_type = ?1 COLLATE NOCASE AND database = ?2 COLLATE NOCASE
-                       AND created_at >= ?3",
-                    (alert_type, database, timestamp_text(since)),
-                    |row| row.get(0),
-                )
-                .ctx("counting repeats of an alert")?;
-            Ok(u32::try_from(count).unwrap_or(u32::MAX))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::pipeline::workflow::WorkflowState::*;
@@ -86,20 +61,5 @@ mod tests {
         clock.advance_ms(1);
         assert_eq!(store.recent_failures("PRODDB", clock.now()).unwrap(), 0);
         assert_eq!(store.recent_failures("NOPE", since).unwrap(), 0);
-    }
-
-    #[test]
-    fn counts_occurrences_of_one_alert_on_one_database_since_a_time() {
-        let (store, clock) = testing::store();
-        let first = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let since = clock.now();
-        clock.advance_ms(1000);
-        store.create_workflow(new_workflow("proddb"), "engine").unwrap();
-        store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        store.create_workflow(new_workflow("OTHERDB"), "engine").unwrap();
-        let alert_type = first.alert_type.to_uppercase();
-        assert_eq!(store.alert_occurrences_since(&alert_type, "PRODDB", since).unwrap(), 3);
-        assert_eq!(store.alert_occurrences_since(&first.alert_type, "PRODDB", clock.now()).unwrap(), 2);
-        assert_eq!(store.alert_occurrences_since("other_alert", "PRODDB", since).unwrap(), 0);
     }
 }

@@ -12,9 +12,7 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::audit::{NewAudit, actions, append_audit};
-use super::workflows::{WorkflowRow, transition_in};
 use super::{SqlContext, Store, StoreError, later, sql_limit, stored_timestamp, timestamp_text};
-use crate::pipeline::workflow::WorkflowState;
 
 /// Deliveries tried before a message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -160,7 +158,7 @@ fn delivery_audit(
     Ok(())
 }
 
-fn insert_in(
+pub(crate) fn insert_in(
     tx: &rusqlite::Transaction<'_>,
     now: Timestamp,
     new: &NewOutboxMessage,
@@ -188,29 +186,6 @@ impl Store {
     /// Queues a message, due now. Call it in the same step as the change it reports.
     pub fn enqueue_outbox(&self, new: &NewOutboxMessage) -> Result<OutboxMessage, StoreError> {
         self.write(|tx, now| insert_in(tx, now, new))
-    }
-
-    /// [`Store::transition`] and the messages reporting it, in one SQLite transaction: the
-    /// state change commits with its notifications or not at all, so a crash between the two
-    /// cannot lose a notification. `messages` builds them from the moved workflow.
-    pub fn transition_with_outbox(
-        &self,
-        id: &str,
-        from: WorkflowState,
-        to: WorkflowState,
-        actor: &str,
-        reason: &str,
-        messages: impl FnOnce(&WorkflowRow) -> Vec<NewOutboxMessage>,
-    ) -> Result<(WorkflowRow, Vec<OutboxMessage>), StoreError> {
-        if !from.can_transition(to) {
-            return Err(StoreError::IllegalTransition { from, to });
-        }
-        self.write(|tx, now| {
-            let current = super::workflows::get_in(tx, id)?;
-            let moved = transition_in(tx, now, &current, from, to, actor, reason, serde_json::json!({}))?;
-            let queued = messages(&moved).iter().map(|new| insert_in(tx, now, new)).collect::<Result<Vec<_>, _>>()?;
-            Ok((moved, queued))
-        })
     }
 
     /// Every message about one workflow, oldest first, whatever its state: what `sentri show`
@@ -391,32 +366,17 @@ mod tests {
     }
 
     #[test]
-    fn a_transition_and_its_messages_commit_together() {
+    fn delivery_outcomes_are_audited_with_the_workflow_they_report_on() {
         use crate::store::workflows::tests::new_workflow;
         let (store, _) = testing::store();
         let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let (moved, queued) = store
-            .transition_with_outbox(&row.id, WorkflowState::Detected, WorkflowState::Escalated, "engine", "why", |w| {
-                vec![NewOutboxMessage { workflow_id: Some(w.id.clone()), ..message(1) }]
-            })
-            .unwrap();
-        assert_eq!(moved.state, WorkflowState::Escalated);
-        assert_eq!(queued.len(), 1);
-        assert_eq!(queued[0].state(), "queued");
-        // A refused transition queues nothing.
-        let refused = store.transition_with_outbox(
-            &row.id,
-            WorkflowState::Detected,
-            WorkflowState::Verifying,
-            "engine",
-            "stale",
-            |_| vec![message(2)],
-        );
-        assert!(matches!(refused, Err(StoreError::StaleState { .. })), "{refused:?}");
-        let listed = store.outbox_for_workflow(&row.id).unwrap();
-        assert_eq!(listed, queued);
-        let sent = store.mark_outbox_sent(queued[0].id).unwrap();
+        let queued =
+            store.enqueue_outbox(&NewOutboxMessage { workflow_id: Some(row.id.clone()), ..message(1) }).unwrap();
+        assert_eq!(queued.state(), "queued");
+        assert_eq!(store.outbox_for_workflow(&row.id).unwrap(), std::slice::from_ref(&queued));
+        let sent = store.mark_outbox_sent(queued.id).unwrap();
         assert_eq!(sent.state(), "sent");
+        assert_eq!(store.get_outbox(queued.id).unwrap(), sent);
         let audit = store
             .list_audit(&crate::store::AuditFilter { workflow_id: Some(row.id.clone()), ..Default::default() })
             .unwrap();
