@@ -95,6 +95,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         Triage::ClearWithoutWorkflow { .. } => "clear event, no open workflow".to_owned(),
                         Triage::Unmatched => "unmatched (kept)".to_owned(),
                         Triage::AlreadyTriaged => "already triaged".to_owned(),
+                        Triage::OwnMail => "Sentri's own mail (ignored, kept)".to_owned(),
                     }
                 }
             }
