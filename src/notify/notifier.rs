@@ -55,6 +55,9 @@ pub struct Notifier {
     channels: Channels,
     /// The SMTP sender, or why there is none (said on each email that cannot go out).
     smtp: Result<SmtpSender, String>,
+    /// Whether sentri.yaml names an SMTP server at all (no server is not a problem to warn of
+    /// until an email is queued).
+    smtp_wanted: bool,
     http: Result<HttpSender, String>,
     settings: NotifierSettings,
     wake: Arc<Notify>,
@@ -68,6 +71,7 @@ impl Notifier {
             store,
             channels: Channels::from_config(config),
             smtp: SmtpSender::from_config(&config.email).map_err(|e| e.to_string()),
+            smtp_wanted: !config.email.smtp_server.trim().is_empty(),
             http: HttpSender::new().map_err(|e| e.to_string()),
             settings,
             wake: Arc::new(Notify::new()),
@@ -90,7 +94,7 @@ impl Notifier {
     pub fn setup_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Err(problem) = &self.smtp
-            && !problem.starts_with(&NotifyError::NoSmtpServer.to_string())
+            && self.smtp_wanted
         {
             problems.push(problem.clone());
         }
@@ -231,4 +235,71 @@ enum StoreCallError {
     Store(#[from] StoreError),
     #[error("a blocking store call did not complete: {0}")]
     Join(#[from] tokio::task::JoinError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewOutboxMessage;
+
+    fn queue(store: &Store, kind: &str) -> i64 {
+        let new = NewOutboxMessage {
+            kind: kind.to_owned(),
+            recipient: "dba@example.org".to_owned(),
+            subject: "s".to_owned(),
+            body: r#"{"text":"t"}"#.to_owned(),
+            workflow_id: None,
+        };
+        store.enqueue_outbox(&new).unwrap().id
+    }
+
+    #[tokio::test]
+    async fn what_cannot_be_delivered_fails_with_a_reason_and_waits() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let fax = queue(&store, "fax");
+        let email = queue(&store, EMAIL);
+        let slack = queue(&store, SLACK);
+        let notifier = Notifier::new(Arc::clone(&store), &Config::default(), NotifierSettings::default());
+        assert!(notifier.setup_problems().is_empty(), "no SMTP server configured is not a startup problem");
+        let pass = notifier.deliver_due().await;
+        assert_eq!(pass, Pass { sent: 0, failed: 3 });
+        let error = |id| store.get_outbox(id).unwrap().last_error.unwrap_or_default();
+        assert!(error(fax).contains("unknown channel \"fax\""), "{}", error(fax));
+        assert!(error(email).contains("email.smtp_server is not set"), "{}", error(email));
+        assert!(error(slack).contains("SENTRI_SLACK_WEBHOOK_URL is not set"), "{}", error(slack));
+        assert_eq!(store.get_outbox(fax).unwrap().state(), "retrying");
+    }
+
+    #[tokio::test]
+    async fn a_misconfigured_smtp_server_is_a_startup_problem() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let mut config = Config::default();
+        config.email.smtp_server = "smtp.example.org".to_owned();
+        config.email.use_tls = false;
+        config.email.from_address = "sentri@example.org".to_owned();
+        let notifier = Notifier::new(store, &config, NotifierSettings::default());
+        let problems = notifier.setup_problems();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("plain SMTP is allowed only to a loopback host"), "{problems:?}");
+    }
+
+    #[tokio::test]
+    async fn run_stops_on_shutdown_and_a_wake_is_not_lost() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let settings = NotifierSettings { poll_interval: Duration::from_secs(3600), ..NotifierSettings::default() };
+        let notifier = Notifier::new(Arc::clone(&store), &Config::default(), settings);
+        let waker = notifier.waker();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(notifier.run(shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let id = queue(&store, "fax");
+        waker.notify_one();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.get_outbox(id).unwrap().attempts == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "the wake did not reach the notifier");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), running).await.unwrap().unwrap();
+    }
 }
