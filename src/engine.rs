@@ -17,6 +17,8 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::execute::{self, ExecutionOutcome};
+use crate::notify::Channels;
+use crate::notify::report::{RepeatRule, Reporter};
 use crate::pipeline::approval;
 use crate::pipeline::matcher::KnownDatabase;
 use crate::pipeline::plan::Plan;
@@ -74,6 +76,11 @@ pub struct Engine {
 impl Engine {
     pub fn new(settings: EngineSettings) -> Arc<Engine> {
         let (events, _) = broadcast::channel(1024);
+        // Every ending and escalation queues its notifications with the transition itself.
+        let brain = settings.policies.clone();
+        settings.store.set_reporter(Arc::new(Reporter::new(Channels::from_config(&settings.config), move || {
+            RepeatRule::from_brain(&brain.snapshot().brain)
+        })));
         Arc::new(Engine {
             store: settings.store,
             policies: settings.policies,
@@ -530,7 +537,8 @@ impl Engine {
         }
     }
 
-    /// A transition, committed with its audit row, then announced.
+    /// A transition, committed with its audit row (and, for an ending or an escalation, its
+    /// notifications: see [`Reporter`]), then announced.
     async fn move_to(
         &self,
         workflow: &WorkflowRow,

@@ -35,7 +35,7 @@ pub use secret::Secret;
 pub use sections::{
     AdapterKind, ApprovalsConfig, EMAIL_PASSWORD_VAR, EmailConfig, LOG_LEVEL_VAR, LogLevel, MonitoringConfig,
     NotificationAdapter, NotificationsConfig, PAGERDUTY_ROUTING_KEY_VAR, SLACK_WEBHOOK_VAR, SMTP_PASSWORD_VAR,
-    is_loopback,
+    WEBHOOK_URL_VAR, is_loopback,
 };
 
 use diagnostics::Diagnostics;

@@ -21,6 +21,9 @@ pub const SMTP_PASSWORD_VAR: &str = "SENTRI_SMTP_PASSWORD";
 pub const SLACK_WEBHOOK_VAR: &str = "SENTRI_SLACK_WEBHOOK_URL";
 /// The environment variable holding the PagerDuty Events API routing key.
 pub const PAGERDUTY_ROUTING_KEY_VAR: &str = "SENTRI_PAGERDUTY_ROUTING_KEY";
+/// The environment variable holding a webhook adapter's URL when its `url:` is not written
+/// (webhook URLs often embed their token).
+pub const WEBHOOK_URL_VAR: &str = "SENTRI_WEBHOOK_URL";
 /// The environment variable that overrides `monitoring.log_level`.
 pub const LOG_LEVEL_VAR: &str = "SENTRI_LOG_LEVEL";
 
@@ -452,13 +455,17 @@ pub struct NotificationAdapter {
     pub kind: AdapterKind,
     /// Whether it is used (false).
     pub enabled: bool,
-    /// The endpoint: `url:` for a webhook, `SENTRI_SLACK_WEBHOOK_URL` for Slack. Held as a
-    /// secret because webhook URLs usually embed their token.
+    /// The endpoint: `url:` (else `SENTRI_WEBHOOK_URL`) for a webhook, `SENTRI_SLACK_WEBHOOK_URL`
+    /// for Slack, and for PagerDuty an Events API v2 endpoint other than PagerDuty's own (a
+    /// proxy, or a local server in tests). Held as a secret because webhook URLs usually embed
+    /// their token.
     pub url: Option<Secret>,
     /// PagerDuty routing key, from `SENTRI_PAGERDUTY_ROUTING_KEY`.
     pub routing_key: Option<Secret>,
     /// Extra HTTP headers for a webhook. Values are held as secrets: they usually carry a token.
     pub headers: BTreeMap<String, Secret>,
+    /// Who an `email` adapter notifies; empty means `approvals.approval_recipients`.
+    pub recipients: Vec<String>,
 }
 
 /// The notification adapters.
@@ -501,6 +508,12 @@ pub(crate) fn read_notifications(
                 a.secret_in_file(d, "url", SLACK_WEBHOOK_VAR);
                 non_empty_env(env, SLACK_WEBHOOK_VAR).map(Secret::new)
             }
+            Some(AdapterKind::Webhook) => a
+                .string(d, "url")
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .or_else(|| non_empty_env(env, WEBHOOK_URL_VAR))
+                .map(Secret::new),
             _ => a.string(d, "url").map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).map(Secret::new),
         };
         a.secret_in_file(d, "routing_key", PAGERDUTY_ROUTING_KEY_VAR);
@@ -509,11 +522,14 @@ pub(crate) fn read_notifications(
             _ => None,
         };
         let headers = a.string_map(d, "headers").into_iter().map(|(k, v)| (k, Secret::new(v))).collect();
+        let recipients = a.list(d, "recipients");
         if enabled {
             match kind {
-                Some(AdapterKind::Webhook) if url.is_none() => {
-                    d.problem(a.position(), a.key_path("url"), "an enabled webhook adapter needs a url")
-                }
+                Some(AdapterKind::Webhook) if url.is_none() => d.problem(
+                    a.position(),
+                    a.key_path("url"),
+                    "an enabled webhook adapter needs a url (or SENTRI_WEBHOOK_URL)",
+                ),
                 Some(AdapterKind::Slack) if url.is_none() => d.warn(
                     a.position(),
                     a.path(),
@@ -537,7 +553,7 @@ pub(crate) fn read_notifications(
         }
         a.finish(d);
         if let Some(kind) = kind {
-            adapters.push(NotificationAdapter { kind, enabled, url, routing_key, headers });
+            adapters.push(NotificationAdapter { kind, enabled, url, routing_key, headers, recipients });
         }
     }
     f.finish(d);

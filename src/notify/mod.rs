@@ -4,6 +4,22 @@
 //! store's outbox (in the same step as the change it reports), and a notifier delivers it with
 //! retry and backoff. A mail server that is down for an hour loses nothing and sends nothing
 //! twice.
+//!
+//! Layout: [`channels`] (which channels sentri.yaml and the environment turn on), [`report`]
+//! (what a state change says, per channel, as outbox rows), [`smtp`] (mail through lettre),
+//! [`http`] (Slack, webhook, PagerDuty), [`notifier`] (the task that claims due messages and
+//! delivers them), [`error`].
+
+pub mod channels;
+pub mod error;
+pub mod http;
+pub mod notifier;
+pub mod report;
+pub mod smtp;
+
+pub use channels::Channels;
+pub use error::NotifyError;
+pub use notifier::{Notifier, NotifierSettings};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +28,12 @@ use crate::store::{Store, StoreError};
 
 /// The outbox channel for email.
 pub const EMAIL: &str = "email";
+/// The outbox channel for a Slack incoming webhook (`{"text": …}`).
+pub const SLACK: &str = "slack";
+/// The outbox channel for a generic JSON webhook (the event as JSON).
+pub const WEBHOOK: &str = "webhook";
+/// The outbox channel for PagerDuty Events API v2 (escalations only).
+pub const PAGERDUTY: &str = "pagerduty";
 
 /// A header set on every message Sentri sends, so that Sentri never reads its own mail as an
 /// alert or as an approval reply (a bounce or an auto-forward can bring it back to the inbox).

@@ -37,6 +37,10 @@ pub enum Triage {
     Unmatched,
     /// It had already been triaged (by the intake and a sweep at the same moment): nothing done.
     AlreadyTriaged,
+    /// Sentri's own mail came back (it carries `X-Sentri-Message`: a notification sent to the
+    /// alert mailbox, a bounce, an auto-forward). Kept, marked ignored, never an alert — a
+    /// notification that matched a policy would otherwise open a workflow that notifies again.
+    OwnMail,
 }
 
 /// Settings that shape triage, from the brain.
@@ -90,6 +94,10 @@ fn triage_once(
         return Ok(Triage::AlreadyTriaged);
     }
     let raw = row.to_raw_alert();
+    if raw.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(crate::notify::SENTRI_HEADER)) {
+        store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Ignored)?;
+        return Ok(Triage::OwnMail);
+    }
     let alert = match matcher::match_alert(&raw, policies, databases) {
         MatchOutcome::Unmatched { .. } => {
             store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Unmatched)?;
@@ -271,6 +279,18 @@ mod tests {
         let unmatched = triage(&store, stored(&store, "lunch menu"), &set, &known, &rules).expect("triage");
         assert_eq!(unmatched, Triage::Unmatched);
         assert_eq!(store.list_raw_alerts(true, None).expect("list").len(), 1, "the unmatched alert stays visible");
+    }
+
+    #[test]
+    fn sentri_own_mail_is_kept_and_ignored_even_when_it_reads_like_an_alert() {
+        let (store, _) = testing::store();
+        let (set, known, rules) = (policies(), databases(), TriageRules::default());
+        let mail = b"From: sentri@example.org\r\nTo: dba-alerts@example.org\r\nSubject: Tablespace USERS is 97% full on DEV-DB-01\r\nMessage-ID: <sentri.outbox-7.1@example.org>\r\nX-Sentri-Message: outbox-7\r\n\r\nTablespace USERS is 97% full on DEV-DB-01\r\n";
+        let raw = RawAlert::from_rfc822(mail, "2026-11-25T00:00:00.000Z".into());
+        let id = store.insert_raw_alert(&raw).expect("stored").0;
+        assert_eq!(triage(&store, id, &set, &known, &rules).expect("triage"), Triage::OwnMail);
+        assert!(store.list_workflows(&Default::default()).expect("list").is_empty(), "no workflow from own mail");
+        assert_eq!(store.get_raw_alert(id).expect("kept").outcome, Some(RawAlertOutcome::Ignored));
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub mod actions {
     pub const APPROVAL_DECISION: &str = "APPROVAL_DECISION";
     /// A Safety Mesh check gave its verdict (allow or block, both audited).
     pub const SAFETY_VERDICT: &str = "SAFETY_VERDICT";
+    /// An outgoing message (email, Slack, webhook, PagerDuty) was delivered.
+    pub const NOTIFICATION_SENT: &str = "NOTIFICATION_SENT";
+    /// A delivery failed; the message waits in the outbox for its next attempt.
+    pub const NOTIFICATION_FAILED: &str = "NOTIFICATION_FAILED";
+    /// A message failed too often and is no longer retried (kept, with its last error).
+    pub const NOTIFICATION_GAVE_UP: &str = "NOTIFICATION_GAVE_UP";
 }
 
 /// A row to append; `at`, `id` and the hashes are filled in by the store.

@@ -8,8 +8,9 @@
 //! One file per table family: [`migrations`] (schema), [`alerts`] (raw alerts),
 //! [`workflows`] (workflows and their transitions), [`approvals`], [`approval_requests`] (email
 //! approval requests and who asked for a change), [`audit`], [`outbox`],
-//! [`locks`], [`mailbox`] (how far each IMAP folder has been read), and `history` (what
-//! happened recently, for the circuit breaker).
+//! [`locks`], [`mailbox`] (how far each IMAP folder has been read), `history` (what
+//! happened recently, for the circuit breaker) and [`reporting`] (state changes that queue
+//! their notifications in the same transaction).
 //!
 //! Time is injected ([`Store::with_clock`]) and written in one text format everywhere
 //! ([`timestamp_text`]: RFC 3339 UTC, milliseconds, `Z`), so that comparing two stored times as
@@ -29,10 +30,11 @@ pub mod mailbox;
 pub mod migrations;
 pub mod outbox;
 pub mod profiles;
+pub mod reporting;
 pub mod workflows;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -212,6 +214,8 @@ pub(crate) mod timestamp_serde {
 pub struct Store {
     conn: Mutex<Connection>,
     clock: Clock,
+    /// Who turns committed state changes into outbox messages ([`reporting`]); none by default.
+    reporter: RwLock<Option<Arc<dyn reporting::TransitionReporter>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -264,7 +268,7 @@ impl Store {
                 .map_err(|source| StoreError::Configure { setting: "synchronous", source })?;
         }
         migrations::migrate(&mut conn, &*clock)?;
-        Ok(Store { conn: Mutex::new(conn), clock })
+        Ok(Store { conn: Mutex::new(conn), clock, reporter: RwLock::new(None) })
     }
 
     /// "Now", from the injected clock, truncated to the millisecond the store keeps, so a row
@@ -308,14 +312,23 @@ impl Store {
     }
 
     /// [`Store::write`] at a time the caller already took (e.g. the one embedded in a new id).
+    /// With a reporter set, the state changes the write made are reported before it commits.
     pub(crate) fn write_at<T>(
         &self,
         now: Timestamp,
         f: impl FnOnce(&Transaction<'_>, Timestamp) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let reporter = self.reporter();
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("beginning a write transaction")?;
+        let before = match &reporter {
+            Some(_) => Some(reporting::last_transition_id(&tx)?),
+            None => None,
+        };
         let value = f(&tx, now)?;
+        if let (Some(reporter), Some(before)) = (reporter, before) {
+            reporting::report_transitions(&tx, now, before, reporter.as_ref())?;
+        }
         tx.commit().ctx("committing a write transaction")?;
         Ok(value)
     }

@@ -4,12 +4,14 @@
 //! A notifier claims due messages ([`Store::claim_due_outbox`]); a claim is a lease, so a
 //! notifier that dies mid-send does not lose the message — it becomes due again when the lease
 //! runs out. Failures back off exponentially; after [`MAX_ATTEMPTS`] the message is given up
-//! (kept, with its last error, for `sentri` to show).
+//! (kept, with its last error, for `sentri` to show). Every delivery, failure and give-up writes
+//! an audit row in the same transaction as the outbox change, so the trail shows what went out.
 
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
+use super::audit::{NewAudit, actions, append_audit};
 use super::{SqlContext, Store, StoreError, later, sql_limit, stored_timestamp, timestamp_text};
 
 /// Deliveries tried before a message is given up.
@@ -29,7 +31,7 @@ pub fn backoff(attempts: i64) -> SignedDuration {
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutboxMessage {
-    /// The channel: `email`, `slack`, `webhook`.
+    /// The channel: `email`, `slack`, `webhook`, `pagerduty`.
     pub kind: String,
     pub recipient: String,
     pub subject: String,
@@ -98,6 +100,79 @@ fn parse(raw: RawRow) -> Result<OutboxMessage, StoreError> {
     })
 }
 
+impl OutboxMessage {
+    /// Where the message stands: `sent`, `gave up`, `retrying` (failed at least once, due again)
+    /// or `queued`.
+    pub fn state(&self) -> &'static str {
+        if self.sent_at.is_some() {
+            "sent"
+        } else if self.gave_up_at.is_some() {
+            "gave up"
+        } else if self.attempts > 0 {
+            "retrying"
+        } else {
+            "queued"
+        }
+    }
+}
+
+/// The audit row for a delivery outcome, with the workflow's database and environment when the
+/// message reports on a workflow.
+fn delivery_audit(
+    tx: &rusqlite::Transaction<'_>,
+    now: Timestamp,
+    message: &OutboxMessage,
+    action: &str,
+) -> Result<(), StoreError> {
+    let place: Option<(String, String)> = match &message.workflow_id {
+        Some(workflow_id) => tx
+            .query_row("SELECT database, environment FROM workflows WHERE id = ?1", [workflow_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .ctx("reading the workflow an outbox message reports on")?,
+        None => None,
+    };
+    let (database, environment) = place.unzip();
+    let detail = serde_json::json!({
+        "outbox_id": message.id,
+        "kind": message.kind,
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "attempts": message.attempts,
+        "error": message.last_error,
+    });
+    append_audit(
+        tx,
+        now,
+        NewAudit {
+            workflow_id: message.workflow_id.clone(),
+            database,
+            environment,
+            actor: "notifier".to_owned(),
+            action: action.to_owned(),
+            result: message.kind.to_uppercase(),
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
+pub(crate) fn insert_in(
+    tx: &rusqlite::Transaction<'_>,
+    now: Timestamp,
+    new: &NewOutboxMessage,
+) -> Result<OutboxMessage, StoreError> {
+    let at = timestamp_text(now);
+    tx.execute(
+        "INSERT INTO outbox (kind, recipient, subject, body, workflow_id, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        (&new.kind, &new.recipient, &new.subject, &new.body, &new.workflow_id, &at),
+    )
+    .ctx("queueing an outbox message")?;
+    get_in(tx, tx.last_insert_rowid())
+}
+
 fn get_in(conn: &rusqlite::Connection, id: i64) -> Result<OutboxMessage, StoreError> {
     let raw = conn
         .query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], raw_row)
@@ -110,17 +185,28 @@ fn get_in(conn: &rusqlite::Connection, id: i64) -> Result<OutboxMessage, StoreEr
 impl Store {
     /// Queues a message, due now. Call it in the same step as the change it reports.
     pub fn enqueue_outbox(&self, new: &NewOutboxMessage) -> Result<OutboxMessage, StoreError> {
-        self.write(|tx, now| {
-            let at = timestamp_text(now);
-            tx.execute(
-                "INSERT INTO outbox (kind, recipient, subject, body, workflow_id, created_at,
-                                     next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                (&new.kind, &new.recipient, &new.subject, &new.body, &new.workflow_id, &at),
-            )
-            .ctx("queueing an outbox message")?;
-            get_in(tx, tx.last_insert_rowid())
+        self.write(|tx, now| insert_in(tx, now, new))
+    }
+
+    /// Every message about one workflow, oldest first, whatever its state: what `sentri show`
+    /// lists.
+    pub fn outbox_for_workflow(&self, workflow_id: &str) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!("SELECT {COLUMNS} FROM outbox WHERE workflow_id = ?1 ORDER BY id"))
+                .ctx("listing a workflow's outbox messages")?;
+            let raw = statement
+                .query_map([workflow_id], raw_row)
+                .ctx("listing a workflow's outbox messages")?
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("listing a workflow's outbox messages")?;
+            raw.into_iter().map(parse).collect()
         })
+    }
+
+    /// One message by id.
+    pub fn get_outbox(&self, id: i64) -> Result<OutboxMessage, StoreError> {
+        self.read(|conn| get_in(conn, id))
     }
 
     /// Takes up to `limit` due messages, oldest due first, and leases them for `lease`: nobody
@@ -161,7 +247,9 @@ impl Store {
             if changed == 0 {
                 return Err(StoreError::NotFound { what: "outbox message", key: id.to_string() });
             }
-            get_in(tx, id)
+            let sent = get_in(tx, id)?;
+            delivery_audit(tx, now, &sent, actions::NOTIFICATION_SENT)?;
+            Ok(sent)
         })
     }
 
@@ -183,7 +271,11 @@ impl Store {
                 (id, attempts, next, gave_up, error),
             )
             .ctx("marking an outbox message failed")?;
-            get_in(tx, id)
+            let failed = get_in(tx, id)?;
+            let action =
+                if failed.gave_up_at.is_some() { actions::NOTIFICATION_GAVE_UP } else { actions::NOTIFICATION_FAILED };
+            delivery_audit(tx, now, &failed, action)?;
+            Ok(failed)
         })
     }
 }
@@ -262,5 +354,36 @@ mod tests {
         clock.advance_ms(10_000_000);
         assert!(store.claim_due_outbox(1, LEASE).unwrap().is_empty());
         assert!(matches!(store.mark_outbox_sent(999), Err(StoreError::NotFound { .. })));
+        let audited: Vec<String> = store
+            .list_audit(&crate::store::AuditFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.action)
+            .collect();
+        assert_eq!(audited.iter().filter(|a| *a == actions::NOTIFICATION_FAILED).count(), 7);
+        assert_eq!(audited.iter().filter(|a| *a == actions::NOTIFICATION_GAVE_UP).count(), 1);
+        assert_eq!(last.state(), "gave up");
+    }
+
+    #[test]
+    fn delivery_outcomes_are_audited_with_the_workflow_they_report_on() {
+        use crate::store::workflows::tests::new_workflow;
+        let (store, _) = testing::store();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let queued =
+            store.enqueue_outbox(&NewOutboxMessage { workflow_id: Some(row.id.clone()), ..message(1) }).unwrap();
+        assert_eq!(queued.state(), "queued");
+        assert_eq!(store.outbox_for_workflow(&row.id).unwrap(), std::slice::from_ref(&queued));
+        let sent = store.mark_outbox_sent(queued.id).unwrap();
+        assert_eq!(sent.state(), "sent");
+        assert_eq!(store.get_outbox(queued.id).unwrap(), sent);
+        let audit = store
+            .list_audit(&crate::store::AuditFilter { workflow_id: Some(row.id.clone()), ..Default::default() })
+            .unwrap();
+        let last = audit.last().unwrap();
+        assert_eq!(last.action, actions::NOTIFICATION_SENT);
+        assert_eq!(last.database.as_deref(), Some("PRODDB"));
+        assert_eq!(last.detail["outbox_id"], sent.id);
+        assert!(store.verify_audit().unwrap().is_intact());
     }
 }

@@ -5,4 +5,6 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod http;
 pub mod postgres;
+pub mod smtp;

@@ -49,6 +49,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let received_at = timestamp_text(jiff::Timestamp::now());
     let messages = replay::read(&args.path, &received_at)?;
     let store = if args.dry_run { None } else { Some(context.store()?) };
+    if let Some(store) = &store {
+        context.report_changes(store, &config)?;
+    }
     let mut replayed = Vec::new();
     for message in messages {
         let outcome = matcher::match_alert(&message.raw, &policies, &databases);
@@ -106,6 +109,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         Triage::ClearWithoutWorkflow { .. } => "clear event, no open workflow".to_owned(),
                         Triage::Unmatched => "unmatched (kept)".to_owned(),
                         Triage::AlreadyTriaged => "already triaged".to_owned(),
+                        Triage::OwnMail => "Sentri's own mail (ignored, kept)".to_owned(),
                     }
                 }
             }

@@ -1,5 +1,6 @@
 //! `sentri show ID`: one workflow in full — the alert, its fields, every change of state with
-//! who made it and why, the plan, and its audit rows.
+//! who made it and why, the plan, the messages sent about it (and their delivery state), and its
+//! audit rows.
 
 use std::process::ExitCode;
 
@@ -12,7 +13,8 @@ use super::{Context, print_json, printable};
 pub struct Args {
     /// The workflow id, or any unique prefix of it (the 8-character short id works).
     id: String,
-    /// Print JSON: {"workflow", "incident" (the ids of its incident's workflows), "transitions", "audit"}.
+    /// Print JSON: {"workflow", "incident" (the ids of its incident's workflows), "transitions", "outbox",
+    /// "audit"}.
     #[arg(long)]
     json: bool,
 }
@@ -21,6 +23,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let store = context.store()?;
     let workflow = store.find_workflows(args.id.trim())?;
     let transitions = store.workflow_transitions(&workflow.id)?;
+    let outbox = store.outbox_for_workflow(&workflow.id)?;
     let audit = store.list_audit(&AuditFilter { workflow_id: Some(workflow.id.clone()), ..AuditFilter::default() })?;
     if args.json {
         let incident: Vec<String> =
@@ -29,6 +32,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             "workflow": workflow,
             "incident": incident,
             "transitions": transitions,
+            "outbox": outbox,
             "audit": audit,
         }))?;
         return Ok(ExitCode::SUCCESS);
@@ -83,6 +87,27 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             transition.to,
             transition.actor
         );
+    }
+    if !outbox.is_empty() {
+        println!("Messages:");
+        for message in &outbox {
+            let when = message.sent_at.or(message.gave_up_at).or(message.next_attempt_at).map(timestamp_text);
+            let attempts =
+                if message.attempts > 0 { format!(", {} failed attempt(s)", message.attempts) } else { String::new() };
+            println!(
+                "  #{} {} to {}: {}{attempts}{}",
+                message.id,
+                message.kind,
+                printable(&message.recipient),
+                message.state(),
+                when.map(|at| format!(" ({at})")).unwrap_or_default()
+            );
+            if let Some(error) = &message.last_error
+                && message.sent_at.is_none()
+            {
+                println!("      last error: {}", printable(error));
+            }
+        }
     }
     println!("Audit:");
     for row in &audit {

@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use sentri::config::Config;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::intake::imap::{self, ImapSettings};
+use sentri::notify::notifier;
+use sentri::notify::{Notifier, NotifierSettings};
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
 use sentri::target::ConnectOptions;
@@ -48,6 +50,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
             sweep_interval: config.monitoring.orchestrator_poll_interval,
         });
         let mailbox = spawn_mailbox(&config, Arc::clone(&store), intake_sender, shutdown.clone());
+        let notifier = spawn_notifier(&config, &engine, Arc::clone(&store), shutdown.clone());
         let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
         tracing::info!(databases = config.databases.len(), "Sentri engine started");
         engine.run(intake, shutdown.clone()).await;
@@ -55,6 +58,9 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         if let Some(mailbox) = mailbox {
             let _ = tokio::time::timeout(Duration::from_secs(10), mailbox).await;
         }
+        // A send in progress finishes (SMTP and HTTP have their own timeouts); what is left
+        // waits in the outbox for the next start.
+        let _ = tokio::time::timeout(Duration::from_secs(45), notifier).await;
         tracing::info!("Sentri engine stopped");
     });
     Ok(ExitCode::SUCCESS)
@@ -70,6 +76,29 @@ async fn wait_for_signal(shutdown: CancellationToken) {
         _ = interrupt.recv() => tracing::info!("SIGINT: finishing the current step"),
     }
     shutdown.cancel();
+}
+
+/// Starts the notifier, woken by every engine event (a state change may have queued mail).
+fn spawn_notifier(
+    config: &Config,
+    engine: &Arc<Engine>,
+    store: Arc<Store>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let notifier = Notifier::new(store, config, NotifierSettings::default());
+    for problem in notifier.setup_problems() {
+        tracing::warn!("notifications: {problem}");
+    }
+    let channels = notifier.channels();
+    tracing::info!(
+        email_recipients = channels.email.len(),
+        slack = channels.slack.is_some(),
+        webhooks = channels.webhooks.len(),
+        pagerduty = channels.pagerduty.len(),
+        "notifier started"
+    );
+    tokio::spawn(notifier::wake_on_events(engine.subscribe(), notifier.waker(), shutdown.clone()));
+    tokio::spawn(notifier.run(shutdown))
 }
 
 /// Starts the mailbox intake when sentri.yaml names an IMAP server; `None` otherwise.

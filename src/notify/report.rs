@@ -1,0 +1,421 @@
+//! What Sentri says when a workflow ends or is escalated, per channel, as outbox rows.
+//!
+//! The text is short, link-free and copy-pastable: a DBA reads it on a phone, pastes the id into
+//! a terminal, and runs `sentri show <id>` for the rest. A repeat alert (the same alert type on
+//! the same database reaching the brain's root-cause threshold) adds a recommendation, because a
+//! fix that keeps being needed treats a symptom.
+//!
+//! Pure functions of the workflow and the channels. [`Reporter`] hands them to the store, which
+//! queues the messages inside the transaction that commits the state change.
+
+use serde_json::json;
+
+use super::channels::{Channels, SLACK_LABEL};
+use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
+use crate::pipeline::workflow::WorkflowState;
+use crate::policy::brain::Brain;
+use crate::store::NewOutboxMessage;
+use crate::store::reporting::TransitionReporter;
+use crate::store::workflows::WorkflowRow;
+
+/// The longest "why" line kept in a summary; longer reasons are cut with an ellipsis (the full
+/// text is in `sentri show`).
+const WHY_MAX_CHARS: usize = 300;
+/// PagerDuty's limit on `payload.summary`.
+const PAGERDUTY_SUMMARY_MAX_CHARS: usize = 1024;
+
+/// Whether entering `state` is reported: every terminal outcome, and escalation.
+pub fn is_reported(state: WorkflowState) -> bool {
+    use WorkflowState::*;
+    matches!(state, Completed | RolledBack | Failed | Escalated | Denied | Timeout | VerificationFailed | Resolved)
+}
+
+/// An alert that keeps coming back: `count` times within `hours` on the same database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeat {
+    pub count: u32,
+    pub hours: u32,
+}
+
+impl Repeat {
+    /// `Some` when `count` reached the brain's `threshold` (the RCA Recommendation Thresholds).
+    pub fn at_threshold(count: u32, threshold: u32, hours: u32) -> Option<Repeat> {
+        (threshold > 0 && count >= threshold).then_some(Repeat { count, hours })
+    }
+}
+
+/// The brain's repeat-alert rule (`## RCA Recommendation Thresholds` in brain/rules.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepeatRule {
+    /// Recommend a root-cause investigation once the alert fired this often…
+    pub threshold: u32,
+    /// …within this many hours.
+    pub hours: u32,
+}
+
+impl RepeatRule {
+    pub fn from_brain(brain: &Brain) -> RepeatRule {
+        RepeatRule { threshold: brain.rca_alert_count, hours: brain.rca_window_hours }
+    }
+}
+
+/// The notify module's [`TransitionReporter`]: installed on the store (by the engine, and by
+/// commands that change a workflow), it makes every reported transition queue its messages in
+/// the transaction that commits it, whoever writes it.
+pub struct Reporter {
+    channels: Channels,
+    rule: Box<dyn Fn() -> RepeatRule + Send + Sync>,
+}
+
+impl Reporter {
+    /// Reports to `channels`, reading the repeat rule from `rule` at each report (so a brain
+    /// reloaded while running is followed).
+    pub fn new(channels: Channels, rule: impl Fn() -> RepeatRule + Send + Sync + 'static) -> Reporter {
+        Reporter { channels, rule: Box::new(rule) }
+    }
+}
+
+impl TransitionReporter for Reporter {
+    fn reports(&self, state: WorkflowState) -> bool {
+        is_reported(state)
+    }
+
+    fn repeat_window(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(i64::from((self.rule)().hours))
+    }
+
+    fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage> {
+        let rule = (self.rule)();
+        messages(&self.channels, workflow, reason, Repeat::at_threshold(occurrences, rule.threshold, rule.hours))
+    }
+}
+
+/// The subject of the email: `[SENTRI] ESCALATED: tablespace_full on PROD-DB-07 [WF:3f9c2a1b]`.
+pub fn subject(workflow: &WorkflowRow) -> String {
+    format!(
+        "[SENTRI] {}: {} on {} [WF:{}]",
+        workflow.state,
+        workflow.alert_type,
+        workflow.database,
+        workflow.short_id()
+    )
+}
+
+/// `why` on one line, cut to [`WHY_MAX_CHARS`].
+fn one_line(why: &str, max: usize) -> String {
+    let flat = why.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// The root-cause paragraph of a repeat alert.
+pub fn recommendation(workflow: &WorkflowRow, repeat: Repeat) -> String {
+    format!(
+        "Repeat alert: {alert} fired {count} times in {hours} h on {db}. The template fix treats the symptom; \
+         consider a root-cause investigation (what drives the growth or the load, capacity, the jobs or \
+         sessions behind it) before it fires again.",
+        alert = workflow.alert_type,
+        count = repeat.count,
+        hours = repeat.hours,
+        db = workflow.database,
+    )
+}
+
+/// The plain-text summary every channel carries.
+pub fn summary(workflow: &WorkflowRow, why: &str, repeat: Option<Repeat>) -> String {
+    let mut text = format!(
+        "Sentri workflow {short}: {state}\n\n  workflow:    {short}\n  database:    {db}\n  environment: \
+         {env}\n  alert:       {alert}\n  state:       {state}\n  why:         {why}\n",
+        short = workflow.short_id(),
+        state = workflow.state,
+        db = workflow.database,
+        env = workflow.environment,
+        alert = workflow.alert_type,
+        why = one_line(why, WHY_MAX_CHARS),
+    );
+    if let Some(repeat) = repeat {
+        text.push('\n');
+        text.push_str(&recommendation(workflow, repeat));
+        text.push('\n');
+    }
+    text.push_str(&format!("\nTo see more: sentri show {}\n", workflow.short_id()));
+    text
+}
+
+/// The webhook event name: the reference's names where it had one.
+fn event_name(state: WorkflowState) -> String {
+    match state {
+        WorkflowState::Denied => "approval_denied".to_owned(),
+        WorkflowState::Timeout => "approval_timeout".to_owned(),
+        other => format!("workflow_{}", other.as_str().to_lowercase()),
+    }
+}
+
+/// The JSON a generic webhook receives.
+pub fn webhook_event(workflow: &WorkflowRow, why: &str, repeat: Option<Repeat>) -> serde_json::Value {
+    json!({
+        "event": event_name(workflow.state),
+        "workflow_id": workflow.id,
+        "short_id": workflow.short_id(),
+        "state": workflow.state,
+        "database": workflow.database,
+        "environment": workflow.environment,
+        "alert_type": workflow.alert_type,
+        "severity": workflow.severity,
+        "summary": one_line(why, WHY_MAX_CHARS),
+        "repeat_count": repeat.map(|r| r.count),
+        "recommendation": repeat.map(|r| recommendation(workflow, r)),
+        "at": crate::store::timestamp_text(workflow.updated_at),
+    })
+}
+
+/// PagerDuty's severity for a workflow severity (critical, error, warning, info).
+fn pagerduty_severity(severity: &str) -> &'static str {
+    match severity.trim().to_ascii_uppercase().as_str() {
+        "CRITICAL" | "FATAL" => "critical",
+        "WARNING" | "MEDIUM" | "MINOR" => "warning",
+        "LOW" | "INFO" | "INFORMATIONAL" | "CLEAR" => "info",
+        _ => "error",
+    }
+}
+
+/// The PagerDuty Events v2 trigger for an escalation, without its routing key (added at
+/// delivery, so the key is never stored). De-duplicated on the workflow id.
+pub fn pagerduty_event(workflow: &WorkflowRow, why: &str) -> serde_json::Value {
+    let summary = one_line(
+        &format!(
+            "Sentri {}: {} on {} ({}) escalated: {why}",
+            workflow.short_id(),
+            workflow.alert_type,
+            workflow.database,
+            workflow.environment
+        ),
+        PAGERDUTY_SUMMARY_MAX_CHARS,
+    );
+    json!({
+        "event_action": "trigger",
+        "dedup_key": workflow.id,
+        "payload": {
+            "summary": summary,
+            "source": workflow.database,
+            "severity": pagerduty_severity(&workflow.severity),
+            "component": workflow.alert_type,
+            "group": workflow.environment,
+            "custom_details": {
+                "workflow_id": workflow.id,
+                "state": workflow.state,
+                "see_more": format!("sentri show {}", workflow.short_id()),
+            },
+        },
+    })
+}
+
+/// The outbox rows reporting that `workflow` (already moved) entered its current state, one
+/// per channel and recipient; none when the state is not reported.
+pub fn messages(
+    channels: &Channels,
+    workflow: &WorkflowRow,
+    why: &str,
+    repeat: Option<Repeat>,
+) -> Vec<NewOutboxMessage> {
+    if !is_reported(workflow.state) {
+        return Vec::new();
+    }
+    let subject = subject(workflow);
+    let text = summary(workflow, why, repeat);
+    let row = |kind: &str, recipient: &str, body: String| NewOutboxMessage {
+        kind: kind.to_owned(),
+        recipient: recipient.to_owned(),
+        subject: subject.clone(),
+        body,
+        workflow_id: Some(workflow.id.clone()),
+    };
+    let mut out = Vec::new();
+    let email_body = json!(EmailContent { text: text.clone(), html: None }).to_string();
+    for recipient in &channels.email {
+        out.push(row(EMAIL, recipient, email_body.clone()));
+    }
+    if channels.slack.is_some() {
+        out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
+    }
+    let event = webhook_event(workflow, why, repeat).to_string();
+    for webhook in &channels.webhooks {
+        out.push(row(WEBHOOK, &webhook.label, event.clone()));
+    }
+    if workflow.state == WorkflowState::Escalated {
+        let trigger = pagerduty_event(workflow, why).to_string();
+        for service in &channels.pagerduty {
+            out.push(row(PAGERDUTY, &service.label, trigger.clone()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Secret;
+    use crate::notify::channels::{PagerDuty, Webhook};
+
+    fn workflow(state: WorkflowState) -> WorkflowRow {
+        let at: jiff::Timestamp = "2026-11-25T01:02:03.456Z".parse().unwrap();
+        WorkflowRow {
+            id: "3f9c2a1b-0000-4000-8000-000000000001".to_owned(),
+            raw_alert_id: None,
+            alert_type: "tablespace_full".to_owned(),
+            database: "PROD-DB-07".to_owned(),
+            environment: "PROD".to_owned(),
+            severity: "CRITICAL".to_owned(),
+            state,
+            fields: BTreeMap::new(),
+            plan: None,
+            plan_hash: None,
+            verification: None,
+            execution: None,
+            occurrences: 1,
+            incident_id: "3f9c2a1b-0000-4000-8000-000000000001".to_owned(),
+            version: 3,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn all_channels() -> Channels {
+        Channels {
+            email: vec!["dba@x.org".into(), "oncall@x.org".into()],
+            slack: Some(Secret::new("http://slack/s3cret")),
+            webhooks: vec![Webhook {
+                label: "webhook #1".into(),
+                url: Secret::new("http://hook/s3cret"),
+                headers: BTreeMap::new(),
+            }],
+            pagerduty: vec![PagerDuty {
+                label: "pagerduty #2".into(),
+                endpoint: "http://pd".into(),
+                routing_key: Secret::new("rk-s3cret"),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_reported_transition_queues_its_messages_with_the_repeat_count() {
+        use std::sync::Arc;
+
+        use crate::store::{NewWorkflow, Store};
+        let store = Store::open_in_memory().unwrap();
+        let channels = Channels { email: vec!["dba@x.org".into()], ..Channels::default() };
+        let threshold = Arc::new(std::sync::atomic::AtomicU32::new(3));
+        let live = Arc::clone(&threshold);
+        store.set_reporter(Arc::new(Reporter::new(channels, move || RepeatRule {
+            threshold: live.load(std::sync::atomic::Ordering::SeqCst),
+            hours: 24,
+        })));
+        let new = || NewWorkflow {
+            raw_alert_id: None,
+            alert_type: "tablespace_full".into(),
+            database: "PROD-DB-07".into(),
+            environment: "PROD".into(),
+            severity: "CRITICAL".into(),
+            fields: BTreeMap::new(),
+        };
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(store.create_workflow(new(), "engine").unwrap().id);
+        }
+        use WorkflowState::*;
+        let moved = store.transition(&ids[0], Detected, Verifying, "engine", "checking").unwrap();
+        assert_eq!(moved.state, Verifying);
+        assert!(store.outbox_for_workflow(&ids[0]).unwrap().is_empty(), "VERIFYING is not reported");
+        store.transition(&ids[0], Verifying, VerificationFailed, "engine", "not confirmed").unwrap();
+        let queued = store.outbox_for_workflow(&ids[0]).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].recipient, "dba@x.org");
+        assert_eq!(
+            queued[0].subject,
+            format!("[SENTRI] VERIFICATION_FAILED: tablespace_full on PROD-DB-07 [WF:{}]", &ids[0][..8])
+        );
+        let content: EmailContent = serde_json::from_str(&queued[0].body).unwrap();
+        assert!(content.text.contains("why:         not confirmed"), "{}", content.text);
+        assert!(content.text.contains("fired 3 times in 24 h"), "{}", content.text);
+        // The brain changed while running: the new threshold is followed.
+        threshold.store(4, std::sync::atomic::Ordering::SeqCst);
+        store.transition(&ids[1], Detected, Escalated, "engine", "why").unwrap();
+        let content: EmailContent = serde_json::from_str(&store.outbox_for_workflow(&ids[1]).unwrap()[0].body).unwrap();
+        assert!(!content.text.contains("Repeat alert"), "{}", content.text);
+    }
+
+    #[test]
+    fn terminal_states_and_escalation_are_reported_and_nothing_else() {
+        use WorkflowState::*;
+        let reported: Vec<_> = WorkflowState::ALL.into_iter().filter(|s| is_reported(*s)).collect();
+        assert_eq!(reported, [VerificationFailed, Denied, Timeout, Completed, RolledBack, Failed, Escalated, Resolved]);
+        assert!(messages(&all_channels(), &workflow(AwaitingApproval), "why", None).is_empty());
+    }
+
+    #[test]
+    fn summary_is_short_link_free_and_says_how_to_see_more() {
+        let text = summary(&workflow(WorkflowState::Completed), "the fix worked:\n  USERS at 61 %", None);
+        assert!(text.starts_with("Sentri workflow 3f9c2a1b: COMPLETED\n"), "{text}");
+        for part in ["database:    PROD-DB-07", "environment: PROD", "alert:       tablespace_full"] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+        assert!(text.contains("why:         the fix worked: USERS at 61 %\n"), "{text}");
+        assert!(text.ends_with("To see more: sentri show 3f9c2a1b\n"), "{text}");
+        assert!(!text.contains("http"), "{text}");
+        assert!(!text.contains("Repeat alert"), "{text}");
+        let long = summary(&workflow(WorkflowState::Failed), &"x".repeat(1000), None);
+        assert!(long.lines().all(|line| line.chars().count() < 330), "{long}");
+        assert!(long.contains('…'));
+    }
+
+    #[test]
+    fn repeat_alerts_carry_a_root_cause_recommendation_at_the_threshold() {
+        assert_eq!(Repeat::at_threshold(2, 3, 24), None);
+        assert_eq!(Repeat::at_threshold(3, 3, 24), Some(Repeat { count: 3, hours: 24 }));
+        assert_eq!(Repeat::at_threshold(9, 0, 24), None, "a zero threshold turns it off");
+        let repeat = Repeat::at_threshold(4, 3, 24);
+        let text = summary(&workflow(WorkflowState::Completed), "ok", repeat);
+        assert!(
+            text.contains(
+                "Repeat alert: tablespace_full fired 4 times in 24 h on PROD-DB-07. The template fix treats the symptom"
+            ),
+            "{text}"
+        );
+        let event = webhook_event(&workflow(WorkflowState::Completed), "ok", repeat);
+        assert_eq!(event["repeat_count"], 4);
+    }
+
+    #[test]
+    fn one_row_per_channel_and_recipient_and_pagerduty_only_on_escalation() {
+        let channels = all_channels();
+        let completed = messages(&channels, &workflow(WorkflowState::Completed), "ok", None);
+        let kinds: Vec<(&str, &str)> = completed.iter().map(|m| (m.kind.as_str(), m.recipient.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [("email", "dba@x.org"), ("email", "oncall@x.org"), ("slack", "slack"), ("webhook", "webhook #1")]
+        );
+        let escalated = messages(&channels, &workflow(WorkflowState::Escalated), "blocked", None);
+        let pd = escalated.iter().find(|m| m.kind == PAGERDUTY).expect("a PagerDuty trigger");
+        assert_eq!(pd.recipient, "pagerduty #2");
+        let body: serde_json::Value = serde_json::from_str(&pd.body).unwrap();
+        assert_eq!(body["event_action"], "trigger");
+        assert_eq!(body["dedup_key"], "3f9c2a1b-0000-4000-8000-000000000001");
+        assert_eq!(body["payload"]["severity"], "critical");
+        assert_eq!(body["payload"]["source"], "PROD-DB-07");
+        for message in &escalated {
+            assert!(!message.body.contains("s3cret"), "a secret reached the outbox: {}", message.body);
+            assert_eq!(message.subject, "[SENTRI] ESCALATED: tablespace_full on PROD-DB-07 [WF:3f9c2a1b]");
+            assert_eq!(message.workflow_id.as_deref(), Some("3f9c2a1b-0000-4000-8000-000000000001"));
+        }
+        let email: EmailContent = serde_json::from_str(&escalated[0].body).unwrap();
+        assert!(email.text.contains("why:         blocked"));
+        let hook: serde_json::Value = serde_json::from_str(&escalated[3].body).unwrap();
+        assert_eq!(hook["event"], "workflow_escalated");
+        assert_eq!(event_name(WorkflowState::Denied), "approval_denied");
+    }
+}
