@@ -1,12 +1,14 @@
 //! The databases under care. This is the only module that speaks to them: Oracle through
-//! Oracle's pure-Rust thin driver, PostgreSQL through tokio-postgres, each behind the one
-//! [`Target`] enum, and the SQL reading ([`sql`]) and filling ([`fill`]) every step relies on.
+//! Oracle's pure-Rust thin driver, PostgreSQL through tokio-postgres, the SIMULATED Oracle of
+//! `sentri demo` in process ([`sandbox`]), each behind the one [`Target`] enum, and the SQL
+//! reading ([`sql`]) and filling ([`fill`]) every step relies on.
 
 pub mod error;
 pub mod fill;
 pub mod oracle;
 pub mod postgres;
 pub mod profile;
+pub mod sandbox;
 pub mod sql;
 pub mod value;
 
@@ -29,10 +31,14 @@ pub enum Engine {
     Oracle,
     /// PostgreSQL.
     Postgres,
+    /// The in-process SIMULATED Oracle of `sentri demo` (`sandbox:NAME`): Oracle's dialect and
+    /// policy pack, no server. Never a real database.
+    Sandbox,
 }
 
 impl Engine {
-    /// Reads `oracle`, `postgres` or `postgresql`, any case.
+    /// Reads `oracle`, `postgres` or `postgresql`, any case: the engines a policy may be
+    /// written for (the sandbox runs Oracle's policies, so it is not one of them).
     pub fn parse(text: &str) -> Option<Engine> {
         match text.trim().to_lowercase().as_str() {
             "oracle" => Some(Engine::Oracle),
@@ -45,6 +51,21 @@ impl Engine {
         match self {
             Engine::Oracle => "oracle",
             Engine::Postgres => "postgres",
+            Engine::Sandbox => "sandbox",
+        }
+    }
+
+    /// Whether this is the SIMULATED sandbox rather than a real database: every view that shows
+    /// a target says so.
+    pub fn is_simulated(self) -> bool {
+        self == Engine::Sandbox
+    }
+
+    /// The engine whose policy pack applies: the sandbox simulates Oracle, so Oracle's.
+    pub fn policy_engine(self) -> Engine {
+        match self {
+            Engine::Sandbox => Engine::Oracle,
+            other => other,
         }
     }
 
@@ -53,13 +74,18 @@ impl Engine {
         match self {
             Engine::Oracle => fill::Dialect::Oracle,
             Engine::Postgres => fill::Dialect::Postgres,
+            Engine::Sandbox => fill::Dialect::Oracle,
         }
     }
 }
 
 impl fmt::Display for Engine {
+    /// The name, with the sandbox labelled SIMULATED wherever an engine is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Engine::Sandbox => f.write_str("sandbox: SIMULATED Oracle"),
+            other => f.write_str(other.as_str()),
+        }
     }
 }
 
@@ -102,6 +128,8 @@ pub enum Target {
     Oracle(oracle::OracleTarget),
     /// PostgreSQL through tokio-postgres.
     Postgres(postgres::PostgresTarget),
+    /// The SIMULATED Oracle of `sentri demo`, in process.
+    Sandbox(sandbox::SandboxTarget),
 }
 
 impl Target {
@@ -110,6 +138,7 @@ impl Target {
         match db.engine {
             Engine::Oracle => oracle::OracleTarget::connect(db, options).await.map(Target::Oracle),
             Engine::Postgres => postgres::PostgresTarget::connect(db, options).await.map(Target::Postgres),
+            Engine::Sandbox => sandbox::SandboxTarget::connect(db).map(Target::Sandbox),
         }
     }
 
@@ -118,6 +147,7 @@ impl Target {
         match self {
             Target::Oracle(_) => Engine::Oracle,
             Target::Postgres(_) => Engine::Postgres,
+            Target::Sandbox(_) => Engine::Sandbox,
         }
     }
 
@@ -126,6 +156,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.name(),
             Target::Postgres(target) => target.name(),
+            Target::Sandbox(target) => target.name(),
         }
     }
 
@@ -135,6 +166,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.query(sql, values).await,
             Target::Postgres(target) => target.query(sql, values).await,
+            Target::Sandbox(target) => target.query(sql, values).await,
         }
     }
 
@@ -149,6 +181,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.execute(sql, values, identifiers).await,
             Target::Postgres(target) => target.execute(sql, values, identifiers).await,
+            Target::Sandbox(target) => target.execute(sql, values, identifiers).await,
         }
     }
 
@@ -157,6 +190,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.execute_in_transaction(steps).await,
             Target::Postgres(target) => target.execute_in_transaction(steps).await,
+            Target::Sandbox(target) => target.execute_in_transaction(steps).await,
         }
     }
 
@@ -165,6 +199,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.profile().await,
             Target::Postgres(target) => target.profile().await,
+            Target::Sandbox(target) => target.profile().await,
         }
     }
 
@@ -173,6 +208,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.ping().await,
             Target::Postgres(target) => target.ping().await,
+            Target::Sandbox(target) => target.ping().await,
         }
     }
 
@@ -181,6 +217,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.close().await,
             Target::Postgres(target) => target.close().await,
+            Target::Sandbox(target) => target.close().await,
         }
     }
 }
