@@ -6,6 +6,7 @@ pub mod approve;
 pub mod audit;
 pub mod completions;
 pub mod db;
+pub mod demo;
 pub mod init;
 pub mod list;
 pub mod logging;
