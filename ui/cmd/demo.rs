@@ -66,7 +66,7 @@ impl Teller {
         println!("{}", self.voice.line(text));
         if !self.headless {
             let _ = std::io::stdout().flush();
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(Duration::from_millis(120));
         }
     }
 }
@@ -250,13 +250,17 @@ async fn approval(session: &DemoSession, teller: &Teller, workflow: &WorkflowRow
         "  workflow {} waits for a human: press a to approve, d to deny (then Enter)",
         workflow.short_id()
     ));
-    let answer = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map(|_| line)
-    })
-    .await??;
-    match answer.trim().to_lowercase().as_str() {
-        "a" => session.decide(workflow, &user, Decision::Approved, "approved in `sentri demo`").await,
-        _ => session.decide(workflow, &user, Decision::Denied, "denied in `sentri demo`").await,
+    loop {
+        let answer = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map(|read| (read, line))
+        })
+        .await??;
+        match (answer.0, answer.1.trim().to_lowercase().as_str()) {
+            (0, _) => bail!("stdin closed before the approval was decided"),
+            (_, "a") => return session.decide(workflow, &user, Decision::Approved, "approved in `sentri demo`").await,
+            (_, "d") => return session.decide(workflow, &user, Decision::Denied, "denied in `sentri demo`").await,
+            _ => teller.say("  press a to approve, d to deny (then Enter)"),
+        }
     }
 }

@@ -109,6 +109,7 @@ pub async fn judge(
         failures: Some(FailureCount { since: safety::failure_window_start(&policies.brain, now), count: 0 }),
         approved_plan_hash: None,
     };
+    lines.push("  Safety Mesh (dry run: the conflict lock is judged as if taken; nothing is locked)".into());
     let (decision, _) = safety::evaluate(plan, &context);
     for check in &decision.checks {
         lines.push(format!(
