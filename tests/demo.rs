@@ -170,3 +170,45 @@ async fn db_sends_the_demo_alert_to_a_real_postgres_and_reports_what_it_says() {
         .code(1)
         .stderr(predicate::str::contains("`nowhere` is not a database"));
 }
+
+#[test]
+fn a_sandbox_database_says_simulated_wherever_it_is_shown() {
+    let dir = scratch();
+    let home = dir.path().join("home");
+    let with_home = || {
+        let mut command = sentri(dir.path());
+        command.env("SENTRI_HOME", &home);
+        command
+    };
+    with_home().arg("init").assert().success();
+    std::fs::write(
+        home.join("config/sentri.yaml"),
+        "databases:\n  - name: DEMO-DEV\n    connection_string: \"sandbox:dev\"\n    environment: DEV\n    aliases: [DEVDB01]\n",
+    )
+    .expect("config");
+    with_home()
+        .args(["db", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sandbox: SIMULATED Oracle").and(predicate::str::contains("not needed")));
+    with_home()
+        .args(["db", "test"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("DEMO-DEV (sandbox: SIMULATED Oracle, DEV): OK"));
+    with_home().args(["show-profile", "DEMO-DEV"]).assert().success().stdout(predicate::str::contains("SIMULATED"));
+
+    let email = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/01_dev_users_tablespace_full.eml");
+    with_home().args(["replay", email]).assert().success();
+    with_home().arg("list").assert().success().stdout(predicate::str::contains("DEMO-DEV (SIMULATED)"));
+    let listed = stdout_of(with_home().args(["list", "--json"]));
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let id = listed[0]["short_id"].as_str().expect("a workflow").to_owned();
+    with_home().args(["show", &id]).assert().success().stdout(predicate::str::contains("a SIMULATED database"));
+    sentri(dir.path())
+        .env("SENTRI_HOME", &home)
+        .args(["db", "test"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("SENTRI_DB_DEMO_DEV_PASSWORD").not());
+}

@@ -68,6 +68,14 @@ impl Context {
         Ok(config)
     }
 
+    /// The configured databases that are the SIMULATED sandbox, so workflow views can say so.
+    /// Quiet: a missing or unreadable config gives none (those views read the store, not it).
+    pub fn simulated_databases(&self) -> Vec<String> {
+        let Ok(home) = self.home() else { return Vec::new() };
+        let Ok(loaded) = Config::load(&home.config_file()) else { return Vec::new() };
+        loaded.config.databases.iter().filter(|d| d.engine.is_simulated()).map(|d| d.name.clone()).collect()
+    }
+
     /// The store, which must already exist (read commands never create one).
     pub fn store(&self) -> anyhow::Result<Store> {
         let home = self.existing_home()?;
