@@ -41,18 +41,18 @@ fn headless_demo_tells_every_alert_type_completed_one_rolled_back_and_the_prod_a
     for line in out.lines() {
         assert!(line.starts_with("[SIMULATED] "), "every line says SIMULATED: {line:?}");
     }
-    for finished in [
-        "⇒ tablespace_full",
-        "⇒ temp_full",
-        "⇒ session_blocker",
-    ] {
+    for finished in ["⇒ tablespace_full", "⇒ temp_full", "⇒ session_blocker"] {
         let line = out.lines().find(|line| line.contains(finished)).unwrap_or_else(|| panic!("{finished} in\n{out}"));
         assert!(line.ends_with(": COMPLETED"), "{line}");
     }
-    let rolled_back: Vec<&str> = out.lines().filter(|line| line.contains("⇒ ") && line.ends_with("ROLLED_BACK")).collect();
+    let rolled_back: Vec<&str> =
+        out.lines().filter(|line| line.contains("⇒ ") && line.ends_with("ROLLED_BACK")).collect();
     assert_eq!(rolled_back.len(), 1, "exactly one fix is rolled back:\n{out}");
     assert!(rolled_back[0].contains("tablespace_full") && rolled_back[0].contains("DEV-DB-02"), "{}", rolled_back[0]);
-    assert!(out.contains("rolled back: ALTER TABLESPACE \"HIST_DATA\" DROP DATAFILE '+DATA/DEVDB02/DATAFILE/"), "{out}");
+    assert!(
+        out.contains("rolled back: ALTER TABLESPACE \"HIST_DATA\" DROP DATAFILE '+DATA/DEVDB02/DATAFILE/"),
+        "{out}"
+    );
     assert!(out.contains("PRE_FLIGHT → AWAITING_APPROVAL"), "{out}");
     assert!(out.contains("the demo gives this approval as the OS user `demo-operator`"), "{out}");
     assert!(out.contains("APPROVED by cli:demo-operator"), "{out}");
@@ -73,9 +73,7 @@ fn the_story_is_the_same_every_time_but_for_ids_and_times() {
     let strip = |text: String| -> Vec<String> {
         text.lines()
             // Workflow ids (and the plan hashes that include them) and lock expiry times vary.
-            .filter(|line| {
-                !["conflict_lock", "workflow ", "⇒", "  plan "].iter().any(|varying| line.contains(varying))
-            })
+            .filter(|line| !["conflict_lock", "workflow ", "⇒", "  plan "].iter().any(|varying| line.contains(varying)))
             .map(|line| line.split(" (ok, ").next().unwrap_or(line).to_owned())
             .collect()
     };
@@ -135,7 +133,8 @@ async fn db_sends_the_demo_alert_to_a_real_postgres_and_reports_what_it_says() {
     std::fs::write(home.join("config/sentri.yaml"), config).expect("config");
 
     // The problem is not there: the real database says so.
-    let out = stdout_of(with_home().args(["demo", "--headless", "--db", "app", "--alert-type", "pg_sequence_exhaustion"]));
+    let out =
+        stdout_of(with_home().args(["demo", "--headless", "--db", "app", "--alert-type", "pg_sequence_exhaustion"]));
     assert!(!out.contains("SIMULATED"), "a real database is not SIMULATED:\n{out}");
     assert!(out.contains("[LIVE app]"), "{out}");
     assert!(out.contains("⇒ pg_sequence_exhaustion") && out.contains(": VERIFICATION_FAILED"), "{out}");
@@ -158,11 +157,7 @@ async fn db_sends_the_demo_alert_to_a_real_postgres_and_reports_what_it_says() {
         .await
         .expect("sequence row");
     assert_eq!(row.get::<_, String>(0), "bigint", "the real database changed");
-    with_home()
-        .arg("list")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("No workflows yet."));
+    with_home().arg("list").assert().success().stdout(predicate::str::contains("No workflows yet."));
 
     with_home()
         .args(["demo", "--db", "nowhere"])

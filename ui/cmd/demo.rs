@@ -25,10 +25,10 @@ use sentri::store::audit::AuditFilter;
 use sentri::store::workflows::WorkflowRow;
 
 use super::Context;
+use crate::demo::dry_run;
 use crate::demo::narrate::{self, Voice};
 use crate::demo::scenarios::{self, DemoAlert};
 use crate::demo::session::{DemoSession, Fed, SessionOptions};
-use crate::demo::dry_run;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -93,12 +93,8 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let teller = Teller { voice, headless };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let session = DemoSession::start(SessionOptions {
-            config,
-            clock,
-            sweep_interval: Duration::from_secs(1),
-        })
-        .await?;
+        let session =
+            DemoSession::start(SessionOptions { config, clock, sweep_interval: Duration::from_secs(1) }).await?;
         let outcome = tokio::select! {
             outcome = tell(&session, &teller, &alerts, real.as_deref(), args.dry_run) => outcome,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
@@ -134,10 +130,7 @@ async fn tell(
             for database in &session.config.databases {
                 teller.say(&format!(
                     "database {} ({}, {}) — {}",
-                    database.name,
-                    database.environment,
-                    database.engine,
-                    database.connection_string
+                    database.name, database.environment, database.engine, database.connection_string
                 ));
             }
             teller.say(&format!("SIMULATED clock: starts {DEMO_START} (a Tuesday, inside every change window)."));
@@ -188,7 +181,13 @@ async fn tell(
             told = tell_story(session, teller, &workflow, told).await?;
         }
         let _ = told;
-        teller.say(&format!("  ⇒ {} {} on {}: {}", workflow.alert_type, workflow.short_id(), workflow.database, workflow.state));
+        teller.say(&format!(
+            "  ⇒ {} {} on {}: {}",
+            workflow.alert_type,
+            workflow.short_id(),
+            workflow.database,
+            workflow.state
+        ));
         finals.push((format!("{} on {}", workflow.alert_type, workflow.database), workflow.state.to_string()));
     }
 
@@ -206,10 +205,7 @@ async fn tell(
 }
 
 fn announce(teller: &Teller, index: usize, total: usize, alert: &DemoAlert, email: &str) {
-    let subject = email
-        .lines()
-        .find_map(|line| line.strip_prefix("Subject: "))
-        .unwrap_or("(no subject)");
+    let subject = email.lines().find_map(|line| line.strip_prefix("Subject: ")).unwrap_or("(no subject)");
     teller.say(&format!("━━ Alert {} of {total}: {subject}", index + 1));
     teller.say(&format!("  from {} — {}", alert.file, alert.story.split_whitespace().collect::<Vec<_>>().join(" ")));
 }
@@ -223,9 +219,7 @@ async fn tell_story(
 ) -> anyhow::Result<usize> {
     let id = workflow.id.clone();
     let audit = session
-        .blocking(move |store| {
-            Ok(store.list_audit(&AuditFilter { workflow_id: Some(id), ..AuditFilter::default() })?)
-        })
+        .blocking(move |store| Ok(store.list_audit(&AuditFilter { workflow_id: Some(id), ..AuditFilter::default() })?))
         .await?;
     let workflow = session.workflow(&workflow.id).await?;
     let lines = narrate::workflow_story(&workflow, &audit);

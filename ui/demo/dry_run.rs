@@ -26,7 +26,9 @@ pub async fn judge(
     let raw = RawAlert::from_rfc822(email.as_bytes(), sentri::store::timestamp_text(now));
     let alert = match matcher::match_alert(&raw, policies, &KnownDatabase::from_config(config)) {
         MatchOutcome::Matched(alert) => alert,
-        MatchOutcome::Unmatched { .. } => return vec!["  no policy recognises this email (it would be kept as unmatched)".into()],
+        MatchOutcome::Unmatched { .. } => {
+            return vec!["  no policy recognises this email (it would be kept as unmatched)".into()];
+        }
     };
     let mut lines = vec![format!(
         "  classified: {} on {} ({}); fields: {}",

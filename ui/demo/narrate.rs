@@ -82,7 +82,12 @@ pub fn workflow_story(workflow: &WorkflowRow, audit: &[AuditRow]) -> Vec<String>
             "APPROVAL_DECISION" => {
                 let reason = text("reason");
                 let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-                lines.push(format!("  {} by {}{reason} (plan {})", row.result, row.actor, short_hash(&text("plan_hash"))));
+                lines.push(format!(
+                    "  {} by {}{reason} (plan {})",
+                    row.result,
+                    row.actor,
+                    short_hash(&text("plan_hash"))
+                ));
             }
             "ALERT_FOLDED" => lines.push("  a repeat of this alert was folded into the workflow".to_owned()),
             _ => {}
@@ -101,8 +106,10 @@ fn evidence_lines(workflow: &WorkflowRow) -> Vec<String> {
     if let Some(evidence) = verification.get("evidence").and_then(|v| v.as_object())
         && !evidence.is_empty()
     {
-        let shown: BTreeMap<String, String> =
-            evidence.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
+        let shown: BTreeMap<String, String> = evidence
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
         lines.push(format!("    live evidence: {}", pairs(&shown)));
     }
     lines

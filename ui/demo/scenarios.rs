@@ -137,7 +137,10 @@ pub fn select(alert_type: Option<&str>, real_engine: Option<Engine>) -> anyhow::
         match (alert_type, real_engine) {
             (Some(wanted), None) => bail!(
                 "`{wanted}` is a {} alert: the sandbox simulates Oracle, so run it against a real database with --db NAME",
-                ALERTS.iter().find(|a| a.alert_type.eq_ignore_ascii_case(wanted)).map_or("non-Oracle", |a| a.engine.as_str())
+                ALERTS
+                    .iter()
+                    .find(|a| a.alert_type.eq_ignore_ascii_case(wanted))
+                    .map_or("non-Oracle", |a| a.engine.as_str())
             ),
             (Some(wanted), Some(engine)) => bail!("`{wanted}` is not an alert for a {engine} database"),
             (None, Some(engine)) => bail!("the demo has no alert for a {engine} database"),

@@ -57,7 +57,11 @@ impl SandboxTarget {
     /// connection string, with the known ones in the hint.
     pub fn connect(db: &DatabaseConfig) -> Result<SandboxTarget, TargetError> {
         let known = || {
-            world::SCENARIOS.iter().map(|(name, what)| format!("{SCHEME}{name} ({what})")).collect::<Vec<_>>().join("; ")
+            world::SCENARIOS
+                .iter()
+                .map(|(name, what)| format!("{SCHEME}{name} ({what})"))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
         let Some(scenario) = world_name(&db.connection_string) else {
             return Err(TargetError::new(&db.name, ErrorKind::BadConnectString, "not a sandbox connection string")
@@ -184,7 +188,8 @@ impl SandboxTarget {
             let bare = value.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).unwrap_or(&value).to_owned();
             let rows = queries::answer(world, query, &[("name".to_owned(), Some(bare.clone()))])
                 .map_err(|refusal| self.refused(&refusal))?;
-            let spellings: Vec<String> = rows.rows.iter().filter_map(|row| row.first().and_then(Value::as_text)).collect();
+            let spellings: Vec<String> =
+                rows.rows.iter().filter_map(|row| row.first().and_then(Value::as_text)).collect();
             let Some(spelling) = spellings.iter().find(|s| **s == bare).or_else(|| spellings.first()).cloned() else {
                 return Err(TargetError::new(
                     &self.name,

@@ -280,8 +280,7 @@ fn profile_probe(world: &World, normal: &str) -> Option<Rows> {
         return Some(rows(&["name", "value"], found));
     }
     if is(probe::BIGFILE) {
-        let mut names: Vec<&str> =
-            world.tablespaces.iter().filter(|t| t.bigfile).map(|t| t.name.as_str()).collect();
+        let mut names: Vec<&str> = world.tablespaces.iter().filter(|t| t.bigfile).map(|t| t.name.as_str()).collect();
         names.sort_unstable();
         return Some(rows(&["tablespace_name"], names.into_iter().map(|name| vec![text(name)]).collect()));
     }
@@ -293,9 +292,10 @@ fn profile_probe(world: &World, normal: &str) -> Option<Rows> {
 
 /// Which dictionary lookup ([`fill::dictionary_query`]) this text is, if any.
 fn dictionary_kind(normal: &str) -> Option<IdentifierKind> {
-    IdentifierKind::ALL.iter().map(|(_, kind)| *kind).find(|kind| {
-        fill::dictionary_query(Dialect::Oracle, *kind).is_some_and(|query| normalise(query) == normal)
-    })
+    IdentifierKind::ALL
+        .iter()
+        .map(|(_, kind)| *kind)
+        .find(|kind| fill::dictionary_query(Dialect::Oracle, *kind).is_some_and(|query| normalise(query) == normal))
 }
 
 /// The identifier lookups the targets run before DDL, answered from the world.
@@ -306,7 +306,8 @@ fn dictionary_lookup(world: &World, normal: &str, binds: &Binds) -> Option<Resul
         Err(refusal) => return Some(Err(refusal)),
     };
     let upper = name.to_uppercase();
-    let one_column = |column: &str, found: Vec<String>| rows(&[column], found.into_iter().map(|v| vec![text(v)]).collect());
+    let one_column =
+        |column: &str, found: Vec<String>| rows(&[column], found.into_iter().map(|v| vec![text(v)]).collect());
     let result = match kind {
         IdentifierKind::Tablespace => Ok(one_column(
             "tablespace_name",
@@ -328,23 +329,19 @@ fn dictionary_lookup(world: &World, normal: &str, binds: &Binds) -> Option<Resul
                 world.files.iter().filter(|f| f.temp == temp && f.path == name).map(|f| f.path.clone()).collect(),
             ))
         }
-        IdentifierKind::User | IdentifierKind::Schema => Ok(one_column(
-            "username",
-            world.users.iter().filter(|u| **u == upper || **u == name).cloned().collect(),
-        )),
+        IdentifierKind::User | IdentifierKind::Schema => {
+            Ok(one_column("username", world.users.iter().filter(|u| **u == upper || **u == name).cloned().collect()))
+        }
         IdentifierKind::Database => Ok(one_column(
             "name",
             [world.db_name.clone()].into_iter().filter(|db| *db == upper || *db == name).collect(),
         )),
-        IdentifierKind::Parameter => Ok(one_column(
-            "name",
-            world.parameters.keys().filter(|p| **p == name.to_lowercase()).cloned().collect(),
-        )),
-        other => Err(Refusal::Unknown(format!(
-            "{} (the sandbox does not model {} objects)",
-            shorten(normal),
-            other.name()
-        ))),
+        IdentifierKind::Parameter => {
+            Ok(one_column("name", world.parameters.keys().filter(|p| **p == name.to_lowercase()).cloned().collect()))
+        }
+        other => {
+            Err(Refusal::Unknown(format!("{} (the sandbox does not model {} objects)", shorten(normal), other.name())))
+        }
     };
     Some(result)
 }
