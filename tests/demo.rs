@@ -200,12 +200,10 @@ fn a_sandbox_database_says_simulated_wherever_it_is_shown() {
     let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
     let id = listed[0]["short_id"].as_str().expect("a workflow").to_owned();
     with_home().args(["show", &id]).assert().success().stdout(predicate::str::contains("a SIMULATED database"));
-    sentri(dir.path())
-        .env("SENTRI_HOME", &home)
-        .args(["db", "test"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("SENTRI_DB_DEMO_DEV_PASSWORD").not());
+    // `--db` on a sandbox database from sentri.yaml: still SIMULATED, and says so.
+    let out = stdout_of(with_home().args(["demo", "--headless", "--db", "DEMO-DEV", "--alert-type", "temp_full"]));
+    assert!(out.lines().all(|line| line.starts_with("[SIMULATED] ")), "{out}");
+    assert!(out.contains("⇒ temp_full") && out.contains("on DEMO-DEV: COMPLETED"), "{out}");
 }
 
 /// On a terminal (a pseudo-terminal from util-linux `script`) the demo asks for the PROD

@@ -62,10 +62,14 @@ struct Teller {
 }
 
 impl Teller {
+    /// One line of the story. A closed stdout (`| head`) is not an error: the demo still runs
+    /// to its end and removes its home.
     fn say(&self, text: &str) {
-        println!("{}", self.voice.line(text));
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", self.voice.line(text));
         if !self.headless {
-            let _ = std::io::stdout().flush();
+            let _ = stdout.flush();
+            drop(stdout);
             std::thread::sleep(Duration::from_millis(120));
         }
     }
@@ -81,7 +85,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             };
             let alerts = scenarios::select(args.alert_type.as_deref(), Some(database.engine))?;
             let name = database.name.clone();
-            (config, Voice::live(&name), alerts, None, Some(name))
+            // A sandbox database named in sentri.yaml is still SIMULATED, and says so.
+            let voice = if database.engine.is_simulated() { Voice::simulated() } else { Voice::live(&name) };
+            (config, voice, alerts, None, Some(name))
         }
         None => {
             let loaded = Config::from_yaml(scenarios::SANDBOX_CONFIG, Path::new("sentri demo (in memory)"), &|_| None)
@@ -135,9 +141,13 @@ async fn tell(
             }
             teller.say(&format!("SIMULATED clock: starts {DEMO_START} (a Tuesday, inside every change window)."));
         }
-        Some(name) => {
-            teller.say(&format!("Sentri demo against the REAL database {name}: what happens is what it says."));
-        }
+        Some(name) => match session.config.database(name) {
+            Some(database) if database.engine.is_simulated() => teller.say(&format!(
+                "Sentri demo against {name}, a SIMULATED database ({}) from sentri.yaml.",
+                database.connection_string
+            )),
+            _ => teller.say(&format!("Sentri demo against the REAL database {name}: what happens is what it says.")),
+        },
     }
     if dry_run {
         teller.say("DRY RUN: alerts are classified, verified, planned and judged; nothing is executed.");

@@ -149,3 +149,34 @@ pub fn select(alert_type: Option<&str>, real_engine: Option<Engine>) -> anyhow::
     }
     Ok(chosen)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_email_names_its_database_once_retargetable() {
+        for alert in ALERTS {
+            assert!(alert.email.contains(alert.database_token), "{}", alert.file);
+            let aimed = alert.email_for(Some("ELSEWHERE"));
+            assert!(!aimed.contains(alert.database_token), "{}", alert.file);
+            assert!(aimed.contains("ELSEWHERE"), "{}", alert.file);
+            assert_eq!(alert.email_for(None), alert.email);
+        }
+    }
+
+    #[test]
+    fn selection_follows_the_sandbox_or_the_real_engine() {
+        let sandbox = select(None, None).expect("sandbox alerts");
+        assert_eq!(sandbox.len(), 4);
+        assert!(sandbox.iter().all(|alert| alert.engine == Engine::Oracle));
+        let postgres = select(None, Some(Engine::Postgres)).expect("postgres alerts");
+        assert_eq!(postgres.iter().map(|a| a.alert_type).collect::<Vec<_>>(), ["pg_sequence_exhaustion"]);
+        let oracle = select(None, Some(Engine::Oracle)).expect("oracle alerts");
+        assert_eq!(oracle.len(), 3, "the rollback scenario is the sandbox's own");
+        assert_eq!(select(Some("tablespace_full"), None).expect("two").len(), 2);
+        assert!(select(Some("pg_sequence_exhaustion"), None).is_err());
+        assert!(select(Some("session_blocker"), Some(Engine::Postgres)).is_err());
+        assert!(select(Some("nope"), None).is_err());
+    }
+}

@@ -234,3 +234,35 @@ fn normalising_ignores_layout_but_not_literals() {
     );
     assert_eq!(queries::normalise("SELECT ( a ) FROM \"Mixed\""), "SELECT (A) FROM \"Mixed\"");
 }
+
+#[tokio::test]
+async fn temp_full_adds_a_tempfile_and_drops_it_again() {
+    let (_dir, set) = default_pack();
+    let policy = policy(&set, "temp_full");
+    let target = sandbox("dev");
+    let alert = values(&[("temp_tablespace", "TEMP")]);
+    let row = first(&target.query(&policy.verification.as_ref().expect("v").sql, &alert).await.expect("verified"));
+    assert_eq!(number(&row, "peak_used_pct"), 98.0);
+    assert_eq!(number(&row, "used_pct"), 96.0);
+    for check in &policy.preflight {
+        let rows = target.query(&check.sql.sql, &alert).await.expect("pre-flight runs");
+        let (passed, why) = crate::pipeline::verify::preflight_passes(&check.expectation, &rows);
+        assert!(passed, "{}: {why}", check.name);
+    }
+    let validation = &policy.validation.as_ref().expect("validation").sql;
+    let before = first(&target.query(validation, &alert).await.expect("before"));
+    target.execute(&policy.forward[0].sql, &alert, &policy.identifiers).await.expect("tempfile added");
+    let after = first(&target.query(validation, &alert).await.expect("after"));
+    assert_eq!((number(&before, "max_mb"), number(&after, "max_mb")), (8192.0, 8192.0 + 32767.0));
+    let captured = first(&target.query(&policy.capture.as_ref().expect("capture").sql, &alert).await.expect("capture"));
+    assert!(captured["file_name"].starts_with("+DATA/DEVDB01/TEMPFILE/temp."), "{captured:?}");
+    let mut with_file = alert.clone();
+    with_file.insert("file_name".into(), Some(captured["file_name"].clone()));
+    target.execute(&policy.rollback[0].sql, &with_file, &policy.identifiers).await.expect("tempfile dropped");
+    assert_eq!(first(&target.query(validation, &alert).await.expect("again")), before, "back where it was");
+    // A datafile is not a tempfile: the dictionary lookup for the rollback's file fails.
+    let datafile = World::seed("dev").expect("dev").files.iter().find(|f| !f.temp).map(|f| f.path.clone());
+    with_file.insert("file_name".into(), datafile);
+    let wrong = target.execute(&policy.rollback[0].sql, &with_file, &policy.identifiers).await;
+    assert_eq!(wrong.expect_err("not a tempfile").kind, ErrorKind::Fill);
+}
