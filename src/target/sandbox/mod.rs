@@ -12,7 +12,8 @@
 //! It keeps the rules a real target keeps: the read-only path refuses anything but a query
 //! before looking at it, declared identifiers are confirmed in its dictionary before DDL, and
 //! values are bound, never spliced. It is deterministic: seeded from a named scenario, no
-//! clock and no randomness in its state. Every profile it gives says SIMULATED, and
+//! clock and no randomness in its state. The state lives in the process: each connection (each
+//! engine start) begins from the seed again. Every profile it gives says SIMULATED, and
 //! [`super::Engine::Sandbox`] prints as such wherever a target is shown.
 //!
 //! Never used to prove that a real target works: that is what the PostgreSQL tests are for.
