@@ -46,7 +46,8 @@ pub struct Args {
     #[arg(long)]
     headless: bool,
     /// Send the demo alert to this REAL database from SENTRI_HOME/config/sentri.yaml instead of
-    /// the sandbox (its engine's alerts only; nothing is SIMULATED then).
+    /// the sandbox (its engine's alerts only; nothing is SIMULATED then, unless that database is
+    /// itself a `sandbox:NAME` one).
     #[arg(long, value_name = "NAME")]
     db: Option<String>,
 }
