@@ -3,6 +3,7 @@
 //! (0 success, 1 error, 2 usage — the last one is clap's).
 
 mod cmd;
+mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,9 @@ enum Command {
     Resolve(cmd::approve::ResolveArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::Args),
+    /// See Sentri work with nothing to set up: the real engine on SIMULATED Oracle databases
+    /// (--headless: plain lines; --dry-run: execute nothing; --db NAME: a real database).
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => cmd::approve::approve(&context, args),
         Command::Resolve(args) => cmd::approve::resolve(&context, args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
+        Command::Demo(args) => cmd::demo::run(&context, args),
     };
     match result {
         Ok(code) => code,

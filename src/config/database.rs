@@ -318,16 +318,21 @@ fn parse_engine(s: &str) -> Result<Engine, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "oracle" => Ok(Engine::Oracle),
         "postgres" | "postgresql" => Ok(Engine::Postgres),
+        "sandbox" => Ok(Engine::Sandbox),
         other if UNSUPPORTED_ENGINES.contains(&other) => {
             Err(format!("engine `{other}` is not supported (supported: oracle, postgres)"))
         }
-        other => Err(format!("unknown engine `{other}` (allowed: oracle, postgres)")),
+        other => Err(format!("unknown engine `{other}` (allowed: oracle, postgres, sandbox)")),
     }
 }
 
 /// The engine a connection string implies: `postgres://`, `postgresql://` and libpq
-/// `key=value` strings are PostgreSQL; every other shape is Oracle.
+/// `key=value` strings are PostgreSQL; `sandbox:NAME` is the SIMULATED Oracle of `sentri demo`;
+/// every other shape is Oracle.
 fn infer_engine(parsed: &ParsedConnection) -> Result<Engine, String> {
+    if crate::target::sandbox::world_name(&parsed.sanitized).is_some() {
+        return Ok(Engine::Sandbox);
+    }
     if parsed.keyword_form {
         return Ok(Engine::Postgres);
     }
@@ -683,5 +688,7 @@ mod tests {
         assert_eq!(infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"), Ok(Engine::Oracle));
         assert!(infer("snowflake://acct/db").is_err_and(|e| e.contains("not supported")));
         assert!(infer("sqlserver://h/db").is_err_and(|e| e.contains("not supported")));
+        assert_eq!(infer("sandbox:dev"), Ok(Engine::Sandbox));
+        assert_eq!(parse_engine("Sandbox"), Ok(Engine::Sandbox));
     }
 }

@@ -35,7 +35,8 @@ impl KnownDatabase {
                 name: database.name.clone(),
                 environment: database.environment.to_string(),
                 aliases: database.aliases.clone(),
-                engine: Some(database.engine),
+                // The sandbox simulates Oracle: Oracle's policies claim it.
+                engine: Some(database.engine.policy_engine()),
             })
             .collect()
     }

@@ -1,6 +1,7 @@
 //! The databases under care. This is the only module that speaks to them: Oracle through
-//! Oracle's pure-Rust thin driver, PostgreSQL through tokio-postgres, each behind the one
-//! [`Target`] enum, and the SQL reading ([`sql`]) and filling ([`fill`]) every step relies on.
+//! Oracle's pure-Rust thin driver, PostgreSQL through tokio-postgres, the SIMULATED Oracle of
+//! `sentri demo` in process ([`sandbox`]), each behind the one [`Target`] enum, and the SQL
+//! reading ([`sql`]) and filling ([`fill`]) every step relies on.
 
 pub mod error;
 pub mod fill;
@@ -8,6 +9,7 @@ pub mod oracle;
 pub mod postgres;
 pub mod postgres_tls;
 pub mod profile;
+pub mod sandbox;
 pub mod sql;
 pub mod value;
 
@@ -30,10 +32,14 @@ pub enum Engine {
     Oracle,
     /// PostgreSQL.
     Postgres,
+    /// The in-process SIMULATED Oracle of `sentri demo` (`sandbox:NAME`): Oracle's dialect and
+    /// policy pack, no server. Never a real database.
+    Sandbox,
 }
 
 impl Engine {
-    /// Reads `oracle`, `postgres` or `postgresql`, any case.
+    /// Reads `oracle`, `postgres` or `postgresql`, any case: the engines a policy may be
+    /// written for (the sandbox runs Oracle's policies, so it is not one of them).
     pub fn parse(text: &str) -> Option<Engine> {
         match text.trim().to_lowercase().as_str() {
             "oracle" => Some(Engine::Oracle),
@@ -46,6 +52,21 @@ impl Engine {
         match self {
             Engine::Oracle => "oracle",
             Engine::Postgres => "postgres",
+            Engine::Sandbox => "sandbox",
+        }
+    }
+
+    /// Whether this is the SIMULATED sandbox rather than a real database: every view that shows
+    /// a target says so.
+    pub fn is_simulated(self) -> bool {
+        self == Engine::Sandbox
+    }
+
+    /// The engine whose policy pack applies: the sandbox simulates Oracle, so Oracle's.
+    pub fn policy_engine(self) -> Engine {
+        match self {
+            Engine::Sandbox => Engine::Oracle,
+            other => other,
         }
     }
 
@@ -54,13 +75,18 @@ impl Engine {
         match self {
             Engine::Oracle => fill::Dialect::Oracle,
             Engine::Postgres => fill::Dialect::Postgres,
+            Engine::Sandbox => fill::Dialect::Oracle,
         }
     }
 }
 
 impl fmt::Display for Engine {
+    /// The name, with the sandbox labelled SIMULATED wherever an engine is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Engine::Sandbox => f.write_str("sandbox: SIMULATED Oracle"),
+            other => f.write_str(other.as_str()),
+        }
     }
 }
 
@@ -103,6 +129,8 @@ pub enum Target {
     Oracle(oracle::OracleTarget),
     /// PostgreSQL through tokio-postgres.
     Postgres(postgres::PostgresTarget),
+    /// The SIMULATED Oracle of `sentri demo`, in process.
+    Sandbox(sandbox::SandboxTarget),
 }
 
 impl Target {
@@ -111,6 +139,7 @@ impl Target {
         match db.engine {
             Engine::Oracle => oracle::OracleTarget::connect(db, options).await.map(Target::Oracle),
             Engine::Postgres => postgres::PostgresTarget::connect(db, options).await.map(Target::Postgres),
+            Engine::Sandbox => sandbox::SandboxTarget::connect(db).map(Target::Sandbox),
         }
     }
 
@@ -119,6 +148,7 @@ impl Target {
         match self {
             Target::Oracle(_) => Engine::Oracle,
             Target::Postgres(_) => Engine::Postgres,
+            Target::Sandbox(_) => Engine::Sandbox,
         }
     }
 
@@ -127,6 +157,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.name(),
             Target::Postgres(target) => target.name(),
+            Target::Sandbox(target) => target.name(),
         }
     }
 
@@ -136,6 +167,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.query(sql, values).await,
             Target::Postgres(target) => target.query(sql, values).await,
+            Target::Sandbox(target) => target.query(sql, values).await,
         }
     }
 
@@ -150,6 +182,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.execute(sql, values, identifiers).await,
             Target::Postgres(target) => target.execute(sql, values, identifiers).await,
+            Target::Sandbox(target) => target.execute(sql, values, identifiers).await,
         }
     }
 
@@ -158,6 +191,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.execute_in_transaction(steps).await,
             Target::Postgres(target) => target.execute_in_transaction(steps).await,
+            Target::Sandbox(target) => target.execute_in_transaction(steps).await,
         }
     }
 
@@ -166,6 +200,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.profile().await,
             Target::Postgres(target) => target.profile().await,
+            Target::Sandbox(target) => target.profile().await,
         }
     }
 
@@ -174,6 +209,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.ping().await,
             Target::Postgres(target) => target.ping().await,
+            Target::Sandbox(target) => target.ping().await,
         }
     }
 
@@ -182,6 +218,7 @@ impl Target {
         match self {
             Target::Oracle(target) => target.close().await,
             Target::Postgres(target) => target.close().await,
+            Target::Sandbox(target) => target.close().await,
         }
     }
 }

@@ -91,7 +91,13 @@ pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
                 db.username.unwrap_or("(driver default)").to_owned(),
                 db.connection_string.to_owned(),
                 db.aliases.join(","),
-                if db.password_set { "yes".to_owned() } else { format!("no — set {}", db.password_variable) },
+                if db.password_set {
+                    "yes".to_owned()
+                } else if db.engine == sentri::target::Engine::Sandbox.to_string() {
+                    "not needed (SIMULATED)".to_owned()
+                } else {
+                    format!("no — set {}", db.password_variable)
+                },
             ]
         })
         .collect();

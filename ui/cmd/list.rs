@@ -64,13 +64,18 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         println!("No workflows yet.");
         return Ok(ExitCode::SUCCESS);
     }
+    let simulated = context.simulated_databases();
     let table_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             vec![
                 row.short_id().to_owned(),
                 row.alert_type.clone(),
-                row.database.clone(),
+                if simulated.contains(&row.database) {
+                    format!("{} (SIMULATED)", row.database)
+                } else {
+                    row.database.clone()
+                },
                 row.environment.clone(),
                 row.state.to_string(),
                 incident_label(row),

@@ -6,6 +6,7 @@ pub mod approve;
 pub mod audit;
 pub mod completions;
 pub mod db;
+pub mod demo;
 pub mod init;
 pub mod list;
 pub mod logging;
@@ -69,6 +70,14 @@ impl Context {
             eprintln!("warning: {warning}");
         }
         Ok(config)
+    }
+
+    /// The configured databases that are the SIMULATED sandbox, so workflow views can say so.
+    /// Quiet: a missing or unreadable config gives none (those views read the store, not it).
+    pub fn simulated_databases(&self) -> Vec<String> {
+        let Ok(home) = self.home() else { return Vec::new() };
+        let Ok(loaded) = Config::load(&home.config_file()) else { return Vec::new() };
+        loaded.config.databases.iter().filter(|d| d.engine.is_simulated()).map(|d| d.name.clone()).collect()
     }
 
     /// The store, which must already exist (read commands never create one).

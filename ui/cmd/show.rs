@@ -38,7 +38,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("Workflow {}", workflow.id);
-    println!("  {} on {} ({})", workflow.alert_type, workflow.database, workflow.environment);
+    let simulated =
+        if context.simulated_databases().contains(&workflow.database) { " — a SIMULATED database" } else { "" };
+    println!("  {} on {} ({}){simulated}", workflow.alert_type, workflow.database, workflow.environment);
     println!("  status:      {}", workflow.state);
     println!("  severity:    {}", workflow.severity);
     println!("  created:     {}", timestamp_text(workflow.created_at));

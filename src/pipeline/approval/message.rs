@@ -94,7 +94,7 @@ pub fn escape_html(value: &str) -> String {
 /// filled yet (e.g. a rollback value the capture query provides after the forward step).
 fn filled(plan: &Plan, step: &PlanStep) -> (String, Vec<(String, String)>) {
     let dialect = match plan.engine {
-        crate::target::Engine::Oracle => Dialect::Oracle,
+        crate::target::Engine::Oracle | crate::target::Engine::Sandbox => Dialect::Oracle,
         crate::target::Engine::Postgres => Dialect::Postgres,
     };
     match fill::fill(&step.sql, dialect, &plan.values, &plan.identifiers) {

@@ -1,0 +1,128 @@
+//! `sentri demo --dry-run`: each alert classified, verified on the (SIMULATED or real) database
+//! through the read-only path, planned, pre-flight checked and judged by the Safety Mesh —
+//! and nothing executed. The engine is not involved, because the engine executes what the mesh
+//! allows; these are the same library steps it runs, stopped before the executor. The conflict
+//! lock is judged as if it were free, since nothing is taken.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sentri::config::Config;
+use sentri::intake::RawAlert;
+use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
+use sentri::pipeline::verify::{self, PlanInputs, Verdict};
+use sentri::policy::PolicySet;
+use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
+use sentri::store::LockOutcome;
+use sentri::target::{ConnectOptions, Target};
+
+/// Classifies, verifies, plans and judges one alert email; returns the story lines.
+pub async fn judge(
+    email: &str,
+    config: &Config,
+    policies: &PolicySet,
+    now: jiff::Timestamp,
+    targets: &mut HashMap<String, Target>,
+) -> Vec<String> {
+    let raw = RawAlert::from_rfc822(email.as_bytes(), sentri::store::timestamp_text(now));
+    let alert = match matcher::match_alert(&raw, policies, &KnownDatabase::from_config(config)) {
+        MatchOutcome::Matched(alert) => alert,
+        MatchOutcome::Unmatched { .. } => {
+            return vec!["  no policy recognises this email (it would be kept as unmatched)".into()];
+        }
+    };
+    let mut lines = vec![format!(
+        "  classified: {} on {} ({}); fields: {}",
+        alert.alert_type,
+        alert.database.as_deref().unwrap_or("an unknown database"),
+        alert.environment.as_deref().unwrap_or("?"),
+        alert.fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    )];
+    let Some(database) = alert.database.as_deref().and_then(|name| config.database(name)) else {
+        lines.push("  the database is not configured: the alert would be escalated".into());
+        return lines;
+    };
+    if !targets.contains_key(&database.name) {
+        match Target::connect(database, &ConnectOptions::default()).await {
+            Ok(target) => {
+                targets.insert(database.name.clone(), target);
+            }
+            Err(error) => {
+                lines.push(format!("  cannot reach the database: {error}"));
+                return lines;
+            }
+        }
+    }
+    let Some(target) = targets.get(&database.name) else { return lines };
+    let policy = &alert.policy;
+    let values = verify::plan_values(policy, &alert.fields, &BTreeMap::new());
+    let rows = match &policy.verification {
+        None => None,
+        Some(query) => match target.query(&query.sql, &values).await {
+            Ok(rows) => Some(rows),
+            Err(error) => {
+                lines.push(format!("  the verification query failed: {error} (would be ESCALATED)"));
+                return lines;
+            }
+        },
+    };
+    let verification = verify::judge(policy, &alert.fields, rows.as_ref());
+    lines.push(format!("  verification: {:?} — {}", verification.verdict, verification.explanations.join("; ")));
+    if verification.verdict != Verdict::Confirmed {
+        lines.push("  nothing to fix here".into());
+        return lines;
+    }
+    let environment = database.environment.to_string();
+    let inputs = PlanInputs {
+        workflow_id: "dry-run",
+        database: &database.name,
+        environment: &environment,
+        alert_fields: &alert.fields,
+        verification: &verification,
+    };
+    let Some(plan) = verify::template_plan(policy, &inputs) else {
+        lines.push("  the policy has no automatic fix: it would be ESCALATED with the evidence".into());
+        return lines;
+    };
+    for step in &plan.steps {
+        lines.push(format!("  plan: {}", step.sql.split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+    for check in &policy.preflight {
+        let outcome = match target.query(&check.sql.sql, &plan.values).await {
+            Ok(rows) => {
+                let (passed, why) = verify::preflight_passes(&check.expectation, &rows);
+                format!("{} ({why})", if passed { "pass" } else { "FAIL" })
+            }
+            Err(error) => format!("FAIL ({error})"),
+        };
+        lines.push(format!("  pre-flight {}: {outcome}", check.name));
+    }
+    let lock_key = safety::conflict_lock::lock_key(&plan);
+    let environment_policy = policies.environments.iter().find(|e| database.answers_to(&e.database_id));
+    let context = MeshContext {
+        brain: &policies.brain,
+        now,
+        environment_policy,
+        database_autonomy: database.autonomy_level,
+        database_aliases: &database.aliases,
+        critical_schemas: &database.critical_schemas,
+        lock: Some(LockAttempt {
+            key: lock_key,
+            outcome: LockOutcome::Acquired { expires_at: now + jiff::SignedDuration::from_mins(30) },
+        }),
+        failures: Some(FailureCount { since: safety::failure_window_start(&policies.brain, now), count: 0 }),
+        approved_plan_hash: None,
+    };
+    lines.push("  Safety Mesh (dry run: the conflict lock is judged as if taken; nothing is locked)".into());
+    let (decision, _) = safety::evaluate(plan, &context);
+    for check in &decision.checks {
+        lines.push(format!(
+            "    Safety Mesh ▸ {}: {} — {}",
+            check.check.as_str(),
+            check.verdict.verdict,
+            check.verdict.reason
+        ));
+    }
+    lines.push(format!("    Safety Mesh verdict: {}", decision.verdict));
+    lines.push("  DRY RUN: nothing was executed".into());
+    lines
+}
