@@ -21,6 +21,7 @@
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
+pub mod changes;
 mod history;
 pub mod locks;
 pub mod mailbox;
@@ -40,6 +41,7 @@ use crate::pipeline::workflow::WorkflowState;
 
 pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
+pub use changes::ChangeMarker;
 pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};

@@ -1,0 +1,52 @@
+//! Carries out a confirmed decision. The one place the console records approvals, denials and
+//! manual resolutions: the same store calls `sentri approve` and `sentri resolve` make, with the
+//! operating-system user as approver and `console` as the channel, so the daemon's sweep picks
+//! them up and the audit trail says who decided, and where.
+
+use sentri::pipeline::workflow::WorkflowState;
+use sentri::store::{Decision, NewApproval, Store};
+
+use super::app::Command;
+
+/// Records `command`; returns the line to show, or why it was refused.
+pub fn carry_out(store: &Store, command: &Command, approver: &str) -> Result<String, String> {
+    match command {
+        Command::Approve { workflow_id, plan_hash } => {
+            decide(store, workflow_id, plan_hash, Decision::Approved, "", approver)
+        }
+        Command::Deny { workflow_id, plan_hash, reason } => {
+            decide(store, workflow_id, plan_hash, Decision::Denied, reason, approver)
+        }
+        Command::Resolve { workflow_id, from, reason } => {
+            let actor = format!("console:{approver}");
+            let updated = store
+                .transition(workflow_id, *from, WorkflowState::Resolved, &actor, reason)
+                .map_err(|error| format!("Not resolved: {error}"))?;
+            Ok(format!("Workflow {} RESOLVED by {approver} (was {from}).", updated.short_id()))
+        }
+    }
+}
+
+fn decide(
+    store: &Store,
+    workflow_id: &str,
+    plan_hash: &str,
+    decision: Decision,
+    reason: &str,
+    approver: &str,
+) -> Result<String, String> {
+    let (_, updated) = store
+        .decide_approval(&NewApproval {
+            workflow_id: workflow_id.to_owned(),
+            plan_hash: plan_hash.to_owned(),
+            approver: approver.to_owned(),
+            decision,
+            channel: "console".to_owned(),
+            reason: reason.to_owned(),
+            token_hash: None,
+            expires_at: None,
+        })
+        .map_err(|error| format!("Not recorded: {error}"))?;
+    let next = if decision == Decision::Approved { " The engine re-checks it through the Safety Mesh, then runs it." } else { "" };
+    Ok(format!("Workflow {} {} by {approver}.{next}", updated.short_id(), updated.state))
+}

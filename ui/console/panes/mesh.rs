@@ -1,0 +1,71 @@
+//! The Safety Mesh's verdicts on the selected workflow's plan: each check — pass, approval or
+//! block — and why, from the SAFETY_VERDICT audit rows of its latest run.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use sentri::store::AuditRow;
+use sentri::store::audit::actions;
+
+use crate::console::app::App;
+use crate::console::theme::Theme;
+use crate::console::view::{clean, pane_block};
+
+/// The verdict rows of the newest mesh run (checks, then the summary row `check = "mesh"`),
+/// and how many runs there were.
+pub fn latest_run(audit: &[AuditRow]) -> (Vec<&AuditRow>, usize) {
+    let verdicts: Vec<&AuditRow> = audit.iter().filter(|row| row.action == actions::SAFETY_VERDICT).collect();
+    let runs = verdicts.iter().filter(|row| row.detail["check"] == "mesh").count();
+    let last_end = verdicts.iter().rposition(|row| row.detail["check"] == "mesh");
+    let Some(end) = last_end else { return (verdicts, runs) };
+    let start = verdicts[..end].iter().rposition(|row| row.detail["check"] == "mesh").map_or(0, |at| at + 1);
+    (verdicts[start..=end].to_vec(), runs)
+}
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
+    let selected = app.selected_workflow();
+    let detail = app.model.detail.as_ref().filter(|d| selected.is_some_and(|w| w.id == d.workflow_id));
+    let (rows, runs) = detail.map(|d| latest_run(&d.audit)).unwrap_or_default();
+    let mut title = vec![Span::raw(" Safety Mesh ")];
+    if let Some(workflow) = selected {
+        title.push(Span::styled(format!("{} ", workflow.short_id()), theme.dim()));
+    }
+    if runs > 1 {
+        title.push(Span::styled(format!("run {runs} of {runs} "), theme.dim()));
+    }
+    let block = pane_block(theme, Line::from(title), focused);
+    let mut lines: Vec<Line> = Vec::new();
+    if selected.is_none() {
+        lines.push(Line::styled("Select a workflow.", theme.dim()));
+    } else if rows.is_empty() {
+        lines.push(Line::styled("The Safety Mesh has not judged a plan for this workflow yet.", theme.dim()));
+    }
+    for row in rows {
+        let check = row.detail["check"].as_str().unwrap_or("?");
+        let approved = row.detail["satisfied_by_approval"].as_bool().unwrap_or(false)
+            || row.detail["approval_used"].as_bool().unwrap_or(false);
+        let (mark, word, style) = match row.result.as_str() {
+            "ALLOW" => ("✓", "pass", theme.good()),
+            "NEEDS_APPROVAL" if approved => ("✓", "approved", theme.good()),
+            "NEEDS_APPROVAL" => ("?", "approval", theme.warn()),
+            "BLOCK" => ("✗", "block", theme.bad()),
+            other => ("·", other, theme.dim()),
+        };
+        let reason = match row.detail.get("reason").and_then(|r| r.as_str()) {
+            Some(reason) => reason.to_owned(),
+            None => row.detail["reasons"]
+                .as_array()
+                .map(|all| all.iter().filter_map(|r| r.as_str()).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default(),
+        };
+        let name = if check == "mesh" { "overall" } else { check };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark} {word:<8} "), style),
+            Span::styled(format!("{name:<18} "), if check == "mesh" { style } else { ratatui::style::Style::new() }),
+            Span::styled(clean(&reason), theme.dim()),
+        ]));
+    }
+    let paragraph = Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((app.mesh_scroll, 0));
+    frame.render_widget(paragraph, area);
+}
