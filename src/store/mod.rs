@@ -41,8 +41,8 @@ use crate::pipeline::workflow::WorkflowState;
 
 pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
-pub use changes::ChangeMarker;
 pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
+pub use changes::ChangeMarker;
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};
 pub use outbox::{NewOutboxMessage, OutboxMessage};

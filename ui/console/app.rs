@@ -123,7 +123,9 @@ pub struct ReasonPrompt {
 pub enum Mode {
     Normal,
     /// Editing the focused pane's filter; `previous` comes back on Esc.
-    Filter { previous: String },
+    Filter {
+        previous: String,
+    },
     Help,
     /// The detail overlay of the focused pane's selection; the number is its scroll.
     Detail(u16),
@@ -613,7 +615,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Tab  Shift-Tab", "next / previous pane"),
     ("1 2 3 4 5", "Workflows, Safety Mesh, SQL, Alerts, Audit"),
     ("Enter", "detail of the selection (on an alert: go to its workflow)"),
-    ("a", "approve the selected workflow's plan (shows the plan hash and SQL; Enter/y confirms)"),
+    ("a", "approve the selected plan (shows its hash and SQL; Enter/y confirms)"),
     ("d", "deny the plan (asks for a reason)"),
     ("r", "resolve by hand (asks what was done)"),
     ("/", "filter the list: words, status:awaiting db:NAME env:PROD"),

@@ -47,6 +47,10 @@ fn decide(
             expires_at: None,
         })
         .map_err(|error| format!("Not recorded: {error}"))?;
-    let next = if decision == Decision::Approved { " The engine re-checks it through the Safety Mesh, then runs it." } else { "" };
+    let next = if decision == Decision::Approved {
+        " The engine re-checks it through the Safety Mesh, then runs it."
+    } else {
+        ""
+    };
     Ok(format!("Workflow {} {} by {approver}.{next}", updated.short_id(), updated.state))
 }

@@ -128,9 +128,7 @@ impl WorkflowQuery {
             match lower.split_once(':') {
                 Some(("status" | "state" | "s", value)) if !value.is_empty() => query.status = Some(value.to_owned()),
                 Some(("db" | "database", value)) if !value.is_empty() => query.database = Some(value.to_owned()),
-                Some(("env" | "environment", value)) if !value.is_empty() => {
-                    query.environment = Some(value.to_owned())
-                }
+                Some(("env" | "environment", value)) if !value.is_empty() => query.environment = Some(value.to_owned()),
                 _ => query.words.push(lower),
             }
         }

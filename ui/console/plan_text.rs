@@ -34,7 +34,9 @@ impl PlanView {
 
     /// The forward statements, filled.
     pub fn forward(&self) -> Vec<String> {
-        self.plan.as_ref().map(|plan| plan.steps.iter().map(|s| filled(plan, &s.sql, self.captured())).collect())
+        self.plan
+            .as_ref()
+            .map(|plan| plan.steps.iter().map(|s| filled(plan, &s.sql, self.captured())).collect())
             .unwrap_or_default()
     }
 

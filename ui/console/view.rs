@@ -71,16 +71,23 @@ fn tab_line(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// A pane's frame: its title (with a count or status), highlighted when focused.
 pub fn pane_block<'a>(theme: &Theme, title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(focused))
-        .title(title.into().style(if focused { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() }))
+    Block::default().borders(Borders::ALL).border_style(theme.border(focused)).title(title.into().style(if focused {
+        Style::new().add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    }))
 }
 
 /// Text from an email, a database or a policy made safe for a terminal: control characters
 /// (escape sequences included) are shown as `\u{..}` instead of being interpreted.
 pub fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { if c == '\t' { " ".to_owned() } else { c.escape_unicode().to_string() } } else { c.to_string() })
+        .map(|c| {
+            if c.is_control() {
+                if c == '\t' { " ".to_owned() } else { c.escape_unicode().to_string() }
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }

@@ -11,7 +11,7 @@ use crate::console::app::{App, ConfirmApproval, HELP, Pane, ReasonKind, ReasonPr
 use crate::console::model::alert_outcome;
 use crate::console::plan_text::PlanView;
 use crate::console::theme::Theme;
-use crate::console::view::clean;
+use crate::console::view::{WIDE, clean};
 
 /// A centred rectangle of at most `width` × `height`.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
@@ -37,10 +37,12 @@ pub fn help(theme: &Theme, frame: &mut Frame) {
 
 pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
     let screen = frame.area();
-    let area = centred(screen, screen.width.saturating_sub(8).max(40), screen.height.saturating_sub(4).max(10));
+    let area =
+        if screen.width < WIDE { screen } else { centred(screen, screen.width - 8, screen.height.saturating_sub(4)) };
     let mut lines = vec![
         Line::from(vec![Span::raw("Approve "), Span::styled(clean(&confirm.title), theme.info())]),
-        Line::from(vec![Span::styled("plan hash ", theme.dim()), Span::raw(confirm.plan_hash.clone())]),
+        Line::styled("plan hash", theme.dim()),
+        Line::raw(confirm.plan_hash.clone()),
         Line::raw(""),
         Line::styled("Forward:", theme.header()),
     ];
@@ -62,7 +64,8 @@ pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
 }
 
 pub fn reason(prompt: &ReasonPrompt, theme: &Theme, frame: &mut Frame) {
-    let area = centred(frame.area(), 76, 9);
+    let screen = frame.area();
+    let area = centred(screen, if screen.width < WIDE { screen.width } else { 76 }, 9);
     let (title, ask) = match prompt.kind {
         ReasonKind::Deny => (" Deny plan ", "Why is this plan denied?"),
         ReasonKind::Resolve => (" Resolve by hand ", "What was done by hand?"),
@@ -82,16 +85,14 @@ pub fn reason(prompt: &ReasonPrompt, theme: &Theme, frame: &mut Frame) {
 
 /// The detail of the focused pane's selection.
 pub fn detail(app: &App, theme: &Theme, frame: &mut Frame, scroll: u16) {
-    let screen = frame.area();
-    let area = centred(screen, screen.width.saturating_sub(4), screen.height.saturating_sub(2));
+    let area = frame.area();
     let (title, lines) = match app.focus {
         Pane::Alerts => (" Alert ", alert_lines(app, theme)),
         Pane::Audit => (" Audit row ", audit_lines(app, theme)),
         _ => (" Workflow ", workflow_lines(app, theme)),
     };
     frame.render_widget(Clear, area);
-    let paragraph =
-        Paragraph::new(lines).block(overlay(theme, title)).wrap(Wrap { trim: false }).scroll((scroll, 0));
+    let paragraph = Paragraph::new(lines).block(overlay(theme, title)).wrap(Wrap { trim: false }).scroll((scroll, 0));
     frame.render_widget(paragraph, area);
 }
 

@@ -54,10 +54,16 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
         };
         let reason = match row.detail.get("reason").and_then(|r| r.as_str()) {
             Some(reason) => reason.to_owned(),
-            None => row.detail["reasons"]
-                .as_array()
-                .map(|all| all.iter().filter_map(|r| r.as_str()).collect::<Vec<_>>().join("; "))
-                .unwrap_or_default(),
+            // The summary row: which checks gave the overall verdict (their reasons are above).
+            None => {
+                let checks: Vec<&str> = row.detail["reasons"]
+                    .as_array()
+                    .map(|all| all.iter().filter_map(|r| r.as_str()?.split(':').next()).collect())
+                    .unwrap_or_default();
+                let by = if row.result == "ALLOW" { "all checks pass" } else { "from" };
+                let used = if approved { " (approval of this plan hash used)" } else { "" };
+                if row.result == "ALLOW" { format!("{by}{used}") } else { format!("{by} {}{used}", checks.join(", ")) }
+            }
         };
         let name = if check == "mesh" { "overall" } else { check };
         lines.push(Line::from(vec![

@@ -29,7 +29,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
         return;
     };
     if let Some(problem) = &view.unreadable {
-        frame.render_widget(Paragraph::new(Line::styled(clean(problem), theme.bad())).wrap(Wrap { trim: false }), inner);
+        frame
+            .render_widget(Paragraph::new(Line::styled(clean(problem), theme.bad())).wrap(Wrap { trim: false }), inner);
         return;
     }
     let Some(plan) = &view.plan else {
@@ -56,7 +57,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
     }
     let column = |lines: Vec<Line<'static>>, title: &'static str, borders: Borders| {
         Paragraph::new(lines)
-            .block(Block::default().borders(borders).border_style(theme.dim()).title(Span::styled(title, theme.header())))
+            .block(
+                Block::default().borders(borders).border_style(theme.dim()).title(Span::styled(title, theme.header())),
+            )
             .wrap(Wrap { trim: false })
             .scroll((app.sql_scroll, 0))
     };
@@ -75,8 +78,10 @@ fn execution_lines(view: &PlanView, theme: &Theme) -> Vec<Line<'static>> {
     let Some(report) = &view.execution else { return Vec::new() };
     let outcome = format!("{:?}", report.outcome);
     let style = if outcome == "Completed" { theme.good() } else { theme.bad() };
-    let mut lines =
-        vec![Line::from(vec![Span::styled(outcome, style), Span::styled(format!("  {} ms", report.duration_ms), theme.dim())])];
+    let mut lines = vec![Line::from(vec![
+        Span::styled(outcome, style),
+        Span::styled(format!("  {} ms", report.duration_ms), theme.dim()),
+    ])];
     let names: std::collections::BTreeSet<&String> =
         report.metrics_before.keys().chain(report.metrics_after.keys()).collect();
     for name in names {

@@ -29,9 +29,16 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let total = status.databases.len();
     let reachable = status.databases.iter().filter(|d| d.reachable == Some(true)).count();
     let unknown = status.databases.iter().filter(|d| d.reachable.is_none()).count();
-    let style = if total > 0 && reachable == total { theme.good() } else if total == 0 { theme.dim() } else { theme.warn() };
-    let mut databases = format!("databases {reachable}/{total} reachable");
-    if unknown > 0 {
+    let style = if total > 0 && reachable == total {
+        theme.good()
+    } else if total == 0 {
+        theme.dim()
+    } else {
+        theme.warn()
+    };
+    let wide = area.width >= crate::console::view::WIDE;
+    let mut databases = format!("{} {reachable}/{total} reachable", if wide { "databases" } else { "db" });
+    if unknown > 0 && wide {
         databases.push_str(&format!(", {unknown} not yet profiled"));
     }
     spans.push(Span::styled(databases, style));
@@ -53,10 +60,18 @@ pub fn footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Span::styled("   Enter keeps · Esc restores", theme.dim()),
         ])
     } else if let Some(flash) = &app.flash {
-        Line::from(Span::styled(format!(" {}", clean(&flash.text)), if flash.error { theme.bad() } else { theme.good() }))
-    } else {
+        Line::from(Span::styled(
+            format!(" {}", clean(&flash.text)),
+            if flash.error { theme.bad() } else { theme.good() },
+        ))
+    } else if area.width >= crate::console::view::WIDE {
         Line::from(Span::styled(
             " ↑↓/jk move · Tab pane · Enter detail · a approve · d deny · r resolve · / filter · ? help · q quit",
+            theme.dim(),
+        ))
+    } else {
+        Line::from(Span::styled(
+            " jk move · Tab pane · ⏎ detail · a/d/r approve/deny/resolve · / · ? · q quit",
             theme.dim(),
         ))
     };
