@@ -232,10 +232,10 @@ impl App {
             .rev()
             .filter(|&i| audit_matches(&self.model.audit[i], &self.audit_filter))
             .collect();
-        if let Some(id) = &self.selected_workflow_id {
-            if let Some(at) = self.visible_workflows.iter().position(|&i| self.model.workflows[i].id == *id) {
-                self.workflows.selected = at;
-            }
+        if let Some(id) = &self.selected_workflow_id
+            && let Some(at) = self.visible_workflows.iter().position(|&i| self.model.workflows[i].id == *id)
+        {
+            self.workflows.selected = at;
         }
         clamp(&mut self.workflows, self.visible_workflows.len());
         clamp(&mut self.alerts, self.visible_alerts.len());
@@ -457,13 +457,13 @@ impl App {
                 .visible_alerts
                 .get(self.alerts.selected)
                 .and_then(|&i| super::model::alert_outcome(&self.model.alerts[i]).3.map(str::to_owned));
-            if let Some(id) = target {
-                if let Some(at) = self.visible_workflows.iter().position(|&i| self.model.workflows[i].id == id) {
-                    self.workflows.selected = at;
-                    self.remember_selection();
-                    self.focus = Pane::Workflows;
-                    return;
-                }
+            if let Some(id) = target
+                && let Some(at) = self.visible_workflows.iter().position(|&i| self.model.workflows[i].id == id)
+            {
+                self.workflows.selected = at;
+                self.remember_selection();
+                self.focus = Pane::Workflows;
+                return;
             }
         }
         let has_selection = match self.focus {

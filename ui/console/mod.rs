@@ -170,10 +170,10 @@ fn carry_out(source: &ConsoleSource, app: &mut App, command: &Command) {
 
 /// An attached console notices when the daemon goes away.
 fn check_daemon(app: &mut App) {
-    if let EngineState::Attached { pid: Some(pid) } = app.model.status.engine {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            app.model.status.engine = EngineState::Stopped { why: format!("daemon pid {pid} exited") };
-        }
+    if let EngineState::Attached { pid: Some(pid) } = app.model.status.engine
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        app.model.status.engine = EngineState::Stopped { why: format!("daemon pid {pid} exited") };
     }
 }
 

@@ -15,8 +15,11 @@ use super::model::{DatabaseStatus, WorkflowDetail};
 pub const ALERT_TAIL: usize = 500;
 /// How many of the newest audit rows the Audit pane holds.
 pub const AUDIT_TAIL: usize = 500;
-/// The chain is verified again at most this often (it reads the whole trail).
+/// The chain is verified again at most this often (it reads the whole trail)...
 const VERIFY_EVERY: Duration = Duration::from_secs(2);
+/// ...and never more than one part in this many of the time, so a long trail cannot make the
+/// console sluggish.
+const VERIFY_SHARE: u32 = 20;
 
 /// What has been loaded so far.
 pub struct Refresher {
@@ -24,12 +27,20 @@ pub struct Refresher {
     marker: Option<ChangeMarker>,
     verified_up_to: Option<i64>,
     last_verify: Option<Instant>,
+    verify_took: Duration,
     detail_of: Option<(String, Option<ChangeMarker>)>,
 }
 
 impl Refresher {
     pub fn new(store: Arc<Store>) -> Refresher {
-        Refresher { store, marker: None, verified_up_to: None, last_verify: None, detail_of: None }
+        Refresher {
+            store,
+            marker: None,
+            verified_up_to: None,
+            last_verify: None,
+            verify_took: Duration::ZERO,
+            detail_of: None,
+        }
     }
 
     /// Brings `app` up to date; returns whether anything it shows changed.
@@ -53,9 +64,12 @@ impl Refresher {
             self.marker = Some(marker.clone());
         }
         let mut changed = moved;
-        let due = self.last_verify.is_none_or(|at| at.elapsed() >= VERIFY_EVERY);
+        let pause = VERIFY_EVERY.max(self.verify_took * VERIFY_SHARE);
+        let due = self.last_verify.is_none_or(|at| at.elapsed() >= pause);
         if self.verified_up_to != Some(marker.last_audit_id) && due {
+            let started = Instant::now();
             app.model.chain = Some(self.store.verify_audit()?);
+            self.verify_took = started.elapsed();
             self.verified_up_to = Some(marker.last_audit_id);
             self.last_verify = Some(Instant::now());
             changed = true;
