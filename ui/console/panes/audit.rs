@@ -31,6 +31,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
     let height = usize::from(area.height.saturating_sub(2));
     let start = app.audit.window_start(height, shown);
     let end = (start + height).min(shown);
+    // A narrow pane drops the time column so the action stays readable.
+    let with_time = area.width >= 70;
     let rows = app.visible_audit[start..end].iter().enumerate().map(|(n, &index)| {
         let row = &app.model.audit[index];
         let result_style = match row.result.as_str() {
@@ -39,9 +41,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
             "ALLOW" | "COMPLETED" | "APPROVED" => theme.good(),
             _ => ratatui::style::Style::new(),
         };
-        let line = Row::new(vec![
-            Cell::from(Span::styled(format!("#{}", row.id), theme.dim())),
-            Cell::from(Span::styled(row.at.strftime("%H:%M:%S").to_string(), theme.dim())),
+        let mut cells = vec![Cell::from(Span::styled(format!("#{}", row.id), theme.dim()))];
+        if with_time {
+            cells.push(Cell::from(Span::styled(row.at.strftime("%H:%M:%S").to_string(), theme.dim())));
+        }
+        cells.extend([
             Cell::from(Span::styled(
                 row.workflow_id.as_deref().map_or("-", |id| id.get(..8).unwrap_or(id)).to_owned(),
                 theme.dim(),
@@ -50,15 +54,13 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
             Cell::from(Span::styled(clean(&row.result), result_style)),
             Cell::from(clean(&row.actor)),
         ]);
+        let line = Row::new(cells);
         if start + n == app.audit.selected { line.style(theme.selected(focused)) } else { line }
     });
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Fill(3),
-        Constraint::Fill(3),
-        Constraint::Fill(2),
-    ];
+    let mut widths = vec![Constraint::Length(6)];
+    if with_time {
+        widths.push(Constraint::Length(8));
+    }
+    widths.extend([Constraint::Length(8), Constraint::Fill(5), Constraint::Fill(3), Constraint::Fill(2)]);
     frame.render_widget(Table::new(rows, widths).column_spacing(1).block(block), area);
 }

@@ -49,7 +49,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
         Constraint::Length(8),
         Constraint::Length(19),
         Constraint::Fill(2),
-        Constraint::Length(5),
+        Constraint::Length(7),
         Constraint::Fill(3),
         Constraint::Length(4),
     ];
