@@ -296,3 +296,101 @@ fn decisions_are_recorded_in_the_store_as_the_os_user_on_the_console_channel() {
     let last = history.last().expect("transition");
     assert_eq!((last.actor.as_str(), last.reason.as_str()), ("console:dba", "killed the session by hand"));
 }
+
+#[test]
+fn workflow_queries_combine_status_database_environment_and_words() {
+    use console::model::WorkflowQuery;
+    let query = WorkflowQuery::parse("status:await DB:prod env:PROD users extra");
+    assert_eq!(query.status.as_deref(), Some("await"));
+    assert_eq!(query.database.as_deref(), Some("prod"));
+    assert_eq!(query.environment.as_deref(), Some("prod"));
+    assert_eq!(query.words, ["users", "extra"]);
+    assert_eq!(
+        WorkflowQuery::parse("status: db:"),
+        WorkflowQuery { words: vec!["status:".into(), "db:".into()], ..WorkflowQuery::default() }
+    );
+
+    let fixture = console_support::filled();
+    let matching = |text: &str| -> Vec<String> {
+        let query = WorkflowQuery::parse(text);
+        [&fixture.awaiting, &fixture.completed, &fixture.escalated]
+            .into_iter()
+            .filter(|w| query.matches(w))
+            .map(|w| w.database.clone())
+            .collect()
+    };
+    assert_eq!(matching("s:escalated"), ["PGPROD"]);
+    assert_eq!(matching("env:dev"), ["DEVDB"]);
+    assert_eq!(matching("tablespace"), ["PRODDB", "DEVDB"]);
+    assert_eq!(matching(&fixture.completed.short_id().to_uppercase()), ["DEVDB"], "an id prefix, any case");
+    assert!(matching("tablespace env:staging").is_empty());
+}
+
+#[test]
+fn a_refresh_merges_changed_rows_by_id_and_keeps_the_selection() {
+    let fixture = console_support::filled();
+    let (mut app, mut refresher) = console_support::app(&fixture);
+    select(&mut app, &fixture.completed.id);
+    let created = fixture
+        .store
+        .create_workflow(
+            sentri::store::NewWorkflow {
+                raw_alert_id: None,
+                alert_type: "archive_full".into(),
+                database: "PRODDB".into(),
+                environment: "PROD".into(),
+                severity: "WARNING".into(),
+                fields: Default::default(),
+            },
+            "engine",
+        )
+        .expect("workflow");
+    fixture
+        .store
+        .transition(&fixture.escalated.id, WorkflowState::Escalated, WorkflowState::Resolved, "cli:bob", "done")
+        .expect("resolve");
+    assert!(refresher.refresh(&mut app).expect("refresh"));
+    assert_eq!(app.model.workflows.len(), 4, "merged, not appended twice");
+    assert_eq!(app.model.workflows.iter().filter(|w| w.id == fixture.escalated.id).count(), 1);
+    assert_eq!(app.model.workflows.last().map(|w| &w.id), Some(&created.id));
+    assert_eq!(app.selected_workflow().map(|w| &w.id), Some(&fixture.completed.id), "selection follows the row");
+    assert_eq!(app.workflows.selected, 2, "the new row is on top, so the selection moved down one");
+    let resolved = app.model.workflows.iter().find(|w| w.id == fixture.escalated.id).expect("row");
+    assert_eq!(resolved.state, WorkflowState::Resolved);
+    assert!(!refresher.refresh(&mut app).expect("refresh"), "nothing new: nothing reloaded");
+}
+
+#[test]
+fn the_list_window_follows_the_selection_and_moves_as_little_as_possible() {
+    let state = console::app::ListState::default();
+    assert_eq!(state.window_start(10, 10_000), 0);
+    let state = console::app::ListState { selected: 25, ..Default::default() };
+    assert_eq!(state.window_start(10, 10_000), 16, "scrolled just enough to show row 25 at the bottom");
+    let state = console::app::ListState { selected: 20, offset: std::cell::Cell::new(16) };
+    assert_eq!(state.window_start(10, 10_000), 16, "still visible: the window stays");
+    let state = console::app::ListState { selected: 3, offset: std::cell::Cell::new(16) };
+    assert_eq!(state.window_start(10, 10_000), 3, "moved up: the row comes in at the top");
+}
+
+#[test]
+fn plan_text_fills_identifiers_by_kind_binds_as_literals_and_leaves_unknown_values() {
+    use sentri::pipeline::plan::Plan;
+    let fixture = console_support::filled();
+    let mut plan: Plan = serde_json::from_value(fixture.awaiting.plan.clone().expect("plan")).expect("plan");
+    plan.values.insert("note".into(), Some("it's full".into()));
+    let filled = console::plan_text::filled(
+        &plan,
+        "ALTER TABLESPACE :tablespace_name DROP DATAFILE :file_name -- :ignored\n",
+        None,
+    );
+    assert_eq!(filled, "ALTER TABLESPACE \"USERS\" DROP DATAFILE :file_name -- :ignored\n");
+    let captured = std::collections::BTreeMap::from([("file_name".to_owned(), "/u01/users02.dbf".to_owned())]);
+    let filled = console::plan_text::filled(
+        &plan,
+        "ALTER TABLESPACE :tablespace_name DROP DATAFILE :file_name",
+        Some(&captured),
+    );
+    assert_eq!(filled, "ALTER TABLESPACE \"USERS\" DROP DATAFILE '/u01/users02.dbf'");
+    let filled = console::plan_text::filled(&plan, "SELECT 1 FROM dual WHERE note = :note", None);
+    assert_eq!(filled, "SELECT 1 FROM dual WHERE note = 'it''s full'");
+}
