@@ -168,3 +168,13 @@ fn colours_follow_no_color_and_colorterm() {
     let rgb = colours(Theme::for_terminal(false, "truecolor"));
     assert!(rgb.iter().any(|c| matches!(c, Color::Rgb(..))));
 }
+
+#[test]
+fn simulated_banner_and_stopped_engine_80x24() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.awaiting.id);
+    app.model.status.label = Some("SIMULATED".into());
+    app.model.status.engine = console::model::EngineState::Stopped { why: "daemon pid 4242 exited".into() };
+    app.flash("Workflow wf000000 APPROVED by dba.", false);
+    insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
+}

@@ -71,7 +71,8 @@ pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow:
     Ok(app)
 }
 
-/// Runs the console until the DBA quits or SIGTERM/SIGHUP arrives. The terminal is restored on
+/// Runs the console until the DBA quits or SIGTERM/SIGHUP arrives. Call it from a plain thread
+/// (e.g. `main`), not from inside the engine's runtime: it blocks on the keyboard. The terminal is restored on
 /// every way out: a normal return, an error, a signal, and a panic (ratatui's panic hook).
 pub fn run(source: ConsoleSource) -> anyhow::Result<()> {
     let theme = Theme::from_env();

@@ -18,13 +18,21 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {} ", clean(label)), theme.banner()));
     }
+    let wide = area.width >= crate::console::view::WIDE;
     spans.push(Span::raw("  "));
     spans.push(match &status.engine {
         EngineState::InProcess => Span::styled("engine: in-process", theme.good()),
         EngineState::Attached { pid: Some(pid) } => Span::styled(format!("engine: daemon pid {pid}"), theme.good()),
         EngineState::Attached { pid: None } => Span::styled("engine: daemon", theme.good()),
-        EngineState::Stopped { why } => Span::styled(format!("engine: stopped ({})", clean(why)), theme.bad()),
+        EngineState::Stopped { why } if wide => Span::styled(format!("engine: stopped ({})", clean(why)), theme.bad()),
+        EngineState::Stopped { .. } => Span::styled("engine: stopped", theme.bad()),
     });
+    spans.push(Span::styled("  │  ", theme.dim()));
+    let pending = app.model.pending_approvals();
+    spans.push(Span::styled(
+        format!("{pending} awaiting approval"),
+        if pending > 0 { theme.warn() } else { theme.dim() },
+    ));
     spans.push(Span::styled("  │  ", theme.dim()));
     let total = status.databases.len();
     let reachable = status.databases.iter().filter(|d| d.reachable == Some(true)).count();
@@ -36,18 +44,11 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         theme.warn()
     };
-    let wide = area.width >= crate::console::view::WIDE;
     let mut databases = format!("{} {reachable}/{total} reachable", if wide { "databases" } else { "db" });
     if unknown > 0 && wide {
         databases.push_str(&format!(", {unknown} not yet profiled"));
     }
     spans.push(Span::styled(databases, style));
-    spans.push(Span::styled("  │  ", theme.dim()));
-    let pending = app.model.pending_approvals();
-    spans.push(Span::styled(
-        format!("{pending} awaiting approval"),
-        if pending > 0 { theme.warn() } else { theme.dim() },
-    ));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
