@@ -27,13 +27,13 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         EngineState::Stopped { why } if wide => Span::styled(format!("engine: stopped ({})", clean(why)), theme.bad()),
         EngineState::Stopped { .. } => Span::styled("engine: stopped", theme.bad()),
     });
-    spans.push(Span::styled("  │  ", theme.dim()));
+    spans.push(Span::styled(if wide { "  │  " } else { " │ " }, theme.dim()));
     let pending = app.model.pending_approvals();
     spans.push(Span::styled(
         format!("{pending} awaiting approval"),
         if pending > 0 { theme.warn() } else { theme.dim() },
     ));
-    spans.push(Span::styled("  │  ", theme.dim()));
+    spans.push(Span::styled(if wide { "  │  " } else { " │ " }, theme.dim()));
     let total = status.databases.len();
     let reachable = status.databases.iter().filter(|d| d.reachable == Some(true)).count();
     let unknown = status.databases.iter().filter(|d| d.reachable.is_none()).count();
