@@ -178,3 +178,29 @@ fn simulated_banner_and_stopped_engine_80x24() {
     app.flash("Workflow wf000000 APPROVED by dba.", false);
     insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
 }
+
+/// Each pane as an 80x24 terminal shows it: focused, full width, under the tab line.
+#[test]
+fn each_pane_at_80x24() {
+    let fixture = console_support::filled();
+    for (name, pane) in [
+        ("workflows", Pane::Workflows),
+        ("mesh", Pane::Mesh),
+        ("sql", Pane::Sql),
+        ("alerts", Pane::Alerts),
+        ("audit", Pane::Audit),
+    ] {
+        let mut app = selecting(&fixture, &fixture.awaiting.id);
+        app.apply(Action::FocusPane(pane));
+        insta::assert_snapshot!(format!("pane_{name}_80x24"), screen(&fixture, &app, 80, 24));
+    }
+}
+
+/// Every pane at 160x48, with the executed workflow selected (its metrics in the SQL pane).
+#[test]
+fn whole_screen_160x48_executed_workflow() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.completed.id);
+    app.apply(Action::FocusPane(Pane::Audit));
+    insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
+}
