@@ -59,3 +59,21 @@ fn a_workflow_written_by_another_process_appears() {
     assert!(app.model.chain.as_ref().is_some_and(|chain| chain.is_intact() && chain.rows_checked > 0));
     assert_eq!(app.model.detail.as_ref().map(|d| d.workflow_id.as_str()), Some(workflow.id.as_str()));
 }
+
+/// Without a terminal (piped, under a service manager, in CI) the console refuses and says what
+/// to run instead; it neither hangs nor takes the engine lock.
+#[test]
+fn without_a_terminal_the_console_refuses_and_takes_no_lock() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let sentri = |args: &[&str]| {
+        let mut command = Command::cargo_bin("sentri").expect("binary built");
+        command.env("SENTRI_HOME", home.path()).args(args).timeout(Duration::from_secs(60));
+        command
+    };
+    sentri(&["init"]).assert().success();
+    for args in [&[][..], &["console"][..]] {
+        sentri(args).assert().code(1).stderr(predicates::str::contains("the console needs a terminal"));
+    }
+    let lock = sentri::home::Home::at(home.path()).lock_engine();
+    assert!(lock.is_ok(), "the engine lock is free: {lock:?}");
+}

@@ -22,6 +22,7 @@ use crate::console::{self, ConsoleSource, EngineLink};
 pub struct Args {}
 
 pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+    console::ensure_terminal()?;
     let home = context.existing_home()?;
     let config = Arc::new(context.config()?);
     let store = Arc::new(

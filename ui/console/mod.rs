@@ -75,14 +75,33 @@ pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow:
 /// (e.g. `main`), not from inside the engine's runtime: it blocks on the keyboard. The terminal is restored on
 /// every way out: a normal return, an error, a signal, and a panic (ratatui's panic hook).
 pub fn run(source: ConsoleSource) -> anyhow::Result<()> {
+    ensure_terminal()?;
     let theme = Theme::from_env();
     let mut refresher = Refresher::new(Arc::clone(&source.store));
     let mut app = initial_app(&source, &mut refresher)?;
     let stop = watch_signals();
-    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(error) => {
+            ratatui::restore();
+            return Err(error).context("setting up the terminal");
+        }
+    };
     let result = event_loop(&mut terminal, &source, &theme, &mut refresher, &mut app, &stop);
     ratatui::restore();
     result
+}
+
+/// The console needs a terminal on both ends; piped or under a service manager it refuses with
+/// what to run instead, rather than drawing escape codes into a file.
+pub fn ensure_terminal() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the console needs a terminal; use `sentri start` for the engine without one, or `sentri list`, `sentri show` and `sentri alerts` to read the store"
+        );
+    }
+    Ok(())
 }
 
 fn event_loop(
