@@ -394,3 +394,23 @@ fn plan_text_fills_identifiers_by_kind_binds_as_literals_and_leaves_unknown_valu
     let filled = console::plan_text::filled(&plan, "SELECT 1 FROM dual WHERE note = :note", None);
     assert_eq!(filled, "SELECT 1 FROM dual WHERE note = 'it''s full'");
 }
+
+/// A writer takes its time before it waits for the write lock, so a change can commit after a
+/// newer one and carry an older time. The refresh still sees it.
+#[test]
+fn a_change_committed_late_with_an_older_time_is_still_seen() {
+    let fixture = console_support::filled();
+    let (mut app, mut refresher) = console_support::app(&fixture);
+    let newest = app.model.last_workflow_change().expect("workflows");
+    let late_time = newest.checked_sub(jiff::SignedDuration::from_secs(10)).expect("time");
+    let path = fixture._dir.path().join("sentri.db");
+    let late_writer =
+        sentri::store::Store::open_with_clock(&path, std::sync::Arc::new(move || late_time)).expect("second handle");
+    late_writer
+        .transition(&fixture.escalated.id, WorkflowState::Escalated, WorkflowState::Resolved, "cli:bob", "late")
+        .expect("resolve");
+    assert!(refresher.refresh(&mut app).expect("refresh"));
+    let row = app.model.workflows.iter().find(|w| w.id == fixture.escalated.id).expect("row");
+    assert_eq!(row.state, WorkflowState::Resolved);
+    assert_eq!(row.updated_at, late_time);
+}

@@ -15,6 +15,10 @@ use super::model::{DatabaseStatus, WorkflowDetail};
 pub const ALERT_TAIL: usize = 500;
 /// How many of the newest audit rows the Audit pane holds.
 pub const AUDIT_TAIL: usize = 500;
+/// How far before the newest change already seen the next read starts. A writer takes its
+/// timestamp before it waits for SQLite's write lock, so a change can commit after a newer one
+/// and carry an older time; rows are merged by id, so reading some twice costs nothing.
+const LOOKBACK: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 /// The chain is verified again at most this often (it reads the whole trail)...
 const VERIFY_EVERY: Duration = Duration::from_secs(2);
 /// ...and never more than one part in this many of the time, so a long trail cannot make the
@@ -48,7 +52,7 @@ impl Refresher {
         let marker = self.store.change_marker()?;
         let moved = self.marker.as_ref() != Some(&marker);
         if moved {
-            let since = app.model.last_workflow_change();
+            let since = app.model.last_workflow_change().map(|at| at.checked_sub(LOOKBACK).unwrap_or(at));
             let rows = self.store.workflows_changed_since(since)?;
             app.model.upsert_workflows(rows);
             if self.marker.as_ref().map(|m| (m.last_raw_alert_id, m.handled_raw_alerts))
