@@ -412,12 +412,18 @@ impl App {
                     });
                 } else {
                     self.mode = Mode::Normal;
-                    return Some(match (prompt.kind, prompt.plan_hash) {
+                    return match (prompt.kind, prompt.plan_hash) {
                         (ReasonKind::Deny, Some(plan_hash)) => {
-                            Command::Deny { workflow_id: prompt.workflow_id, plan_hash, reason }
+                            Some(Command::Deny { workflow_id: prompt.workflow_id, plan_hash, reason })
                         }
-                        _ => Command::Resolve { workflow_id: prompt.workflow_id, from: prompt.from, reason },
-                    });
+                        (ReasonKind::Deny, None) => {
+                            self.flash("This workflow has no plan to deny.", true);
+                            None
+                        }
+                        (ReasonKind::Resolve, _) => {
+                            Some(Command::Resolve { workflow_id: prompt.workflow_id, from: prompt.from, reason })
+                        }
+                    };
                 }
             }
             _ => {}
