@@ -414,3 +414,16 @@ fn a_change_committed_late_with_an_older_time_is_still_seen() {
     assert_eq!(row.state, WorkflowState::Resolved);
     assert_eq!(row.updated_at, late_time);
 }
+
+#[test]
+fn wrapping_breaks_at_spaces_and_cuts_only_words_longer_than_a_line() {
+    use console::view::wrap;
+    assert_eq!(
+        wrap("holds PRODDB:tablespace:USERS until noon", 20),
+        ["holds", "PRODDB:tablespace:US", "ERS until noon"]
+    );
+    assert_eq!(wrap("a b c", 3), ["a b", "c"]);
+    assert_eq!(wrap("", 5), [""]);
+    assert_eq!(wrap("exactly10!", 10), ["exactly10!"]);
+    assert!(wrap(&"word ".repeat(100), 17).iter().all(|line| line.chars().count() <= 17));
+}

@@ -91,3 +91,38 @@ pub fn clean(text: &str) -> String {
         })
         .collect()
 }
+
+/// `text` broken into lines of at most `width` characters, at spaces where it can be (a word
+/// longer than a line is cut): for hanging indents, which ratatui's own wrapping cannot do.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = line.chars().count();
+            let room = if used == 0 { width } else { width.saturating_sub(used + 1) };
+            if word.len() <= room {
+                if used > 0 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            line.extend(word.drain(..width));
+            lines.push(std::mem::take(&mut line));
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}

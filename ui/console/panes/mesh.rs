@@ -10,7 +10,7 @@ use sentri::store::audit::actions;
 
 use crate::console::app::App;
 use crate::console::theme::Theme;
-use crate::console::view::{clean, pane_block};
+use crate::console::view::{clean, pane_block, wrap};
 
 /// The verdict rows of the newest mesh run (checks, then the summary row `check = "mesh"`),
 /// and how many runs there were.
@@ -66,11 +66,18 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
             }
         };
         let name = if check == "mesh" { "overall" } else { check };
-        lines.push(Line::from(vec![
+        let head = vec![
             Span::styled(format!("{mark} {word:<8} "), style),
             Span::styled(format!("{name:<18} "), if check == "mesh" { style } else { ratatui::style::Style::new() }),
-            Span::styled(clean(&reason), theme.dim()),
-        ]));
+        ];
+        // The reason wraps under itself, not under the verdict.
+        let indent = 30;
+        let width = usize::from(area.width.saturating_sub(2)).saturating_sub(indent).max(10);
+        for (n, part) in wrap(&clean(&reason), width).into_iter().enumerate() {
+            let mut spans = if n == 0 { head.clone() } else { vec![Span::raw(" ".repeat(indent))] };
+            spans.push(Span::styled(part, theme.dim()));
+            lines.push(Line::from(spans));
+        }
     }
     let paragraph = Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((app.mesh_scroll, 0));
     frame.render_widget(paragraph, area);

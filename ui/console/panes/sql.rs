@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::console::app::App;
 use crate::console::plan_text::PlanView;
 use crate::console::theme::Theme;
-use crate::console::view::{clean, pane_block};
+use crate::console::view::{clean, pane_block, wrap};
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let workflow = app.selected_workflow();
@@ -43,8 +43,19 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
     let [steps, results] = Layout::vertical([Constraint::Min(1), Constraint::Length(bottom)]).areas(inner);
     let [forward_area, rollback_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(steps);
+    // Each statement numbered, wrapped under itself.
+    let column_width = usize::from(forward_area.width.saturating_sub(1)).max(12);
     let numbered = |statements: Vec<String>| -> Vec<Line<'static>> {
-        statements.into_iter().enumerate().map(|(n, sql)| Line::from(format!("{}. {}", n + 1, clean(&sql)))).collect()
+        let mut lines = Vec::new();
+        for (n, sql) in statements.into_iter().enumerate() {
+            let number = format!("{}. ", n + 1);
+            let indent = number.chars().count();
+            for (part_no, part) in wrap(&clean(&sql), column_width - indent).into_iter().enumerate() {
+                let lead = if part_no == 0 { number.clone() } else { " ".repeat(indent) };
+                lines.push(Line::from(format!("{lead}{part}")));
+            }
+        }
+        lines
     };
     let forward = numbered(view.forward());
     let mut rollback = numbered(view.rollback());
