@@ -15,12 +15,14 @@ use super::Context;
 use crate::console::model::EngineState;
 use crate::console::{self, ConsoleSource, EngineLink};
 
+/// `sentri console` takes no options: where it attaches is decided by the engine lock.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Attaches to a running daemon (`sentri start`) for this SENTRI_HOME, or runs the engine in-process until you quit.\nRespects NO_COLOR; colours beyond 16 only with COLORTERM=truecolor. Press ? inside for every key."
 )]
 pub struct Args {}
 
+/// Opens the console, attached to the daemon or with the engine in-process.
 pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     console::ensure_terminal()?;
     let home = context.existing_home()?;

@@ -26,6 +26,7 @@ pub enum Pane {
 impl Pane {
     pub const ALL: [Pane; 5] = [Pane::Workflows, Pane::Mesh, Pane::Sql, Pane::Alerts, Pane::Audit];
 
+    /// The name in the pane's title and the tab line.
     pub fn title(self) -> &'static str {
         match self {
             Pane::Workflows => "Workflows",
@@ -40,10 +41,12 @@ impl Pane {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 
+    /// The pane Tab goes to.
     pub fn next(self) -> Pane {
         Pane::ALL[(self.position() + 1) % Pane::ALL.len()]
     }
 
+    /// The pane Shift-Tab goes to.
     pub fn previous(self) -> Pane {
         Pane::ALL[(self.position() + Pane::ALL.len() - 1) % Pane::ALL.len()]
     }
@@ -194,6 +197,7 @@ pub struct App {
 const PAGE: usize = 10;
 
 impl App {
+    /// The state over `model`: Workflows focused, first row selected, no filter.
     pub fn new(model: Model) -> App {
         let mut app = App {
             model,

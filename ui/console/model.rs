@@ -66,6 +66,7 @@ pub struct Model {
 }
 
 impl Model {
+    /// An empty model; the refresher fills it.
     pub fn new(status: Status, now: Timestamp) -> Model {
         Model {
             workflows: Vec::new(),
@@ -121,6 +122,7 @@ pub struct WorkflowQuery {
 }
 
 impl WorkflowQuery {
+    /// Reads the filter text; unknown `key:value` tokens are plain words.
     pub fn parse(text: &str) -> WorkflowQuery {
         let mut query = WorkflowQuery::default();
         for token in text.split_whitespace() {
@@ -135,6 +137,7 @@ impl WorkflowQuery {
         query
     }
 
+    /// Whether `workflow` passes every part of the query.
     pub fn matches(&self, workflow: &WorkflowRow) -> bool {
         let state = workflow.state.as_str().to_lowercase();
         if self.status.as_ref().is_some_and(|wanted| !state.contains(wanted.as_str())) {

@@ -20,6 +20,7 @@ pub struct PlanView {
 }
 
 impl PlanView {
+    /// Reads the plan and execution columns of `workflow`; an unreadable plan is reported, not hidden.
     pub fn of(workflow: &WorkflowRow) -> PlanView {
         let (plan, unreadable) = match &workflow.plan {
             None => (None, None),

@@ -36,6 +36,7 @@ pub struct Refresher {
 }
 
 impl Refresher {
+    /// Nothing loaded yet: the first [`Refresher::refresh`] loads everything.
     pub fn new(store: Arc<Store>) -> Refresher {
         Refresher {
             store,

@@ -71,18 +71,22 @@ impl Theme {
         }
     }
 
+    /// Healthy: passed, completed, reachable.
     pub fn good(&self) -> Style {
         self.tone(Tone::Good)
     }
 
+    /// Needs a human: awaiting approval, unmatched.
     pub fn warn(&self) -> Style {
         self.tone(Tone::Warn)
     }
 
+    /// Went wrong or refused: blocked, failed, escalated, broken chain.
     pub fn bad(&self) -> Style {
         self.tone(Tone::Bad)
     }
 
+    /// In motion or notable: running states, counts.
     pub fn info(&self) -> Style {
         self.tone(Tone::Info)
     }

@@ -10,6 +10,7 @@ use crate::console::model::{age, alert_outcome};
 use crate::console::theme::Theme;
 use crate::console::view::{clean, pane_block};
 
+/// Draws the Alerts pane into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let shown = app.visible_alerts.len();
     let unmatched = app.model.alerts.iter().filter(|a| alert_outcome(a).0 == "unmatched").count();

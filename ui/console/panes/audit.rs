@@ -9,6 +9,7 @@ use crate::console::app::App;
 use crate::console::theme::Theme;
 use crate::console::view::{clean, pane_block};
 
+/// Draws the Audit pane into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let chain = match &app.model.chain {
         None => Span::styled("chain not checked yet", theme.dim()),

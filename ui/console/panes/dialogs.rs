@@ -24,6 +24,7 @@ fn overlay<'a>(theme: &Theme, title: &'a str) -> Block<'a> {
     Block::default().borders(Borders::ALL).border_style(theme.border(true)).title(Span::styled(title, theme.header()))
 }
 
+/// The help overlay: every key.
 pub fn help(theme: &Theme, frame: &mut Frame) {
     let area = centred(frame.area(), 92, HELP.len() as u16 + 4);
     let mut lines: Vec<Line> = HELP
@@ -35,6 +36,7 @@ pub fn help(theme: &Theme, frame: &mut Frame) {
     frame.render_widget(Paragraph::new(lines).block(overlay(theme, " Keys ")).wrap(Wrap { trim: false }), area);
 }
 
+/// The approve dialog: the plan hash and the SQL about to be approved.
 pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
     let screen = frame.area();
     let area =
@@ -63,6 +65,7 @@ pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
     frame.render_widget(Paragraph::new(lines).block(overlay(theme, " Approve plan ")).wrap(Wrap { trim: false }), area);
 }
 
+/// The reason prompt of deny and resolve.
 pub fn reason(prompt: &ReasonPrompt, theme: &Theme, frame: &mut Frame) {
     let screen = frame.area();
     let area = centred(screen, if screen.width < WIDE { screen.width } else { 76 }, 9);

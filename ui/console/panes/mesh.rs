@@ -23,6 +23,7 @@ pub fn latest_run(audit: &[AuditRow]) -> (Vec<&AuditRow>, usize) {
     (verdicts[start..=end].to_vec(), runs)
 }
 
+/// Draws the Safety Mesh pane for the selected workflow into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let selected = app.selected_workflow();
     let detail = app.model.detail.as_ref().filter(|d| selected.is_some_and(|w| w.id == d.workflow_id));

@@ -11,6 +11,7 @@ use crate::console::plan_text::PlanView;
 use crate::console::theme::Theme;
 use crate::console::view::{clean, pane_block, wrap};
 
+/// Draws the SQL pane for the selected workflow into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let workflow = app.selected_workflow();
     let view = workflow.map(PlanView::of);

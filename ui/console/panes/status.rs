@@ -11,6 +11,7 @@ use crate::console::model::EngineState;
 use crate::console::theme::Theme;
 use crate::console::view::clean;
 
+/// The top line: name, banner, engine state, pending approvals, databases.
 pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let status = &app.model.status;
     let mut spans = vec![Span::styled(" Sentri ", theme.selected(true))];
@@ -52,6 +53,7 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The bottom line: the filter being typed, the last message, or the main keys.
 pub fn footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let line = if let Mode::Filter { .. } = &app.mode {
         Line::from(vec![

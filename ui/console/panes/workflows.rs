@@ -11,6 +11,7 @@ use crate::console::model::age;
 use crate::console::theme::Theme;
 use crate::console::view::{clean, pane_block};
 
+/// Draws the Workflows pane into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let total = app.model.workflows.len();
     let shown = app.visible_workflows.len();
