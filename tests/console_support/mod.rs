@@ -32,7 +32,7 @@ pub const NOW: &str = "2026-11-25T09:30:00Z";
 
 /// The filled store and the workflows in it.
 pub struct Fixture {
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub store: Arc<Store>,
     /// PROD tablespace_full with its plan waiting for approval.
     pub awaiting: WorkflowRow,
@@ -235,7 +235,7 @@ pub fn filled() -> Fixture {
         )
         .expect("profile");
     let awaiting = store.get_workflow(&awaiting.id).expect("workflow");
-    Fixture { _dir: dir, store, awaiting, completed, escalated }
+    Fixture { dir, store, awaiting, completed, escalated }
 }
 
 /// The console state over `fixture`, as `sentri console` attached to daemon pid 4242 builds it,
