@@ -140,15 +140,7 @@ fn event_loop(
                 _ => {}
             }
         }
-        let engine_spoke = events.as_mut().is_some_and(|receiver| {
-            let mut spoke = false;
-            loop {
-                match receiver.try_recv() {
-                    Ok(_) | Err(TryRecvError::Lagged(_)) => spoke = true,
-                    Err(TryRecvError::Empty | TryRecvError::Closed) => break spoke,
-                }
-            }
-        });
+        let engine_spoke = events.as_mut().is_some_and(engine_spoke);
         if engine_spoke || last_refresh.elapsed() >= REFRESH_EVERY {
             last_refresh = Instant::now();
             match refresher.refresh(app) {
@@ -164,6 +156,18 @@ fn event_loop(
             app.set_now(Timestamp::now());
             check_daemon(app);
             dirty = true;
+        }
+    }
+}
+
+/// Drains the engine's events without waiting; true if there was any (or some were lost to
+/// lag), which means "look at the store now". The events themselves carry only ids.
+pub fn engine_spoke(receiver: &mut tokio::sync::broadcast::Receiver<sentri::engine::EngineEvent>) -> bool {
+    let mut spoke = false;
+    loop {
+        match receiver.try_recv() {
+            Ok(_) | Err(TryRecvError::Lagged(_)) => spoke = true,
+            Err(TryRecvError::Empty | TryRecvError::Closed) => return spoke,
         }
     }
 }
