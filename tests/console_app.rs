@@ -122,12 +122,16 @@ fn filter_editing_narrows_live_enter_keeps_esc_restores() {
 #[test]
 fn approve_shows_the_plan_hash_and_sql_then_yields_an_approve_command() {
     let fixture = console_support::filled();
-    let (mut app, _) = console_support::app(&fixture);
+    let (mut app, mut refresher) = console_support::app(&fixture);
     select(&mut app, &fixture.awaiting.id);
+    // The live loop loads the selection's detail (its verdicts) after every key.
+    refresher.refresh_detail(&mut app).expect("detail");
     assert_eq!(key(&mut app, KeyCode::Char('a')), None);
     let Mode::Confirm(confirm) = &app.mode else { panic!("expected the approve dialog, got {:?}", app.mode) };
     let hash = fixture.awaiting.plan_hash.clone().expect("plan hash");
     assert_eq!(confirm.plan_hash, hash);
+    assert_eq!(confirm.why.len(), 1, "{:?}", confirm.why);
+    assert!(confirm.why[0].starts_with("policy_gate: PRODDB runs ADVISORY"), "{:?}", confirm.why);
     assert_eq!(
         confirm.forward,
         ["ALTER TABLESPACE \"USERS\" ADD DATAFILE SIZE 1G AUTOEXTEND ON NEXT 256M MAXSIZE 32G"]

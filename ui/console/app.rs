@@ -98,6 +98,8 @@ pub struct ConfirmApproval {
     pub workflow_id: String,
     pub title: String,
     pub plan_hash: String,
+    /// Why the Safety Mesh asks for a human: its NEEDS_APPROVAL reasons, `check: reason`.
+    pub why: Vec<String>,
     pub forward: Vec<String>,
     pub rollback: Vec<String>,
 }
@@ -502,10 +504,31 @@ impl App {
             return;
         };
         let view = PlanView::of(workflow);
+        let why = self
+            .model
+            .detail
+            .as_ref()
+            .filter(|detail| detail.workflow_id == workflow.id)
+            .map(|detail| {
+                super::model::latest_run(&detail.audit)
+                    .0
+                    .into_iter()
+                    .filter(|row| row.result == "NEEDS_APPROVAL" && row.detail["check"] != "mesh")
+                    .map(|row| {
+                        format!(
+                            "{}: {}",
+                            row.detail["check"].as_str().unwrap_or("?"),
+                            row.detail["reason"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         self.mode = Mode::Confirm(ConfirmApproval {
             workflow_id: workflow.id.clone(),
             title: title(workflow),
             plan_hash,
+            why,
             forward: view.forward(),
             rollback: view.rollback(),
         });

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use sentri::pipeline::workflow::WorkflowState;
+use sentri::store::audit::actions;
 use sentri::store::{AuditRow, ChainReport, RawAlertOutcome, RawAlertRow, TransitionRow, WorkflowRow};
 
 /// How the console reaches the engine, for the status bar.
@@ -211,4 +212,15 @@ pub fn age(now: Timestamp, then: Timestamp) -> String {
         s if s < 86_400 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
+}
+
+/// The verdict rows of the newest mesh run (checks, then the summary row `check = "mesh"`),
+/// and how many runs there were.
+pub fn latest_run(audit: &[AuditRow]) -> (Vec<&AuditRow>, usize) {
+    let verdicts: Vec<&AuditRow> = audit.iter().filter(|row| row.action == actions::SAFETY_VERDICT).collect();
+    let runs = verdicts.iter().filter(|row| row.detail["check"] == "mesh").count();
+    let last_end = verdicts.iter().rposition(|row| row.detail["check"] == "mesh");
+    let Some(end) = last_end else { return (verdicts, runs) };
+    let start = verdicts[..end].iter().rposition(|row| row.detail["check"] == "mesh").map_or(0, |at| at + 1);
+    (verdicts[start..=end].to_vec(), runs)
 }

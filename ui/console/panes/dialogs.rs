@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use sentri::store::timestamp_text;
@@ -11,7 +12,7 @@ use crate::console::app::{App, ConfirmApproval, HELP, Pane, ReasonKind, ReasonPr
 use crate::console::model::alert_outcome;
 use crate::console::plan_text::PlanView;
 use crate::console::theme::Theme;
-use crate::console::view::{WIDE, clean};
+use crate::console::view::{WIDE, clean, wrap};
 
 /// A centred rectangle of at most `width` × `height`.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
@@ -45,24 +46,49 @@ pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
         Line::from(vec![Span::raw("Approve "), Span::styled(clean(&confirm.title), theme.info())]),
         Line::styled("plan hash", theme.dim()),
         Line::raw(confirm.plan_hash.clone()),
-        Line::raw(""),
-        Line::styled("Forward:", theme.header()),
     ];
-    lines.extend(confirm.forward.iter().enumerate().map(|(n, sql)| Line::raw(format!("  {}. {}", n + 1, clean(sql)))));
+    let width = usize::from(area.width.saturating_sub(2));
+    if !confirm.why.is_empty() {
+        lines.push(Line::styled("Why the Safety Mesh asks:", theme.header()));
+        for why in &confirm.why {
+            lines.extend(hanging("  - ", why, width, theme.warn()));
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Forward:", theme.header()));
+    for (n, sql) in confirm.forward.iter().enumerate() {
+        lines.extend(hanging(&format!("  {}. ", n + 1), sql, width, Style::new()));
+    }
     lines.push(Line::styled("Rollback:", theme.header()));
     if confirm.rollback.is_empty() {
         lines.push(Line::styled("  none: this fix cannot be undone", theme.warn()));
     }
-    lines.extend(confirm.rollback.iter().enumerate().map(|(n, sql)| Line::raw(format!("  {}. {}", n + 1, clean(sql)))));
-    lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::styled("Enter/y", theme.good()),
+    for (n, sql) in confirm.rollback.iter().enumerate() {
+        lines.extend(hanging(&format!("  {}. ", n + 1), sql, width, Style::new()));
+    }
+    frame.render_widget(Clear, area);
+    // The keys sit on the frame, so a long plan never pushes them out of sight.
+    let keys = Line::from(vec![
+        Span::styled(" Enter/y", theme.good()),
         Span::raw(" approves this exact plan · "),
         Span::styled("Esc/n", theme.bad()),
-        Span::raw(" cancels"),
-    ]));
-    frame.render_widget(Clear, area);
-    frame.render_widget(Paragraph::new(lines).block(overlay(theme, " Approve plan ")).wrap(Wrap { trim: false }), area);
+        Span::raw(" cancels "),
+    ]);
+    let block = overlay(theme, " Approve plan ").title_bottom(keys);
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
+/// `text` after `lead`, wrapped to `width` with its continuation lines under the text.
+fn hanging(lead: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    let indent = lead.chars().count();
+    wrap(&clean(text), width.saturating_sub(indent))
+        .into_iter()
+        .enumerate()
+        .map(|(n, part)| {
+            let lead = if n == 0 { lead.to_owned() } else { " ".repeat(indent) };
+            Line::styled(format!("{lead}{part}"), style)
+        })
+        .collect()
 }
 
 /// The reason prompt of deny and resolve.

@@ -5,23 +5,11 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-use sentri::store::AuditRow;
-use sentri::store::audit::actions;
 
 use crate::console::app::App;
+use crate::console::model::latest_run;
 use crate::console::theme::Theme;
 use crate::console::view::{clean, pane_block, wrap};
-
-/// The verdict rows of the newest mesh run (checks, then the summary row `check = "mesh"`),
-/// and how many runs there were.
-pub fn latest_run(audit: &[AuditRow]) -> (Vec<&AuditRow>, usize) {
-    let verdicts: Vec<&AuditRow> = audit.iter().filter(|row| row.action == actions::SAFETY_VERDICT).collect();
-    let runs = verdicts.iter().filter(|row| row.detail["check"] == "mesh").count();
-    let last_end = verdicts.iter().rposition(|row| row.detail["check"] == "mesh");
-    let Some(end) = last_end else { return (verdicts, runs) };
-    let start = verdicts[..end].iter().rposition(|row| row.detail["check"] == "mesh").map_or(0, |at| at + 1);
-    (verdicts[start..=end].to_vec(), runs)
-}
 
 /// Draws the Safety Mesh pane for the selected workflow into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {

@@ -40,7 +40,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
             Cell::from(Span::styled(workflow.state.as_str(), theme.state(workflow.state))),
             Cell::from(clean(&workflow.database)),
             Cell::from(clean(&workflow.environment)),
-            Cell::from(clean(&workflow.alert_type)),
+            Cell::from(if workflow.occurrences > 1 {
+                format!("{} ×{}", clean(&workflow.alert_type), workflow.occurrences)
+            } else {
+                clean(&workflow.alert_type)
+            }),
             Cell::from(Span::styled(age(app.model.now, workflow.created_at), theme.dim())),
         ]);
         if selected { row.style(theme.selected(focused)) } else { row }
