@@ -9,6 +9,7 @@ mod console;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use console::app::{Action, App, Pane};
@@ -38,7 +39,20 @@ fn ms(duration: Duration) -> f64 {
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(dir.path().join("sentri.db")).expect("store"));
+    // Workflows created 10 s apart over the last day or so, as a busy site would have them.
+    let step_ms = 10_000;
+    let start = jiff::Timestamp::now().as_millisecond() - step_ms * (WORKFLOWS as i64 + 100);
+    let ticks = Arc::new(AtomicI64::new(start));
+    let clock = Arc::clone(&ticks);
+    let store = Arc::new(
+        Store::open_with_clock(
+            dir.path().join("sentri.db"),
+            Arc::new(move || {
+                jiff::Timestamp::from_millisecond(clock.fetch_add(step_ms, Ordering::SeqCst)).expect("time")
+            }),
+        )
+        .expect("store"),
+    );
     let started = Instant::now();
     let databases = ["PRODDB", "ERPPRD", "HRPROD", "DEV-DB-01", "app", "shop"];
     let mut ids = Vec::with_capacity(WORKFLOWS);

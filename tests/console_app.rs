@@ -406,7 +406,7 @@ fn a_change_committed_late_with_an_older_time_is_still_seen() {
     let fixture = console_support::filled();
     let (mut app, mut refresher) = console_support::app(&fixture);
     let newest = app.model.last_workflow_change().expect("workflows");
-    let late_time = newest.checked_sub(jiff::SignedDuration::from_secs(10)).expect("time");
+    let late_time = newest.checked_sub(jiff::SignedDuration::from_secs(5)).expect("time");
     let path = fixture.dir.path().join("sentri.db");
     let late_writer =
         sentri::store::Store::open_with_clock(&path, std::sync::Arc::new(move || late_time)).expect("second handle");

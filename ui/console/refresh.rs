@@ -16,9 +16,10 @@ pub const ALERT_TAIL: usize = 500;
 /// How many of the newest audit rows the Audit pane holds.
 pub const AUDIT_TAIL: usize = 500;
 /// How far before the newest change already seen the next read starts. A writer takes its
-/// timestamp before it waits for SQLite's write lock, so a change can commit after a newer one
-/// and carry an older time; rows are merged by id, so reading some twice costs nothing.
-const LOOKBACK: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+/// timestamp before it waits for SQLite's write lock (at most the store's 5 s busy timeout), so
+/// a change can commit after a newer one and carry an older time; rows are merged by id, so
+/// reading some twice costs nothing.
+const LOOKBACK: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 /// The chain is verified again at most this often (it reads the whole trail)...
 const VERIFY_EVERY: Duration = Duration::from_secs(2);
 /// ...and never more than one part in this many of the time, so a long trail cannot make the
