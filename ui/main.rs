@@ -3,6 +3,7 @@
 //! (0 success, 1 error, 2 usage — the last one is clap's).
 
 mod cmd;
+mod console;
 mod demo;
 
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The live console: alerts, workflows, Safety Mesh verdicts, SQL and audit; approve, deny
+    /// and resolve from the keyboard (also what `sentri` alone opens).
+    Console(cmd::console::Args),
     /// Run the engine headless in the foreground: mailbox intake, verification, Safety Mesh,
     /// fixes. systemd-friendly (no fork; logs to stderr and logs/sentri.log; SIGTERM lets the
     /// current step finish).
@@ -79,12 +83,10 @@ fn main() -> ExitCode {
     let command = match (cli.command, cli.daemon) {
         (Some(command), _) => command,
         (None, true) => Command::Start(cmd::start::Args {}),
-        (None, false) => {
-            eprintln!("The console is not built yet. Run `sentri start` for the engine, or `sentri --help`.");
-            return ExitCode::from(2);
-        }
+        (None, false) => Command::Console(cmd::console::Args {}),
     };
     let result = match command {
+        Command::Console(args) => cmd::console::run(&context, args),
         Command::Start(args) => cmd::start::run(&context, args),
         Command::Init(args) => cmd::init::run(&context, args),
         Command::Policy(command) => cmd::policy::run(&context, command),

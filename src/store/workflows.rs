@@ -418,6 +418,27 @@ impl Store {
         })
     }
 
+    /// Workflows changed at or after `since` (every workflow when `None`), oldest first by
+    /// creation: how a live view refreshes its list without reading every row again. `>=`
+    /// because several writes share a millisecond; the caller merges by id.
+    pub fn workflows_changed_since(&self, since: Option<Timestamp>) -> Result<Vec<WorkflowRow>, StoreError> {
+        let since = since.map(timestamp_text);
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM workflows WHERE (?1 IS NULL OR updated_at >= ?1)
+                     ORDER BY created_at, rowid"
+                ))
+                .ctx("listing changed workflows")?;
+            let raw = statement
+                .query_map([since], RawColumns::from_row)
+                .ctx("listing changed workflows")?
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("listing changed workflows")?;
+            raw.into_iter().map(RawColumns::parse).collect()
+        })
+    }
+
     /// The newest open workflow (see [`WorkflowState::is_open`]) for this alert type on this
     /// database (case-insensitive): where a repeated alert is folded instead of starting another.
     pub fn open_workflow_for(&self, alert_type: &str, database: &str) -> Result<Option<WorkflowRow>, StoreError> {
@@ -896,6 +917,22 @@ pub(crate) mod tests {
         assert_eq!(last_two.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids[2..]);
         let escalated = store.list_workflows(&WorkflowFilter { state: Some(Escalated), ..Default::default() }).unwrap();
         assert_eq!(escalated.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), [ids[3].clone()]);
+    }
+
+    #[test]
+    fn changed_since_returns_only_what_moved() {
+        let (store, clock) = testing::store();
+        let a = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        clock.advance_ms(1000);
+        let b = store.create_workflow(new_workflow("DEVDB"), "engine").unwrap();
+        assert_eq!(store.workflows_changed_since(None).unwrap().len(), 2);
+        clock.advance_ms(1000);
+        let mark = clock.now();
+        store.transition(&a.id, Detected, Verifying, "engine", "").unwrap();
+        let changed = store.workflows_changed_since(Some(mark)).unwrap();
+        assert_eq!(changed.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), [a.id.as_str()]);
+        assert_eq!(changed[0].state, Verifying);
+        assert!(store.workflows_changed_since(Some(b.updated_at)).unwrap().iter().any(|w| w.id == b.id));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod approve;
 pub mod audit;
 pub mod completions;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod init;

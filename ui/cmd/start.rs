@@ -8,10 +8,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sentri::config::Config;
 use sentri::engine::{Engine, EngineSettings};
+use sentri::home::Home;
 use sentri::intake::imap::{self, ImapSettings};
 use sentri::notify::notifier;
 use sentri::notify::{Notifier, NotifierSettings};
-use sentri::policy::watch::LivePolicies;
+use sentri::policy::watch::{LivePolicies, WatchGuard};
 use sentri::store::Store;
 use sentri::target::ConnectOptions;
 use tokio_util::sync::CancellationToken;
@@ -29,18 +30,39 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     let store = Arc::new(
         Store::open(home.database_file()).with_context(|| format!("opening {}", home.database_file().display()))?,
     );
-    let policies = LivePolicies::load(&home.root);
-    let loaded = policies.snapshot();
-    for problem in &loaded.problems {
-        tracing::warn!("{problem}");
-    }
-    tracing::info!(alerts = loaded.alerts.len(), checks = loaded.checks.len(), "policies loaded");
-    let _watch = policies
-        .watch(|set| tracing::info!(alerts = set.alerts.len(), problems = set.problems.len(), "policies reloaded"))?;
+    let prepared = Prepared::new(&home, config, store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        let (intake_sender, intake) = tokio::sync::mpsc::channel(256);
+        let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+        prepared.run(shutdown).await;
+        signals.abort();
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The engine as `sentri start` runs it — policies loaded and watched, the engine built — shared
+/// with the console, which runs the same engine in-process when no daemon holds the lock.
+/// The caller holds the engine lock and has started logging.
+pub struct Prepared {
+    engine: Arc<Engine>,
+    config: Arc<Config>,
+    store: Arc<Store>,
+    _watch: WatchGuard,
+}
+
+impl Prepared {
+    /// Loads and watches the policy pack and builds the engine (nothing runs yet).
+    pub fn new(home: &Home, config: Arc<Config>, store: Arc<Store>) -> anyhow::Result<Prepared> {
+        let policies = LivePolicies::load(&home.root);
+        let loaded = policies.snapshot();
+        for problem in &loaded.problems {
+            tracing::warn!("{problem}");
+        }
+        tracing::info!(alerts = loaded.alerts.len(), checks = loaded.checks.len(), "policies loaded");
+        let watch = policies.watch(|set| {
+            tracing::info!(alerts = set.alerts.len(), problems = set.problems.len(), "policies reloaded")
+        })?;
         let engine = Engine::new(EngineSettings {
             store: Arc::clone(&store),
             policies,
@@ -49,12 +71,22 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
             triage: None,
             sweep_interval: config.monitoring.orchestrator_poll_interval,
         });
-        let mailbox = spawn_mailbox(&config, Arc::clone(&store), intake_sender, shutdown.clone());
-        let notifier = spawn_notifier(&config, &engine, Arc::clone(&store), shutdown.clone());
-        let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
-        tracing::info!(databases = config.databases.len(), "Sentri engine started");
-        engine.run(intake, shutdown.clone()).await;
-        signals.abort();
+        Ok(Prepared { engine, config, store, _watch: watch })
+    }
+
+    /// The engine, e.g. to subscribe to its events before it runs.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Runs the mailbox intake (when configured), the notifier and the engine until
+    /// `shutdown`, then lets the current steps finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let (intake_sender, intake) = tokio::sync::mpsc::channel(256);
+        let mailbox = spawn_mailbox(&self.config, Arc::clone(&self.store), intake_sender, shutdown.clone());
+        let notifier = spawn_notifier(&self.config, &self.engine, Arc::clone(&self.store), shutdown.clone());
+        tracing::info!(databases = self.config.databases.len(), "Sentri engine started");
+        Arc::clone(&self.engine).run(intake, shutdown).await;
         if let Some(mailbox) = mailbox {
             let _ = tokio::time::timeout(Duration::from_secs(10), mailbox).await;
         }
@@ -62,8 +94,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         // waits in the outbox for the next start.
         let _ = tokio::time::timeout(Duration::from_secs(45), notifier).await;
         tracing::info!("Sentri engine stopped");
-    });
-    Ok(ExitCode::SUCCESS)
+    }
 }
 
 async fn wait_for_signal(shutdown: CancellationToken) {

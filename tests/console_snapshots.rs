@@ -1,0 +1,206 @@
+//! Screens of the console drawn with ratatui's TestBackend from a store filled the way the
+//! engine fills it: each pane, the whole screen at 80x24 and 160x48, and the dialogs.
+//! Random workflow ids and plan hashes are replaced by fixed stand-ins of the same width.
+
+#[allow(dead_code)]
+#[path = "../ui/console/mod.rs"]
+mod console;
+#[allow(dead_code)]
+mod console_support;
+
+use console::app::{Action, App, Pane};
+use console::theme::Theme;
+use console_support::{Fixture, screen, stabilise};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+
+fn selecting(fixture: &Fixture, id: &str) -> App {
+    let (mut app, mut refresher) = console_support::app(fixture);
+    while app.selected_workflow().is_some_and(|w| w.id != id) {
+        app.apply(Action::Down);
+    }
+    refresher.refresh_detail(&mut app).expect("detail");
+    app
+}
+
+fn pane(fixture: &Fixture, app: &App, pane: Pane, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    let theme = Theme::for_terminal(false, "");
+    terminal
+        .draw(|frame| console::view::draw_pane(app, &theme, frame, pane, Rect::new(0, 0, width, height)))
+        .expect("draw");
+    stabilise(fixture, &terminal.backend().to_string())
+}
+
+#[test]
+fn whole_screen_160x48() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
+}
+
+#[test]
+fn whole_screen_80x24() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
+}
+
+#[test]
+fn whole_screen_80x24_on_the_sql_pane() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.completed.id);
+    app.apply(Action::FocusPane(Pane::Sql));
+    insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
+}
+
+#[test]
+fn pane_workflows() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Workflows, 100, 8));
+}
+
+#[test]
+fn pane_alerts() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Alerts, 120, 9));
+}
+
+#[test]
+fn pane_mesh_awaiting_approval() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Mesh, 120, 10));
+}
+
+#[test]
+fn pane_mesh_after_approval() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.completed.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Mesh, 120, 10));
+}
+
+#[test]
+fn pane_sql_executed_with_metrics() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.completed.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Sql, 110, 14));
+}
+
+#[test]
+fn pane_sql_no_plan() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.escalated.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Sql, 60, 5));
+}
+
+#[test]
+fn pane_audit() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Audit, 100, 12));
+}
+
+#[test]
+fn approve_dialog_80x24() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.awaiting.id);
+    app.apply(Action::Approve);
+    insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
+}
+
+#[test]
+fn deny_prompt_with_missing_reason_80x24() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.awaiting.id);
+    app.apply(Action::Deny);
+    app.apply(Action::Accept);
+    insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
+}
+
+#[test]
+fn help_overlay_160x48() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.awaiting.id);
+    app.apply(Action::Help);
+    insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
+}
+
+#[test]
+fn workflow_detail_160x48() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.completed.id);
+    app.apply(Action::Detail);
+    insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
+}
+
+#[test]
+fn filter_being_typed_160x48() {
+    let fixture = console_support::filled();
+    let (mut app, _) = console_support::app(&fixture);
+    app.apply(Action::Filter);
+    for c in "env:prod".chars() {
+        app.apply(Action::Input(c));
+    }
+    insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
+}
+
+/// NO_COLOR: no colour anywhere on the screen; by default only the 16 ANSI colours; RGB only
+/// when COLORTERM says truecolor.
+#[test]
+fn colours_follow_no_color_and_colorterm() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    let colours = |theme: Theme| -> Vec<Color> {
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+        terminal.draw(|frame| console::view::draw(&app, &theme, frame)).expect("draw");
+        terminal.backend().buffer().content().iter().flat_map(|cell| [cell.fg, cell.bg]).collect()
+    };
+    let mono = colours(Theme::for_terminal(true, "truecolor"));
+    assert!(mono.iter().all(|c| *c == Color::Reset), "NO_COLOR wins over COLORTERM");
+    let basic = colours(Theme::for_terminal(false, ""));
+    assert!(basic.iter().any(|c| *c != Color::Reset));
+    assert!(basic.iter().all(|c| !matches!(c, Color::Rgb(..) | Color::Indexed(_))), "16 colours only");
+    let rgb = colours(Theme::for_terminal(false, "truecolor"));
+    assert!(rgb.iter().any(|c| matches!(c, Color::Rgb(..))));
+}
+
+#[test]
+fn simulated_banner_and_stopped_engine_80x24() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.awaiting.id);
+    app.model.status.label = Some("SIMULATED".into());
+    app.model.status.engine = console::model::EngineState::Stopped { why: "daemon pid 4242 exited".into() };
+    app.flash("Workflow wf000000 APPROVED by dba.", false);
+    insta::assert_snapshot!(screen(&fixture, &app, 80, 24));
+}
+
+/// Each pane as an 80x24 terminal shows it: focused, full width, under the tab line.
+#[test]
+fn each_pane_at_80x24() {
+    let fixture = console_support::filled();
+    for (name, pane) in [
+        ("workflows", Pane::Workflows),
+        ("mesh", Pane::Mesh),
+        ("sql", Pane::Sql),
+        ("alerts", Pane::Alerts),
+        ("audit", Pane::Audit),
+    ] {
+        let mut app = selecting(&fixture, &fixture.awaiting.id);
+        app.apply(Action::FocusPane(pane));
+        insta::assert_snapshot!(format!("pane_{name}_80x24"), screen(&fixture, &app, 80, 24));
+    }
+}
+
+/// Every pane at 160x48, with the executed workflow selected (its metrics in the SQL pane).
+#[test]
+fn whole_screen_160x48_executed_workflow() {
+    let fixture = console_support::filled();
+    let mut app = selecting(&fixture, &fixture.completed.id);
+    app.apply(Action::FocusPane(Pane::Audit));
+    insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
+}

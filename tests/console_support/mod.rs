@@ -1,0 +1,282 @@
+//! A store filled the way the engine fills it — raw alerts from the sample emails, workflows
+//! walked through the real transition table, plans, Safety Mesh verdicts from the real mesh,
+//! an approval, an execution report — on a clock that steps by a fixed amount on every write,
+//! so screens drawn from it are the same on every run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::Timestamp;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use sentri::execute::{ExecutionOutcome, ExecutionReport, StepRecord};
+use sentri::intake::RawAlert;
+use sentri::pipeline::plan::{Plan, PlanSource, PlanStep};
+use sentri::pipeline::workflow::WorkflowState::{self, *};
+use sentri::policy::Brain;
+use sentri::policy::alert::Risk;
+use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
+use sentri::store::{Decision, LockOutcome, NewApproval, NewWorkflow, Payload, RawAlertOutcome, Store, WorkflowRow};
+use sentri::target::sql::IdentifierKind;
+use sentri::target::{Engine, Profile};
+
+use crate::console::app::App;
+use crate::console::model::EngineState;
+use crate::console::refresh::Refresher;
+use crate::console::theme::Theme;
+use crate::console::{ConsoleSource, initial_app, view};
+
+/// The fixed "now" of every screen: half an hour after the first write.
+pub const NOW: &str = "2026-11-25T09:30:00Z";
+
+/// The filled store and the workflows in it.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    /// PROD tablespace_full with its plan waiting for approval.
+    pub awaiting: WorkflowRow,
+    /// DEV tablespace_full approved by alice, executed and completed.
+    pub completed: WorkflowRow,
+    /// PROD idle_in_transaction escalated: the database did not answer.
+    pub escalated: WorkflowRow,
+}
+
+fn sample(name: &str, received_at: &str) -> RawAlert {
+    let path = format!("{}/assets/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    RawAlert::from_rfc822(&bytes, received_at.to_owned())
+}
+
+fn walk(store: &Store, workflow: &WorkflowRow, path: &[WorkflowState], reason: &str) -> WorkflowRow {
+    let mut current = store.get_workflow(&workflow.id).expect("workflow");
+    for &to in path {
+        current = store.transition(&current.id, current.state, to, "engine", reason).expect("transition");
+    }
+    current
+}
+
+fn plan(workflow: &WorkflowRow, tablespace: &str) -> Plan {
+    Plan {
+        workflow_id: workflow.id.clone(),
+        alert_type: workflow.alert_type.clone(),
+        database: workflow.database.clone(),
+        environment: workflow.environment.clone(),
+        engine: Engine::Oracle,
+        action_type: "ADD_DATAFILE".into(),
+        risk: Risk::Low,
+        confidence: 1.0,
+        steps: vec![PlanStep {
+            sql: "ALTER TABLESPACE :tablespace_name ADD DATAFILE SIZE 1G AUTOEXTEND ON NEXT 256M MAXSIZE 32G".into(),
+        }],
+        rollback: vec![PlanStep { sql: "ALTER TABLESPACE :tablespace_name DROP DATAFILE :file_name".into() }],
+        capture: Some(PlanStep {
+            sql: "SELECT file_name FROM dba_data_files WHERE tablespace_name = :tablespace_name ORDER BY file_id DESC FETCH FIRST 1 ROWS ONLY".into(),
+        }),
+        validation: Some(PlanStep {
+            sql: "SELECT used_pct FROM dba_tablespace_usage_metrics WHERE tablespace_name = :tablespace_name".into(),
+        }),
+        irreversible: None,
+        identifiers: BTreeMap::from([
+            ("tablespace_name".into(), IdentifierKind::Tablespace),
+            ("file_name".into(), IdentifierKind::Datafile),
+        ]),
+        values: BTreeMap::from([("tablespace_name".into(), Some(tablespace.into()))]),
+        source: PlanSource::Template,
+        rationale: "the policy's template fix: add a datafile".into(),
+    }
+}
+
+/// Runs the real Safety Mesh on `plan` and audits its verdicts, as the engine does.
+fn mesh(store: &Store, plan: &Plan, approved: Option<String>) {
+    let brain = Brain::default();
+    let now = store.now();
+    let context = MeshContext {
+        brain: &brain,
+        now,
+        environment_policy: None,
+        database_autonomy: None,
+        database_aliases: &[],
+        critical_schemas: &[],
+        lock: Some(LockAttempt {
+            key: safety::conflict_lock::lock_key(plan),
+            outcome: LockOutcome::Acquired { expires_at: now },
+        }),
+        failures: Some(FailureCount { since: safety::failure_window_start(&brain, now), count: 0 }),
+        approved_plan_hash: approved,
+    };
+    let (decision, _) = safety::evaluate(plan.clone(), &context);
+    safety::audit(store, plan, &decision).expect("audit verdicts");
+}
+
+fn new_workflow(raw_alert_id: Option<i64>, alert_type: &str, database: &str, environment: &str) -> NewWorkflow {
+    NewWorkflow {
+        raw_alert_id,
+        alert_type: alert_type.into(),
+        database: database.into(),
+        environment: environment.into(),
+        severity: "CRITICAL".into(),
+        fields: BTreeMap::from([("tablespace_name".into(), "USERS".into()), ("used_pct".into(), "97".into())]),
+    }
+}
+
+/// Fills a new store in a temp dir.
+pub fn filled() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start: Timestamp = "2026-11-25T09:00:00Z".parse().expect("time");
+    let ticks = Arc::new(AtomicI64::new(start.as_millisecond()));
+    let clock = Arc::clone(&ticks);
+    let store = Arc::new(
+        Store::open_with_clock(
+            dir.path().join("sentri.db"),
+            Arc::new(move || Timestamp::from_millisecond(clock.fetch_add(7_000, Ordering::SeqCst)).expect("time")),
+        )
+        .expect("store"),
+    );
+
+    let (tablespace_alert, _) =
+        store.insert_raw_alert(&sample("oem_tablespace_full.eml", "2026-11-25T09:00:01.000Z")).expect("alert");
+    let awaiting = store
+        .create_workflow(new_workflow(Some(tablespace_alert), "tablespace_full", "PRODDB", "PROD"), "engine")
+        .expect("workflow");
+    let awaiting = walk(&store, &awaiting, &[Verifying], "");
+    store
+        .set_workflow_payload(&awaiting.id, Payload::Verification, &serde_json::json!({"used_pct": 97.1}))
+        .expect("verification");
+    let awaiting = walk(&store, &awaiting, &[Verified, PreFlight], "");
+    let awaiting_plan = plan(&awaiting, "USERS");
+    store.set_plan(&awaiting.id, &serde_json::to_value(&awaiting_plan).expect("json"), "engine").expect("plan");
+    mesh(&store, &awaiting_plan, None);
+    let awaiting = walk(&store, &awaiting, &[AwaitingApproval], "the Safety Mesh asks for approval");
+
+    let completed =
+        store.create_workflow(new_workflow(None, "tablespace_full", "DEVDB", "DEV"), "engine").expect("workflow");
+    let completed = walk(&store, &completed, &[Verifying, Verified, PreFlight], "");
+    let completed_plan = plan(&completed, "APP_DATA");
+    let with_plan =
+        store.set_plan(&completed.id, &serde_json::to_value(&completed_plan).expect("json"), "engine").expect("plan");
+    let hash = with_plan.plan_hash.clone().expect("hash");
+    mesh(&store, &completed_plan, None);
+    walk(&store, &completed, &[AwaitingApproval], "the Safety Mesh asks for approval");
+    store
+        .decide_approval(&NewApproval {
+            workflow_id: completed.id.clone(),
+            plan_hash: hash.clone(),
+            approver: "alice".into(),
+            decision: Decision::Approved,
+            channel: "cli".into(),
+            reason: String::new(),
+            token_hash: None,
+            expires_at: None,
+        })
+        .expect("approval");
+    walk(&store, &completed, &[PreFlight], "re-checked after approval");
+    mesh(&store, &completed_plan, Some(hash.clone()));
+    walk(&store, &completed, &[Executing], "");
+    let report = ExecutionReport {
+        outcome: ExecutionOutcome::Completed,
+        plan_hash: hash,
+        metrics_before: BTreeMap::from([("used_pct".into(), "96.4".into())]),
+        metrics_after: BTreeMap::from([("used_pct".into(), "61.8".into())]),
+        forward: vec![StepRecord {
+            sql: "ALTER TABLESPACE \"APP_DATA\" ADD DATAFILE SIZE 1G AUTOEXTEND ON NEXT 256M MAXSIZE 32G".into(),
+            rows_affected: Some(0),
+            elapsed_ms: 840,
+            error: None,
+        }],
+        captured: BTreeMap::from([("file_name".into(), "/u02/oradata/DEVDB/app_data02.dbf".into())]),
+        rollback: Vec::new(),
+        proof: vec!["used_pct < 90: 61.8 holds".into()],
+        error: None,
+        duration_ms: 1310,
+    };
+    store
+        .set_workflow_payload(&completed.id, Payload::Execution, &serde_json::to_value(&report).expect("json"))
+        .expect("execution");
+    let completed = walk(&store, &completed, &[Completed], "success criteria hold");
+
+    let (idle_alert, _) =
+        store.insert_raw_alert(&sample("postgres_idle_in_transaction.eml", "2026-11-25T09:10:00.000Z")).expect("alert");
+    let escalated = store
+        .create_workflow(new_workflow(Some(idle_alert), "idle_in_transaction", "PGPROD", "PROD"), "engine")
+        .expect("workflow");
+    let escalated =
+        walk(&store, &escalated, &[Verifying, Escalated], "database unreachable: connection refused (PGPROD)");
+
+    let (cleared, _) =
+        store.insert_raw_alert(&sample("oem_cleared_tablespace.eml", "2026-11-25T09:12:00.000Z")).expect("alert");
+    store
+        .set_raw_alert_outcome(
+            cleared,
+            &RawAlertOutcome::Folded {
+                workflow_id: awaiting.id.clone(),
+                alert_type: "tablespace_full".into(),
+                database: "PRODDB".into(),
+            },
+        )
+        .expect("fold");
+    let (newsletter, _) =
+        store.insert_raw_alert(&sample("newsletter_unmatched.eml", "2026-11-25T09:14:00.000Z")).expect("alert");
+    store.set_raw_alert_outcome(newsletter, &RawAlertOutcome::Unmatched).expect("unmatched");
+    store.insert_raw_alert(&sample("nagios_temp_full.eml", "2026-11-25T09:20:00.000Z")).expect("pending alert");
+
+    store
+        .save_profile(
+            "DEVDB",
+            &Profile {
+                engine: Engine::Oracle,
+                profiled_at: "2026-11-25T08:00:00Z".into(),
+                version: "19.21.0.0.0".into(),
+                version_major: 19,
+                connected_as: "SENTRI".into(),
+                database_name: "DEVDB".into(),
+                oracle: None,
+                postgres: None,
+            },
+        )
+        .expect("profile");
+    let awaiting = store.get_workflow(&awaiting.id).expect("workflow");
+    Fixture { dir, store, awaiting, completed, escalated }
+}
+
+/// The console state over `fixture`, as `sentri console` attached to daemon pid 4242 builds it,
+/// with "now" fixed.
+pub fn app(fixture: &Fixture) -> (App, Refresher) {
+    let source = ConsoleSource {
+        store: Arc::clone(&fixture.store),
+        engine: None,
+        engine_state: EngineState::Attached { pid: Some(4242) },
+        label: None,
+        databases: vec!["PRODDB".into(), "DEVDB".into(), "PGPROD".into()],
+        approver: "dba".into(),
+        approvals: Default::default(),
+    };
+    let mut refresher = Refresher::new(Arc::clone(&fixture.store));
+    let mut app = initial_app(&source, &mut refresher).expect("initial state");
+    app.set_now(NOW.parse().expect("time"));
+    (app, refresher)
+}
+
+/// Draws `app` at `width` × `height` and returns the screen as text, random ids and plan hashes
+/// replaced by fixed ones of the same width so that snapshots are stable.
+pub fn screen(fixture: &Fixture, app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    let theme = Theme::for_terminal(false, "");
+    terminal.draw(|frame| view::draw(app, &theme, frame)).expect("draw");
+    stabilise(fixture, &terminal.backend().to_string())
+}
+
+/// Replaces each workflow's random id (full and short) and plan hash by a fixed stand-in.
+pub fn stabilise(fixture: &Fixture, text: &str) -> String {
+    let mut text = text.to_owned();
+    for (n, workflow) in [&fixture.awaiting, &fixture.completed, &fixture.escalated].into_iter().enumerate() {
+        let current = fixture.store.get_workflow(&workflow.id).expect("workflow");
+        if let Some(hash) = &current.plan_hash {
+            text = text.replace(hash, &format!("{n}").repeat(64));
+            text = text.replace(&hash[..16], &format!("{n}").repeat(16));
+        }
+        text = text.replace(&workflow.id, &format!("{n}{n}{n}{n}{n}{n}{n}{n}-0000-4000-8000-00000000000{n}"));
+        text = text.replace(workflow.short_id(), &format!("wf{n}{n}{n}{n}{n}{n}"));
+    }
+    text
+}

@@ -1,0 +1,78 @@
+//! `sentri console` (and `sentri` alone): the live console. When a daemon holds the engine lock
+//! for this home, the console attaches to it through the store; otherwise it takes the lock and
+//! runs the engine in-process, exactly as `sentri start` would, until the DBA quits.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sentri::home::LockError;
+use sentri::store::Store;
+use tokio_util::sync::CancellationToken;
+
+use super::Context;
+use crate::console::model::EngineState;
+use crate::console::{self, ConsoleSource, EngineLink};
+
+/// `sentri console` takes no options: where it attaches is decided by the engine lock.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Attaches to a running daemon (`sentri start`) for this SENTRI_HOME, or runs the engine in-process until you quit.\nRespects NO_COLOR; colours beyond 16 only with COLORTERM=truecolor. Press ? inside for every key."
+)]
+pub struct Args {}
+
+/// Opens the console, attached to the daemon or with the engine in-process.
+pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+    console::ensure_terminal()?;
+    let home = context.existing_home()?;
+    let config = Arc::new(context.config()?);
+    let store = Arc::new(
+        Store::open(home.database_file()).with_context(|| format!("opening {}", home.database_file().display()))?,
+    );
+    let databases: Vec<String> = config.databases.iter().map(|d| d.name.clone()).collect();
+    let approver = super::approve::os_user();
+    let approvals = config.approvals.clone();
+    let lock = match home.lock_engine() {
+        Ok(lock) => lock,
+        Err(LockError::Held { holder, .. }) => {
+            console::run(ConsoleSource {
+                store,
+                engine: None,
+                engine_state: EngineState::Attached { pid: holder_pid(&holder) },
+                label: None,
+                databases,
+                approver,
+                approvals: approvals.clone(),
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let _log_guard = super::logging::init_file_only(&home.log_dir(), config.monitoring.log_level.as_filter())?;
+    let prepared = super::start::Prepared::new(&home, config, Arc::clone(&store))?;
+    let engine = Arc::clone(prepared.engine());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let shutdown = CancellationToken::new();
+    let running = runtime.spawn(prepared.run(shutdown.clone()));
+    let result = console::run(ConsoleSource {
+        store,
+        engine: Some(EngineLink { engine, runtime: runtime.handle().clone() }),
+        engine_state: EngineState::InProcess,
+        label: None,
+        databases,
+        approver,
+        approvals,
+    });
+    shutdown.cancel();
+    eprintln!("Stopping the engine: the current step finishes first…");
+    let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(70), running).await });
+    drop(lock);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pid in the lock file's `pid N (user … on …) since …`.
+fn holder_pid(holder: &str) -> Option<u32> {
+    holder.strip_prefix("pid ")?.split_whitespace().next()?.parse().ok()
+}

@@ -1,0 +1,9 @@
+//! One file per pane, plus the status lines and the dialogs. Each draws from `&App` only.
+
+pub mod alerts;
+pub mod audit;
+pub mod dialogs;
+pub mod mesh;
+pub mod sql;
+pub mod status;
+pub mod workflows;
