@@ -32,7 +32,10 @@ pub struct ReplyHandled {
 
 /// Whether a stored message answers an approval request (and so must not be triaged as an alert).
 pub fn looks_like_reply(raw: &RawAlertRow) -> bool {
-    reply::subject_workflow(&raw.subject).is_some() || !token::find_tokens(&raw.body).is_empty()
+    // Sentri's own mail (a notification naming `[WF:…]`, a request that bounced back) is no reply:
+    // triage keeps it and marks it ignored.
+    !reply::own_mail(&raw.headers)
+        && (reply::subject_workflow(&raw.subject).is_some() || !token::find_tokens(&raw.body).is_empty())
 }
 
 /// Handles the stored message `raw_alert_id` if it is a reply to an approval request and has

@@ -148,11 +148,14 @@ fn attacks_are_rejected_audited_and_leave_the_workflow_waiting() {
         ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "Auto-Submitted: auto-replied\r\n")),
         ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "X-Autoreply: yes\r\n")),
         ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "Precedence: bulk\r\n")),
-        ("OWN_MAIL", reply(alice, &workflow, "APPROVED", Some(&token), "X-Sentri-Message: approval-request\r\n")),
     ];
     for (code, message) in cases {
         assert_rejected(&store, &workflow, handle(&store, &config, &message), code);
     }
+    // Sentri's own mail (a request or notification that came back) is no reply at all: triage
+    // keeps it and marks it ignored, so a notification loop writes no rejection rows.
+    let own = reply(alice, &workflow, "APPROVED", Some(&token), "X-Sentri-Message: approval-request\r\n");
+    assert!(handle(&store, &config, &own).is_none(), "own mail is not judged as a reply");
     assert_eq!(store.get_workflow(&other.id).unwrap().state, AwaitingApproval);
     // After all that, the genuine reply still works: no attack spent the token.
     let handled = handle(&store, &config, &reply(alice, &workflow, "APPROVED", Some(&token), "")).unwrap();
