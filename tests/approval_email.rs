@@ -3,9 +3,9 @@
 //! (subject `[WF:…]`, plan hash, token, text and HTML) is queued; replies APPENDed to the same
 //! inbox approve it — or, for every attack, leave it waiting with an audit row saying why.
 //!
-//! The request is read from the outbox ([`Approver::request`]). Once the SMTP test server
-//! delivers the outbox into Dovecot, that one function reads the approver's mailbox instead and
-//! nothing else here changes.
+//! The request is read from the outbox ([`Approver::request`]), so each attack costs no mail
+//! round trip; tests/approval_smtp.rs proves the same request and reply travelling through
+//! OpenSMTPD and Dovecot.
 
 mod common;
 
