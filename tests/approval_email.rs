@@ -10,22 +10,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::daemon::Daemon;
 use common::{dovecot, postgres};
 use sentri::pipeline::plan::Plan;
 use sentri::store::audit::AuditFilter;
 use sentri::store::{AuditRow, RawAlertOutcome, Store};
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn sentri(home: &Path) -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("sentri"));

@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::daemon::Daemon;
 use common::{dovecot, postgres};
-
-struct Daemon(Child);
 
 /// An integer sequence at 93% of its range: what the alert emails below report.
 async fn nearly_exhausted_sequence(dbname: &str) {
@@ -21,13 +20,6 @@ async fn nearly_exhausted_sequence(dbname: &str) {
         )
         .await
         .expect("sequence");
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn sentri(home: &std::path::Path) -> Command {

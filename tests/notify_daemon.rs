@@ -6,20 +6,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::daemon::Daemon;
 use common::smtp::{self, Smtpd};
 use common::{dovecot, postgres};
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn sentri(home: &std::path::Path) -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("sentri"));
