@@ -122,7 +122,9 @@ fn header(screen: &str) -> &str {
 #[test]
 fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval_in_it() {
     if !tmux_installed() {
-        eprintln!("\n\n*** SKIPPED: tmux is not installed; tests/demo_tmux.rs needs it (CI installs it in .ci/run) ***\n\n");
+        eprintln!(
+            "\n\n*** SKIPPED: tmux is not installed; tests/demo_tmux.rs needs it (CI installs it in .ci/run) ***\n\n"
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -182,7 +184,9 @@ fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval
     assert!(header(&screen).contains("SIMULATED") && header(&screen).contains("0 awaiting approval"), "{screen}");
     assert!(screen.contains(&format!("Workflow {id} APPROVED by demo-operator")), "{screen}");
     assert!(
-        screen.lines().any(|line| line.contains(&id) && line.contains("APPROVAL_DECISION") && line.contains("APPROVED")),
+        screen
+            .lines()
+            .any(|line| line.contains(&id) && line.contains("APPROVAL_DECISION") && line.contains("APPROVED")),
         "{screen}"
     );
     assert!(screen.contains("SQL KILL_SESSION"), "{screen}");
