@@ -3,7 +3,8 @@
 //! demo alerts arrive, the DEV fixes complete (one is rolled back), the PROD fix waits in
 //! AWAITING_APPROVAL until it is selected, `a` opens the approval dialog with its plan hash and
 //! SQL, Enter approves it, and the engine runs it. `q` quits: the session ends with exit code 0
-//! and the demo's temporary home is gone.
+//! and the demo's temporary home is gone. With `--db` on a real PostgreSQL the banner says
+//! `LIVE <name>` and the fix really changes that database.
 //!
 //! The waits poll `tmux capture-pane` up to a generous limit that only guards against a hang;
 //! nothing here measures speed.
@@ -11,6 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::postgres;
 
 /// How long one thing may take to show on screen before the test gives up (a hang guard).
 const PATIENCE: Duration = Duration::from_secs(300);
@@ -115,6 +120,29 @@ fn prod_row(screen: &str) -> Option<(String, String)> {
     })
 }
 
+/// The shell line tmux runs: `sentri demo ARGS` with `env` set (plus a plain terminal without
+/// colours), then its exit code written to `exit_file`.
+fn demo_line(env: &[(&str, String)], args: &str, exit_file: &Path) -> String {
+    let mut line = String::from("env NO_COLOR=1 TERM=xterm-256color USER=demo-operator");
+    for (name, value) in env {
+        line.push_str(&format!(" {name}='{}'", value.replace('\'', r"'\''")));
+    }
+    let binary = assert_cmd::cargo::cargo_bin("sentri");
+    line.push_str(&format!(" {} demo {args}; echo $? > {}", quoted(&binary), quoted(exit_file)));
+    line
+}
+
+/// Presses `q` and waits for the session to end; returns the demo's exit code.
+fn quit(tmux: &Tmux, exit_file: &Path) -> String {
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + PATIENCE;
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "the demo did not end after q:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::fs::read_to_string(exit_file).expect("the shell wrote the demo's exit code").trim().to_owned()
+}
+
 fn header(screen: &str) -> &str {
     screen.lines().next().unwrap_or("")
 }
@@ -131,14 +159,9 @@ fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).expect("tmp");
     let exit_file = dir.path().join("exit-code");
-    let binary = assert_cmd::cargo::cargo_bin("sentri");
-    let command = format!(
-        "env SENTRI_HOME={home} TMPDIR={tmp} USER=demo-operator NO_COLOR=1 TERM=xterm-256color {binary} demo; echo $? > {exit}",
-        home = quoted(&dir.path().join("no-home-here")),
-        tmp = quoted(&tmp),
-        binary = quoted(&binary),
-        exit = quoted(&exit_file),
-    );
+    let env =
+        [("SENTRI_HOME", dir.path().join("no-home-here").display().to_string()), ("TMPDIR", tmp.display().to_string())];
+    let command = demo_line(&env, "", &exit_file);
     let tmux = Tmux::start(dir.path().join("tmux.sock"), &command);
 
     // The console is up, says SIMULATED, and tells the user what to do.
@@ -194,15 +217,65 @@ fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval
     assert!(screen.contains("Audit chain intact"), "{screen}");
 
     // `q` quits: the session ends, the exit code is 0, the demo's home is gone.
-    tmux.keys(&["q"]);
-    let deadline = Instant::now() + PATIENCE;
-    while tmux.alive() {
-        assert!(Instant::now() < deadline, "the demo did not end after q:\n{}", tmux.screen());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let code = std::fs::read_to_string(&exit_file).expect("the shell wrote the demo's exit code");
-    assert_eq!(code.trim(), "0", "sentri demo's exit code");
+    assert_eq!(quit(&tmux, &exit_file), "0", "sentri demo's exit code");
     let left: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").collect();
     assert!(left.is_empty(), "the demo's home is removed at exit: {left:?}");
     assert!(!dir.path().join("no-home-here").exists(), "the user's SENTRI_HOME is not created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_db_on_a_terminal_the_console_says_live_and_the_real_database_changes() {
+    if !tmux_installed() {
+        eprintln!(
+            "\n\n*** SKIPPED: tmux is not installed; tests/demo_tmux.rs needs it (CI installs it in .ci/run) ***\n\n"
+        );
+        return;
+    }
+    let dbname = postgres::fresh_database().await;
+    postgres::admin(&dbname)
+        .await
+        .batch_execute(
+            "CREATE SEQUENCE public.orders_id_seq AS integer; SELECT setval('public.orders_id_seq', 2000000000);",
+        )
+        .await
+        .expect("sequence");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    let init = Command::new(assert_cmd::cargo::cargo_bin("sentri"))
+        .arg("init")
+        .env("SENTRI_HOME", &home)
+        .output()
+        .expect("sentri init");
+    assert!(init.status.success(), "sentri init: {}", String::from_utf8_lossy(&init.stderr));
+    let config = format!(
+        "databases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+        postgres::connection_string(&dbname)
+    );
+    std::fs::write(home.join("config/sentri.yaml"), config).expect("config");
+    let exit_file = dir.path().join("exit-code");
+    let env = [
+        ("SENTRI_HOME", home.display().to_string()),
+        ("TMPDIR", tmp.display().to_string()),
+        ("SENTRI_DB_APP_PASSWORD", postgres::SUPERUSER_PASSWORD.to_owned()),
+    ];
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), &demo_line(&env, "--db app", &exit_file));
+
+    let screen = tmux.wait_for("the pg_sequence_exhaustion fix COMPLETED", |screen| {
+        workflow_rows(screen).iter().any(|row| row.contains("pg_sequence_exhaustion") && row.contains("COMPLETED"))
+    });
+    assert!(header(&screen).contains("LIVE app"), "{screen}");
+    assert!(!screen.contains("SIMULATED"), "a real database is not SIMULATED:\n{screen}");
+    assert!(screen.contains("Demo alerts for app arrive"), "{screen}");
+    let row = postgres::admin(&dbname)
+        .await
+        .query_one("SELECT data_type::text FROM pg_sequences WHERE sequencename = 'orders_id_seq'", &[])
+        .await
+        .expect("sequence row");
+    assert_eq!(row.get::<_, String>(0), "bigint", "the real database changed");
+
+    assert_eq!(quit(&tmux, &exit_file), "0", "sentri demo's exit code");
+    let left: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").collect();
+    assert!(left.is_empty(), "the demo's home is removed at exit: {left:?}");
 }
