@@ -44,7 +44,8 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
     /// Plain text lines, no pauses, the PROD approval given by the demo (automatic when stdout
-    /// is not a terminal).
+    /// or stdin is not a terminal). Without it, on a terminal, the demo opens the console and
+    /// the PROD approval is yours to give there.
     #[arg(long)]
     headless: bool,
     /// Send the demo alert to this REAL database from SENTRI_HOME/config/sentri.yaml instead of
