@@ -1,7 +1,8 @@
 //! `sentri demo` through the binary: the headless story on the SIMULATED sandbox (every alert
 //! type completed, one fix rolled back, the PROD approval given as the OS user), the dry run
 //! that executes nothing, `--alert-type`, and `--db` against a real PostgreSQL, where the
-//! outcome is whatever the database says.
+//! outcome is whatever the database says. The demo on a terminal (the console) is driven in
+//! tmux by tests/demo_tmux.rs.
 
 mod common;
 
@@ -204,38 +205,4 @@ fn a_sandbox_database_says_simulated_wherever_it_is_shown() {
     let out = stdout_of(with_home().args(["demo", "--headless", "--db", "DEMO-DEV", "--alert-type", "temp_full"]));
     assert!(out.lines().all(|line| line.starts_with("[SIMULATED] ")), "{out}");
     assert!(out.contains("⇒ temp_full") && out.contains("on DEMO-DEV: COMPLETED"), "{out}");
-}
-
-/// On a terminal (a pseudo-terminal from util-linux `script`) the demo asks for the PROD
-/// approval on stdin; `d` denies it and nothing runs.
-#[test]
-fn on_a_terminal_the_prod_approval_is_asked_for_and_can_be_denied() {
-    use std::io::Write as _;
-    let dir = scratch();
-    let binary = assert_cmd::cargo::cargo_bin("sentri");
-    let command_line = format!("{} demo --alert-type session_blocker", binary.display());
-    // coreutils `timeout` bounds the run: a demo that never ends fails the test, not the suite.
-    let mut child = std::process::Command::new("timeout")
-        .args(["120", "script", "-qec", &command_line, "/dev/null"])
-        .env("SENTRI_HOME", dir.path().join("no-home-here"))
-        .env("TMPDIR", dir.path().join("tmp"))
-        .env("USER", "demo-operator")
-        .env_remove("SUDO_USER")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs the demo on a pseudo-terminal");
-    let mut stdin = child.stdin.take().expect("stdin");
-    // Line-buffered by the terminal until the demo reads it at the prompt.
-    stdin.write_all(b"d\n").expect("answer");
-    let output = child.wait_with_output().expect("the demo ends");
-    drop(stdin);
-    assert_ne!(output.status.code(), Some(124), "the demo did not end within 120 s");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{out}");
-    assert!(out.contains("press a to approve, d to deny"), "{out}");
-    assert!(out.contains("DENIED by cli:demo-operator"), "{out}");
-    let result = out.lines().find(|line| line.contains("⇒ session_blocker")).expect("a result line");
-    assert!(result.trim_end().ends_with(": DENIED"), "{result}");
-    assert!(!out.contains("SQL run:"), "a denied fix runs nothing:\n{out}");
 }

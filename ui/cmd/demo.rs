@@ -4,13 +4,14 @@
 //! home removed at exit. With `--db NAME` the demo alert goes to a real configured database
 //! instead, and the outcome is whatever that database says.
 //!
-//! Headless (or when stdout is not a terminal) the story is printed as plain lines and the PROD
-//! approval is given by the demo as the operating-system user, through the approval path
-//! `sentri approve` uses. On a terminal the same story is told with short pauses and the
-//! approval is asked for on stdin.
+//! On a terminal the demo opens the console (`demo::live`) with a SIMULATED (or `LIVE <name>`)
+//! banner, feeds the alerts while it is up, and the PROD fix waits for the person at the
+//! keyboard to approve it there. Headless (or when stdin or stdout is not a terminal) the story
+//! is printed as plain lines and the PROD approval is given by the demo as the operating-system
+//! user, through the approval path `sentri approve` uses. A dry run is always told as lines.
 
 use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use sentri::store::workflows::WorkflowRow;
 
 use super::Context;
 use crate::demo::dry_run;
+use crate::demo::live::{self, LiveDemo};
 use crate::demo::narrate::{self, Voice};
 use crate::demo::scenarios::{self, DemoAlert};
 use crate::demo::session::{DemoSession, Fed, SessionOptions};
@@ -42,7 +44,8 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
     /// Plain text lines, no pauses, the PROD approval given by the demo (automatic when stdout
-    /// is not a terminal).
+    /// or stdin is not a terminal). Without it, on a terminal, the demo opens the console and
+    /// the PROD approval is yours to give there.
     #[arg(long)]
     headless: bool,
     /// Send the demo alert to this REAL database from SENTRI_HOME/config/sentri.yaml instead of
@@ -77,7 +80,7 @@ impl Teller {
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
-    let headless = args.headless || !std::io::stdout().is_terminal();
+    let headless = args.headless || !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal();
     let (config, voice, alerts, clock, real) = match &args.db {
         Some(name) => {
             let config = context.config()?;
@@ -97,6 +100,12 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             (loaded.config, Voice::simulated(), alerts, Some(demo_clock()?), None)
         }
     };
+    if !headless && !args.dry_run {
+        let label = voice.label().to_owned();
+        let options = SessionOptions { config, clock, sweep_interval: Duration::from_secs(1) };
+        live::run(LiveDemo { options, alerts, real, label })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let teller = Teller { voice, headless };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -240,32 +249,14 @@ async fn tell_story(
     Ok(lines.len().max(already))
 }
 
-/// The PROD approval: given by the demo when headless, asked for on stdin otherwise.
+/// The PROD approval, given by the demo as the OS user (the narration is only told headless or
+/// as a dry run; on a terminal the console asks the person at the keyboard).
 async fn approval(session: &DemoSession, teller: &Teller, workflow: &WorkflowRow) -> anyhow::Result<WorkflowRow> {
     let user = super::approve::os_user();
-    if teller.headless {
-        teller.say(&format!(
-            "  headless: the demo gives this approval as the OS user `{user}`, through the same approval path as `sentri approve {}`",
-            workflow.short_id()
-        ));
-        let reason = "approved by `sentri demo --headless` on behalf of the operator";
-        return session.decide(workflow, &user, Decision::Approved, reason).await;
-    }
     teller.say(&format!(
-        "  workflow {} waits for a human: press a to approve, d to deny (then Enter)",
+        "  headless: the demo gives this approval as the OS user `{user}`, through the same approval path as `sentri approve {}`",
         workflow.short_id()
     ));
-    loop {
-        let answer = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).map(|read| (read, line))
-        })
-        .await??;
-        match (answer.0, answer.1.trim().to_lowercase().as_str()) {
-            (0, _) => bail!("stdin closed before the approval was decided"),
-            (_, "a") => return session.decide(workflow, &user, Decision::Approved, "approved in `sentri demo`").await,
-            (_, "d") => return session.decide(workflow, &user, Decision::Denied, "denied in `sentri demo`").await,
-            _ => teller.say("  press a to approve, d to deny (then Enter)"),
-        }
-    }
+    let reason = "approved by `sentri demo --headless` on behalf of the operator";
+    session.decide(workflow, &user, Decision::Approved, reason).await
 }

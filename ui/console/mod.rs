@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event};
 use sentri::config::ApprovalsConfig;
 use sentri::engine::Engine;
@@ -69,7 +68,7 @@ pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow:
         label: source.label.clone(),
         databases: source.databases.iter().map(|name| DatabaseStatus { name: name.clone(), reachable: None }).collect(),
     };
-    let mut app = App::new(Model::new(status, Timestamp::now()));
+    let mut app = App::new(Model::new(status, source.store.now()));
     refresher.refresh(&mut app).context("reading the store")?;
     Ok(app)
 }
@@ -78,10 +77,19 @@ pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow:
 /// (e.g. `main`), not from inside the engine's runtime: it blocks on the keyboard. The terminal is restored on
 /// every way out: a normal return, an error, a signal, and a panic (ratatui's panic hook).
 pub fn run(source: ConsoleSource) -> anyhow::Result<()> {
+    run_with_message(source, None)
+}
+
+/// [`run`], with a first message on the bottom line (e.g. the demo's "what to do now") that
+/// stays until a decision or Esc replaces it.
+pub fn run_with_message(source: ConsoleSource, message: Option<String>) -> anyhow::Result<()> {
     ensure_terminal()?;
     let theme = Theme::from_env();
     let mut refresher = Refresher::new(Arc::clone(&source.store));
     let mut app = initial_app(&source, &mut refresher)?;
+    if let Some(message) = message {
+        app.flash(message, false);
+    }
     let stop = watch_signals();
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
@@ -156,7 +164,8 @@ fn event_loop(
         }
         if last_clock.elapsed() >= CLOCK_EVERY {
             last_clock = Instant::now();
-            app.set_now(Timestamp::now());
+            // The store's clock: the demo's starts on a fixed day, and ages follow it.
+            app.set_now(source.store.now());
             check_daemon(app);
             dirty = true;
         }

@@ -26,6 +26,11 @@ impl Voice {
         Voice { prefix: format!("[LIVE {database}]") }
     }
 
+    /// The banner without brackets: `SIMULATED` or `LIVE <name>`, as the console shows it.
+    pub fn label(&self) -> &str {
+        self.prefix.trim_start_matches('[').trim_end_matches(']')
+    }
+
     /// One line, prefixed; control characters from emails or databases are made visible.
     pub fn line(&self, text: &str) -> String {
         let clean: String = text

@@ -3,8 +3,8 @@
 //! mailbox puts them in — stored as raw alerts first, then handed to the engine by id — and
 //! approvals go through `pipeline::approval::decide` exactly as `sentri approve`'s do.
 //!
-//! Nothing here prints: the headless narration ([`super::narrate`]) and, later, the console
-//! both take a session and show what happens in it. The home is removed when the session is
+//! Nothing here prints: the headless narration ([`super::narrate`]) and the console
+//! ([`super::live`]) both take a session and show what happens in it. The home is removed when the session is
 //! dropped.
 
 use std::sync::Arc;
