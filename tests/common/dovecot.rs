@@ -398,25 +398,9 @@ impl Dovecot {
     /// (its process group) is killed, so open connections break; then waits until the port is
     /// closed.
     pub fn stop(&self) {
-        let mut child = self.child.lock().unwrap();
-        if let Some(mut running) = child.take() {
-            let group = format!("-{}", running.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = running.wait();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Command::new("kill")
-                .args(["-0", "--", &group])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-            {
-                assert!(Instant::now() < deadline, "Dovecot processes survived SIGKILL of their group");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.imap_port)).is_ok() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
+        let running = self.child.lock().unwrap().take();
+        if let Some(child) = running {
+            super::process::kill_group_and_wait(child, self.imap_port, "Dovecot");
         }
     }
 

@@ -8,4 +8,5 @@ pub mod daemon;
 pub mod dovecot;
 pub mod http;
 pub mod postgres;
+pub mod process;
 pub mod smtp;

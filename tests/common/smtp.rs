@@ -193,25 +193,9 @@ match from any for any action \"dovecot\"
     /// Stops the server as a crash would look to a client (its process group is killed), and
     /// waits until the port is closed. Mail already queued stays in its spool.
     pub fn stop(&self) {
-        let mut child = self.child.lock().unwrap();
-        if let Some(mut running) = child.take() {
-            let group = format!("-{}", running.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = running.wait();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Command::new("kill")
-                .args(["-0", "--", &group])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-            {
-                assert!(Instant::now() < deadline, "OpenSMTPD processes survived SIGKILL of their group");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
+        let running = self.child.lock().unwrap().take();
+        if let Some(child) = running {
+            super::process::kill_group_and_wait(child, self.port, "OpenSMTPD");
         }
     }
 
