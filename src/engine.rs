@@ -507,7 +507,11 @@ impl Engine {
 
     async fn check_timeout(&self, workflow: WorkflowRow) -> Result<bool, EngineError> {
         let timeout = self.config.approvals.approval_timeout;
-        let waited = self.store.now().as_millisecond() - workflow.updated_at.as_millisecond();
+        let since = {
+            let row = workflow.clone();
+            self.blocking(move |store| store.awaiting_approval_since(&row)).await?
+        };
+        let waited = self.store.now().as_millisecond() - since.as_millisecond();
         if u128::try_from(waited).unwrap_or(0) <= timeout.as_millis() {
             return Ok(false);
         }

@@ -76,6 +76,9 @@ pub struct ApprovalFacts {
     pub request: Option<ApprovalRequestRow>,
     /// Who asked for this workflow's change (see `pipeline::approval` for the definition).
     pub requesters: Vec<String>,
+    /// Since when the workflow has waited for approval (its newest transition into
+    /// AWAITING_APPROVAL): the approval timeout counts from here.
+    pub awaiting_since: Timestamp,
     /// The time of the deciding transaction.
     pub now: Timestamp,
 }
@@ -308,8 +311,12 @@ impl Store {
         judge: impl FnOnce(&ApprovalFacts) -> (ApprovalAction, J),
     ) -> Result<(Applied, J), StoreError> {
         self.write(|tx, now| {
+            let workflow = super::workflows::get_in(tx, workflow_id)?;
+            let awaiting_since = super::workflows::entered_at_in(tx, workflow_id, WorkflowState::AwaitingApproval)?
+                .unwrap_or(workflow.updated_at);
             let facts = ApprovalFacts {
-                workflow: super::workflows::get_in(tx, workflow_id)?,
+                workflow,
+                awaiting_since,
                 prior: prior_in(tx, workflow_id)?,
                 request: token_hash.map(|hash| by_token_in(tx, hash)).transpose()?.flatten(),
                 requesters: requesters_in(tx, workflow_id)?,

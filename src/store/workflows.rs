@@ -228,6 +228,23 @@ fn incident_to_join(conn: &Connection, database: &str, since: Timestamp) -> Resu
     .ctx("looking for an incident to join")
 }
 
+/// When the workflow last entered `state` (its newest transition into it), if it ever did.
+pub(crate) fn entered_at_in(
+    conn: &Connection,
+    id: &str,
+    state: WorkflowState,
+) -> Result<Option<Timestamp>, StoreError> {
+    let at: Option<String> = conn
+        .query_row(
+            "SELECT at FROM transitions WHERE workflow_id = ?1 AND to_state = ?2 ORDER BY id DESC LIMIT 1",
+            (id, state.as_str()),
+            |row| row.get(0),
+        )
+        .optional()
+        .ctx("reading when a workflow entered a state")?;
+    at.map(|text| stored_timestamp("transitions", "at", &id, &text)).transpose()
+}
+
 /// The audit row's common columns for an event about `workflow`.
 fn audit_for(workflow: &WorkflowRow, actor: &str, action: &str, result: &str, detail: serde_json::Value) -> NewAudit {
     NewAudit {
@@ -487,6 +504,14 @@ impl Store {
         })
     }
 
+    /// Since when the workflow has waited for approval: its newest transition into
+    /// AWAITING_APPROVAL (a folded repeat alert or a partial approval does not move it), or its
+    /// last change if no such transition is recorded.
+    pub fn awaiting_approval_since(&self, workflow: &WorkflowRow) -> Result<Timestamp, StoreError> {
+        let entered = self.read(|conn| entered_at_in(conn, &workflow.id, WorkflowState::AwaitingApproval))?;
+        Ok(entered.unwrap_or(workflow.updated_at))
+    }
+
     /// The workflows of one incident, oldest first.
     pub fn incident_workflows(&self, incident_id: &str) -> Result<Vec<WorkflowRow>, StoreError> {
         self.read(|conn| {
@@ -699,6 +724,31 @@ pub(crate) mod tests {
     use crate::store::audit::AuditFilter;
     use crate::store::testing;
     use WorkflowState::*;
+
+    #[test]
+    fn the_approval_wait_counts_from_entering_it_not_from_the_last_change() {
+        let (store, clock) = testing::store();
+        let workflow = store.create_workflow(new_workflow("PROD-DB-07"), "test").unwrap();
+        for (from, to) in [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight)] {
+            store.transition(&workflow.id, from, to, "engine", "").unwrap();
+        }
+        clock.advance_ms(1_000);
+        let waiting = store.transition(&workflow.id, PreFlight, AwaitingApproval, "engine", "").unwrap();
+        let entered = waiting.updated_at;
+        clock.advance_ms(600_000);
+        // A repeat alert folded into it changes the workflow, not when it began to wait.
+        let raw = crate::intake::RawAlert::from_parts("repeat", "", "2026-11-25T00:00:00.000Z".into());
+        let (raw_id, _) = store.insert_raw_alert(&raw).unwrap();
+        let folded = crate::store::alerts::RawAlertOutcome::Folded {
+            workflow_id: workflow.id.clone(),
+            alert_type: "tablespace_full".into(),
+            database: "PROD-DB-07".into(),
+        };
+        store.set_raw_alert_outcome(raw_id, &folded).unwrap();
+        let now = store.get_workflow(&workflow.id).unwrap();
+        assert!(now.updated_at > entered, "the fold changed the workflow");
+        assert_eq!(store.awaiting_approval_since(&now).unwrap(), entered);
+    }
 
     pub(crate) fn new_workflow(database: &str) -> NewWorkflow {
         NewWorkflow {

@@ -246,7 +246,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
     if workflow.state != WorkflowState::AwaitingApproval {
         return Judged::Refuse(Rule::NotAwaiting { state: workflow.state });
     }
-    let waited = facts.now.as_millisecond().saturating_sub(workflow.updated_at.as_millisecond());
+    let waited = facts.now.as_millisecond().saturating_sub(facts.awaiting_since.as_millisecond());
     if u128::try_from(waited).unwrap_or(0) > rules.approval_timeout.as_millis() {
         return Judged::Refuse(Rule::TimedOut);
     }

@@ -66,10 +66,10 @@ pub fn ensure_requested(store: &Store, config: &ApprovalsConfig, workflow_id: &s
     if store.approval_requests(workflow_id)?.iter().any(open) {
         return Ok(0);
     }
-    // The workflow times out `approval_timeout` after it last changed; so does its request. A
+    // The workflow times out `approval_timeout` after it began to wait; so does its request. A
     // request past that moment would only announce the timeout.
     let timeout = jiff::SignedDuration::try_from(config.approval_timeout).unwrap_or(jiff::SignedDuration::MAX);
-    let expires_at = workflow.updated_at.saturating_add(timeout).unwrap_or(Timestamp::MAX);
+    let expires_at = store.awaiting_approval_since(&workflow)?.saturating_add(timeout).unwrap_or(Timestamp::MAX);
     if expires_at <= now {
         return Ok(0);
     }
