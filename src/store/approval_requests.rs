@@ -168,18 +168,7 @@ fn prior_in(conn: &Connection, workflow_id: &str) -> Result<Vec<PriorDecision>, 
         .ctx("listing earlier decisions")?;
     raw.into_iter()
         .map(|(id, approver, decision, plan_hash)| {
-            let decision = match decision.as_str() {
-                "APPROVED" => Decision::Approved,
-                "DENIED" => Decision::Denied,
-                _ => {
-                    return Err(StoreError::Corrupt {
-                        table: "approvals",
-                        column: "decision",
-                        row: id.to_string(),
-                        value: decision,
-                    });
-                }
-            };
+            let decision = super::approvals::stored_decision(id, decision)?;
             Ok(PriorDecision { approver, decision, plan_hash })
         })
         .collect()

@@ -77,6 +77,15 @@ pub struct ApprovalRow {
 
 /// Inserts one decision and its audit row inside the caller's transaction, refusing one whose
 /// plan hash is not the workflow's current plan. Returns the row and the workflow as read.
+/// A decision as stored (`APPROVED`, `DENIED`); anything else is a corrupt row.
+pub(crate) fn stored_decision(id: i64, text: String) -> Result<Decision, StoreError> {
+    match text.as_str() {
+        "APPROVED" => Ok(Decision::Approved),
+        "DENIED" => Ok(Decision::Denied),
+        _ => Err(StoreError::Corrupt { table: "approvals", column: "decision", row: id.to_string(), value: text }),
+    }
+}
+
 pub(crate) fn insert_in(
     tx: &rusqlite::Transaction<'_>,
     now: Timestamp,
@@ -205,18 +214,7 @@ impl Store {
                         token_hash,
                         expires_at,
                     )| {
-                        let decision = match decision.as_str() {
-                            "APPROVED" => Decision::Approved,
-                            "DENIED" => Decision::Denied,
-                            _ => {
-                                return Err(StoreError::Corrupt {
-                                    table: "approvals",
-                                    column: "decision",
-                                    row: id.to_string(),
-                                    value: decision,
-                                });
-                            }
-                        };
+                        let decision = stored_decision(id, decision)?;
                         Ok(ApprovalRow {
                             at: stored_timestamp("approvals", "at", &id, &at)?,
                             expires_at: expires_at

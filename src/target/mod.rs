@@ -222,3 +222,20 @@ impl Target {
         }
     }
 }
+
+/// The text of a statement for the read-only path, its terminator stripped. Anything but a plain
+/// query is refused before it is sent, on every engine alike ([`ErrorKind::Refused`]); the
+/// database's own read-only transaction then refuses a write hidden in a query.
+pub(crate) fn read_only_text(target: &str, sql_text: &str) -> Result<String, TargetError> {
+    let text = sql::strip_terminator(sql_text);
+    let kind = sql::statement_kind(&text);
+    if kind != sql::StatementKind::Query {
+        return Err(TargetError::new(
+            target,
+            ErrorKind::Refused,
+            format!("only a plain query may run on the read-only path; this is {}", kind.describe()),
+        )
+        .with_hint("writes go through an approved fix, not a verification or investigation query"));
+    }
+    Ok(text)
+}

@@ -143,16 +143,7 @@ impl PostgresTarget {
     /// rolled back, so a write hidden in it is refused by the server
     /// ([`ErrorKind::ReadOnlyViolation`]).
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
-        let text = sql::strip_terminator(sql_text);
-        let kind = sql::statement_kind(&text);
-        if kind != StatementKind::Query {
-            return Err(TargetError::new(
-                &self.name,
-                ErrorKind::Refused,
-                format!("only queries run on the read-only path; this statement is {kind:?}"),
-            )
-            .with_hint("writes go through an approved fix, not a verification or investigation query"));
-        }
+        let text = super::read_only_text(&self.name, sql_text)?;
         let filled = fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
         let timeout_ms = self.timeout_ms();
         self.with_client(1, move |client| {

@@ -35,6 +35,16 @@ pub enum StatementKind {
 }
 
 impl StatementKind {
+    /// What the statement is, in words for an error message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StatementKind::Query => "a query",
+            StatementKind::Dml => "DML (INSERT/UPDATE/DELETE/MERGE)",
+            StatementKind::Block => "a PL/SQL block or call",
+            StatementKind::Ddl => "DDL or another statement that is not a query",
+        }
+    }
+
     pub fn takes_binds(self) -> bool {
         !matches!(self, StatementKind::Ddl)
     }

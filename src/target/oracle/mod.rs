@@ -209,15 +209,7 @@ impl OracleTarget {
     /// database refuses a write hidden in it (ORA-01456, [`ErrorKind::ReadOnlyViolation`]).
     /// Values are bound by name (`:name`); `None` binds NULL.
     pub async fn query(&self, sql: &str, values: &Values) -> Result<Rows, TargetError> {
-        let text = sql::strip_terminator(sql);
-        let kind = sql::statement_kind(&text);
-        if kind != StatementKind::Query {
-            return Err(TargetError::new(
-                self.name(),
-                ErrorKind::Refused,
-                format!("only a plain query may run on the read-only path; this is {}", describe_kind(kind)),
-            ));
-        }
+        let text = super::read_only_text(self.name(), sql)?;
         let filled = self.fill(&text, values, &BTreeMap::new())?;
         self.run(move |connection, shared| shared.read_only(connection, &filled.sql, &filled.binds)).await
     }
@@ -264,7 +256,7 @@ impl OracleTarget {
                     format!(
                         "step {} is {}, which can commit by itself and so cannot be part of a transaction; nothing was run",
                         index + 1,
-                        describe_kind(kind)
+                        kind.describe()
                     ),
                 ));
             }
@@ -670,15 +662,6 @@ fn breaks_session(kind: ErrorKind) -> bool {
 /// The bound on one whole operation: twice the call timeout (a call, then its cancel) plus 5 s.
 fn operation_limit(call_timeout: Duration) -> Duration {
     call_timeout.saturating_mul(2).saturating_add(Duration::from_secs(5))
-}
-
-fn describe_kind(kind: StatementKind) -> &'static str {
-    match kind {
-        StatementKind::Query => "a query",
-        StatementKind::Dml => "DML (INSERT/UPDATE/DELETE/MERGE)",
-        StatementKind::Block => "a PL/SQL block or call",
-        StatementKind::Ddl => "DDL or another statement that is not a query",
-    }
 }
 
 fn kind_label(kind: IdentifierKind) -> String {

@@ -95,16 +95,7 @@ impl SandboxTarget {
 
     /// A query on the read-only path: anything but a query is refused before it is read.
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
-        let text = sql::strip_terminator(sql_text);
-        let kind = sql::statement_kind(&text);
-        if kind != StatementKind::Query {
-            return Err(TargetError::new(
-                &self.name,
-                ErrorKind::Refused,
-                format!("only a plain query may run on the read-only path; this is {kind:?} (SIMULATED database)"),
-            )
-            .with_hint("writes go through an approved fix, not a verification or investigation query"));
-        }
+        let text = super::read_only_text(&self.name, sql_text)?;
         let filled = fill::fill(&text, Dialect::Oracle, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
         let world = self.lock()?;
         queries::answer(&world, &filled.sql, &filled.binds).map_err(|refusal| self.refused(&refusal))
