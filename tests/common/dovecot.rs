@@ -376,22 +376,11 @@ impl Dovecot {
 
     /// Stops the server when this test process exits, however it exits; `remove_dir` also
     /// deletes the directory (for the shared server, whose directory no one else owns).
-    #[allow(clippy::zombie_processes, reason = "the watchdog must outlive this process; init reaps it")]
     fn watchdog(&self, remove_dir: bool) {
-        let me = std::process::id();
         let pidfile = self.dir.join("run/master.pid");
         let cleanup = if remove_dir { format!("; sleep 1; rm -rf '{}'", self.dir.display()) } else { String::new() };
-        let script = format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -- -$(cat '{}') 2>/dev/null{cleanup}",
-            pidfile.display()
-        );
-        Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the Dovecot watchdog");
+        let then = format!("kill -- -$(cat '{}') 2>/dev/null{cleanup}", pidfile.display());
+        super::process::after_this_process(&then, "Dovecot");
     }
 
     /// Stops the server as a crash or a reboot would look to a client: every Dovecot process

@@ -1,5 +1,5 @@
-//! Stopping a test server the way a crash looks to its clients: its whole process group killed,
-//! then the port seen closed.
+//! Stopping test servers: the way a crash looks to their clients (the whole process group
+//! killed, then the port seen closed), and for certain once the test process is gone.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -20,4 +20,19 @@ pub fn kill_group_and_wait(mut child: Child, port: u16, server: &str) {
     while TcpStream::connect(("127.0.0.1", port)).is_ok() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs the shell command `then` once this test process has exited, however it exits (a
+/// detached `sh` polls for it): how a server started for the tests is always stopped.
+#[allow(clippy::zombie_processes, reason = "the watchdog must outlive this process; init reaps it")]
+pub fn after_this_process(then: &str, server: &str) {
+    let me = std::process::id();
+    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 0.5; done; {then}");
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot spawn the {server} watchdog: {error}"));
 }

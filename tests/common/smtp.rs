@@ -176,18 +176,9 @@ match from any for any action \"dovecot\"
     }
 
     /// Stops the server when the test process exits, however it exits.
-    #[allow(clippy::zombie_processes, reason = "the watchdog must outlive this process; init reaps it")]
     fn watchdog(&self) {
-        let me = std::process::id();
         let Some(group) = self.child.lock().unwrap().as_ref().map(Child::id) else { return };
-        let script = format!("while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -KILL -- -{group} 2>/dev/null");
-        Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the OpenSMTPD watchdog");
+        super::process::after_this_process(&format!("kill -KILL -- -{group} 2>/dev/null"), "OpenSMTPD");
     }
 
     /// Stops the server as a crash would look to a client (its process group is killed), and
