@@ -19,7 +19,7 @@ use console::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 use sentri::store::{NewWorkflow, Store};
 
 const WORKFLOWS: usize = 10_000;

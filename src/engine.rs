@@ -16,6 +16,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::domain::WorkflowState;
+use crate::domain::{MeshVerdict, VerificationVerdict};
 use crate::execute::{self, ExecutionOutcome};
 use crate::notify::Channels;
 use crate::notify::report::{RepeatRule, Reporter};
@@ -23,14 +25,13 @@ use crate::pipeline::approval;
 use crate::pipeline::matcher::KnownDatabase;
 use crate::pipeline::plan::Plan;
 use crate::pipeline::triage::{self, Triage, TriageRules};
-use crate::pipeline::verify::{self, PlanInputs, Verdict};
-use crate::pipeline::workflow::WorkflowState;
+use crate::pipeline::verify::{self, PlanInputs};
 use crate::policy::AlertPolicy;
 use crate::policy::watch::LivePolicies;
-use crate::safety::{self, FailureCount, LockAttempt, MeshContext, Verdict as MeshVerdict};
+use crate::safety::{self, FailureCount, LockAttempt, MeshContext};
 use crate::store::workflows::{Payload, WorkflowFilter, WorkflowRow};
 use crate::store::{Store, StoreError};
-use crate::target::{ConnectOptions, Target, TargetError};
+use crate::targets::{ConnectOptions, Target, TargetError};
 
 /// Something changed; small values carrying ids, never rows (read the store for the rest).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,9 +268,9 @@ impl Engine {
         self.blocking(move |store| store.set_workflow_payload(&id, Payload::Verification, &payload)).await?;
         let summary = verification.explanations.join("; ");
         let next = match verification.verdict {
-            Verdict::Confirmed => WorkflowState::Verified,
-            Verdict::NotConfirmed => WorkflowState::VerificationFailed,
-            Verdict::Unverifiable => WorkflowState::Escalated,
+            VerificationVerdict::Confirmed => WorkflowState::Verified,
+            VerificationVerdict::NotConfirmed => WorkflowState::VerificationFailed,
+            VerificationVerdict::Unverifiable => WorkflowState::Escalated,
         };
         self.move_to(&workflow, next, "engine", &summary).await?;
         Ok(next == WorkflowState::Verified)
@@ -491,7 +492,7 @@ impl Engine {
                     self.blocking(move |store| store.set_workflow_payload(&id, Payload::Verification, &evidence))
                         .await?;
                     match judged.verdict {
-                        Verdict::NotConfirmed => "the problem is no longer present".to_owned(),
+                        VerificationVerdict::NotConfirmed => "the problem is no longer present".to_owned(),
                         _ => "the problem is still present".to_owned(),
                     }
                 }
@@ -566,7 +567,7 @@ impl Engine {
         let Some(config) = self.config.database(database) else {
             return Err(TargetError::new(
                 database,
-                crate::target::ErrorKind::BadConnectString,
+                crate::targets::ErrorKind::BadConnectString,
                 "not a configured database",
             ));
         };

@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::domain::VerificationVerdict;
 use crate::pipeline::plan::Plan;
-use crate::pipeline::verify::{self, Verdict};
+use crate::pipeline::verify;
 use crate::policy::AlertPolicy;
 use crate::policy::condition::{self, Scope};
 use crate::safety::Cleared;
-use crate::target::{Target, Values};
+use crate::targets::{Target, Values};
 
 /// How an execution ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -167,7 +168,7 @@ async fn prove(
         Ok(rows) => {
             let judged = verify::judge(policy, &alert, Some(&rows));
             report.proof.push(format!("re-verified: {:?} ({})", judged.verdict, judged.explanations.join("; ")));
-            judged.verdict == Verdict::NotConfirmed
+            judged.verdict == VerificationVerdict::NotConfirmed
         }
         Err(error) => {
             report.proof.push(format!("re-verification failed: {error}"));

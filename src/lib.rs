@@ -19,6 +19,7 @@
 //! The binary (`ui/`) is a thin shell over this library: nothing here knows about terminals.
 
 pub mod config;
+pub mod domain;
 pub mod engine;
 pub mod execute;
 pub mod home;
@@ -28,5 +29,5 @@ pub mod pipeline;
 pub mod policy;
 pub mod safety;
 pub mod store;
-pub mod target;
+pub mod targets;
 pub mod tls;

@@ -10,7 +10,7 @@ mod console_support;
 
 use console::app::{Action, App, Command, Mode, Pane, ReasonKind};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 
 fn key(app: &mut App, code: KeyCode) -> Option<Command> {
     app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))

@@ -18,7 +18,7 @@ use sentri::home::Home;
 use sentri::intake::RawAlert;
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
-use sentri::target::ConnectOptions;
+use sentri::targets::ConnectOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sentri::config::Config;
+use sentri::domain::WorkflowState;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::home::Home;
 use sentri::intake::RawAlert;
-use sentri::pipeline::workflow::WorkflowState;
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
 use sentri::store::approvals::{Decision, NewApproval};
 use sentri::store::workflows::WorkflowFilter;
-use sentri::target::ConnectOptions;
+use sentri::targets::ConnectOptions;
 
 use common::postgres;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 use sentri::store::Store;
 use sentri::store::workflows::NewWorkflow;
 

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sentri::config::Config;
+use sentri::domain::WorkflowState;
 use sentri::notify::report::{RepeatRule, Reporter};
 use sentri::notify::{Channels, Notifier, NotifierSettings};
-use sentri::pipeline::workflow::WorkflowState;
 use sentri::store::audit::AuditFilter;
 use sentri::store::{NewWorkflow, Store};
 

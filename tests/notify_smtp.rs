@@ -13,16 +13,16 @@ use std::time::Duration;
 
 use mail_parser::MimeHeaders;
 use sentri::config::Config;
+use sentri::domain::WorkflowState;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::home::Home;
 use sentri::intake::RawAlert;
 use sentri::notify::{EmailContent, Notifier, NotifierSettings, SENTRI_HEADER, enqueue_email, notifier};
-use sentri::pipeline::workflow::WorkflowState;
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
 use sentri::store::audit::AuditFilter;
 use sentri::store::workflows::WorkflowFilter;
-use sentri::target::ConnectOptions;
+use sentri::targets::ConnectOptions;
 use tokio_util::sync::CancellationToken;
 
 use common::smtp::{self, Smtpd};

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::postgres::{self as pg, admin, database_config, database_config_for, fresh_database};
-use sentri::target::postgres::PostgresTarget;
-use sentri::target::sql::IdentifierKind;
-use sentri::target::{ConnectOptions, Engine, ErrorKind, Value, Values};
+use sentri::targets::postgres::PostgresTarget;
+use sentri::targets::sql::IdentifierKind;
+use sentri::targets::{ConnectOptions, DbKind, ErrorKind, Value, Values};
 
 const SECRET: &str = "S3cr3t-pw!";
 
@@ -270,7 +270,7 @@ async fn execute_in_transaction_is_all_or_nothing() {
 async fn profile_and_ping() {
     let (db, target) = setup().await;
     let profile = target.profile().await.expect("profile");
-    assert_eq!(profile.engine, Engine::Postgres);
+    assert_eq!(profile.engine, DbKind::Postgres);
     assert!(profile.version_major >= 10, "{profile:?}");
     assert!(profile.version.starts_with(&profile.version_major.to_string()), "{profile:?}");
     assert_eq!(profile.connected_as, "postgres");

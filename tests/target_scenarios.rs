@@ -12,12 +12,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use sentri::config::Config;
-use sentri::target::sql::IdentifierKind;
-use sentri::target::{ConnectOptions, Engine, ErrorKind, Target, Value, Values};
+use sentri::targets::sql::IdentifierKind;
+use sentri::targets::{ConnectOptions, DbKind, ErrorKind, Target, Value, Values};
 
 /// What a scenario needs to know about the engine it runs on.
 struct Fixture {
-    engine: Engine,
+    engine: DbKind,
     /// A table name unique to this run.
     table: String,
     /// `CREATE TABLE <table> (id <int> PRIMARY KEY, name <text>)`.
@@ -49,7 +49,7 @@ async fn postgres_fixture() -> (Target, Fixture) {
     let target = Target::connect(&common::postgres::database_config(&db), &options()).await.expect("connects");
     let table = unique_table();
     let fixture = Fixture {
-        engine: Engine::Postgres,
+        engine: DbKind::Postgres,
         create_table: format!("CREATE TABLE {table} (id int8 PRIMARY KEY, name text)"),
         drop_table: format!("DROP TABLE {table}"),
         table,
@@ -78,7 +78,7 @@ async fn oracle_fixture(test: &str) -> Option<(Target, Fixture)> {
     let target = Target::connect(&db, &options()).await.expect("connects to the Oracle test database");
     let table = unique_table().to_uppercase();
     let fixture = Fixture {
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         create_table: format!("CREATE TABLE {table} (id NUMBER(18) PRIMARY KEY, name VARCHAR2(4000))"),
         drop_table: format!("DROP TABLE {table} PURGE"),
         table,
@@ -199,7 +199,7 @@ macro_rules! scenarios {
                     let name = concat!("oracle_runs::", stringify!($scenario));
                     let Some((target, fixture)) = super::oracle_fixture(name).await else { return };
                     super::$scenario(&target, &fixture).await;
-                    let _ = target.execute(&fixture.drop_table, &sentri::target::Values::new(), &Default::default()).await;
+                    let _ = target.execute(&fixture.drop_table, &sentri::targets::Values::new(), &Default::default()).await;
                     target.close().await;
                 }
             )*

@@ -6,49 +6,11 @@
 //! libpq `key=value` strings). A password embedded in one is cut out and never used: the
 //! reference product kept `user:pass` as the *username*, which put the password in logs.
 
-use std::fmt;
-
 use super::Secret;
 use super::diagnostics::{Diagnostics, Position, WarningKind};
 use super::yaml::{Fields, Node};
 
-pub use crate::target::Engine;
-
-/// The environment class of a database. Autonomy (what may run without a human) is decided by
-/// it, so an unrecognised value is an error rather than a silent "not PROD".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Environment {
-    /// Development: fixes may run on their own.
-    Dev,
-    /// User acceptance: low-risk fixes run, the rest wait for approval.
-    Uat,
-    /// Production: changes wait for approval.
-    Prod,
-}
-
-impl Environment {
-    /// The spellings accepted in the file (case-insensitive).
-    pub const ALLOWED: &'static str = "DEV, UAT, PROD";
-
-    fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "DEV" => Some(Self::Dev),
-            "UAT" => Some(Self::Uat),
-            "PROD" => Some(Self::Prod),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Environment::Dev => "DEV",
-            Environment::Uat => "UAT",
-            Environment::Prod => "PROD",
-        })
-    }
-}
+pub use crate::domain::{DbKind, Environment};
 
 /// A per-database setting of how much Sentri may do on its own. It can only make a database
 /// stricter than its environment's default (DEV autonomous, UAT supervised, PROD advisory),
@@ -85,7 +47,7 @@ pub struct DatabaseConfig {
     pub name: String,
     /// Oracle or PostgreSQL: from `engine:` / `db_engine:`, else inferred from the
     /// connection string.
-    pub engine: Engine,
+    pub engine: DbKind,
     /// The connection string with any embedded password removed.
     pub connection_string: String,
     /// DEV, UAT or PROD.
@@ -314,11 +276,11 @@ fn parse_keyword_form(s: &str) -> ParsedConnection {
 /// Schemes of engines the reference listed but Sentri does not support.
 const UNSUPPORTED_ENGINES: &[&str] = &["snowflake", "sqlserver", "mssql", "mysql", "mariadb"];
 
-fn parse_engine(s: &str) -> Result<Engine, String> {
+fn parse_engine(s: &str) -> Result<DbKind, String> {
     match s.trim().to_ascii_lowercase().as_str() {
-        "oracle" => Ok(Engine::Oracle),
-        "postgres" | "postgresql" => Ok(Engine::Postgres),
-        "sandbox" => Ok(Engine::Sandbox),
+        "oracle" => Ok(DbKind::Oracle),
+        "postgres" | "postgresql" => Ok(DbKind::Postgres),
+        "sandbox" => Ok(DbKind::Sandbox),
         other if UNSUPPORTED_ENGINES.contains(&other) => {
             Err(format!("engine `{other}` is not supported (supported: oracle, postgres)"))
         }
@@ -329,19 +291,19 @@ fn parse_engine(s: &str) -> Result<Engine, String> {
 /// The engine a connection string implies: `postgres://`, `postgresql://` and libpq
 /// `key=value` strings are PostgreSQL; `sandbox:NAME` is the SIMULATED Oracle of `sentri demo`;
 /// every other shape is Oracle.
-fn infer_engine(parsed: &ParsedConnection) -> Result<Engine, String> {
-    if crate::target::sandbox::world_name(&parsed.sanitized).is_some() {
-        return Ok(Engine::Sandbox);
+fn infer_engine(parsed: &ParsedConnection) -> Result<DbKind, String> {
+    if crate::domain::sandbox_world_name(&parsed.sanitized).is_some() {
+        return Ok(DbKind::Sandbox);
     }
     if parsed.keyword_form {
-        return Ok(Engine::Postgres);
+        return Ok(DbKind::Postgres);
     }
     match parsed.scheme.as_deref() {
-        Some("postgres" | "postgresql") => Ok(Engine::Postgres),
+        Some("postgres" | "postgresql") => Ok(DbKind::Postgres),
         Some(s) if UNSUPPORTED_ENGINES.contains(&s) => {
             Err(format!("`{s}://` databases are not supported (supported: oracle, postgres)"))
         }
-        _ => Ok(Engine::Oracle),
+        _ => Ok(DbKind::Oracle),
     }
 }
 
@@ -532,7 +494,7 @@ pub(crate) fn read_database(
     let username = non_empty(&username_var)
         .or(username_written)
         .or_else(|| parsed.user.clone())
-        .or_else(|| (engine == Engine::Oracle).then(|| DEFAULT_ORACLE_USER.to_owned()));
+        .or_else(|| (engine == DbKind::Oracle).then(|| DEFAULT_ORACLE_USER.to_owned()));
     let password = non_empty(&password_var).map(Secret::new);
 
     let config = DatabaseConfig {
@@ -677,18 +639,18 @@ mod tests {
     #[test]
     fn engine_inference() {
         let infer = |s: &str| infer_engine(&parse_connection_string(s));
-        assert_eq!(infer("postgres://u@h/d"), Ok(Engine::Postgres));
-        assert_eq!(infer("postgresql://h/d"), Ok(Engine::Postgres));
-        assert_eq!(infer("host=h dbname=d"), Ok(Engine::Postgres));
-        assert_eq!(infer("oracle://u@h:1521/s"), Ok(Engine::Oracle));
-        assert_eq!(infer("h:1521/s"), Ok(Engine::Oracle));
-        assert_eq!(infer("tcps://h:2484/s"), Ok(Engine::Oracle));
-        assert_eq!(infer("PRODDB"), Ok(Engine::Oracle));
-        assert_eq!(infer("h:1521/s?connect_timeout=5"), Ok(Engine::Oracle));
-        assert_eq!(infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"), Ok(Engine::Oracle));
+        assert_eq!(infer("postgres://u@h/d"), Ok(DbKind::Postgres));
+        assert_eq!(infer("postgresql://h/d"), Ok(DbKind::Postgres));
+        assert_eq!(infer("host=h dbname=d"), Ok(DbKind::Postgres));
+        assert_eq!(infer("oracle://u@h:1521/s"), Ok(DbKind::Oracle));
+        assert_eq!(infer("h:1521/s"), Ok(DbKind::Oracle));
+        assert_eq!(infer("tcps://h:2484/s"), Ok(DbKind::Oracle));
+        assert_eq!(infer("PRODDB"), Ok(DbKind::Oracle));
+        assert_eq!(infer("h:1521/s?connect_timeout=5"), Ok(DbKind::Oracle));
+        assert_eq!(infer("(DESCRIPTION=(ADDRESS=(HOST=h)))"), Ok(DbKind::Oracle));
         assert!(infer("snowflake://acct/db").is_err_and(|e| e.contains("not supported")));
         assert!(infer("sqlserver://h/db").is_err_and(|e| e.contains("not supported")));
-        assert_eq!(infer("sandbox:dev"), Ok(Engine::Sandbox));
-        assert_eq!(parse_engine("Sandbox"), Ok(Engine::Sandbox));
+        assert_eq!(infer("sandbox:dev"), Ok(DbKind::Sandbox));
+        assert_eq!(parse_engine("Sandbox"), Ok(DbKind::Sandbox));
     }
 }

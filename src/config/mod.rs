@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use database::{
-    AutonomyLevel, DEFAULT_ORACLE_USER, DatabaseConfig, Engine, Environment, password_env_var, username_env_var,
+    AutonomyLevel, DEFAULT_ORACLE_USER, DatabaseConfig, DbKind, Environment, password_env_var, username_env_var,
 };
 pub use diagnostics::{ConfigProblem, ConfigWarning, Position, WarningKind};
 pub use llm::{ApiKeys, JudgeProvider, LLM_API_KEY_VAR, LearningConfig, LlmConfig, LlmProvider, RagConfig};

@@ -112,7 +112,7 @@ fn reference_readme_config_loads_unchanged_without_warnings() {
     let c = &loaded.config;
     assert_eq!(c.databases.len(), 2);
     let prod = &c.databases[0];
-    assert_eq!(prod.engine, Engine::Oracle);
+    assert_eq!(prod.engine, DbKind::Oracle);
     assert_eq!(prod.environment, Environment::Prod);
     assert_eq!(prod.username.as_deref(), Some("sentri_ro"));
     assert_eq!(prod.password.as_ref().map(Secret::expose), Some("prod-pw"));
@@ -140,7 +140,7 @@ fn template_loads_with_no_warnings_and_no_errors() {
     assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
     let names: Vec<_> = loaded.config.databases.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["DEV-DB-01", "UAT-DB-03", "PROD-DB-07"]);
-    assert!(loaded.config.databases.iter().all(|d| d.engine == Engine::Oracle));
+    assert!(loaded.config.databases.iter().all(|d| d.engine == DbKind::Oracle));
 }
 
 #[test]
@@ -156,7 +156,7 @@ fn template_postgres_example_loads_when_uncommented() {
     };
     assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
     let pg = loaded.config.database("APPDB").map(|d| d.engine);
-    assert_eq!(pg, Some(Engine::Postgres));
+    assert_eq!(pg, Some(DbKind::Postgres));
 }
 
 /// The reference product's full file shape, with the learning and rag sections and the keys
@@ -283,7 +283,7 @@ databases:
 "#;
     let c = load(text).config;
     let engines: Vec<_> = c.databases.iter().map(|d| d.engine).collect();
-    use Engine::{Oracle, Postgres};
+    use DbKind::{Oracle, Postgres};
     assert_eq!(engines, [Postgres, Postgres, Oracle, Oracle, Oracle, Oracle, Postgres, Oracle]);
     // A PostgreSQL target without a user leaves it to the driver; Oracle falls back.
     assert_eq!(c.databases[1].username, None);

@@ -1,27 +1,8 @@
 //! An email as Sentri sees it: the one shape every intake source (IMAP, replay, `sentri match`)
 //! turns its input into.
 
-use serde::{Deserialize, Serialize};
+pub use crate::domain::RawAlert;
 use sha2::{Digest, Sha256};
-
-/// What a source saw, before any policy looked at it. Stored first, so a crash or a parse
-/// problem later never loses the message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RawAlert {
-    /// Message-ID when the mail has one, else `sha256:<hex>` of the raw bytes, so that the same
-    /// message seen twice is recognised as the same.
-    pub id: String,
-    /// RFC 3339 UTC time Sentri received it.
-    pub received_at: String,
-    pub from: String,
-    pub subject: String,
-    /// Plain text body; an HTML-only mail is converted to text.
-    pub body: String,
-    /// `(name, value)` pairs in the order they appeared, decoded.
-    pub headers: Vec<(String, String)>,
-    /// Set when the message could not be parsed cleanly; the message is kept and marked.
-    pub parse_error: Option<String>,
-}
 
 impl RawAlert {
     /// Parses a whole RFC 5322 message. Never fails: a message that cannot be parsed becomes a
@@ -70,20 +51,6 @@ impl RawAlert {
             .collect();
         let id = message.message_id().map(|id| format!("<{id}>")).unwrap_or(content_id);
         RawAlert { id, received_at, from, subject, body, headers, parse_error: None }
-    }
-
-    /// Builds an alert from a subject and body alone, as policy samples and tests write them.
-    pub fn from_parts(subject: &str, body: &str, received_at: String) -> Self {
-        let id = format!("sha256:{}", hex::encode(Sha256::digest(format!("{subject}\n{body}").as_bytes())));
-        RawAlert {
-            id,
-            received_at,
-            from: String::new(),
-            subject: subject.to_owned(),
-            body: body.to_owned(),
-            headers: Vec::new(),
-            parse_error: None,
-        }
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::channels::{Channels, SLACK_LABEL};
 use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 use crate::policy::brain::Brain;
 use crate::store::NewOutboxMessage;
 use crate::store::reporting::TransitionReporter;

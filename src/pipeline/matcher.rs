@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::shapes::{self, Shape, ShapedAlert};
 use crate::intake::RawAlert;
 use crate::policy::{AlertPolicy, PolicySet, Severity};
-use crate::target::Engine;
+use crate::targets::DbKind;
 
 /// A configured database as the matcher needs to know it.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct KnownDatabase {
     pub environment: String,
     pub aliases: Vec<String>,
     /// When known, a policy for another engine cannot claim this database.
-    pub engine: Option<Engine>,
+    pub engine: Option<DbKind>,
 }
 
 impl KnownDatabase {
@@ -185,7 +185,7 @@ struct Resolved {
     as_written: Option<String>,
     environment: Option<String>,
     resolved: bool,
-    engine: Option<Engine>,
+    engine: Option<DbKind>,
 }
 
 /// Resolves the database: a captured field, then the OEM target, then any configured name or
@@ -370,7 +370,7 @@ mod tests {
                 name: "PROD-DB-07".into(),
                 environment: "PROD".into(),
                 aliases: vec!["PRODDB".into(), "prod07".into()],
-                engine: Some(Engine::Oracle),
+                engine: Some(DbKind::Oracle),
             },
             KnownDatabase { name: "DEV-DB-01".into(), environment: "DEV".into(), aliases: vec![], engine: None },
         ]

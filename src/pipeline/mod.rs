@@ -7,4 +7,3 @@ pub mod samples;
 pub mod shapes;
 pub mod triage;
 pub mod verify;
-pub mod workflow;

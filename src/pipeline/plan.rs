@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use crate::policy::alert::Risk;
-use crate::target::Engine;
-use crate::target::sql::IdentifierKind;
+use crate::targets::DbKind;
+use crate::targets::sql::IdentifierKind;
 
 /// Where a plan came from. The Safety Mesh runs on every plan whatever its source.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -38,7 +38,7 @@ pub struct Plan {
     pub database: String,
     /// DEV, UAT or PROD, as configured for the database.
     pub environment: String,
-    pub engine: Engine,
+    pub engine: DbKind,
     /// The row of brain/rules.md "Action Rules" this fix falls under.
     pub action_type: String,
     pub risk: Risk,
@@ -89,7 +89,7 @@ mod tests {
             alert_type: "tablespace_full".into(),
             database: "DEV-DB-01".into(),
             environment: "DEV".into(),
-            engine: Engine::Oracle,
+            engine: DbKind::Oracle,
             action_type: "ADD_DATAFILE".into(),
             risk: Risk::Low,
             confidence: 1.0,

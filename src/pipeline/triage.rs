@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::matcher::{self, KnownDatabase, MatchOutcome};
-use super::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 use crate::policy::PolicySet;
 use crate::policy::condition::parse_number;
 use crate::store::alerts::RawAlertOutcome;

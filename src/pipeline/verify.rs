@@ -7,27 +7,15 @@
 use std::collections::BTreeMap;
 
 use super::plan::{Plan, PlanSource, PlanStep};
+pub use crate::domain::VerificationVerdict;
 use crate::policy::AlertPolicy;
 use crate::policy::condition::{self, Scope};
-use crate::target::{Rows, Values};
-
-/// What the verification query said about the alert.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The problem is there now.
-    Confirmed,
-    /// The database does not show the problem (any more).
-    NotConfirmed,
-    /// The policy has no verification query: the alert cannot be checked, so no fix may run
-    /// on its word alone.
-    Unverifiable,
-}
+use crate::targets::{Rows, Values};
 
 /// The evidence kept with the workflow.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
-    pub verdict: Verdict,
+    pub verdict: VerificationVerdict,
     /// The verification query's first row, as text.
     pub evidence: BTreeMap<String, String>,
     pub rows: usize,
@@ -44,7 +32,7 @@ pub struct Verification {
 pub fn judge(policy: &AlertPolicy, alert_fields: &BTreeMap<String, String>, rows: Option<&Rows>) -> Verification {
     let Some(rows) = rows else {
         return Verification {
-            verdict: Verdict::Unverifiable,
+            verdict: VerificationVerdict::Unverifiable,
             evidence: BTreeMap::new(),
             rows: 0,
             explanations: vec!["the policy has no verification query".to_owned()],
@@ -52,7 +40,7 @@ pub fn judge(policy: &AlertPolicy, alert_fields: &BTreeMap<String, String>, rows
     };
     let Some(first) = rows.first_as_text() else {
         return Verification {
-            verdict: Verdict::NotConfirmed,
+            verdict: VerificationVerdict::NotConfirmed,
             evidence: BTreeMap::new(),
             rows: 0,
             explanations: vec!["the verification query returned no row".to_owned()],
@@ -87,7 +75,7 @@ pub fn judge(policy: &AlertPolicy, alert_fields: &BTreeMap<String, String>, rows
         held
     };
     Verification {
-        verdict: if confirmed { Verdict::Confirmed } else { Verdict::NotConfirmed },
+        verdict: if confirmed { VerificationVerdict::Confirmed } else { VerificationVerdict::NotConfirmed },
         evidence: first,
         rows: rows.rows.len(),
         explanations,
@@ -196,7 +184,7 @@ pub fn template_plan(policy: &AlertPolicy, inputs: &PlanInputs<'_>) -> Option<Pl
 mod tests {
     use super::*;
     use crate::policy::markdown;
-    use crate::target::Value;
+    use crate::targets::Value;
     use std::path::Path;
 
     fn policy(extra: &str) -> AlertPolicy {
@@ -220,12 +208,12 @@ mod tests {
         let policy = policy("## Confirmed When\n- used_pct >= alert.used_percent - 2\n");
         let alert = fields(&[("tbs", "USERS"), ("used_percent", "97")]);
         let still = judge(&policy, &alert, Some(&rows(&["used_pct"], vec![vec![Value::Decimal("96.1".into())]])));
-        assert_eq!(still.verdict, Verdict::Confirmed, "{:?}", still.explanations);
+        assert_eq!(still.verdict, VerificationVerdict::Confirmed, "{:?}", still.explanations);
         let gone = judge(&policy, &alert, Some(&rows(&["used_pct"], vec![vec![Value::Int(60)]])));
-        assert_eq!(gone.verdict, Verdict::NotConfirmed);
+        assert_eq!(gone.verdict, VerificationVerdict::NotConfirmed);
         let empty = judge(&policy, &alert, Some(&rows(&["used_pct"], vec![])));
-        assert_eq!(empty.verdict, Verdict::NotConfirmed);
-        assert_eq!(judge(&policy, &alert, None).verdict, Verdict::Unverifiable);
+        assert_eq!(empty.verdict, VerificationVerdict::NotConfirmed);
+        assert_eq!(judge(&policy, &alert, None).verdict, VerificationVerdict::Unverifiable);
     }
 
     #[test]
@@ -233,9 +221,9 @@ mod tests {
         let policy = policy("## Tolerance\n- used_pct: 2\n");
         let alert = fields(&[("used_pct", "97")]);
         let near = judge(&policy, &alert, Some(&rows(&["used_pct"], vec![vec![Value::Int(96)]])));
-        assert_eq!(near.verdict, Verdict::Confirmed);
+        assert_eq!(near.verdict, VerificationVerdict::Confirmed);
         let better = judge(&policy, &alert, Some(&rows(&["used_pct"], vec![vec![Value::Int(80)]])));
-        assert_eq!(better.verdict, Verdict::NotConfirmed);
+        assert_eq!(better.verdict, VerificationVerdict::NotConfirmed);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::condition::Condition;
 use super::markdown::{Document, Element, Section};
-use super::{Engine, Problem, Severity};
-use crate::target::sql::{self, IdentifierKind, StatementKind};
+use super::{DbKind, Problem, Severity};
+use crate::targets::sql::{self, IdentifierKind, StatementKind};
 
 /// One alert type, as a DBA wrote it.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct AlertPolicy {
     /// The alert type: the file stem. A name, never an enum, so a new file is a new type.
     pub name: String,
     pub path: PathBuf,
-    pub engine: Engine,
+    pub engine: DbKind,
     pub severity: Severity,
     pub action_type: String,
     pub priority: i64,
@@ -141,7 +141,7 @@ impl AlertPolicy {
     pub fn from_document(
         path: &Path,
         document: &Document,
-        folder_engine: Option<Engine>,
+        folder_engine: Option<DbKind>,
         problems: &mut Vec<Problem>,
     ) -> Result<AlertPolicy, Vec<Problem>> {
         let mut errors = Vec::new();
@@ -158,11 +158,11 @@ impl AlertPolicy {
             ));
         }
         let engine = match front.engine.as_deref() {
-            Some(text) => Engine::parse(text).unwrap_or_else(|| {
+            Some(text) => DbKind::parse(text).unwrap_or_else(|| {
                 errors.push(Problem::error(path, 1, format!("engine `{text}` is not one of oracle, postgres")));
-                Engine::Oracle
+                DbKind::Oracle
             }),
-            None => folder_engine.unwrap_or(Engine::Oracle),
+            None => folder_engine.unwrap_or(DbKind::Oracle),
         };
         let severity = match front.severity.as_deref() {
             Some(text) => Severity::parse(text).unwrap_or_else(|| {

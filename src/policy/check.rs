@@ -8,15 +8,15 @@ use serde::Deserialize;
 
 use super::alert::SqlBlock;
 use super::markdown::Document;
-use super::{Engine, Problem, Severity};
-use crate::target::sql::{self, StatementKind};
+use super::{DbKind, Problem, Severity};
+use crate::targets::sql::{self, StatementKind};
 
 /// One scheduled check.
 #[derive(Debug, Clone)]
 pub struct CheckPolicy {
     pub name: String,
     pub path: PathBuf,
-    pub engine: Engine,
+    pub engine: DbKind,
     pub severity: Severity,
     pub schedule: Duration,
     pub routes_to: String,
@@ -54,7 +54,7 @@ impl CheckPolicy {
     pub fn from_document(
         path: &Path,
         document: &Document,
-        folder_engine: Option<Engine>,
+        folder_engine: Option<DbKind>,
         problems: &mut Vec<Problem>,
     ) -> Result<CheckPolicy, Vec<Problem>> {
         let mut errors = Vec::new();
@@ -62,7 +62,7 @@ impl CheckPolicy {
         const KEYS: &[&str] = &["type", "check_type", "name", "engine", "severity", "schedule", "routes_to", "version"];
         let front: FrontMatter = super::front_matter(path, document, KEYS, &mut errors, problems).unwrap_or_default();
         let _ = front.check_type;
-        let engine = front.engine.as_deref().and_then(Engine::parse).or(folder_engine).unwrap_or(Engine::Oracle);
+        let engine = front.engine.as_deref().and_then(DbKind::parse).or(folder_engine).unwrap_or(DbKind::Oracle);
         let severity = front.severity.as_deref().map_or(Some(Severity::Medium), Severity::parse).unwrap_or_else(|| {
             errors.push(Problem::error(path, 1, "severity must be one of LOW, MEDIUM, HIGH, CRITICAL"));
             Severity::Medium
@@ -155,7 +155,7 @@ mod tests {
         let check = CheckPolicy::from_document(
             Path::new("checks/oracle/stale_stats.md"),
             &markdown::parse(text),
-            Some(Engine::Oracle),
+            Some(DbKind::Oracle),
             &mut Vec::new(),
         )
         .expect("loads");

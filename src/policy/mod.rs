@@ -24,38 +24,7 @@ pub use brain::Brain;
 pub use check::CheckPolicy;
 pub use environment::EnvironmentPolicy;
 
-pub use crate::target::Engine;
-
-/// How urgent an alert or a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn parse(text: &str) -> Option<Severity> {
-        match text.trim().to_uppercase().as_str() {
-            "LOW" => Some(Severity::Low),
-            "MEDIUM" => Some(Severity::Medium),
-            "HIGH" => Some(Severity::High),
-            "CRITICAL" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
-    }
-}
+pub use crate::domain::{DbKind, Severity};
 
 /// Whether a problem skips the file or is only worth knowing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -237,9 +206,9 @@ pub(crate) fn front_matter<T: DeserializeOwned + Default>(
 }
 
 /// `alerts/postgres/x.md` → postgres; a file straight under alerts/ has no folder engine.
-fn folder_engine(root: &Path, path: &Path) -> Option<Engine> {
+fn folder_engine(root: &Path, path: &Path) -> Option<DbKind> {
     let relative = path.strip_prefix(root).ok()?;
-    relative.components().next().and_then(|component| Engine::parse(&component.as_os_str().to_string_lossy()))
+    relative.components().next().and_then(|component| DbKind::parse(&component.as_os_str().to_string_lossy()))
 }
 
 fn read(path: &Path, problems: &mut Vec<Problem>) -> Option<String> {
@@ -312,7 +281,7 @@ mod tests {
         write(home.path(), "alerts/.backup/old.md", MINIMAL);
         let set = PolicySet::load(home.path());
         let names: Vec<_> = set.alerts.iter().map(|p| (p.name.as_str(), p.engine)).collect();
-        assert_eq!(names, [("c", Engine::Oracle), ("a", Engine::Oracle), ("b", Engine::Postgres)]);
+        assert_eq!(names, [("c", DbKind::Oracle), ("a", DbKind::Oracle), ("b", DbKind::Postgres)]);
         assert!(set.problems.is_empty(), "{:?}", set.problems);
     }
 

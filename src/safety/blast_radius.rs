@@ -11,7 +11,7 @@ use crate::config::Environment;
 use crate::pipeline::plan::Plan;
 
 use super::classify::{Severity, StatementClass, classify};
-use super::{CheckVerdict, Findings, MeshContext, Verdict, environment_of};
+use super::{CheckVerdict, Findings, MeshContext, MeshVerdict, environment_of};
 
 /// `(object, forward operation, rollback operation)` pairs where the rollback only undoes the
 /// forward step.
@@ -26,9 +26,9 @@ pub fn check(plan: &Plan, _context: &MeshContext<'_>) -> CheckVerdict {
     let mut judge = |label: String, class: &StatementClass, severity: Severity, findings: &mut Findings| {
         worst = worst.max(severity);
         match severity {
-            Severity::Critical => findings.add(Verdict::Block, format!("{label} is CRITICAL: {}", class.why)),
+            Severity::Critical => findings.add(MeshVerdict::Block, format!("{label} is CRITICAL: {}", class.why)),
             Severity::High if environment != Environment::Dev => {
-                findings.add(Verdict::NeedsApproval, format!("{label} is HIGH in {environment}: {}", class.why))
+                findings.add(MeshVerdict::NeedsApproval, format!("{label} is HIGH in {environment}: {}", class.why))
             }
             _ => {}
         }
@@ -50,12 +50,12 @@ pub fn check(plan: &Plan, _context: &MeshContext<'_>) -> CheckVerdict {
         let class = classify(&step.sql);
         if class.severity > Severity::Low {
             findings.add(
-                Verdict::Block,
+                MeshVerdict::Block,
                 format!("the {label} must only read, but it is {}: {}", class.severity, class.why),
             );
         }
     }
-    findings.add(Verdict::Allow, format!("worst statement is {worst} in {environment}"));
+    findings.add(MeshVerdict::Allow, format!("worst statement is {worst} in {environment}"));
     findings.verdict()
 }
 

@@ -12,7 +12,7 @@
 //! statement, a block that continues after its `END`), the answer is [`Severity::Critical`]:
 //! anything this reader does not understand is treated as able to destroy.
 
-use crate::target::sql::q_quote_end;
+use crate::targets::sql::q_quote_end;
 use std::fmt;
 
 /// How much a statement can destroy, in increasing order.

@@ -5,8 +5,8 @@
 
 use crate::pipeline::plan::Plan;
 use crate::store::LockOutcome;
-use crate::target::Engine;
-use crate::target::sql::IdentifierKind;
+use crate::targets::DbKind;
+use crate::targets::sql::IdentifierKind;
 
 use super::{CheckVerdict, MeshContext};
 
@@ -41,7 +41,7 @@ pub fn lock_key(plan: &Plan) -> String {
             .map(str::trim)
             .filter(|v| !v.is_empty());
         if let Some(value) = value {
-            let value = if plan.engine == Engine::Oracle { value.to_uppercase() } else { value.to_owned() };
+            let value = if plan.engine == DbKind::Oracle { value.to_uppercase() } else { value.to_owned() };
             return format!("{database}:{}:{value}", kind.name());
         }
     }

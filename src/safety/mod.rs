@@ -26,68 +26,38 @@ pub mod policy_gate;
 mod protected;
 pub mod rollback_guarantee;
 
-use std::fmt;
-
 use jiff::Timestamp;
 
 use crate::config::{AutonomyLevel, Environment};
+pub use crate::domain::MeshVerdict;
 use crate::pipeline::plan::Plan;
 use crate::policy::Brain;
 use crate::policy::environment::EnvironmentPolicy;
 use crate::store::audit::{actions, append_audit};
 use crate::store::{LockOutcome, NewAudit, Store, StoreError};
 
-/// What one check says about a plan, in increasing order of restriction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    /// The plan may run.
-    Allow,
-    /// The plan may run once a human approves this exact plan hash.
-    NeedsApproval,
-    /// The plan must not run, approved or not.
-    Block,
-}
-
-impl Verdict {
-    /// The spelling in audit rows and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Allow => "ALLOW",
-            Verdict::NeedsApproval => "NEEDS_APPROVAL",
-            Verdict::Block => "BLOCK",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A check's verdict with the reason a DBA reads in the console, the approval request and the
 /// audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckVerdict {
-    pub verdict: Verdict,
+    pub verdict: MeshVerdict,
     pub reason: String,
 }
 
 impl CheckVerdict {
     /// The plan may run, and why.
     pub fn allow(reason: impl Into<String>) -> CheckVerdict {
-        CheckVerdict { verdict: Verdict::Allow, reason: reason.into() }
+        CheckVerdict { verdict: MeshVerdict::Allow, reason: reason.into() }
     }
 
     /// The plan waits for a human, and why.
     pub fn needs_approval(reason: impl Into<String>) -> CheckVerdict {
-        CheckVerdict { verdict: Verdict::NeedsApproval, reason: reason.into() }
+        CheckVerdict { verdict: MeshVerdict::NeedsApproval, reason: reason.into() }
     }
 
     /// The plan must not run, and why.
     pub fn block(reason: impl Into<String>) -> CheckVerdict {
-        CheckVerdict { verdict: Verdict::Block, reason: reason.into() }
+        CheckVerdict { verdict: MeshVerdict::Block, reason: reason.into() }
     }
 }
 
@@ -187,8 +157,8 @@ pub struct CheckOutcome {
 
 impl CheckOutcome {
     /// The verdict after the approval is taken into account.
-    pub fn effective(&self) -> Verdict {
-        if self.satisfied_by_approval { Verdict::Allow } else { self.verdict.verdict }
+    pub fn effective(&self) -> MeshVerdict {
+        if self.satisfied_by_approval { MeshVerdict::Allow } else { self.verdict.verdict }
     }
 }
 
@@ -200,7 +170,7 @@ pub struct MeshDecision {
     /// Every check, in [`CheckName::ALL`] order.
     pub checks: Vec<CheckOutcome>,
     /// The most restrictive effective verdict.
-    pub verdict: Verdict,
+    pub verdict: MeshVerdict,
     /// Whether an approval of this plan hash was present and satisfied at least one check.
     pub approval_used: bool,
 }
@@ -210,7 +180,9 @@ impl MeshDecision {
     pub fn reasons(&self) -> Vec<String> {
         self.checks
             .iter()
-            .filter(|c| c.effective() == self.verdict || (self.verdict == Verdict::Allow && c.satisfied_by_approval))
+            .filter(|c| {
+                c.effective() == self.verdict || (self.verdict == MeshVerdict::Allow && c.satisfied_by_approval)
+            })
             .map(|c| format!("{}: {}", c.check.as_str(), c.verdict.reason))
             .collect()
     }
@@ -249,14 +221,14 @@ pub fn evaluate(plan: Plan, context: &MeshContext<'_>) -> (MeshDecision, Result<
         .into_iter()
         .map(|check| {
             let verdict = check.run(&plan, context);
-            let satisfied_by_approval = approved && verdict.verdict == Verdict::NeedsApproval;
+            let satisfied_by_approval = approved && verdict.verdict == MeshVerdict::NeedsApproval;
             CheckOutcome { check, verdict, satisfied_by_approval }
         })
         .collect();
-    let verdict = checks.iter().map(CheckOutcome::effective).max().unwrap_or(Verdict::Block);
+    let verdict = checks.iter().map(CheckOutcome::effective).max().unwrap_or(MeshVerdict::Block);
     let approval_used = checks.iter().any(|c| c.satisfied_by_approval);
     let decision = MeshDecision { plan_hash, checks, verdict, approval_used };
-    let result = if decision.verdict == Verdict::Allow { Ok(Cleared(plan)) } else { Err(plan) };
+    let result = if decision.verdict == MeshVerdict::Allow { Ok(Cleared(plan)) } else { Err(plan) };
     (decision, result)
 }
 
@@ -323,16 +295,16 @@ pub(crate) fn environment_of(plan: &Plan) -> Option<Environment> {
 /// Collects a check's findings; the most restrictive level wins and its reasons are joined.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
-    found: Vec<(Verdict, String)>,
+    found: Vec<(MeshVerdict, String)>,
 }
 
 impl Findings {
-    pub(crate) fn add(&mut self, verdict: Verdict, reason: impl Into<String>) {
+    pub(crate) fn add(&mut self, verdict: MeshVerdict, reason: impl Into<String>) {
         self.found.push((verdict, reason.into()));
     }
 
     pub(crate) fn verdict(self) -> CheckVerdict {
-        let worst = self.found.iter().map(|(v, _)| *v).max().unwrap_or(Verdict::Allow);
+        let worst = self.found.iter().map(|(v, _)| *v).max().unwrap_or(MeshVerdict::Allow);
         let reasons: Vec<String> = self.found.into_iter().filter(|(v, _)| *v == worst).map(|(_, r)| r).collect();
         CheckVerdict { verdict: worst, reason: reasons.join("; ") }
     }

@@ -12,7 +12,7 @@ use crate::policy::alert::Risk;
 use crate::policy::brain::ActionMode;
 use crate::policy::environment::Autonomy;
 
-use super::{CheckVerdict, Findings, MeshContext, Verdict, environment_of};
+use super::{CheckVerdict, Findings, MeshContext, MeshVerdict, environment_of};
 
 /// The policy gate's verdict on `plan`.
 pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
@@ -22,7 +22,7 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
 
     let environment = environment_of(plan).unwrap_or_else(|| {
         findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             format!("environment `{}` is not DEV, UAT or PROD; treated as PROD", plan.environment),
         );
         Environment::Prod
@@ -39,7 +39,7 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     if let Some(policy) = context.environment_policy {
         if !policy.database_id.eq_ignore_ascii_case(&plan.database) {
             findings.add(
-                Verdict::Block,
+                MeshVerdict::Block,
                 format!(
                     "the environment file {} is for {}, not {}; refusing to guess which rules apply",
                     policy.path.display(),
@@ -70,15 +70,15 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     let suffix = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
     match autonomy {
         Autonomy::Advisory => findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             format!("{} runs ADVISORY: every fix waits for approval{suffix}", plan.database),
         ),
         Autonomy::Supervised if plan.risk != Risk::Low => findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             format!("{} runs SUPERVISED and the risk is {:?}: approval needed{suffix}", plan.database, plan.risk),
         ),
         Autonomy::Supervised | Autonomy::Autonomous => {
-            findings.add(Verdict::Allow, format!("{} runs {autonomy:?}{suffix}", plan.database))
+            findings.add(MeshVerdict::Allow, format!("{} runs {autonomy:?}{suffix}", plan.database))
         }
     }
 
@@ -91,17 +91,18 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     };
     match brain.action_rules.get(&action) {
         _ if action.is_empty() => {
-            findings.add(Verdict::NeedsApproval, "the plan names no action type, so no action rule covers it")
+            findings.add(MeshVerdict::NeedsApproval, "the plan names no action type, so no action rule covers it")
         }
         Some(modes) => match modes.get(column) {
-            Some(ActionMode::Auto) => findings.add(Verdict::Allow, format!("{action} is auto in {env_name}")),
-            _ => findings.add(Verdict::NeedsApproval, format!("brain/rules.md: {action} needs approval in {env_name}")),
+            Some(ActionMode::Auto) => findings.add(MeshVerdict::Allow, format!("{action} is auto in {env_name}")),
+            _ => findings
+                .add(MeshVerdict::NeedsApproval, format!("brain/rules.md: {action} needs approval in {env_name}")),
         },
         None if environment == Environment::Dev => {
-            findings.add(Verdict::Allow, format!("{action} is not in the action rules; DEV runs it"))
+            findings.add(MeshVerdict::Allow, format!("{action} is not in the action rules; DEV runs it"))
         }
         None => findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             format!("{action} is not in brain/rules.md Action Rules; outside DEV it needs approval"),
         ),
     }
@@ -109,15 +110,15 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     // Confidence from verification.
     let confidence = plan.confidence;
     if !confidence.is_finite() || !(0.0..=1.0).contains(&confidence) {
-        findings.add(Verdict::Block, format!("confidence {confidence} is not between 0 and 1"));
+        findings.add(MeshVerdict::Block, format!("confidence {confidence} is not between 0 and 1"));
     } else if confidence < brain.block_below {
         findings.add(
-            Verdict::Block,
+            MeshVerdict::Block,
             format!("confidence {confidence:.2} is below {:.2}: escalate, do not execute", brain.block_below),
         );
     } else if confidence < brain.approval_below {
         findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             format!("confidence {confidence:.2} is below {:.2}: approval needed", brain.approval_below),
         );
     }
@@ -126,13 +127,13 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     if let Some((false, rows)) = brain.change_window_open(&env_name, utc) {
         let windows: Vec<&str> = rows.iter().map(|w| w.text.as_str()).collect();
         findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             format!("{utc} UTC is outside {env_name}'s change window ({})", windows.join(", ")),
         );
     }
     if let Some(freeze) = brain.freeze_at(&env_name, utc) {
         findings.add(
-            Verdict::Block,
+            MeshVerdict::Block,
             format!(
                 "{env_name} is frozen: {} ({}, brain/rules.md line {})",
                 freeze.reason.as_deref().unwrap_or("freeze window"),

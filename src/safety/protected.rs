@@ -12,7 +12,7 @@
 use crate::pipeline::plan::Plan;
 
 use super::classify::{Verb, classify};
-use super::{Findings, MeshContext, Verdict};
+use super::{Findings, MeshContext, MeshVerdict};
 
 /// Action types that end sessions, whether or not the classifier sees the kill in the SQL.
 const SESSION_ACTIONS: &[&str] = &["KILL_SESSION", "TERMINATE_SESSION", "CANCEL_SQL", "CANCEL_QUERY"];
@@ -39,7 +39,7 @@ fn databases(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
         .chain(context.database_aliases)
         .find(|name| context.brain.protected_databases.iter().any(|p| p.trim().eq_ignore_ascii_case(name.trim())));
     if let Some(name) = protected {
-        findings.add(Verdict::NeedsApproval, format!("{name} is a protected database: every fix needs approval"));
+        findings.add(MeshVerdict::NeedsApproval, format!("{name} is a protected database: every fix needs approval"));
     }
 }
 
@@ -54,14 +54,14 @@ fn sessions(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
     let users = values_named(plan, USER_VALUES);
     if users.is_empty() {
         findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             "the plan ends a session but does not say whose (no username value): approval needed",
         );
     }
     for user in users {
         if brain.protected_sessions.iter().any(|p| p.eq_ignore_ascii_case(user.trim())) {
             findings.add(
-                Verdict::Block,
+                MeshVerdict::Block,
                 format!("the session belongs to {user}, a protected user whose sessions are never ended"),
             );
         }
@@ -72,7 +72,7 @@ fn sessions(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
     let programs = values_named(plan, PROGRAM_VALUES);
     if programs.is_empty() {
         findings.add(
-            Verdict::NeedsApproval,
+            MeshVerdict::NeedsApproval,
             "the plan ends a session but does not say which program runs it, so the Session Kill Rules \
              cannot be checked: approval needed",
         );
@@ -81,7 +81,7 @@ fn sessions(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
         let upper = program.to_uppercase();
         if let Some(rule) = brain.protected_programs.iter().find(|p| upper.contains(&p.to_uppercase())) {
             findings.add(
-                Verdict::Block,
+                MeshVerdict::Block,
                 format!("the session runs {program}, which contains `{rule}`: the Session Kill Rules protect it"),
             );
         }
@@ -97,16 +97,16 @@ fn schemas(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) {
         .critical_schemas
         .iter()
         .chain(context.environment_policy.into_iter().flat_map(|policy| policy.critical_schemas.iter()));
-    let rules: Vec<(&String, Verdict, &str)> = context
-        .brain
-        .protected_schemas
-        .iter()
-        .map(|schema| (schema, Verdict::Block, "a protected schema that no fix may modify"))
-        .chain(
-            critical
-                .map(|schema| (schema, Verdict::NeedsApproval, "a critical schema: a human approves changes to it")),
-        )
-        .collect();
+    let rules: Vec<(&String, MeshVerdict, &str)> =
+        context
+            .brain
+            .protected_schemas
+            .iter()
+            .map(|schema| (schema, MeshVerdict::Block, "a protected schema that no fix may modify"))
+            .chain(critical.map(|schema| {
+                (schema, MeshVerdict::NeedsApproval, "a critical schema: a human approves changes to it")
+            }))
+            .collect();
     if rules.is_empty() {
         return;
     }

@@ -10,8 +10,8 @@ use crate::policy::Brain;
 use crate::policy::alert::Risk;
 use crate::policy::brain::ActionMode::{Approval, Auto};
 use crate::store::LockOutcome;
-use crate::target::Engine;
-use crate::target::sql::IdentifierKind;
+use crate::targets::DbKind;
+use crate::targets::sql::IdentifierKind;
 
 use super::{FailureCount, LockAttempt, MeshContext, conflict_lock};
 
@@ -26,7 +26,7 @@ pub fn plan(environment: &str) -> Plan {
         alert_type: "tablespace_full".into(),
         database: "DEV-DB-01".into(),
         environment: environment.into(),
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         action_type: "ADD_DATAFILE".into(),
         risk: Risk::Low,
         confidence: 1.0,

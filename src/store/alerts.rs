@@ -13,7 +13,7 @@ use super::audit::{NewAudit, append_audit};
 use super::{
     SqlContext, Store, StoreError, json_column, parse_timestamp, sql_limit, stored_timestamp, timestamp_text, to_json,
 };
-use crate::intake::RawAlert;
+use crate::domain::RawAlert;
 
 /// What became of a raw alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

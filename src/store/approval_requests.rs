@@ -19,7 +19,7 @@ use super::approvals::{ApprovalRow, Decision, NewApproval};
 use super::audit::{AuditRow, NewAudit, append_audit};
 use super::workflows::{WorkflowRow, transition_in};
 use super::{SqlContext, Store, StoreError, stored_timestamp, timestamp_text};
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 
 /// The audit action of an issued approval request.
 pub const APPROVAL_REQUESTED: &str = "APPROVAL_REQUESTED";

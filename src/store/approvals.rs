@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::{NewAudit, actions, append_audit};
 use super::workflows::{WorkflowRow, transition_in};
 use super::{SqlContext, Store, StoreError, stored_timestamp, timestamp_text};
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 
 /// What a human decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

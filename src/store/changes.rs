@@ -57,7 +57,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::workflow::WorkflowState;
+    use crate::domain::WorkflowState;
     use crate::store::testing;
     use crate::store::workflows::tests::new_workflow;
 

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::{SqlContext, Store, StoreError, timestamp_text};
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 
 impl Store {
     /// How many workflows on `database` (case-insensitive) moved into FAILED or ROLLED_BACK at
@@ -34,11 +34,11 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::pipeline::workflow::WorkflowState::*;
+    use crate::domain::WorkflowState::*;
     use crate::store::testing;
     use crate::store::workflows::tests::new_workflow;
 
-    fn run_to(store: &crate::store::Store, database: &str, last: crate::pipeline::workflow::WorkflowState) {
+    fn run_to(store: &crate::store::Store, database: &str, last: crate::domain::WorkflowState) {
         let row = store.create_workflow(new_workflow(database), "engine").unwrap();
         let path = [Detected, Verifying, Verified, PreFlight, Executing, last];
         for pair in path.windows(2) {

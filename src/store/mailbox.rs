@@ -13,7 +13,7 @@ use rusqlite::OptionalExtension;
 
 use super::alerts::PreparedRawAlert;
 use super::{SqlContext, Store, StoreError, timestamp_text};
-use crate::intake::RawAlert;
+use crate::domain::RawAlert;
 
 /// Which folder of which account on which server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -41,7 +41,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 
 pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};

@@ -4,7 +4,7 @@
 use rusqlite::OptionalExtension;
 
 use super::{SqlContext, Store, StoreError, timestamp_text};
-use crate::target::Profile;
+use crate::targets::Profile;
 
 impl Store {
     /// Stores (or replaces) the profile of `database`.
@@ -40,15 +40,15 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::store::Store;
-    use crate::target::profile::PostgresProfile;
-    use crate::target::{Engine, Profile};
+    use crate::targets::profile::PostgresProfile;
+    use crate::targets::{DbKind, Profile};
 
     #[test]
     fn a_profile_round_trips_and_is_replaced() {
         let store = Store::open_in_memory().expect("store");
         assert_eq!(store.profile("app").expect("read"), None);
         let mut profile = Profile {
-            engine: Engine::Postgres,
+            engine: DbKind::Postgres,
             profiled_at: "2026-11-25T00:00:00.000Z".into(),
             version: "15.18".into(),
             version_major: 15,

@@ -16,7 +16,7 @@ use rusqlite::Transaction;
 use super::outbox::insert_in;
 use super::workflows::{WorkflowRow, get_in};
 use super::{NewOutboxMessage, SqlContext, Store, StoreError, later, timestamp_text};
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 
 /// Decides what a state change says, and to whom (implemented by `notify`).
 pub trait TransitionReporter: Send + Sync {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{NewAudit, actions, append_audit};
 use super::{SqlContext, Store, StoreError, json_column, later, sql_limit, stored_timestamp, timestamp_text, to_json};
-use crate::pipeline::workflow::WorkflowState;
+use crate::domain::WorkflowState;
 
 /// What a new workflow starts from: a matched alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -737,7 +737,7 @@ pub(crate) mod tests {
         let entered = waiting.updated_at;
         clock.advance_ms(600_000);
         // A repeat alert folded into it changes the workflow, not when it began to wait.
-        let raw = crate::intake::RawAlert::from_parts("repeat", "", "2026-11-25T00:00:00.000Z".into());
+        let raw = crate::domain::RawAlert::from_parts("repeat", "", "2026-11-25T00:00:00.000Z".into());
         let (raw_id, _) = store.insert_raw_alert(&raw).unwrap();
         let folded = crate::store::alerts::RawAlertOutcome::Folded {
             workflow_id: workflow.id.clone(),

@@ -10,16 +10,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use jiff::Timestamp;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use sentri::domain::WorkflowState::{self, *};
 use sentri::execute::{ExecutionOutcome, ExecutionReport, StepRecord};
 use sentri::intake::RawAlert;
 use sentri::pipeline::plan::{Plan, PlanSource, PlanStep};
-use sentri::pipeline::workflow::WorkflowState::{self, *};
 use sentri::policy::Brain;
 use sentri::policy::alert::Risk;
 use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
 use sentri::store::{Decision, LockOutcome, NewApproval, NewWorkflow, Payload, RawAlertOutcome, Store, WorkflowRow};
-use sentri::target::sql::IdentifierKind;
-use sentri::target::{Engine, Profile};
+use sentri::targets::sql::IdentifierKind;
+use sentri::targets::{DbKind, Profile};
 
 use crate::console::app::App;
 use crate::console::model::EngineState;
@@ -62,7 +62,7 @@ fn plan(workflow: &WorkflowRow, tablespace: &str) -> Plan {
         alert_type: workflow.alert_type.clone(),
         database: workflow.database.clone(),
         environment: workflow.environment.clone(),
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         action_type: "ADD_DATAFILE".into(),
         risk: Risk::Low,
         confidence: 1.0,
@@ -224,7 +224,7 @@ pub fn filled() -> Fixture {
         .save_profile(
             "DEVDB",
             &Profile {
-                engine: Engine::Oracle,
+                engine: DbKind::Oracle,
                 profiled_at: "2026-11-25T08:00:00Z".into(),
                 version: "19.21.0.0.0".into(),
                 version_major: 19,

@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use sentri::domain::WorkflowState;
 use sentri::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
-use sentri::pipeline::workflow::WorkflowState;
 use sentri::store::approvals::Decision;
 
 use super::Context;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sentri::config::{DatabaseConfig, password_env_var};
-use sentri::target::{ConnectOptions, Profile, Target, TargetError};
+use sentri::targets::{ConnectOptions, Profile, Target, TargetError};
 
 use super::{Context, print_json, table};
 
@@ -93,7 +93,7 @@ pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
                 db.aliases.join(","),
                 if db.password_set {
                     "yes".to_owned()
-                } else if db.engine == sentri::target::Engine::Sandbox.to_string() {
+                } else if db.engine == sentri::targets::DbKind::Sandbox.to_string() {
                     "not needed (SIMULATED)".to_owned()
                 } else {
                     format!("no — set {}", db.password_variable)

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use sentri::config::Config;
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 use sentri::policy::PolicySet;
 use sentri::store::approvals::Decision;
 use sentri::store::audit::AuditFilter;

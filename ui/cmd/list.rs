@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 use sentri::store::timestamp_text;
 use sentri::store::workflows::{WorkflowFilter, WorkflowRow};
 

@@ -14,7 +14,7 @@ use sentri::notify::notifier;
 use sentri::notify::{Notifier, NotifierSettings};
 use sentri::policy::watch::{LivePolicies, WatchGuard};
 use sentri::store::Store;
-use sentri::target::ConnectOptions;
+use sentri::targets::ConnectOptions;
 use tokio_util::sync::CancellationToken;
 
 use super::Context;

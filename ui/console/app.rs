@@ -7,7 +7,7 @@ use std::cell::Cell;
 
 use jiff::Timestamp;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 use sentri::store::WorkflowRow;
 
 use super::model::{Model, WorkflowQuery, alert_matches, audit_matches};

@@ -5,8 +5,8 @@
 //! them up and the audit trail says who decided, and where.
 
 use sentri::config::ApprovalsConfig;
+use sentri::domain::WorkflowState;
 use sentri::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
-use sentri::pipeline::workflow::WorkflowState;
 use sentri::store::{Decision, Store};
 
 use super::app::Command;

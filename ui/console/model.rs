@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 use sentri::store::audit::actions;
 use sentri::store::{AuditRow, ChainReport, RawAlertOutcome, RawAlertRow, TransitionRow, WorkflowRow};
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use sentri::execute::ExecutionReport;
 use sentri::pipeline::plan::Plan;
 use sentri::store::WorkflowRow;
-use sentri::target::fill::{Dialect, render_identifier, string_literal_for};
-use sentri::target::sql::placeholders;
+use sentri::targets::fill::{Dialect, render_identifier, string_literal_for};
+use sentri::targets::sql::placeholders;
 
 /// A workflow's plan and execution report, read back from their JSON columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,8 +59,8 @@ impl PlanView {
 /// not known yet (captured during execution) stays `:name`.
 pub fn filled(plan: &Plan, sql: &str, captured: Option<&BTreeMap<String, String>>) -> String {
     let dialect = match plan.engine {
-        sentri::target::Engine::Oracle | sentri::target::Engine::Sandbox => Dialect::Oracle,
-        sentri::target::Engine::Postgres => Dialect::Postgres,
+        sentri::targets::DbKind::Oracle | sentri::targets::DbKind::Sandbox => Dialect::Oracle,
+        sentri::targets::DbKind::Postgres => Dialect::Postgres,
     };
     let mut out = String::with_capacity(sql.len());
     let mut cursor = 0;

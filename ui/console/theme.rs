@@ -4,7 +4,7 @@
 //! carry a symbol or a word.
 
 use ratatui::style::{Color, Modifier, Style};
-use sentri::pipeline::workflow::WorkflowState;
+use sentri::domain::WorkflowState;
 
 /// How many colours the terminal takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

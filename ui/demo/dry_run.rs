@@ -7,13 +7,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sentri::config::Config;
+use sentri::domain::VerificationVerdict;
 use sentri::intake::RawAlert;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
-use sentri::pipeline::verify::{self, PlanInputs, Verdict};
+use sentri::pipeline::verify::{self, PlanInputs};
 use sentri::policy::PolicySet;
 use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
 use sentri::store::LockOutcome;
-use sentri::target::{ConnectOptions, Target};
+use sentri::targets::{ConnectOptions, Target};
 
 /// Classifies, verifies, plans and judges one alert email; returns the story lines.
 pub async fn judge(
@@ -67,7 +68,7 @@ pub async fn judge(
     };
     let verification = verify::judge(policy, &alert.fields, rows.as_ref());
     lines.push(format!("  verification: {:?} — {}", verification.verdict, verification.explanations.join("; ")));
-    if verification.verdict != Verdict::Confirmed {
+    if verification.verdict != VerificationVerdict::Confirmed {
         lines.push("  nothing to fix here".into());
         return lines;
     }

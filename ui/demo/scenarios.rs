@@ -3,7 +3,7 @@
 //! meant to show.
 
 use anyhow::bail;
-use sentri::target::Engine;
+use sentri::targets::DbKind;
 
 /// One demo alert.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +16,7 @@ pub struct DemoAlert {
     pub alert_type: &'static str,
     /// The engine whose policy pack it belongs to: Oracle alerts run on the sandbox, the others
     /// only against a real database (`--db`).
-    pub engine: Engine,
+    pub engine: DbKind,
     /// How the email names its database, and how to write another name in its place (`{}`)
     /// when `--db` sends it to a real database.
     pub database_token: &'static str,
@@ -43,7 +43,7 @@ pub const ALERTS: &[DemoAlert] = &[
         file: "assets/demo/01_dev_users_tablespace_full.eml",
         email: include_str!("../../assets/demo/01_dev_users_tablespace_full.eml"),
         alert_type: "tablespace_full",
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         database_token: "DEVDB01",
         database_template: "{}",
         story: "USERS is 97% full on DEV: a datafile is added at once and the space is measured again",
@@ -53,7 +53,7 @@ pub const ALERTS: &[DemoAlert] = &[
         file: "assets/demo/02_dev_temp_full.eml",
         email: include_str!("../../assets/demo/02_dev_temp_full.eml"),
         alert_type: "temp_full",
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         database_token: "DEVDB01",
         database_template: "{}",
         story: "TEMP peaked at 98% on DEV: a tempfile is added",
@@ -63,7 +63,7 @@ pub const ALERTS: &[DemoAlert] = &[
         file: "assets/demo/03_dev_hist_data_full.eml",
         email: include_str!("../../assets/demo/03_dev_hist_data_full.eml"),
         alert_type: "tablespace_full",
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         database_token: "DEVDB02",
         database_template: "{}",
         story: "HIST_DATA is 96% full on a disk group with 1.1 GB free: the new datafile cannot grow, \
@@ -74,7 +74,7 @@ pub const ALERTS: &[DemoAlert] = &[
         file: "assets/demo/04_prod_blocking_session.eml",
         email: include_str!("../../assets/demo/04_prod_blocking_session.eml"),
         alert_type: "session_blocker",
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         database_token: "PRODDB",
         database_template: "{}",
         story: "an idle session blocks three others on PROD: killing it cannot be undone, so it waits for approval",
@@ -84,7 +84,7 @@ pub const ALERTS: &[DemoAlert] = &[
         file: "assets/demo/05_postgres_sequence.eml",
         email: include_str!("../../assets/demo/05_postgres_sequence.eml"),
         alert_type: "pg_sequence_exhaustion",
-        engine: Engine::Postgres,
+        engine: DbKind::Postgres,
         database_token: "DB \"app\"",
         database_template: "DB \"{}\"",
         story: "a PostgreSQL sequence is 93% used: it is widened to bigint (only with --db)",
@@ -113,7 +113,7 @@ approvals:
 
 /// The alerts to feed: the sandbox's (Oracle) ones, or with `--db` the ones of that database's
 /// engine (one per type); `--alert-type` keeps one type.
-pub fn select(alert_type: Option<&str>, real_engine: Option<Engine>) -> anyhow::Result<Vec<DemoAlert>> {
+pub fn select(alert_type: Option<&str>, real_engine: Option<DbKind>) -> anyhow::Result<Vec<DemoAlert>> {
     let known = || {
         let mut names: Vec<&str> = ALERTS.iter().map(|alert| alert.alert_type).collect();
         names.dedup();
@@ -128,7 +128,7 @@ pub fn select(alert_type: Option<&str>, real_engine: Option<Engine>) -> anyhow::
         .iter()
         .filter(|alert| alert_type.is_none_or(|wanted| alert.alert_type.eq_ignore_ascii_case(wanted)))
         .filter(|alert| match real_engine {
-            None => alert.engine == Engine::Oracle,
+            None => alert.engine == DbKind::Oracle,
             Some(engine) => alert.for_real_database && alert.engine == engine.policy_engine(),
         })
         .copied()
@@ -169,14 +169,14 @@ mod tests {
     fn selection_follows_the_sandbox_or_the_real_engine() {
         let sandbox = select(None, None).expect("sandbox alerts");
         assert_eq!(sandbox.len(), 4);
-        assert!(sandbox.iter().all(|alert| alert.engine == Engine::Oracle));
-        let postgres = select(None, Some(Engine::Postgres)).expect("postgres alerts");
+        assert!(sandbox.iter().all(|alert| alert.engine == DbKind::Oracle));
+        let postgres = select(None, Some(DbKind::Postgres)).expect("postgres alerts");
         assert_eq!(postgres.iter().map(|a| a.alert_type).collect::<Vec<_>>(), ["pg_sequence_exhaustion"]);
-        let oracle = select(None, Some(Engine::Oracle)).expect("oracle alerts");
+        let oracle = select(None, Some(DbKind::Oracle)).expect("oracle alerts");
         assert_eq!(oracle.len(), 3, "the rollback scenario is the sandbox's own");
         assert_eq!(select(Some("tablespace_full"), None).expect("two").len(), 2);
         assert!(select(Some("pg_sequence_exhaustion"), None).is_err());
-        assert!(select(Some("session_blocker"), Some(Engine::Postgres)).is_err());
+        assert!(select(Some("session_blocker"), Some(DbKind::Postgres)).is_err());
         assert!(select(Some("nope"), None).is_err());
     }
 }

@@ -14,7 +14,7 @@ use crate::notify::EmailContent;
 use crate::pipeline::plan::{Plan, PlanStep};
 use crate::store::workflows::WorkflowRow;
 use crate::store::{RawAlertRow, timestamp_text};
-use crate::target::fill::{self, Dialect};
+use crate::targets::fill::{self, Dialect};
 
 /// One Safety Mesh check's verdict on the plan, as audited.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +94,8 @@ pub fn escape_html(value: &str) -> String {
 /// filled yet (e.g. a rollback value the capture query provides after the forward step).
 fn filled(plan: &Plan, step: &PlanStep) -> (String, Vec<(String, String)>) {
     let dialect = match plan.engine {
-        crate::target::Engine::Oracle | crate::target::Engine::Sandbox => Dialect::Oracle,
-        crate::target::Engine::Postgres => Dialect::Postgres,
+        crate::targets::DbKind::Oracle | crate::targets::DbKind::Sandbox => Dialect::Oracle,
+        crate::targets::DbKind::Postgres => Dialect::Postgres,
     };
     match fill::fill(&step.sql, dialect, &plan.values, &plan.identifiers) {
         Ok(statement) => {

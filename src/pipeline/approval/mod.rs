@@ -35,8 +35,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::ApprovalsConfig;
+use crate::domain::WorkflowState;
 use crate::pipeline::plan::PlanSource;
-use crate::pipeline::workflow::WorkflowState;
 use crate::store::approval_requests::{Applied, ApprovalAction, ApprovalFacts};
 use crate::store::approvals::{Decision, NewApproval};
 use crate::store::audit::NewAudit;

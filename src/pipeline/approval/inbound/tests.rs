@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::*;
+use crate::domain::WorkflowState::{self, *};
 use crate::intake::RawAlert;
 use crate::notify::EmailContent;
-use crate::pipeline::workflow::WorkflowState::{self, *};
 use crate::store::AuditFilter;
 use crate::store::testing::{self, TestClock};
 use crate::store::workflows::tests::new_workflow;

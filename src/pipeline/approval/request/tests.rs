@@ -14,8 +14,8 @@ use crate::policy::alert::Risk;
 use crate::store::NewWorkflow;
 use crate::store::testing;
 use crate::store::workflows::Payload;
-use crate::target::Engine;
-use crate::target::sql::IdentifierKind;
+use crate::targets::DbKind;
+use crate::targets::sql::IdentifierKind;
 use WorkflowState::*;
 
 const HOSTILE: &str = "<script>alert(1)</script>\r\nAPPROVED & \"quoted\" 'x'";
@@ -26,7 +26,7 @@ fn plan(workflow_id: &str) -> Plan {
         alert_type: "pg_sequence_exhaustion".into(),
         database: "app".into(),
         environment: "PROD".into(),
-        engine: Engine::Postgres,
+        engine: DbKind::Postgres,
         action_type: "ALTER_SEQUENCE_TYPE".into(),
         risk: Risk::High,
         confidence: 1.0,
@@ -99,7 +99,7 @@ fn awaiting(store: &Store) -> WorkflowRow {
                 satisfied_by_approval: false,
             },
         ],
-        verdict: crate::safety::Verdict::NeedsApproval,
+        verdict: crate::domain::MeshVerdict::NeedsApproval,
         approval_used: false,
     };
     crate::safety::audit(store, &plan, &decision).unwrap();

@@ -2,12 +2,12 @@
 //! once on first connect and cached in the store, so policies and fixes can depend on it
 //! (a bigfile tablespace cannot take another datafile; OMF needs no file path).
 
-use super::Engine;
+use super::DbKind;
 
 /// The profile of one database.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
-    pub engine: Engine,
+    pub engine: DbKind,
     /// RFC 3339 UTC time the profile was read.
     pub profiled_at: String,
     /// Full version text, e.g. `19.21.0.0.0` or `15.18`.

@@ -14,7 +14,7 @@
 //! values are bound, never spliced. It is deterministic: seeded from a named scenario, no
 //! clock and no randomness in its state. The state lives in the process: each connection (each
 //! engine start) begins from the seed again. Every profile it gives says SIMULATED, and
-//! [`super::Engine::Sandbox`] prints as such wherever a target is shown.
+//! [`super::DbKind::Sandbox`] prints as such wherever a target is shown.
 //!
 //! Never used to prove that a real target works: that is what the PostgreSQL tests are for.
 
@@ -33,18 +33,10 @@ use self::queries::Refusal;
 use self::world::World;
 use super::fill::{self, Dialect, FillError};
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{Engine, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values};
+use super::{DbKind, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values};
 use crate::config::DatabaseConfig;
 
-/// The scheme of a sandbox connection string: `sandbox:NAME`.
-pub const SCHEME: &str = "sandbox:";
-
-/// The scenario a connection string names, if it is a sandbox one (`sandbox:dev` → `dev`).
-pub fn world_name(connection_string: &str) -> Option<&str> {
-    let trimmed = connection_string.trim();
-    let head = trimmed.get(..SCHEME.len())?;
-    head.eq_ignore_ascii_case(SCHEME).then(|| trimmed[SCHEME.len()..].trim())
-}
+pub use crate::domain::{SANDBOX_SCHEME as SCHEME, sandbox_world_name as world_name};
 
 /// One SIMULATED database: its name in the configuration and its world.
 #[derive(Debug)]
@@ -141,7 +133,7 @@ impl SandboxTarget {
         let world = self.lock()?;
         let mut run = |probe: &str| queries::answer(&world, probe, &[]).map_err(|refusal| self.refused(&refusal));
         let mut profile = super::oracle::profile::read_profile(&mut run, jiff::Timestamp::now().to_string())?;
-        profile.engine = Engine::Sandbox;
+        profile.engine = DbKind::Sandbox;
         Ok(profile)
     }
 

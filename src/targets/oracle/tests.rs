@@ -8,14 +8,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::{DatabaseConfig, Engine, Environment, Secret};
+use crate::config::{DatabaseConfig, DbKind, Environment, Secret};
 
 const PASSWORD: &str = "Tiger-Secret-42";
 
 fn database(connection_string: &str) -> DatabaseConfig {
     DatabaseConfig {
         name: "PROD-ORA".to_owned(),
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         connection_string: connection_string.to_owned(),
         environment: Environment::Dev,
         username: Some("sentri_ro".to_owned()),

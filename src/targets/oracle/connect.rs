@@ -18,7 +18,7 @@
 //! An encrypted `ewallet.pem` needs its password in `SENTRI_DB_<NAME>_WALLET_PASSWORD`.
 //! A one-way TLS server (no client certificate) needs no wallet when its certificate chains to
 //! a public root; a private CA's certificate goes into `ewallet.pem`. Failures surface as
-//! [`ErrorKind::Tls`](crate::target::ErrorKind::Tls).
+//! [`ErrorKind::Tls`](crate::targets::ErrorKind::Tls).
 //!
 //! [`DatabaseConfig::username`]: crate::config::DatabaseConfig::username
 

@@ -7,7 +7,7 @@
 //! appears in the result: messages pass through [`redact`] with the password in hand.
 
 use crate::config::{password_env_var, username_env_var};
-use crate::target::{ErrorKind, TargetError};
+use crate::targets::{ErrorKind, TargetError};
 
 /// When the failure happened: the same driver failure means different things while connecting
 /// (the listener closed on us: wrong port or TCPS expected) and during a call (the session died).

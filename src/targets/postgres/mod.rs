@@ -19,7 +19,9 @@
 //!
 //! Connections use TLS with libpq's `sslmode`/`sslrootcert` meanings, except that a remote
 //! host is never reached in plain text unless `sslmode=disable` says so (see
-//! [`super::postgres_tls`]).
+//! [`tls`]).
+
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::error::Error as _;
@@ -35,12 +37,12 @@ use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked
 use tokio_postgres::{Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::postgres_tls::{Protection, connector, protection, take_tls_keys};
+use tls::{Protection, connector, protection, take_tls_keys};
 
 use super::fill::{self, Dialect, FillError};
 use super::profile::{PostgresProfile, Profile};
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, Engine, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values};
+use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values};
 use crate::config::{DatabaseConfig, password_env_var, username_env_var};
 
 /// Extra time the client waits past `statement_timeout` before it cancels on its own: the
@@ -86,7 +88,7 @@ impl PostgresTarget {
     /// and password come from the configuration (`SENTRI_DB_<NAME>_…`), never from the string.
     /// Without a password Sentri tries to connect anyway (trust or peer authentication); if the
     /// server asks for one, the error names the variable to set. TLS follows `sslmode` and
-    /// `sslrootcert` as [`super::postgres_tls`] describes.
+    /// `sslrootcert` as [`tls`] describes.
     pub async fn connect(db: &DatabaseConfig, options: &ConnectOptions) -> Result<PostgresTarget, TargetError> {
         let name = db.name.clone();
         let request = take_tls_keys(&db.connection_string);
@@ -281,7 +283,7 @@ impl PostgresTarget {
         let server_version_num = number("version_num");
         let version = text("version").split_whitespace().next().unwrap_or_default().to_owned();
         Ok(Profile {
-            engine: Engine::Postgres,
+            engine: DbKind::Postgres,
             profiled_at: jiff::Timestamp::now().to_string(),
             version,
             version_major: if server_version_num >= 100_000 {

@@ -13,12 +13,7 @@ use std::collections::BTreeMap;
 
 use super::sql::{self, IdentifierKind, StatementKind};
 
-/// Which database's grammar and bind syntax to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Oracle,
-    Postgres,
-}
+pub use crate::domain::Dialect;
 
 /// A statement ready for a driver: text with bind markers, and the bound values in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

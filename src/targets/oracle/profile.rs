@@ -6,8 +6,8 @@
 //! The probes are written against a query-running closure, so the reading of their results is
 //! tested without a server.
 
-use crate::target::profile::{Container, OracleProfile, Profile};
-use crate::target::{Engine, ErrorKind, Rows, TargetError};
+use crate::targets::profile::{Container, OracleProfile, Profile};
+use crate::targets::{DbKind, ErrorKind, Rows, TargetError};
 
 /// `v$version` banner (the first row is the database's).
 pub const BANNER: &str = "SELECT banner FROM v$version";
@@ -96,7 +96,7 @@ pub fn read_profile(
         pack_access: parameter("control_management_pack_access").unwrap_or_else(|| "UNKNOWN".to_owned()),
     };
     Ok(Profile {
-        engine: Engine::Oracle,
+        engine: DbKind::Oracle,
         profiled_at,
         version_major: version_major(&version),
         version,
@@ -146,7 +146,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::target::Value;
+    use crate::targets::Value;
 
     fn rows(columns: &[&str], data: &[&[&str]]) -> Rows {
         Rows {

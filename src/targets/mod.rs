@@ -7,88 +7,21 @@ pub mod error;
 pub mod fill;
 pub mod oracle;
 pub mod postgres;
-pub mod postgres_tls;
 pub mod profile;
 pub mod sandbox;
 pub mod sql;
 pub mod value;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use crate::config::DatabaseConfig;
+pub use crate::domain::DbKind;
 
 pub use error::{ErrorKind, TargetError};
 pub use fill::Values;
 pub use profile::Profile;
 pub use value::{Rows, Value};
-
-/// Which kind of database: decides the driver, the SQL dialect and which policy pack applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// Oracle Database (thin driver, no Instant Client).
-    Oracle,
-    /// PostgreSQL.
-    Postgres,
-    /// The in-process SIMULATED Oracle of `sentri demo` (`sandbox:NAME`): Oracle's dialect and
-    /// policy pack, no server. Never a real database.
-    Sandbox,
-}
-
-impl Engine {
-    /// Reads `oracle`, `postgres` or `postgresql`, any case: the engines a policy may be
-    /// written for (the sandbox runs Oracle's policies, so it is not one of them).
-    pub fn parse(text: &str) -> Option<Engine> {
-        match text.trim().to_lowercase().as_str() {
-            "oracle" => Some(Engine::Oracle),
-            "postgres" | "postgresql" => Some(Engine::Postgres),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Oracle => "oracle",
-            Engine::Postgres => "postgres",
-            Engine::Sandbox => "sandbox",
-        }
-    }
-
-    /// Whether this is the SIMULATED sandbox rather than a real database: every view that shows
-    /// a target says so.
-    pub fn is_simulated(self) -> bool {
-        self == Engine::Sandbox
-    }
-
-    /// The engine whose policy pack applies: the sandbox simulates Oracle, so Oracle's.
-    pub fn policy_engine(self) -> Engine {
-        match self {
-            Engine::Sandbox => Engine::Oracle,
-            other => other,
-        }
-    }
-
-    /// The SQL grammar and bind syntax of this engine.
-    pub fn dialect(self) -> fill::Dialect {
-        match self {
-            Engine::Oracle => fill::Dialect::Oracle,
-            Engine::Postgres => fill::Dialect::Postgres,
-            Engine::Sandbox => fill::Dialect::Oracle,
-        }
-    }
-}
-
-impl fmt::Display for Engine {
-    /// The name, with the sandbox labelled SIMULATED wherever an engine is shown.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Engine::Sandbox => f.write_str("sandbox: SIMULATED Oracle"),
-            other => f.write_str(other.as_str()),
-        }
-    }
-}
 
 /// Limits every connection to a target obeys.
 #[derive(Debug, Clone)]
@@ -137,18 +70,18 @@ impl Target {
     /// Connects to `db` with the driver its engine needs.
     pub async fn connect(db: &DatabaseConfig, options: &ConnectOptions) -> Result<Target, TargetError> {
         match db.engine {
-            Engine::Oracle => oracle::OracleTarget::connect(db, options).await.map(Target::Oracle),
-            Engine::Postgres => postgres::PostgresTarget::connect(db, options).await.map(Target::Postgres),
-            Engine::Sandbox => sandbox::SandboxTarget::connect(db).map(Target::Sandbox),
+            DbKind::Oracle => oracle::OracleTarget::connect(db, options).await.map(Target::Oracle),
+            DbKind::Postgres => postgres::PostgresTarget::connect(db, options).await.map(Target::Postgres),
+            DbKind::Sandbox => sandbox::SandboxTarget::connect(db).map(Target::Sandbox),
         }
     }
 
     /// Which engine this target runs, for choosing the SQL dialect and policy pack.
-    pub fn engine(&self) -> Engine {
+    pub fn engine(&self) -> DbKind {
         match self {
-            Target::Oracle(_) => Engine::Oracle,
-            Target::Postgres(_) => Engine::Postgres,
-            Target::Sandbox(_) => Engine::Sandbox,
+            Target::Oracle(_) => DbKind::Oracle,
+            Target::Postgres(_) => DbKind::Postgres,
+            Target::Sandbox(_) => DbKind::Sandbox,
         }
     }
 

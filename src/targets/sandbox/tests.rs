@@ -208,12 +208,12 @@ async fn identifiers_must_exist_in_the_dictionary_and_values_stay_binds() {
 #[tokio::test]
 async fn the_profile_says_simulated_and_unknown_scenarios_are_refused() {
     let profile = sandbox("prod").profile().await.expect("profile");
-    assert_eq!(profile.engine, Engine::Sandbox);
+    assert_eq!(profile.engine, DbKind::Sandbox);
     assert_eq!(profile.database_name, "PRODDB");
     let oracle = profile.oracle.expect("an Oracle profile");
     assert!(oracle.banner.contains("SIMULATED"), "{}", oracle.banner);
     assert_eq!(oracle.omf_destination.as_deref(), Some("+DATA"));
-    assert_eq!(Engine::Sandbox.to_string(), "sandbox: SIMULATED Oracle");
+    assert_eq!(DbKind::Sandbox.to_string(), "sandbox: SIMULATED Oracle");
     assert_eq!(world_name(" Sandbox:dev-tight "), Some("dev-tight"));
     assert_eq!(world_name("db:1521/sandbox"), None);
     assert!(World::seed("nowhere").is_none());

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use super::world::{Contents, DbFile, MB, World};
-use crate::target::fill::{self, Dialect};
-use crate::target::oracle::profile as probe;
-use crate::target::sql::{self, IdentifierKind};
-use crate::target::{Rows, Value};
+use crate::targets::fill::{self, Dialect};
+use crate::targets::oracle::profile as probe;
+use crate::targets::sql::{self, IdentifierKind};
+use crate::targets::{Rows, Value};
 
 /// The bound values of one statement, by placeholder name (lower case), in bind order.
 pub type Binds = [(String, Option<String>)];

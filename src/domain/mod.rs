@@ -1,0 +1,19 @@
+//! The words of the domain as types, shared by every other module and depending on none of them:
+//! the leaf of the crate's module graph. Intake, pipeline, store, Safety Mesh, notifications and
+//! screens all speak in these, so none of them has to import another just to name a state.
+
+mod db_kind;
+mod environment;
+mod ids;
+mod raw_alert;
+mod severity;
+mod verdict;
+mod workflow_state;
+
+pub use db_kind::{DbKind, Dialect, SANDBOX_SCHEME, sandbox_world_name};
+pub use environment::Environment;
+pub use ids::{PlanHash, RawAlertId, WorkflowId};
+pub use raw_alert::RawAlert;
+pub use severity::Severity;
+pub use verdict::{MeshVerdict, VerificationVerdict};
+pub use workflow_state::{TRANSITIONS, UnknownState, WorkflowState};
