@@ -423,23 +423,7 @@ mod tests {
     #[test]
     fn the_engine_drives_every_state_it_owes_a_step_and_no_other() {
         use WorkflowState::*;
-        for state in [
-            Detected,
-            Verifying,
-            Verified,
-            VerificationFailed,
-            PreFlight,
-            AwaitingApproval,
-            Approved,
-            Denied,
-            Timeout,
-            Executing,
-            Completed,
-            RolledBack,
-            Failed,
-            Escalated,
-            Resolved,
-        ] {
+        for state in WorkflowState::ALL {
             let owed = !matches!(state, VerificationFailed | Denied | Completed | RolledBack | Escalated | Resolved);
             assert_eq!(ENGINE_DRIVEN.contains(&state), owed, "{state}");
         }

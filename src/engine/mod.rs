@@ -213,9 +213,16 @@ impl Engine {
     }
 
     /// Takes in one stored message and, if it opened a workflow (or completed an approval),
-    /// drives it. A message already being taken in elsewhere is left to that caller.
+    /// drives it. A message already being taken in elsewhere (the intake and a sweep at once)
+    /// is waited for, never triaged twice at the same time; taken in again afterwards, it is
+    /// found already triaged. So when this returns, the message has been dealt with.
     pub async fn ingest(&self, raw_alert_id: i64) {
-        let Some(_taking) = Claim::take(&self.taking_in, raw_alert_id) else { return };
+        let _taking = loop {
+            if let Some(claim) = Claim::take(&self.taking_in, raw_alert_id) {
+                break claim;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
         let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id });
         let (policies, config) = (self.policies.snapshot(), Arc::clone(&self.config));
         let taken = self

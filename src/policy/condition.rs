@@ -275,4 +275,22 @@ mod tests {
         assert_eq!(parse_number("97%"), Some(97.0));
         assert_eq!(parse_number("x"), None);
     }
+
+    #[test]
+    fn a_condition_written_out_reads_back_the_same() {
+        // An approved plan keeps its success criteria in their written form and the executor
+        // parses them again: the round trip must not change what they mean.
+        for text in [
+            "used_pct < 90",
+            "used_pct <= before.used_pct - 5",
+            "max_value > 2147483647",
+            "state == 'VALID'",
+            "free_mb >= alert.needed_mb + 100.5",
+            "x != -3",
+        ] {
+            let parsed = Condition::parse(text, 1).expect(text);
+            let again = Condition::parse(&parsed.to_string(), 1).expect(text);
+            assert_eq!(parsed, again, "{text} -> {parsed}");
+        }
+    }
 }
