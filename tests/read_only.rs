@@ -183,3 +183,23 @@ async fn db_test_says_a_superuser_could_write_and_a_pg_monitor_role_could_not() 
     assert!(text.contains("can write:    YES"), "{text}");
     assert!(text.contains("public.orders"), "{text}");
 }
+
+#[tokio::test]
+async fn the_reset_refuses_a_connection_left_inside_a_transaction() {
+    let db = fresh_database().await;
+    let client = admin(&db).await;
+    // Fresh: the reset runs and releases what it should.
+    client.batch_execute("SELECT pg_advisory_lock(7)").await.expect("lock");
+    client.batch_execute(sentri::targets::postgres::SESSION_RESET).await.expect("the reset runs");
+    let held: i64 = client
+        .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7", &[])
+        .await
+        .expect("locks")
+        .get(0);
+    assert_eq!(held, 0);
+    // Left inside a transaction: the reset fails (so the pool closes the connection).
+    client.batch_execute("BEGIN; SET LOCAL work_mem = '1MB'").await.expect("begin");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let error = client.batch_execute(sentri::targets::postgres::SESSION_RESET).await.expect_err("refused");
+    assert!(error.to_string().contains("still open") || format!("{error:?}").contains("still open"), "{error:?}");
+}

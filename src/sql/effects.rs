@@ -33,7 +33,7 @@
 //! User-defined functions are not refused on PostgreSQL: inside `BEGIN READ ONLY` they cannot
 //! write tables, and what else they may do is bounded by the account's privileges. That is why
 //! the README asks for a read-only role (`pg_monitor`) on the read path, and why every pooled
-//! connection is reset with `DISCARD ALL` before reuse (a wrapper that takes an advisory lock
+//! connection is reset (`DISCARD ALL`, bar `DEALLOCATE`) before reuse (a wrapper that takes an advisory lock
 //! leaves nothing behind).
 //!
 //! # Oracle: an allowlist

@@ -16,11 +16,12 @@
 //!   and writes it as the catalog spells it.
 //! - **Every call is bounded**: `statement_timeout` on the server, plus a client-side backstop
 //!   that cancels the query and discards the connection.
-//! - **A pooled connection is reset before reuse** with [`SESSION_RESET`] (`DISCARD ALL`):
+//! - **A pooled connection is reset before reuse** with [`SESSION_RESET`] (`DISCARD ALL`
+//!   but for `DEALLOCATE ALL`, which would break the driver's cached type lookups):
 //!   whatever a call left in the session — an advisory lock taken by a user function on the
 //!   read path (which a ROLLBACK does not release), a `SET`, a prepared statement, a temporary
-//!   table, a `LISTEN` — is gone before the next call. A connection whose reset fails (it is
-//!   still in a transaction, or broken) is closed, never reused.
+//!   table, a `LISTEN` — is gone before the next call. A connection whose reset fails is
+//!   closed, never reused.
 //!
 //! Connections use TLS with libpq's `sslmode`/`sslrootcert` meanings, except that a remote
 //! host is never reached in plain text unless `sslmode=disable` says so (see
@@ -50,11 +51,25 @@ use super::sql::{self, IdentifierKind, StatementKind};
 use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values, WriteAccess};
 use crate::config::{DatabaseConfig, password_env_var, username_env_var};
 
-/// Sent on every connection before it goes back to the pool. `DISCARD ALL` is `CLOSE ALL`,
-/// `SET SESSION AUTHORIZATION DEFAULT`, `RESET ALL`, `DEALLOCATE ALL`, `UNLISTEN *`,
-/// `SELECT pg_advisory_unlock_all()`, `DISCARD PLANS`, `DISCARD TEMP` and `DISCARD SEQUENCES`;
-/// it cannot run inside a transaction, so a connection left in one fails it and is dropped.
-pub const SESSION_RESET: &str = "DISCARD ALL";
+/// Sent on every connection before it goes back to the pool, as one message: what
+/// `DISCARD ALL` does, except `DEALLOCATE ALL`.
+///
+/// `DEALLOCATE ALL` is left out because tokio-postgres keeps its own prepared statements for
+/// type lookups (enums, composites) across calls and cannot be told they are gone (its
+/// `clear_type_cache` forgets the types, not the statements): after a `DISCARD ALL` the next
+/// query on a custom type fails with "prepared statement … does not exist". The read path
+/// cannot `PREPARE` (it is not a query), so nothing of a caller's is left allocated.
+///
+/// The first statement refuses a connection still inside a transaction a call left open (its
+/// start is older than this message), which would otherwise absorb the reset; the failure
+/// closes the connection. Then: open cursors closed, the session user restored, every `SET`
+/// undone, `LISTEN`s dropped, session advisory locks released (what a ROLLBACK does not),
+/// cached plans, temporary tables and sequence caches discarded.
+pub const SESSION_RESET: &str = "\
+DO $reset$ BEGIN IF transaction_timestamp() <> statement_timestamp() THEN \
+RAISE EXCEPTION 'a transaction is still open'; END IF; END $reset$; \
+CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); \
+DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
 
 /// Extra time the client waits past `statement_timeout` before it cancels on its own: the
 /// server's timeout should fire first and give the precise error.
@@ -451,15 +466,11 @@ impl PostgresTarget {
     }
 
     /// Resets the session ([`SESSION_RESET`]) and returns the connection to the pool; closes it
-    /// instead when the reset fails or does not answer within the call timeout. The driver's
-    /// cache of type lookups is cleared too: its prepared statements were just deallocated.
+    /// instead when the reset fails or does not answer within the call timeout.
     async fn recycle(&self, lease: Lease<'_>) {
         let Some(client) = lease.client.as_ref() else { return };
         match tokio::time::timeout(self.options.call_timeout, client.batch_execute(SESSION_RESET)).await {
-            Ok(Ok(())) => {
-                client.clear_type_cache();
-                lease.release();
-            }
+            Ok(Ok(())) => lease.release(),
             Ok(Err(error)) => {
                 tracing::debug!(database = %self.name, %error, "session reset failed; closing the connection");
             }
