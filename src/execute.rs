@@ -12,7 +12,6 @@ use std::time::Instant;
 use crate::domain::VerificationVerdict;
 use crate::pipeline::plan::Plan;
 use crate::pipeline::verify;
-use crate::policy::AlertPolicy;
 use crate::policy::condition::{self, Scope};
 use crate::safety::Cleared;
 use crate::targets::{Target, Values};
@@ -30,6 +29,8 @@ pub enum ExecutionOutcome {
     /// The fix changed something and could not be undone (the rollback failed, or the fix is
     /// irreversible and did not work): a DBA must look now.
     FailedNeedsDba,
+    /// Nothing ran: the plan about to run is not the plan that was stored and approved.
+    HashMismatch,
 }
 
 /// One statement run, for the audit trail and `sentri show`.
@@ -57,14 +58,20 @@ pub struct ExecutionReport {
     pub duration_ms: u64,
 }
 
-/// Runs a cleared plan on its target.
-pub async fn execute(target: &Target, cleared: &Cleared, policy: &AlertPolicy) -> ExecutionReport {
+/// Runs a cleared plan on its target, judged only by what the plan itself carries.
+///
+/// `expected_hash` is the hash the workflow's plan was stored (and approved) under. The hash of
+/// the plan about to run is computed again here, at the last moment: if the two differ (the
+/// stored plan was rewritten after it was approved) nothing runs, and the report says
+/// [`ExecutionOutcome::HashMismatch`].
+pub async fn execute(target: &Target, cleared: &Cleared, expected_hash: &str) -> ExecutionReport {
     let started = Instant::now();
     let plan = cleared.plan();
     let mut values = plan.values.clone();
+    let running_hash = plan.hash();
     let mut report = ExecutionReport {
         outcome: ExecutionOutcome::FailedBeforeChange,
-        plan_hash: plan.hash(),
+        plan_hash: running_hash.clone(),
         metrics_before: BTreeMap::new(),
         metrics_after: BTreeMap::new(),
         forward: Vec::new(),
@@ -74,6 +81,13 @@ pub async fn execute(target: &Target, cleared: &Cleared, policy: &AlertPolicy) -
         error: None,
         duration_ms: 0,
     };
+    if running_hash != expected_hash {
+        report.outcome = ExecutionOutcome::HashMismatch;
+        report.error = Some(format!(
+            "refused: the plan about to run hashes to {running_hash}, not the approved {expected_hash}; nothing was run"
+        ));
+        return finish(report, started);
+    }
 
     if let Some(validation) = &plan.validation {
         match target.query(&validation.sql, &values).await {
@@ -123,7 +137,7 @@ pub async fn execute(target: &Target, cleared: &Cleared, policy: &AlertPolicy) -
         }
     }
 
-    let worked = prove(target, plan, policy, &values, &mut report).await;
+    let worked = prove(target, plan, &values, &mut report).await;
     if worked {
         report.outcome = ExecutionOutcome::Completed;
         return finish(report, started);
@@ -131,15 +145,17 @@ pub async fn execute(target: &Target, cleared: &Cleared, policy: &AlertPolicy) -
     roll_back(target, plan, &values, plan.steps.len(), report, started).await
 }
 
-/// Whether the fix worked: the policy's success criteria over the validation query before and
-/// after, or — without criteria — the verification query no longer confirming the alert.
-async fn prove(
-    target: &Target,
-    plan: &Plan,
-    policy: &AlertPolicy,
-    values: &Values,
-    report: &mut ExecutionReport,
-) -> bool {
+/// Whether the fix worked: the plan's success criteria over the validation query before and
+/// after, or — without criteria — the plan's verification query no longer confirming the alert.
+async fn prove(target: &Target, plan: &Plan, values: &Values, report: &mut ExecutionReport) -> bool {
+    let proof = &plan.proof;
+    let success_criteria = match parse_conditions(&proof.success_criteria) {
+        Ok(conditions) => conditions,
+        Err(problem) => {
+            report.proof.push(format!("the plan's success criteria cannot be read: {problem}"));
+            return false;
+        }
+    };
     if let Some(validation) = &plan.validation {
         match target.query(&validation.sql, values).await {
             Ok(rows) => report.metrics_after = rows.first_as_text().unwrap_or_default(),
@@ -149,16 +165,16 @@ async fn prove(
             }
         }
     }
-    if !policy.success_criteria.is_empty() {
+    if !success_criteria.is_empty() {
         let alert: BTreeMap<String, String> =
             values.iter().filter_map(|(name, value)| value.clone().map(|value| (name.clone(), value))).collect();
         let scope =
             Scope { row: Some(&report.metrics_after), alert: Some(&alert), before: Some(&report.metrics_before) };
-        let (held, outcomes) = condition::all_hold(&policy.success_criteria, &scope);
+        let (held, outcomes) = condition::all_hold(&success_criteria, &scope);
         report.proof.extend(outcomes.into_iter().map(|outcome| outcome.explanation));
         return held;
     }
-    let Some(verification) = &policy.verification else {
+    let Some(verification) = &proof.verification else {
         report.proof.push("no success criteria and no verification query: the fix cannot be proven".to_owned());
         return false;
     };
@@ -166,7 +182,14 @@ async fn prove(
         values.iter().filter_map(|(name, value)| value.clone().map(|value| (name.clone(), value))).collect();
     match target.query(&verification.sql, values).await {
         Ok(rows) => {
-            let judged = verify::judge(policy, &alert, Some(&rows));
+            let confirmed_when = match parse_conditions(&proof.confirmed_when) {
+                Ok(conditions) => conditions,
+                Err(problem) => {
+                    report.proof.push(format!("the plan's Confirmed When cannot be read: {problem}"));
+                    return false;
+                }
+            };
+            let judged = verify::judge_with(&confirmed_when, &proof.tolerance, &alert, Some(&rows));
             report.proof.push(format!("re-verified: {:?} ({})", judged.verdict, judged.explanations.join("; ")));
             judged.verdict == VerificationVerdict::NotConfirmed
         }
@@ -215,6 +238,11 @@ async fn roll_back(
     }
     report.outcome = ExecutionOutcome::RolledBack;
     finish(report, started)
+}
+
+/// The plan's conditions, parsed from their written form.
+fn parse_conditions(written: &[String]) -> Result<Vec<condition::Condition>, String> {
+    written.iter().enumerate().map(|(index, text)| condition::Condition::parse(text, index + 1)).collect()
 }
 
 fn finish(mut report: ExecutionReport, started: Instant) -> ExecutionReport {

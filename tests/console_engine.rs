@@ -27,7 +27,7 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
     home.init(false).expect("init");
     let config = Config::load(&home.config_file()).expect("config").config;
     let store = Arc::new(Store::open(home.database_file()).expect("store"));
-    let engine = Engine::new(EngineSettings {
+    let engine = Engine::start(EngineSettings {
         store: Arc::clone(&store),
         policies: LivePolicies::load(&home.root),
         config: Arc::new(config),
@@ -36,12 +36,15 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
             call_timeout: Duration::from_secs(2),
             pool_size: 1,
         },
-        triage: None,
         sweep_interval: Duration::from_secs(3600),
+        shutdown_deadline: Duration::from_secs(10),
+        mailbox: false,
+        notifier: false,
+        watch_policies: false,
     });
     let source = ConsoleSource {
         store: Arc::clone(&store),
-        engine: Some(EngineLink { engine: Arc::clone(&engine), runtime: tokio::runtime::Handle::current() }),
+        engine: Some(EngineLink { engine: engine.clone(), runtime: tokio::runtime::Handle::current() }),
         engine_state: EngineState::InProcess,
         label: Some("SIMULATED".into()),
         databases: Vec::new(),
@@ -59,7 +62,7 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
     let writer = Arc::clone(&store);
     let (raw_id, _) =
         tokio::task::spawn_blocking(move || writer.insert_raw_alert(&raw)).await.expect("join").expect("stored");
-    engine.ingest(raw_id).await;
+    engine.ingest(raw_id).await.expect("the engine takes the alert in");
 
     assert!(engine_spoke(&mut events), "the engine announced what it did");
     assert!(!engine_spoke(&mut events), "drained");
@@ -70,4 +73,5 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
     assert_eq!(workflow.alert_type, "tablespace_full");
     let stored = store.get_workflow(&workflow.id).expect("stored");
     assert_eq!(workflow.state, stored.state, "the console shows the state the engine stored");
+    engine.shutdown().await;
 }

@@ -9,14 +9,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sentri::config::ApprovalsConfig;
 use sentri::config::Config;
 use sentri::domain::WorkflowState;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::home::Home;
 use sentri::intake::RawAlert;
+use sentri::notify::report::Reporter;
+use sentri::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
-use sentri::store::approvals::{Decision, NewApproval};
+use sentri::store::approvals::Decision;
 use sentri::store::workflows::WorkflowFilter;
 use sentri::targets::ConnectOptions;
 
@@ -54,29 +57,34 @@ async fn setup_with_clock(environment: &str, clock: Option<sentri::store::Clock>
         Some(clock) => Store::open_with_clock(home.database_file(), clock),
         None => Store::open(home.database_file()),
     };
-    let engine = engine_for(&home, &dbname, environment, Arc::new(store.expect("store")));
+    let engine = engine_for(&home, &dbname, environment, store.expect("store"));
     Setup { _dir: dir, home, engine, dbname }
 }
 
 /// An engine over `home`'s policies and `store`, configured for the one database `app`.
-fn engine_for(home: &Home, dbname: &str, environment: &str, store: Arc<Store>) -> Arc<Engine> {
+fn engine_for(home: &Home, dbname: &str, environment: &str, store: Store) -> Arc<Engine> {
     let yaml = format!(
         "databases:\n  - name: app\n    engine: postgres\n    environment: {environment}\n    connection_string: \"{}\"\n    username: postgres\napprovals:\n  approval_timeout: 3600\n",
         postgres::connection_string(dbname)
     );
     let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
     let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config;
-    Engine::new(EngineSettings {
+    let policies = LivePolicies::load(&home.root);
+    let store = Arc::new(store.with_reporter(Reporter::for_config(&config, policies.clone())));
+    Engine::new(&EngineSettings {
         store,
-        policies: LivePolicies::load(&home.root),
+        policies,
         config: Arc::new(config),
         connect: ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(20),
             pool_size: 2,
         },
-        triage: None,
         sweep_interval: Duration::from_secs(3600),
+        shutdown_deadline: Duration::from_secs(10),
+        mailbox: false,
+        notifier: false,
+        watch_policies: false,
     })
 }
 
@@ -165,18 +173,18 @@ async fn a_prod_fix_waits_for_an_approval_bound_to_its_plan() {
         "a sweep does not run it either"
     );
 
-    store
-        .decide_approval(&NewApproval {
-            workflow_id: id.clone(),
-            plan_hash: waiting.plan_hash.clone().expect("plan hash"),
-            approver: "alice".into(),
-            decision: Decision::Approved,
-            channel: "cli".into(),
-            reason: String::new(),
-            token_hash: None,
-            expires_at: None,
-        })
-        .expect("approve");
+    let request = DecisionRequest {
+        workflow_id: id.clone(),
+        plan_hash: waiting.plan_hash.clone().expect("plan hash"),
+        approver: "alice".into(),
+        decision: Decision::Approved,
+        channel: "cli".into(),
+        reason: String::new(),
+        token_hash: None,
+        raw_alert_id: None,
+    };
+    let decided = approval::decide(store, &ApprovalsConfig::default(), &request).expect("approve");
+    assert!(matches!(decided, DecisionOutcome::Decided { .. }), "{decided:?}");
     setup.engine.sweep().await;
     let done = store.get_workflow(&id).expect("workflow");
     let history = history(store, &id);
@@ -198,7 +206,8 @@ async fn a_fix_that_cannot_be_proven_is_rolled_back() {
     std::fs::write(setup.home.root.join("alerts/postgres/test_unprovable_sequence.md"), unprovable)
         .expect("write policy");
     // A new engine over the same home and store, now that the policy files changed.
-    let engine = engine_for(&setup.home, &setup.dbname, "DEV", Arc::clone(setup.engine.store()));
+    let store = Store::open(setup.home.database_file()).expect("a second store on the same file");
+    let engine = engine_for(&setup.home, &setup.dbname, "DEV", store);
     let setup = Setup { engine, ..setup };
     nearly_exhausted_sequence(&setup.dbname).await;
     let id = ingest(&setup, alert(&SEQUENCE_ALERT.replace("POSTGRES_SEQUENCE", "TEST_SEQUENCE"))).await;

@@ -23,14 +23,17 @@ const SLACK_PATH: &str = "/services/T000/B000/s3cretslack";
 const HOOK_PATH: &str = "/hooks/sentri";
 const PD_PATH: &str = "/v2/enqueue";
 
-/// A store whose clock the test moves, and the clock's handle.
-fn store() -> (Arc<Store>, Arc<AtomicI64>) {
+/// A store whose clock the test moves, and the clock's handle, opened with a reporter for
+/// `config`'s channels, as the engine's store is.
+fn store(config: &Config) -> (Arc<Store>, Arc<AtomicI64>) {
     let now = Arc::new(AtomicI64::new(jiff::Timestamp::now().as_millisecond()));
     let reading = Arc::clone(&now);
     let store = Store::with_clock(Arc::new(move || {
         jiff::Timestamp::from_millisecond(reading.load(Ordering::SeqCst)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
     }))
     .expect("store");
+    let rule = RepeatRule { threshold: 3, hours: 24 };
+    let store = store.with_reporter(Arc::new(Reporter::new(Channels::from_config(config), move || rule)));
     (Arc::new(store), now)
 }
 
@@ -78,14 +81,7 @@ fn workflow(store: &Store) -> String {
         .id
 }
 
-/// Reports `store`'s state changes to `config`'s channels, as the engine sets it up.
-fn report(store: &Store, config: &Config) {
-    let rule = RepeatRule { threshold: 3, hours: 24 };
-    store.set_reporter(Arc::new(Reporter::new(Channels::from_config(config), move || rule)));
-}
-
-fn escalate(store: &Store, config: &Config, id: &str, why: &str) {
-    report(store, config);
+fn escalate(store: &Store, _config: &Config, id: &str, why: &str) {
     store.transition(id, WorkflowState::Detected, WorkflowState::Escalated, "engine", why).expect("escalate");
 }
 
@@ -93,7 +89,7 @@ fn escalate(store: &Store, config: &Config, id: &str, why: &str) {
 async fn an_escalation_reaches_slack_the_webhook_and_pagerduty_in_their_wire_formats() {
     let recorder = Recorder::start().await;
     let config = config(&recorder);
-    let (store, _) = store();
+    let (store, _) = store(&config);
     let id = workflow(&store);
     escalate(&store, &config, &id, "Safety Mesh: blocked (freeze window)");
     let queued = store.outbox_for_workflow(&id).expect("outbox");
@@ -163,9 +159,8 @@ async fn an_escalation_reaches_slack_the_webhook_and_pagerduty_in_their_wire_for
 async fn pagerduty_hears_of_escalations_only() {
     let recorder = Recorder::start().await;
     let config = config(&recorder);
-    let (store, _) = store();
+    let (store, _) = store(&config);
     let id = workflow(&store);
-    report(&store, &config);
     use WorkflowState::*;
     for (from, to) in [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, Executing)] {
         store.transition(&id, from, to, "engine", "step").expect("move");
@@ -181,7 +176,7 @@ async fn pagerduty_hears_of_escalations_only() {
 async fn a_failing_webhook_is_retried_after_its_backoff_and_sent_once() {
     let recorder = Recorder::start().await;
     let config = config(&recorder);
-    let (store, now) = store();
+    let (store, now) = store(&config);
     let id = workflow(&store);
     escalate(&store, &config, &id, "a DBA must take over");
     let notifier = Notifier::new(Arc::clone(&store), &config, NotifierSettings::default());
@@ -227,7 +222,7 @@ async fn an_unreachable_endpoint_is_a_failure_that_waits_in_the_outbox() {
         "notifications:\n  adapters:\n    - {{type: webhook, enabled: true, url: \"http://127.0.0.1:{closed}/x\"}}\n"
     );
     let config = Config::from_yaml(&yaml, Path::new("sentri.yaml"), &|_| None).expect("config").config;
-    let (store, _) = store();
+    let (store, _) = store(&config);
     let id = workflow(&store);
     escalate(&store, &config, &id, "why");
     let notifier = Notifier::new(Arc::clone(&store), &config, NotifierSettings::default());

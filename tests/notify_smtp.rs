@@ -17,6 +17,7 @@ use sentri::domain::WorkflowState;
 use sentri::engine::{Engine, EngineSettings};
 use sentri::home::Home;
 use sentri::intake::RawAlert;
+use sentri::notify::report::Reporter;
 use sentri::notify::{EmailContent, Notifier, NotifierSettings, SENTRI_HEADER, enqueue_email, notifier};
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
@@ -170,18 +171,25 @@ async fn a_workflow_the_engine_completes_is_reported_by_email_at_once() {
     );
     let env = |var: &str| (var == "SENTRI_DB_APP_PASSWORD").then(|| postgres::SUPERUSER_PASSWORD.to_owned());
     let config = Arc::new(Config::from_yaml(&yaml, Path::new("sentri.yaml"), &env).expect("config").config);
-    let store = Arc::new(Store::open(home.database_file()).expect("store"));
-    let engine = Engine::new(EngineSettings {
+    let policies = LivePolicies::load(&home.root);
+    let store = Store::open(home.database_file())
+        .expect("store")
+        .with_reporter(Reporter::for_config(&config, policies.clone()));
+    let store = Arc::new(store);
+    let engine = Engine::new(&EngineSettings {
         store: Arc::clone(&store),
-        policies: LivePolicies::load(&home.root),
+        policies,
         config: Arc::clone(&config),
         connect: ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(20),
             pool_size: 2,
         },
-        triage: None,
         sweep_interval: Duration::from_secs(3600),
+        shutdown_deadline: Duration::from_secs(10),
+        mailbox: false,
+        notifier: false,
+        watch_policies: false,
     });
     // The notifier as `sentri start` runs it, but polling only once a minute: the mail can
     // arrive promptly only if the engine's events wake it.

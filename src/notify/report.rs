@@ -8,6 +8,8 @@
 //! Pure functions of the workflow and the channels. [`Reporter`] hands them to the store, which
 //! queues the messages inside the transaction that commits the state change.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::channels::{Channels, SLACK_LABEL};
@@ -72,6 +74,14 @@ impl Reporter {
     /// reloaded while running is followed).
     pub fn new(channels: Channels, rule: impl Fn() -> RepeatRule + Send + Sync + 'static) -> Reporter {
         Reporter { channels, rule: Box::new(rule) }
+    }
+
+    /// The reporter a store is opened with: the channels `sentri.yaml` configures, the repeat
+    /// rule of the brain in force (hot-reloaded).
+    pub fn for_config(config: &crate::config::Config, policies: crate::policy::watch::LivePolicies) -> Arc<Reporter> {
+        Arc::new(Reporter::new(Channels::from_config(config), move || {
+            RepeatRule::from_brain(&policies.snapshot().brain)
+        }))
     }
 }
 

@@ -5,5 +5,6 @@ pub mod matcher;
 pub mod plan;
 pub mod samples;
 pub mod shapes;
+pub mod steps;
 pub mod triage;
 pub mod verify;

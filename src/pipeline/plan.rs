@@ -62,6 +62,25 @@ pub struct Plan {
     pub source: PlanSource,
     /// Why this plan was chosen, in words for the approver.
     pub rationale: String,
+    /// What "the fix worked" means for this plan, fixed when the plan is made and covered by
+    /// its hash: a policy edited after an approval cannot change whether a rollback happens.
+    #[serde(default)]
+    pub proof: ProofSpec,
+}
+
+/// How the executor proves a fix: the success criteria over the validation query, or, without
+/// criteria, the verification query run again with its own rules. Conditions are kept in their
+/// written form (`used_pct < before.used_pct`) and parsed when judged.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProofSpec {
+    /// `## Success Criteria`, over the validation query's first row after the fix.
+    pub success_criteria: Vec<String>,
+    /// The verification query, run again when there are no success criteria.
+    pub verification: Option<PlanStep>,
+    /// `## Confirmed When`, for that re-verification.
+    pub confirmed_when: Vec<String>,
+    /// `## Tolerance`, for that re-verification.
+    pub tolerance: Vec<(String, f64)>,
 }
 
 impl Plan {
@@ -102,6 +121,7 @@ mod tests {
             values: BTreeMap::from([("tablespace_name".into(), Some("USERS".into()))]),
             source: PlanSource::Template,
             rationale: "the policy's template fix".into(),
+            proof: ProofSpec::default(),
         }
     }
 
@@ -115,6 +135,9 @@ mod tests {
         let mut other_rollback = sample();
         other_rollback.rollback.clear();
         assert_ne!(plan.hash(), other_rollback.hash());
+        let mut other_proof = sample();
+        other_proof.proof.success_criteria.push("used_pct < 90".into());
+        assert_ne!(plan.hash(), other_proof.hash(), "what proves the fix is part of what is approved");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Plan, PlanSource, PlanStep};
+use super::plan::{Plan, PlanSource, PlanStep, ProofSpec};
 pub use crate::domain::VerificationVerdict;
 use crate::policy::AlertPolicy;
 use crate::policy::condition::{self, Scope};
@@ -30,6 +30,17 @@ pub struct Verification {
 /// the alert reported that is now better than reported by more than the tolerance means the
 /// problem went away.
 pub fn judge(policy: &AlertPolicy, alert_fields: &BTreeMap<String, String>, rows: Option<&Rows>) -> Verification {
+    judge_with(&policy.confirmed_when, &policy.tolerance, alert_fields, rows)
+}
+
+/// [`judge`] with the rules given directly: how the executor re-verifies with the rules the
+/// approved plan carries rather than the policy in force now.
+pub fn judge_with(
+    confirmed_when: &[condition::Condition],
+    tolerance: &[(String, f64)],
+    alert_fields: &BTreeMap<String, String>,
+    rows: Option<&Rows>,
+) -> Verification {
     let Some(rows) = rows else {
         return Verification {
             verdict: VerificationVerdict::Unverifiable,
@@ -47,9 +58,9 @@ pub fn judge(policy: &AlertPolicy, alert_fields: &BTreeMap<String, String>, rows
         };
     };
     let mut explanations = Vec::new();
-    let confirmed = if policy.confirmed_when.is_empty() {
+    let confirmed = if confirmed_when.is_empty() {
         let mut held = true;
-        for (key, tolerance) in &policy.tolerance {
+        for (key, tolerance) in tolerance {
             let (Some(actual), Some(reported)) = (
                 first.get(key).and_then(|v| condition::parse_number(v)),
                 alert_fields.get(key).and_then(|v| condition::parse_number(v)),
@@ -70,7 +81,7 @@ pub fn judge(policy: &AlertPolicy, alert_fields: &BTreeMap<String, String>, rows
         held
     } else {
         let scope = Scope { row: Some(&first), alert: Some(alert_fields), before: None };
-        let (held, outcomes) = condition::all_hold(&policy.confirmed_when, &scope);
+        let (held, outcomes) = condition::all_hold(confirmed_when, &scope);
         explanations.extend(outcomes.into_iter().map(|outcome| outcome.explanation));
         held
     };
@@ -177,6 +188,12 @@ pub fn template_plan(policy: &AlertPolicy, inputs: &PlanInputs<'_>) -> Option<Pl
             policy.name,
             inputs.verification.explanations.join("; ")
         ),
+        proof: ProofSpec {
+            success_criteria: policy.success_criteria.iter().map(ToString::to_string).collect(),
+            verification: policy.verification.as_ref().map(step),
+            confirmed_when: policy.confirmed_when.iter().map(ToString::to_string).collect(),
+            tolerance: policy.tolerance.clone(),
+        },
     })
 }
 

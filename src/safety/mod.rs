@@ -33,7 +33,7 @@ pub use crate::domain::MeshVerdict;
 use crate::pipeline::plan::Plan;
 use crate::policy::Brain;
 use crate::policy::environment::EnvironmentPolicy;
-use crate::store::audit::{actions, append_audit};
+use crate::store::audit::actions;
 use crate::store::{LockOutcome, NewAudit, Store, StoreError};
 
 /// A check's verdict with the reason a DBA reads in the console, the approval request and the
@@ -268,12 +268,7 @@ pub fn audit(store: &Store, plan: &Plan, decision: &MeshDecision) -> Result<(), 
             "plan_hash": decision.plan_hash,
         }),
     ));
-    store.write(|tx, now| {
-        for new in rows {
-            append_audit(tx, now, new)?;
-        }
-        Ok(())
-    })
+    store.audit_all(rows)
 }
 
 /// Where the caller's failure count must start for the circuit breaker to accept it.

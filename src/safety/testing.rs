@@ -39,6 +39,7 @@ pub fn plan(environment: &str) -> Plan {
         values: BTreeMap::from([("tablespace_name".into(), Some("users".into()))]),
         source: PlanSource::Template,
         rationale: "the policy's template fix".into(),
+        proof: crate::pipeline::plan::ProofSpec::default(),
     }
 }
 

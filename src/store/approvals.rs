@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{NewAudit, actions, append_audit};
-use super::workflows::{WorkflowRow, transition_in};
+use super::workflows::WorkflowRow;
+#[cfg(test)]
+use super::workflows::transition_in;
 use super::{SqlContext, Store, StoreError, stored_timestamp, timestamp_text};
 use crate::domain::WorkflowState;
 
@@ -159,7 +161,12 @@ impl Store {
     /// Records a decision and moves the workflow AWAITING_APPROVAL → APPROVED or DENIED, all in
     /// one transaction. [`StoreError::StaleState`] if it is no longer awaiting approval (timed
     /// out, or someone else decided first); then nothing is written.
-    pub fn decide_approval(&self, new: &NewApproval) -> Result<(ApprovalRow, WorkflowRow), StoreError> {
+    ///
+    /// None of the approval rules apply here (approvers list, four-eyes, tokens): only
+    /// `pipeline::approval::decide` may move a workflow out of AWAITING_APPROVAL, so this exists
+    /// for the store's own tests alone.
+    #[cfg(test)]
+    pub(crate) fn decide_approval(&self, new: &NewApproval) -> Result<(ApprovalRow, WorkflowRow), StoreError> {
         self.write(|tx, now| {
             let (row, workflow) = insert_in(tx, now, new)?;
             let actor = format!("{}:{}", new.channel, new.approver);

@@ -318,6 +318,17 @@ impl Store {
         self.write(|tx, now| append_audit(tx, now, new))
     }
 
+    /// Appends several audit rows in one transaction, in order: all of them or none (the
+    /// Safety Mesh's verdicts on one plan).
+    pub fn audit_all(&self, rows: Vec<NewAudit>) -> Result<(), StoreError> {
+        self.write(|tx, now| {
+            for new in rows {
+                append_audit(tx, now, new)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Proves the chain, or says where it breaks. Reads the whole table in one pass.
     pub fn verify_audit(&self) -> Result<ChainReport, StoreError> {
         self.read(|conn| {

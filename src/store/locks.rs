@@ -85,6 +85,14 @@ impl Store {
         })
     }
 
+    /// Releases every lock `workflow_id` holds, whatever its key: crash recovery's way to free
+    /// the resources of a fix it will never finish. Returns how many were held.
+    pub fn release_all_locks_of(&self, workflow_id: &str) -> Result<usize, StoreError> {
+        self.write(|tx, _| {
+            tx.execute("DELETE FROM locks WHERE workflow_id = ?1", [workflow_id]).ctx("releasing a workflow's locks")
+        })
+    }
+
     /// Who holds `resource_key` and until when, if anyone (expired locks included: check
     /// `expires_at`).
     pub fn lock_holder(&self, resource_key: &str) -> Result<Option<(String, Timestamp)>, StoreError> {

@@ -79,11 +79,23 @@ pub(crate) fn report_transitions(
 }
 
 impl Store {
-    /// From now on, every transition this store commits is reported through `reporter` (see
-    /// the module docs). Replaces any reporter set before.
-    pub fn set_reporter(&self, reporter: Arc<dyn TransitionReporter>) {
+    /// The store, with every transition it commits reported through `reporter` (see the module
+    /// docs): how a store is opened for anything that moves workflows, so that no command can
+    /// end a workflow without its notifications.
+    pub fn with_reporter(self, reporter: Arc<dyn TransitionReporter>) -> Store {
+        self.set_reporter(reporter);
+        self
+    }
+
+    /// Replaces the reporter. Only for tests; everything else opens the store with one.
+    pub(crate) fn set_reporter(&self, reporter: Arc<dyn TransitionReporter>) {
         let mut slot = self.reporter.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         *slot = Some(reporter);
+    }
+
+    /// Whether no reporter is set: transitions this store commits queue no notifications.
+    pub fn reporter_missing(&self) -> bool {
+        self.reporter().is_none()
     }
 
     /// The reporter in force, if any.

@@ -363,13 +363,62 @@ impl Store {
         actor: &str,
         reason: &str,
     ) -> Result<WorkflowRow, StoreError> {
+        self.transition_with_detail(id, from, to, actor, reason, serde_json::json!({}))
+    }
+
+    /// [`Store::transition`] with more evidence in its audit row's detail (e.g. what a
+    /// re-verification after a restart found), so it is kept in the chain with the move itself.
+    pub fn transition_with_detail(
+        &self,
+        id: &str,
+        from: WorkflowState,
+        to: WorkflowState,
+        actor: &str,
+        reason: &str,
+        detail: serde_json::Value,
+    ) -> Result<WorkflowRow, StoreError> {
         if !from.can_transition(to) {
             return Err(StoreError::IllegalTransition { from, to });
         }
         self.write(|tx, now| {
             let current = get_in(tx, id)?;
-            transition_in(tx, now, &current, from, to, actor, reason, serde_json::json!({}))
+            transition_in(tx, now, &current, from, to, actor, reason, detail)
         })
+    }
+
+    /// The ids of the workflows in any of `states`, oldest first, read through the state index:
+    /// what the engine's sweep drives, without loading every workflow ever recorded.
+    pub fn workflow_ids_in(&self, states: &[WorkflowState]) -> Result<Vec<String>, StoreError> {
+        let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
+        let json = to_json("encoding states", &names)?;
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT id FROM workflows WHERE state IN (SELECT value FROM json_each(?1))
+                     ORDER BY created_at, rowid",
+                )
+                .ctx("listing workflows to drive")?;
+            let ids = statement
+                .query_map([&json], |row| row.get(0))
+                .ctx("listing workflows to drive")?
+                .collect::<Result<Vec<String>, _>>()
+                .ctx("listing workflows to drive")?;
+            Ok(ids)
+        })
+    }
+
+    /// Stores the verification evidence of a workflow (replacing an earlier one).
+    pub fn set_verification(&self, id: &str, verification: &impl Serialize) -> Result<WorkflowRow, StoreError> {
+        let value = serde_json::to_value(verification)
+            .map_err(|source| StoreError::Json { context: "encoding a verification", source })?;
+        self.set_workflow_payload(id, Payload::Verification, &value)
+    }
+
+    /// Stores what the executor did and measured (replacing an earlier report).
+    pub fn set_execution(&self, id: &str, report: &impl Serialize) -> Result<WorkflowRow, StoreError> {
+        let value = serde_json::to_value(report)
+            .map_err(|source| StoreError::Json { context: "encoding an execution report", source })?;
+        self.set_workflow_payload(id, Payload::Execution, &value)
     }
 
     /// One workflow by its full id.

@@ -17,7 +17,7 @@ use sentri::pipeline::plan::{Plan, PlanSource, PlanStep};
 use sentri::policy::Brain;
 use sentri::policy::alert::Risk;
 use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
-use sentri::store::{Decision, LockOutcome, NewApproval, NewWorkflow, Payload, RawAlertOutcome, Store, WorkflowRow};
+use sentri::store::{Decision, LockOutcome, NewWorkflow, Payload, RawAlertOutcome, Store, WorkflowRow};
 use sentri::targets::sql::IdentifierKind;
 use sentri::targets::{DbKind, Profile};
 
@@ -84,6 +84,7 @@ fn plan(workflow: &WorkflowRow, tablespace: &str) -> Plan {
         values: BTreeMap::from([("tablespace_name".into(), Some(tablespace.into()))]),
         source: PlanSource::Template,
         rationale: "the policy's template fix: add a datafile".into(),
+        proof: sentri::pipeline::plan::ProofSpec::default(),
     }
 }
 
@@ -158,18 +159,17 @@ pub fn filled() -> Fixture {
     let hash = with_plan.plan_hash.clone().expect("hash");
     mesh(&store, &completed_plan, None);
     walk(&store, &completed, &[AwaitingApproval], "the Safety Mesh asks for approval");
-    store
-        .decide_approval(&NewApproval {
-            workflow_id: completed.id.clone(),
-            plan_hash: hash.clone(),
-            approver: "alice".into(),
-            decision: Decision::Approved,
-            channel: "cli".into(),
-            reason: String::new(),
-            token_hash: None,
-            expires_at: None,
-        })
-        .expect("approval");
+    let request = sentri::pipeline::approval::DecisionRequest {
+        workflow_id: completed.id.clone(),
+        plan_hash: hash.clone(),
+        approver: "alice".into(),
+        decision: Decision::Approved,
+        channel: "cli".into(),
+        reason: String::new(),
+        token_hash: None,
+        raw_alert_id: None,
+    };
+    sentri::pipeline::approval::decide(&store, &Default::default(), &request).expect("approval");
     walk(&store, &completed, &[PreFlight], "re-checked after approval");
     mesh(&store, &completed_plan, Some(hash.clone()));
     walk(&store, &completed, &[Executing], "");

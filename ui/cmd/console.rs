@@ -4,12 +4,12 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use sentri::home::LockError;
+use sentri::notify::report::Reporter;
+use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
-use tokio_util::sync::CancellationToken;
 
 use super::Context;
 use crate::console::model::EngineState;
@@ -27,8 +27,12 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     console::ensure_terminal()?;
     let home = context.existing_home()?;
     let config = Arc::new(context.config()?);
+    // Decisions taken in an attached console end workflows too: the store reports them.
+    let reporter = Reporter::for_config(&config, LivePolicies::load(&home.root));
     let store = Arc::new(
-        Store::open(home.database_file()).with_context(|| format!("opening {}", home.database_file().display()))?,
+        Store::open(home.database_file())
+            .with_context(|| format!("opening {}", home.database_file().display()))?
+            .with_reporter(reporter),
     );
     let databases: Vec<String> = config.databases.iter().map(|d| d.name.clone()).collect();
     let approver = super::approve::os_user();
@@ -50,23 +54,23 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         Err(error) => return Err(error.into()),
     };
     let _log_guard = super::logging::init_file_only(&home.log_dir(), config.monitoring.log_level.as_filter())?;
-    let prepared = super::start::Prepared::new(&home, config, Arc::clone(&store))?;
-    let engine = Arc::clone(prepared.engine());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let shutdown = CancellationToken::new();
-    let running = runtime.spawn(prepared.run(shutdown.clone()));
+    let engine = {
+        let _entered = runtime.enter();
+        super::start::start_daemon_engine(&home, config)?
+    };
+    let store = Arc::clone(engine.store());
     let result = console::run(ConsoleSource {
         store,
-        engine: Some(EngineLink { engine, runtime: runtime.handle().clone() }),
+        engine: Some(EngineLink { engine: engine.clone(), runtime: runtime.handle().clone() }),
         engine_state: EngineState::InProcess,
         label: None,
         databases,
         approver,
         approvals,
     });
-    shutdown.cancel();
     eprintln!("Stopping the engine: the current step finishes first…");
-    let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(70), running).await });
+    runtime.block_on(engine.shutdown());
     drop(lock);
     result?;
     Ok(ExitCode::SUCCESS)

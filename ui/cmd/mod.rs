@@ -21,14 +21,10 @@ pub mod stats;
 pub mod table;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use sentri::config::{Config, LoadedConfig};
 use sentri::home::Home;
-use sentri::notify::Channels;
-use sentri::notify::report::{RepeatRule, Reporter};
-use sentri::policy::brain::Brain;
 use sentri::store::Store;
 
 /// What every command needs to find its files.
@@ -81,36 +77,28 @@ impl Context {
         loaded.config.databases.iter().filter(|d| d.engine.is_simulated()).map(|d| d.name.clone()).collect()
     }
 
-    /// The store, which must already exist (read commands never create one).
+    /// The store, which must already exist (commands never create one), opened with its
+    /// reporter: a workflow a command ends (deny, resolve, a clear event replayed) queues its
+    /// messages exactly as one the daemon ends, in the same transaction; the daemon's notifier
+    /// sends them. A configuration that does not load leaves notifications off, with a warning,
+    /// rather than blocking a DBA's decision.
     pub fn store(&self) -> anyhow::Result<Store> {
         let home = self.existing_home()?;
         let path = home.database_file();
         if !path.exists() {
             bail!("no store at {}; run `sentri init` first", path.display());
         }
-        Store::open(&path).with_context(|| format!("opening {}", path.display()))
-    }
-
-    /// Turns notifications on for `store`: a workflow a command ends (deny, resolve, a clear
-    /// event replayed) queues its messages exactly as one the daemon ends, in the same
-    /// transaction; the daemon's notifier sends them.
-    pub fn report_changes(&self, store: &Store, config: &Config) -> anyhow::Result<()> {
-        let home = self.existing_home()?;
-        let brain = Brain::load(&home.root.join("brain"), &mut Vec::new());
-        let rule = RepeatRule::from_brain(&brain);
-        store.set_reporter(Arc::new(Reporter::new(Channels::from_config(config), move || rule)));
-        Ok(())
-    }
-
-    /// The store with notifications on ([`Context::report_changes`]). A configuration that
-    /// does not load leaves them off, with a warning, rather than blocking a DBA's decision.
-    pub fn notifying_store(&self) -> anyhow::Result<Store> {
-        let store = self.store()?;
+        let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
         match self.config() {
-            Ok(config) => self.report_changes(&store, &config)?,
-            Err(error) => eprintln!("warning: notifications are off for this command: {error:#}"),
+            Ok(config) => {
+                let policies = sentri::policy::watch::LivePolicies::load(&home.root);
+                Ok(store.with_reporter(sentri::notify::report::Reporter::for_config(&config, policies)))
+            }
+            Err(error) => {
+                eprintln!("warning: notifications are off for this command: {error:#}");
+                Ok(store)
+            }
         }
-        Ok(store)
     }
 }
 

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sentri::intake::replay;
-use sentri::pipeline::approval::{self, DecisionOutcome};
+use sentri::pipeline::approval::DecisionOutcome;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
-use sentri::pipeline::triage::{self, Triage, TriageRules};
+use sentri::pipeline::steps::{self, Taken};
+use sentri::pipeline::triage::Triage;
 use sentri::policy::PolicySet;
 use sentri::store::timestamp_text;
 
@@ -49,9 +50,6 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let received_at = timestamp_text(jiff::Timestamp::now());
     let messages = replay::read(&args.path, &received_at)?;
     let store = if args.dry_run { None } else { Some(context.store()?) };
-    if let Some(store) = &store {
-        context.report_changes(store, &config)?;
-    }
     let mut replayed = Vec::new();
     for message in messages {
         let outcome = matcher::match_alert(&message.raw, &policies, &databases);
@@ -82,34 +80,38 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 let (id, new) = store.insert_raw_alert(&message.raw)?;
                 if !new {
                     "already stored: skipped".to_owned()
-                } else if let Some(handled) = approval::inbound::handle_reply(store, &config.approvals, id)? {
-                    // A reply to an approval request is judged as one, never triaged as an alert.
-                    match handled.outcome {
-                        DecisionOutcome::Refused { rule } => format!("approval reply rejected: {rule}"),
-                        DecisionOutcome::Recorded { approvals, required } => {
-                            format!("approval reply: {approvals} of {required} approvals")
-                        }
-                        DecisionOutcome::Decided { state } => format!("approval reply: {state}"),
-                    }
                 } else {
-                    match triage::triage(store, id, &policies, &databases, &TriageRules::default())? {
-                        Triage::Created { workflow_id, .. } => {
+                    // The engine's own intake step: a reply is judged as one, anything else is
+                    // triaged with the brain's duplicate and correlation windows.
+                    match steps::take_in(store, id, &policies, &config, &config.approvals)? {
+                        Taken::Reply(handled) => match handled.outcome {
+                            DecisionOutcome::Refused { rule } => format!("approval reply rejected: {rule}"),
+                            DecisionOutcome::Recorded { approvals, required } => {
+                                format!("approval reply: {approvals} of {required} approvals")
+                            }
+                            DecisionOutcome::Decided { state } => format!("approval reply: {state}"),
+                        },
+                        Taken::Triaged(Triage::Created { workflow_id, .. }) => {
                             // Whoever replays an alert asked for its change (four-eyes).
                             store.record_requester(&workflow_id, &super::approve::os_user(), "replay")?;
                             format!("workflow {}", &workflow_id[..8])
                         }
-                        Triage::Folded { workflow_id, .. } => format!("folded into {}", &workflow_id[..8]),
-                        Triage::Cleared { workflow_id, resolved } => {
+                        Taken::Triaged(Triage::Folded { workflow_id, .. }) => {
+                            format!("folded into {}", &workflow_id[..8])
+                        }
+                        Taken::Triaged(Triage::Cleared { workflow_id, resolved }) => {
                             format!(
                                 "clear event for {}{}",
                                 &workflow_id[..8],
                                 if resolved { " (resolved)" } else { "" }
                             )
                         }
-                        Triage::ClearWithoutWorkflow { .. } => "clear event, no open workflow".to_owned(),
-                        Triage::Unmatched => "unmatched (kept)".to_owned(),
-                        Triage::AlreadyTriaged => "already triaged".to_owned(),
-                        Triage::OwnMail => "Sentri's own mail (ignored, kept)".to_owned(),
+                        Taken::Triaged(Triage::ClearWithoutWorkflow { .. }) => {
+                            "clear event, no open workflow".to_owned()
+                        }
+                        Taken::Triaged(Triage::Unmatched) => "unmatched (kept)".to_owned(),
+                        Taken::Triaged(Triage::AlreadyTriaged) => "already triaged".to_owned(),
+                        Taken::Triaged(Triage::OwnMail) => "Sentri's own mail (ignored, kept)".to_owned(),
                     }
                 }
             }

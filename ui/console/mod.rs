@@ -3,7 +3,7 @@
 //!
 //! [`app`] is the state and what keys do to it (no terminal); [`view`] and [`panes`] draw it;
 //! [`refresh`] keeps it in step with the store; [`decide`] records decisions; [`run`] owns the
-//! terminal. The console talks to the store, and to an in-process [`Engine`] when there is one
+//! terminal. The console talks to the store, and to an in-process engine ([`EngineHandle`]) when there is one
 //! (`sentri console` without a daemon, or the demo) — never to a database under care.
 
 pub mod app;
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event};
 use sentri::config::ApprovalsConfig;
-use sentri::engine::Engine;
+use sentri::engine::EngineHandle;
 use sentri::store::Store;
 use tokio::sync::broadcast::error::TryRecvError;
 
@@ -33,7 +33,7 @@ use theme::Theme;
 
 /// An engine running in this process, and the runtime it runs on.
 pub struct EngineLink {
-    pub engine: Arc<Engine>,
+    pub engine: EngineHandle,
     pub runtime: tokio::runtime::Handle,
 }
 
@@ -196,7 +196,7 @@ fn carry_out(source: &ConsoleSource, app: &mut App, command: &Command) {
                     | Command::Deny { workflow_id, .. }
                     | Command::Resolve { workflow_id, .. } => workflow_id.clone(),
                 };
-                let engine = Arc::clone(&link.engine);
+                let engine = link.engine.clone();
                 link.runtime.spawn(async move { engine.drive(&workflow_id).await });
             }
         }

@@ -4,15 +4,16 @@
 //! allows; these are the same library steps it runs, stopped before the executor. The conflict
 //! lock is judged as if it were free, since nothing is taken.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use sentri::config::Config;
 use sentri::domain::VerificationVerdict;
 use sentri::intake::RawAlert;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
+use sentri::pipeline::steps;
 use sentri::pipeline::verify::{self, PlanInputs};
 use sentri::policy::PolicySet;
-use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
+use sentri::safety::{self, FailureCount, LockAttempt};
 use sentri::store::LockOutcome;
 use sentri::targets::{ConnectOptions, Target};
 
@@ -55,18 +56,13 @@ pub async fn judge(
     }
     let Some(target) = targets.get(&database.name) else { return lines };
     let policy = &alert.policy;
-    let values = verify::plan_values(policy, &alert.fields, &BTreeMap::new());
-    let rows = match &policy.verification {
-        None => None,
-        Some(query) => match target.query(&query.sql, &values).await {
-            Ok(rows) => Some(rows),
-            Err(error) => {
-                lines.push(format!("  the verification query failed: {error} (would be ESCALATED)"));
-                return lines;
-            }
-        },
+    let verification = match steps::verify_live(target, policy, &alert.fields).await {
+        Ok(verification) => verification,
+        Err(error) => {
+            lines.push(format!("  the verification query failed: {error} (would be ESCALATED)"));
+            return lines;
+        }
     };
-    let verification = verify::judge(policy, &alert.fields, rows.as_ref());
     lines.push(format!("  verification: {:?} — {}", verification.verdict, verification.explanations.join("; ")));
     if verification.verdict != VerificationVerdict::Confirmed {
         lines.push("  nothing to fix here".into());
@@ -87,32 +83,17 @@ pub async fn judge(
     for step in &plan.steps {
         lines.push(format!("  plan: {}", step.sql.split_whitespace().collect::<Vec<_>>().join(" ")));
     }
-    for check in &policy.preflight {
-        let outcome = match target.query(&check.sql.sql, &plan.values).await {
-            Ok(rows) => {
-                let (passed, why) = verify::preflight_passes(&check.expectation, &rows);
-                format!("{} ({why})", if passed { "pass" } else { "FAIL" })
-            }
-            Err(error) => format!("FAIL ({error})"),
-        };
-        lines.push(format!("  pre-flight {}: {outcome}", check.name));
+    for check in steps::pre_flight(target, policy, &plan).await {
+        let verdict = if check.passed { "pass" } else { "FAIL" };
+        lines.push(format!("  pre-flight {}: {verdict} ({})", check.name, check.explanation));
     }
     let lock_key = safety::conflict_lock::lock_key(&plan);
-    let environment_policy = policies.environments.iter().find(|e| database.answers_to(&e.database_id));
-    let context = MeshContext {
-        brain: &policies.brain,
-        now,
-        environment_policy,
-        database_autonomy: database.autonomy_level,
-        database_aliases: &database.aliases,
-        critical_schemas: &database.critical_schemas,
-        lock: Some(LockAttempt {
-            key: lock_key,
-            outcome: LockOutcome::Acquired { expires_at: now + jiff::SignedDuration::from_mins(30) },
-        }),
-        failures: Some(FailureCount { since: safety::failure_window_start(&policies.brain, now), count: 0 }),
-        approved_plan_hash: None,
+    let lock = LockAttempt {
+        key: lock_key,
+        outcome: LockOutcome::Acquired { expires_at: now + jiff::SignedDuration::from_mins(30) },
     };
+    let failures = FailureCount { since: safety::failure_window_start(&policies.brain, now), count: 0 };
+    let context = steps::mesh_context(policies, Some(database), &plan, now, Some(lock), Some(failures), None);
     lines.push("  Safety Mesh (dry run: the conflict lock is judged as if taken; nothing is locked)".into());
     let (decision, _) = safety::evaluate(plan, &context);
     for check in &decision.checks {

@@ -39,7 +39,7 @@ pub fn run(demo: LiveDemo) -> anyhow::Result<()> {
     let feeder = runtime.spawn(feed(Arc::clone(&session), demo.alerts, demo.real));
     let source = ConsoleSource {
         store: Arc::clone(&session.store),
-        engine: Some(EngineLink { engine: Arc::clone(&session.engine), runtime: runtime.handle().clone() }),
+        engine: Some(EngineLink { engine: session.engine.clone(), runtime: runtime.handle().clone() }),
         engine_state: EngineState::InProcess,
         label: Some(demo.label),
         databases: session.config.databases.iter().map(|database| database.name.clone()).collect(),

@@ -1,7 +1,8 @@
 //! A demo session: a throwaway SENTRI_HOME with the embedded policy pack, a store, and the real
-//! [`Engine`] running in process over a configuration held in memory. Alerts go in the way the
-//! mailbox puts them in — stored as raw alerts first, then handed to the engine by id — and
-//! approvals go through `pipeline::approval::decide` exactly as `sentri approve`'s do.
+//! engine running in process ([`Engine::start`], with no mailbox, notifier or policy watcher)
+//! over a configuration held in memory. Alerts go in the way the mailbox puts them in — stored
+//! as raw alerts first, then taken in by the engine — and decisions go through the engine's
+//! handle, judged by `pipeline::approval::decide` exactly as `sentri approve`'s are.
 //!
 //! Nothing here prints: the headless narration ([`super::narrate`]) and the console
 //! ([`super::live`]) both take a session and show what happens in it. The home is removed when the session is
@@ -13,19 +14,17 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use sentri::config::Config;
 use sentri::domain::WorkflowState;
-use sentri::engine::{Engine, EngineSettings};
+use sentri::engine::{Engine, EngineHandle, EngineSettings};
 use sentri::home::Home;
 use sentri::intake::RawAlert;
-use sentri::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
+use sentri::notify::report::Reporter;
+use sentri::pipeline::approval::{DecisionOutcome, DecisionRequest};
 use sentri::policy::watch::LivePolicies;
 use sentri::store::alerts::RawAlertOutcome;
 use sentri::store::approvals::Decision;
 use sentri::store::workflows::WorkflowRow;
 use sentri::store::{Clock, Store};
 use sentri::targets::ConnectOptions;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// How long one alert may take to reach a state the demo waits for.
 const SETTLE_LIMIT: Duration = Duration::from_secs(120);
@@ -56,11 +55,8 @@ pub struct DemoSession {
     _dir: tempfile::TempDir,
     pub home: Home,
     pub store: Arc<Store>,
-    pub engine: Arc<Engine>,
+    pub engine: EngineHandle,
     pub config: Arc<Config>,
-    intake: mpsc::Sender<i64>,
-    shutdown: CancellationToken,
-    running: JoinHandle<()>,
 }
 
 impl DemoSession {
@@ -81,20 +77,21 @@ impl DemoSession {
         })
         .await?
         .context("opening the demo's store")?;
-        let store = Arc::new(store);
         let config = Arc::new(options.config);
-        let engine = Engine::new(EngineSettings {
+        let policies = LivePolicies::load(&home.root);
+        let store = Arc::new(store.with_reporter(Reporter::for_config(&config, policies.clone())));
+        let engine = Engine::start(EngineSettings {
             store: Arc::clone(&store),
-            policies: LivePolicies::load(&home.root),
+            policies,
             config: Arc::clone(&config),
             connect: ConnectOptions::default(),
-            triage: None,
             sweep_interval: options.sweep_interval,
+            shutdown_deadline: Duration::from_secs(30),
+            mailbox: false,
+            notifier: false,
+            watch_policies: false,
         });
-        let (intake, receiver) = mpsc::channel(64);
-        let shutdown = CancellationToken::new();
-        let running = tokio::spawn(Arc::clone(&engine).run(receiver, shutdown.clone()));
-        Ok(DemoSession { _dir: dir, home, store, engine, config, intake, shutdown, running })
+        Ok(DemoSession { _dir: dir, home, store, engine, config })
     }
 
     /// Stores an email as a raw alert and hands its id to the engine, as the mailbox intake
@@ -103,7 +100,9 @@ impl DemoSession {
         let received_at = sentri::store::timestamp_text(self.store.now());
         let raw = RawAlert::from_rfc822(email.as_bytes(), received_at);
         let (id, _) = self.blocking(move |store| Ok(store.insert_raw_alert(&raw)?)).await?;
-        self.intake.send(id).await.context("the engine stopped taking alerts")?;
+        // Taken in on the engine's own tasks, as the mailbox's are; `settle` waits for it.
+        let engine = self.engine.clone();
+        tokio::spawn(async move { engine.ingest(id).await });
         Ok(id)
     }
 
@@ -160,13 +159,11 @@ impl DemoSession {
             token_hash: None,
             raw_alert_id: None,
         };
-        let config = Arc::clone(&self.config);
-        let outcome = self.blocking(move |store| Ok(approval::decide(store, &config.approvals, &request)?)).await?;
+        let outcome = self.engine.decide(request).await.context("the engine did not take the decision")?;
         if let DecisionOutcome::Refused { rule } = outcome {
             bail!("the decision was refused: {rule}");
         }
         let decided = self.workflow(&workflow.id).await?;
-        self.engine.drive(&decided.id).await;
         let id = decided.id.clone();
         let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
         loop {
@@ -178,7 +175,7 @@ impl DemoSession {
                 bail!("workflow {} did not settle after the decision", current.short_id());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            self.engine.drive(&id).await;
+            self.engine.drive(&id).await.context("the engine stopped")?;
         }
     }
 
@@ -190,8 +187,7 @@ impl DemoSession {
 
     /// Stops the engine (it finishes the step it is in) and removes the home.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.running).await;
+        self.engine.shutdown().await;
     }
 
     /// Runs a store call on the blocking pool.

@@ -277,7 +277,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
         }
         return Judged::Decide;
     }
-    let approver = request.approver.trim().to_lowercase();
+    let approver = approver_identity(&request.approver);
     if rules.forbid_self_approval && requesters(facts).contains(&approver) {
         return Judged::Refuse(Rule::SelfApproval);
     }
@@ -285,7 +285,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
         .prior
         .iter()
         .filter(|prior| prior.decision == Decision::Approved && prior.plan_hash == request.plan_hash)
-        .map(|prior| prior.approver.trim().to_lowercase())
+        .map(|prior| approver_identity(&prior.approver))
         .collect();
     if earlier.contains(&approver) {
         return Judged::Refuse(Rule::AlreadyApproved);
@@ -363,3 +363,26 @@ pub(crate) fn rejection_audit(
 
 #[cfg(test)]
 mod tests;
+
+/// The one spelling of an approver's identity that approvals are counted by: trimmed and
+/// lower-cased, so `Alice@Example.com` and `alice@example.com` are one person.
+pub fn approver_identity(approver: &str) -> String {
+    approver.trim().to_lowercase()
+}
+
+/// The plan hash enough distinct people approved, if any: approvals bound to the workflow's
+/// current plan, decision APPROVED, counted once per identity ([`approver_identity`]), the
+/// same count [`decide`] applies. What the engine hands the Safety Mesh as approved.
+pub fn approved_plan_hash(
+    workflow: &crate::store::workflows::WorkflowRow,
+    approvals: &[crate::store::approvals::ApprovalRow],
+    required: u32,
+) -> Option<String> {
+    let hash = workflow.plan_hash.clone()?;
+    let approvers: HashSet<String> = approvals
+        .iter()
+        .filter(|approval| approval.plan_hash == hash && approval.decision == Decision::Approved)
+        .map(|approval| approver_identity(&approval.approver))
+        .collect();
+    (approvers.len() >= usize::try_from(required.max(1)).unwrap_or(usize::MAX)).then_some(hash)
+}

@@ -1,0 +1,386 @@
+//! The engine: wires intake → triage → verification → Safety Mesh → executor, for the daemon,
+//! the console and the demo alike.
+//!
+//! [`Engine::start`] starts it: mailbox intake, the sweeper, the notifier and the policy
+//! watcher, in one task tracker under one cancellation token, stopped with one deadline. What
+//! it returns, an [`EngineHandle`], is how everything else talks to it: typed commands with
+//! typed replies, and small events.
+//!
+//! Every step is a state transition committed to the store *before* its side effect runs, so a
+//! crash leaves a state the engine resumes from without guessing: a workflow found VERIFYING or
+//! PRE_FLIGHT after a restart runs that read-only step again; one found EXECUTING is never run
+//! again, but re-verified and handed to a DBA with the evidence. The store is the truth;
+//! [`EngineEvent`]s only say "look again".
+
+mod connections;
+mod drive;
+mod handle;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+pub use connections::{FIRST_BACKOFF, MAX_BACKOFF, backoff_after};
+pub use handle::{EngineHandle, ResolveOutcome};
+
+use crate::config::Config;
+use crate::domain::WorkflowState;
+use crate::intake::imap::{self, ImapSettings};
+use crate::notify::notifier::{self, Notifier, NotifierSettings};
+use crate::pipeline::approval;
+use crate::pipeline::steps::{self, Taken};
+use crate::pipeline::triage::Triage;
+use crate::policy::watch::LivePolicies;
+use crate::store::workflows::WorkflowRow;
+use crate::store::{Store, StoreError};
+use crate::targets::ConnectOptions;
+use connections::Connections;
+
+/// Something changed; small values carrying ids, never rows (read the store for the rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    AlertStored { raw_alert_id: i64 },
+    WorkflowChanged { workflow_id: String, state: WorkflowState },
+}
+
+/// Errors at the engine's boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a blocking store call did not complete: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Approval(#[from] approval::ApprovalError),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// What the engine is started with.
+pub struct EngineSettings {
+    pub store: Arc<Store>,
+    pub policies: LivePolicies,
+    pub config: Arc<Config>,
+    pub connect: ConnectOptions,
+    /// How often open workflows are looked at again (approvals, timeouts, crash recovery).
+    pub sweep_interval: Duration,
+    /// How long shutdown waits for running steps, the mailbox and a send in progress; what is
+    /// still running then is recovered at the next start.
+    pub shutdown_deadline: Duration,
+    /// Read the mailbox `sentri.yaml` names (when it names one).
+    pub mailbox: bool,
+    /// Deliver the outbox (notifications, approval requests).
+    pub notifier: bool,
+    /// Reload the policy pack when its files change.
+    pub watch_policies: bool,
+}
+
+impl EngineSettings {
+    /// The settings `sentri start` runs with: mailbox, notifier and policy watching on, the
+    /// sweep interval from `monitoring.orchestrator_poll_interval`, a 60 s shutdown deadline.
+    pub fn daemon(store: Arc<Store>, policies: LivePolicies, config: Arc<Config>) -> EngineSettings {
+        let sweep_interval = config.monitoring.orchestrator_poll_interval;
+        EngineSettings {
+            store,
+            policies,
+            config,
+            connect: ConnectOptions::default(),
+            sweep_interval,
+            shutdown_deadline: Duration::from_secs(60),
+            mailbox: true,
+            notifier: true,
+            watch_policies: true,
+        }
+    }
+}
+
+/// The engine's state. Shared behind an `Arc`; every method is safe to call concurrently.
+pub struct Engine {
+    store: Arc<Store>,
+    policies: LivePolicies,
+    config: Arc<Config>,
+    sweep_interval: Duration,
+    connections: Connections,
+    /// Workflows being driven now: one driver per workflow at a time.
+    driving: Mutex<HashSet<String>>,
+    /// Raw alerts being taken in now: one triage per message at a time, however many times the
+    /// intake and the sweeps hand it over.
+    taking_in: Mutex<HashSet<i64>>,
+    /// Only one sweep runs at a time; a tick that finds one running is skipped.
+    sweeping: tokio::sync::Mutex<()>,
+    events: broadcast::Sender<EngineEvent>,
+}
+
+impl Engine {
+    /// Builds the engine without starting anything: for tests and tools that drive it step by
+    /// step ([`Engine::ingest`], [`Engine::sweep`]). [`Engine::start`] is how it runs.
+    pub fn new(settings: &EngineSettings) -> Arc<Engine> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Engine {
+            store: Arc::clone(&settings.store),
+            policies: settings.policies.clone(),
+            config: Arc::clone(&settings.config),
+            sweep_interval: settings.sweep_interval,
+            connections: Connections::new(
+                Arc::clone(&settings.config),
+                settings.connect.clone(),
+                Arc::clone(&settings.store),
+            ),
+            driving: Mutex::new(HashSet::new()),
+            taking_in: Mutex::new(HashSet::new()),
+            sweeping: tokio::sync::Mutex::new(()),
+            events,
+        })
+    }
+
+    /// Starts the engine on the current Tokio runtime: recovery, then the intake, the sweeper,
+    /// the notifier and the policy watcher, until [`EngineHandle::shutdown`].
+    pub fn start(settings: EngineSettings) -> EngineHandle {
+        if settings.store.reporter_missing() {
+            warn!("the store was opened without a reporter: endings and escalations send no notifications");
+        }
+        let engine = Engine::new(&settings);
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let (commands, command_receiver) = mpsc::channel(64);
+        let (intake_sender, intake) = mpsc::channel(256);
+        let watch = settings.watch_policies.then(|| watch_policies(&settings.policies)).flatten();
+        if settings.mailbox {
+            start_mailbox(&tracker, &settings.config, Arc::clone(&settings.store), intake_sender, shutdown.clone());
+        } else {
+            drop(intake_sender);
+        }
+        if settings.notifier {
+            start_notifier(&tracker, &settings.config, &engine, shutdown.clone());
+        }
+        info!(databases = settings.config.databases.len(), "Sentri engine started");
+        let running = Arc::clone(&engine);
+        let (loop_tracker, loop_shutdown) = (tracker.clone(), shutdown.clone());
+        tracker.spawn(async move { running.run(intake, command_receiver, loop_tracker, loop_shutdown).await });
+        handle::EngineHandle::new(engine, commands, shutdown, tracker, settings.shutdown_deadline, watch)
+    }
+
+    /// Events as they happen (a lagging subscriber should reload from the store).
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The loop: takes in every raw alert id the intake sends, carries out commands, and sweeps
+    /// open workflows on an interval, each on the tracker, until `shutdown`.
+    async fn run(
+        self: Arc<Self>,
+        mut intake: mpsc::Receiver<i64>,
+        mut commands: mpsc::Receiver<handle::Command>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) {
+        self.sweep().await;
+        let mut sweep = tokio::time::interval(self.sweep_interval);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // With no intake (no mailbox configured) the engine still sweeps: approvals given from
+        // the CLI, timeouts, and alerts that `sentri replay` stored.
+        let mut intake_open = true;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                received = intake.recv(), if intake_open => match received {
+                    Some(raw_alert_id) => {
+                        let engine = Arc::clone(&self);
+                        tracker.spawn(async move { engine.ingest(raw_alert_id).await });
+                    }
+                    None => intake_open = false,
+                },
+                Some(command) = commands.recv() => {
+                    let engine = Arc::clone(&self);
+                    tracker.spawn(async move { engine.carry_out(command).await });
+                }
+                _ = sweep.tick() => {
+                    let engine = Arc::clone(&self);
+                    tracker.spawn(async move { engine.sweep().await });
+                }
+            }
+        }
+        self.connections.close_all().await;
+    }
+
+    /// Takes in one stored message and, if it opened a workflow (or completed an approval),
+    /// drives it. A message already being taken in elsewhere is left to that caller.
+    pub async fn ingest(&self, raw_alert_id: i64) {
+        let Some(_taking) = Claim::take(&self.taking_in, raw_alert_id) else { return };
+        let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id });
+        let (policies, config) = (self.policies.snapshot(), Arc::clone(&self.config));
+        let taken = self
+            .blocking(move |store| Ok(steps::take_in(store, raw_alert_id, &policies, &config, &config.approvals)))
+            .await;
+        match taken {
+            Ok(Ok(Taken::Triaged(Triage::Created { workflow_id, alert_type, database }))) => {
+                info!(%workflow_id, %alert_type, %database, "workflow opened");
+                self.drive(&workflow_id).await;
+            }
+            Ok(Ok(Taken::Triaged(other))) => info!(raw_alert_id, outcome = ?other, "alert triaged"),
+            Ok(Ok(Taken::Reply(handled))) => {
+                info!(raw_alert_id, workflow_id = ?handled.workflow_id, outcome = ?handled.outcome, "approval reply handled");
+                if let (approval::DecisionOutcome::Decided { state }, Some(workflow_id)) =
+                    (&handled.outcome, &handled.workflow_id)
+                {
+                    self.announce(workflow_id, *state);
+                    self.drive(workflow_id).await;
+                }
+            }
+            Ok(Err(error)) => warn!(raw_alert_id, %error, "not taken in; the message stays stored and pending"),
+            Err(error) => warn!(raw_alert_id, %error, "not taken in; the message stays stored and pending"),
+        }
+    }
+
+    /// Takes in the alerts stored but not yet triaged (by a crash, or by `sentri replay` in
+    /// another process), then drives every workflow the engine owes a step, read through the
+    /// state index. One sweep at a time.
+    pub async fn sweep(&self) {
+        let Ok(_sweeping) = self.sweeping.try_lock() else { return };
+        if let Ok(pending) = self.blocking(|store| store.pending_raw_alerts()).await {
+            for raw in pending {
+                self.ingest(raw.id).await;
+            }
+        }
+        let ids = self.blocking(|store| store.workflow_ids_in(&drive::ENGINE_DRIVEN)).await;
+        let Ok(ids) = ids else { return };
+        for id in ids {
+            self.drive(&id).await;
+        }
+    }
+
+    /// Advances one workflow as far as it can go now. Only one driver per workflow at a time.
+    pub async fn drive(&self, workflow_id: &str) {
+        let Some(_driving) = Claim::take(&self.driving, workflow_id.to_owned()) else { return };
+        for _ in 0..8 {
+            match self.step(workflow_id).await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(error) => {
+                    warn!(%workflow_id, %error, "step failed; will retry on the next sweep");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A transition, committed with its audit row (and, for an ending or an escalation, its
+    /// notifications), then announced.
+    async fn move_to(
+        &self,
+        workflow: &WorkflowRow,
+        to: WorkflowState,
+        actor: &str,
+        reason: &str,
+    ) -> Result<WorkflowRow, EngineError> {
+        let (id, from, actor, reason) = (workflow.id.clone(), workflow.state, actor.to_owned(), reason.to_owned());
+        let moved = self.blocking(move |store| store.transition(&id, from, to, &actor, &reason)).await?;
+        info!(workflow_id = %moved.id, from = %from, to = %to, "workflow moved");
+        self.announce(&moved.id, to);
+        Ok(moved)
+    }
+
+    fn announce(&self, workflow_id: &str, state: WorkflowState) {
+        let _ = self.events.send(EngineEvent::WorkflowChanged { workflow_id: workflow_id.to_owned(), state });
+    }
+
+    /// Runs a store call on the blocking pool (rusqlite must not block the runtime's workers).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || call(&store)).await??)
+    }
+}
+
+/// A claim on one key of a set (a workflow being driven, a message being taken in), released
+/// when dropped, whatever path the holder leaves by.
+struct Claim<'a, K: std::hash::Hash + Eq + Clone> {
+    set: &'a Mutex<HashSet<K>>,
+    key: K,
+}
+
+impl<'a, K: std::hash::Hash + Eq + Clone> Claim<'a, K> {
+    /// The claim, or `None` when someone holds it already.
+    fn take(set: &'a Mutex<HashSet<K>>, key: K) -> Option<Claim<'a, K>> {
+        let mut held = set.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.insert(key.clone()).then(|| Claim { set, key })
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Drop for Claim<'_, K> {
+    fn drop(&mut self) {
+        let mut held = self.set.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.remove(&self.key);
+    }
+}
+
+/// Reloads the pack when its files change; `None` (with a warning) when watching cannot start.
+fn watch_policies(policies: &LivePolicies) -> Option<crate::policy::watch::WatchGuard> {
+    let loaded = policies.snapshot();
+    for problem in &loaded.problems {
+        warn!("{problem}");
+    }
+    info!(alerts = loaded.alerts.len(), checks = loaded.checks.len(), "policies loaded");
+    match policies.watch(|set| info!(alerts = set.alerts.len(), problems = set.problems.len(), "policies reloaded")) {
+        Ok(guard) => Some(guard),
+        Err(error) => {
+            warn!(%error, "policy files are not watched: edits take effect at the next start");
+            None
+        }
+    }
+}
+
+/// Starts the notifier, woken by every engine event (a state change may have queued mail).
+fn start_notifier(tracker: &TaskTracker, config: &Config, engine: &Arc<Engine>, shutdown: CancellationToken) {
+    let notifier = Notifier::new(Arc::clone(&engine.store), config, NotifierSettings::default());
+    for problem in notifier.setup_problems() {
+        warn!("notifications: {problem}");
+    }
+    let channels = notifier.channels();
+    info!(
+        email_recipients = channels.email.len(),
+        slack = channels.slack.is_some(),
+        webhooks = channels.webhooks.len(),
+        pagerduty = channels.pagerduty.len(),
+        "notifier started"
+    );
+    tracker.spawn(notifier::wake_on_events(engine.subscribe(), notifier.waker(), shutdown.clone()));
+    tracker.spawn(notifier.run(shutdown));
+}
+
+/// Starts the mailbox intake when sentri.yaml names an IMAP server.
+fn start_mailbox(
+    tracker: &TaskTracker,
+    config: &Config,
+    store: Arc<Store>,
+    notify: mpsc::Sender<i64>,
+    shutdown: CancellationToken,
+) {
+    if config.email.imap_server.trim().is_empty() {
+        info!("no email.imap_server in sentri.yaml: mailbox intake is off (use `sentri replay` to feed alerts)");
+        return;
+    }
+    let settings = match ImapSettings::from_config(&config.email, &config.monitoring) {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "mailbox intake cannot start");
+            return;
+        }
+    };
+    tracker.spawn(async move {
+        if let Err(error) = imap::run(settings, store, notify, shutdown).await {
+            tracing::error!(%error, "mailbox intake stopped");
+        }
+    });
+}

@@ -1,0 +1,145 @@
+//! The steps of a workflow as plain functions: verify on the live database, build the plan,
+//! run the pre-flight checks, assemble what the Safety Mesh judges with, and take in a stored
+//! message. The engine calls them to drive workflows; `sentri demo --dry-run` and `sentri
+//! replay` call the same ones, so the three cannot drift apart.
+//!
+//! Nothing here changes a workflow's state: each function says what it found, and its caller
+//! (the engine, a dry run) decides what that means.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::approval::inbound::ReplyHandled;
+use super::approval::{self, ApprovalError};
+use super::matcher::KnownDatabase;
+use super::plan::Plan;
+use super::triage::{self, Triage, TriageRules};
+use super::verify::{self, Verification};
+use crate::config::{ApprovalsConfig, Config, DatabaseConfig};
+use crate::policy::environment::EnvironmentPolicy;
+use crate::policy::{AlertPolicy, PolicySet};
+use crate::safety::{FailureCount, LockAttempt, MeshContext};
+use crate::store::{Store, StoreError};
+use crate::targets::{Target, TargetError};
+
+/// Runs the policy's verification query (on the read-only path) and judges its rows. A policy
+/// with no query gives an Unverifiable verdict without touching the database.
+pub async fn verify_live(
+    target: &Target,
+    policy: &AlertPolicy,
+    alert_fields: &BTreeMap<String, String>,
+) -> Result<Verification, TargetError> {
+    let values = verify::plan_values(policy, alert_fields, &BTreeMap::new());
+    let rows = match &policy.verification {
+        None => None,
+        Some(query) => Some(target.query(&query.sql, &values).await?),
+    };
+    Ok(verify::judge(policy, alert_fields, rows.as_ref()))
+}
+
+/// One pre-flight check and what it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreflightResult {
+    pub name: String,
+    pub passed: bool,
+    /// Why it passed or failed, in words (the query's error when it could not run).
+    pub explanation: String,
+}
+
+/// Runs every pre-flight check of the policy with the plan's values, in order.
+pub async fn pre_flight(target: &Target, policy: &AlertPolicy, plan: &Plan) -> Vec<PreflightResult> {
+    let mut results = Vec::with_capacity(policy.preflight.len());
+    for check in &policy.preflight {
+        let (passed, explanation) = match target.query(&check.sql.sql, &plan.values).await {
+            Ok(rows) => verify::preflight_passes(&check.expectation, &rows),
+            Err(error) => (false, error.to_string()),
+        };
+        results.push(PreflightResult { name: check.name.clone(), passed, explanation });
+    }
+    results
+}
+
+/// The failed checks as one sentence, or `None` when all passed.
+pub fn preflight_failures(results: &[PreflightResult]) -> Option<String> {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|result| !result.passed)
+        .map(|result| format!("{}: {}", result.name, result.explanation))
+        .collect();
+    (!failed.is_empty()).then(|| format!("pre-flight checks failed: {}", failed.join("; ")))
+}
+
+/// The environment policy (`environments/*.md`) that governs a database: matched through the
+/// database's configured names and aliases when it is configured, by name otherwise. The one
+/// lookup the engine and the dry run share.
+pub fn environment_policy<'a>(
+    policies: &'a PolicySet,
+    database: Option<&DatabaseConfig>,
+    name: &str,
+) -> Option<&'a EnvironmentPolicy> {
+    policies.environments.iter().find(|environment| match database {
+        Some(database) => database.answers_to(&environment.database_id),
+        None => environment.database_id.eq_ignore_ascii_case(name),
+    })
+}
+
+/// What the Safety Mesh judges a plan with, besides the plan: the brain, the database's
+/// settings, the lock taken (or not), the recent failures and the approved hash, if any.
+pub fn mesh_context<'a>(
+    policies: &'a PolicySet,
+    database: Option<&'a DatabaseConfig>,
+    plan: &Plan,
+    now: Timestamp,
+    lock: Option<LockAttempt>,
+    failures: Option<FailureCount>,
+    approved_plan_hash: Option<String>,
+) -> MeshContext<'a> {
+    MeshContext {
+        brain: &policies.brain,
+        now,
+        environment_policy: environment_policy(policies, database, &plan.database),
+        database_autonomy: database.and_then(|database| database.autonomy_level),
+        database_aliases: database.map(|database| database.aliases.as_slice()).unwrap_or(&[]),
+        critical_schemas: database.map(|database| database.critical_schemas.as_slice()).unwrap_or(&[]),
+        lock,
+        failures,
+        approved_plan_hash,
+    }
+}
+
+/// What became of one stored message.
+#[derive(Debug)]
+pub enum Taken {
+    /// It answered an approval request and was judged as such (never triaged as an alert).
+    Reply(ReplyHandled),
+    /// It was triaged as an alert.
+    Triaged(Triage),
+}
+
+/// Why a stored message could not be taken in; it stays stored and pending.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeError {
+    #[error("judging an approval reply: {0}")]
+    Reply(#[from] ApprovalError),
+    #[error("triage: {0}")]
+    Triage(#[from] StoreError),
+}
+
+/// Takes in one stored message: an approval reply is judged as one, anything else is triaged
+/// with the brain's duplicate and correlation windows. The engine's intake and `sentri replay`
+/// both come through here.
+pub fn take_in(
+    store: &Store,
+    raw_alert_id: i64,
+    policies: &PolicySet,
+    config: &Config,
+    approvals: &ApprovalsConfig,
+) -> Result<Taken, TakeError> {
+    if let Some(handled) = approval::inbound::handle_reply(store, approvals, raw_alert_id)? {
+        return Ok(Taken::Reply(handled));
+    }
+    let databases = KnownDatabase::from_config(config);
+    let rules = TriageRules::from_brain(&policies.brain);
+    Ok(Taken::Triaged(triage::triage(store, raw_alert_id, policies, &databases, &rules)?))
+}
