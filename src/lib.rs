@@ -28,6 +28,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod policy;
 pub mod safety;
+pub mod sql;
 pub mod store;
 pub mod targets;
 pub mod tls;

@@ -337,21 +337,30 @@ async fn writes_on_the_read_only_path_are_refused_by_the_server() {
     let create = target.query("CREATE TABLE made_here (i int)", &Values::new()).await;
     assert_eq!(create.expect_err("refused").kind, ErrorKind::Refused);
 
-    // Queries that write anyway pass the client's check; the server refuses them.
+    // Queries that hold a write (a data-modifying CTE, nextval) are refused by the gate too,
+    // before anything is sent.
+    for sql in [
+        "WITH x AS (INSERT INTO items (id) VALUES (99) RETURNING 1) SELECT * FROM x",
+        "SELECT nextval('s')",
+        "WITH gone AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM gone",
+    ] {
+        let error = target.query(sql, &Values::new()).await.expect_err(sql);
+        assert_eq!(error.kind, ErrorKind::Refused, "{sql}: {error}");
+    }
+
+    // Writes hidden in a function pass the client's check; the server refuses them.
     admin(&db)
         .await
         .batch_execute(
             "CREATE FUNCTION make_table() RETURNS int LANGUAGE plpgsql AS \
-             $$ BEGIN CREATE TABLE made_here (i int); RETURN 1; END $$",
+             $$ BEGIN CREATE TABLE made_here (i int); RETURN 1; END $$;
+             CREATE FUNCTION add_row() RETURNS int LANGUAGE plpgsql AS \
+             $$ BEGIN INSERT INTO items (id) VALUES (99); RETURN 1; END $$;
+             CREATE FUNCTION bump() RETURNS int8 LANGUAGE sql AS 'SELECT nextval(''s'')';",
         )
         .await
         .expect("function");
-    for sql in [
-        "WITH x AS (INSERT INTO items (id) VALUES (99) RETURNING 1) SELECT * FROM x",
-        "SELECT nextval('s')",
-        "SELECT make_table()",
-        "WITH gone AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM gone",
-    ] {
+    for sql in ["SELECT make_table()", "SELECT add_row()", "SELECT bump()"] {
         let error = target.query(sql, &Values::new()).await.expect_err(sql);
         assert_eq!(error.kind, ErrorKind::ReadOnlyViolation, "{sql}: {error}");
         assert_eq!(error.code.as_deref(), Some("25006"));

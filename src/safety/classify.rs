@@ -9,11 +9,19 @@
 //! from a comment.
 //!
 //! When the text cannot be read with confidence (an unterminated quote or comment, more than one
-//! statement, a block that continues after its `END`), the answer is [`Severity::Critical`]:
-//! anything this reader does not understand is treated as able to destroy.
+//! statement, a block that continues after its `END`, text PostgreSQL and Oracle would read
+//! differently), the answer is [`Severity::Critical`]: anything this reader does not understand
+//! is treated as able to destroy.
+//!
+//! The tokens, the statement kind and the list of side-effecting functions come from
+//! [`crate::sql`], the same reading the read-only gate uses, so the two cannot disagree about
+//! what a statement is ([`StatementClass::kind`]).
 
-use crate::targets::sql::q_quote_end;
 use std::fmt;
+
+use crate::sql::effects::{self, Effect};
+use crate::sql::statement::{self, StatementKind, depth_at, is_block_start};
+use crate::sql::{Dialect, Token, lex};
 
 /// How much a statement can destroy, in increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -98,6 +106,9 @@ impl fmt::Display for Verb {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StatementClass {
     pub verb: Verb,
+    /// The statement's kind as the read-only gate and the targets read it
+    /// ([`crate::sql::statement::kind`]).
+    pub kind: StatementKind,
     /// The kind of object for DDL: `TABLESPACE` in `ALTER TABLESPACE`, `SYSTEM` in
     /// `ALTER SYSTEM`, `INDEX` in `DROP INDEX`.
     pub object: Option<String>,
@@ -159,62 +170,21 @@ const KNOWN_OTHER: &[(&str, Severity, &str)] = &[
     ("LOAD", Severity::Critical, "LOAD loads a shared library into the server"),
 ];
 
-/// Functions and packages with side effects, by lower-case name. A SELECT that calls one is not
-/// a read: `SELECT pg_terminate_backend(:pid)` kills a session.
-const SIDE_EFFECTS: &[(&str, Effect)] = &[
-    ("pg_terminate_backend", Effect::KillsSession),
-    ("pg_cancel_backend", Effect::KillsSession),
-    ("pg_reload_conf", Effect::High),
-    ("pg_rotate_logfile", Effect::High),
-    ("pg_switch_wal", Effect::High),
-    ("pg_promote", Effect::High),
-    ("pg_create_restore_point", Effect::High),
-    ("pg_drop_replication_slot", Effect::High),
-    ("pg_create_physical_replication_slot", Effect::High),
-    ("pg_create_logical_replication_slot", Effect::High),
-    ("pg_replication_origin_drop", Effect::High),
-    ("pg_file_write", Effect::High),
-    ("pg_file_unlink", Effect::High),
-    ("pg_file_rename", Effect::High),
-    ("lo_import", Effect::High),
-    ("lo_export", Effect::High),
-    ("lo_unlink", Effect::High),
-    ("set_config", Effect::High),
-    ("setval", Effect::High),
-    ("pg_advisory_lock", Effect::High),
-    ("pg_advisory_xact_lock", Effect::High),
-    ("pg_stat_reset", Effect::High),
-    ("pg_stat_statements_reset", Effect::High),
-    ("utl_file", Effect::High),
-    ("utl_http", Effect::High),
-    ("utl_tcp", Effect::High),
-    ("utl_smtp", Effect::High),
-    ("dblink_exec", Effect::Dynamic),
-    ("dblink", Effect::Dynamic),
-    ("query_to_xml", Effect::Dynamic),
-    ("query_to_xml_and_xmlschema", Effect::Dynamic),
-    ("query_to_xmlschema", Effect::Dynamic),
-    ("dbms_sql", Effect::Dynamic),
-    ("dbms_xmlgen", Effect::Dynamic),
-    ("dbms_scheduler", Effect::High),
-    ("dbms_job", Effect::High),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Effect {
-    High,
-    KillsSession,
-    Dynamic,
-}
-
 /// Classifies one plan step's SQL text.
 pub fn classify(sql: &str) -> StatementClass {
-    let lexed = lex(sql);
+    let lexed = lex(sql, Dialect::Generic);
     let mut reader = Reader::new();
     if let Some(problem) = lexed.unterminated {
         reader.raise(Severity::Critical, format!("the text does not parse: {problem}"));
     }
+    if lexed.ambiguous {
+        reader.raise(
+            Severity::Critical,
+            "PostgreSQL and Oracle read this text differently (a nested comment or a backslash escape)",
+        );
+    }
     let tokens = lexed.tokens;
+    reader.class.kind = statement::kind(&tokens);
     reader.class.qualifiers = qualifiers(&tokens);
     let Some(first) = tokens.first() else {
         reader.class.verb = Verb::Empty;
@@ -233,7 +203,7 @@ pub fn classify(sql: &str) -> StatementClass {
         }
         return reader.finish();
     }
-    let statements: Vec<&[Token]> = tokens.split(|t| *t == Token::Semi).filter(|s| !s.is_empty()).collect();
+    let statements = statement::statements(&tokens);
     reader.class.statements = statements.len();
     if statements.len() > 1 {
         reader.raise(
@@ -273,6 +243,7 @@ impl Reader {
         Reader {
             class: StatementClass {
                 verb: Verb::Empty,
+                kind: StatementKind::Ddl,
                 object: None,
                 target: None,
                 operation: None,
@@ -514,7 +485,7 @@ fn safe_file_resize(tokens: &[Token], mut index: usize) -> Option<String> {
     index += 1;
     loop {
         match tokens.get(index)? {
-            Token::Str | Token::StrBody(_) | Token::Placeholder(_) | Token::Number(_) => index += 1,
+            Token::Str(_) | Token::Placeholder(_) | Token::Number(_) => index += 1,
             _ => return None,
         }
         if tokens.get(index) == Some(&Token::Punct(',')) {
@@ -568,16 +539,8 @@ fn has_locking_clause(tokens: &[Token]) -> bool {
 /// Data-modifying statements nested in another one (PostgreSQL `WITH d AS (DELETE …) SELECT`):
 /// each nested UPDATE/DELETE must have its own WHERE inside its parentheses.
 fn scan_nested_dml(tokens: &[Token], reader: &mut Reader) {
-    for (index, token) in tokens.iter().enumerate().skip(1) {
-        let Some(word) = token.word() else { continue };
-        if !matches!(word.as_str(), "UPDATE" | "DELETE" | "INSERT" | "MERGE") {
-            continue;
-        }
-        // `FOR UPDATE`, `ON DELETE CASCADE`, trigger events and GRANT lists are not statements.
-        let previous = tokens[index - 1].word().unwrap_or_default();
-        if previous != "AS" && tokens[index - 1] != Token::Open {
-            continue;
-        }
+    for index in statement::nested_dml(tokens) {
+        let word = tokens[index].word().unwrap_or_default();
         let depth = depth_at(tokens, index);
         let end = tokens[index..]
             .iter()
@@ -599,57 +562,22 @@ fn scan_nested_dml(tokens: &[Token], reader: &mut Reader) {
     }
 }
 
-/// Calls of known side-effecting functions and packages, anywhere in the statement.
+/// Calls of known side-effecting functions and packages, anywhere in the statement: the list
+/// the read-only gate refuses ([`crate::sql::effects`]), for any engine.
 fn scan_functions(tokens: &[Token], reader: &mut Reader) {
-    for (index, token) in tokens.iter().enumerate() {
-        let Token::Word(word) = token else { continue };
-        let name = word.to_ascii_lowercase();
-        let next = tokens.get(index + 1);
-        let called = next == Some(&Token::Open) || next == Some(&Token::Punct('.'));
-        if !called {
-            continue;
-        }
-        let effect = SIDE_EFFECTS.iter().find(|(known, _)| *known == name).map(|(_, effect)| *effect);
-        let effect = match effect {
-            Some(effect) => effect,
-            None if name.starts_with("dbms_") && next == Some(&Token::Punct('.')) => Effect::High,
-            None => continue,
-        };
-        match effect {
+    for reference in effects::references(tokens) {
+        let Some((name, side_effect)) = effects::any_engine(&reference) else { continue };
+        match side_effect.effect {
             Effect::KillsSession => {
                 reader.class.kills_session = true;
                 reader.raise(Severity::High, format!("{name}() ends another session's work"));
             }
-            Effect::High => reader.raise(Severity::High, format!("{name} has side effects beyond this statement")),
+            Effect::Writes => reader.raise(Severity::High, format!("{name} {}", side_effect.why)),
             Effect::Dynamic => {
                 reader.class.dynamic_sql = true;
                 reader.raise(Severity::Critical, format!("{name} runs SQL built at run time, which cannot be checked"));
             }
         }
-    }
-}
-
-/// Paren depth just before `index`.
-fn depth_at(tokens: &[Token], index: usize) -> i32 {
-    tokens[..index].iter().fold(0, |depth, t| match t {
-        Token::Open => depth + 1,
-        Token::Close => depth - 1,
-        _ => depth,
-    })
-}
-
-fn is_block_start(tokens: &[Token]) -> bool {
-    let first = tokens.first().and_then(Token::word).unwrap_or_default();
-    let second = tokens.get(1);
-    match first.as_str() {
-        "DECLARE" => true,
-        // PostgreSQL `BEGIN;` / `BEGIN TRANSACTION` / `BEGIN WORK` start a transaction.
-        "BEGIN" => {
-            !matches!(second, None | Some(Token::Semi))
-                && !second.is_some_and(|t| t.is_word("TRANSACTION") || t.is_word("WORK") || t.is_word("ISOLATION"))
-        }
-        "DO" => true,
-        _ => false,
     }
 }
 
@@ -682,7 +610,7 @@ fn read_do_block(tokens: &[Token], reader: &mut Reader) {
     let bodies: Vec<&String> = tokens
         .iter()
         .filter_map(|t| match t {
-            Token::Dollar(body) | Token::StrBody(body) => Some(body),
+            Token::Dollar(body) | Token::Str(body) => Some(body),
             _ => None,
         })
         .collect();
@@ -690,7 +618,7 @@ fn read_do_block(tokens: &[Token], reader: &mut Reader) {
         reader.raise(Severity::Critical, "a DO block must have exactly one body");
         return;
     };
-    let inner = lex(body);
+    let inner = lex(body, Dialect::Postgres);
     if let Some(problem) = inner.unterminated {
         reader.raise(Severity::Critical, format!("the DO body does not parse: {problem}"));
     }
@@ -802,218 +730,6 @@ fn read_block_body(tokens: &[Token], reader: &mut Reader) {
             reader.raise(Severity::High, format!("the block calls {word}, whose body we cannot see"));
         }
     }
-}
-
-/// One lexical token. Literals keep no text (they can never be keywords), except dollar-quoted
-/// and string bodies, which a `DO` block runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    /// A bare word, upper-cased.
-    Word(String),
-    /// A `"quoted identifier"`, as written without quotes.
-    Quoted(String),
-    /// A string literal.
-    Str,
-    /// A string literal's content, kept only as the possible body of a `DO` block.
-    StrBody(String),
-    /// A `$tag$ … $tag$` body.
-    Dollar(String),
-    Number(String),
-    Placeholder(String),
-    Semi,
-    Open,
-    Close,
-    Assign,
-    Punct(char),
-}
-
-impl Token {
-    fn word(&self) -> Option<String> {
-        match self {
-            Token::Word(word) => Some(word.clone()),
-            _ => None,
-        }
-    }
-
-    fn is_word(&self, wanted: &str) -> bool {
-        matches!(self, Token::Word(word) if word == wanted)
-    }
-
-    /// The token as a DBA would recognise it in a message.
-    fn describe(&self) -> String {
-        match self {
-            Token::Word(word) => word.clone(),
-            Token::Quoted(name) => format!("\"{name}\""),
-            Token::Str | Token::StrBody(_) => "'…'".to_owned(),
-            Token::Dollar(_) => "$$…$$".to_owned(),
-            Token::Number(number) => number.clone(),
-            Token::Placeholder(name) => format!(":{name}"),
-            Token::Semi => ";".to_owned(),
-            Token::Open => "(".to_owned(),
-            Token::Close => ")".to_owned(),
-            Token::Assign => ":=".to_owned(),
-            Token::Punct(c) => c.to_string(),
-        }
-    }
-}
-
-struct Lexed {
-    tokens: Vec<Token>,
-    /// What was left open at the end of the text, if anything.
-    unterminated: Option<&'static str>,
-}
-
-fn lex(sql: &str) -> Lexed {
-    let bytes = sql.as_bytes();
-    let mut tokens = Vec::new();
-    let mut unterminated = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            _ if b.is_ascii_whitespace() => i += 1,
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = sql[i..].find('\n').map_or(bytes.len(), |offset| i + offset + 1);
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => match sql[i + 2..].find("*/") {
-                Some(offset) => i = i + 2 + offset + 2,
-                None => {
-                    unterminated = Some("a /* comment is never closed");
-                    i = bytes.len();
-                }
-            },
-            b'\'' => {
-                let (end, closed) = quoted_end(bytes, i, b'\'');
-                if !closed {
-                    unterminated = Some("a string literal is never closed");
-                }
-                let content = sql.get(i + 1..end.saturating_sub(1).max(i + 1)).unwrap_or_default();
-                // `E'…'` and `N'…'` prefixes were lexed as a word; drop them.
-                if matches!(tokens.last(), Some(Token::Word(w)) if (w == "E" || w == "N") && i > 0 && !bytes[i - 1].is_ascii_whitespace())
-                {
-                    tokens.pop();
-                }
-                tokens.push(Token::StrBody(content.replace("''", "'")));
-                i = end;
-            }
-            b'"' => {
-                let (end, closed) = quoted_end(bytes, i, b'"');
-                if !closed {
-                    unterminated = Some("a quoted identifier is never closed");
-                }
-                let content = sql.get(i + 1..end.saturating_sub(1).max(i + 1)).unwrap_or_default();
-                tokens.push(Token::Quoted(content.replace("\"\"", "\"")));
-                i = end;
-            }
-            b'q' | b'Q' if bytes.get(i + 1) == Some(&b'\'') && !ident_byte(i.checked_sub(1).map(|p| bytes[p])) => {
-                match q_quote_end(bytes, i) {
-                    Some(end) => {
-                        tokens.push(Token::Str);
-                        i = end;
-                    }
-                    None => {
-                        unterminated = Some("a q'…' literal is never closed");
-                        i = bytes.len();
-                    }
-                }
-            }
-            b'$' if dollar_tag(sql, i).is_some() => {
-                let tag_len = dollar_tag(sql, i).unwrap_or(2);
-                let tag = &sql[i..i + tag_len];
-                match sql[i + tag_len..].find(tag) {
-                    Some(offset) => {
-                        tokens.push(Token::Dollar(sql[i + tag_len..i + tag_len + offset].to_owned()));
-                        i = i + tag_len + offset + tag_len;
-                    }
-                    None => {
-                        unterminated = Some("a dollar-quoted body is never closed");
-                        i = bytes.len();
-                    }
-                }
-            }
-            b':' if bytes.get(i + 1) == Some(&b'=') => {
-                tokens.push(Token::Assign);
-                i += 2;
-            }
-            b':' if bytes.get(i + 1) == Some(&b':') => {
-                tokens.push(Token::Punct(':'));
-                i += 2;
-            }
-            b':' if bytes.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') => {
-                let end = i + 1 + bytes[i + 1..].iter().take_while(|c| ident_byte(Some(**c))).count();
-                tokens.push(Token::Placeholder(sql[i + 1..end].to_owned()));
-                i = end;
-            }
-            b';' => {
-                tokens.push(Token::Semi);
-                i += 1;
-            }
-            b'(' => {
-                tokens.push(Token::Open);
-                i += 1;
-            }
-            b')' => {
-                tokens.push(Token::Close);
-                i += 1;
-            }
-            _ if b.is_ascii_digit() => {
-                let end = i + bytes[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'.').count();
-                tokens.push(Token::Number(sql[i..end].to_owned()));
-                i = end;
-            }
-            _ if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
-                let end = i + sql[i..]
-                    .char_indices()
-                    .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '$' | '#')))
-                    .map_or(sql.len() - i, |(offset, _)| offset);
-                if end == i {
-                    let c = sql[i..].chars().next().unwrap_or(' ');
-                    tokens.push(Token::Punct(c));
-                    i += c.len_utf8().max(1);
-                } else {
-                    tokens.push(Token::Word(sql[i..end].to_uppercase()));
-                    i = end;
-                }
-            }
-            _ => {
-                let c = sql[i..].chars().next().unwrap_or(' ');
-                tokens.push(Token::Punct(c));
-                i += c.len_utf8().max(1);
-            }
-        }
-    }
-    Lexed { tokens, unterminated }
-}
-
-fn ident_byte(byte: Option<u8>) -> bool {
-    byte.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'#')
-}
-
-/// End (exclusive) of a quoted run opened at `start`, and whether it was closed. A doubled
-/// quote is an escaped quote.
-fn quoted_end(bytes: &[u8], start: usize, quote: u8) -> (usize, bool) {
-    let mut i = start + 1;
-    while i < bytes.len() {
-        if bytes[i] == quote {
-            if bytes.get(i + 1) == Some(&quote) {
-                i += 2;
-                continue;
-            }
-            return (i + 1, true);
-        }
-        i += 1;
-    }
-    (bytes.len(), false)
-}
-
-/// Length of a `$tag$` opener at `start` (`$$` or `$name$`), if there is one. `$1` is not.
-fn dollar_tag(sql: &str, start: usize) -> Option<usize> {
-    let rest = &sql.as_bytes()[start + 1..];
-    let name_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
-    if name_len > 0 && rest[0].is_ascii_digit() {
-        return None;
-    }
-    (rest.get(name_len) == Some(&b'$')).then_some(name_len + 2)
 }
 
 #[cfg(test)]
@@ -1228,5 +944,145 @@ mod tests {
         assert_eq!(severity("N/A"), Severity::High);
         assert!(classify("ALTER TABLESPACE :t DROP DATAFILE :f").is_statement());
         assert!(classify("COMMENT ON TABLE t IS 'x'").is_statement());
+    }
+
+    /// What classify's own reading (its verb) says the statement kind is. `SHOW` is a query to
+    /// both; a SELECT holding a data-modifying CTE is DML.
+    fn kind_of_verb(class: &StatementClass) -> Vec<StatementKind> {
+        match &class.verb {
+            Verb::Select => vec![StatementKind::Query, StatementKind::Dml],
+            Verb::Insert | Verb::Update | Verb::Delete | Verb::Merge => vec![StatementKind::Dml],
+            Verb::PlsqlBlock | Verb::Call => vec![StatementKind::Block],
+            Verb::Other(word) if word == "SHOW" => vec![StatementKind::Query],
+            _ => vec![StatementKind::Ddl],
+        }
+    }
+
+    /// Statements of every kind, and the attacks on the read path.
+    const CORPUS: &[&str] = &[
+        "SELECT tablespace_name, used_percent FROM dba_tablespace_usage_metrics WHERE x = :y",
+        "  -- c\n select 1",
+        "(SELECT 1) UNION (SELECT 2)",
+        "WITH x AS (SELECT 1) SELECT * FROM x",
+        "WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d",
+        "WITH d AS (UPDATE t SET a = 1 WHERE b = 2 RETURNING *) SELECT * FROM d",
+        "VALUES (1), (2)",
+        "TABLE t",
+        "SHOW max_connections",
+        "EXPLAIN SELECT * FROM t",
+        "EXPLAIN ANALYZE DELETE FROM t",
+        "EXPLAIN PLAN FOR SELECT * FROM dual",
+        "SELECT * FROM t FOR UPDATE",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = :pid",
+        "SELECT pg_catalog.pg_terminate_backend(1)",
+        "SELECT \"pg_cancel_backend\"(1)",
+        "SELECT pg_advisory_lock(42)",
+        "SELECT pg_advisory_xact_lock(42)",
+        "SELECT set_config('a', 'b', false)",
+        "SELECT lo_unlink(1)",
+        "SELECT * FROM dblink('c', 'DELETE FROM t') AS x(a int)",
+        "SELECT nextval('s')",
+        "SELECT DBMS_LOCK.REQUEST(1) FROM dual",
+        "SELECT dbms_stats.gather_table_stats('A','B') FROM dual",
+        "SELECT * FROM TABLE(DBMS_XPLAN.DISPLAY_CURSOR(:sql_id))",
+        "SELECT my_func(1) FROM dual",
+        "SELECT 1 /* a /* b */ pg_terminate_backend(1) */",
+        "SELECT 'DROP TABLE t; pg_terminate_backend(1)' AS note FROM dual",
+        "SELECT q'[it's; DROP TABLE t]' FROM dual",
+        "SELECT $x$ ; DROP TABLE t $x$",
+        "INSERT INTO t (a) VALUES (:a)",
+        "UPDATE t SET a = 1 WHERE id = :id",
+        "DELETE FROM t",
+        "MERGE INTO t USING s ON (t.id = s.id) WHEN MATCHED THEN UPDATE SET a = 1",
+        "BEGIN dbms_stats.gather_table_stats(:o, :t); END;",
+        "DECLARE c INTEGER; BEGIN c := DBMS_SQL.OPEN_CURSOR; END;",
+        "DO $$ BEGIN PERFORM pg_sleep(1); END $$",
+        "CALL fix_things(:a)",
+        "EXEC dbms_sql.execute(:c)",
+        "BEGIN",
+        "BEGIN;",
+        "ALTER TABLESPACE :tablespace_name ADD DATAFILE SIZE 1G",
+        "ALTER SYSTEM KILL SESSION :session IMMEDIATE",
+        "VACUUM (ANALYZE) :s.:t;",
+        "ANALYZE t",
+        "CREATE INDEX i ON t (a)",
+        "DROP TABLE t",
+        "TRUNCATE TABLE t",
+        "GRANT DBA TO scott",
+        "SET statement_timeout = 0",
+        "SELECT 1; DELETE FROM t WHERE a = 1",
+        "N/A",
+        "",
+    ];
+
+    #[test]
+    fn blast_radius_and_the_read_only_gate_agree_on_every_statement_kind() {
+        use crate::domain::DbKind;
+        use crate::targets::{read_only_text, sql::statement_kind, sql::strip_terminator};
+        for sql in CORPUS {
+            let class = classify(sql);
+            let gate_kind = statement_kind(&strip_terminator(sql));
+            assert_eq!(class.kind, gate_kind, "{sql}: classify and the targets read different kinds");
+            assert!(kind_of_verb(&class).contains(&class.kind), "{sql}: verb {} but kind {:?}", class.verb, class.kind);
+            for engine in [DbKind::Postgres, DbKind::Oracle] {
+                let gate = read_only_text("db", engine, sql);
+                // Blast radius does not know the engine, so text the two engines read differently
+                // (a nested comment) is critical to it while the gate, reading as the one engine
+                // does, may pass it: stricter, never laxer.
+                let ambiguous = lex(sql, Dialect::Generic).ambiguous;
+                if gate.is_ok() && !ambiguous {
+                    // What the gate lets through, blast radius must call a plain read.
+                    assert_eq!(
+                        (class.kind, class.severity),
+                        (StatementKind::Query, Severity::Low),
+                        "{sql} on {engine:?}"
+                    );
+                }
+                if !ambiguous
+                    && (class.kind != StatementKind::Query
+                        || class.kills_session
+                        || class.dynamic_sql
+                        || class.severity > Severity::Low)
+                {
+                    // What blast radius says acts beyond a read, the gate refuses.
+                    assert!(gate.is_err(), "{sql} on {engine:?}: {class:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_shipped_read_query_passes_the_gate_of_its_engine() {
+        use crate::domain::DbKind;
+        use crate::policy::PolicySet;
+        use crate::targets::read_only_text;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = crate::home::Home::at(dir.path().join("home"));
+        home.init(false).expect("init");
+        let set = PolicySet::load(&home.root);
+        assert!(set.alerts.len() >= 10 && !set.checks.is_empty(), "the shipped packs load");
+        let mut checked = 0;
+        for policy in &set.alerts {
+            let reads = policy
+                .verification
+                .iter()
+                .chain(policy.capture.iter())
+                .chain(policy.validation.iter())
+                .chain(policy.preflight.iter().map(|check| &check.sql));
+            for block in reads {
+                if policy.engine == DbKind::Sandbox {
+                    continue;
+                }
+                read_only_text("db", policy.engine, &block.sql)
+                    .unwrap_or_else(|e| panic!("{}:{}: {e}", policy.path.display(), block.line));
+                checked += 1;
+            }
+        }
+        for check in &set.checks {
+            read_only_text("db", check.engine, &check.health_query.sql)
+                .unwrap_or_else(|e| panic!("{}:{}: {e}", check.path.display(), check.health_query.line));
+            checked += 1;
+        }
+        assert!(checked > 30, "{checked} read queries checked");
     }
 }

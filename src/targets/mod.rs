@@ -50,6 +50,25 @@ pub struct ExecOutcome {
     pub elapsed_ms: u64,
 }
 
+/// Whether the configured account could write, and every way it could: what `sentri db test`
+/// reports, because the read path is only as read-only as the account allows (see the README's
+/// read-only role).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WriteAccess {
+    pub can_write: bool,
+    /// Each privilege or setting that lets the account write (empty when it cannot).
+    pub reasons: Vec<String>,
+    /// Facts worth knowing that do not by themselves let it write (e.g. PostgreSQL's
+    /// `default_transaction_read_only`, which a session can turn off).
+    pub notes: Vec<String>,
+}
+
+impl WriteAccess {
+    pub(crate) fn from_reasons(reasons: Vec<String>, notes: Vec<String>) -> WriteAccess {
+        WriteAccess { can_write: !reasons.is_empty(), reasons, notes }
+    }
+}
+
 /// A connected database under care. One enum rather than a trait object: every caller (the
 /// pipeline, `sentri db test`, the tests' scenario suite) gets the same operations whatever the
 /// engine, and a match shows every engine each operation must handle.
@@ -137,6 +156,19 @@ impl Target {
         }
     }
 
+    /// Whether the configured account could write (engine-specific catalog queries, on the
+    /// read path).
+    pub async fn write_access(&self) -> Result<WriteAccess, TargetError> {
+        match self {
+            Target::Oracle(target) => target.write_access().await,
+            Target::Postgres(target) => target.write_access().await,
+            Target::Sandbox(_) => Ok(WriteAccess::from_reasons(
+                vec!["the SIMULATED Oracle of `sentri demo` accepts every fix".to_owned()],
+                Vec::new(),
+            )),
+        }
+    }
+
     /// The round trip of a trivial query.
     pub async fn ping(&self) -> Result<Duration, TargetError> {
         match self {
@@ -156,19 +188,27 @@ impl Target {
     }
 }
 
-/// The text of a statement for the read-only path, its terminator stripped. Anything but a plain
-/// query is refused before it is sent, on every engine alike ([`ErrorKind::Refused`]); the
-/// database's own read-only transaction then refuses a write hidden in a query.
-pub(crate) fn read_only_text(target: &str, sql_text: &str) -> Result<String, TargetError> {
+/// The text of a statement for the read-only path, its terminator stripped, or a refusal
+/// ([`ErrorKind::Refused`]) before anything is sent. The gate is [`crate::sql::read_only::check`],
+/// read the way `engine`'s server reads it: exactly one plain query, no locking clause, no
+/// `SELECT … INTO`, and no call with side effects (on Oracle, no call but built-ins and
+/// read-only supplied packages). The database's own read-only transaction then refuses a
+/// table write hidden in a query.
+pub(crate) fn read_only_text(target: &str, engine: DbKind, sql_text: &str) -> Result<String, TargetError> {
     let text = sql::strip_terminator(sql_text);
-    let kind = sql::statement_kind(&text);
-    if kind != sql::StatementKind::Query {
-        return Err(TargetError::new(
-            target,
-            ErrorKind::Refused,
-            format!("only a plain query may run on the read-only path; this is {}", kind.describe()),
-        )
-        .with_hint("writes go through an approved fix, not a verification or investigation query"));
-    }
+    let dialect = match engine {
+        DbKind::Postgres => crate::sql::Dialect::Postgres,
+        DbKind::Oracle | DbKind::Sandbox => crate::sql::Dialect::Oracle,
+    };
+    crate::sql::read_only::check(&text, dialect).map_err(|refusal| {
+        let hint = match &refusal.function {
+            Some(function) => format!(
+                "`{function}` is refused on the read path; a change goes through an approved fix, not a \
+                 verification or investigation query"
+            ),
+            None => "writes go through an approved fix, not a verification or investigation query".to_owned(),
+        };
+        TargetError::new(target, ErrorKind::Refused, refusal.reason).with_hint(hint)
+    })?;
     Ok(text)
 }

@@ -1,11 +1,14 @@
-//! Reading SQL text without executing it: where its `:name` placeholders are, what kind of
+//! Reading policy SQL for the targets: where its `:name` placeholders are, what kind of
 //! statement it is, and how to drop a terminator the driver would reject.
 //!
-//! This is the only place that looks inside SQL text, and it does so with a tokenizer, not
-//! regexes: a `:name` inside a string literal, a quoted identifier, a comment or a PostgreSQL
-//! `::` cast is not a placeholder, and `:top` never eats the start of `:top_sid`.
+//! The reading itself is [`crate::sql`]'s one tokenizer, the same that the read-only gate and
+//! blast radius use: a `:name` inside a string literal, a quoted identifier, a comment or a
+//! PostgreSQL `::` cast is not a placeholder, and `:top` never eats the start of `:top_sid`.
 
 use std::ops::Range;
+
+pub use crate::sql::StatementKind;
+use crate::sql::{Dialect, Token, lex, statement};
 
 /// A `:name` placeholder found in SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,37 +20,6 @@ pub struct Placeholder {
     /// Written as `':name'` — a placeholder alone inside single quotes, which the reference
     /// format uses to mean "this value as a string literal".
     pub as_literal: bool,
-}
-
-/// What a statement can be asked to do with values, which decides how placeholders are filled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StatementKind {
-    /// SELECT / WITH / VALUES / SHOW / EXPLAIN: read-only; placeholders are binds.
-    Query,
-    /// INSERT / UPDATE / DELETE / MERGE: placeholders are binds.
-    Dml,
-    /// An anonymous PL/SQL block or a procedure call: placeholders are binds.
-    Block,
-    /// Everything else (ALTER, CREATE, DROP, VACUUM, ANALYZE, …): cannot take binds, so
-    /// placeholders must be declared identifiers.
-    Ddl,
-}
-
-impl StatementKind {
-    /// What the statement is, in words for an error message.
-    pub fn describe(self) -> &'static str {
-        match self {
-            StatementKind::Query => "a query",
-            StatementKind::Dml => "DML (INSERT/UPDATE/DELETE/MERGE)",
-            StatementKind::Block => "a PL/SQL block or call",
-            StatementKind::Ddl => "DDL or another statement that is not a query",
-        }
-    }
-
-    pub fn takes_binds(self) -> bool {
-        !matches!(self, StatementKind::Ddl)
-    }
 }
 
 /// What a spliced placeholder names, which decides how it is validated, looked up in the
@@ -116,60 +88,37 @@ impl IdentifierKind {
 
 /// Finds every placeholder in `sql`, in order.
 pub fn placeholders(sql: &str) -> Vec<Placeholder> {
-    let bytes = sql.as_bytes();
+    let lexed = lex(sql, Dialect::Generic);
     let mut found = Vec::new();
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'\'' => {
-                let end = skip_quoted(bytes, index, b'\'');
-                if let Some(placeholder) = literal_placeholder(sql, index..end) {
-                    found.push(placeholder);
-                }
-                index = end;
+    for (token, span) in lexed.tokens.iter().zip(&lexed.spans) {
+        match token {
+            Token::Placeholder(name) => {
+                found.push(Placeholder { name: name.clone(), span: span.clone(), as_literal: false })
             }
-            b'"' => index = skip_quoted(bytes, index, b'"'),
-            b'-' if bytes.get(index + 1) == Some(&b'-') => {
-                index = sql[index..].find('\n').map_or(bytes.len(), |offset| index + offset + 1);
-            }
-            b'/' if bytes.get(index + 1) == Some(&b'*') => {
-                index = sql[index + 2..].find("*/").map_or(bytes.len(), |offset| index + 2 + offset + 2);
-            }
-            b'$' => index = skip_dollar_quoted(sql, index),
-            b'q' | b'Q' if bytes.get(index + 1) == Some(&b'\'') && !is_ident_byte(before(bytes, index)) => {
-                index = skip_q_quote(bytes, index);
-            }
-            b':' if bytes.get(index + 1) == Some(&b':') => index += 2,
-            b':' if before(bytes, index) != Some(b':') => {
-                let start = index + 1;
-                let end = start + ident_len(&bytes[start..]);
-                if end > start && (bytes[start].is_ascii_alphabetic() || bytes[start] == b'_') {
-                    found.push(Placeholder { name: sql[start..end].to_owned(), span: index..end, as_literal: false });
-                    index = end;
-                } else {
-                    index += 1;
+            Token::Str(content) if sql.as_bytes().get(span.start) == Some(&b'\'') => {
+                let name = content.strip_prefix(':').unwrap_or_default();
+                let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && sql.get(span.clone()) == Some(&format!("':{name}'"));
+                if valid {
+                    found.push(Placeholder { name: name.to_owned(), span: span.clone(), as_literal: true });
                 }
             }
-            _ => index += 1,
+            _ => {}
         }
     }
     found
 }
 
-/// Classifies a statement by its first keyword, comments skipped.
+/// Classifies a statement by the shared reading ([`crate::sql::statement::kind`]).
 pub fn statement_kind(sql: &str) -> StatementKind {
-    let first = first_keyword(sql).to_ascii_uppercase();
-    match first.as_str() {
-        "SELECT" | "WITH" | "VALUES" | "SHOW" | "EXPLAIN" | "TABLE" => StatementKind::Query,
-        "INSERT" | "UPDATE" | "DELETE" | "MERGE" => StatementKind::Dml,
-        "BEGIN" | "DECLARE" | "CALL" | "EXEC" | "EXECUTE" | "DO" => StatementKind::Block,
-        _ => StatementKind::Ddl,
-    }
+    statement::kind(&lex(sql, Dialect::Generic).tokens)
 }
 
 /// Whether the text is a PL/SQL block, which keeps its terminating `;`.
 pub fn is_plsql_block(sql: &str) -> bool {
-    matches!(first_keyword(sql).to_ascii_uppercase().as_str(), "BEGIN" | "DECLARE")
+    let tokens = lex(sql, Dialect::Generic).tokens;
+    statement::is_block_start(&tokens) && matches!(statement::leading_word(&tokens).as_str(), "BEGIN" | "DECLARE")
 }
 
 /// Trims whitespace and drops a trailing `;` (and a SQL*Plus `/` line) from plain SQL; keeps
@@ -187,98 +136,17 @@ pub fn strip_terminator(sql: &str) -> String {
     text.trim_end_matches(';').trim_end().to_owned()
 }
 
-/// The first word of the statement, after comments and opening parentheses.
+/// The first word of the statement, after comments and opening parentheses; empty when there
+/// is none.
 pub fn first_keyword(sql: &str) -> &str {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start().trim_start_matches('(').trim_start();
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.find('\n').map_or("", |offset| &after[offset + 1..]);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.find("*/").map_or("", |offset| &after[offset + 2..]);
-        } else {
-            break;
+    let lexed = lex(sql, Dialect::Generic);
+    let first = lexed.tokens.iter().position(|t| *t != Token::Open);
+    match first {
+        Some(index) if matches!(lexed.tokens[index], Token::Word(_)) => {
+            sql.get(lexed.spans[index].clone()).unwrap_or("")
         }
+        _ => "",
     }
-    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-    &rest[..end]
-}
-
-fn before(bytes: &[u8], index: usize) -> Option<u8> {
-    index.checked_sub(1).map(|previous| bytes[previous])
-}
-
-fn is_ident_byte(byte: Option<u8>) -> bool {
-    byte.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'#')
-}
-
-fn ident_len(bytes: &[u8]) -> usize {
-    bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count()
-}
-
-/// Index just past a quoted run opened at `start`; a doubled quote is an escaped quote.
-fn skip_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
-    let mut index = start + 1;
-    while index < bytes.len() {
-        if bytes[index] == quote {
-            if bytes.get(index + 1) == Some(&quote) {
-                index += 2;
-                continue;
-            }
-            return index + 1;
-        }
-        index += 1;
-    }
-    bytes.len()
-}
-
-/// `':name'`: a string literal whose whole content is one placeholder.
-fn literal_placeholder(sql: &str, span: Range<usize>) -> Option<Placeholder> {
-    let inner = sql.get(span.start + 1..span.end.checked_sub(1)?)?;
-    let name = inner.strip_prefix(':')?;
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    valid.then(|| Placeholder { name: name.to_owned(), span, as_literal: true })
-}
-
-/// PostgreSQL dollar quoting: `$$…$$` or `$tag$…$tag$`. A `$1` parameter is not a quote.
-fn skip_dollar_quoted(sql: &str, start: usize) -> usize {
-    let rest = &sql[start + 1..];
-    let tag_len = rest.find('$');
-    let Some(tag_len) = tag_len else { return start + 1 };
-    let tag = &rest[..tag_len];
-    if !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || tag.starts_with(|c: char| c.is_ascii_digit()) {
-        return start + 1;
-    }
-    let delimiter = format!("${tag}$");
-    let body_start = start + delimiter.len();
-    sql[body_start..].find(&delimiter).map_or(sql.len(), |offset| body_start + offset + delimiter.len())
-}
-
-/// Oracle alternative quoting: `q'[ … ]'`, `q'{ … }'`, `q'! … !'`.
-fn skip_q_quote(bytes: &[u8], start: usize) -> usize {
-    q_quote_end(bytes, start).unwrap_or(bytes.len())
-}
-
-/// The index just past an Oracle `q'…'` literal opened at `start`: the closing delimiter
-/// (the opening one's pair for brackets) followed by a quote ends it. `None` if unterminated.
-pub(crate) fn q_quote_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let open = *bytes.get(start + 2)?;
-    let close = match open {
-        b'[' => b']',
-        b'{' => b'}',
-        b'(' => b')',
-        b'<' => b'>',
-        other => other,
-    };
-    let mut index = start + 3;
-    while index + 1 < bytes.len() {
-        if bytes[index] == close && bytes[index + 1] == b'\'' {
-            return Some(index + 2);
-        }
-        index += 1;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -310,6 +178,12 @@ mod tests {
         assert_eq!(names("DO $$ BEGIN PERFORM :x; END $$; SELECT $1, :y"), ["y"]);
         assert_eq!(names("SELECT q'[it's :x]' FROM dual WHERE a = :y"), ["y"]);
         assert_eq!(names("BEGIN v := :val; END;"), ["val"]);
+    }
+
+    #[test]
+    fn first_keywords() {
+        assert_eq!(first_keyword(" -- c\n ( select 1)"), "select");
+        assert_eq!(first_keyword("/* only */"), "");
     }
 
     #[test]

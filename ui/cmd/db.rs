@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sentri::config::{DatabaseConfig, password_env_var};
-use sentri::targets::{ConnectOptions, Profile, Target, TargetError};
+use sentri::targets::{ConnectOptions, Profile, Target, TargetError, WriteAccess};
 
 use super::{Context, print_json, table};
 
@@ -14,8 +14,9 @@ use super::{Context, print_json, table};
 pub enum Command {
     /// List the configured databases and where their credentials come from.
     List(ListArgs),
-    /// Connect to each database (or one): who Sentri is there, the round trip, and what the
-    /// database is (version, CDB/PDB, RAC, OMF, bigfile, packs). Exit 1 if any fails.
+    /// Connect to each database (or one): who Sentri is there, the round trip, what the
+    /// database is (version, CDB/PDB, RAC, OMF, bigfile, packs) and whether the account could
+    /// write. Exit 1 if any fails.
     Test(TestArgs),
 }
 
@@ -26,7 +27,7 @@ pub struct TestArgs {
     /// Seconds allowed to connect.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     timeout: u64,
-    /// Print JSON: an array of {"name","engine","environment","ok","connected_as","latency_ms","profile","error"}.
+    /// Print JSON: an array of {"name","engine","environment","ok","connected_as","latency_ms","profile","write_access","error"}.
     #[arg(long)]
     json: bool,
 }
@@ -162,6 +163,10 @@ struct Tested {
     connected_as: Option<String>,
     latency_ms: Option<f64>,
     profile: Option<Profile>,
+    /// Whether the account could write; `None` when it could not be read (the error says why
+    /// in `write_access_error`).
+    write_access: Option<WriteAccess>,
+    write_access_error: Option<TargetError>,
     error: Option<TargetError>,
 }
 
@@ -174,6 +179,8 @@ async fn test_one(database: &DatabaseConfig, options: &ConnectOptions) -> Tested
         connected_as: None,
         latency_ms: None,
         profile: None,
+        write_access: None,
+        write_access_error: None,
         error: None,
     };
     let target = match Target::connect(database, options).await {
@@ -199,6 +206,12 @@ async fn test_one(database: &DatabaseConfig, options: &ConnectOptions) -> Tested
         }
         Err(error) => tested.error = Some(error),
     }
+    if tested.ok {
+        match target.write_access().await {
+            Ok(access) => tested.write_access = Some(access),
+            Err(error) => tested.write_access_error = Some(error),
+        }
+    }
     target.close().await;
     tested
 }
@@ -214,6 +227,29 @@ fn print_tested(result: &Tested) {
     }
     if let Some(profile) = &result.profile {
         print_profile(profile);
+    }
+    if let Some(access) = &result.write_access {
+        print_write_access(access);
+    }
+    if let Some(error) = &result.write_access_error {
+        println!("  can write:    unknown ({error})");
+    }
+}
+
+/// Whether the account could write, with every reason: the read path is only as read-only as
+/// the account (see the README's read-only role).
+fn print_write_access(access: &WriteAccess) {
+    if access.can_write {
+        println!("  can write:    YES — this account could change the database:");
+        for reason in &access.reasons {
+            println!("                - {reason}");
+        }
+        println!("                (a read-only role for the read path is recommended; see the README)");
+    } else {
+        println!("  can write:    no (read-only account)");
+    }
+    for note in &access.notes {
+        println!("                {note}");
     }
 }
 

@@ -18,9 +18,15 @@
 //! state in doubt (lost, timed out) is dropped, never reused, and the next call opens a fresh
 //! one.
 //!
-//! The read-only path is enforced by the database: `SET TRANSACTION READ ONLY` opens every
-//! query's transaction, so a write in it (even one hidden in a function) fails with ORA-01456;
-//! statements that are not plain queries are refused before anything is sent.
+//! The read-only path is enforced twice: before anything is sent, the gate
+//! ([`crate::sql::read_only`]) refuses anything but one plain query calling only built-in
+//! functions and read-only supplied packages (a user function may be an autonomous transaction,
+//! which `SET TRANSACTION READ ONLY` does not stop); then `SET TRANSACTION READ ONLY` opens
+//! every query's transaction, so a write in it fails with ORA-01456.
+//!
+//! Every session is reset before it goes back to the pool ([`SESSION_RESET`]): the transaction
+//! is rolled back and every package's state (variables, open cursors of packages) is
+//! reinitialised. What cannot be reset generically is stated there.
 
 pub mod connect;
 pub mod errors;
@@ -39,8 +45,71 @@ use self::connect::OracleAddress;
 use self::errors::Phase;
 use super::fill::{self, Dialect, FilledStatement};
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values};
+use super::{ConnectOptions, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values, WriteAccess};
 use crate::config::{DEFAULT_ORACLE_USER, DatabaseConfig, Secret, password_env_var};
+
+/// Sent, in order, on every session before it goes back to the pool; if one fails the session
+/// is logged off instead.
+///
+/// - `ROLLBACK` ends whatever transaction a call left open (the paths end their own; this is
+///   the backstop).
+/// - `DBMS_SESSION.MODIFY_PACKAGE_STATE(DBMS_SESSION.REINITIALIZE)` resets the state of every
+///   PL/SQL package the session used (globals, package cursors), as a new session would have
+///   it; unlike `RESET_PACKAGE` it takes effect at once and keeps the memory. `DBMS_SESSION`
+///   is granted to PUBLIC by default; an account without it loses every session after use.
+///
+/// Not reset: `DBMS_LOCK` user locks (releasing one needs its handle, which only the caller
+/// that took it knows; this is why the read path refuses `DBMS_LOCK`), `ALTER SESSION`
+/// settings (no generic undo; only fixes run them, through the write path), rows in `ON COMMIT
+/// PRESERVE ROWS` temporary tables, and open database links.
+pub const SESSION_RESET: &[&str] =
+    &["ROLLBACK", "BEGIN DBMS_SESSION.MODIFY_PACKAGE_STATE(DBMS_SESSION.REINITIALIZE); END;"];
+
+/// Runs [`SESSION_RESET`] through `run`, stopping at the first failure.
+pub fn reset_session<E>(mut run: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+    SESSION_RESET.iter().try_for_each(|statement| run(statement))
+}
+
+/// What the account may do, one privilege or role per row: system privileges with ANY that
+/// are not read-only, ALTER SYSTEM/DATABASE, CREATE privileges, powerful roles, and
+/// INSERT/UPDATE/DELETE granted on tables directly or through a role.
+const WRITE_ACCESS_QUERY: &str = "\
+SELECT 'PRIVILEGE' AS source, privilege AS name FROM session_privs \
+ WHERE (privilege LIKE '% ANY %' AND privilege NOT LIKE 'SELECT ANY %' AND privilege NOT LIKE 'READ ANY %') \
+    OR privilege IN ('ALTER SYSTEM', 'ALTER DATABASE', 'SYSDBA', 'SYSOPER', 'SYSBACKUP', 'SYSDG', 'SYSKM', \
+                     'CREATE TABLE', 'CREATE PROCEDURE', 'CREATE TRIGGER', 'CREATE USER', 'DROP USER', \
+                     'ALTER USER', 'GRANT ANY PRIVILEGE', 'GRANT ANY ROLE', 'BECOME USER') \
+UNION ALL \
+SELECT 'ROLE', role FROM session_roles \
+ WHERE role IN ('DBA', 'IMP_FULL_DATABASE', 'DATAPUMP_IMP_FULL_DATABASE', 'EXP_FULL_DATABASE', 'RESOURCE', \
+                'SCHEDULER_ADMIN', 'PDB_DBA', 'CDB_DBA') \
+UNION ALL \
+SELECT 'TABLE', privilege || ' ON ' || owner || '.' || table_name FROM user_tab_privs_recd \
+ WHERE privilege IN ('INSERT', 'UPDATE', 'DELETE') \
+UNION ALL \
+SELECT 'TABLE', privilege || ' ON ' || owner || '.' || table_name || ' (role ' || role || ')' FROM role_tab_privs \
+ WHERE privilege IN ('INSERT', 'UPDATE', 'DELETE') \
+ORDER BY 1, 2";
+
+/// Judges the rows of [`WRITE_ACCESS_QUERY`] (`(source, name)`): every way the account could
+/// write, table grants summarised.
+pub fn oracle_write_access(rows: &[(String, String)]) -> WriteAccess {
+    let mut reasons = Vec::new();
+    let tables: Vec<&str> =
+        rows.iter().filter(|(source, _)| source == "TABLE").map(|(_, name)| name.as_str()).collect();
+    for (source, name) in rows {
+        match source.as_str() {
+            "PRIVILEGE" => reasons.push(format!("system privilege {name}")),
+            "ROLE" => reasons.push(format!("role {name}")),
+            _ => {}
+        }
+    }
+    if !tables.is_empty() {
+        let examples: Vec<&str> = tables.iter().take(5).copied().collect();
+        reasons.push(format!("{} table grant(s): {}", tables.len(), examples.join(", ")));
+    }
+    WriteAccess::from_reasons(reasons, Vec::new())
+}
 
 /// One Oracle database, connected: a pool of sessions for one configured account.
 pub struct OracleTarget {
@@ -209,7 +278,7 @@ impl OracleTarget {
     /// database refuses a write hidden in it (ORA-01456, [`ErrorKind::ReadOnlyViolation`]).
     /// Values are bound by name (`:name`); `None` binds NULL.
     pub async fn query(&self, sql: &str, values: &Values) -> Result<Rows, TargetError> {
-        let text = super::read_only_text(self.name(), sql)?;
+        let text = super::read_only_text(self.name(), super::DbKind::Oracle, sql)?;
         let filled = self.fill(&text, values, &BTreeMap::new())?;
         self.run(move |connection, shared| shared.read_only(connection, &filled.sql, &filled.binds)).await
     }
@@ -296,6 +365,20 @@ impl OracleTarget {
             Ok(profile)
         })
         .await
+    }
+
+    /// Whether the configured account could write ([`WRITE_ACCESS_QUERY`], on the read path).
+    pub async fn write_access(&self) -> Result<WriteAccess, TargetError> {
+        let found = self.query(WRITE_ACCESS_QUERY, &Values::new()).await?;
+        let rows: Vec<(String, String)> = found
+            .rows
+            .iter()
+            .map(|row| {
+                let text = |index: usize| row.get(index).and_then(Value::as_text).unwrap_or_default();
+                (text(0), text(1))
+            })
+            .collect();
+        Ok(oracle_write_access(&rows))
     }
 
     /// One round trip to the database, timed: what `sentri db test` reports as latency.
@@ -388,7 +471,13 @@ impl OracleTarget {
                 Ok(result) => {
                     match &result {
                         Err(error) if breaks_session(error.kind) => discard(connection),
-                        _ => worker.checkin(connection),
+                        _ => match reset_session(|statement| connection.execute(statement, &[]).map(|_| ())) {
+                            Ok(()) => worker.checkin(connection),
+                            Err(error) => {
+                                tracing::debug!(database = %worker.name, %error, "session reset failed; logging off");
+                                discard(connection);
+                            }
+                        },
                     }
                     result
                 }

@@ -251,3 +251,55 @@ fn debug_output_hides_the_password() {
     let shown = format!("{target:?}");
     assert!(shown.contains("PROD-ORA") && !shown.contains(PASSWORD), "{shown}");
 }
+
+#[test]
+fn a_session_is_reset_by_rollback_then_package_reinitialisation() {
+    let mut sent = Vec::new();
+    let result: Result<(), String> = reset_session(|statement| {
+        sent.push(statement.to_owned());
+        Ok(())
+    });
+    assert_eq!(result, Ok(()));
+    assert_eq!(sent, ["ROLLBACK", "BEGIN DBMS_SESSION.MODIFY_PACKAGE_STATE(DBMS_SESSION.REINITIALIZE); END;"]);
+    // The block is one PL/SQL block with no placeholders: the driver runs it as it is.
+    assert_eq!(sql::statement_kind(&sent[1]), StatementKind::Block);
+    assert!(sql::placeholders(&sent[1]).is_empty());
+    assert_eq!(sql::strip_terminator(&sent[1]), sent[1]);
+}
+
+#[test]
+fn a_failed_reset_stops_at_once_and_is_reported() {
+    let mut sent = Vec::new();
+    let result = reset_session(|statement| {
+        sent.push(statement.to_owned());
+        Err(format!("ORA-03113 on {statement}"))
+    });
+    assert_eq!(result, Err("ORA-03113 on ROLLBACK".to_owned()));
+    assert_eq!(sent, ["ROLLBACK"], "nothing after a failure; the session is then logged off");
+}
+
+#[test]
+fn write_access_reads_privileges_roles_and_table_grants() {
+    let rows = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    };
+    assert!(!oracle_write_access(&[]).can_write);
+    let access = oracle_write_access(&rows(&[
+        ("PRIVILEGE", "ALTER SYSTEM"),
+        ("PRIVILEGE", "DROP ANY TABLE"),
+        ("ROLE", "DBA"),
+        ("TABLE", "DELETE ON APP.ORDERS"),
+    ]));
+    assert!(access.can_write);
+    assert_eq!(
+        access.reasons,
+        [
+            "system privilege ALTER SYSTEM",
+            "system privilege DROP ANY TABLE",
+            "role DBA",
+            "1 table grant(s): DELETE ON APP.ORDERS"
+        ]
+    );
+    // The query itself passes the Oracle read-only gate it runs through.
+    assert_eq!(crate::sql::read_only::check(WRITE_ACCESS_QUERY, crate::sql::Dialect::Oracle), Ok(()));
+}

@@ -16,6 +16,12 @@
 //!   and writes it as the catalog spells it.
 //! - **Every call is bounded**: `statement_timeout` on the server, plus a client-side backstop
 //!   that cancels the query and discards the connection.
+//! - **A pooled connection is reset before reuse** with [`SESSION_RESET`] (`DISCARD ALL`
+//!   but for `DEALLOCATE ALL`, which would break the driver's cached type lookups):
+//!   whatever a call left in the session — an advisory lock taken by a user function on the
+//!   read path (which a ROLLBACK does not release), a `SET`, a prepared statement, a temporary
+//!   table, a `LISTEN` — is gone before the next call. A connection whose reset fails is
+//!   closed, never reused.
 //!
 //! Connections use TLS with libpq's `sslmode`/`sslrootcert` meanings, except that a remote
 //! host is never reached in plain text unless `sslmode=disable` says so (see
@@ -42,8 +48,28 @@ use tls::{Protection, connector, protection, take_tls_keys};
 use super::fill::{self, Dialect, FillError};
 use super::profile::{PostgresProfile, Profile};
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values};
+use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values, WriteAccess};
 use crate::config::{DatabaseConfig, password_env_var, username_env_var};
+
+/// Sent on every connection before it goes back to the pool, as one message: what
+/// `DISCARD ALL` does, except `DEALLOCATE ALL`.
+///
+/// `DEALLOCATE ALL` is left out because tokio-postgres keeps its own prepared statements for
+/// type lookups (enums, composites) across calls and cannot be told they are gone (its
+/// `clear_type_cache` forgets the types, not the statements): after a `DISCARD ALL` the next
+/// query on a custom type fails with "prepared statement … does not exist". The read path
+/// cannot `PREPARE` (it is not a query), so nothing of a caller's is left allocated.
+///
+/// The first statement refuses a connection still inside a transaction a call left open (its
+/// start is older than this message), which would otherwise absorb the reset; the failure
+/// closes the connection. Then: open cursors closed, the session user restored, every `SET`
+/// undone, `LISTEN`s dropped, session advisory locks released (what a ROLLBACK does not),
+/// cached plans, temporary tables and sequence caches discarded.
+pub const SESSION_RESET: &str = "\
+DO $reset$ BEGIN IF transaction_timestamp() <> statement_timestamp() THEN \
+RAISE EXCEPTION 'a transaction is still open'; END IF; END $reset$; \
+CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); \
+DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
 
 /// Extra time the client waits past `statement_timeout` before it cancels on its own: the
 /// server's timeout should fire first and give the precise error.
@@ -145,13 +171,16 @@ impl PostgresTarget {
     /// rolled back, so a write hidden in it is refused by the server
     /// ([`ErrorKind::ReadOnlyViolation`]).
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
-        let text = super::read_only_text(&self.name, sql_text)?;
+        let text = super::read_only_text(&self.name, DbKind::Postgres, sql_text)?;
         let filled = fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
         let timeout_ms = self.timeout_ms();
         self.with_client(1, move |client| {
             Box::pin(async move {
                 client
-                    .batch_execute(&format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout_ms}"))
+                    .batch_execute(&format!(
+                        "BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout_ms}; \
+                         SET LOCAL standard_conforming_strings = on"
+                    ))
                     .await
                     .map_err(Failure::Db)?;
                 let result = run_query(client, &filled.sql, &filled.binds).await;
@@ -304,6 +333,29 @@ impl PostgresTarget {
         })
     }
 
+    /// Whether the configured account could write: superuser, CREATEDB/CREATEROLE, CREATE on
+    /// the database or on a schema, or INSERT/UPDATE/DELETE/TRUNCATE on a table (or UPDATE on a
+    /// sequence) outside the system catalogs. `default_transaction_read_only` is reported as a
+    /// note: a session can turn it off.
+    pub async fn write_access(&self) -> Result<WriteAccess, TargetError> {
+        let facts = self.query(WRITE_ACCESS_QUERY, &Values::new()).await?;
+        let text = |column: &str| facts.get(0, column).and_then(Value::as_text).unwrap_or_default();
+        let flag = |column: &str| matches!(facts.get(0, column), Some(Value::Bool(true)));
+        Ok(postgres_write_access(&PostgresGrants {
+            superuser: flag("superuser"),
+            create_role: flag("create_role"),
+            create_db: flag("create_db"),
+            create_on_database: flag("create_on_database"),
+            create_schemas: text("create_schemas"),
+            writable_tables: match facts.get(0, "writable_tables") {
+                Some(Value::Int(count)) => *count,
+                _ => 0,
+            },
+            writable_examples: text("writable_examples"),
+            default_read_only: text("default_read_only") == "on",
+        }))
+    }
+
     /// The round trip of `SELECT 1` on a pooled connection: what `sentri db test` reports.
     pub async fn ping(&self) -> Result<Duration, TargetError> {
         self.with_client(1, |client| {
@@ -385,7 +437,7 @@ impl PostgresTarget {
         let backstop = self.options.call_timeout.saturating_mul(factor).saturating_add(BACKSTOP_GRACE);
         match tokio::time::timeout(backstop, work(client)).await {
             Ok(Ok(value)) => {
-                lease.release();
+                self.recycle(lease).await;
                 Ok(value)
             }
             Ok(Err(failure)) => {
@@ -400,7 +452,7 @@ impl PostgresTarget {
                 };
                 // A connection whose transaction could not be closed is not reused.
                 if !matches!(error.kind, ErrorKind::ConnectionLost) {
-                    lease.release();
+                    self.recycle(lease).await;
                 }
                 Err(error)
             }
@@ -410,6 +462,19 @@ impl PostgresTarget {
                 Err(TargetError::timeout(&self.name, ErrorKind::CallTimeout, "the call", backstop)
                     .with_hint("the server did not answer in time; the query was cancelled and the connection dropped"))
             }
+        }
+    }
+
+    /// Resets the session ([`SESSION_RESET`]) and returns the connection to the pool; closes it
+    /// instead when the reset fails or does not answer within the call timeout.
+    async fn recycle(&self, lease: Lease<'_>) {
+        let Some(client) = lease.client.as_ref() else { return };
+        match tokio::time::timeout(self.options.call_timeout, client.batch_execute(SESSION_RESET)).await {
+            Ok(Ok(())) => lease.release(),
+            Ok(Err(error)) => {
+                tracing::debug!(database = %self.name, %error, "session reset failed; closing the connection");
+            }
+            Err(_) => tracing::debug!(database = %self.name, "session reset timed out; closing the connection"),
         }
     }
 
@@ -472,6 +537,73 @@ impl PostgresTarget {
         }
         mapped
     }
+}
+
+/// What the account may do, read from the catalog for the current user.
+const WRITE_ACCESS_QUERY: &str = "\
+WITH writable AS (
+    SELECT format('%I.%I', n.nspname, c.relname) AS name
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+      AND n.nspname NOT LIKE 'pg\\_temp%'
+      AND ((c.relkind IN ('r', 'p', 'v', 'f')
+            AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+                 OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE')))
+           OR (c.relkind = 'S' AND has_sequence_privilege(c.oid, 'UPDATE')))
+)
+SELECT r.rolsuper AS superuser, r.rolcreaterole AS create_role, r.rolcreatedb AS create_db,
+       has_database_privilege(current_database(), 'CREATE') AS create_on_database,
+       (SELECT string_agg(quote_ident(nspname), ', ' ORDER BY nspname) FROM pg_catalog.pg_namespace
+         WHERE has_schema_privilege(oid, 'CREATE') AND nspname NOT LIKE 'pg\\_temp%'
+           AND nspname NOT LIKE 'pg\\_toast%') AS create_schemas,
+       (SELECT count(*) FROM writable) AS writable_tables,
+       (SELECT string_agg(name, ', ') FROM (SELECT name FROM writable ORDER BY name LIMIT 5) w) AS writable_examples,
+       current_setting('default_transaction_read_only') AS default_read_only
+FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+/// The facts [`WRITE_ACCESS_QUERY`] reads.
+#[derive(Debug, Default)]
+struct PostgresGrants {
+    superuser: bool,
+    create_role: bool,
+    create_db: bool,
+    create_on_database: bool,
+    create_schemas: String,
+    writable_tables: i64,
+    writable_examples: String,
+    default_read_only: bool,
+}
+
+/// Judges the facts: every way the account could write.
+fn postgres_write_access(grants: &PostgresGrants) -> WriteAccess {
+    let mut reasons = Vec::new();
+    if grants.superuser {
+        reasons.push("superuser: can do anything".to_owned());
+    }
+    if grants.create_role {
+        reasons.push("CREATEROLE: can create and grant roles".to_owned());
+    }
+    if grants.create_db {
+        reasons.push("CREATEDB: can create databases".to_owned());
+    }
+    if grants.create_on_database {
+        reasons.push("CREATE on the database: can create schemas".to_owned());
+    }
+    if !grants.create_schemas.is_empty() {
+        reasons.push(format!("CREATE on schema(s) {}: can create tables and functions", grants.create_schemas));
+    }
+    if grants.writable_tables > 0 {
+        reasons.push(format!(
+            "INSERT/UPDATE/DELETE/TRUNCATE on {} table(s) or sequence(s), e.g. {}",
+            grants.writable_tables, grants.writable_examples
+        ));
+    }
+    let notes = if grants.default_read_only {
+        vec!["default_transaction_read_only is on (a session can still turn it off)".to_owned()]
+    } else {
+        vec!["default_transaction_read_only is off".to_owned()]
+    };
+    WriteAccess::from_reasons(reasons, notes)
 }
 
 /// Boxed futures for the per-call closures, without a `futures` dependency.
@@ -968,6 +1100,24 @@ fn classify(name: &str, error: &tokio_postgres::Error, phase: Phase, options: &C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_access_names_every_way_to_write() {
+        let none = postgres_write_access(&PostgresGrants { default_read_only: true, ..PostgresGrants::default() });
+        assert!(!none.can_write, "{none:?}");
+        assert!(none.notes[0].contains("default_transaction_read_only is on"));
+        let grants = PostgresGrants {
+            superuser: true,
+            create_schemas: "public".into(),
+            writable_tables: 2,
+            writable_examples: "public.a, public.b".into(),
+            ..PostgresGrants::default()
+        };
+        let all = postgres_write_access(&grants);
+        assert!(all.can_write);
+        assert_eq!(all.reasons.len(), 3, "{:?}", all.reasons);
+        assert!(all.reasons[2].contains("public.a"));
+    }
 
     #[test]
     fn loopback_hosts_are_local() {

@@ -87,7 +87,7 @@ impl SandboxTarget {
 
     /// A query on the read-only path: anything but a query is refused before it is read.
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
-        let text = super::read_only_text(&self.name, sql_text)?;
+        let text = super::read_only_text(&self.name, super::DbKind::Sandbox, sql_text)?;
         let filled = fill::fill(&text, Dialect::Oracle, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
         let world = self.lock()?;
         queries::answer(&world, &filled.sql, &filled.binds).map_err(|refusal| self.refused(&refusal))
