@@ -227,7 +227,7 @@ impl Engine {
             self.blocking(move |store| store.recent_failures(&database, since)).await?
         };
         let database = self.config.database(&workflow.database);
-        let context = steps::mesh_context(
+        let context = safety::mesh_context(
             &policies,
             database,
             plan,

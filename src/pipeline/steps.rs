@@ -1,6 +1,6 @@
-//! The steps of a workflow as plain functions: verify on the live database, build the plan,
-//! run the pre-flight checks, assemble what the Safety Mesh judges with, and take in a stored
-//! message. The engine calls them to drive workflows; `sentri demo --dry-run` and `sentri
+//! The steps of a workflow as plain functions: verify on the live database, run the pre-flight
+//! checks, and take in a stored message (what the Safety Mesh judges with is
+//! `safety::mesh_context`). The engine calls them to drive workflows; `sentri demo --dry-run` and `sentri
 //! replay` call the same ones, so the three cannot drift apart.
 //!
 //! Nothing here changes a workflow's state: each function says what it found, and its caller
@@ -8,18 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
-
 use super::approval::inbound::ReplyHandled;
 use super::approval::{self, ApprovalError};
 use super::matcher::KnownDatabase;
 use super::plan::Plan;
 use super::triage::{self, Triage, TriageRules};
 use super::verify::{self, Verification};
-use crate::config::{ApprovalsConfig, Config, DatabaseConfig};
-use crate::policy::environment::EnvironmentPolicy;
+use crate::config::{ApprovalsConfig, Config};
 use crate::policy::{AlertPolicy, PolicySet};
-use crate::safety::{FailureCount, LockAttempt, MeshContext};
 use crate::store::{Store, StoreError};
 use crate::targets::{Target, TargetError};
 
@@ -68,44 +64,6 @@ pub fn preflight_failures(results: &[PreflightResult]) -> Option<String> {
         .map(|result| format!("{}: {}", result.name, result.explanation))
         .collect();
     (!failed.is_empty()).then(|| format!("pre-flight checks failed: {}", failed.join("; ")))
-}
-
-/// The environment policy (`environments/*.md`) that governs a database: matched through the
-/// database's configured names and aliases when it is configured, by name otherwise. The one
-/// lookup the engine and the dry run share.
-pub fn environment_policy<'a>(
-    policies: &'a PolicySet,
-    database: Option<&DatabaseConfig>,
-    name: &str,
-) -> Option<&'a EnvironmentPolicy> {
-    policies.environments.iter().find(|environment| match database {
-        Some(database) => database.answers_to(&environment.database_id),
-        None => environment.database_id.eq_ignore_ascii_case(name),
-    })
-}
-
-/// What the Safety Mesh judges a plan with, besides the plan: the brain, the database's
-/// settings, the lock taken (or not), the recent failures and the approved hash, if any.
-pub fn mesh_context<'a>(
-    policies: &'a PolicySet,
-    database: Option<&'a DatabaseConfig>,
-    plan: &Plan,
-    now: Timestamp,
-    lock: Option<LockAttempt>,
-    failures: Option<FailureCount>,
-    approved_plan_hash: Option<String>,
-) -> MeshContext<'a> {
-    MeshContext {
-        brain: &policies.brain,
-        now,
-        environment_policy: environment_policy(policies, database, &plan.database),
-        database_autonomy: database.and_then(|database| database.autonomy_level),
-        database_aliases: database.map(|database| database.aliases.as_slice()).unwrap_or(&[]),
-        critical_schemas: database.map(|database| database.critical_schemas.as_slice()).unwrap_or(&[]),
-        lock,
-        failures,
-        approved_plan_hash,
-    }
 }
 
 /// What became of one stored message.

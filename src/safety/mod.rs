@@ -28,11 +28,11 @@ pub mod rollback_guarantee;
 
 use jiff::Timestamp;
 
-use crate::config::{AutonomyLevel, Environment};
+use crate::config::{AutonomyLevel, DatabaseConfig, Environment};
 pub use crate::domain::MeshVerdict;
 use crate::pipeline::plan::Plan;
-use crate::policy::Brain;
 use crate::policy::environment::EnvironmentPolicy;
+use crate::policy::{Brain, PolicySet};
 use crate::store::audit::actions;
 use crate::store::{LockOutcome, NewAudit, Store, StoreError};
 
@@ -269,6 +269,44 @@ pub fn audit(store: &Store, plan: &Plan, decision: &MeshDecision) -> Result<(), 
         }),
     ));
     store.audit_all(rows)
+}
+
+/// The environment policy (`environments/*.md`) that governs a database: matched through the
+/// database's configured names and aliases when it is configured, by name otherwise. The one
+/// lookup the engine and the dry run share.
+pub fn environment_policy<'a>(
+    policies: &'a PolicySet,
+    database: Option<&DatabaseConfig>,
+    name: &str,
+) -> Option<&'a EnvironmentPolicy> {
+    policies.environments.iter().find(|environment| match database {
+        Some(database) => database.answers_to(&environment.database_id),
+        None => environment.database_id.eq_ignore_ascii_case(name),
+    })
+}
+
+/// What the Safety Mesh judges a plan with, besides the plan: the brain, the database's
+/// settings, the lock taken (or not), the recent failures and the approved hash, if any.
+pub fn mesh_context<'a>(
+    policies: &'a PolicySet,
+    database: Option<&'a DatabaseConfig>,
+    plan: &Plan,
+    now: Timestamp,
+    lock: Option<LockAttempt>,
+    failures: Option<FailureCount>,
+    approved_plan_hash: Option<String>,
+) -> MeshContext<'a> {
+    MeshContext {
+        brain: &policies.brain,
+        now,
+        environment_policy: environment_policy(policies, database, &plan.database),
+        database_autonomy: database.and_then(|database| database.autonomy_level),
+        database_aliases: database.map(|database| database.aliases.as_slice()).unwrap_or(&[]),
+        critical_schemas: database.map(|database| database.critical_schemas.as_slice()).unwrap_or(&[]),
+        lock,
+        failures,
+        approved_plan_hash,
+    }
 }
 
 /// Where the caller's failure count must start for the circuit breaker to accept it.

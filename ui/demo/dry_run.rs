@@ -93,7 +93,7 @@ pub async fn judge(
         outcome: LockOutcome::Acquired { expires_at: now + jiff::SignedDuration::from_mins(30) },
     };
     let failures = FailureCount { since: safety::failure_window_start(&policies.brain, now), count: 0 };
-    let context = steps::mesh_context(policies, Some(database), &plan, now, Some(lock), Some(failures), None);
+    let context = safety::mesh_context(policies, Some(database), &plan, now, Some(lock), Some(failures), None);
     lines.push("  Safety Mesh (dry run: the conflict lock is judged as if taken; nothing is locked)".into());
     let (decision, _) = safety::evaluate(plan, &context);
     for check in &decision.checks {
