@@ -40,6 +40,7 @@ async fn main() {
         backoff_max: Duration::from_secs(2),
         io_timeout: Duration::from_secs(30),
         ca_file: None,
+        max_message_bytes: sentri::config::EmailConfig::default().max_message_bytes,
     };
     let (sender, mut receiver) = tokio::sync::mpsc::channel(64);
     let shutdown = CancellationToken::new();

@@ -115,6 +115,49 @@ fn a_broken_policy_is_reported_with_file_and_line_and_the_rest_still_load() {
         .stdout(predicate::str::contains("2 file(s) skipped"));
 }
 
+/// The attack: one policy whose pattern cannot finish (it exceeds the backtracking limit on any
+/// text). Before, its error was added to every other policy's samples, so the whole pack failed.
+/// Now only its own samples fail, with its file and line; every other sample runs and passes.
+#[test]
+fn a_runaway_regex_fails_only_its_own_policys_samples() {
+    let home = initialised();
+    std::fs::write(
+        home.path().join("alerts/postgres/runaway.md"),
+        "## Email Pattern\n```regex\n(?:.|..)*(?=N)NEVER_IN_ANY_MAIL\n```\n## Sample Alerts\n\
+         ```email\nSubject: runaway pattern sample, long enough to need a lot of backtracking\n\n\
+         the body of the sample alert, also long\n```\n",
+    )
+    .expect("write");
+    let output = sentri(home.path()).args(["policy", "check", "--json"]).assert().code(1).get_output().stdout.clone();
+    let report = json(&output);
+    assert_eq!(report["ok"], false);
+    let samples = report["samples"].as_array().expect("samples");
+    let (own, others): (Vec<_>, Vec<_>) = samples.iter().partition(|sample| sample["policy"] == "runaway");
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["passed"], false);
+    let failure = own[0]["failures"][0].as_str().unwrap_or_default();
+    assert!(failure.contains("the pattern (line 3) could not finish on this sample"), "{failure}");
+    assert!(others.len() > 40, "the default pack's samples ran: {}", others.len());
+    for sample in &others {
+        assert_eq!(sample["passed"], true, "{sample}");
+    }
+    let problems = report["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0]["path"].as_str().unwrap_or_default().ends_with("alerts/postgres/runaway.md"));
+    assert_eq!(problems[0]["line"], 3);
+    for alert in report["alerts"].as_array().expect("alerts").iter().filter(|alert| alert["name"] != "runaway") {
+        assert_eq!(alert["samples_passed"], alert["samples_total"], "{}", alert["name"]);
+    }
+
+    sentri(home.path())
+        .args(["policy", "check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("alerts/postgres/runaway.md:3: error: the pattern could not finish"))
+        .stdout(predicate::str::contains("runaway (sample at alerts/postgres/runaway.md:6)"))
+        .stdout(predicate::str::contains(format!("{}/{} samples passed", others.len(), others.len() + 1)));
+}
+
 #[test]
 fn match_explains_an_oem_alert_and_resolves_the_alias() {
     let home = initialised();
@@ -304,6 +347,45 @@ fn alerts_that_hit_one_database_together_are_shown_as_one_incident() {
         .success()
         .stdout(predicate::str::contains("INCIDENT"))
         .stdout(predicate::str::contains(format!("PROD  DETECTED  {}", first.short_id())));
+}
+
+/// A message stored cut at the size cap shows as truncated with its original size, and a
+/// message ignored for its sender shows why: nothing is invisible in `sentri alerts`.
+#[test]
+fn alerts_show_truncation_and_ignore_reasons() {
+    let home = initialised();
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let key = sentri::store::MailboxKey { server: "imap".into(), username: "alerts".into(), folder: "INBOX".into() };
+    let mail = |id: &str, from: &str| {
+        let text = format!("From: {from}\r\nSubject: Tablespace USERS full\r\nMessage-ID: <{id}@x>\r\n\r\nbody\r\n");
+        sentri::intake::RawAlert::from_rfc822(text.as_bytes(), "2026-11-25T01:02:03Z".into())
+    };
+    let (cut, _) = store.store_mailbox_alert(&key, 1, 1, &mail("cut", "oem@x.org"), Some(52_428_800)).expect("store");
+    let (stranger, _) =
+        store.store_mailbox_alert(&key, 1, 2, &mail("stranger", "m@evil.example"), None).expect("store");
+    let rules = sentri::pipeline::triage::TriageRules::default().with_alert_senders(&["oem@x.org".to_owned()]);
+    let policies = sentri::policy::PolicySet::load(home.path());
+    sentri::pipeline::triage::triage(&store, stranger, &policies, &[], &rules).expect("triage");
+
+    sentri(home.path())
+        .arg("alerts")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("NOTE"))
+        .stdout(predicate::str::contains("truncated (original 50.0 MiB)"))
+        .stdout(predicate::str::contains(
+            "not read as an alert: the sender m@evil.example is not on email.alert_senders",
+        ));
+    let output = sentri(home.path()).args(["alerts", "--json"]).assert().success().get_output().stdout.clone();
+    let listed = json(&output);
+    let by_id = |id: i64| listed.as_array().into_iter().flatten().find(|alert| alert["id"] == id).cloned();
+    let cut = by_id(cut).expect("listed");
+    assert_eq!(cut["truncated"], true);
+    assert_eq!(cut["original_size"], 52_428_800);
+    let stranger = by_id(stranger).expect("listed");
+    assert_eq!(stranger["outcome"], "ignored");
+    assert_eq!(stranger["truncated"], false);
+    assert!(stranger["reason"].as_str().unwrap_or_default().contains("m@evil.example"), "{stranger}");
 }
 
 fn workflow(store: &Store, alert_type: &str, database: &str, environment: &str) -> String {
@@ -531,7 +613,22 @@ fn replay_a_folder_then_list_every_alert_with_its_outcome() {
     let alerts = alerts.as_array().expect("array");
     assert_eq!(alerts.len(), 5, "replaying twice stores each message once");
     let keys: Vec<&String> = alerts[0].as_object().expect("object").keys().collect();
-    assert_eq!(keys, ["alert_type", "database", "id", "outcome", "received_at", "subject", "workflow_id"]);
+    assert_eq!(
+        keys,
+        [
+            "alert_type",
+            "body_pruned_at",
+            "database",
+            "id",
+            "original_size",
+            "outcome",
+            "reason",
+            "received_at",
+            "subject",
+            "truncated",
+            "workflow_id"
+        ]
+    );
     let outcomes: Vec<&str> = alerts.iter().filter_map(|alert| alert["outcome"].as_str()).collect();
     assert_eq!(outcomes.iter().filter(|o| **o == "workflow").count(), 3);
     assert_eq!(outcomes.iter().filter(|o| **o == "unmatched").count(), 1);

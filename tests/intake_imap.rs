@@ -2,8 +2,9 @@
 //! while the source IDLEs; nothing is read twice or missed across restarts; a message is flagged
 //! only after it is stored (and stays unflagged when storing fails), and a crash between the two
 //! is healed; a malformed message is kept and marked; without IDLE the folder is polled; plain
-//! text to a remote host is refused; the source reconnects when the server goes away. Each test
-//! reads its own Dovecot user's mailbox.
+//! text to a remote host is refused; the source reconnects when the server goes away; a message
+//! over `max_message_bytes` is fetched only that far, stored cut and marked with its size. Each
+//! test reads its own Dovecot user's mailbox.
 
 mod common;
 
@@ -38,6 +39,7 @@ fn settings(server: &Dovecot, user: &str) -> ImapSettings {
         backoff_max: Duration::from_millis(500),
         io_timeout: Duration::from_secs(10),
         ca_file: None,
+        max_message_bytes: 4 * 1024 * 1024,
     }
 }
 
@@ -333,7 +335,7 @@ async fn a_crash_between_storing_and_flagging_is_healed() {
     let key = MailboxKey { server: "127.0.0.1".into(), username: user.clone(), folder: "INBOX".into() };
     let uidvalidity = server.uidvalidity(&user).await;
     let alert = sentri::intake::RawAlert::from_rfc822(&raw, "2026-11-25T01:02:03Z".into());
-    store.store_mailbox_alert(&key, uidvalidity, 1, &alert).unwrap();
+    store.store_mailbox_alert(&key, uidvalidity, 1, &alert, None).unwrap();
     let flags = server.flags(&user, "crash-1@example.org").await.unwrap();
     assert!(!flags.iter().any(|f| f == "\\Seen"), "{flags:?}");
 
@@ -432,4 +434,45 @@ async fn tls_servers_are_trusted_through_email_ca_file_and_only_then() {
     let error = imap::check(&ImapSettings { ca_file: Some(broken), ..starttls }).await.expect_err("broken CA file");
     assert!(error.is_permanent(), "{error:?}");
     assert!(error.to_string().contains("broken.pem"), "{error}");
+}
+
+/// A message far over `max_message_bytes` (the attack: a 50 MB email; here 3 MB over a 64 KiB
+/// cap, the same code path) is fetched only up to the cap, stored cut and marked with its
+/// original size, triaged from its headers like any other, and flagged handled; the message
+/// after it arrives as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_is_stored_truncated_and_marked_with_its_size() {
+    let server = dovecot::shared();
+    let user = server.add_user("oversized");
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let cap: u32 = 64 * 1024;
+    let mut huge = message("huge-1", "Tablespace USERS is 97% full on PRODDB");
+    let line = "ORA-01653: unable to extend table APP.EVENTS by 128 in tablespace USERS\r\n";
+    while huge.len() < 3 * 1024 * 1024 {
+        huge.extend_from_slice(line.as_bytes());
+    }
+    huge.extend_from_slice(b"THE-END-MARKER\r\n");
+    server.append(&user, &huge).await;
+    server.append(&user, &message("after-1", "the next alert")).await;
+
+    let mut source = Running::start(ImapSettings { max_message_bytes: cap, ..settings(server, &user) }, &store);
+    let first = source.next().await;
+    let second = source.next().await;
+    let row = store.get_raw_alert(first).unwrap();
+    assert_eq!(row.message_id, "<huge-1@example.org>");
+    assert_eq!(row.subject, "Tablespace USERS is 97% full on PRODDB", "the headers survive the cut");
+    assert_eq!(row.original_size, Some(huge.len() as u64), "the mark says the original size");
+    assert!(row.body.len() < cap as usize, "at most the cap is kept: {} bytes", row.body.len());
+    assert!(
+        row.body.starts_with("Tablespace USERS is 97% full.\r\nORA-01653"),
+        "{:?}",
+        row.body.chars().take(80).collect::<String>()
+    );
+    assert!(!row.body.contains("THE-END-MARKER"), "nothing past the cap was fetched");
+    wait_for_flag(server, &user, "huge-1@example.org", "\\Seen").await;
+
+    let next = store.get_raw_alert(second).unwrap();
+    assert_eq!((next.message_id.as_str(), next.original_size), ("<after-1@example.org>", None), "whole");
+    source.stop().await;
 }

@@ -64,7 +64,22 @@ pub struct EmailConfig {
     /// public roots: for mail servers whose certificate an in-house CA signed. A relative path
     /// is read from the directory of sentri.yaml.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The most of one message the IMAP intake fetches (4 MiB). A larger message is fetched up
+    /// to this many bytes (`BODY.PEEK[]<0.N>`), stored truncated and marked with its original
+    /// size: one huge email must not take the daemon's memory or the store with it.
+    pub max_message_bytes: u32,
+    /// Who may send alerts (`alert_senders`): addresses and `@domain` entries. Empty (the
+    /// default) means anyone. Mail from anyone else is kept, marked ignored with the reason,
+    /// and never triaged as an alert. Approval replies are judged by `approvals.approvers`.
+    pub alert_senders: Vec<String>,
 }
+
+/// The default of `email.max_message_bytes`: alert emails are kilobytes; 4 MiB leaves room for
+/// a pasted log while keeping one message's cost in memory small.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 4 * 1024 * 1024;
+/// The smallest `email.max_message_bytes` accepted: below this, the header block of an
+/// ordinary message could be cut.
+pub const MIN_MAX_MESSAGE_BYTES: u32 = 16 * 1024;
 
 impl Default for EmailConfig {
     fn default() -> Self {
@@ -85,6 +100,8 @@ impl Default for EmailConfig {
             smtp_password: None,
             from_address: String::new(),
             ca_file: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            alert_senders: Vec::new(),
         }
     }
 }
@@ -114,6 +131,7 @@ pub(crate) fn read_email(mut f: Fields<'_>, d: &mut Diagnostics, env: &dyn Fn(&s
     let from_address =
         f.string(d, "from_address").map(trimmed).filter(|s| !s.is_empty()).unwrap_or_else(|| username.clone());
     let ca_file = f.string(d, "ca_file").map(trimmed).filter(|s| !s.is_empty()).map(std::path::PathBuf::from);
+    let (max_message_bytes, alert_senders) = read_intake_limits(&mut f, d);
     f.not_used(
         d,
         "poll_interval",
@@ -161,7 +179,48 @@ pub(crate) fn read_email(mut f: Fields<'_>, d: &mut Diagnostics, env: &dyn Fn(&s
         smtp_password,
         from_address,
         ca_file,
+        max_message_bytes,
+        alert_senders,
     }
+}
+
+/// `email.max_message_bytes` and `email.alert_senders`: what the intake accepts.
+fn read_intake_limits(f: &mut Fields<'_>, d: &mut Diagnostics) -> (u32, Vec<String>) {
+    let max_message_bytes = match f.uint(d, "max_message_bytes") {
+        None => DEFAULT_MAX_MESSAGE_BYTES,
+        Some(n) => match u32::try_from(n) {
+            Ok(n) if n >= MIN_MAX_MESSAGE_BYTES => n,
+            _ => {
+                d.problem(
+                    f.get("max_message_bytes").map(|node| node.position),
+                    f.key_path("max_message_bytes"),
+                    format!("must be between {MIN_MAX_MESSAGE_BYTES} and {} bytes", u32::MAX),
+                );
+                DEFAULT_MAX_MESSAGE_BYTES
+            }
+        },
+    };
+    let mut alert_senders = Vec::new();
+    for entry in f.list(d, "alert_senders") {
+        let entry = entry.trim().to_ascii_lowercase();
+        if is_sender_entry(&entry) {
+            alert_senders.push(entry);
+        } else {
+            d.problem(
+                f.get("alert_senders").map(|node| node.position),
+                f.key_path("alert_senders"),
+                format!("`{entry}` is neither an address (dba@example.org) nor a domain (@example.org)"),
+            );
+        }
+    }
+    (max_message_bytes, alert_senders)
+}
+
+/// An `alert_senders` entry: `local@domain` or `@domain`, with no spaces or angle brackets.
+fn is_sender_entry(entry: &str) -> bool {
+    let Some((local, domain)) = entry.split_once('@') else { return false };
+    let clean = |part: &str| !part.chars().any(|c| c.is_whitespace() || c.is_control() || "<>@,;\"".contains(c));
+    clean(local) && clean(domain) && !domain.is_empty() && !domain.starts_with('.') && !domain.ends_with('.')
 }
 
 /// Who is asked to approve a change, who may approve it, and how long a request waits.
@@ -361,7 +420,14 @@ pub struct MonitoringConfig {
     /// How often each database is profiled again; `None` = only at startup (24 h; `0` in the
     /// file means startup only).
     pub profile_refresh: Option<Duration>,
+    /// How long the body of a handled raw alert is kept (`raw_mail_retention_days`, 90); after
+    /// that the engine's sweep drops the body and keeps the row, its headers and the body's
+    /// hash ([`crate::store::Store::prune_raw_mail`]). `None` (`0` in the file): kept forever.
+    pub raw_mail_retention: Option<Duration>,
 }
+
+/// The default of `monitoring.raw_mail_retention_days`.
+pub const DEFAULT_RAW_MAIL_RETENTION_DAYS: u64 = 90;
 
 impl Default for MonitoringConfig {
     fn default() -> Self {
@@ -370,6 +436,7 @@ impl Default for MonitoringConfig {
             scout_poll_interval: Duration::from_secs(60),
             orchestrator_poll_interval: Duration::from_secs(10),
             profile_refresh: Some(Duration::from_secs(24 * 3600)),
+            raw_mail_retention: Some(Duration::from_secs(DEFAULT_RAW_MAIL_RETENTION_DAYS * 24 * 3600)),
         }
     }
 }
@@ -416,8 +483,13 @@ pub(crate) fn read_monitoring(
         Some(h) => Some(Duration::from_secs(h.saturating_mul(3600))),
         None => def.profile_refresh,
     };
+    let raw_mail_retention = match f.uint(d, "raw_mail_retention_days") {
+        Some(0) => None,
+        Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
+        None => def.raw_mail_retention,
+    };
     f.finish(d);
-    MonitoringConfig { log_level, scout_poll_interval, orchestrator_poll_interval, profile_refresh }
+    MonitoringConfig { log_level, scout_poll_interval, orchestrator_poll_interval, profile_refresh, raw_mail_retention }
 }
 
 /// Where a notification adapter delivers.

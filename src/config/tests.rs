@@ -668,3 +668,52 @@ fn ca_file_is_read_next_to_sentri_yaml_and_must_hold_certificates() {
     let loaded = Config::from_yaml(text, &yaml, &env_from(&[])).map(|loaded| loaded.config.email.ca_file);
     assert_eq!(loaded.ok().flatten(), Some(dir.path().join("company-ca.pem")), "resolved next to sentri.yaml");
 }
+
+// --- Intake limits and raw-mail retention (email.max_message_bytes, email.alert_senders,
+// monitoring.raw_mail_retention_days) ---
+
+#[test]
+fn message_size_cap_defaults_and_bounds() {
+    let c = load("").config;
+    assert_eq!(c.email.max_message_bytes, sections::DEFAULT_MAX_MESSAGE_BYTES);
+    assert_eq!(load("email:\n  max_message_bytes: 65536\n").config.email.max_message_bytes, 65536);
+    for bad in ["0", "1000", "99999999999"] {
+        let p = problems(&format!("email:\n  max_message_bytes: {bad}\n"));
+        assert_eq!(p.len(), 1, "{bad}: {p:?}");
+        assert_eq!(p[0].key, "email.max_message_bytes");
+        assert_eq!(p[0].position.map(|at| at.line), Some(2), "{bad}: the problem names the line");
+    }
+}
+
+#[test]
+fn alert_senders_are_addresses_or_domains() {
+    assert!(load("").config.email.alert_senders.is_empty(), "default: anyone may send alerts");
+    let c = load("email:\n  alert_senders: [OEM@Company.com, \"@monitoring.company.com\"]\n").config;
+    assert_eq!(c.email.alert_senders, ["oem@company.com", "@monitoring.company.com"]);
+    let p = problems("email:\n  alert_senders: [oem@company.com, nobody, \"OEM <oem@x.org>\", \"@\"]\n");
+    let keys: Vec<&str> = p.iter().map(|problem| problem.key.as_str()).collect();
+    assert_eq!(keys, ["email.alert_senders"; 3], "{p:?}");
+    assert!(p[0].message.contains("`nobody`"), "{}", p[0].message);
+}
+
+#[test]
+fn template_alert_senders_example_loads_when_uncommented() {
+    let text = TEMPLATE.replace("  # alert_senders: [", "  alert_senders: [");
+    assert_ne!(text, TEMPLATE, "the template shows alert_senders");
+    let loaded = match load_with(&text, &[]) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
+    assert_eq!(loaded.config.email.alert_senders, ["oem@company.com", "@monitoring.company.com"]);
+    assert_eq!(loaded.config.email.max_message_bytes, 4 * 1024 * 1024);
+    assert_eq!(loaded.config.monitoring.raw_mail_retention, Some(std::time::Duration::from_secs(90 * 86_400)));
+}
+
+#[test]
+fn raw_mail_retention_in_days_zero_keeps_forever() {
+    let days = |text: &str| load(text).config.monitoring.raw_mail_retention.map(|d| d.as_secs() / 86_400);
+    assert_eq!(days(""), Some(sections::DEFAULT_RAW_MAIL_RETENTION_DAYS));
+    assert_eq!(days("monitoring:\n  raw_mail_retention_days: 7\n"), Some(7));
+    assert_eq!(days("monitoring:\n  raw_mail_retention_days: 0\n"), None);
+}

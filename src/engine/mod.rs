@@ -249,13 +249,20 @@ impl Engine {
     }
 
     /// Takes in the alerts stored but not yet triaged (by a crash, or by `sentri replay` in
-    /// another process), then drives every workflow the engine owes a step, read through the
+    /// another process), prunes the bodies of mail past its retention, then drives every workflow the engine owes a step, read through the
     /// state index. One sweep at a time.
     pub async fn sweep(&self) {
         let Ok(_sweeping) = self.sweeping.try_lock() else { return };
         if let Ok(pending) = self.blocking(|store| store.pending_raw_alerts()).await {
             for raw in pending {
                 self.ingest(raw.id).await;
+            }
+        }
+        if let Some(age) = self.config.monitoring.raw_mail_retention {
+            match self.blocking(move |store| store.prune_raw_mail(age)).await {
+                Ok(0) => {}
+                Ok(pruned) => info!(pruned, "bodies of old handled mail pruned (monitoring.raw_mail_retention_days)"),
+                Err(error) => warn!(%error, "could not prune old mail bodies; retried on the next sweep"),
             }
         }
         let ids = self.blocking(|store| store.workflow_ids_in(&drive::ENGINE_DRIVEN)).await;

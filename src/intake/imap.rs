@@ -5,11 +5,17 @@
 //! - The position in the folder (UIDVALIDITY, last UID) lives in the store and is written in the
 //!   same transaction as the raw alert ([`Store::store_mailbox_alert`]). Every message with a
 //!   greater UID is read, whatever its flags (a human may have opened it).
-//! - A message is fetched with `BODY.PEEK[]`, which does not set `\Seen`; it is flagged
+//! - A message is fetched with `BODY.PEEK[]<0.N>`, which does not set `\Seen`; it is flagged
 //!   `\Seen $SentriHandled` only after it is stored. A crash between the two leaves it stored and
 //!   unflagged; the next session flags the last stored UID again, so it heals.
 //! - When the server renumbers the folder (a new UIDVALIDITY), the folder is read from the start;
 //!   the raw-alert dedupe (Message-ID or content hash) keeps anything from being stored twice.
+//!
+//! One message costs at most `email.max_message_bytes` of memory and store: its size
+//! (`RFC822.SIZE`) is listed before it is fetched, and the fetch asks for the first N bytes only
+//! (`BODY.PEEK[]<0.N>`), so the server never sends more, whatever the size it announced. A
+//! message cut that way is stored marked with its original size. (async-imap reads one response
+//! into one buffer; bounding the literal the server sends is what bounds that buffer.)
 //!
 //! New mail is awaited with IDLE (re-issued before the 29-minute limit of RFC 2177), or by polling
 //! every `monitoring.scout_poll_interval` when the server has no IDLE. Connection problems are
@@ -80,6 +86,9 @@ pub struct ImapSettings {
     pub io_timeout: Duration,
     /// Extra CA certificates to trust beside the public roots (`email.ca_file`).
     pub ca_file: Option<std::path::PathBuf>,
+    /// The most of one message fetched (`email.max_message_bytes`); a larger message is stored
+    /// as its first `max_message_bytes` bytes, marked with its size.
+    pub max_message_bytes: u32,
 }
 
 impl ImapSettings {
@@ -115,6 +124,7 @@ impl ImapSettings {
             backoff_max: Duration::from_secs(60),
             io_timeout: Duration::from_secs(60),
             ca_file: email.ca_file.clone(),
+            max_message_bytes: email.max_message_bytes,
         })
     }
 
@@ -602,23 +612,45 @@ impl Source {
     async fn read_new(&self, session: &mut Session<Stream>, folder: &mut Folder) -> Result<(), IntakeError> {
         let range = format!("{}:*", folder.last_uid.saturating_add(1));
         let listed: Vec<Fetch> = self
-            .timed("UID FETCH (list new)", async { session.uid_fetch(&range, "UID").await?.try_collect().await })
+            .timed("UID FETCH (list new)", async {
+                session.uid_fetch(&range, "(UID RFC822.SIZE)").await?.try_collect().await
+            })
             .await?;
         // `n:*` also matches the highest UID when it is below n, so filter.
-        let mut uids: Vec<u32> = listed.iter().filter_map(|f| f.uid).filter(|uid| *uid > folder.last_uid).collect();
-        uids.sort_unstable();
-        uids.dedup();
-        for uid in uids {
-            self.take(session, folder, uid).await?;
+        let mut new: Vec<(u32, Option<u32>)> = listed
+            .iter()
+            .filter_map(|f| f.uid.map(|uid| (uid, f.size)))
+            .filter(|(uid, _)| *uid > folder.last_uid)
+            .collect();
+        drop(listed);
+        new.sort_unstable();
+        new.dedup_by_key(|(uid, _)| *uid);
+        for (uid, size) in new {
+            self.take(session, folder, uid, size).await?;
         }
         Ok(())
     }
 
-    /// Fetch, store (with the UID), announce, and only then flag one message.
-    async fn take(&self, session: &mut Session<Stream>, folder: &mut Folder, uid: u32) -> Result<(), IntakeError> {
+    /// Fetch (at most `max_message_bytes` of it), store (with the UID and, when cut, the
+    /// original size), announce, and only then flag one message. `listed_size` is the
+    /// RFC822.SIZE the listing gave.
+    async fn take(
+        &self,
+        session: &mut Session<Stream>,
+        folder: &mut Folder,
+        uid: u32,
+        listed_size: Option<u32>,
+    ) -> Result<(), IntakeError> {
+        let cap = self.settings.max_message_bytes;
+        if let Some(size) = listed_size.filter(|size| *size > cap) {
+            warn!(uid, size, cap, "message is larger than email.max_message_bytes; storing its first bytes, marked");
+        }
+        // Partial even when the listed size fits: the request itself bounds what the server
+        // may send, so a size that changed or was misreported cannot make it unbounded.
+        let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{cap}>)");
         let fetched: Vec<Fetch> = self
             .timed("UID FETCH (message)", async {
-                session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await
+                session.uid_fetch(uid.to_string(), &query).await?.try_collect().await
             })
             .await?;
         let Some(message) = fetched.iter().find(|f| f.uid == Some(uid)) else {
@@ -627,13 +659,17 @@ impl Source {
             return Ok(());
         };
         let raw = message.body().unwrap_or_default();
+        let original_size = cut_from(raw.len(), message.size.or(listed_size), cap);
         let alert = RawAlert::from_rfc822(raw, timestamp_text(self.store.now()));
+        drop(fetched);
         if let Some(problem) = &alert.parse_error {
             warn!(uid, problem = %problem, "message is malformed; storing it as it is, marked");
         }
         let key = self.settings.mailbox_key();
         let uidvalidity = folder.uidvalidity;
-        let (id, new) = self.blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert)).await?;
+        let (id, new) = self
+            .blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert, original_size))
+            .await?;
         folder.last_uid = folder.last_uid.max(uid);
         self.progressed.store(true, Ordering::Relaxed);
         if new {
@@ -696,6 +732,19 @@ impl Source {
     }
 }
 
+/// The original size to mark a stored message with when only its first `received` bytes were
+/// fetched: the server's RFC822.SIZE when it is larger than what came, or, when the server gave
+/// no size, at least the cap if that much came (the rest was not asked for). `None`: whole.
+fn cut_from(received: usize, size: Option<u32>, cap: u32) -> Option<u64> {
+    let received = u64::try_from(received).unwrap_or(u64::MAX);
+    match size {
+        Some(size) if u64::from(size) > received => Some(u64::from(size)),
+        Some(_) => None,
+        None if received >= u64::from(cap) => Some(received),
+        None => None,
+    }
+}
+
 /// True if the server announced new messages while other commands ran (those announcements
 /// would otherwise be missed by the next IDLE). Drains the queue either way.
 fn arrived_meanwhile(session: &Session<Stream>) -> bool {
@@ -727,7 +776,17 @@ mod tests {
             backoff_max: Duration::from_secs(60),
             io_timeout: Duration::from_secs(60),
             ca_file: None,
+            max_message_bytes: crate::config::EmailConfig::default().max_message_bytes,
         }
+    }
+
+    #[test]
+    fn a_message_is_marked_cut_only_when_more_was_there() {
+        assert_eq!(cut_from(1000, Some(1000), 4096), None, "whole");
+        assert_eq!(cut_from(4096, Some(52_428_800), 4096), Some(52_428_800), "cut at the cap");
+        assert_eq!(cut_from(4096, Some(4096), 4096), None, "exactly the cap is whole");
+        assert_eq!(cut_from(4096, None, 4096), Some(4096), "no size given, the cap reached: cut");
+        assert_eq!(cut_from(10, None, 4096), None);
     }
 
     #[test]

@@ -98,6 +98,6 @@ pub fn take_in(
         return Ok(Taken::Reply(handled));
     }
     let databases = KnownDatabase::from_config(config);
-    let rules = TriageRules::from_brain(&policies.brain);
+    let rules = TriageRules::from_brain(&policies.brain).with_alert_senders(&config.email.alert_senders);
     Ok(Taken::Triaged(triage::triage(store, raw_alert_id, policies, &databases, &rules)?))
 }

@@ -3,6 +3,10 @@
 //!
 //! Every source (IMAP, replay) stores the raw alert first, then calls [`triage`]; the outcome
 //! is written to the store in the same transaction as the workflow it creates or grows.
+//!
+//! With `email.alert_senders` set, only mail from those addresses or domains is read as an alert;
+//! anything else is kept, marked ignored with the reason, and never matched. Approval replies
+//! never get here (the engine hands them to `pipeline::approval`, judged by its approvers list).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,6 +45,52 @@ pub enum Triage {
     /// alert mailbox, a bounce, an auto-forward). Kept, marked ignored, never an alert — a
     /// notification that matched a policy would otherwise open a workflow that notifies again.
     OwnMail,
+    /// `email.alert_senders` is set and the sender is not on it: kept, marked ignored with the
+    /// reason, never matched against a policy. `sender` is the From address (or what the From
+    /// header said, when it is not exactly one address).
+    SenderNotAllowed { sender: String },
+}
+
+/// Who may send alerts (`email.alert_senders`): exact addresses and `@domain` entries, compared
+/// case-insensitively with the one address of the message's one From header. Empty admits all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertSenders {
+    entries: Vec<String>,
+}
+
+impl AlertSenders {
+    /// The list as configured (entries are `addr@domain` or `@domain`).
+    pub fn new(entries: &[String]) -> AlertSenders {
+        AlertSenders { entries: entries.iter().map(|entry| entry.trim().to_ascii_lowercase()).collect() }
+    }
+
+    /// `Ok` when the message may be read as an alert; else why not, naming the sender.
+    fn admit(&self, headers: &[(String, String)], from: &str) -> Result<(), (String, String)> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        // The same reading of From as approval replies get: one From header, one address, so a
+        // display name or a second From cannot pose as an allowed sender.
+        let Some(address) = super::approval::reply::single_sender(headers) else {
+            let shown: String = from.chars().filter(|c| !c.is_control()).take(200).collect();
+            let reason = format!(
+                "not read as an alert: the From header ({shown:?}) is not exactly one address, \
+                 and email.alert_senders is set"
+            );
+            return Err((shown, reason));
+        };
+        let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+        let allowed = self.entries.iter().any(|entry| match entry.strip_prefix('@') {
+            Some(allowed_domain) => allowed_domain == domain,
+            None => *entry == address,
+        });
+        if allowed {
+            Ok(())
+        } else {
+            let reason = format!("not read as an alert: the sender {address} is not on email.alert_senders");
+            Err((address, reason))
+        }
+    }
 }
 
 /// Settings that shape triage, from the brain.
@@ -50,6 +100,8 @@ pub struct TriageRules {
     pub duplicate_window: Duration,
     /// Alerts on one database inside this window are one incident.
     pub correlation_window: Duration,
+    /// Who may send alerts (`email.alert_senders`); empty: anyone.
+    pub alert_senders: AlertSenders,
 }
 
 impl TriageRules {
@@ -58,13 +110,23 @@ impl TriageRules {
         TriageRules {
             duplicate_window: Duration::from_secs(u64::from(brain.duplicate_window_minutes) * 60),
             correlation_window: Duration::from_secs(u64::from(brain.correlation_window_minutes) * 60),
+            alert_senders: AlertSenders::default(),
         }
+    }
+
+    /// These rules, admitting alerts only from `senders` (`email.alert_senders`; empty: anyone).
+    pub fn with_alert_senders(self, senders: &[String]) -> TriageRules {
+        TriageRules { alert_senders: AlertSenders::new(senders), ..self }
     }
 }
 
 impl Default for TriageRules {
     fn default() -> Self {
-        TriageRules { duplicate_window: Duration::from_secs(30 * 60), correlation_window: Duration::from_secs(5 * 60) }
+        TriageRules {
+            duplicate_window: Duration::from_secs(30 * 60),
+            correlation_window: Duration::from_secs(5 * 60),
+            alert_senders: AlertSenders::default(),
+        }
     }
 }
 
@@ -95,8 +157,13 @@ fn triage_once(
     }
     let raw = row.to_raw_alert();
     if raw.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(crate::notify::SENTRI_HEADER)) {
-        store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Ignored)?;
+        let reason = format!("Sentri's own mail ({} header)", crate::notify::SENTRI_HEADER);
+        store.set_raw_alert_outcome_because(raw_alert_id, &RawAlertOutcome::Ignored, Some(&reason))?;
         return Ok(Triage::OwnMail);
+    }
+    if let Err((sender, reason)) = rules.alert_senders.admit(&raw.headers, &raw.from) {
+        store.set_raw_alert_outcome_because(raw_alert_id, &RawAlertOutcome::Ignored, Some(&reason))?;
+        return Ok(Triage::SenderNotAllowed { sender });
     }
     let alert = match matcher::match_alert(&raw, policies, databases) {
         MatchOutcome::Unmatched { .. } => {
@@ -361,5 +428,65 @@ mod tests {
             triage(&store, stored(&store, "Tablespace USERS is 97% full"), &set, &known, &rules).expect("triage");
         assert!(matches!(first, Triage::Created { .. }));
         assert!(matches!(later, Triage::Created { .. }), "{later:?}");
+    }
+    #[test]
+    fn only_listed_senders_are_read_as_alerts_and_the_rest_is_kept_with_the_reason() {
+        let (store, clock) = testing::store();
+        let (set, known) = (policies(), databases());
+        let rules = TriageRules::default()
+            .with_alert_senders(&["OEM@company.com".to_owned(), "@monitoring.company.com".to_owned()]);
+        let subject = "Tablespace USERS is 97% full on DEV-DB-01";
+        let mut n = 0;
+        let mut mail = |from_lines: &str| {
+            n += 1;
+            let text = format!("{from_lines}Subject: {subject}\r\nMessage-ID: <m{n}@x>\r\n\r\n{subject}\r\n");
+            let raw = RawAlert::from_rfc822(text.as_bytes(), "2026-11-25T00:00:00.000Z".into());
+            store.insert_raw_alert(&raw).expect("stored").0
+        };
+        // The attacks: a stranger, a display name posing as an allowed address, a second From,
+        // a subdomain of an allowed domain, a look-alike domain.
+        for from in [
+            "From: Mallory <mallory@evil.example>\r\n",
+            "From: \"oem@company.com\" <mallory@evil.example>\r\n",
+            "From: oem@company.com\r\nFrom: mallory@evil.example\r\n",
+            "From: nagios@eu.monitoring.company.com\r\n",
+            "From: nagios@monitoring.company.com.evil.example\r\n",
+            "From: oem@company.com, mallory@evil.example\r\n",
+        ] {
+            let id = mail(from);
+            let outcome = triage(&store, id, &set, &known, &rules).expect("triage");
+            assert!(matches!(outcome, Triage::SenderNotAllowed { .. }), "{from:?}: {outcome:?}");
+            let row = store.get_raw_alert(id).expect("kept");
+            assert_eq!(row.outcome, Some(RawAlertOutcome::Ignored), "{from:?}");
+            let reason = row.outcome_reason.expect("a reason is recorded");
+            assert!(reason.contains("email.alert_senders"), "{reason}");
+        }
+        let Triage::SenderNotAllowed { sender } =
+            triage(&store, mail("From: Mallory <Mallory@Evil.example>\r\n"), &set, &known, &rules).expect("triage")
+        else {
+            panic!("refused")
+        };
+        assert_eq!(sender, "mallory@evil.example");
+        assert!(store.list_workflows(&Default::default()).expect("list").is_empty(), "no workflow from strangers");
+
+        // Listed senders are read as alerts: an address (any case, with a display name) and a domain.
+        let first = triage(&store, mail("From: OEM <oem@COMPANY.com>\r\n"), &set, &known, &rules).expect("triage");
+        assert!(matches!(first, Triage::Created { .. }), "{first:?}");
+        clock.advance_ms(1000);
+        let second =
+            triage(&store, mail("From: nagios@monitoring.company.com\r\n"), &set, &known, &rules).expect("triage");
+        assert!(matches!(second, Triage::Folded { .. }), "{second:?}");
+    }
+
+    #[test]
+    fn without_an_allowlist_anyone_may_send_alerts() {
+        let (store, _) = testing::store();
+        let raw = RawAlert::from_rfc822(
+            b"From: someone@anywhere.example\r\nSubject: Tablespace USERS is 97% full on DEV-DB-01\r\n\r\nx\r\n",
+            "2026-11-25T00:00:00.000Z".into(),
+        );
+        let id = store.insert_raw_alert(&raw).expect("stored").0;
+        let outcome = triage(&store, id, &policies(), &databases(), &TriageRules::default()).expect("triage");
+        assert!(matches!(outcome, Triage::Created { .. }), "{outcome:?}");
     }
 }

@@ -4,10 +4,16 @@
 //! it — a new workflow, folded into an existing one, unmatched, or ignored. Messages with no
 //! outcome yet are the ones a crash interrupted; [`Store::pending_raw_alerts`] finds them on
 //! restart, so nothing a monitor sent is lost.
+//!
+//! What is kept is bounded: a message larger than `email.max_message_bytes` is stored as its
+//! first bytes and marked with its original size (`original_size`), and the body of a handled
+//! alert older than `monitoring.raw_mail_retention_days` is dropped by [`Store::prune_raw_mail`]
+//! (the row, its headers and the body's SHA-256 stay, so what arrived remains on record).
 
 use jiff::Timestamp;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::audit::{NewAudit, append_audit};
 use super::{
@@ -74,6 +80,16 @@ pub struct RawAlertRow {
     pub parse_error: Option<String>,
     /// `None` until the alert has been handled.
     pub outcome: Option<RawAlertOutcome>,
+    /// Why it was ignored, when it was (e.g. a sender not on `email.alert_senders`).
+    pub outcome_reason: Option<String>,
+    /// The message's size in bytes on the server when what is stored is only its first
+    /// `email.max_message_bytes` bytes; `None` when the whole message is stored.
+    pub original_size: Option<u64>,
+    /// When retention dropped the body (`body` is then empty).
+    #[serde(serialize_with = "super::timestamp_serde::option::serialize")]
+    pub body_pruned_at: Option<Timestamp>,
+    /// Hex SHA-256 of the body retention dropped, so the text can still be matched to a copy.
+    pub body_sha256: Option<String>,
 }
 
 impl RawAlertRow {
@@ -92,7 +108,8 @@ impl RawAlertRow {
 }
 
 const COLUMNS: &str = "id, message_id, received_at, stored_at, sender, subject, body, headers, \
-                       parse_error, outcome, workflow_id, alert_type, database";
+                       parse_error, outcome, workflow_id, alert_type, database, outcome_reason, \
+                       original_size, body_pruned_at, body_sha256";
 
 /// Column texts of one row, before they are checked and parsed.
 struct RawColumns {
@@ -109,6 +126,10 @@ struct RawColumns {
     workflow_id: Option<String>,
     alert_type: Option<String>,
     database: Option<String>,
+    outcome_reason: Option<String>,
+    original_size: Option<i64>,
+    body_pruned_at: Option<String>,
+    body_sha256: Option<String>,
 }
 
 impl RawColumns {
@@ -127,6 +148,10 @@ impl RawColumns {
             workflow_id: row.get(10)?,
             alert_type: row.get(11)?,
             database: row.get(12)?,
+            outcome_reason: row.get(13)?,
+            original_size: row.get(14)?,
+            body_pruned_at: row.get(15)?,
+            body_sha256: row.get(16)?,
         })
     }
 
@@ -152,6 +177,14 @@ impl RawColumns {
             (Some("approval_reply"), _) => Some(RawAlertOutcome::ApprovalReply { workflow_id: replied_to }),
             (Some(other), _) => return Err(corrupt("outcome", other.to_owned())),
         };
+        let original_size = match self.original_size {
+            None => None,
+            Some(size) => Some(u64::try_from(size).map_err(|_| corrupt("original_size", size.to_string()))?),
+        };
+        let body_pruned_at = match &self.body_pruned_at {
+            None => None,
+            Some(at) => Some(stored_timestamp("raw_alerts", "body_pruned_at", &id, at)?),
+        };
         Ok(RawAlertRow {
             id,
             received_at: stored_timestamp("raw_alerts", "received_at", &id, &self.received_at)?,
@@ -163,6 +196,10 @@ impl RawColumns {
             body: self.body,
             parse_error: self.parse_error,
             outcome,
+            outcome_reason: self.outcome_reason,
+            original_size,
+            body_pruned_at,
+            body_sha256: self.body_sha256,
         })
     }
 }
@@ -173,13 +210,20 @@ pub(crate) struct PreparedRawAlert<'a> {
     alert: &'a RawAlert,
     received_at: String,
     headers: String,
+    original_size: Option<i64>,
 }
 
 impl<'a> PreparedRawAlert<'a> {
     pub(crate) fn new(alert: &'a RawAlert) -> Result<Self, StoreError> {
         let received_at = timestamp_text(parse_timestamp(&alert.received_at)?);
         let headers = to_json("encoding alert headers", &alert.headers)?;
-        Ok(PreparedRawAlert { alert, received_at, headers })
+        Ok(PreparedRawAlert { alert, received_at, headers, original_size: None })
+    }
+
+    /// Marks the alert as read from the first bytes of a message of `original_size` bytes.
+    pub(crate) fn truncated_from(mut self, original_size: Option<u64>) -> Self {
+        self.original_size = original_size.map(|size| i64::try_from(size).unwrap_or(i64::MAX));
+        self
     }
 
     /// Inserts unless the same [`RawAlert::id`] is stored; returns the row id and whether it is
@@ -189,8 +233,8 @@ impl<'a> PreparedRawAlert<'a> {
         let inserted = tx
             .execute(
                 "INSERT INTO raw_alerts (message_id, received_at, stored_at, sender, subject,
-                                         body, headers, parse_error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                         body, headers, parse_error, original_size)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (message_id) DO NOTHING",
                 rusqlite::params![
                     alert.id,
@@ -200,7 +244,8 @@ impl<'a> PreparedRawAlert<'a> {
                     alert.subject,
                     alert.body,
                     self.headers,
-                    alert.parse_error
+                    alert.parse_error,
+                    self.original_size
                 ],
             )
             .ctx("storing a raw alert")?;
@@ -224,14 +269,25 @@ impl Store {
     /// fix made an unmatched alert match). `Folded` also counts one more occurrence on that
     /// workflow and audits it, in the same transaction.
     pub fn set_raw_alert_outcome(&self, raw_alert_id: i64, outcome: &RawAlertOutcome) -> Result<(), StoreError> {
+        self.set_raw_alert_outcome_because(raw_alert_id, outcome, None)
+    }
+
+    /// [`Store::set_raw_alert_outcome`] with the reason for it, shown beside the outcome (why a
+    /// message was ignored: `sentri alerts` says it, so nothing is dropped without a word).
+    pub fn set_raw_alert_outcome_because(
+        &self,
+        raw_alert_id: i64,
+        outcome: &RawAlertOutcome,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.write(|tx, now| {
             let (workflow_id, alert_type, database) = outcome.match_columns();
             let changed = tx
                 .execute(
                     "UPDATE raw_alerts SET outcome = ?2, workflow_id = ?3, alert_type = ?4,
-                                           database = ?5
+                                           database = ?5, outcome_reason = ?6
                      WHERE id = ?1 AND outcome IS NULL",
-                    rusqlite::params![raw_alert_id, outcome.kind(), workflow_id, alert_type, database],
+                    rusqlite::params![raw_alert_id, outcome.kind(), workflow_id, alert_type, database, reason],
                 )
                 .ctx("recording a raw alert's outcome")?;
             if changed == 0 {
@@ -298,6 +354,64 @@ impl Store {
     /// engine runs these through the pipeline again.
     pub fn pending_raw_alerts(&self) -> Result<Vec<RawAlertRow>, StoreError> {
         self.query_raw_alerts("WHERE outcome IS NULL ORDER BY id", (), false)
+    }
+
+    /// Drops the body of every handled raw alert received more than `older_than` ago
+    /// (`monitoring.raw_mail_retention_days`), keeping the row, its headers, its outcome and the
+    /// body's SHA-256. Pending alerts and alerts of workflows still open are kept whole: they may
+    /// yet be read again. Returns how many bodies were dropped. Meant for the engine's sweep;
+    /// each batch is its own short transaction, so intake is not held up by a large prune.
+    pub fn prune_raw_mail(&self, older_than: std::time::Duration) -> Result<usize, StoreError> {
+        const BATCH: i64 = 100;
+        let age = jiff::SignedDuration::try_from(older_than).unwrap_or(jiff::SignedDuration::MAX);
+        let cutoff = timestamp_text(self.now().checked_sub(age).unwrap_or(Timestamp::MIN));
+        let open: Vec<&str> = crate::domain::WorkflowState::ALL
+            .into_iter()
+            .filter(|state| state.is_open())
+            .map(crate::domain::WorkflowState::as_str)
+            .collect();
+        let open = to_json("encoding open workflow states", &open)?;
+        let mut pruned = 0;
+        loop {
+            let batch = self.write(|tx, now| {
+                let ids: Vec<i64> = {
+                    let mut select = tx
+                        .prepare(
+                            "SELECT r.id FROM raw_alerts r
+                             WHERE r.body_pruned_at IS NULL AND r.received_at < ?1 AND r.outcome IS NOT NULL
+                               AND NOT EXISTS (
+                                   SELECT 1 FROM workflows w
+                                   WHERE (w.id = r.workflow_id OR w.raw_alert_id = r.id)
+                                     AND w.state IN (SELECT value FROM json_each(?2)))
+                             ORDER BY r.id LIMIT ?3",
+                        )
+                        .ctx("finding raw mail past its retention")?;
+                    select
+                        .query_map(rusqlite::params![cutoff, open, BATCH], |row| row.get(0))
+                        .ctx("finding raw mail past its retention")?
+                        .collect::<Result<_, _>>()
+                        .ctx("finding raw mail past its retention")?
+                };
+                for id in &ids {
+                    // One body in memory at a time: bodies can be megabytes each.
+                    let body: String = tx
+                        .query_row("SELECT body FROM raw_alerts WHERE id = ?1", [id], |row| row.get(0))
+                        .ctx("reading raw mail to prune")?;
+                    let digest = hex::encode(Sha256::digest(body.as_bytes()));
+                    drop(body);
+                    tx.execute(
+                        "UPDATE raw_alerts SET body = '', body_sha256 = ?2, body_pruned_at = ?3 WHERE id = ?1",
+                        rusqlite::params![id, digest, timestamp_text(now)],
+                    )
+                    .ctx("pruning raw mail")?;
+                }
+                Ok(ids.len())
+            })?;
+            pruned += batch;
+            if i64::try_from(batch).unwrap_or(i64::MAX) < BATCH {
+                return Ok(pruned);
+            }
+        }
     }
 
     fn query_raw_alerts(
@@ -401,5 +515,69 @@ pub(crate) mod tests {
         assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[1]]);
         let err = store.set_raw_alert_outcome(999, &RawAlertOutcome::Unmatched).unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }));
+    }
+    const DAY_MS: i64 = 86_400_000;
+
+    #[test]
+    fn pruning_drops_old_handled_bodies_and_keeps_rows_hashes_and_open_work() {
+        let (store, clock) = testing::store();
+        let ids: Vec<i64> = (1..=5).map(|n| store.insert_raw_alert(&alert(n)).unwrap().0).collect();
+        // 1: unmatched; 2: ignored with a reason; 3: pending (no outcome); 4: an open workflow;
+        // 5: a workflow that ended.
+        store.set_raw_alert_outcome(ids[0], &RawAlertOutcome::Unmatched).unwrap();
+        store.set_raw_alert_outcome_because(ids[1], &RawAlertOutcome::Ignored, Some("not an alert sender")).unwrap();
+        let workflow = |raw: i64| crate::store::workflows::NewWorkflow {
+            raw_alert_id: Some(raw),
+            alert_type: "tablespace_full".into(),
+            database: "PRODDB".into(),
+            environment: "DEV".into(),
+            severity: "HIGH".into(),
+            fields: Default::default(),
+        };
+        store.create_workflow(workflow(ids[3]), "test").unwrap();
+        let ended = store.create_workflow(workflow(ids[4]), "test").unwrap();
+        store
+            .transition(
+                &ended.id,
+                crate::domain::WorkflowState::Detected,
+                crate::domain::WorkflowState::Resolved,
+                "t",
+                "t",
+            )
+            .unwrap();
+        let retention = std::time::Duration::from_secs(90 * 86_400);
+
+        clock.advance_ms(89 * DAY_MS);
+        assert_eq!(store.prune_raw_mail(retention).unwrap(), 0, "nothing is older than 90 days yet");
+
+        clock.advance_ms(2 * DAY_MS);
+        assert_eq!(store.prune_raw_mail(retention).unwrap(), 3, "unmatched, ignored and the ended workflow's");
+        for id in [ids[0], ids[1], ids[4]] {
+            let row = store.get_raw_alert(id).unwrap();
+            assert_eq!(row.body, "", "body of {id} dropped");
+            assert_eq!(row.body_pruned_at, Some(clock.now()));
+            assert_eq!(row.body_sha256.as_deref(), Some(hex::encode(Sha256::digest(b"Target=PRODDB")).as_str()));
+            assert!(row.subject.starts_with("Tablespace USERS"), "the row and its metadata stay");
+            assert_eq!(row.headers, alert(1).headers);
+            assert!(row.outcome.is_some());
+        }
+        assert_eq!(store.get_raw_alert(ids[1]).unwrap().outcome_reason.as_deref(), Some("not an alert sender"));
+        for id in [ids[2], ids[3]] {
+            let row = store.get_raw_alert(id).unwrap();
+            assert_eq!((row.body.as_str(), row.body_pruned_at), ("Target=PRODDB", None), "{id} is still needed");
+        }
+        assert_eq!(store.prune_raw_mail(retention).unwrap(), 0, "pruning twice prunes nothing more");
+    }
+
+    #[test]
+    fn pruning_works_through_many_batches() {
+        let (store, clock) = testing::store();
+        for n in 1..=250 {
+            let (id, _) = store.insert_raw_alert(&alert(n)).unwrap();
+            store.set_raw_alert_outcome(id, &RawAlertOutcome::Unmatched).unwrap();
+        }
+        clock.advance_ms(2 * DAY_MS);
+        assert_eq!(store.prune_raw_mail(std::time::Duration::from_secs(86_400)).unwrap(), 250);
+        assert!(store.list_raw_alerts(false, None).unwrap().iter().all(|row| row.body.is_empty()));
     }
 }

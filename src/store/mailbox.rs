@@ -105,14 +105,18 @@ impl Store {
     /// Stores the raw alert read from message `uid` of `key` and records the UID as read, in one
     /// transaction. Returns the raw alert's row id and whether it is new (`false`: the same
     /// message was already stored, e.g. read again after a UIDVALIDITY change).
+    ///
+    /// `original_size` is `Some(bytes)` when `alert` was read from only the first bytes of a
+    /// message that large (over `email.max_message_bytes`): the row is marked truncated with it.
     pub fn store_mailbox_alert(
         &self,
         key: &MailboxKey,
         uidvalidity: u32,
         uid: u32,
         alert: &RawAlert,
+        original_size: Option<u64>,
     ) -> Result<(i64, bool), StoreError> {
-        let prepared = PreparedRawAlert::new(alert)?;
+        let prepared = PreparedRawAlert::new(alert)?.truncated_from(original_size);
         self.write(|tx, now| {
             let stored = prepared.insert(tx, now)?;
             record_uid_in(tx, key, uidvalidity, uid, &timestamp_text(now))?;
@@ -174,14 +178,23 @@ mod tests {
     #[test]
     fn a_message_and_its_uid_are_stored_together() {
         let (store, _) = testing::store();
-        let (id, new) = store.store_mailbox_alert(&key(), 7, 1, &alert(1)).unwrap();
+        let (id, new) = store.store_mailbox_alert(&key(), 7, 1, &alert(1), None).unwrap();
         assert!(new);
         assert_eq!(store.get_raw_alert(id).unwrap().subject, "alert 1");
         assert_eq!(store.mailbox_position(&key()).unwrap(), Some(MailboxPosition { uidvalidity: 7, last_uid: 1 }));
         // Read again after a renumbering: not stored twice, but the new position is kept.
-        let (again, new) = store.store_mailbox_alert(&key(), 8, 1, &alert(1)).unwrap();
+        let (again, new) = store.store_mailbox_alert(&key(), 8, 1, &alert(1), None).unwrap();
         assert_eq!((again, new), (id, false));
         assert_eq!(store.mailbox_position(&key()).unwrap(), Some(MailboxPosition { uidvalidity: 8, last_uid: 1 }));
+    }
+
+    #[test]
+    fn a_truncated_message_is_stored_marked_with_its_original_size() {
+        let (store, _) = testing::store();
+        let (id, _) = store.store_mailbox_alert(&key(), 7, 1, &alert(1), Some(52_428_800)).unwrap();
+        assert_eq!(store.get_raw_alert(id).unwrap().original_size, Some(52_428_800));
+        let (whole, _) = store.store_mailbox_alert(&key(), 7, 2, &alert(2), None).unwrap();
+        assert_eq!(store.get_raw_alert(whole).unwrap().original_size, None, "a whole message is not marked");
     }
 
     #[test]
@@ -189,7 +202,7 @@ mod tests {
         let (store, _) = testing::store();
         let mut bad = alert(1);
         bad.received_at = "yesterday".into();
-        assert!(store.store_mailbox_alert(&key(), 7, 1, &bad).is_err());
+        assert!(store.store_mailbox_alert(&key(), 7, 1, &bad, None).is_err());
         assert_eq!(store.mailbox_position(&key()).unwrap(), None);
     }
 }

@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "mailbox positions", sql: MIGRATION_2 },
     Migration { version: 3, name: "incidents", sql: MIGRATION_3 },
     Migration { version: 4, name: "approval requests and requesters", sql: MIGRATION_4 },
+    // Version 5 belongs to another change; this placeholder keeps the versions consecutive on
+    // this branch and is replaced by it when the branches are merged.
+    Migration { version: 5, name: "reserved", sql: "" },
+    Migration { version: 6, name: "raw mail size, retention and ignore reasons", sql: MIGRATION_6 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -202,6 +206,20 @@ CREATE TABLE workflow_requesters (
     at           TEXT NOT NULL
 );
 CREATE INDEX workflow_requesters_workflow ON workflow_requesters(workflow_id);
+"#;
+
+/// What the intake keeps of each message and why: `original_size` is the message's size on the
+/// server (RFC822.SIZE) when the stored text is a prefix cut at `email.max_message_bytes`, NULL
+/// when it is whole; `outcome_reason` says why a message was ignored (a sender not on
+/// `email.alert_senders`, Sentri's own mail); `body_pruned_at` and `body_sha256` record that
+/// retention dropped the body and what it was, so the row and its identity outlive the text.
+/// The partial index finds prune candidates without reading every body.
+const MIGRATION_6: &str = r#"
+ALTER TABLE raw_alerts ADD COLUMN original_size INTEGER;
+ALTER TABLE raw_alerts ADD COLUMN outcome_reason TEXT;
+ALTER TABLE raw_alerts ADD COLUMN body_pruned_at TEXT;
+ALTER TABLE raw_alerts ADD COLUMN body_sha256 TEXT;
+CREATE INDEX raw_alerts_unpruned ON raw_alerts(received_at) WHERE body_pruned_at IS NULL;
 "#;
 
 /// The version the newest migration brings a store to.

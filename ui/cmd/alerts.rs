@@ -1,5 +1,7 @@
 //! `sentri alerts`: every alert email received, with what became of it — its workflow, the
-//! workflow it was folded into, or unmatched. Nothing received is ever invisible.
+//! workflow it was folded into, or unmatched. Nothing received is ever invisible: a message
+//! stored cut at `email.max_message_bytes` says so with its original size, an ignored one says
+//! why, and one whose body retention dropped says that too.
 
 use std::process::ExitCode;
 
@@ -16,7 +18,8 @@ pub struct Args {
     /// How many of the most recent alerts to show.
     #[arg(long, value_name = "N", default_value_t = 50)]
     last: usize,
-    /// Print JSON: an array of {"id","received_at","subject","alert_type","database","workflow_id","outcome"}.
+    /// Print JSON: an array of {"id","received_at","subject","alert_type","database","workflow_id","outcome",
+    /// "reason","truncated","original_size","body_pruned_at"}.
     #[arg(long)]
     json: bool,
 }
@@ -30,6 +33,49 @@ struct Listed {
     database: Option<String>,
     workflow_id: Option<String>,
     outcome: &'static str,
+    /// Why it was ignored, when it was.
+    reason: Option<String>,
+    /// Only the first `email.max_message_bytes` of the message are stored.
+    truncated: bool,
+    /// The message's size on the server, when it was truncated.
+    original_size: Option<u64>,
+    /// When retention dropped the body.
+    body_pruned_at: Option<String>,
+}
+
+impl Listed {
+    /// The NOTE column: truncation, the ignore reason, a pruned body.
+    fn note(&self) -> String {
+        let mut notes = Vec::new();
+        if let Some(size) = self.original_size {
+            notes.push(format!("truncated (original {})", human_size(size)));
+        }
+        if let Some(reason) = &self.reason {
+            notes.push(reason.clone());
+        }
+        if self.body_pruned_at.is_some() {
+            notes.push("body pruned (retention)".to_owned());
+        }
+        if notes.is_empty() { "-".to_owned() } else { printable(&notes.join("; ")) }
+    }
+}
+
+/// Bytes as a person reads them: `812 B`, `64.0 KiB`, `50.0 MiB`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for next in &UNITS[1..] {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -60,6 +106,10 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 database,
                 workflow_id,
                 outcome,
+                reason: row.outcome_reason.clone(),
+                truncated: row.original_size.is_some(),
+                original_size: row.original_size,
+                body_pruned_at: row.body_pruned_at.map(timestamp_text),
             }
         })
         .collect();
@@ -82,9 +132,26 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 alert.database.clone().unwrap_or_else(|| "-".into()),
                 alert.workflow_id.as_deref().map(|id| id.get(..8).unwrap_or(id)).unwrap_or("-").to_owned(),
                 printable(&alert.subject.chars().take(60).collect::<String>()),
+                alert.note(),
             ]
         })
         .collect();
-    table::print(&["ID", "RECEIVED (UTC)", "OUTCOME", "ALERT TYPE", "DATABASE", "WORKFLOW", "SUBJECT"], &table_rows);
+    table::print(
+        &["ID", "RECEIVED (UTC)", "OUTCOME", "ALERT TYPE", "DATABASE", "WORKFLOW", "SUBJECT", "NOTE"],
+        &table_rows,
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_as_a_person_would() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(64 * 1024), "64.0 KiB");
+        assert_eq!(human_size(50 * 1024 * 1024), "50.0 MiB");
+        assert_eq!(human_size(52_428_800 + 1), "50.0 MiB");
+    }
 }

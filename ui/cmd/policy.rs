@@ -75,7 +75,9 @@ pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         None => context.existing_home()?.root,
     };
     let set = PolicySet::load(&root);
-    let results = samples::run_all(&set);
+    let samples::SampleReport { results, problems: pattern_problems } = samples::run_all(&set);
+    // A pattern that cannot finish on a sample is a problem of its file, beside the load problems.
+    let problems: Vec<Problem> = set.problems.iter().cloned().chain(pattern_problems).collect();
     let relative = |path: &std::path::Path| path.strip_prefix(&root).unwrap_or(path).display().to_string();
     let alerts: Vec<AlertSummary> = set
         .alerts
@@ -110,14 +112,14 @@ pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
             schedule_seconds: check.schedule.as_secs(),
         })
         .collect();
-    let errors = set.problems.iter().filter(|problem| problem.level == Level::Error).count();
+    let errors = problems.iter().filter(|problem| problem.level == Level::Error).count();
     let failed_samples = results.iter().filter(|result| !result.passed).count();
     let ok = errors == 0 && failed_samples == 0;
     let report = Report {
         ok,
         alerts,
         checks,
-        problems: &set.problems,
+        problems: &problems,
         skipped: set.skipped.iter().map(|path| relative(path)).collect(),
         samples: &results,
     };
@@ -185,7 +187,8 @@ fn print_human(report: &Report<'_>, root: &std::path::Path) {
         println!();
         println!("Samples that failed:");
         for result in failed {
-            println!("  {} (sample at line {}): {}", result.policy, result.line, result.subject);
+            let path = result.path.strip_prefix(root).unwrap_or(&result.path);
+            println!("  {} (sample at {}:{}): {}", result.policy, path.display(), result.line, result.subject);
             for failure in &result.failures {
                 println!("      {failure}");
             }

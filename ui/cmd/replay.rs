@@ -112,6 +112,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         Taken::Triaged(Triage::Unmatched) => "unmatched (kept)".to_owned(),
                         Taken::Triaged(Triage::AlreadyTriaged) => "already triaged".to_owned(),
                         Taken::Triaged(Triage::OwnMail) => "Sentri's own mail (ignored, kept)".to_owned(),
+                        Taken::Triaged(Triage::SenderNotAllowed { sender }) => {
+                            format!("{sender} is not on email.alert_senders (ignored, kept)")
+                        }
                     }
                 }
             }
