@@ -293,9 +293,9 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
 
     // The plan of the other workflow changes after its request went out: the old token is void.
     let current = store.get_workflow(&invoices).expect("workflow");
-    let mut plan: Plan = serde_json::from_value(current.plan.clone().expect("plan")).expect("a plan");
+    let mut plan: Plan = current.plan.clone().expect("a plan");
     plan.rationale.push_str(" (edited)");
-    store.set_plan(&invoices, &serde_json::to_value(&plan).expect("json"), "cli:test").expect("set plan");
+    store.set_plan(&invoices, &plan, "cli:test").expect("set plan");
     running
         .attack(&invoices, "PLAN_CHANGED", alice, &other_request.subject, &gmail_reply("APPROVED", &other_request), "")
         .await;

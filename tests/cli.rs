@@ -1,6 +1,9 @@
 //! The `sentri` binary on a temporary SENTRI_HOME: init, policy check, match and the read-side
 //! commands, with their exit codes and JSON shapes.
 
+#[path = "common/plans.rs"]
+mod plans;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -526,9 +529,7 @@ fn awaiting_approval(store: &Store) -> String {
     ] {
         store.transition(&id, from, to, "engine", "").expect("transition");
     }
-    store
-        .set_plan(&id, &serde_json::json!({"steps": ["ALTER TABLESPACE \"USERS\" ADD DATAFILE SIZE 1G"]}), "engine")
-        .expect("plan");
+    store.set_plan(&id, &plans::plan_adding_a_datafile(&id), "engine").expect("plan");
     store
         .transition(&id, WorkflowState::PreFlight, WorkflowState::AwaitingApproval, "engine", "PROD needs approval")
         .expect("await");

@@ -382,7 +382,7 @@ fn the_list_window_follows_the_selection_and_moves_as_little_as_possible() {
 fn plan_text_fills_identifiers_by_kind_binds_as_literals_and_leaves_unknown_values() {
     use sentri::pipeline::plan::Plan;
     let fixture = console_support::filled();
-    let mut plan: Plan = serde_json::from_value(fixture.awaiting.plan.clone().expect("plan")).expect("plan");
+    let mut plan: Plan = fixture.awaiting.plan.clone().expect("plan");
     plan.values.insert("note".into(), Some("it's full".into()));
     let filled = console::plan_text::filled(
         &plan,

@@ -143,9 +143,9 @@ async fn a_dev_alert_is_verified_fixed_proven_and_audited() {
     assert_eq!(workflow.state, WorkflowState::Completed, "{history:#?}");
     assert_eq!(sequence_type(&setup.dbname).await, ("bigint".to_owned(), i64::MAX), "the database really changed");
     let execution = workflow.execution.expect("execution report");
-    assert_eq!(execution["outcome"], "completed");
-    assert_eq!(execution["metrics_before"]["data_type"], "integer");
-    assert_eq!(execution["metrics_after"]["data_type"], "bigint");
+    assert_eq!(execution.outcome, sentri::domain::ExecutionOutcome::Completed);
+    assert_eq!(execution.metrics_before["data_type"], "integer");
+    assert_eq!(execution.metrics_after["data_type"], "bigint");
     let verdicts = store
         .list_audit(&sentri::store::audit::AuditFilter { workflow_id: Some(id.clone()), ..Default::default() })
         .expect("audit")
@@ -221,7 +221,7 @@ async fn a_fix_that_cannot_be_proven_is_rolled_back() {
         ("integer".to_owned(), 2147483647),
         "the rollback restored the sequence"
     );
-    assert_eq!(workflow.execution.expect("report")["outcome"], "rolled_back");
+    assert_eq!(workflow.execution.expect("report").outcome, sentri::domain::ExecutionOutcome::RolledBack);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,9 @@
 //! Workflows ended from the command line are reported like the ones the daemon ends, and
 //! `sentri show` lists every message about a workflow with its delivery state.
 
+#[path = "common/plans.rs"]
+mod plans;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -47,9 +50,7 @@ fn awaiting_approval(store: &Store) -> String {
     for (from, to) in [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight)] {
         store.transition(&id, from, to, "engine", "").expect("transition");
     }
-    store
-        .set_plan(&id, &serde_json::json!({"steps": ["ALTER TABLESPACE \"USERS\" ADD DATAFILE SIZE 1G"]}), "engine")
-        .expect("plan");
+    store.set_plan(&id, &plans::plan_adding_a_datafile(&id), "engine").expect("plan");
     store.transition(&id, PreFlight, AwaitingApproval, "engine", "PROD needs approval").expect("await");
     id
 }

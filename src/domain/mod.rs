@@ -4,16 +4,27 @@
 
 mod db_kind;
 mod environment;
+mod execution;
 mod ids;
+mod kinds;
+mod plan;
 mod raw_alert;
 mod severity;
 mod verdict;
+mod verification;
 mod workflow_state;
 
 pub use db_kind::{DbKind, Dialect, SANDBOX_SCHEME, sandbox_world_name};
 pub use environment::Environment;
+pub use execution::{ExecutionOutcome, ExecutionReport, StepRecord};
 pub use ids::{PlanHash, RawAlertId, WorkflowId};
+pub use kinds::{IdentifierKind, Risk};
+pub use plan::{Plan, PlanSource, PlanStep, ProofSpec, plan_hash};
 pub use raw_alert::RawAlert;
 pub use severity::Severity;
 pub use verdict::{MeshVerdict, VerificationVerdict};
+pub use verification::Verification;
 pub use workflow_state::{TRANSITIONS, UnknownState, WorkflowState};
+
+#[cfg(test)]
+pub(crate) use plan::testing;

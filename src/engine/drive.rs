@@ -15,7 +15,7 @@ use crate::execute::{self, ExecutionOutcome};
 use crate::pipeline::approval;
 use crate::pipeline::plan::Plan;
 use crate::pipeline::steps;
-use crate::pipeline::verify::{self, PlanInputs, Verification};
+use crate::pipeline::verify::{self, PlanInputs};
 use crate::policy::AlertPolicy;
 use crate::safety::{self, FailureCount, LockAttempt};
 use crate::store::LockOutcome;
@@ -158,8 +158,12 @@ impl Engine {
         approved: bool,
     ) -> Result<Option<Plan>, EngineError> {
         if approved || workflow.state == WorkflowState::Approved {
-            let Some(plan) = workflow.plan.clone().and_then(|plan| serde_json::from_value::<Plan>(plan).ok()) else {
-                self.move_to(workflow, WorkflowState::Escalated, "engine", "the approved plan cannot be read").await?;
+            let Some(plan) = workflow.plan.clone() else {
+                let reason = match workflow.unreadable.iter().find(|note| note.starts_with("plan")) {
+                    Some(why) => format!("the approved plan cannot be read ({why})"),
+                    None => "the approved plan is missing".to_owned(),
+                };
+                self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
                 return Ok(None);
             };
             // An approval binds the plan the approvers saw. A stored plan that no longer hashes
@@ -176,7 +180,7 @@ impl Engine {
             }
             return Ok(Some(plan));
         }
-        let Some(verification) = stored_verification(workflow) else {
+        let Some(verification) = workflow.verification.clone() else {
             self.move_to(workflow, WorkflowState::Escalated, "engine", "no verification evidence").await?;
             return Ok(None);
         };
@@ -199,8 +203,8 @@ impl Engine {
         if workflow.plan_hash.as_deref() == Some(plan.hash().as_str()) {
             return Ok(workflow);
         }
-        let (id, json) = (workflow.id.clone(), serde_json::to_value(plan).unwrap_or_default());
-        self.blocking(move |store| store.set_plan(&id, &json, "engine")).await
+        let (id, plan) = (workflow.id.clone(), plan.clone());
+        self.blocking(move |store| store.set_plan(&id, &plan, "engine")).await
     }
 
     /// PRE_FLIGHT with the lock held: the policy's checks, the Safety Mesh, then the fix.
@@ -409,11 +413,6 @@ fn no_fix_reason(policy: &AlertPolicy) -> String {
             policy.recommended_action.lines().next().unwrap_or_default()
         ),
     }
-}
-
-/// What the verification evidence stored with a workflow says, if it can be read.
-fn stored_verification(workflow: &WorkflowRow) -> Option<Verification> {
-    workflow.verification.clone().and_then(|value| serde_json::from_value(value).ok())
 }
 
 #[cfg(test)]

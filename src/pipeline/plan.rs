@@ -5,102 +5,14 @@
 //! be executed. Its hash binds approvals: a human approves *this* plan, and any change to it —
 //! a step, a value, the rollback — voids the approval.
 
-use std::collections::BTreeMap;
-
-use crate::policy::alert::Risk;
-use crate::targets::DbKind;
-use crate::targets::sql::IdentifierKind;
-
-/// Where a plan came from. The Safety Mesh runs on every plan whatever its source.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PlanSource {
-    /// The policy's own Forward/Rollback Action.
-    Template,
-    /// Proposed by a language model.
-    Llm { provider: String },
-    /// Written or edited by a person.
-    Human { by: String },
-}
-
-/// One SQL statement of a plan, as the policy wrote it (placeholders unfilled). Filling happens
-/// at execution time, on the target, so identifiers are confirmed in the dictionary then.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PlanStep {
-    pub sql: String,
-}
-
-/// The fix for one workflow.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Plan {
-    pub workflow_id: String,
-    pub alert_type: String,
-    pub database: String,
-    /// DEV, UAT or PROD, as configured for the database.
-    pub environment: String,
-    pub engine: DbKind,
-    /// The row of brain/rules.md "Action Rules" this fix falls under.
-    pub action_type: String,
-    pub risk: Risk,
-    /// 0.0–1.0: how sure Sentri is this fix addresses the verified problem (templates: 1.0).
-    pub confidence: f64,
-    /// Forward steps, run in order.
-    pub steps: Vec<PlanStep>,
-    /// Rollback steps; step i undoes forward step i. Empty when `irreversible` is set.
-    pub rollback: Vec<PlanStep>,
-    /// Run after the forward steps; its first row's columns become rollback placeholders.
-    pub capture: Option<PlanStep>,
-    /// Run before and after the fix to measure it.
-    pub validation: Option<PlanStep>,
-    /// Why the fix cannot be undone (always needs approval).
-    pub irreversible: Option<String>,
-    /// Placeholders that DDL splices, with their kinds.
-    pub identifiers: BTreeMap<String, IdentifierKind>,
-    /// The values placeholders will be filled with: alert fields and verification columns.
-    /// `None` is a value the alert did not carry (bound as NULL, never spliced).
-    pub values: BTreeMap<String, Option<String>>,
-    pub source: PlanSource,
-    /// Why this plan was chosen, in words for the approver.
-    pub rationale: String,
-    /// What "the fix worked" means for this plan, fixed when the plan is made and covered by
-    /// its hash: a policy edited after an approval cannot change whether a rollback happens.
-    #[serde(default)]
-    pub proof: ProofSpec,
-}
-
-/// How the executor proves a fix: the success criteria over the validation query, or, without
-/// criteria, the verification query run again with its own rules. Conditions are kept in their
-/// written form (`used_pct < before.used_pct`) and parsed when judged.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProofSpec {
-    /// `## Success Criteria`, over the validation query's first row after the fix.
-    pub success_criteria: Vec<String>,
-    /// The verification query, run again when there are no success criteria.
-    pub verification: Option<PlanStep>,
-    /// `## Confirmed When`, for that re-verification.
-    pub confirmed_when: Vec<String>,
-    /// `## Tolerance`, for that re-verification.
-    pub tolerance: Vec<(String, f64)>,
-}
-
-impl Plan {
-    /// A stable hash of everything that decides what the plan does: the same hash the store
-    /// records when the plan is saved (its JSON with keys sorted), so an approval bound to the
-    /// stored plan is bound to this plan.
-    pub fn hash(&self) -> String {
-        let text = serde_json::to_value(self).map(|value| value.to_string()).unwrap_or_default();
-        crate::store::workflows::plan_hash(&text)
-    }
-
-    /// Whether a real rollback exists for every forward step.
-    pub fn has_rollback(&self) -> bool {
-        !self.rollback.is_empty()
-    }
-}
+pub use crate::domain::{Plan, PlanSource, PlanStep, ProofSpec};
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::domain::{DbKind, IdentifierKind, Risk};
 
     pub(crate) fn sample() -> Plan {
         Plan {
@@ -153,9 +65,9 @@ mod tests {
         };
         let workflow = store.create_workflow(new, "test").expect("workflow");
         let plan = sample();
-        let stored = store.set_plan(&workflow.id, &serde_json::to_value(&plan).expect("json"), "test").expect("plan");
+        let stored = store.set_plan(&workflow.id, &plan, "test").expect("plan");
         assert_eq!(stored.plan_hash.as_deref(), Some(plan.hash().as_str()));
-        let read_back: Plan = serde_json::from_value(stored.plan.expect("stored plan")).expect("plan");
+        let read_back: Plan = stored.plan.expect("stored plan");
         assert_eq!(read_back.hash(), plan.hash(), "a plan read back from the store hashes the same");
     }
 }

@@ -12,16 +12,7 @@ use crate::policy::AlertPolicy;
 use crate::policy::condition::{self, Scope};
 use crate::targets::{Rows, Values};
 
-/// The evidence kept with the workflow.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Verification {
-    pub verdict: VerificationVerdict,
-    /// The verification query's first row, as text.
-    pub evidence: BTreeMap<String, String>,
-    pub rows: usize,
-    /// Each condition or rule, and whether it held, in words.
-    pub explanations: Vec<String>,
-}
+pub use crate::domain::Verification;
 
 /// Judges the verification query's rows against the policy.
 ///

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use super::condition::Condition;
 use super::markdown::{Document, Element, Section};
+pub use crate::domain::Risk;
+
 use super::{DbKind, Problem, Severity};
 use crate::targets::sql::{self, IdentifierKind, StatementKind};
 
@@ -80,16 +82,6 @@ pub struct PreflightCheck {
     pub name: String,
     pub expectation: String,
     pub sql: SqlBlock,
-}
-
-/// The declared risk of the fix: the first word of `## Risk Level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Risk {
-    Low,
-    Medium,
-    High,
-    Critical,
 }
 
 /// A sample alert from `## Sample Alerts` and what matching it must give.
@@ -327,21 +319,6 @@ impl AlertPolicy {
     /// Whether this policy has a fix that may be planned (it still needs the Safety Mesh).
     pub fn has_fix(&self) -> bool {
         !self.forward.is_empty() && self.fix_disabled.is_none()
-    }
-}
-
-impl Risk {
-    /// Reads the first word, so `LOW -- adding a datafile is safe` is LOW (the reference product
-    /// compared the whole sentence and never matched).
-    pub fn parse_leading(text: &str) -> Option<Risk> {
-        let word: String = text.trim_start().chars().take_while(|c| c.is_ascii_alphabetic()).collect();
-        match word.to_ascii_uppercase().as_str() {
-            "LOW" => Some(Risk::Low),
-            "MEDIUM" => Some(Risk::Medium),
-            "HIGH" => Some(Risk::High),
-            "CRITICAL" => Some(Risk::Critical),
-            _ => None,
-        }
     }
 }
 

@@ -253,7 +253,7 @@ mod tests {
 
     fn awaiting(store: &Store) -> WorkflowRow {
         let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let row = store.set_plan(&row.id, &serde_json::json!({"steps": ["a"]}), "engine").unwrap();
+        let row = store.set_plan(&row.id, &crate::domain::testing::plan_with_steps(&["a"]), "engine").unwrap();
         for (from, to) in
             [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, AwaitingApproval)]
         {
@@ -309,7 +309,7 @@ mod tests {
         let (store, _) = testing::store();
         let workflow = awaiting(&store);
         let old = approval(&workflow, Decision::Approved);
-        store.set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "llm").unwrap();
+        store.set_plan(&workflow.id, &crate::domain::testing::plan_with_steps(&["b"]), "llm").unwrap();
         let err = store.decide_approval(&old).unwrap_err();
         assert!(matches!(err, StoreError::PlanHashMismatch { .. }), "{err:?}");
         assert!(store.approvals(&workflow.id).unwrap().is_empty());

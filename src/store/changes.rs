@@ -71,9 +71,7 @@ mod tests {
         assert_ne!(created, empty);
         assert_eq!(store.change_marker().unwrap(), created, "no write, no change");
         clock.advance_ms(5);
-        store
-            .set_workflow_payload(&row.id, crate::store::Payload::Verification, &serde_json::json!({"pct": 1}))
-            .unwrap();
+        store.set_verification(&row.id, &crate::store::workflows::tests::verification(&[("pct", "1")])).unwrap();
         let payload = store.change_marker().unwrap();
         assert_ne!(payload, created, "a payload without an audit row still shows");
         store.transition(&row.id, WorkflowState::Detected, WorkflowState::Verifying, "engine", "").unwrap();

@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::audit::{NewAudit, actions, append_audit};
 use super::{SqlContext, Store, StoreError, json_column, later, sql_limit, stored_timestamp, timestamp_text, to_json};
-use crate::domain::WorkflowState;
+use crate::domain::{ExecutionReport, Plan, Verification, WorkflowState, plan_hash};
 
 /// What a new workflow starts from: a matched alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +43,18 @@ pub struct WorkflowRow {
     pub severity: String,
     pub state: WorkflowState,
     pub fields: BTreeMap<String, String>,
-    pub plan: Option<serde_json::Value>,
+    pub plan: Option<Plan>,
     /// Hex sha256 of the stored plan text; approvals name it.
     pub plan_hash: Option<String>,
-    pub verification: Option<serde_json::Value>,
-    pub execution: Option<serde_json::Value>,
+    /// What the live database said when the alert was re-checked.
+    pub verification: Option<Verification>,
+    /// What the executor did and measured.
+    pub execution: Option<ExecutionReport>,
+    /// Stored payloads this version cannot read (written by another version, or edited by
+    /// hand), each as "column: why". Such a payload reads as `None`; the engine escalates a
+    /// workflow whose plan is unreadable rather than guess at it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
     /// How many alerts this workflow stands for (1 + folded repeats).
     pub occurrences: i64,
     /// The incident it belongs to: the id of the first workflow of the alerts that hit its
@@ -163,12 +169,14 @@ impl RawColumns {
 
     fn parse(self) -> Result<WorkflowRow, StoreError> {
         let id = self.id;
+        let mut unreadable = Vec::new();
         Ok(WorkflowRow {
             state: stored_state("workflows", "state", &id, self.state)?,
             fields: json_column("workflows", "fields", &id, Some(self.fields))?.unwrap_or_default(),
-            plan: json_column("workflows", "plan", &id, self.plan)?,
-            verification: json_column("workflows", "verification", &id, self.verification)?,
-            execution: json_column("workflows", "execution", &id, self.execution)?,
+            plan: record_column("plan", self.plan, &mut unreadable),
+            verification: record_column("verification", self.verification, &mut unreadable),
+            execution: record_column("execution", self.execution, &mut unreadable),
+            unreadable,
             created_at: stored_timestamp("workflows", "created_at", &id, &self.created_at)?,
             updated_at: stored_timestamp("workflows", "updated_at", &id, &self.updated_at)?,
             raw_alert_id: self.raw_alert_id,
@@ -182,6 +190,23 @@ impl RawColumns {
             incident_id: self.incident_id.unwrap_or_else(|| id.clone()),
             id,
         })
+    }
+}
+
+/// Reads a typed record column; what does not parse is noted in `unreadable`, not fatal, so one
+/// workflow written by another version cannot stop `sentri list` or the sweep.
+fn record_column<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: Option<String>,
+    unreadable: &mut Vec<String>,
+) -> Option<T> {
+    let text = text?;
+    match serde_json::from_str(&text) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            unreadable.push(format!("{column}: {error}"));
+            None
+        }
     }
 }
 
@@ -256,11 +281,6 @@ fn audit_for(workflow: &WorkflowRow, actor: &str, action: &str, result: &str, de
         result: result.to_owned(),
         detail,
     }
-}
-
-/// Hex sha256 of a plan's stored JSON text: what an approval is bound to.
-pub fn plan_hash(plan_text: &str) -> String {
-    hex::encode(Sha256::digest(plan_text.as_bytes()))
 }
 
 /// Which JSON payload column [`Store::set_workflow_payload`] writes.
@@ -408,17 +428,15 @@ impl Store {
     }
 
     /// Stores the verification evidence of a workflow (replacing an earlier one).
-    pub fn set_verification(&self, id: &str, verification: &impl Serialize) -> Result<WorkflowRow, StoreError> {
-        let value = serde_json::to_value(verification)
-            .map_err(|source| StoreError::Json { context: "encoding a verification", source })?;
-        self.set_workflow_payload(id, Payload::Verification, &value)
+    pub fn set_verification(&self, id: &str, verification: &Verification) -> Result<WorkflowRow, StoreError> {
+        let text = to_json("encoding a verification", verification)?;
+        self.set_workflow_payload(id, Payload::Verification, &text)
     }
 
     /// Stores what the executor did and measured (replacing an earlier report).
-    pub fn set_execution(&self, id: &str, report: &impl Serialize) -> Result<WorkflowRow, StoreError> {
-        let value = serde_json::to_value(report)
-            .map_err(|source| StoreError::Json { context: "encoding an execution report", source })?;
-        self.set_workflow_payload(id, Payload::Execution, &value)
+    pub fn set_execution(&self, id: &str, report: &ExecutionReport) -> Result<WorkflowRow, StoreError> {
+        let text = to_json("encoding an execution report", report)?;
+        self.set_workflow_payload(id, Payload::Execution, &text)
     }
 
     /// One workflow by its full id.
@@ -656,8 +674,11 @@ impl Store {
 
     /// Sets (or replaces) a workflow's plan and its hash, audited as PLAN_SET. Replacing a plan
     /// voids earlier approvals, because they name the old hash.
-    pub fn set_plan(&self, id: &str, plan: &serde_json::Value, actor: &str) -> Result<WorkflowRow, StoreError> {
-        let text = to_json("encoding a plan", plan)?;
+    pub fn set_plan(&self, id: &str, plan: &Plan, actor: &str) -> Result<WorkflowRow, StoreError> {
+        // Through `Value`, whose maps are sorted: the canonical text `Plan::hash` hashes too.
+        let value =
+            serde_json::to_value(plan).map_err(|source| StoreError::Json { context: "encoding a plan", source })?;
+        let text = value.to_string();
         let hash = plan_hash(&text);
         self.write(|tx, now| {
             let current = get_in(tx, id)?;
@@ -678,13 +699,7 @@ impl Store {
     }
 
     /// Stores the verification or execution result of a workflow (replacing an earlier one).
-    pub fn set_workflow_payload(
-        &self,
-        id: &str,
-        payload: Payload,
-        value: &serde_json::Value,
-    ) -> Result<WorkflowRow, StoreError> {
-        let text = to_json("encoding a workflow payload", value)?;
+    fn set_workflow_payload(&self, id: &str, payload: Payload, text: &str) -> Result<WorkflowRow, StoreError> {
         let column = match payload {
             Payload::Verification => "verification",
             Payload::Execution => "execution",
@@ -696,7 +711,7 @@ impl Store {
                         "UPDATE workflows SET {column} = ?2, version = version + 1, updated_at = ?3
                          WHERE id = ?1"
                     ),
-                    (id, &text, timestamp_text(now)),
+                    (id, text, timestamp_text(now)),
                 )
                 .ctx("storing a workflow payload")?;
             if changed == 0 {
@@ -1077,18 +1092,49 @@ pub(crate) mod tests {
         assert!(store.verify_audit().unwrap().is_intact());
     }
 
+    /// A confirmed verification whose evidence is `evidence`.
+    pub(crate) fn verification(evidence: &[(&str, &str)]) -> Verification {
+        Verification {
+            verdict: crate::domain::VerificationVerdict::Confirmed,
+            evidence: evidence.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            rows: 1,
+            explanations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_payload_another_version_wrote_is_noted_not_fatal() {
+        let (store, _) = testing::store();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        store
+            .write(|tx, _| {
+                tx.execute(
+                    "UPDATE workflows SET verification = '{\"after_restart\": true}', plan = '{\"steps\": 3}' WHERE id = ?1",
+                    [&row.id],
+                )
+                .ctx("test")?;
+                Ok(())
+            })
+            .unwrap();
+        let read = store.get_workflow(&row.id).unwrap();
+        assert_eq!((read.plan.as_ref(), read.verification.as_ref()), (None, None));
+        assert_eq!(read.unreadable.len(), 2, "{:?}", read.unreadable);
+        assert!(read.unreadable[0].starts_with("plan: "), "{:?}", read.unreadable);
+        assert_eq!(store.list_workflows(&WorkflowFilter::default()).unwrap().len(), 1, "the list still reads");
+    }
+
     #[test]
     fn plans_and_payloads_are_stored_and_hashed() {
         let (store, _) = testing::store();
         let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-        let plan = serde_json::json!({"steps": [{"sql": "ALTER TABLESPACE \"USERS\" ADD DATAFILE"}]});
+        let plan = crate::domain::testing::plan_with_steps(&["ALTER TABLESPACE \"USERS\" ADD DATAFILE"]);
         let with_plan = store.set_plan(&row.id, &plan, "engine").unwrap();
         assert_eq!(with_plan.plan.as_ref(), Some(&plan));
         let hash = with_plan.plan_hash.clone().unwrap();
-        assert_eq!(hash, plan_hash(&serde_json::to_string(&plan).unwrap()));
-        let verified =
-            store.set_workflow_payload(&row.id, Payload::Verification, &serde_json::json!({"pct": 97})).unwrap();
-        assert_eq!(verified.verification, Some(serde_json::json!({"pct": 97})));
+        assert_eq!(hash, plan_hash(&serde_json::to_value(&plan).unwrap().to_string()));
+        assert_eq!(hash, plan.hash(), "the store and the plan agree on its hash");
+        let verified = store.set_verification(&row.id, &verification(&[("pct", "97")])).unwrap();
+        assert_eq!(verified.verification, Some(verification(&[("pct", "97")])));
         assert_eq!(verified.plan_hash.as_deref(), Some(hash.as_str()));
         let json = serde_json::to_value(&verified).unwrap();
         assert_eq!(json["state"], "DETECTED");

@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+pub use crate::domain::IdentifierKind;
 pub use crate::sql::StatementKind;
 use crate::sql::{Dialect, Token, lex, statement};
 
@@ -20,70 +21,6 @@ pub struct Placeholder {
     /// Written as `':name'` — a placeholder alone inside single quotes, which the reference
     /// format uses to mean "this value as a string literal".
     pub as_literal: bool,
-}
-
-/// What a spliced placeholder names, which decides how it is validated, looked up in the
-/// dictionary and written into DDL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierKind {
-    Tablespace,
-    TempTablespace,
-    Datafile,
-    Tempfile,
-    User,
-    Schema,
-    Table,
-    Index,
-    Sequence,
-    Role,
-    Database,
-    Parameter,
-    Session,
-    Number,
-}
-
-impl IdentifierKind {
-    /// Every kind with its name as a policy writes it: the one table names and kinds come from.
-    pub const ALL: [(&'static str, IdentifierKind); 14] = [
-        ("tablespace", IdentifierKind::Tablespace),
-        ("temp_tablespace", IdentifierKind::TempTablespace),
-        ("datafile", IdentifierKind::Datafile),
-        ("tempfile", IdentifierKind::Tempfile),
-        ("user", IdentifierKind::User),
-        ("schema", IdentifierKind::Schema),
-        ("table", IdentifierKind::Table),
-        ("index", IdentifierKind::Index),
-        ("sequence", IdentifierKind::Sequence),
-        ("role", IdentifierKind::Role),
-        ("database", IdentifierKind::Database),
-        ("parameter", IdentifierKind::Parameter),
-        ("session", IdentifierKind::Session),
-        ("number", IdentifierKind::Number),
-    ];
-
-    pub fn parse(text: &str) -> Option<IdentifierKind> {
-        let wanted = text.trim().to_lowercase();
-        Self::ALL.iter().find(|(name, _)| *name == wanted).map(|(_, kind)| *kind)
-    }
-
-    /// The kind's name as a policy writes it.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, kind)| *kind == self).map_or("identifier", |(name, _)| name)
-    }
-
-    /// All names, for error messages.
-    pub fn names() -> impl Iterator<Item = &'static str> {
-        Self::ALL.iter().map(|(name, _)| *name)
-    }
-
-    /// File paths, session ids and numbers are written as literals, not quoted names.
-    pub fn is_literal(self) -> bool {
-        matches!(
-            self,
-            IdentifierKind::Datafile | IdentifierKind::Tempfile | IdentifierKind::Session | IdentifierKind::Number
-        )
-    }
 }
 
 /// Finds every placeholder in `sql`, in order.

@@ -17,7 +17,7 @@ use sentri::pipeline::plan::{Plan, PlanSource, PlanStep};
 use sentri::policy::Brain;
 use sentri::policy::alert::Risk;
 use sentri::safety::{self, FailureCount, LockAttempt, MeshContext};
-use sentri::store::{Decision, LockOutcome, NewWorkflow, Payload, RawAlertOutcome, Store, WorkflowRow};
+use sentri::store::{Decision, LockOutcome, NewWorkflow, RawAlertOutcome, Store, WorkflowRow};
 use sentri::targets::sql::IdentifierKind;
 use sentri::targets::{DbKind, Profile};
 
@@ -142,11 +142,19 @@ pub fn filled() -> Fixture {
         .expect("workflow");
     let awaiting = walk(&store, &awaiting, &[Verifying], "");
     store
-        .set_workflow_payload(&awaiting.id, Payload::Verification, &serde_json::json!({"used_pct": 97.1}))
+        .set_verification(
+            &awaiting.id,
+            &sentri::domain::Verification {
+                verdict: sentri::domain::VerificationVerdict::Confirmed,
+                evidence: BTreeMap::from([("used_pct".into(), "97.1".into())]),
+                rows: 1,
+                explanations: vec!["used_pct >= 90 held (97.1)".into()],
+            },
+        )
         .expect("verification");
     let awaiting = walk(&store, &awaiting, &[Verified, PreFlight], "");
     let awaiting_plan = plan(&awaiting, "USERS");
-    store.set_plan(&awaiting.id, &serde_json::to_value(&awaiting_plan).expect("json"), "engine").expect("plan");
+    store.set_plan(&awaiting.id, &awaiting_plan, "engine").expect("plan");
     mesh(&store, &awaiting_plan, None);
     let awaiting = walk(&store, &awaiting, &[AwaitingApproval], "the Safety Mesh asks for approval");
 
@@ -154,8 +162,7 @@ pub fn filled() -> Fixture {
         store.create_workflow(new_workflow(None, "tablespace_full", "DEVDB", "DEV"), "engine").expect("workflow");
     let completed = walk(&store, &completed, &[Verifying, Verified, PreFlight], "");
     let completed_plan = plan(&completed, "APP_DATA");
-    let with_plan =
-        store.set_plan(&completed.id, &serde_json::to_value(&completed_plan).expect("json"), "engine").expect("plan");
+    let with_plan = store.set_plan(&completed.id, &completed_plan, "engine").expect("plan");
     let hash = with_plan.plan_hash.clone().expect("hash");
     mesh(&store, &completed_plan, None);
     walk(&store, &completed, &[AwaitingApproval], "the Safety Mesh asks for approval");
@@ -190,9 +197,7 @@ pub fn filled() -> Fixture {
         error: None,
         duration_ms: 1310,
     };
-    store
-        .set_workflow_payload(&completed.id, Payload::Execution, &serde_json::to_value(&report).expect("json"))
-        .expect("execution");
+    store.set_execution(&completed.id, &report).expect("execution");
     let completed = walk(&store, &completed, &[Completed], "success criteria hold");
 
     let (idle_alert, _) =

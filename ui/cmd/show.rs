@@ -66,15 +66,21 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             println!("  {name} = {}", printable(value));
         }
     }
-    for (title, value) in
-        [("Verification", &workflow.verification), ("Plan", &workflow.plan), ("Execution", &workflow.execution)]
-    {
+    let records = [
+        ("Verification", workflow.verification.as_ref().map(serde_json::to_value).transpose()?),
+        ("Plan", workflow.plan.as_ref().map(serde_json::to_value).transpose()?),
+        ("Execution", workflow.execution.as_ref().map(serde_json::to_value).transpose()?),
+    ];
+    for (title, value) in records {
         if let Some(value) = value {
             println!("{title}:");
-            for line in serde_json::to_string_pretty(value)?.lines() {
+            for line in serde_json::to_string_pretty(&value)?.lines() {
                 println!("  {line}");
             }
         }
+    }
+    for note in &workflow.unreadable {
+        println!("Unreadable: {note}");
     }
     if let Some(hash) = &workflow.plan_hash {
         println!("  plan hash: {hash}");

@@ -10,7 +10,7 @@ use sentri::store::WorkflowRow;
 use sentri::targets::fill::{Dialect, render_identifier, string_literal_for};
 use sentri::targets::sql::placeholders;
 
-/// A workflow's plan and execution report, read back from their JSON columns.
+/// A workflow's plan and execution report, as the store read them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanView {
     pub plan: Option<Plan>,
@@ -22,15 +22,12 @@ pub struct PlanView {
 impl PlanView {
     /// Reads the plan and execution columns of `workflow`; an unreadable plan is reported, not hidden.
     pub fn of(workflow: &WorkflowRow) -> PlanView {
-        let (plan, unreadable) = match &workflow.plan {
-            None => (None, None),
-            Some(value) => match serde_json::from_value::<Plan>(value.clone()) {
-                Ok(plan) => (Some(plan), None),
-                Err(error) => (None, Some(format!("the stored plan cannot be read: {error}"))),
-            },
-        };
-        let execution = workflow.execution.clone().and_then(|value| serde_json::from_value(value).ok());
-        PlanView { plan, unreadable, execution }
+        let unreadable = workflow
+            .unreadable
+            .iter()
+            .find_map(|note| note.strip_prefix("plan: "))
+            .map(|why| format!("the stored plan cannot be read: {why}"));
+        PlanView { plan: workflow.plan.clone(), unreadable, execution: workflow.execution.clone() }
     }
 
     /// The forward statements, filled.

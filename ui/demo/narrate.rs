@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use sentri::domain::StepRecord;
 use sentri::store::audit::AuditRow;
 use sentri::store::workflows::WorkflowRow;
 
@@ -108,14 +109,8 @@ fn from_executing(from: &str) -> bool {
 fn evidence_lines(workflow: &WorkflowRow) -> Vec<String> {
     let Some(verification) = &workflow.verification else { return Vec::new() };
     let mut lines = Vec::new();
-    if let Some(evidence) = verification.get("evidence").and_then(|v| v.as_object())
-        && !evidence.is_empty()
-    {
-        let shown: BTreeMap<String, String> = evidence
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-            .collect();
-        lines.push(format!("    live evidence: {}", pairs(&shown)));
+    if !verification.evidence.is_empty() {
+        lines.push(format!("    live evidence: {}", pairs(&verification.evidence)));
     }
     lines
 }
@@ -125,19 +120,15 @@ fn plan_lines(workflow: &WorkflowRow) -> Vec<String> {
     let mut lines = vec![format!(
         "  plan {}: {} (risk {}){}",
         short_hash(workflow.plan_hash.as_deref().unwrap_or_default()),
-        plan.get("action_type").and_then(|v| v.as_str()).unwrap_or_default(),
-        plan.get("risk").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
-        if plan.get("irreversible").is_some_and(|v| !v.is_null()) { ", irreversible" } else { "" }
+        plan.action_type,
+        plan.risk.as_str(),
+        if plan.irreversible.is_some() { ", irreversible" } else { "" }
     )];
-    for step in plan.get("steps").and_then(|v| v.as_array()).into_iter().flatten() {
-        if let Some(sql) = step.get("sql").and_then(|v| v.as_str()) {
-            lines.push(format!("    fix:      {}", one_line(sql)));
-        }
+    for step in &plan.steps {
+        lines.push(format!("    fix:      {}", one_line(&step.sql)));
     }
-    for step in plan.get("rollback").and_then(|v| v.as_array()).into_iter().flatten() {
-        if let Some(sql) = step.get("sql").and_then(|v| v.as_str()) {
-            lines.push(format!("    rollback: {}", one_line(sql)));
-        }
+    for step in &plan.rollback {
+        lines.push(format!("    rollback: {}", one_line(&step.sql)));
     }
     lines
 }
@@ -145,39 +136,31 @@ fn plan_lines(workflow: &WorkflowRow) -> Vec<String> {
 fn execution_lines(workflow: &WorkflowRow) -> Vec<String> {
     let Some(report) = &workflow.execution else { return Vec::new() };
     let mut lines = Vec::new();
-    let metrics = |key: &str| -> Option<String> {
-        let map = report.get(key)?.as_object()?;
-        let shown: BTreeMap<String, String> =
-            map.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
-        (!shown.is_empty()).then(|| pairs(&shown))
-    };
-    if let Some(before) = metrics("metrics_before") {
+    let metrics = |map: &BTreeMap<String, String>| (!map.is_empty()).then(|| pairs(map));
+    if let Some(before) = metrics(&report.metrics_before) {
         lines.push(format!("    before:   {before}"));
     }
-    let steps = |key: &str, label: &str, lines: &mut Vec<String>| {
-        for step in report.get(key).and_then(|v| v.as_array()).into_iter().flatten() {
-            let sql = step.get("sql").and_then(|v| v.as_str()).unwrap_or_default();
-            let outcome = match step.get("error").and_then(|v| v.as_str()) {
+    let steps = |records: &[StepRecord], label: &str, lines: &mut Vec<String>| {
+        for step in records {
+            let outcome = match &step.error {
                 Some(error) => format!("FAILED: {error}"),
-                None => format!("ok, {} ms", step.get("elapsed_ms").and_then(|v| v.as_u64()).unwrap_or(0)),
+                None => format!("ok, {} ms", step.elapsed_ms),
             };
-            lines.push(format!("    {label} {} ({outcome})", one_line(sql)));
+            lines.push(format!("    {label} {} ({outcome})", one_line(&step.sql)));
         }
     };
-    steps("forward", "SQL run:", &mut lines);
-    if let Some(captured) = metrics("captured") {
+    steps(&report.forward, "SQL run:", &mut lines);
+    if let Some(captured) = metrics(&report.captured) {
         lines.push(format!("    captured: {captured}"));
     }
-    if let Some(after) = metrics("metrics_after") {
+    if let Some(after) = metrics(&report.metrics_after) {
         lines.push(format!("    after:    {after}"));
     }
-    for proof in report.get("proof").and_then(|v| v.as_array()).into_iter().flatten() {
-        if let Some(proof) = proof.as_str() {
-            lines.push(format!("    proof:    {proof}"));
-        }
+    for proof in &report.proof {
+        lines.push(format!("    proof:    {proof}"));
     }
-    steps("rollback", "rolled back:", &mut lines);
-    if let Some(error) = report.get("error").and_then(|v| v.as_str()) {
+    steps(&report.rollback, "rolled back:", &mut lines);
+    if let Some(error) = &report.error {
         lines.push(format!("    error:    {error}"));
     }
     lines

@@ -121,23 +121,8 @@ fn filled(plan: &Plan, step: &PlanStep) -> (String, Vec<(String, String)>) {
 /// and the explanations.
 fn evidence(workflow: &WorkflowRow) -> (BTreeMap<String, String>, Option<u64>, Vec<String>) {
     let Some(verification) = &workflow.verification else { return (BTreeMap::new(), None, Vec::new()) };
-    let columns = verification
-        .get("evidence")
-        .and_then(|e| e.as_object())
-        .map(|object| {
-            object
-                .iter()
-                .map(|(key, value)| (key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let rows = verification.get("rows").and_then(serde_json::Value::as_u64);
-    let explanations = verification
-        .get("explanations")
-        .and_then(|e| e.as_array())
-        .map(|list| list.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    (columns, rows, explanations)
+    let rows = u64::try_from(verification.rows).ok();
+    (verification.evidence.clone(), rows, verification.explanations.clone())
 }
 
 fn render_text(view: &RequestView<'_>) -> String {

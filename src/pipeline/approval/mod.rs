@@ -302,8 +302,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
 /// author of a human-written plan.
 fn requesters(facts: &ApprovalFacts) -> Vec<String> {
     let mut all: Vec<String> = facts.requesters.iter().map(|r| r.trim().to_lowercase()).collect();
-    let source = facts.workflow.plan.as_ref().and_then(|plan| plan.get("source")).cloned();
-    if let Some(PlanSource::Human { by }) = source.and_then(|source| serde_json::from_value(source).ok()) {
+    if let Some(PlanSource::Human { by }) = facts.workflow.plan.as_ref().map(|plan| &plan.source) {
         all.push(by.trim().to_lowercase());
     }
     all

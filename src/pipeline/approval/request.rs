@@ -93,7 +93,7 @@ pub(crate) fn issue(
     recipient: &str,
     expires_at: Timestamp,
 ) -> Result<(), ApprovalError> {
-    let plan: Option<Plan> = workflow.plan.clone().and_then(|plan| serde_json::from_value(plan).ok());
+    let plan: Option<&Plan> = workflow.plan.as_ref();
     let alert = workflow.raw_alert_id.map(|id| store.get_raw_alert(id)).transpose()?;
     let mesh = mesh_lines(store, &workflow.id, plan_hash)?;
     let approved_by: Vec<String> = store
@@ -106,7 +106,7 @@ pub(crate) fn issue(
     let view = RequestView {
         workflow,
         plan_hash,
-        plan: plan.as_ref(),
+        plan,
         alert: alert.as_ref(),
         mesh: &mesh,
         token: &token,

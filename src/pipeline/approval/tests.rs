@@ -24,7 +24,7 @@ fn config(required: u32, forbid_self: bool) -> ApprovalsConfig {
 
 fn awaiting(store: &Store) -> WorkflowRow {
     let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-    store.set_plan(&row.id, &serde_json::json!({"steps": ["a"]}), "engine").unwrap();
+    store.set_plan(&row.id, &crate::domain::testing::plan_with_steps(&["a"]), "engine").unwrap();
     for (from, to) in
         [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, AwaitingApproval)]
     {
@@ -115,7 +115,7 @@ fn an_approval_of_an_older_plan_does_not_count_towards_four_eyes() {
     let workflow = awaiting(&store);
     let config = config(2, false);
     decide(&store, &config, &cli(&workflow, "alice", Decision::Approved)).unwrap();
-    let changed = store.set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "llm").unwrap();
+    let changed = store.set_plan(&workflow.id, &crate::domain::testing::plan_with_steps(&["b"]), "llm").unwrap();
     let outcome = decide(&store, &config, &cli(&changed, "bob", Decision::Approved)).unwrap();
     assert_eq!(outcome, DecisionOutcome::Recorded { approvals: 1, required: 2 });
     // And a decision naming the old plan is refused outright.
@@ -161,7 +161,8 @@ fn the_requester_may_not_approve_when_self_approval_is_forbidden() {
 fn the_author_of_a_human_plan_is_a_requester() {
     let (store, _) = testing::store();
     let workflow = awaiting(&store);
-    let plan = serde_json::json!({"steps": ["c"], "source": {"kind": "human", "by": "bob"}});
+    let mut plan = crate::domain::testing::plan_with_steps(&["c"]);
+    plan.source = crate::domain::PlanSource::Human { by: "bob".into() };
     let edited = store.set_plan(&workflow.id, &plan, "cli:bob").unwrap();
     let outcome = decide(&store, &config(1, true), &cli(&edited, "bob", Decision::Approved)).unwrap();
     assert_eq!(refused(outcome), Rule::SelfApproval);
@@ -240,7 +241,7 @@ fn a_token_for_an_earlier_plan_is_refused() {
     let (store, clock) = testing::store();
     let workflow = awaiting(&store);
     issue(&store, &clock, &workflow, T1);
-    let changed = store.set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "llm").unwrap();
+    let changed = store.set_plan(&workflow.id, &crate::domain::testing::plan_with_steps(&["b"]), "llm").unwrap();
     // The reply names the new plan hash (as if it read the workflow) but carries the old token.
     let mut request = email(&changed, "alice@example.com", T1);
     request.plan_hash = changed.plan_hash.clone().unwrap();

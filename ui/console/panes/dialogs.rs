@@ -173,11 +173,11 @@ fn workflow_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     if let Some(plan) = PlanView::of(workflow).plan {
         lines.push(field(theme, "rationale", plan.rationale.clone()));
     }
-    if let Some(value) = &workflow.verification {
-        lines.extend(json_lines("Verification", value, theme));
+    if let Some(value) = workflow.verification.as_ref().and_then(|v| serde_json::to_value(v).ok()) {
+        lines.extend(json_lines("Verification", &value, theme));
     }
-    if let Some(value) = &workflow.execution {
-        lines.extend(json_lines("Execution", value, theme));
+    if let Some(value) = workflow.execution.as_ref().and_then(|e| serde_json::to_value(e).ok()) {
+        lines.extend(json_lines("Execution", &value, theme));
     }
     lines
 }

@@ -25,7 +25,7 @@ fn config(required: u32) -> ApprovalsConfig {
 /// A workflow awaiting approval with its request queued; returns it and the mailed token.
 fn requested(store: &Store, config: &ApprovalsConfig) -> (WorkflowRow, String) {
     let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
-    store.set_plan(&row.id, &serde_json::json!({"steps": ["a"]}), "engine").unwrap();
+    store.set_plan(&row.id, &crate::domain::testing::plan_with_steps(&["a"]), "engine").unwrap();
     for (from, to) in
         [(Detected, Verifying), (Verifying, Verified), (Verified, PreFlight), (PreFlight, AwaitingApproval)]
     {
@@ -177,7 +177,7 @@ fn a_reply_after_the_plan_changed_is_rejected() {
     let (store, _) = testing::store();
     let config = config(1);
     let (workflow, token) = requested(&store, &config);
-    store.set_plan(&workflow.id, &serde_json::json!({"steps": ["b"]}), "cli:bob").unwrap();
+    store.set_plan(&workflow.id, &crate::domain::testing::plan_with_steps(&["b"]), "cli:bob").unwrap();
     let handled = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), ""));
     assert_rejected(&store, &workflow, handled, "PLAN_CHANGED");
 }

@@ -13,7 +13,6 @@ use crate::pipeline::plan::PlanStep;
 use crate::policy::alert::Risk;
 use crate::store::NewWorkflow;
 use crate::store::testing;
-use crate::store::workflows::Payload;
 use crate::targets::DbKind;
 use crate::targets::sql::IdentifierKind;
 use WorkflowState::*;
@@ -77,15 +76,15 @@ fn awaiting(store: &Store) -> WorkflowRow {
             "engine",
         )
         .unwrap();
-    let verification = serde_json::json!({
-        "verdict": "confirmed",
-        "evidence": {"pct_used": "93", "note": HOSTILE},
-        "rows": 1,
-        "explanations": ["pct_used >= 90 held (93)"],
-    });
-    store.set_workflow_payload(&row.id, Payload::Verification, &verification).unwrap();
+    let verification = crate::domain::Verification {
+        verdict: crate::domain::VerificationVerdict::Confirmed,
+        evidence: BTreeMap::from([("pct_used".to_owned(), "93".to_owned()), ("note".to_owned(), HOSTILE.to_owned())]),
+        rows: 1,
+        explanations: vec!["pct_used >= 90 held (93)".to_owned()],
+    };
+    store.set_verification(&row.id, &verification).unwrap();
     let plan = plan(&row.id);
-    let stored = store.set_plan(&row.id, &serde_json::to_value(&plan).unwrap(), "engine").unwrap();
+    let stored = store.set_plan(&row.id, &plan, "engine").unwrap();
     let decision = crate::safety::MeshDecision {
         plan_hash: plan.hash(),
         checks: vec![
@@ -203,7 +202,7 @@ fn requests_are_issued_once_per_plan_and_again_for_a_changed_plan() {
     assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 0, "idempotent");
     let mut changed = plan(&workflow.id);
     changed.rationale = "edited".into();
-    store.set_plan(&workflow.id, &serde_json::to_value(&changed).unwrap(), "cli:bob").unwrap();
+    store.set_plan(&workflow.id, &changed, "cli:bob").unwrap();
     assert_eq!(ensure_requested(&store, &config(true), &workflow.id).unwrap(), 2);
     assert_eq!(store.approval_requests(&workflow.id).unwrap().len(), 4);
     let audit = store.list_audit(&crate::store::AuditFilter::default()).unwrap();
