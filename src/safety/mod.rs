@@ -34,6 +34,7 @@ use crate::pipeline::plan::Plan;
 use crate::policy::environment::EnvironmentPolicy;
 use crate::policy::{Brain, PolicySet};
 use crate::store::audit::actions;
+use crate::store::audit_detail::{MESH_SUMMARY, SafetyVerdictDetail};
 use crate::store::{LockOutcome, NewAudit, Store, StoreError};
 
 /// A check's verdict with the reason a DBA reads in the console, the approval request and the
@@ -250,23 +251,27 @@ pub fn audit(store: &Store, plan: &Plan, decision: &MeshDecision) -> Result<(), 
         .map(|c| {
             row(
                 c.verdict.verdict.as_str(),
-                serde_json::json!({
-                    "check": c.check.as_str(),
-                    "reason": c.verdict.reason,
-                    "satisfied_by_approval": c.satisfied_by_approval,
-                    "plan_hash": decision.plan_hash,
-                }),
+                SafetyVerdictDetail {
+                    check: c.check.as_str().to_owned(),
+                    reason: Some(c.verdict.reason.clone()),
+                    satisfied_by_approval: Some(c.satisfied_by_approval),
+                    plan_hash: decision.plan_hash.clone(),
+                    ..SafetyVerdictDetail::default()
+                }
+                .to_value(),
             )
         })
         .collect();
     rows.push(row(
         decision.verdict.as_str(),
-        serde_json::json!({
-            "check": "mesh",
-            "reasons": decision.reasons(),
-            "approval_used": decision.approval_used,
-            "plan_hash": decision.plan_hash,
-        }),
+        SafetyVerdictDetail {
+            check: MESH_SUMMARY.to_owned(),
+            reasons: Some(decision.reasons()),
+            approval_used: Some(decision.approval_used),
+            plan_hash: decision.plan_hash.clone(),
+            ..SafetyVerdictDetail::default()
+        }
+        .to_value(),
     ));
     store.audit_all(rows)
 }

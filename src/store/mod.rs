@@ -24,6 +24,7 @@ pub mod alerts;
 pub mod approval_requests;
 pub mod approvals;
 pub mod audit;
+pub mod audit_detail;
 pub mod changes;
 mod history;
 pub mod locks;

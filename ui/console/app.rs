@@ -513,14 +513,10 @@ impl App {
                 super::model::latest_run(&detail.audit)
                     .0
                     .into_iter()
-                    .filter(|row| row.result == "NEEDS_APPROVAL" && row.detail["check"] != "mesh")
-                    .map(|row| {
-                        format!(
-                            "{}: {}",
-                            row.detail["check"].as_str().unwrap_or("?"),
-                            row.detail["reason"].as_str().unwrap_or_default()
-                        )
-                    })
+                    .filter(|row| row.result == "NEEDS_APPROVAL")
+                    .filter_map(|row| row.safety_verdict())
+                    .filter(|verdict| !verdict.is_summary())
+                    .map(|verdict| format!("{}: {}", verdict.check, verdict.reason.unwrap_or_default()))
                     .collect()
             })
             .unwrap_or_default();

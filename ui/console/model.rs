@@ -219,9 +219,10 @@ pub fn age(now: Timestamp, then: Timestamp) -> String {
 /// and how many runs there were.
 pub fn latest_run(audit: &[AuditRow]) -> (Vec<&AuditRow>, usize) {
     let verdicts: Vec<&AuditRow> = audit.iter().filter(|row| row.action == actions::SAFETY_VERDICT).collect();
-    let runs = verdicts.iter().filter(|row| row.detail["check"] == "mesh").count();
-    let last_end = verdicts.iter().rposition(|row| row.detail["check"] == "mesh");
+    let is_summary = |row: &AuditRow| row.safety_verdict().is_some_and(|verdict| verdict.is_summary());
+    let runs = verdicts.iter().filter(|row| is_summary(row)).count();
+    let last_end = verdicts.iter().rposition(|row| is_summary(row));
     let Some(end) = last_end else { return (verdicts, runs) };
-    let start = verdicts[..end].iter().rposition(|row| row.detail["check"] == "mesh").map_or(0, |at| at + 1);
+    let start = verdicts[..end].iter().rposition(|row| is_summary(row)).map_or(0, |at| at + 1);
     (verdicts[start..=end].to_vec(), runs)
 }

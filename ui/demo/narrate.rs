@@ -46,8 +46,7 @@ impl Voice {
 pub fn workflow_story(workflow: &WorkflowRow, audit: &[AuditRow]) -> Vec<String> {
     let mut lines = Vec::new();
     for row in audit {
-        let detail = &row.detail;
-        let text = |key: &str| detail.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let text = |key: &str| row.detail_text(key).to_owned();
         match row.action.as_str() {
             "WORKFLOW_CREATED" => {
                 lines.push(format!(
@@ -75,16 +74,17 @@ pub fn workflow_story(workflow: &WorkflowRow, audit: &[AuditRow]) -> Vec<String>
                 }
             }
             "PLAN_SET" => lines.extend(plan_lines(workflow)),
-            "SAFETY_VERDICT" => {
-                let check = text("check");
-                if check == "mesh" {
+            "SAFETY_VERDICT" => match row.safety_verdict() {
+                Some(verdict) if verdict.is_summary() => {
                     lines.push(format!("    Safety Mesh verdict: {}", row.result));
-                } else {
-                    let approved = detail.get("satisfied_by_approval").and_then(|v| v.as_bool()).unwrap_or(false);
-                    let note = if approved { " (satisfied by the approval of this plan)" } else { "" };
-                    lines.push(format!("    Safety Mesh ▸ {check}: {}{note} — {}", row.result, text("reason")));
                 }
-            }
+                Some(verdict) => {
+                    let note = if verdict.approved() { " (satisfied by the approval of this plan)" } else { "" };
+                    let reason = verdict.reason.unwrap_or_default();
+                    lines.push(format!("    Safety Mesh ▸ {}: {}{note} — {reason}", verdict.check, row.result));
+                }
+                None => lines.push(format!("    Safety Mesh: {} (unreadable detail)", row.result)),
+            },
             "APPROVAL_DECISION" => {
                 let reason = text("reason");
                 let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };

@@ -21,23 +21,21 @@ use crate::notify;
 use crate::pipeline::plan::Plan;
 use crate::store::Store;
 use crate::store::approval_requests::NewApprovalRequest;
-use crate::store::audit::{AuditFilter, actions};
+use crate::store::audit::AuditFilter;
 use crate::store::workflows::WorkflowRow;
 
 /// The Safety Mesh verdicts audited for this plan hash: the latest verdict of each check.
 pub fn mesh_lines(store: &Store, workflow_id: &str, plan_hash: &str) -> Result<Vec<MeshLine>, ApprovalError> {
     let rows = store.list_audit(&AuditFilter { workflow_id: Some(workflow_id.to_owned()), ..Default::default() })?;
     let mut latest: Vec<MeshLine> = Vec::new();
-    for row in rows.iter().filter(|row| row.action == actions::SAFETY_VERDICT) {
-        if row.detail.get("plan_hash").and_then(|h| h.as_str()) != Some(plan_hash) {
+    for row in &rows {
+        let Some(verdict) = row.safety_verdict() else { continue };
+        if verdict.plan_hash != plan_hash || verdict.is_summary() {
             continue;
         }
-        let check = row.detail.get("check").and_then(|c| c.as_str()).unwrap_or("?").to_owned();
-        if check == "mesh" {
-            continue;
-        }
-        let reason = row.detail.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned();
-        let line = MeshLine { check: check.clone(), verdict: row.result.clone(), reason };
+        let check = verdict.check;
+        let line =
+            MeshLine { check: check.clone(), verdict: row.result.clone(), reason: verdict.reason.unwrap_or_default() };
         match latest.iter_mut().find(|known| known.check == check) {
             Some(known) => *known = line,
             None => latest.push(line),

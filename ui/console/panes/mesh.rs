@@ -31,9 +31,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
         lines.push(Line::styled("The Safety Mesh has not judged a plan for this workflow yet.", theme.dim()));
     }
     for row in rows {
-        let check = row.detail["check"].as_str().unwrap_or("?");
-        let approved = row.detail["satisfied_by_approval"].as_bool().unwrap_or(false)
-            || row.detail["approval_used"].as_bool().unwrap_or(false);
+        let verdict = row.safety_verdict().unwrap_or_default();
+        let check = verdict.check.as_str();
+        let approved = verdict.approved();
         let (mark, word, style) = match row.result.as_str() {
             "ALLOW" => ("✓", "pass", theme.good()),
             "NEEDS_APPROVAL" if approved => ("✓", "approved", theme.good()),
@@ -41,14 +41,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bo
             "BLOCK" => ("✗", "block", theme.bad()),
             other => ("·", other, theme.dim()),
         };
-        let reason = match row.detail.get("reason").and_then(|r| r.as_str()) {
-            Some(reason) => reason.to_owned(),
+        let reason = match &verdict.reason {
+            Some(reason) => reason.clone(),
             // The summary row: which checks gave the overall verdict (their reasons are above).
             None => {
-                let checks: Vec<&str> = row.detail["reasons"]
-                    .as_array()
-                    .map(|all| all.iter().filter_map(|r| r.as_str()?.split(':').next()).collect())
-                    .unwrap_or_default();
+                let checks: Vec<&str> =
+                    verdict.reasons.iter().flatten().filter_map(|reason| reason.split(':').next()).collect();
                 let by = if row.result == "ALLOW" { "all checks pass" } else { "from" };
                 let used = if approved { " (approval of this plan hash used)" } else { "" };
                 if row.result == "ALLOW" { format!("{by}{used}") } else { format!("{by} {}{used}", checks.join(", ")) }
