@@ -101,7 +101,7 @@ impl Running {
                 );
                 if state == "AWAITING_APPROVAL" && !store.approval_requests(&workflow.id).expect("requests").is_empty()
                 {
-                    return workflow.id;
+                    return workflow.id.into();
                 }
             }
             assert!(Instant::now() < deadline, "no approval request for {sequence} within 60 s");
@@ -250,7 +250,7 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
     }
     let token = token_of(&request);
     assert_eq!(token.len(), 40);
-    assert!(request.html.contains(&token) && request.html.contains(&plan_hash));
+    assert!(request.html.contains(&token) && request.html.contains(plan_hash.as_str()));
     let requests = store.approval_requests(&orders).expect("requests");
     assert_eq!(requests.len(), 1);
     assert_ne!(requests[0].token_hash, token, "only the token's hash is stored");

@@ -400,7 +400,7 @@ fn workflow(store: &Store, alert_type: &str, database: &str, environment: &str) 
         severity: "HIGH".to_owned(),
         fields: BTreeMap::from([("tablespace_name".to_owned(), "USERS".to_owned())]),
     };
-    store.create_workflow(new, "test").expect("create workflow").id
+    store.create_workflow(new, "test").expect("create workflow").id.into()
 }
 
 #[test]
@@ -553,7 +553,11 @@ fn approve_deny_and_resolve_from_the_cli() {
     let approvals = store.approvals(&approved).expect("approvals");
     assert_eq!(approvals.len(), 1);
     assert_eq!(approvals[0].approver, "alice");
-    assert_eq!(Some(&approvals[0].plan_hash), row.plan_hash.as_ref(), "the approval is bound to the plan hash");
+    assert_eq!(
+        Some(approvals[0].plan_hash.as_str()),
+        row.plan_hash.as_deref(),
+        "the approval is bound to the plan hash"
+    );
     sentri(home.path())
         .args(["approve", &approved[..8]])
         .assert()

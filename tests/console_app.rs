@@ -37,7 +37,7 @@ fn lists_are_newest_first_and_navigation_stays_in_bounds() {
     let fixture = console_support::filled();
     let (mut app, _) = console_support::app(&fixture);
     let ids: Vec<&str> = app.visible_workflows.iter().map(|&i| app.model.workflows[i].id.as_str()).collect();
-    assert_eq!(ids, [&fixture.escalated.id, &fixture.completed.id, &fixture.awaiting.id]);
+    assert_eq!(ids, [fixture.escalated.id.as_str(), fixture.completed.id.as_str(), fixture.awaiting.id.as_str()]);
     assert_eq!(app.selected_workflow().map(|w| &w.id), Some(&fixture.escalated.id));
     key(&mut app, KeyCode::Up);
     assert_eq!(app.workflows.selected, 0, "no wrap above the top");
@@ -267,7 +267,7 @@ fn decisions_are_recorded_in_the_store_as_the_os_user_on_the_console_channel() {
     key(&mut app, KeyCode::Char('a'));
     let command = key(&mut app, KeyCode::Enter).expect("approve command");
 
-    let stale = Command::Approve { workflow_id: fixture.awaiting.id.clone(), plan_hash: "0".repeat(64) };
+    let stale = Command::Approve { workflow_id: fixture.awaiting.id.clone(), plan_hash: "0".repeat(64).into() };
     let refused = console::decide::carry_out(&fixture.store, &Default::default(), &stale, "dba")
         .expect_err("a plan hash not shown");
     assert!(refused.contains("plan"), "{refused}");
@@ -278,7 +278,7 @@ fn decisions_are_recorded_in_the_store_as_the_os_user_on_the_console_channel() {
     let approvals = fixture.store.approvals(&fixture.awaiting.id).expect("approvals");
     let last = approvals.last().expect("an approval");
     assert_eq!((last.approver.as_str(), last.channel.as_str()), ("dba", "console"));
-    assert_eq!(Some(&last.plan_hash), fixture.awaiting.plan_hash.as_ref());
+    assert_eq!(Some(last.plan_hash.as_str()), fixture.awaiting.plan_hash.as_deref());
 
     let again =
         console::decide::carry_out(&fixture.store, &Default::default(), &command, "dba").expect_err("already decided");

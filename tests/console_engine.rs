@@ -62,7 +62,7 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
     let writer = Arc::clone(&store);
     let (raw_id, _) =
         tokio::task::spawn_blocking(move || writer.insert_raw_alert(&raw)).await.expect("join").expect("stored");
-    engine.ingest(raw_id).await.expect("the engine takes the alert in");
+    engine.ingest(sentri::domain::RawAlertId(raw_id)).await.expect("the engine takes the alert in");
 
     assert!(engine_spoke(&mut events), "the engine announced what it did");
     assert!(!engine_spoke(&mut events), "drained");

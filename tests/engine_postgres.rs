@@ -129,7 +129,12 @@ async fn ingest(setup: &Setup, raw: RawAlert) -> String {
     let store = setup.engine.store();
     let (id, _) = store.insert_raw_alert(&raw).expect("stored");
     setup.engine.ingest(id).await;
-    store.list_workflows(&WorkflowFilter::default()).expect("list").last().map(|w| w.id.clone()).expect("a workflow")
+    store
+        .list_workflows(&WorkflowFilter::default())
+        .expect("list")
+        .last()
+        .map(|w| w.id.to_string())
+        .expect("a workflow")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -174,7 +179,7 @@ async fn a_prod_fix_waits_for_an_approval_bound_to_its_plan() {
     );
 
     let request = DecisionRequest {
-        workflow_id: id.clone(),
+        workflow_id: id.clone().into(),
         plan_hash: waiting.plan_hash.clone().expect("plan hash"),
         approver: "alice".into(),
         decision: Decision::Approved,

@@ -52,7 +52,7 @@ fn awaiting_approval(store: &Store) -> String {
     }
     store.set_plan(&id, &plans::plan_adding_a_datafile(&id), "engine").expect("plan");
     store.transition(&id, PreFlight, AwaitingApproval, "engine", "PROD needs approval").expect("await");
-    id
+    id.into()
 }
 
 #[test]

@@ -79,6 +79,7 @@ fn workflow(store: &Store) -> String {
         )
         .expect("workflow")
         .id
+        .into()
 }
 
 fn escalate(store: &Store, _config: &Config, id: &str, why: &str) {

@@ -217,7 +217,7 @@ async fn a_workflow_the_engine_completes_is_reported_by_email_at_once() {
         mail.header("Subject").as_deref(),
         Some(format!("[SENTRI] COMPLETED: pg_sequence_exhaustion on app [WF:{short}]").as_str())
     );
-    assert!(mail.header(SENTRI_HEADER).is_some_and(|v| v.contains(&workflow.id)));
+    assert!(mail.header(SENTRI_HEADER).is_some_and(|v| v.contains(workflow.id.as_str())));
     let text = mail.parsed().body_text(0).expect("text").to_string();
     for part in [
         format!("Sentri workflow {short}: COMPLETED"),

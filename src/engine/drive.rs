@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use super::{Engine, EngineError};
-use crate::domain::{MeshVerdict, VerificationVerdict, WorkflowState};
+use crate::domain::{MeshVerdict, PlanHash, VerificationVerdict, WorkflowState};
 use crate::execute::{self, ExecutionOutcome};
 use crate::pipeline::approval;
 use crate::pipeline::plan::Plan;
@@ -168,7 +168,7 @@ impl Engine {
             };
             // An approval binds the plan the approvers saw. A stored plan that no longer hashes
             // to the approved hash was rewritten after the approval: it never runs.
-            let stored_hash = workflow.plan_hash.clone().unwrap_or_default();
+            let stored_hash = workflow.plan_hash.as_deref().unwrap_or_default();
             if plan.hash() != stored_hash {
                 let reason = format!(
                     "refused: the stored plan hashes to {}, not the approved {stored_hash}; it was changed after the approval and will not run",
@@ -213,7 +213,7 @@ impl Engine {
         workflow: &WorkflowRow,
         policy: &AlertPolicy,
         plan: &Plan,
-        approved_hash: Option<String>,
+        approved_hash: Option<PlanHash>,
         lock_key: &str,
         lock_outcome: LockOutcome,
     ) -> Result<bool, EngineError> {
@@ -271,7 +271,7 @@ impl Engine {
         target: &Target,
         cleared: &safety::Cleared,
     ) -> Result<(), EngineError> {
-        let expected_hash = workflow.plan_hash.clone().unwrap_or_default();
+        let expected_hash = workflow.plan_hash.as_deref().unwrap_or_default().to_owned();
         let report = execute::execute(target, cleared, &expected_hash).await;
         let (id, stored) = (workflow.id.clone(), report.clone());
         self.blocking(move |store| store.set_execution(&id, &stored)).await?;

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use super::{Engine, EngineError, EngineEvent};
 use crate::config::Config;
-use crate::domain::{RawAlert, WorkflowState};
+use crate::domain::{RawAlert, RawAlertId, WorkflowId, WorkflowState};
 use crate::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
 use crate::policy::watch::WatchGuard;
 use crate::store::Store;
@@ -20,21 +20,21 @@ use crate::store::Store;
 /// A command to the engine, with where its answer goes.
 pub(super) enum Command {
     /// Take in a stored message (as the mailbox intake does) and drive what it opened.
-    Ingest { raw_alert_id: i64, reply: oneshot::Sender<()> },
+    Ingest { raw_alert_id: RawAlertId, reply: oneshot::Sender<()> },
     /// Store an email as a raw alert, then take it in: `sentri replay` into a running engine,
     /// the demo, tests.
-    Feed { raw: Box<RawAlert>, reply: oneshot::Sender<Result<i64, EngineError>> },
+    Feed { raw: Box<RawAlert>, reply: oneshot::Sender<Result<RawAlertId, EngineError>> },
     /// A person's decision on a workflow awaiting approval, judged by the approval rules.
     Decide { request: Box<DecisionRequest>, reply: oneshot::Sender<Result<DecisionOutcome, EngineError>> },
     /// A DBA fixed it by hand.
     Resolve {
-        workflow_id: String,
+        workflow_id: WorkflowId,
         by: String,
         reason: String,
         reply: oneshot::Sender<Result<ResolveOutcome, EngineError>>,
     },
     /// Look at one workflow now (after a change made elsewhere, e.g. a decision in the console).
-    Drive { workflow_id: String, reply: oneshot::Sender<()> },
+    Drive { workflow_id: WorkflowId, reply: oneshot::Sender<()> },
     /// A sweep now, rather than at the next tick.
     Sweep { reply: oneshot::Sender<()> },
 }
@@ -92,12 +92,12 @@ impl EngineHandle {
 
     /// Takes in a message already stored, and returns once what it opened has moved as far as
     /// it can for now.
-    pub async fn ingest(&self, raw_alert_id: i64) -> Result<(), EngineError> {
+    pub async fn ingest(&self, raw_alert_id: RawAlertId) -> Result<(), EngineError> {
         self.ask(|reply| Command::Ingest { raw_alert_id, reply }).await
     }
 
     /// Stores `raw` and takes it in; returns the raw alert's id.
-    pub async fn feed(&self, raw: RawAlert) -> Result<i64, EngineError> {
+    pub async fn feed(&self, raw: RawAlert) -> Result<RawAlertId, EngineError> {
         self.ask(|reply| Command::Feed { raw: Box::new(raw), reply }).await?
     }
 
@@ -108,14 +108,19 @@ impl EngineHandle {
     }
 
     /// Marks a workflow RESOLVED (a DBA fixed it by hand).
-    pub async fn resolve(&self, workflow_id: &str, by: &str, reason: &str) -> Result<ResolveOutcome, EngineError> {
-        let (workflow_id, by, reason) = (workflow_id.to_owned(), by.to_owned(), reason.to_owned());
+    pub async fn resolve(
+        &self,
+        workflow_id: &WorkflowId,
+        by: &str,
+        reason: &str,
+    ) -> Result<ResolveOutcome, EngineError> {
+        let (workflow_id, by, reason) = (workflow_id.clone(), by.to_owned(), reason.to_owned());
         self.ask(|reply| Command::Resolve { workflow_id, by, reason, reply }).await?
     }
 
     /// Drives one workflow now, and returns when it stands still.
-    pub async fn drive(&self, workflow_id: &str) -> Result<(), EngineError> {
-        let workflow_id = workflow_id.to_owned();
+    pub async fn drive(&self, workflow_id: &WorkflowId) -> Result<(), EngineError> {
+        let workflow_id = workflow_id.clone();
         self.ask(|reply| Command::Drive { workflow_id, reply }).await
     }
 
@@ -160,7 +165,7 @@ impl Engine {
     pub(super) async fn carry_out(&self, command: Command) {
         match command {
             Command::Ingest { raw_alert_id, reply } => {
-                self.ingest(raw_alert_id).await;
+                self.ingest(raw_alert_id.0).await;
                 let _ = reply.send(());
             }
             Command::Feed { raw, reply } => {
@@ -168,7 +173,7 @@ impl Engine {
                 let answer = match stored {
                     Ok((raw_alert_id, _)) => {
                         self.ingest(raw_alert_id).await;
-                        Ok(raw_alert_id)
+                        Ok(RawAlertId(raw_alert_id))
                     }
                     Err(error) => Err(error),
                 };

@@ -29,7 +29,7 @@ pub use connections::{FIRST_BACKOFF, MAX_BACKOFF, backoff_after};
 pub use handle::{EngineHandle, ResolveOutcome};
 
 use crate::config::Config;
-use crate::domain::WorkflowState;
+use crate::domain::{RawAlertId, WorkflowId, WorkflowState};
 use crate::intake::imap::{self, ImapSettings};
 use crate::notify::notifier::{self, Notifier, NotifierSettings};
 use crate::pipeline::approval;
@@ -44,8 +44,8 @@ use connections::Connections;
 /// Something changed; small values carrying ids, never rows (read the store for the rest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
-    AlertStored { raw_alert_id: i64 },
-    WorkflowChanged { workflow_id: String, state: WorkflowState },
+    AlertStored { raw_alert_id: RawAlertId },
+    WorkflowChanged { workflow_id: WorkflowId, state: WorkflowState },
 }
 
 /// Errors at the engine's boundary.
@@ -223,7 +223,7 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         };
-        let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id });
+        let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id: RawAlertId(raw_alert_id) });
         let (policies, config) = (self.policies.snapshot(), Arc::clone(&self.config));
         let taken = self
             .blocking(move |store| Ok(steps::take_in(store, raw_alert_id, &policies, &config, &config.approvals)))
@@ -304,7 +304,7 @@ impl Engine {
     }
 
     fn announce(&self, workflow_id: &str, state: WorkflowState) {
-        let _ = self.events.send(EngineEvent::WorkflowChanged { workflow_id: workflow_id.to_owned(), state });
+        let _ = self.events.send(EngineEvent::WorkflowChanged { workflow_id: WorkflowId::from(workflow_id), state });
     }
 
     /// Runs a store call on the blocking pool (rusqlite must not block the runtime's workers).

@@ -241,7 +241,7 @@ pub fn messages(
         recipient: recipient.to_owned(),
         subject: subject.clone(),
         body,
-        workflow_id: Some(workflow.id.clone()),
+        workflow_id: Some(workflow.id.to_string()),
     };
     let mut out = Vec::new();
     let email_body = json!(EmailContent { text: text.clone(), html: None }).to_string();
@@ -275,7 +275,7 @@ mod tests {
     fn workflow(state: WorkflowState) -> WorkflowRow {
         let at: jiff::Timestamp = "2026-11-25T01:02:03.456Z".parse().unwrap();
         WorkflowRow {
-            id: "3f9c2a1b-0000-4000-8000-000000000001".to_owned(),
+            id: "3f9c2a1b-0000-4000-8000-000000000001".into(),
             raw_alert_id: None,
             alert_type: "tablespace_full".to_owned(),
             database: "PROD-DB-07".to_owned(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::matcher::{self, KnownDatabase, MatchOutcome};
-use crate::domain::WorkflowState;
+use crate::domain::{WorkflowId, WorkflowState};
 use crate::policy::PolicySet;
 use crate::policy::condition::parse_number;
 use crate::store::alerts::RawAlertOutcome;
@@ -30,11 +30,11 @@ pub const UNKNOWN_ENVIRONMENT: &str = "UNKNOWN";
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Triage {
     /// A new workflow, DETECTED.
-    Created { workflow_id: String, alert_type: String, database: String },
+    Created { workflow_id: WorkflowId, alert_type: String, database: String },
     /// The same alert again on the same object while its workflow is open: counted there.
-    Folded { workflow_id: String, alert_type: String, database: String },
+    Folded { workflow_id: WorkflowId, alert_type: String, database: String },
     /// A clear event for an open workflow: annotated, and resolved if nothing was done yet.
-    Cleared { workflow_id: String, resolved: bool },
+    Cleared { workflow_id: WorkflowId, resolved: bool },
     /// A clear event with no open workflow to close.
     ClearWithoutWorkflow { alert_type: String },
     /// No policy recognised it; it stays visible as unmatched.
@@ -247,9 +247,9 @@ fn route_and_correlate(
 ) -> Result<(), StoreError> {
     let agent = policies.brain.route(&workflow.alert_type).to_owned();
     let members: Vec<String> =
-        store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id).collect();
+        store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id.into()).collect();
     store.audit(crate::store::audit::NewAudit {
-        workflow_id: Some(workflow.id.clone()),
+        workflow_id: Some(workflow.id.to_string()),
         database: Some(workflow.database.clone()),
         environment: Some(workflow.environment.clone()),
         actor: "triage".to_owned(),
@@ -374,7 +374,10 @@ mod tests {
             panic!("two workflows expected");
         };
         let routing = store
-            .list_audit(&crate::store::audit::AuditFilter { workflow_id: Some(second.clone()), ..Default::default() })
+            .list_audit(&crate::store::audit::AuditFilter {
+                workflow_id: Some(second.to_string()),
+                ..Default::default()
+            })
             .expect("audit")
             .into_iter()
             .find(|row| row.action == "ROUTING_DECISION")

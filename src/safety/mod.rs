@@ -30,6 +30,7 @@ use jiff::Timestamp;
 
 use crate::config::{AutonomyLevel, DatabaseConfig, Environment};
 pub use crate::domain::MeshVerdict;
+use crate::domain::PlanHash;
 use crate::pipeline::plan::Plan;
 use crate::policy::environment::EnvironmentPolicy;
 use crate::policy::{Brain, PolicySet};
@@ -144,7 +145,7 @@ pub struct MeshContext<'a> {
     pub failures: Option<FailureCount>,
     /// The plan hash that humans approved (enough distinct approvers already checked by the
     /// caller), if any.
-    pub approved_plan_hash: Option<String>,
+    pub approved_plan_hash: Option<PlanHash>,
 }
 
 /// What one check said, and whether an approval satisfied it.
@@ -299,7 +300,7 @@ pub fn mesh_context<'a>(
     now: Timestamp,
     lock: Option<LockAttempt>,
     failures: Option<FailureCount>,
-    approved_plan_hash: Option<String>,
+    approved_plan_hash: Option<PlanHash>,
 ) -> MeshContext<'a> {
     MeshContext {
         brain: &policies.brain,

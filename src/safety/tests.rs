@@ -431,11 +431,11 @@ fn an_approval_of_this_exact_plan_satisfies_needs_approval() {
     assert_eq!(decision.verdict, MeshVerdict::NeedsApproval);
     assert!(result.is_err());
 
-    ctx.approved_plan_hash = Some("0".repeat(64));
+    ctx.approved_plan_hash = Some("0".repeat(64).into());
     let (decision, _) = evaluate(prod.clone(), &ctx);
     assert_eq!(decision.verdict, MeshVerdict::NeedsApproval, "an approval of another plan counts for nothing");
 
-    ctx.approved_plan_hash = Some(prod.hash());
+    ctx.approved_plan_hash = Some(prod.plan_hash());
     let (decision, result) = evaluate(prod.clone(), &ctx);
     assert_eq!(decision.verdict, MeshVerdict::Allow);
     assert!(decision.approval_used);
@@ -452,7 +452,7 @@ fn an_approval_never_lifts_a_block() {
         key: conflict_lock::lock_key(&prod),
         outcome: LockOutcome::Acquired { expires_at: ctx.now },
     });
-    ctx.approved_plan_hash = Some(prod.hash());
+    ctx.approved_plan_hash = Some(prod.plan_hash());
     let (decision, result) = evaluate(prod, &ctx);
     assert_eq!(decision.verdict, MeshVerdict::Block);
     assert!(decision.approval_used);

@@ -200,7 +200,7 @@ impl Store {
                 tx,
                 now,
                 NewAudit {
-                    workflow_id: Some(workflow.id.clone()),
+                    workflow_id: Some(workflow.id.to_string()),
                     database: Some(workflow.database.clone()),
                     environment: Some(workflow.environment.clone()),
                     actor: "engine".to_owned(),
@@ -269,7 +269,7 @@ impl Store {
                 tx,
                 now,
                 NewAudit {
-                    workflow_id: Some(workflow.id.clone()),
+                    workflow_id: Some(workflow.id.to_string()),
                     database: Some(workflow.database.clone()),
                     environment: Some(workflow.environment.clone()),
                     actor: requester.to_owned(),

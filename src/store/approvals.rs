@@ -98,7 +98,7 @@ pub(crate) fn insert_in(
         return Err(StoreError::PlanHashMismatch {
             workflow_id: new.workflow_id.clone(),
             approved: new.plan_hash.clone(),
-            current: workflow.plan_hash,
+            current: workflow.plan_hash.map(String::from),
         });
     }
     tx.execute(
@@ -134,7 +134,7 @@ pub(crate) fn insert_in(
         tx,
         now,
         NewAudit {
-            workflow_id: Some(workflow.id.clone()),
+            workflow_id: Some(workflow.id.to_string()),
             database: Some(workflow.database.clone()),
             environment: Some(workflow.environment.clone()),
             actor: format!("{}:{}", new.channel, new.approver),
@@ -264,8 +264,8 @@ mod tests {
 
     fn approval(workflow: &WorkflowRow, decision: Decision) -> NewApproval {
         NewApproval {
-            workflow_id: workflow.id.clone(),
-            plan_hash: workflow.plan_hash.clone().unwrap_or_default(),
+            workflow_id: workflow.id.to_string(),
+            plan_hash: workflow.plan_hash.clone().map(String::from).unwrap_or_default(),
             approver: "alice@example.com".into(),
             decision,
             channel: "email".into(),

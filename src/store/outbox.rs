@@ -371,14 +371,14 @@ mod tests {
         let (store, _) = testing::store();
         let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
         let queued =
-            store.enqueue_outbox(&NewOutboxMessage { workflow_id: Some(row.id.clone()), ..message(1) }).unwrap();
+            store.enqueue_outbox(&NewOutboxMessage { workflow_id: Some(row.id.to_string()), ..message(1) }).unwrap();
         assert_eq!(queued.state(), "queued");
         assert_eq!(store.outbox_for_workflow(&row.id).unwrap(), std::slice::from_ref(&queued));
         let sent = store.mark_outbox_sent(queued.id).unwrap();
         assert_eq!(sent.state(), "sent");
         assert_eq!(store.get_outbox(queued.id).unwrap(), sent);
         let audit = store
-            .list_audit(&crate::store::AuditFilter { workflow_id: Some(row.id.clone()), ..Default::default() })
+            .list_audit(&crate::store::AuditFilter { workflow_id: Some(row.id.to_string()), ..Default::default() })
             .unwrap();
         let last = audit.last().unwrap();
         assert_eq!(last.action, actions::NOTIFICATION_SENT);

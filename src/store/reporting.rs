@@ -128,7 +128,7 @@ mod tests {
                 recipient: "dba@example.org".into(),
                 subject: format!("{} {reason} x{occurrences}", workflow.state),
                 body: "{}".into(),
-                workflow_id: Some(workflow.id.clone()),
+                workflow_id: Some(workflow.id.to_string()),
             }]
         }
     }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::audit::{NewAudit, actions, append_audit};
 use super::{SqlContext, Store, StoreError, json_column, later, sql_limit, stored_timestamp, timestamp_text, to_json};
-use crate::domain::{ExecutionReport, Plan, Verification, WorkflowState, plan_hash};
+use crate::domain::{ExecutionReport, Plan, PlanHash, RawAlertId, Verification, WorkflowId, WorkflowState, plan_hash};
 
 /// What a new workflow starts from: a matched alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,8 @@ pub struct NewWorkflow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkflowRow {
     /// A random UUID (hyphenated, lower case); its first 8 hex digits are the short id.
-    pub id: String,
-    pub raw_alert_id: Option<i64>,
+    pub id: WorkflowId,
+    pub raw_alert_id: Option<RawAlertId>,
     pub alert_type: String,
     pub database: String,
     pub environment: String,
@@ -45,7 +45,7 @@ pub struct WorkflowRow {
     pub fields: BTreeMap<String, String>,
     pub plan: Option<Plan>,
     /// Hex sha256 of the stored plan text; approvals name it.
-    pub plan_hash: Option<String>,
+    pub plan_hash: Option<PlanHash>,
     /// What the live database said when the alert was re-checked.
     pub verification: Option<Verification>,
     /// What the executor did and measured.
@@ -179,16 +179,16 @@ impl RawColumns {
             unreadable,
             created_at: stored_timestamp("workflows", "created_at", &id, &self.created_at)?,
             updated_at: stored_timestamp("workflows", "updated_at", &id, &self.updated_at)?,
-            raw_alert_id: self.raw_alert_id,
+            raw_alert_id: self.raw_alert_id.map(RawAlertId),
             alert_type: self.alert_type,
             database: self.database,
             environment: self.environment,
             severity: self.severity,
-            plan_hash: self.plan_hash,
+            plan_hash: self.plan_hash.map(PlanHash::from),
             occurrences: self.occurrences,
             version: self.version,
             incident_id: self.incident_id.unwrap_or_else(|| id.clone()),
-            id,
+            id: WorkflowId::from(id),
         })
     }
 }
@@ -273,7 +273,7 @@ pub(crate) fn entered_at_in(
 /// The audit row's common columns for an event about `workflow`.
 fn audit_for(workflow: &WorkflowRow, actor: &str, action: &str, result: &str, detail: serde_json::Value) -> NewAudit {
     NewAudit {
-        workflow_id: Some(workflow.id.clone()),
+        workflow_id: Some(workflow.id.to_string()),
         database: Some(workflow.database.clone()),
         environment: Some(workflow.environment.clone()),
         actor: actor.to_owned(),
@@ -746,7 +746,7 @@ pub(crate) fn transition_in(
     if !from.can_transition(to) {
         return Err(StoreError::IllegalTransition { from, to });
     }
-    let stale = |actual| StoreError::StaleState { id: current.id.clone(), expected: from, actual };
+    let stale = |actual| StoreError::StaleState { id: current.id.to_string(), expected: from, actual };
     if current.state != from {
         return Err(stale(current.state));
     }
@@ -804,7 +804,7 @@ pub(crate) mod tests {
         let raw = crate::domain::RawAlert::from_parts("repeat", "", "2026-11-25T00:00:00.000Z".into());
         let (raw_id, _) = store.insert_raw_alert(&raw).unwrap();
         let folded = crate::store::alerts::RawAlertOutcome::Folded {
-            workflow_id: workflow.id.clone(),
+            workflow_id: workflow.id.to_string(),
             alert_type: "tablespace_full".into(),
             database: "PROD-DB-07".into(),
         };
@@ -863,7 +863,7 @@ pub(crate) mod tests {
         assert_eq!(
             store.get_raw_alert(raw_id).unwrap().outcome,
             Some(crate::store::RawAlertOutcome::Workflow {
-                workflow_id: row.id.clone(),
+                workflow_id: row.id.to_string(),
                 alert_type: "tablespace_full".into(),
                 database: "PRODDB".into(),
             })
@@ -908,7 +908,7 @@ pub(crate) mod tests {
         let err = store.transition(&row.id, Detected, Escalated, "cli", "late").unwrap_err();
         match err {
             StoreError::StaleState { id, expected, actual } => {
-                assert_eq!((id, expected, actual), (row.id.clone(), Detected, Verifying));
+                assert_eq!((id, expected, actual), (row.id.to_string(), Detected, Verifying));
             }
             other => panic!("expected StaleState, got {other:?}"),
         }
@@ -995,7 +995,10 @@ pub(crate) mod tests {
         match store.find_workflows(&a.id[..1]).unwrap_err() {
             StoreError::AmbiguousPrefix { prefix, candidates } => {
                 assert_eq!(prefix, &a.id[..1]);
-                assert!(candidates.contains(&a.id) && candidates.contains(&b.id), "{candidates:?}");
+                assert!(
+                    candidates.iter().any(|c| *c == a.id) && candidates.iter().any(|c| *c == b.id),
+                    "{candidates:?}"
+                );
             }
             other => panic!("expected AmbiguousPrefix, got {other:?}"),
         }
@@ -1078,7 +1081,7 @@ pub(crate) mod tests {
             .set_raw_alert_outcome(
                 raw_id,
                 &crate::store::RawAlertOutcome::Folded {
-                    workflow_id: row.id.clone(),
+                    workflow_id: row.id.to_string(),
                     alert_type: row.alert_type.clone(),
                     database: row.database.clone(),
                 },

@@ -58,7 +58,7 @@ fn walk(store: &Store, workflow: &WorkflowRow, path: &[WorkflowState], reason: &
 
 fn plan(workflow: &WorkflowRow, tablespace: &str) -> Plan {
     Plan {
-        workflow_id: workflow.id.clone(),
+        workflow_id: workflow.id.to_string(),
         alert_type: workflow.alert_type.clone(),
         database: workflow.database.clone(),
         environment: workflow.environment.clone(),
@@ -104,7 +104,7 @@ fn mesh(store: &Store, plan: &Plan, approved: Option<String>) {
             outcome: LockOutcome::Acquired { expires_at: now },
         }),
         failures: Some(FailureCount { since: safety::failure_window_start(&brain, now), count: 0 }),
-        approved_plan_hash: approved,
+        approved_plan_hash: approved.map(Into::into),
     };
     let (decision, _) = safety::evaluate(plan.clone(), &context);
     safety::audit(store, plan, &decision).expect("audit verdicts");
@@ -178,11 +178,11 @@ pub fn filled() -> Fixture {
     };
     sentri::pipeline::approval::decide(&store, &Default::default(), &request).expect("approval");
     walk(&store, &completed, &[PreFlight], "re-checked after approval");
-    mesh(&store, &completed_plan, Some(hash.clone()));
+    mesh(&store, &completed_plan, Some(hash.clone().into()));
     walk(&store, &completed, &[Executing], "");
     let report = ExecutionReport {
         outcome: ExecutionOutcome::Completed,
-        plan_hash: hash,
+        plan_hash: hash.to_string(),
         metrics_before: BTreeMap::from([("used_pct".into(), "96.4".into())]),
         metrics_after: BTreeMap::from([("used_pct".into(), "61.8".into())]),
         forward: vec![StepRecord {
@@ -214,7 +214,7 @@ pub fn filled() -> Fixture {
         .set_raw_alert_outcome(
             cleared,
             &RawAlertOutcome::Folded {
-                workflow_id: awaiting.id.clone(),
+                workflow_id: awaiting.id.to_string(),
                 alert_type: "tablespace_full".into(),
                 database: "PRODDB".into(),
             },
@@ -277,10 +277,10 @@ pub fn stabilise(fixture: &Fixture, text: &str) -> String {
     for (n, workflow) in [&fixture.awaiting, &fixture.completed, &fixture.escalated].into_iter().enumerate() {
         let current = fixture.store.get_workflow(&workflow.id).expect("workflow");
         if let Some(hash) = &current.plan_hash {
-            text = text.replace(hash, &format!("{n}").repeat(64));
+            text = text.replace(hash.as_str(), &format!("{n}").repeat(64));
             text = text.replace(&hash[..16], &format!("{n}").repeat(16));
         }
-        text = text.replace(&workflow.id, &format!("{n}{n}{n}{n}{n}{n}{n}{n}-0000-4000-8000-00000000000{n}"));
+        text = text.replace(workflow.id.as_str(), &format!("{n}{n}{n}{n}{n}{n}{n}{n}-0000-4000-8000-00000000000{n}"));
         text = text.replace(workflow.short_id(), &format!("wf{n}{n}{n}{n}{n}{n}"));
     }
     text

@@ -237,7 +237,7 @@ async fn tell_story(
     workflow: &WorkflowRow,
     already: usize,
 ) -> anyhow::Result<usize> {
-    let id = workflow.id.clone();
+    let id = workflow.id.to_string();
     let audit = session
         .blocking(move |store| Ok(store.list_audit(&AuditFilter { workflow_id: Some(id), ..AuditFilter::default() })?))
         .await?;

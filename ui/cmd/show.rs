@@ -24,10 +24,11 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let workflow = store.find_workflows(args.id.trim())?;
     let transitions = store.workflow_transitions(&workflow.id)?;
     let outbox = store.outbox_for_workflow(&workflow.id)?;
-    let audit = store.list_audit(&AuditFilter { workflow_id: Some(workflow.id.clone()), ..AuditFilter::default() })?;
+    let audit =
+        store.list_audit(&AuditFilter { workflow_id: Some(workflow.id.to_string()), ..AuditFilter::default() })?;
     if args.json {
         let incident: Vec<String> =
-            store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id).collect();
+            store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id.into()).collect();
         print_json(&serde_json::json!({
             "workflow": workflow,
             "incident": incident,

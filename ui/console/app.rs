@@ -7,7 +7,7 @@ use std::cell::Cell;
 
 use jiff::Timestamp;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use sentri::domain::WorkflowState;
+use sentri::domain::{PlanHash, WorkflowId, WorkflowState};
 use sentri::store::WorkflowRow;
 
 use super::model::{Model, WorkflowQuery, alert_matches, audit_matches};
@@ -85,19 +85,19 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Approve this workflow's plan — this exact plan hash, the one shown in the dialog.
-    Approve { workflow_id: String, plan_hash: String },
+    Approve { workflow_id: WorkflowId, plan_hash: PlanHash },
     /// Deny this plan, with the reason typed.
-    Deny { workflow_id: String, plan_hash: String, reason: String },
+    Deny { workflow_id: WorkflowId, plan_hash: PlanHash, reason: String },
     /// Close a workflow a DBA handled by hand, from the state it was seen in.
-    Resolve { workflow_id: String, from: WorkflowState, reason: String },
+    Resolve { workflow_id: WorkflowId, from: WorkflowState, reason: String },
 }
 
 /// The approve dialog: what the DBA is about to approve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfirmApproval {
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     pub title: String,
-    pub plan_hash: String,
+    pub plan_hash: PlanHash,
     /// Why the Safety Mesh asks for a human: its NEEDS_APPROVAL reasons, `check: reason`.
     pub why: Vec<String>,
     pub forward: Vec<String>,
@@ -115,9 +115,9 @@ pub enum ReasonKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReasonPrompt {
     pub kind: ReasonKind,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     pub title: String,
-    pub plan_hash: Option<String>,
+    pub plan_hash: Option<PlanHash>,
     pub from: WorkflowState,
     pub text: String,
     pub error: Option<String>,
@@ -192,7 +192,7 @@ pub struct App {
     pub sql_scroll: u16,
     pub flash: Option<Flash>,
     pub should_quit: bool,
-    selected_workflow_id: Option<String>,
+    selected_workflow_id: Option<WorkflowId>,
 }
 
 /// Rows a page key moves.

@@ -45,8 +45,8 @@ fn decide(
     approver: &str,
 ) -> Result<String, String> {
     let request = DecisionRequest {
-        workflow_id: workflow_id.to_owned(),
-        plan_hash: plan_hash.to_owned(),
+        workflow_id: workflow_id.into(),
+        plan_hash: plan_hash.into(),
         approver: approver.to_owned(),
         decision,
         channel: "console".to_owned(),

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use sentri::domain::WorkflowState;
+use sentri::domain::{WorkflowId, WorkflowState};
 use sentri::store::audit::actions;
 use sentri::store::{AuditRow, ChainReport, RawAlertOutcome, RawAlertRow, TransitionRow, WorkflowRow};
 
@@ -42,7 +42,7 @@ pub struct Status {
 /// What is loaded about the selected workflow beyond its row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowDetail {
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     pub transitions: Vec<TransitionRow>,
     /// Its audit rows, oldest first (Safety Mesh verdicts among them).
     pub audit: Vec<AuditRow>,
@@ -53,7 +53,7 @@ pub struct WorkflowDetail {
 pub struct Model {
     /// Every workflow, oldest first.
     pub workflows: Vec<WorkflowRow>,
-    index: HashMap<String, usize>,
+    index: HashMap<WorkflowId, usize>,
     /// The newest raw alerts, oldest first.
     pub alerts: Vec<RawAlertRow>,
     /// The newest audit rows, oldest first.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sentri::domain::WorkflowId;
 use sentri::store::{AuditFilter, ChangeMarker, Store, StoreError};
 
 use super::app::App;
@@ -33,7 +34,7 @@ pub struct Refresher {
     verified_up_to: Option<i64>,
     last_verify: Option<Instant>,
     verify_took: Duration,
-    detail_of: Option<(String, Option<ChangeMarker>)>,
+    detail_of: Option<(WorkflowId, Option<ChangeMarker>)>,
 }
 
 impl Refresher {
@@ -102,7 +103,7 @@ impl Refresher {
                 transitions: self.store.workflow_transitions(id)?,
                 audit: self
                     .store
-                    .list_audit(&AuditFilter { workflow_id: Some(id.clone()), ..AuditFilter::default() })?,
+                    .list_audit(&AuditFilter { workflow_id: Some(id.to_string()), ..AuditFilter::default() })?,
             }),
         };
         self.detail_of = key;

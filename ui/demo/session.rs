@@ -102,7 +102,7 @@ impl DemoSession {
         let (id, _) = self.blocking(move |store| Ok(store.insert_raw_alert(&raw)?)).await?;
         // Taken in on the engine's own tasks, as the mailbox's are; `settle` waits for it.
         let engine = self.engine.clone();
-        tokio::spawn(async move { engine.ingest(id).await });
+        tokio::spawn(async move { engine.ingest(sentri::domain::RawAlertId(id)).await });
         Ok(id)
     }
 

@@ -15,6 +15,7 @@ use super::request;
 use super::token;
 use super::{ApprovalError, DecisionOutcome, DecisionRequest, EMAIL_CHANNEL, Rule, decide, rejection_audit};
 use crate::config::ApprovalsConfig;
+use crate::domain::{PlanHash, WorkflowId};
 use crate::store::alerts::RawAlertOutcome;
 use crate::store::approval_requests::ApprovalRequestRow;
 use crate::store::approvals::Decision;
@@ -25,7 +26,7 @@ use crate::store::{RawAlertRow, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyHandled {
     /// The workflow the reply answered, when it named one that exists.
-    pub workflow_id: Option<String>,
+    pub workflow_id: Option<WorkflowId>,
     /// Decided, recorded (four-eyes), or refused with the rule that failed.
     pub outcome: DecisionOutcome,
 }
@@ -50,7 +51,7 @@ pub fn handle_reply(
         return Ok(None);
     }
     let handled = evaluate(store, config, &raw)?;
-    let outcome = RawAlertOutcome::ApprovalReply { workflow_id: handled.workflow_id.clone() };
+    let outcome = RawAlertOutcome::ApprovalReply { workflow_id: handled.workflow_id.as_ref().map(|id| id.to_string()) };
     match store.set_raw_alert_outcome(raw_alert_id, &outcome) {
         // Handled meanwhile by another caller (intake and sweep); the token rules kept it once.
         Ok(()) | Err(StoreError::AlreadyTriaged { .. }) => Ok(Some(handled)),
@@ -126,8 +127,10 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
         (Decision::Denied, true) => "denied by email reply (no reason given)".to_owned(),
         _ => reason,
     };
-    let plan_hash =
-        request.map(|request| request.plan_hash.clone()).or_else(|| workflow.plan_hash.clone()).unwrap_or_default();
+    let plan_hash = request
+        .map(|request| PlanHash::from(request.plan_hash.as_str()))
+        .or_else(|| workflow.plan_hash.clone())
+        .unwrap_or_else(|| PlanHash::from(""));
     let outcome = decide(
         store,
         config,

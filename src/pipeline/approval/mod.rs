@@ -35,7 +35,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::ApprovalsConfig;
-use crate::domain::WorkflowState;
+use crate::domain::{PlanHash, WorkflowId, WorkflowState};
 use crate::pipeline::plan::PlanSource;
 use crate::store::approval_requests::{Applied, ApprovalAction, ApprovalFacts};
 use crate::store::approvals::{Decision, NewApproval};
@@ -85,7 +85,7 @@ pub enum Rule {
     /// The author's first line is not APPROVED or DENIED (what it was, if anything).
     NoDecisionLine { first_line: Option<String> },
     /// The workflow's plan is no longer the one the decision was about.
-    PlanChanged { current: Option<String> },
+    PlanChanged { current: Option<PlanHash> },
     /// The workflow is not awaiting approval.
     NotAwaiting { state: WorkflowState },
     /// The approval timeout has passed.
@@ -160,9 +160,9 @@ impl fmt::Display for Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRequest {
     /// The full workflow id.
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     /// The plan hash the human saw.
-    pub plan_hash: String,
+    pub plan_hash: PlanHash,
     /// An authenticated identity: the OS user (CLI, console) or the sender address (email).
     pub approver: String,
     pub decision: Decision,
@@ -310,8 +310,8 @@ fn requesters(facts: &ApprovalFacts) -> Vec<String> {
 
 fn action_for(facts: &ApprovalFacts, request: &DecisionRequest, judged: &Judged) -> ApprovalAction {
     let approval = || NewApproval {
-        workflow_id: request.workflow_id.clone(),
-        plan_hash: request.plan_hash.clone(),
+        workflow_id: request.workflow_id.to_string(),
+        plan_hash: request.plan_hash.to_string(),
         approver: request.approver.clone(),
         decision: request.decision,
         channel: request.channel.clone(),
@@ -376,7 +376,7 @@ pub fn approved_plan_hash(
     workflow: &crate::store::workflows::WorkflowRow,
     approvals: &[crate::store::approvals::ApprovalRow],
     required: u32,
-) -> Option<String> {
+) -> Option<PlanHash> {
     let hash = workflow.plan_hash.clone()?;
     let approvers: HashSet<String> = approvals
         .iter()

@@ -92,7 +92,7 @@ pub(crate) fn issue(
     expires_at: Timestamp,
 ) -> Result<(), ApprovalError> {
     let plan: Option<&Plan> = workflow.plan.as_ref();
-    let alert = workflow.raw_alert_id.map(|id| store.get_raw_alert(id)).transpose()?;
+    let alert = workflow.raw_alert_id.map(|id| store.get_raw_alert(id.0)).transpose()?;
     let mesh = mesh_lines(store, &workflow.id, plan_hash)?;
     let approved_by: Vec<String> = store
         .approvals(&workflow.id)?
@@ -114,7 +114,7 @@ pub(crate) fn issue(
     };
     let message = notify::enqueue_email(store, Some(&workflow.id), recipient, &subject(workflow), &render(&view))?;
     store.issue_approval_request(&NewApprovalRequest {
-        workflow_id: workflow.id.clone(),
+        workflow_id: workflow.id.to_string(),
         plan_hash: plan_hash.to_owned(),
         recipient: recipient.to_owned(),
         token_hash: token::hash(&token),

@@ -49,8 +49,8 @@ fn cli(workflow: &WorkflowRow, who: &str, decision: Decision) -> DecisionRequest
 fn issue(store: &Store, clock: &TestClock, workflow: &WorkflowRow, token: &str) {
     store
         .issue_approval_request(&NewApprovalRequest {
-            workflow_id: workflow.id.clone(),
-            plan_hash: workflow.plan_hash.clone().unwrap(),
+            workflow_id: workflow.id.to_string(),
+            plan_hash: workflow.plan_hash.clone().unwrap().into(),
             recipient: "dba@example.com".into(),
             token_hash: token::hash(token),
             outbox_id: None,
@@ -200,7 +200,7 @@ fn email_decisions_need_an_issued_unused_unexpired_token_of_that_workflow() {
     let foreign = email(&workflow, "alice@example.com", T2);
     assert_eq!(
         refused(decide(&store, &config, &foreign).unwrap()),
-        Rule::TokenOtherWorkflow { token_workflow: other.id.clone() }
+        Rule::TokenOtherWorkflow { token_workflow: other.id.to_string() }
     );
     assert_eq!(last_audit(&store).action, APPROVAL_REPLY_REJECTED);
     assert_eq!(last_audit(&store).actor, "email:alice@example.com");
@@ -254,7 +254,7 @@ fn every_refusal_is_audited_with_its_rule_and_the_chain_holds() {
     let workflow = awaiting(&store);
     let before = store.list_audit(&AuditFilter::default()).unwrap().len();
     let mut request = cli(&workflow, "alice", Decision::Approved);
-    request.plan_hash = "f".repeat(64);
+    request.plan_hash = "f".repeat(64).into();
     let rule = refused(decide(&store, &config(1, false), &request).unwrap());
     let rows = store.list_audit(&AuditFilter::default()).unwrap();
     assert_eq!(rows.len(), before + 1);

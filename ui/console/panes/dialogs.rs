@@ -45,7 +45,7 @@ pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
     let mut lines = vec![
         Line::from(vec![Span::raw("Approve "), Span::styled(clean(&confirm.title), theme.info())]),
         Line::styled("plan hash", theme.dim()),
-        Line::raw(confirm.plan_hash.clone()),
+        Line::raw(confirm.plan_hash.to_string()),
     ];
     let width = usize::from(area.width.saturating_sub(2));
     if !confirm.why.is_empty() {
@@ -139,7 +139,7 @@ fn json_lines(title: &'static str, value: &serde_json::Value, theme: &Theme) -> 
 fn workflow_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let Some(workflow) = app.selected_workflow() else { return vec![Line::raw("No workflow selected.")] };
     let mut lines = vec![
-        field(theme, "id", workflow.id.clone()),
+        field(theme, "id", workflow.id.to_string()),
         field(theme, "alert", format!("{} on {} ({})", workflow.alert_type, workflow.database, workflow.environment)),
         Line::from(vec![
             Span::styled(format!("{:<12}", "status"), theme.dim()),
@@ -151,7 +151,7 @@ fn workflow_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         field(theme, "occurrences", workflow.occurrences.to_string()),
     ];
     if let Some(hash) = &workflow.plan_hash {
-        lines.push(field(theme, "plan hash", hash.clone()));
+        lines.push(field(theme, "plan hash", hash.to_string()));
     }
     if !workflow.fields.is_empty() {
         lines.push(Line::styled("Fields", theme.header()));

@@ -166,7 +166,7 @@ fn a_request_shows_everything_needed_to_decide() {
     assert_eq!(requests[0].expires_at, workflow.updated_at + jiff::SignedDuration::from_secs(3600));
     assert!(!text.contains(&requests[0].token_hash));
     let html = content.html.unwrap();
-    assert!(html.contains(&tokens[0]) && html.contains(&plan_hash) && html.contains("policy_gate"));
+    assert!(html.contains(&tokens[0]) && html.contains(plan_hash.as_str()) && html.contains("policy_gate"));
     assert_eq!(store.approval_request_text(&requests[0]).unwrap().as_deref(), Some(text.as_str()));
 }
 
@@ -231,7 +231,7 @@ fn a_folded_repeat_does_not_extend_the_wait_or_its_requests() {
     let repeat = RawAlert::from_parts("POSTGRES_SEQUENCE again", "body", "2026-11-25T01:50:00Z".into());
     let (raw, _) = store.insert_raw_alert(&repeat).unwrap();
     let folded = crate::store::RawAlertOutcome::Folded {
-        workflow_id: workflow.id.clone(),
+        workflow_id: workflow.id.to_string(),
         alert_type: workflow.alert_type.clone(),
         database: workflow.database.clone(),
     };
