@@ -27,29 +27,35 @@
 //! host is never reached in plain text unless `sslmode=disable` says so (see
 //! [`tls`]).
 
+mod binds;
+mod decode;
+mod errors;
 pub mod tls;
+mod write_access;
 
 use std::collections::BTreeMap;
-use std::error::Error as _;
-use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::task::JoinHandle;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres::Client;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use binds::{bind_failure, convert_binds};
+use decode::decode_row;
+use errors::{all_local, classify};
 use tls::{Protection, connector, protection, take_tls_keys};
+use write_access::{PostgresGrants, WRITE_ACCESS_QUERY, postgres_write_access};
 
 use super::fill::{self, Dialect, FillError};
 use super::profile::{PostgresProfile, Profile};
 use super::sql::{self, IdentifierKind, StatementKind};
 use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values, WriteAccess};
-use crate::config::{DatabaseConfig, password_env_var, username_env_var};
+use crate::config::DatabaseConfig;
 
 /// Sent on every connection before it goes back to the pool, as one message: what
 /// `DISCARD ALL` does, except `DEALLOCATE ALL`.
@@ -539,73 +545,6 @@ impl PostgresTarget {
     }
 }
 
-/// What the account may do, read from the catalog for the current user.
-const WRITE_ACCESS_QUERY: &str = "\
-WITH writable AS (
-    SELECT format('%I.%I', n.nspname, c.relname) AS name
-    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-      AND n.nspname NOT LIKE 'pg\\_temp%'
-      AND ((c.relkind IN ('r', 'p', 'v', 'f')
-            AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
-                 OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE')))
-           OR (c.relkind = 'S' AND has_sequence_privilege(c.oid, 'UPDATE')))
-)
-SELECT r.rolsuper AS superuser, r.rolcreaterole AS create_role, r.rolcreatedb AS create_db,
-       has_database_privilege(current_database(), 'CREATE') AS create_on_database,
-       (SELECT string_agg(quote_ident(nspname), ', ' ORDER BY nspname) FROM pg_catalog.pg_namespace
-         WHERE has_schema_privilege(oid, 'CREATE') AND nspname NOT LIKE 'pg\\_temp%'
-           AND nspname NOT LIKE 'pg\\_toast%') AS create_schemas,
-       (SELECT count(*) FROM writable) AS writable_tables,
-       (SELECT string_agg(name, ', ') FROM (SELECT name FROM writable ORDER BY name LIMIT 5) w) AS writable_examples,
-       current_setting('default_transaction_read_only') AS default_read_only
-FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
-
-/// The facts [`WRITE_ACCESS_QUERY`] reads.
-#[derive(Debug, Default)]
-struct PostgresGrants {
-    superuser: bool,
-    create_role: bool,
-    create_db: bool,
-    create_on_database: bool,
-    create_schemas: String,
-    writable_tables: i64,
-    writable_examples: String,
-    default_read_only: bool,
-}
-
-/// Judges the facts: every way the account could write.
-fn postgres_write_access(grants: &PostgresGrants) -> WriteAccess {
-    let mut reasons = Vec::new();
-    if grants.superuser {
-        reasons.push("superuser: can do anything".to_owned());
-    }
-    if grants.create_role {
-        reasons.push("CREATEROLE: can create and grant roles".to_owned());
-    }
-    if grants.create_db {
-        reasons.push("CREATEDB: can create databases".to_owned());
-    }
-    if grants.create_on_database {
-        reasons.push("CREATE on the database: can create schemas".to_owned());
-    }
-    if !grants.create_schemas.is_empty() {
-        reasons.push(format!("CREATE on schema(s) {}: can create tables and functions", grants.create_schemas));
-    }
-    if grants.writable_tables > 0 {
-        reasons.push(format!(
-            "INSERT/UPDATE/DELETE/TRUNCATE on {} table(s) or sequence(s), e.g. {}",
-            grants.writable_tables, grants.writable_examples
-        ));
-    }
-    let notes = if grants.default_read_only {
-        vec!["default_transaction_read_only is on (a session can still turn it off)".to_owned()]
-    } else {
-        vec!["default_transaction_read_only is off".to_owned()]
-    };
-    WriteAccess::from_reasons(reasons, notes)
-}
-
 /// Boxed futures for the per-call closures, without a `futures` dependency.
 mod futures_boxed {
     use std::future::Future;
@@ -685,421 +624,14 @@ async fn run_execute(client: &Client, sql_text: &str, binds: &[(String, Option<S
     client.execute(&statement, &refs).await.map_err(|e| bind_failure(e, binds))
 }
 
-/// A server-side "invalid input" error for a value sent as text: name the placeholder whose
-/// value the server quotes, so the error reads like the client-side conversions.
-fn bind_failure(error: tokio_postgres::Error, binds: &[(String, Option<String>)]) -> Failure {
-    if let Some(db) = error.as_db_error()
-        && db.code().code().starts_with("22")
-        && let Some((name, Some(value))) =
-            binds.iter().find(|(_, value)| value.as_ref().is_some_and(|v| db.message().contains(&format!("\"{v}\""))))
-    {
-        return Failure::Target(
-            TargetError::new(
-                "",
-                ErrorKind::Fill,
-                format!("`:{name}` = {:?}: {}", value.chars().take(80).collect::<String>(), db.message()),
-            )
-            .with_code(db.code().code()),
-        );
-    }
-    Failure::Db(error)
-}
-
-/// One bind value, converted to the type the server declared for its `$N`.
-#[derive(Debug)]
-enum Param {
-    Null,
-    Bool(bool),
-    I16(i16),
-    I32(i32),
-    I64(i64),
-    Oid(u32),
-    F32(f32),
-    F64(f64),
-    /// Sent in PostgreSQL's text format, parsed by the type's own input function on the
-    /// server (numeric, timestamps, text-like, and every type not listed above).
-    Text(String),
-}
-
-impl ToSql for Param {
-    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self {
-            Param::Null => Ok(IsNull::Yes),
-            Param::Bool(value) => value.to_sql(ty, out),
-            Param::I16(value) => value.to_sql(ty, out),
-            Param::I32(value) => value.to_sql(ty, out),
-            Param::I64(value) => value.to_sql(ty, out),
-            Param::Oid(value) => value.to_sql(ty, out),
-            Param::F32(value) => value.to_sql(ty, out),
-            Param::F64(value) => value.to_sql(ty, out),
-            Param::Text(text) => {
-                out.extend_from_slice(text.as_bytes());
-                Ok(IsNull::No)
-            }
-        }
-    }
-
-    fn accepts(_ty: &Type) -> bool {
-        true
-    }
-
-    fn encode_format(&self, _ty: &Type) -> Format {
-        match self {
-            Param::Text(_) | Param::Null => Format::Text,
-            _ => Format::Binary,
-        }
-    }
-
-    to_sql_checked!();
-}
-
-/// Converts each text value to the type the prepared statement declares for it.
-fn convert_binds(statement: &Statement, binds: &[(String, Option<String>)]) -> Result<Vec<Param>, Failure> {
-    let types = statement.params();
-    if types.len() != binds.len() {
-        return Err(Failure::Target(TargetError::new(
-            "",
-            ErrorKind::Fill,
-            format!("the statement takes {} parameters but {} values were filled", types.len(), binds.len()),
-        )));
-    }
-    binds.iter().zip(types).map(|((name, value), ty)| convert(name, value.as_deref(), ty)).collect()
-}
-
-fn convert(name: &str, value: Option<&str>, ty: &Type) -> Result<Param, Failure> {
-    let Some(text) = value else { return Ok(Param::Null) };
-    let invalid = |what: &str| {
-        Failure::Target(
-            TargetError::new(
-                "",
-                ErrorKind::Fill,
-                format!("`:{name}` = {:?} is not a valid {what} (the statement needs {})", short(text), ty.name()),
-            )
-            .with_hint("nothing was sent; check the value extracted from the alert"),
-        )
-    };
-    let trimmed = text.trim();
-    Ok(match *ty {
-        Type::BOOL => match trimmed.to_ascii_lowercase().as_str() {
-            "t" | "true" | "y" | "yes" | "on" | "1" => Param::Bool(true),
-            "f" | "false" | "n" | "no" | "off" | "0" => Param::Bool(false),
-            _ => return Err(invalid("boolean")),
-        },
-        Type::INT2 => Param::I16(trimmed.parse().map_err(|_| invalid("smallint"))?),
-        Type::INT4 => Param::I32(trimmed.parse().map_err(|_| invalid("integer"))?),
-        Type::INT8 => Param::I64(trimmed.parse().map_err(|_| invalid("bigint"))?),
-        Type::OID => Param::Oid(trimmed.parse().map_err(|_| invalid("oid"))?),
-        Type::FLOAT4 => Param::F32(trimmed.parse().map_err(|_| invalid("real"))?),
-        Type::FLOAT8 => Param::F64(trimmed.parse().map_err(|_| invalid("double precision"))?),
-        Type::NUMERIC => {
-            if !is_numeric_text(trimmed) {
-                return Err(invalid("numeric"));
-            }
-            Param::Text(trimmed.to_owned())
-        }
-        // Text-like values go as they are (never trimmed); the rest in text format for the
-        // server's input function to parse.
-        _ => Param::Text(text.to_owned()),
-    })
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(80).collect()
-}
-
-/// `[+-]digits[.digits][e[+-]digits]`, `NaN`, `Infinity`: what PostgreSQL's numeric accepts.
-fn is_numeric_text(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
-    if matches!(lower.as_str(), "nan") || matches!(unsigned, "infinity" | "inf") {
-        return true;
-    }
-    let (mantissa, exponent) = match unsigned.split_once('e') {
-        Some((m, e)) => (m, Some(e)),
-        None => (unsigned, None),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
-    let mantissa_ok = !(whole.is_empty() && fraction.is_empty()) && digits(whole) && digits(fraction);
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
-    });
-    mantissa_ok && exponent_ok
-}
-
-/// A column's raw binary value, decoded by [`decode`] according to its type.
-struct Raw<'a>(&'a [u8]);
-
-impl<'a> FromSql<'a> for Raw<'a> {
-    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw(raw))
-    }
-
-    fn accepts(_ty: &Type) -> bool {
-        true
-    }
-}
-
-fn decode_row(row: &Row) -> Result<Vec<Value>, Failure> {
-    (0..row.len())
-        .map(|index| {
-            let ty = row.columns()[index].type_();
-            let raw: Option<Raw<'_>> = row.try_get(index).map_err(Failure::Db)?;
-            Ok(match raw {
-                None => Value::Null,
-                Some(Raw(bytes)) => decode(ty, bytes),
-            })
-        })
-        .collect()
-}
-
-/// Decodes one binary-format value. Types without a decoder here come back as text when their
-/// bytes are UTF-8 (enums, citext…) and as bytes otherwise.
-fn decode(ty: &Type, bytes: &[u8]) -> Value {
-    let fallback = || match std::str::from_utf8(bytes) {
-        Ok(text) => Value::Text(text.to_owned()),
-        Err(_) => Value::Bytes(bytes.to_vec()),
-    };
-    let be = |n: usize| -> Option<[u8; 8]> {
-        let mut buffer = [0u8; 8];
-        let slice = bytes.get(..n).filter(|_| bytes.len() == n)?;
-        buffer[8 - n..].copy_from_slice(slice);
-        Some(buffer)
-    };
-    match *ty {
-        Type::BOOL => bytes.first().map_or_else(fallback, |b| Value::Bool(*b != 0)),
-        Type::INT2 => be(2).map_or_else(fallback, |b| Value::Int(i64::from(i16::from_be_bytes([b[6], b[7]])))),
-        Type::INT4 => {
-            be(4).map_or_else(fallback, |b| Value::Int(i64::from(i32::from_be_bytes([b[4], b[5], b[6], b[7]]))))
-        }
-        Type::INT8 => be(8).map_or_else(fallback, |b| Value::Int(i64::from_be_bytes(b))),
-        Type::OID | Type::XID | Type::REGCLASS | Type::REGPROC | Type::REGTYPE | Type::REGNAMESPACE | Type::REGROLE => {
-            be(4).map_or_else(fallback, |b| Value::Int(i64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]))))
-        }
-        Type::FLOAT4 => {
-            be(4).map_or_else(fallback, |b| Value::Float(f64::from(f32::from_be_bytes([b[4], b[5], b[6], b[7]]))))
-        }
-        Type::FLOAT8 => be(8).map_or_else(fallback, |b| Value::Float(f64::from_be_bytes(b))),
-        Type::NUMERIC => numeric_text(bytes).map_or_else(fallback, Value::Decimal),
-        Type::TIMESTAMPTZ => {
-            be(8).and_then(|b| timestamp_text(i64::from_be_bytes(b), true)).map_or_else(fallback, Value::Timestamp)
-        }
-        Type::TIMESTAMP => {
-            be(8).and_then(|b| timestamp_text(i64::from_be_bytes(b), false)).map_or_else(fallback, Value::Timestamp)
-        }
-        Type::DATE => be(4)
-            .and_then(|b| date_text(i32::from_be_bytes([b[4], b[5], b[6], b[7]])))
-            .map_or_else(fallback, Value::Text),
-        Type::TIME => be(8).map_or_else(fallback, |b| Value::Text(time_text(i64::from_be_bytes(b)))),
-        Type::UUID if bytes.len() == 16 => {
-            let hex = hex::encode(bytes);
-            Value::Text(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
-        }
-        Type::JSONB => match bytes.split_first() {
-            Some((1, rest)) => std::str::from_utf8(rest).map_or_else(|_| fallback(), |t| Value::Text(t.to_owned())),
-            _ => fallback(),
-        },
-        Type::CHAR => bytes.first().map_or_else(fallback, |b| Value::Text(char::from(*b).to_string())),
-        Type::BYTEA => Value::Bytes(bytes.to_vec()),
-        _ => fallback(),
-    }
-}
-
-/// PostgreSQL's binary numeric (base-10000 digits, weight, sign, display scale) as the decimal
-/// text the server itself would print.
-fn numeric_text(bytes: &[u8]) -> Option<String> {
-    let word = |index: usize| bytes.get(index * 2..index * 2 + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-    let ndigits = usize::from(word(0)?);
-    let weight = i32::from(word(1)? as i16);
-    let sign = word(2)?;
-    let dscale = usize::from(word(3)?);
-    match sign {
-        0xC000 => return Some("NaN".to_owned()),
-        0xD000 => return Some("Infinity".to_owned()),
-        0xF000 => return Some("-Infinity".to_owned()),
-        _ => {}
-    }
-    let digits: Vec<u16> = (0..ndigits).map(|i| word(4 + i)).collect::<Option<_>>()?;
-    let digit = |index: i32| usize::try_from(index).ok().and_then(|i| digits.get(i)).copied().unwrap_or(0);
-    let mut out = String::new();
-    if sign == 0x4000 {
-        out.push('-');
-    }
-    if weight < 0 {
-        out.push('0');
-    } else {
-        for index in 0..=weight {
-            if index == 0 {
-                out.push_str(&digit(index).to_string());
-            } else {
-                out.push_str(&format!("{:04}", digit(index)));
-            }
-        }
-    }
-    if dscale > 0 {
-        out.push('.');
-        let mut fraction = String::new();
-        let mut index = weight + 1;
-        while fraction.len() < dscale {
-            fraction.push_str(&format!("{:04}", digit(index)));
-            index += 1;
-        }
-        fraction.truncate(dscale);
-        out.push_str(&fraction);
-    }
-    Some(out)
-}
-
-/// Microseconds since 2000-01-01 as RFC 3339 (UTC with `Z` for timestamptz, no offset for
-/// timestamp); the infinities as PostgreSQL spells them.
-fn timestamp_text(micros: i64, zoned: bool) -> Option<String> {
-    match micros {
-        i64::MAX => return Some("infinity".to_owned()),
-        i64::MIN => return Some("-infinity".to_owned()),
-        _ => {}
-    }
-    const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
-    let timestamp = jiff::Timestamp::from_microsecond(micros.checked_add(EPOCH_2000_MICROS)?).ok()?;
-    if zoned { Some(timestamp.to_string()) } else { Some(jiff::tz::Offset::UTC.to_datetime(timestamp).to_string()) }
-}
-
-fn date_text(days: i32) -> Option<String> {
-    match days {
-        i32::MAX => return Some("infinity".to_owned()),
-        i32::MIN => return Some("-infinity".to_owned()),
-        _ => {}
-    }
-    jiff::civil::date(2000, 1, 1).checked_add(jiff::Span::new().days(i64::from(days))).ok().map(|d| d.to_string())
-}
-
-fn time_text(micros: i64) -> String {
-    let seconds = micros / 1_000_000;
-    let fraction = micros % 1_000_000;
-    let base = format!("{:02}:{:02}:{:02}", seconds / 3600, (seconds / 60) % 60, seconds % 60);
-    if fraction == 0 { base } else { format!("{base}.{fraction:06}").trim_end_matches('0').to_owned() }
-}
-
-/// Whether every host is a Unix socket or a loopback address, where plain TCP is acceptable.
-fn all_local(config: &tokio_postgres::Config) -> bool {
-    let host_local = |host: &Host| match host {
-        Host::Unix(_) => true,
-        Host::Tcp(name) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        }
-    };
-    config.get_hosts().iter().all(host_local) && config.get_hostaddrs().iter().all(IpAddr::is_loopback)
-}
-
-/// The error mapping itself, free of the target so it can be unit-tested.
-fn classify(name: &str, error: &tokio_postgres::Error, phase: Phase, options: &ConnectOptions) -> TargetError {
-    let credentials_hint = format!(
-        "check {} and {} (or the user in the connection string)",
-        password_env_var(name),
-        username_env_var(name)
-    );
-    if let Some(db) = error.as_db_error() {
-        let code = db.code().code();
-        let mut message = db.message().to_owned();
-        if let Some(detail) = db.detail() {
-            message.push_str(" — ");
-            message.push_str(detail);
-        }
-        let (kind, hint) = match code {
-            "28P01" | "28000" => (ErrorKind::AuthenticationFailed, Some(credentials_hint)),
-            "3D000" => (
-                ErrorKind::UnknownDatabase,
-                Some("check the database name in connection_string (`\\l` in psql lists them)".to_owned()),
-            ),
-            "57014" => (
-                ErrorKind::CallTimeout,
-                Some(format!(
-                    "the statement ran past the call timeout of {} ms and was cancelled by the server",
-                    options.call_timeout.as_millis()
-                )),
-            ),
-            "25006" => (
-                ErrorKind::ReadOnlyViolation,
-                Some("this path is read-only; writes go through an approved fix".to_owned()),
-            ),
-            "42501" => (
-                ErrorKind::InsufficientPrivilege,
-                Some("grant the Sentri account the privilege this statement needs (see the policy)".to_owned()),
-            ),
-            "57P01" | "57P02" | "57P03" => (ErrorKind::ConnectionLost, db.hint().map(str::to_owned)),
-            other if other.starts_with("08") => (ErrorKind::ConnectionLost, db.hint().map(str::to_owned)),
-            _ => (ErrorKind::Statement, db.hint().map(str::to_owned)),
-        };
-        let mut mapped = TargetError::new(name, kind, message).with_code(code);
-        mapped.hint = hint;
-        return mapped;
-    }
-    if error.is_closed() {
-        return TargetError::new(name, ErrorKind::ConnectionLost, "the connection to the server was closed")
-            .with_hint("the server restarted or dropped the session; the next call reconnects");
-    }
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        text.push_str(": ");
-        text.push_str(&current.to_string());
-        cause = current.source();
-    }
-    if text.contains("password missing") {
-        return TargetError::new(name, ErrorKind::NoPassword, "the server asks for a password and none is configured")
-            .with_hint(format!("set {}", password_env_var(name)));
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
-    let mut io = None;
-    while let Some(current) = source {
-        if let Some(found) = current.downcast_ref::<std::io::Error>() {
-            io = Some(found);
-            break;
-        }
-        source = current.source();
-    }
-    let tls_failure = io.and_then(std::io::Error::get_ref).and_then(|inner| inner.downcast_ref::<rustls::Error>());
-    if let Some(tls) = tls_failure {
-        return TargetError::new(name, ErrorKind::Tls, format!("the TLS handshake failed: {tls}")).with_hint(
-            "with sslmode=verify-ca or verify-full (or require with sslrootcert), sslrootcert must name the CA that \
-             signed the server's certificate, and verify-full needs the host name in that certificate",
-        );
-    }
-    if text.contains("TLS handshake") || text.contains("server does not support TLS") {
-        return TargetError::new(name, ErrorKind::Tls, text)
-            .with_hint("the server's TLS settings (ssl = on in postgresql.conf) and sslmode must agree");
-    }
-    if let Some(io) = io {
-        return match io.kind() {
-            std::io::ErrorKind::TimedOut => {
-                TargetError::timeout(name, ErrorKind::ConnectTimeout, "connecting", options.connect_timeout)
-                    .with_hint("check the host and port, and that a firewall does not drop the traffic")
-            }
-            std::io::ErrorKind::ConnectionRefused => {
-                TargetError::new(name, ErrorKind::Unreachable, format!("connection refused: {io}"))
-                    .with_hint("is PostgreSQL running and listening on that host and port (listen_addresses)?")
-            }
-            _ if phase == Phase::Call => {
-                TargetError::new(name, ErrorKind::ConnectionLost, format!("the connection broke: {io}"))
-            }
-            _ => TargetError::new(name, ErrorKind::Unreachable, format!("cannot reach the server: {io}"))
-                .with_hint("check the host name and the network path to it"),
-        };
-    }
-    if text.contains("invalid configuration") {
-        return TargetError::new(name, ErrorKind::BadConnectString, text)
-            .with_hint("check the connection string and the configured user");
-    }
-    match phase {
-        Phase::Connect => TargetError::new(name, ErrorKind::Unreachable, text),
-        Phase::Call => TargetError::new(name, ErrorKind::Statement, text),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::binds::*;
+    use super::decode::*;
+    use super::errors::*;
+    use super::write_access::*;
     use super::*;
+    use tokio_postgres::types::Type;
 
     #[test]
     fn write_access_names_every_way_to_write() {
