@@ -5,13 +5,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use sentri::config::Config;
 use sentri::intake::replay;
 use sentri::pipeline::approval::DecisionOutcome;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::pipeline::steps::{self, Taken};
 use sentri::pipeline::triage::Triage;
 use sentri::policy::PolicySet;
-use sentri::store::timestamp_text;
+use sentri::policy::alert::AlertPolicy;
+use sentri::store::{Store, timestamp_text};
 
 use super::{Context, print_json, printable, table};
 
@@ -54,70 +56,21 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     for message in messages {
         let outcome = matcher::match_alert(&message.raw, &policies, &databases);
         let (alert_type, database, environment, fields, fix) = match &outcome {
-            MatchOutcome::Matched(alert) => {
-                let fix =
-                    match (&alert.policy.fix_disabled, alert.policy.forward.is_empty(), &alert.policy.irreversible) {
-                        (Some(reason), _, _) => format!("fix disabled: {reason}"),
-                        (None, true, _) => "no automatic fix: verify, then escalate".to_owned(),
-                        (None, false, Some(_)) => {
-                            format!("{} (irreversible: approval always)", alert.policy.action_type)
-                        }
-                        (None, false, None) => format!("{} (with rollback)", alert.policy.action_type),
-                    };
-                (
-                    Some(alert.alert_type.clone()),
-                    alert.database.clone(),
-                    alert.environment.clone(),
-                    alert.fields.clone(),
-                    fix,
-                )
-            }
+            MatchOutcome::Matched(alert) => (
+                Some(alert.alert_type.clone()),
+                alert.database.clone(),
+                alert.environment.clone(),
+                alert.fields.clone(),
+                proposed_fix(&alert.policy),
+            ),
             MatchOutcome::Unmatched { .. } => (None, None, None, Default::default(), "unmatched".to_owned()),
         };
         let outcome = match &store {
             None => fix,
-            Some(store) => {
-                let (id, new) = store.insert_raw_alert(&message.raw)?;
-                if !new {
-                    "already stored: skipped".to_owned()
-                } else {
-                    // The engine's own intake step: a reply is judged as one, anything else is
-                    // triaged with the brain's duplicate and correlation windows.
-                    match steps::take_in(store, id, &policies, &config, &config.approvals)? {
-                        Taken::Reply(handled) => match handled.outcome {
-                            DecisionOutcome::Refused { rule } => format!("approval reply rejected: {rule}"),
-                            DecisionOutcome::Recorded { approvals, required } => {
-                                format!("approval reply: {approvals} of {required} approvals")
-                            }
-                            DecisionOutcome::Decided { state } => format!("approval reply: {state}"),
-                        },
-                        Taken::Triaged(Triage::Created { workflow_id, .. }) => {
-                            // Whoever replays an alert asked for its change (four-eyes).
-                            store.record_requester(&workflow_id, &super::approve::os_user(), "replay")?;
-                            format!("workflow {}", &workflow_id[..8])
-                        }
-                        Taken::Triaged(Triage::Folded { workflow_id, .. }) => {
-                            format!("folded into {}", &workflow_id[..8])
-                        }
-                        Taken::Triaged(Triage::Cleared { workflow_id, resolved }) => {
-                            format!(
-                                "clear event for {}{}",
-                                &workflow_id[..8],
-                                if resolved { " (resolved)" } else { "" }
-                            )
-                        }
-                        Taken::Triaged(Triage::ClearWithoutWorkflow { .. }) => {
-                            "clear event, no open workflow".to_owned()
-                        }
-                        Taken::Triaged(Triage::Unmatched) => "unmatched (kept)".to_owned(),
-                        Taken::Triaged(Triage::AlreadyTriaged) => "already triaged".to_owned(),
-                        Taken::Triaged(Triage::OwnMail) => "Sentri's own mail (ignored, kept)".to_owned(),
-                        Taken::Triaged(Triage::SenderNotAllowed { sender }) => {
-                            format!("{sender} is not on email.alert_senders (ignored, kept)")
-                        }
-                    }
-                }
-            }
+            Some(store) => match store.insert_raw_alert(&message.raw)? {
+                (_, false) => "already stored: skipped".to_owned(),
+                (id, true) => take_in(store, id, &policies, &config)?,
+            },
         };
         replayed.push(Replayed {
             origin: message.origin,
@@ -131,8 +84,53 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         print_json(&replayed)?;
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print_table(&replayed, args.dry_run);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the policy would do, for `--dry-run`.
+fn proposed_fix(policy: &AlertPolicy) -> String {
+    match (&policy.fix_disabled, policy.forward.is_empty(), &policy.irreversible) {
+        (Some(reason), _, _) => format!("fix disabled: {reason}"),
+        (None, true, _) => "no automatic fix: verify, then escalate".to_owned(),
+        (None, false, Some(_)) => format!("{} (irreversible: approval always)", policy.action_type),
+        (None, false, None) => format!("{} (with rollback)", policy.action_type),
+    }
+}
+
+/// The engine's own intake step on a newly stored message — a reply is judged as one, anything
+/// else is triaged with the brain's duplicate and correlation windows — and what it did, in words.
+fn take_in(store: &Store, id: i64, policies: &PolicySet, config: &Config) -> anyhow::Result<String> {
+    Ok(match steps::take_in(store, id, policies, config, &config.approvals)? {
+        Taken::Reply(handled) => match handled.outcome {
+            DecisionOutcome::Refused { rule } => format!("approval reply rejected: {rule}"),
+            DecisionOutcome::Recorded { approvals, required } => {
+                format!("approval reply: {approvals} of {required} approvals")
+            }
+            DecisionOutcome::Decided { state } => format!("approval reply: {state}"),
+        },
+        Taken::Triaged(Triage::Created { workflow_id, .. }) => {
+            // Whoever replays an alert asked for its change (four-eyes).
+            store.record_requester(&workflow_id, &super::approve::os_user(), "replay")?;
+            format!("workflow {}", workflow_id.short())
+        }
+        Taken::Triaged(Triage::Folded { workflow_id, .. }) => format!("folded into {}", workflow_id.short()),
+        Taken::Triaged(Triage::Cleared { workflow_id, resolved }) => {
+            format!("clear event for {}{}", workflow_id.short(), if resolved { " (resolved)" } else { "" })
+        }
+        Taken::Triaged(Triage::ClearWithoutWorkflow { .. }) => "clear event, no open workflow".to_owned(),
+        Taken::Triaged(Triage::Unmatched) => "unmatched (kept)".to_owned(),
+        Taken::Triaged(Triage::AlreadyTriaged) => "already triaged".to_owned(),
+        Taken::Triaged(Triage::OwnMail) => "Sentri's own mail (ignored, kept)".to_owned(),
+        Taken::Triaged(Triage::SenderNotAllowed { sender }) => {
+            format!("{sender} is not on email.alert_senders (ignored, kept)")
+        }
+    })
+}
+
+fn print_table(replayed: &[Replayed], dry_run: bool) {
     let rows: Vec<Vec<String>> = replayed
         .iter()
         .map(|r| {
@@ -145,14 +143,13 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    table::print(&["ALERT TYPE", "DATABASE", "ENV", if args.dry_run { "FIX" } else { "OUTCOME" }, "SUBJECT"], &rows);
+    table::print(&["ALERT TYPE", "DATABASE", "ENV", if dry_run { "FIX" } else { "OUTCOME" }, "SUBJECT"], &rows);
     let matched = replayed.iter().filter(|r| r.alert_type.is_some()).count();
     println!();
     println!(
         "{} message(s): {matched} recognised, {} unmatched{}",
         replayed.len(),
         replayed.len() - matched,
-        if args.dry_run { " (dry run: nothing stored)" } else { "" }
+        if dry_run { " (dry run: nothing stored)" } else { "" }
     );
-    Ok(ExitCode::SUCCESS)
 }

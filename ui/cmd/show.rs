@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use sentri::store::audit::AuditFilter;
+use sentri::store::outbox::OutboxMessage;
 use sentri::store::timestamp_text;
+use sentri::store::workflows::WorkflowRow;
 
 use super::{Context, print_json, printable};
 
@@ -67,6 +69,28 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             println!("  {name} = {}", printable(value));
         }
     }
+    print_records(&workflow)?;
+    println!("History:");
+    for transition in &transitions {
+        let reason = if transition.reason.is_empty() { String::new() } else { format!(" — {}", transition.reason) };
+        println!(
+            "  {}  {} → {}  by {}{reason}",
+            timestamp_text(transition.at),
+            transition.from,
+            transition.to,
+            transition.actor
+        );
+    }
+    print_messages(&outbox);
+    println!("Audit:");
+    for row in &audit {
+        println!("  #{} {}  {} {}  by {}", row.id, timestamp_text(row.at), row.action, row.result, row.actor);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The typed records of the workflow, as JSON a DBA can read (and copy into a ticket).
+fn print_records(workflow: &WorkflowRow) -> anyhow::Result<()> {
     let records = [
         ("Verification", workflow.verification.as_ref().map(serde_json::to_value).transpose()?),
         ("Plan", workflow.plan.as_ref().map(serde_json::to_value).transpose()?),
@@ -86,20 +110,14 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(hash) = &workflow.plan_hash {
         println!("  plan hash: {hash}");
     }
-    println!("History:");
-    for transition in &transitions {
-        let reason = if transition.reason.is_empty() { String::new() } else { format!(" — {}", transition.reason) };
-        println!(
-            "  {}  {} → {}  by {}{reason}",
-            timestamp_text(transition.at),
-            transition.from,
-            transition.to,
-            transition.actor
-        );
-    }
+    Ok(())
+}
+
+/// What was sent (or is still to be sent) about the workflow, and why a message failed.
+fn print_messages(outbox: &[OutboxMessage]) {
     if !outbox.is_empty() {
         println!("Messages:");
-        for message in &outbox {
+        for message in outbox {
             let when = message.sent_at.or(message.gave_up_at).or(message.next_attempt_at).map(timestamp_text);
             let attempts =
                 if message.attempts > 0 { format!(", {} failed attempt(s)", message.attempts) } else { String::new() };
@@ -118,11 +136,6 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!("Audit:");
-    for row in &audit {
-        println!("  #{} {}  {} {}  by {}", row.id, timestamp_text(row.at), row.action, row.result, row.actor);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The first 8 characters of an id.

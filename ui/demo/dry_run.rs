@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use sentri::config::Config;
-use sentri::domain::VerificationVerdict;
+use sentri::config::{Config, DatabaseConfig};
+use sentri::domain::{Plan, VerificationVerdict};
 use sentri::intake::RawAlert;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::pipeline::steps;
@@ -87,6 +87,14 @@ pub async fn judge(
         let verdict = if check.passed { "pass" } else { "FAIL" };
         lines.push(format!("  pre-flight {}: {verdict} ({})", check.name, check.explanation));
     }
+    lines.extend(mesh_lines(plan, policies, database, now));
+    lines.push("  DRY RUN: nothing was executed".into());
+    lines
+}
+
+/// The Safety Mesh's verdicts on `plan`, with the conflict lock judged as if taken.
+fn mesh_lines(plan: Plan, policies: &PolicySet, database: &DatabaseConfig, now: jiff::Timestamp) -> Vec<String> {
+    let mut lines = Vec::new();
     let lock_key = safety::conflict_lock::lock_key(&plan);
     let lock = LockAttempt {
         key: lock_key,
@@ -105,6 +113,5 @@ pub async fn judge(
         ));
     }
     lines.push(format!("    Safety Mesh verdict: {}", decision.verdict));
-    lines.push("  DRY RUN: nothing was executed".into());
     lines
 }
