@@ -165,13 +165,14 @@ impl Engine {
             // An approval binds the plan the approvers saw. A stored plan that no longer hashes
             // to the approved hash was rewritten after the approval: it never runs.
             let stored_hash = workflow.plan_hash.clone().unwrap_or_default();
-            if plan.hash() != stored_hash {
+            let running_hash = plan.hash();
+            if running_hash != stored_hash {
                 let reason = format!(
-                    "refused: the stored plan hashes to {}, not the approved {stored_hash}; it was changed after the approval and will not run",
-                    plan.hash()
+                    "refused: the stored plan hashes to {running_hash}, not the approved {stored_hash}; it was changed after the approval and will not run"
                 );
                 warn!(workflow_id = %workflow.id, "{reason}");
-                self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
+                let detail = hash_mismatch(&stored_hash, &running_hash);
+                self.move_with_detail(workflow, WorkflowState::Escalated, "engine", &reason, detail).await?;
                 return Ok(None);
             }
             return Ok(Some(plan));
@@ -293,7 +294,11 @@ impl Engine {
         };
         if let Some(reason) = urgent {
             warn!(workflow_id = %workflow.id, reason, "escalating");
-            self.move_to(&workflow, WorkflowState::Escalated, "executor", reason).await?;
+            let detail = match report.outcome {
+                ExecutionOutcome::HashMismatch => hash_mismatch(&expected_hash, &report.plan_hash),
+                _ => serde_json::json!({}),
+            };
+            self.move_with_detail(&workflow, WorkflowState::Escalated, "executor", reason, detail).await?;
         }
         Ok(())
     }
@@ -397,6 +402,12 @@ impl Engine {
             warn!(%error, "could not release a lock; it expires on its own");
         }
     }
+}
+
+/// The audit detail of a refusal to run a plan that is not the one approved: both hashes, under
+/// the executor's name for the outcome, so the chain shows what was refused and why.
+fn hash_mismatch(approved_hash: &str, running_hash: &str) -> serde_json::Value {
+    serde_json::json!({ "refused": "HASH_MISMATCH", "approved_hash": approved_hash, "running_hash": running_hash })
 }
 
 /// Why a policy gives no plan, for the escalation.
