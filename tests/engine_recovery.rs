@@ -356,7 +356,7 @@ async fn kill_9_mid_execution_escalates_never_reruns_and_frees_the_lock() {
     let first = wait_for_workflow(&store, "slow_fix_sequence");
     wait_for_state(&store, &first, &[WorkflowState::Executing], Duration::from_secs(10));
     let lock = format!("APP:sequence:{}", home.sequence);
-    assert_eq!(home.locks_held_by(&first), [lock.clone()], "the fix holds its conflict lock while it runs");
+    assert_eq!(home.locks_held_by(&first), [lock], "the fix holds its conflict lock while it runs");
     home.kill_9();
 
     home.start();
