@@ -269,13 +269,17 @@ impl DaemonHome {
         assert!(output.status.success(), "replay: {}", String::from_utf8_lossy(&output.stderr));
     }
 
+    fn store_file(&self) -> PathBuf {
+        Home::at(self.path()).database_file()
+    }
+
     fn store(&self) -> Store {
-        Store::open(self.path().join("data/sentri.db")).expect("the daemon's store")
+        Store::open(self.store_file()).expect("the daemon's store")
     }
 
     /// The conflict locks a workflow holds, read from the store file itself.
     fn locks_held_by(&self, id: &Id) -> Vec<String> {
-        let conn = rusqlite::Connection::open(self.path().join("data/sentri.db")).expect("sqlite");
+        let conn = rusqlite::Connection::open(self.store_file()).expect("sqlite");
         let mut statement = conn.prepare("SELECT resource_key FROM locks WHERE workflow_id = ?1").expect("locks");
         statement
             .query_map([id], |row| row.get(0))
@@ -357,6 +361,12 @@ async fn kill_9_mid_execution_escalates_never_reruns_and_frees_the_lock() {
     wait_for_state(&store, &first, &[WorkflowState::Executing], Duration::from_secs(10));
     let lock = format!("APP:sequence:{}", home.sequence);
     assert_eq!(home.locks_held_by(&first), [lock], "the fix holds its conflict lock while it runs");
+    // Killed while the server runs the slow step, not before it was sent.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while statements_seen(&[&marker]) == 0 {
+        assert!(Instant::now() < deadline, "the slow step never reached the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     home.kill_9();
 
     home.start();
