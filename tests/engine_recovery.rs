@@ -2,8 +2,9 @@
 //! against a real PostgreSQL: a `sentri start` killed with SIGKILL while VERIFYING, PRE_FLIGHT
 //! or EXECUTING resumes (or, mid-fix, escalates and frees its lock) without running a fix
 //! twice; a database that accepts connections and never answers does not hold up another one;
-//! a plan rewritten in the store after its approval never runs; a policy edited after an
-//! approval does not change the approved plan, only the next one.
+//! a plan rewritten in the store after its approval never runs (nor one rewritten together
+//! with its hash column and relabelled DEV); a policy edited after an approval does not change
+//! the approved plan, only the next one.
 //!
 //! The slow steps are real `pg_sleep`s inside the policy's own SQL, so the daemon is caught in
 //! the state under test by polling the store, never by guessing with a sleep.
@@ -681,4 +682,55 @@ async fn a_policy_edited_after_approval_changes_the_next_plan_not_the_approved_o
     engine.shutdown().await;
     assert_eq!(reached, WorkflowState::RolledBack, "the edited rules judge it failed: {:#?}", history(&store, &next));
     assert_eq!(sequence_type(&dbname, &next_sequence).await, "integer", "and it was undone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_rewritten_with_its_hash_after_approval_never_runs_unapproved() {
+    let dbname = postgres::fresh_database().await;
+    let sequence = unique_sequence();
+    nearly_exhausted(&dbname, &sequence).await;
+    let setup = InProcess::new(yaml_for(&[database_yaml("app", "PROD", &postgres::connection_string(&dbname))]));
+    let (store, id) = awaiting_approval(&setup, &sequence).await;
+    let approved = workflow(&store, &id);
+    let decided =
+        approval::decide(&store, &setup.config().approvals, &approval_by("alice", &approved)).expect("approve");
+    assert!(matches!(decided, DecisionOutcome::Decided { state: WorkflowState::Approved }), "{decided:?}");
+
+    // The attack, done thoroughly: the forward step swapped, the plan relabelled DEV (where this
+    // action runs without a human), and the hash column recomputed to match the new plan.
+    let pwned = format!("pwned_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let mut plan = approved.plan.clone().expect("stored plan");
+    plan["steps"][0]["sql"] = serde_json::Value::String(format!("CREATE TABLE public.{pwned} (id int)"));
+    plan["environment"] = serde_json::Value::String("DEV".to_owned());
+    let text = plan.to_string();
+    let rehashed = sentri::store::workflows::plan_hash(&text);
+    let conn = rusqlite::Connection::open(setup.home.database_file()).expect("sqlite");
+    let changed = conn
+        .execute("UPDATE workflows SET plan = ?1, plan_hash = ?2 WHERE id = ?3", (&text, &rehashed, &id))
+        .expect("rewrite the plan");
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let engine = setup.start(Duration::from_secs(10));
+    engine.sweep().await.expect("sweep");
+    let state = state_of(&store, &id);
+    engine.shutdown().await;
+    let moves = history(&store, &id);
+    assert_eq!(state, WorkflowState::Escalated, "a plan no approval names never runs: {moves:#?}");
+    assert_eq!(entries_into(&store, &id, WorkflowState::Executing), 0, "{moves:#?}");
+    let absent: i64 = postgres::admin(&dbname)
+        .await
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = $1", &[&pwned])
+        .await
+        .expect("catalog")
+        .get(0);
+    assert_eq!(absent, 0, "the rewritten step never ran");
+    assert_eq!(statements_seen(&[&pwned]), 0, "the rewritten SQL never reached the server");
+    let escalation = audit_of(&store, &id)
+        .into_iter()
+        .rfind(|row| row.action == "TRANSITION" && row.result == "ESCALATED")
+        .expect("the escalation is audited");
+    assert_eq!(escalation.detail["refused"], "HASH_MISMATCH", "{}", escalation.detail);
+    assert_eq!(escalation.detail["approved_hash"], approved.plan_hash.clone().unwrap_or_default());
+    assert_eq!(escalation.detail["running_hash"], rehashed);
 }
