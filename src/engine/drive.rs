@@ -19,6 +19,7 @@ use crate::pipeline::verify::{self, PlanInputs};
 use crate::policy::AlertPolicy;
 use crate::safety::{self, FailureCount, LockAttempt};
 use crate::store::LockOutcome;
+use crate::store::approvals::{ApprovalRow, Decision};
 use crate::store::workflows::WorkflowRow;
 use crate::targets::Target;
 
@@ -122,7 +123,7 @@ impl Engine {
         };
         let approved_hash =
             approval::approved_plan_hash(&workflow, &approvals, self.config.approvals.required_approvals);
-        let plan = match self.plan_for(&workflow, &policy, approved_hash.is_some()).await? {
+        let plan = match self.plan_for(&workflow, &policy, approved_hash.as_deref(), &approvals).await? {
             Some(plan) => plan,
             None => return Ok(false),
         };
@@ -151,13 +152,19 @@ impl Engine {
     /// The plan to judge: for an approved workflow, exactly the stored plan the approvers saw;
     /// otherwise the policy's template plan from the verification evidence. `None` when there
     /// is none (the workflow is escalated with the reason).
+    ///
+    /// `approved_hash` is the stored plan's hash when enough approvals name it. An APPROVED
+    /// workflow without one never runs its stored plan: the plan (and its hash column) was
+    /// rewritten after the approval, and the rewritten plan would otherwise be judged on what
+    /// it says about itself (its environment, its action) with no approval bound to it.
     async fn plan_for(
         &self,
         workflow: &WorkflowRow,
         policy: &AlertPolicy,
-        approved: bool,
+        approved_hash: Option<&str>,
+        approvals: &[ApprovalRow],
     ) -> Result<Option<Plan>, EngineError> {
-        if approved || workflow.state == WorkflowState::Approved {
+        if approved_hash.is_some() || workflow.state == WorkflowState::Approved {
             let Some(plan) = workflow.plan.clone() else {
                 let reason = match workflow.unreadable.iter().find(|note| note.starts_with("plan")) {
                     Some(why) => format!("the approved plan cannot be read ({why})"),
@@ -168,14 +175,25 @@ impl Engine {
             };
             // An approval binds the plan the approvers saw. A stored plan that no longer hashes
             // to the approved hash was rewritten after the approval: it never runs.
-            let stored_hash = workflow.plan_hash.as_deref().unwrap_or_default();
-            if plan.hash() != stored_hash {
-                let reason = format!(
-                    "refused: the stored plan hashes to {}, not the approved {stored_hash}; it was changed after the approval and will not run",
-                    plan.hash()
-                );
+            let stored_hash = workflow.plan_hash.as_deref().unwrap_or_default().to_owned();
+            let running_hash = plan.hash();
+            let named = approvals.iter().rev().find(|a| a.decision == Decision::Approved).map(|a| a.plan_hash.as_str());
+            let reason = if running_hash != stored_hash {
+                Some(format!(
+                    "refused: the stored plan hashes to {running_hash}, not the approved {stored_hash}; it was changed after the approval and will not run"
+                ))
+            } else if approved_hash != Some(running_hash.as_str()) {
+                Some(format!(
+                    "refused: APPROVED, but no approval names the stored plan ({running_hash}; the approval names {}); it was changed after the approval and will not run",
+                    named.unwrap_or("no plan")
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
                 warn!(workflow_id = %workflow.id, "{reason}");
-                self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
+                let detail = hash_mismatch(named.unwrap_or(&stored_hash), &running_hash);
+                self.move_with_detail(workflow, WorkflowState::Escalated, "engine", &reason, detail).await?;
                 return Ok(None);
             }
             return Ok(Some(plan));
@@ -297,7 +315,11 @@ impl Engine {
         };
         if let Some(reason) = urgent {
             warn!(workflow_id = %workflow.id, reason, "escalating");
-            self.move_to(&workflow, WorkflowState::Escalated, "executor", reason).await?;
+            let detail = match report.outcome {
+                ExecutionOutcome::HashMismatch => hash_mismatch(&expected_hash, &report.plan_hash),
+                _ => serde_json::json!({}),
+            };
+            self.move_with_detail(&workflow, WorkflowState::Escalated, "executor", reason, detail).await?;
         }
         Ok(())
     }
@@ -401,6 +423,12 @@ impl Engine {
             warn!(%error, "could not release a lock; it expires on its own");
         }
     }
+}
+
+/// The audit detail of a refusal to run a plan that is not the one approved: both hashes, under
+/// the executor's name for the outcome, so the chain shows what was refused and why.
+fn hash_mismatch(approved_hash: &str, running_hash: &str) -> serde_json::Value {
+    serde_json::json!({ "refused": "HASH_MISMATCH", "approved_hash": approved_hash, "running_hash": running_hash })
 }
 
 /// Why a policy gives no plan, for the escalation.

@@ -296,8 +296,22 @@ impl Engine {
         actor: &str,
         reason: &str,
     ) -> Result<WorkflowRow, EngineError> {
+        self.move_with_detail(workflow, to, actor, reason, serde_json::json!({})).await
+    }
+
+    /// [`Engine::move_to`] with evidence for the transition's audit row (what was refused and
+    /// why), so it is kept in the hash chain with the move itself.
+    async fn move_with_detail(
+        &self,
+        workflow: &WorkflowRow,
+        to: WorkflowState,
+        actor: &str,
+        reason: &str,
+        detail: serde_json::Value,
+    ) -> Result<WorkflowRow, EngineError> {
         let (id, from, actor, reason) = (workflow.id.clone(), workflow.state, actor.to_owned(), reason.to_owned());
-        let moved = self.blocking(move |store| store.transition(&id, from, to, &actor, &reason)).await?;
+        let moved =
+            self.blocking(move |store| store.transition_with_detail(&id, from, to, &actor, &reason, detail)).await?;
         info!(workflow_id = %moved.id, from = %from, to = %to, "workflow moved");
         self.announce(&moved.id, to);
         Ok(moved)
