@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn the_text_is_cut_before_it_is_read() {
-        let body = format!("Message=Tablespace USERS is 97% full\n\n{}", "é& a\n".repeat(40_000));
+        let body = format!("Target name=PRODDB\nMessage=Tablespace USERS is 97% full\n\n{}", "é& a\n".repeat(40_000));
         let shaped = read(&raw("EM Event: Critical:PRODDB - full", &body));
         assert!(shaped.text.len() <= MAX_MATCH_TEXT && shaped.text.len() > MAX_MATCH_TEXT - 8);
         assert_eq!(shaped.attributes["message"], "Tablespace USERS is 97% full");
