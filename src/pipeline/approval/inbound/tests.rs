@@ -300,3 +300,18 @@ fn an_html_reply_without_the_authors_decision_decides_nothing() {
         assert_rejected(&store, &workflow, handled, "NO_DECISION_LINE");
     }
 }
+
+#[test]
+fn a_reply_flooded_with_token_lines_is_read_in_its_first_part_only() {
+    // 60,000 distinct token lines (2.8 MB): each one read would be a store lookup, and the old
+    // list of seen tokens compared every new one with all before it.
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    let flood: String = (0..60_000_u64).map(|n| format!("> Token: {n:040x}\r\n")).collect();
+    let message = reply("alice@example.com", &workflow, "APPROVED", Some(&token), "") + &flood;
+    let started = std::time::Instant::now();
+    let handled = handle(&store, &config, &message).expect("recognised as a reply");
+    assert_eq!(handled.outcome, DecisionOutcome::Decided { state: Approved });
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
