@@ -137,10 +137,15 @@ impl Running {
     /// APPENDs a reply to Sentri's inbox and waits until Sentri has handled it; the audit rows
     /// written about it (a rejection names the stored reply).
     async fn reply(&self, from: &str, subject: &str, body: &str, extra_headers: &str) -> Vec<AuditRow> {
+        self.reply_as(from, subject, body, &format!("Content-Type: text/plain; charset=utf-8\r\n{extra_headers}")).await
+    }
+
+    /// Like [`Running::reply`], with the body's own content headers.
+    async fn reply_as(&self, from: &str, subject: &str, body: &str, content_headers: &str) -> Vec<AuditRow> {
         self.replies.set(self.replies.get() + 1);
         let message_id = format!("<reply-{}-{}@mail.example.com>", self.replies.get(), uuid::Uuid::new_v4().simple());
         let email = format!(
-            "From: {from}\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: {message_id}\r\nDate: Wed, 25 Nov 2026 03:05:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}",
+            "From: {from}\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: {message_id}\r\nDate: Wed, 25 Nov 2026 03:05:00 +0000\r\n{content_headers}\r\n{body}",
             self.inbox
         );
         dovecot::shared().append(&self.inbox, email.as_bytes()).await;
@@ -219,6 +224,46 @@ impl Approver<'_> {
 fn gmail_reply(first: &str, request: &Mailed) -> String {
     let quoted: String = request.text.lines().map(|line| format!("> {line}\r\n")).collect();
     format!("{first}\r\n\r\nOn Wed, 25 Nov 2026 at 03:01, Sentri <sentri@example.com> wrote:\r\n{quoted}")
+}
+
+/// An HTML-only reply body in the shape `client` writes (tests/data/replies/), the request's
+/// HTML quoted in it, encoded quoted-printable as the clients send it.
+fn html_reply(client: &str, request: &Mailed) -> String {
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/replies/{client}.html")),
+    )
+    .expect("a sample reply");
+    let body_start = request.html.find("<body").and_then(|at| request.html[at..].find('>').map(|end| at + end + 1));
+    let body_end = request.html.rfind("</body>");
+    let quoted = &request.html[body_start.expect("<body>")..body_end.expect("</body>")];
+    let subject = request.subject.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let html =
+        sample.replace("{{request}}", quoted).replace("{{token}}", &token_of(request)).replace("{{subject}}", &subject);
+    quoted_printable(&html)
+}
+
+/// Quoted-printable (RFC 2045): `=` and bytes outside printable ASCII as `=XX`, lines kept
+/// under 76 characters with soft breaks, so a word may be split across lines as clients do.
+fn quoted_printable(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.split('\n') {
+        let mut width = 0;
+        for byte in line.trim_end_matches('\r').bytes() {
+            let piece = match byte {
+                b'=' => "=3D".to_owned(),
+                b' ' | b'\t' | 33..=126 => (byte as char).to_string(),
+                _ => format!("={byte:02X}"),
+            };
+            if width + piece.len() > 75 {
+                out.push_str("=\r\n");
+                width = 0;
+            }
+            width += piece.len();
+            out.push_str(&piece);
+        }
+        out.push_str("\r\n");
+    }
+    out
 }
 
 fn token_of(request: &Mailed) -> String {
@@ -427,4 +472,32 @@ fn a_replayed_approval_reply_is_judged_as_one_and_never_opens_a_workflow() {
     assert!(matches!(alerts[0].outcome, Some(RawAlertOutcome::ApprovalReply { workflow_id: None })));
     let rejected = store.list_audit(&AuditFilter::default()).expect("audit").pop().expect("row");
     assert_eq!((rejected.action.as_str(), rejected.result.as_str()), ("APPROVAL_REPLY_REJECTED", "NO_WORKFLOW"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_only_replies_from_outlook_gmail_and_apple_mail_run_the_fix() {
+    let running = Running::start("").await;
+    postgres::admin(&running.dbname)
+        .await
+        .batch_execute(
+            "CREATE SEQUENCE public.payments_id_seq AS integer; SELECT setval('public.payments_id_seq', 2000000000);",
+        )
+        .await
+        .expect("a third sequence");
+    let html_part = "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n";
+    for (client, sequence) in
+        [("outlook", "orders_id_seq"), ("gmail", "invoices_id_seq"), ("apple_mail", "payments_id_seq")]
+    {
+        let workflow = running.alert(sequence).await;
+        let request = running.approver().request(&workflow);
+        let rows = running
+            .reply_as("Alice <alice@example.com>", &request.subject, &html_reply(client, &request), html_part)
+            .await;
+        assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{client}: {rows:#?}");
+        let done = running.wait_for_state(&workflow, &["COMPLETED", "ESCALATED", "FAILED", "ROLLED_BACK"]);
+        assert_eq!(done, "COMPLETED", "{client}");
+        assert_eq!(running.sequence_type(sequence).await, "bigint", "{client}: the database really changed");
+        let approvals = running.store().approvals(&workflow).expect("approvals");
+        assert_eq!(approvals[0].approver, "alice@example.com", "{client}");
+    }
 }

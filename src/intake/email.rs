@@ -37,7 +37,7 @@ impl RawAlert {
                 (None, None) => String::new(),
             })
             .unwrap_or_default();
-        let body = message.body_text(0).map(|text| text.into_owned()).unwrap_or_default();
+        let body = body_text(&message);
         let headers = message
             .headers()
             .iter()
@@ -51,6 +51,15 @@ impl RawAlert {
             .collect();
         let id = message.message_id().map(|id| format!("<{id}>")).unwrap_or(content_id);
         RawAlert { id, received_at, from, subject, body, headers, parse_error: None }
+    }
+}
+
+/// The message's first text body: its text/plain part, or, for an HTML-only message, the text
+/// its HTML shows, line breaks kept ([`html_text`](super::html_text)).
+fn body_text(message: &mail_parser::Message<'_>) -> String {
+    match message.text_part(0).map(|part| &part.body) {
+        Some(mail_parser::PartType::Html(html)) => super::html_text::html_to_text(html),
+        _ => message.body_text(0).map(|text| text.into_owned()).unwrap_or_default(),
     }
 }
 

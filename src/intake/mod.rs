@@ -2,6 +2,7 @@
 //! else happens to them, so nothing a monitor sent is ever lost.
 
 pub mod email;
+pub mod html_text;
 pub mod imap;
 pub mod replay;
 

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::shapes::{self, Shape, ShapedAlert};
+use super::shapes::{self, Shape, ShapedAlert, scanned};
 use crate::intake::RawAlert;
 use crate::policy::{AlertPolicy, PolicySet, Severity};
 use crate::targets::DbKind;
@@ -42,10 +42,7 @@ impl KnownDatabase {
     }
 }
 
-/// Patterns see at most this much of an alert: the part of an alert that says what is wrong
-/// is at its top, and a megabyte of quoted history must not make a pattern give up. The stored
-/// raw alert keeps everything.
-pub const MAX_MATCH_TEXT: usize = 64 * 1024;
+pub use super::shapes::MAX_MATCH_TEXT;
 
 /// An alert a policy recognised.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -96,10 +93,11 @@ pub enum MatchOutcome {
     Unmatched { nearest: Vec<NearMiss>, pattern_errors: Vec<PatternError> },
 }
 
-/// Matches one alert against the whole policy set.
+/// Matches one alert against the whole policy set. Every pass runs on the shaped text, which
+/// is at most [`MAX_MATCH_TEXT`] long, and scans it a fixed number of times per policy.
 pub fn match_alert(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase]) -> MatchOutcome {
-    let mut shaped = shapes::read(raw);
-    truncate_at_char(&mut shaped.text, MAX_MATCH_TEXT);
+    let shaped = shapes::read(raw);
+    debug_assert!(shaped.text.len() <= MAX_MATCH_TEXT);
     let mut candidates: Vec<(Arc<AlertPolicy>, BTreeMap<String, String>)> = Vec::new();
     let mut pattern_errors = Vec::new();
     for policy in &policies.alerts {
@@ -145,20 +143,10 @@ pub fn match_alert(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatab
     })
 }
 
-fn truncate_at_char(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-}
-
 /// Runs a policy's pattern and reads its fields; `Ok(None)` when it does not match, `Err` when
 /// the pattern could not finish (its backtracking limit).
 fn extract(policy: &AlertPolicy, text: &str) -> Result<Option<BTreeMap<String, String>>, String> {
-    let Some(captures) = policy.pattern.regex.captures(text).map_err(|error| error.to_string())? else {
+    let Some(captures) = policy.pattern.regex.captures(scanned(text)).map_err(|error| error.to_string())? else {
         return Ok(None);
     };
     let mut fields = BTreeMap::new();
@@ -208,7 +196,7 @@ fn resolve_database(fields: &BTreeMap<String, String>, shaped: &ShapedAlert, dat
             return found(known, candidate);
         }
     }
-    let text = shaped.text.to_lowercase();
+    let text = scanned(&shaped.text).to_lowercase();
     for known in databases {
         for name in std::iter::once(&known.name).chain(&known.aliases) {
             if contains_word(&text, &name.to_lowercase()) {
@@ -233,7 +221,7 @@ fn contains_word(text: &str, word: &str) -> bool {
         return false;
     }
     let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '$' | '#');
-    text.match_indices(word).any(|(start, _)| {
+    scanned(text).match_indices(word).any(|(start, _)| {
         let before = text[..start].chars().next_back();
         let after = text[start + word.len()..].chars().next();
         !before.is_some_and(is_name_char)
@@ -245,7 +233,7 @@ fn contains_word(text: &str, word: &str) -> bool {
 
 /// Ranks policies by how many of their pattern's words appear in the alert.
 fn nearest(shaped: &ShapedAlert, policies: &PolicySet) -> Vec<NearMiss> {
-    let text = shaped.text.to_lowercase();
+    let text = scanned(&shaped.text).to_lowercase();
     let mut misses: Vec<NearMiss> = policies
         .alerts
         .iter()
@@ -254,8 +242,9 @@ fn nearest(shaped: &ShapedAlert, policies: &PolicySet) -> Vec<NearMiss> {
             if words.is_empty() {
                 return None;
             }
-            let (found, missing): (Vec<String>, Vec<String>) =
-                words.into_iter().partition(|word| contains_word(&text, word) || text.contains(word.as_str()));
+            let (found, missing): (Vec<String>, Vec<String>) = words
+                .into_iter()
+                .partition(|word| contains_word(&text, word) || scanned(&text).contains(word.as_str()));
             let score = found.len() as f64 / (found.len() + missing.len()) as f64;
             (score > 0.0).then(|| NearMiss { alert_type: policy.name.clone(), score, found, missing })
         })
@@ -433,6 +422,46 @@ mod tests {
         assert_eq!(nearest[0].alert_type, "tablespace_full");
         assert!(nearest[0].found.contains(&"tablespace".to_owned()));
         assert!(nearest[0].missing.contains(&"percent".to_owned()));
+    }
+
+    /// The default policy pack, loaded once.
+    fn default_pack() -> &'static PolicySet {
+        static PACK: std::sync::LazyLock<PolicySet> = std::sync::LazyLock::new(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let home = crate::home::Home::at(dir.path().join("home"));
+            home.init(false).expect("init");
+            PolicySet::load(&home.root)
+        });
+        &PACK
+    }
+
+    /// Scans `match_alert` may make of the shaped text per byte: shaping's, then per policy its
+    /// pattern and, for a miss, two per pattern word, plus the database names' whole-word
+    /// searches and the two lower-casings.
+    fn matching_passes(policies: &PolicySet, databases: &[KnownDatabase]) -> usize {
+        let words: usize = policies.alerts.iter().map(|p| 1 + 2 * pattern_words(&p.pattern.source).len()).sum();
+        let names: usize = databases.iter().map(|known| 1 + known.aliases.len()).sum();
+        10 + words + names + 2
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+        /// Matching a hostile alert against the whole default pack scans the capped text a
+        /// fixed number of times: linear in its size, and flat past the cap.
+        #[test]
+        fn matching_work_is_linear_and_capped((pieces, long_line, size) in crate::intake::html_text::tests::pieces()) {
+            let policies = default_pack();
+            proptest::prop_assert!(policies.alerts.len() > 10, "the default pack loaded");
+            let body = crate::intake::html_text::tests::hostile_body(&pieces, long_line, size);
+            let raw = RawAlert::from_parts("Tablespace & a &# alert", &body, String::new());
+            shapes::work::take();
+            let _ = match_alert(&raw, policies, &databases());
+            let work = shapes::work::take();
+            let read_bytes = (raw.subject.len() + 1 + body.len()).min(MAX_MATCH_TEXT);
+            let bound = matching_passes(policies, &databases()) * read_bytes;
+            proptest::prop_assert!(work <= bound, "{work} bytes scanned, bound {bound}, {} in the body", body.len());
+        }
     }
 
     #[test]

@@ -5,13 +5,25 @@
 //! as `&nbsp;` inside keys; Nagios plugins write `STATE - text | perfdata`. Reading these first
 //! gives the matcher the target database and the clear flag even when a policy's pattern
 //! captures neither, and lets patterns see clean text.
+//!
+//! An alert is outside input of any size: it is cut to [`MAX_MATCH_TEXT`] first, and every pass
+//! after the cut is one scan of at most that much text (the `regex` crate's engines and
+//! `html-escape`'s decoder are linear), so no body can make shaping slow. In tests each pass
+//! reports the bytes it scans ([`scanned`]), and a property test holds the sum to a constant
+//! times the input's size.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use crate::intake::RawAlert;
+
+/// Patterns see at most this much of an alert: the part of an alert that says what is wrong
+/// is at its top, and a megabyte of quoted history must not make a pattern give up or shaping
+/// crawl. The cut comes before any decoding; the stored raw alert keeps everything.
+pub const MAX_MATCH_TEXT: usize = 64 * 1024;
 
 /// Which monitor format an alert was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -96,9 +108,12 @@ static NAGIOS_NOTIFICATION: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static CLEARED: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\bCLEARED\s+-\s+").ok());
 
 /// Reads the structure of an alert. Never fails; an alert in no known format is `Plain`.
+/// Only the first [`MAX_MATCH_TEXT`] bytes of subject, line break and body are read.
 pub fn read(raw: &RawAlert) -> ShapedAlert {
-    let subject = decode_entities(&raw.subject);
-    let body = decode_entities(&raw.body);
+    let subject = prefix(&raw.subject, MAX_MATCH_TEXT);
+    let body = prefix(&raw.body, MAX_MATCH_TEXT.saturating_sub(subject.len() + 1));
+    let subject = decode_entities(subject);
+    let body = decode_entities(body);
     let mut shaped = ShapedAlert {
         text: String::new(),
         shape: Shape::Plain,
@@ -108,7 +123,7 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
         attributes: BTreeMap::new(),
     };
 
-    let oem_subject = OEM_SUBJECT.as_ref().and_then(|regex| regex.captures(subject.trim()));
+    let oem_subject = OEM_SUBJECT.as_ref().and_then(|regex| regex.captures(scanned(subject.trim())));
     if let Some(captures) = &oem_subject {
         shaped.shape = Shape::OemEvent;
         shaped.monitor_severity = captures.get(1).map(|m| m.as_str().to_owned());
@@ -130,9 +145,11 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
         }
         shaped.attributes.extend(body_attributes);
     }
-    let text = format!("{subject}\n{body}");
+    // A few entities (`&nGt;`) decode longer than they are written: cut once more.
+    let mut text = format!("{subject}\n{body}");
+    truncate_at_char(&mut text, MAX_MATCH_TEXT);
     if shaped.shape == Shape::Plain
-        && let Some(captures) = NAGIOS_NOTIFICATION.as_ref().and_then(|regex| regex.captures(subject.trim()))
+        && let Some(captures) = NAGIOS_NOTIFICATION.as_ref().and_then(|regex| regex.captures(scanned(subject.trim())))
     {
         // A Nagios notification mail: `** PROBLEM Service Alert: host/service is CRITICAL **`.
         shaped.shape = Shape::Nagios;
@@ -144,7 +161,7 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
         }
     }
     if shaped.shape != Shape::OemEvent
-        && let Some(captures) = NAGIOS_OUTPUT.as_ref().and_then(|regex| regex.captures(&text))
+        && let Some(captures) = NAGIOS_OUTPUT.as_ref().and_then(|regex| regex.captures(scanned(&text)))
     {
         // Plugin output, `STATE - text | perfdata`, alone or inside a notification mail.
         if shaped.shape == Shape::Plain {
@@ -161,18 +178,18 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
     let severity_clear = shaped.monitor_severity.as_deref().is_some_and(|severity| {
         severity.eq_ignore_ascii_case("clear") || (shaped.shape == Shape::Nagios && severity.eq_ignore_ascii_case("ok"))
     });
-    let has_cleared_prefix = CLEARED.as_ref().is_some_and(|regex| regex.is_match(&text));
+    let has_cleared_prefix = CLEARED.as_ref().is_some_and(|regex| regex.is_match(scanned(&text)));
     let nagios_recovery =
         shaped.attributes.get("notification_type").is_some_and(|kind| kind.eq_ignore_ascii_case("RECOVERY"));
     shaped.cleared = severity_clear || has_cleared_prefix || nagios_recovery;
     shaped.text = match CLEARED.as_ref() {
-        Some(regex) => regex.replace_all(&text, "").into_owned(),
+        Some(regex) => regex.replace_all(scanned(&text), "").into_owned(),
         None => text,
     };
     if let Some(message) = shaped.attributes.get_mut("message")
         && let Some(regex) = CLEARED.as_ref()
     {
-        *message = regex.replace_all(message, "").into_owned();
+        *message = regex.replace_all(scanned(message), "").into_owned();
     }
     shaped
 }
@@ -184,7 +201,7 @@ fn oem_attributes(body: &str) -> BTreeMap<String, String> {
     let Some(line_regex) = OEM_LINE.as_ref() else { return attributes };
     let mut current: Option<String> = None;
     for line in body.lines() {
-        if let Some(captures) = line_regex.captures(line) {
+        if let Some(captures) = line_regex.captures(scanned(line)) {
             let key = captures.get(1).map_or("", |m| m.as_str()).to_lowercase();
             let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
             if OEM_KEYS.contains(&key.as_str()) {
@@ -207,48 +224,51 @@ fn oem_attributes(body: &str) -> BTreeMap<String, String> {
     attributes
 }
 
-/// Decodes the HTML entities monitors leave in mail (`&nbsp;` inside OEM keys, `&amp;`…).
-pub fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
+/// Decodes the HTML entities monitors leave in mail (`&nbsp;` inside OEM keys, `&amp;`…):
+/// named and numeric references ending in `;`; a no-break space becomes a plain one, so
+/// patterns' `\s` and the OEM keys see a space. Anything else after a `&` is kept as written.
+pub fn decode_entities(text: &str) -> Cow<'_, str> {
+    let decoded = html_escape::decode_html_entities(scanned(text));
+    if scanned(&decoded).contains('\u{a0}') { Cow::Owned(decoded.replace('\u{a0}', " ")) } else { decoded }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    &text[..text.floor_char_boundary(max)]
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary.
+fn truncate_at_char(text: &mut String, max: usize) {
+    let end = text.floor_char_boundary(max);
+    text.truncate(end);
+}
+
+/// Marks `text` as scanned by one pass and hands it back. In tests it adds the bytes to this
+/// thread's count ([`work::take`]); in a build it does nothing.
+pub(super) fn scanned(text: &str) -> &str {
+    #[cfg(test)]
+    work::add(text.len());
+    text
+}
+
+/// The bytes scanned by shaping and matching on this thread, counted only in tests: what the
+/// property test holds linear.
+#[cfg(test)]
+pub(super) mod work {
+    use std::cell::Cell;
+
+    thread_local! {
+        static SCANNED: Cell<usize> = const { Cell::new(0) };
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('&') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        let end = after.find(';').filter(|end| *end <= 10);
-        let decoded = end.and_then(|end| {
-            let entity = &after[..end];
-            let character = match entity {
-                "nbsp" => Some(' '),
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                _ => entity
-                    .strip_prefix("#x")
-                    .or_else(|| entity.strip_prefix("#X"))
-                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-                    .or_else(|| entity.strip_prefix('#').and_then(|decimal| decimal.parse().ok()))
-                    .and_then(char::from_u32),
-            };
-            character.map(|c| (c, end))
-        });
-        match decoded {
-            Some((character, end)) => {
-                out.push(if character == '\u{a0}' { ' ' } else { character });
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
+
+    pub fn add(bytes: usize) {
+        SCANNED.with(|count| count.set(count.get() + bytes));
     }
-    out.push_str(rest);
-    out
+
+    /// The bytes counted since the last call, and a fresh start.
+    pub fn take() -> usize {
+        SCANNED.with(|count| count.replace(0))
+    }
 }
 
 #[cfg(test)]
@@ -332,5 +352,46 @@ mod tests {
     #[test]
     fn entities() {
         assert_eq!(decode_entities("a&nbsp;b &amp; &#65;&#x42; &bogus"), "a b & AB &bogus");
+        assert_eq!(decode_entities("& a &#; &#x; &amp &lt;&gt;&quot;&apos;"), "& a &#; &#x; &amp <>\"'");
+    }
+
+    #[test]
+    fn the_text_is_cut_before_it_is_read() {
+        let body = format!("Target name=PRODDB\nMessage=Tablespace USERS is 97% full\n\n{}", "é& a\n".repeat(40_000));
+        let shaped = read(&raw("EM Event: Critical:PRODDB - full", &body));
+        assert!(shaped.text.len() <= MAX_MATCH_TEXT && shaped.text.len() > MAX_MATCH_TEXT - 8);
+        assert_eq!(shaped.attributes["message"], "Tablespace USERS is 97% full");
+        let long_subject = read(&raw(&"é".repeat(MAX_MATCH_TEXT), "body"));
+        assert!(long_subject.text.len() <= MAX_MATCH_TEXT && !long_subject.text.contains("body"));
+        // An entity that decodes longer than it is written cannot push the text past the cap.
+        let longer = read(&raw("x", &"&nGt;".repeat(MAX_MATCH_TEXT / 5)));
+        assert!(longer.text.len() <= MAX_MATCH_TEXT);
+    }
+
+    /// Passes over the shaped text in [`read`]: decoding and its no-break-space check (subject
+    /// and body), the OEM lines, the Nagios output, the clear prefix found and removed, the
+    /// message's clear prefix, and the subject's two patterns.
+    const SHAPING_PASSES: usize = 10;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+        /// Every pass reports the bytes it scans, call by call, so a pass run once per `&` or
+        /// per line over the rest of the text (the old decoder) counts its rescans. The work
+        /// stays within a fixed number of passes over the capped text, whatever the size.
+        #[test]
+        fn shaping_work_is_linear_and_capped((pieces, long_line, size) in crate::intake::html_text::tests::pieces()) {
+            let body = crate::intake::html_text::tests::hostile_body(&pieces, long_line, size);
+            let subject = "EM Event: Critical:PRODDB - CLEARED - & a &#";
+            work::take();
+            let shaped = read(&raw(subject, &body));
+            let work = work::take();
+            let read_bytes = (subject.len() + 1 + body.len()).min(MAX_MATCH_TEXT);
+            proptest::prop_assert!(shaped.text.len() <= MAX_MATCH_TEXT);
+            proptest::prop_assert!(
+                work <= SHAPING_PASSES * read_bytes,
+                "{work} bytes scanned for {read_bytes} bytes read ({} in the body)", body.len()
+            );
+        }
     }
 }

@@ -317,6 +317,33 @@ mod tests {
         store.insert_raw_alert(&raw).expect("stored").0
     }
 
+    /// Issue 6: 2.5 MB of `& a` lines once kept the intake busy for minutes (an entity decoder
+    /// rescanning the rest of the body at every `&`, before the cut). Now the message is stored,
+    /// judged as no reply, matched and its workflow opened within seconds, even in a debug build.
+    #[test]
+    fn a_body_of_megabytes_of_ampersands_is_taken_in_within_seconds() {
+        let (store, _) = testing::store();
+        let body = format!("Tablespace USERS is 97% full\n{}", "& a\n".repeat(640_000));
+        let raw = RawAlert::from_parts("ORA alert", &body, "2026-11-25T00:00:00.000Z".into());
+        let started = std::time::Instant::now();
+        let (id, _) = store.insert_raw_alert(&raw).expect("stored");
+        let taken = crate::pipeline::steps::take_in(
+            &store,
+            id,
+            &policies(),
+            &crate::config::Config::default(),
+            &crate::config::ApprovalsConfig::default(),
+        )
+        .expect("taken in");
+        let elapsed = started.elapsed();
+        let crate::pipeline::steps::Taken::Triaged(Triage::Created { alert_type, .. }) = &taken else {
+            panic!("expected a workflow, got {taken:?}")
+        };
+        assert_eq!(alert_type, "tablespace_full");
+        assert!(store.get_raw_alert(id).expect("stored").outcome.is_some(), "its outcome is stored");
+        assert!(elapsed < std::time::Duration::from_secs(5), "took {elapsed:?}");
+    }
+
     #[test]
     fn new_repeat_other_object_clear_and_unmatched() {
         let (store, clock) = testing::store();

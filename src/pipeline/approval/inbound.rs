@@ -16,6 +16,7 @@ use super::token;
 use super::{ApprovalError, DecisionOutcome, DecisionRequest, EMAIL_CHANNEL, Rule, decide, rejection_audit};
 use crate::config::ApprovalsConfig;
 use crate::domain::{PlanHash, WorkflowId};
+use crate::pipeline::shapes::MAX_MATCH_TEXT;
 use crate::store::alerts::RawAlertOutcome;
 use crate::store::approval_requests::ApprovalRequestRow;
 use crate::store::approvals::Decision;
@@ -36,7 +37,14 @@ pub fn looks_like_reply(raw: &RawAlertRow) -> bool {
     // Sentri's own mail (a notification naming `[WF:…]`, a request that bounced back) is no reply:
     // triage keeps it and marks it ignored.
     !reply::own_mail(&raw.headers)
-        && (reply::subject_workflow(&raw.subject).is_some() || !token::find_tokens(&raw.body).is_empty())
+        && (reply::subject_workflow(&raw.subject).is_some() || !token::find_tokens(reply_text(raw)).is_empty())
+}
+
+/// The part of a reply's body that is read: the author's line is at its top and the quoted
+/// request (with its token) right below, and a body of megabytes — or of thousands of token
+/// lines, each one a store lookup — must not hold up the intake.
+fn reply_text(raw: &RawAlertRow) -> &str {
+    &raw.body[..raw.body.floor_char_boundary(MAX_MATCH_TEXT)]
 }
 
 /// Handles the stored message `raw_alert_id` if it is a reply to an approval request and has
@@ -86,7 +94,7 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
     if let Some(header) = reply::auto_reply(&raw.headers) {
         return reject(None, Rule::AutoReply { header });
     }
-    let tokens = token::find_tokens(&raw.body);
+    let tokens = token::find_tokens(reply_text(raw));
     let mut requests: Vec<ApprovalRequestRow> = Vec::new();
     for found in &tokens {
         if let Some(request) = store.approval_request_by_token(&token::hash(found))? {
@@ -115,7 +123,7 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
         Some(request) => store.approval_request_text(request)?,
         None => None,
     };
-    let (decision, reason) = match reply::decision_line(&raw.body, request_text.as_deref()) {
+    let (decision, reason) = match reply::decision_line(reply_text(raw), request_text.as_deref()) {
         DecisionLine::Found { decision, reason } => (decision, reason),
         DecisionLine::NotADecision { line } => {
             let first_line = Some(line.chars().take(200).collect());

@@ -61,10 +61,15 @@ pub fn render(view: &RequestView<'_>) -> EmailContent {
     EmailContent { text: render_text(view), html: Some(render_html(view)) }
 }
 
-/// A value on one line: control characters (line breaks included) become spaces, and a value
-/// longer than `max` characters is cut with an ellipsis.
+/// A value on one line: control characters (line breaks included), the Unicode line and
+/// paragraph separators and the bidirectional overrides (which can make a line read as
+/// something else) become spaces, and a value longer than `max` characters is cut with an
+/// ellipsis.
 fn one_line(value: &str, max: usize) -> String {
-    let cleaned: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let breaks_layout = |c: char| {
+        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let cleaned: String = value.chars().map(|c| if breaks_layout(c) { ' ' } else { c }).collect();
     let cleaned = cleaned.trim();
     if cleaned.chars().count() > max {
         format!("{}…", cleaned.chars().take(max).collect::<String>())
@@ -363,6 +368,7 @@ mod tests {
     #[test]
     fn a_value_stays_on_one_line_and_is_cut_when_long() {
         assert_eq!(one_line("a\r\nb\tc", 100), "a  b c");
+        assert_eq!(one_line("a\u{2028}b\u{2029}c\u{202e}d\u{2067}e\u{85}f", 100), "a b c d e f");
         assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("  x  ", 3), "x");
     }

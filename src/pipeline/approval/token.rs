@@ -33,6 +33,7 @@ pub fn hash(token: &str) -> String {
 /// inside the quote; where it sits says nothing about who wrote it — the token and the sender do.
 pub fn find_tokens(body: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for line in body.lines() {
         let line = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace() || c == '\u{feff}');
         let Some(label) = line.get(..6) else { continue };
@@ -44,7 +45,7 @@ pub fn find_tokens(body: &str) -> Vec<String> {
         let ends_cleanly = value[candidate.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric());
         if candidate.len() == TOKEN_LEN && ends_cleanly {
             let token = candidate.to_ascii_lowercase();
-            if !found.contains(&token) {
+            if seen.insert(token.clone()) {
                 found.push(token);
             }
         }

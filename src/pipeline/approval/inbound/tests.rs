@@ -24,6 +24,12 @@ fn config(required: u32) -> ApprovalsConfig {
 
 /// A workflow awaiting approval with its request queued; returns it and the mailed token.
 fn requested(store: &Store, config: &ApprovalsConfig) -> (WorkflowRow, String) {
+    let (workflow, request) = requested_mail(store, config);
+    (workflow, token::find_tokens(&request.text).pop().unwrap())
+}
+
+/// A workflow awaiting approval with its request queued; returns it and the mailed request.
+fn requested_mail(store: &Store, config: &ApprovalsConfig) -> (WorkflowRow, EmailContent) {
     let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
     store.set_plan(&row.id, &crate::domain::testing::plan_with_steps(&["a"]), "engine").unwrap();
     for (from, to) in
@@ -32,14 +38,18 @@ fn requested(store: &Store, config: &ApprovalsConfig) -> (WorkflowRow, String) {
         store.transition(&row.id, from, to, "engine", "").unwrap();
     }
     assert_eq!(request::ensure_requested(store, config, &row.id).unwrap(), 1);
-    (store.get_workflow(&row.id).unwrap(), newest_token(store, &row.id))
+    (store.get_workflow(&row.id).unwrap(), newest_request(store, &row.id))
 }
 
 fn newest_token(store: &Store, workflow_id: &str) -> String {
+    token::find_tokens(&newest_request(store, workflow_id).text).pop().unwrap()
+}
+
+/// The newest request mailed for the workflow (claimed from the outbox, so asked once).
+fn newest_request(store: &Store, workflow_id: &str) -> EmailContent {
     let messages = store.claim_due_outbox(100, jiff::SignedDuration::from_secs(1)).unwrap();
     let message = messages.iter().rev().find(|m| m.workflow_id.as_deref() == Some(workflow_id)).unwrap();
-    let content: EmailContent = serde_json::from_str(&message.body).unwrap();
-    token::find_tokens(&content.text).pop().unwrap()
+    serde_json::from_str(&message.body).unwrap()
 }
 
 /// A Gmail-shaped reply: `first` above the attribution, the request quoted below with its token.
@@ -228,4 +238,80 @@ fn four_eyes_by_email_needs_two_distinct_approvers_and_reissues_the_spent_token(
     assert_eq!(second.outcome, DecisionOutcome::Decided { state: Approved });
     let approvers: Vec<String> = store.approvals(&workflow.id).unwrap().into_iter().map(|a| a.approver).collect();
     assert_eq!(approvers, ["alice@example.com", "bob@example.com"]);
+}
+
+/// An HTML-only reply (one text/html part) as a mail client writes it: a sample from
+/// tests/data/replies/ with the request's HTML body quoted where `{{request}}` stands.
+fn html_reply(sample: &str, from: &str, subject: &str, request: &EmailContent, token: &str) -> String {
+    let html = request.html.as_deref().expect("the request has an HTML part");
+    let body_start = html.find("<body").and_then(|at| html[at..].find('>').map(|end| at + end + 1)).unwrap();
+    let quoted = &html[body_start..html.rfind("</body>").unwrap()];
+    let html = sample
+        .replace("{{request}}", quoted)
+        .replace("{{token}}", token)
+        .replace("{{subject}}", &super::super::message::escape_html(subject));
+    format!(
+        "From: {from}\r\nTo: sentri@example.com\r\nSubject: Re: {subject}\r\nMessage-ID: <{}@mail.example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{html}",
+        uuid::Uuid::new_v4()
+    )
+}
+
+/// The sample replies, each with its author's decision line and the reason it gives.
+const HTML_REPLIES: [(&str, &str, &str, &str); 3] = [
+    (
+        "outlook",
+        include_str!("../../../../tests/data/replies/outlook.html"),
+        "APPROVED &#8211;",
+        "extend it in tonight\u{2019}s change window",
+    ),
+    ("gmail", include_str!("../../../../tests/data/replies/gmail.html"), "<div>APPROVED</div>", ""),
+    ("apple_mail", include_str!("../../../../tests/data/replies/apple_mail.html"), "Approved, go ahead", "go ahead"),
+];
+
+#[test]
+fn html_only_replies_from_outlook_gmail_and_apple_mail_approve() {
+    for (client, sample, _, reason) in HTML_REPLIES {
+        let (store, _) = testing::store();
+        let config = config(1);
+        let (workflow, request) = requested_mail(&store, &config);
+        let token = token::find_tokens(&request.text).pop().unwrap();
+        let subject = super::super::message::subject(&workflow);
+        let message = html_reply(sample, "Alice <alice@example.com>", &subject, &request, &token);
+        let handled = handle(&store, &config, &message).expect("recognised as a reply");
+        assert_eq!(handled.outcome, DecisionOutcome::Decided { state: Approved }, "{client}");
+        let approval = &store.approvals(&workflow.id).unwrap()[0];
+        assert_eq!((approval.approver.as_str(), approval.reason.as_str()), ("alice@example.com", reason), "{client}");
+    }
+}
+
+#[test]
+fn an_html_reply_without_the_authors_decision_decides_nothing() {
+    // The quoted request says APPROVED too ("Reply … with APPROVED or DENIED"): only the
+    // author's own first line counts, in HTML as in text.
+    for (client, sample, decision, _) in HTML_REPLIES {
+        let (store, _) = testing::store();
+        let config = config(1);
+        let (workflow, request) = requested_mail(&store, &config);
+        let token = token::find_tokens(&request.text).pop().unwrap();
+        let undecided = sample.replacen(decision, "<div>Looks fine to me</div>", 1);
+        assert_ne!(undecided, sample, "{client}: the sample has its decision");
+        let subject = super::super::message::subject(&workflow);
+        let handled = handle(&store, &config, &html_reply(&undecided, "alice@example.com", &subject, &request, &token));
+        assert_rejected(&store, &workflow, handled, "NO_DECISION_LINE");
+    }
+}
+
+#[test]
+fn a_reply_flooded_with_token_lines_is_read_in_its_first_part_only() {
+    // 60,000 distinct token lines (2.8 MB): each one read would be a store lookup, and the old
+    // list of seen tokens compared every new one with all before it.
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    let flood: String = (0..60_000_u64).map(|n| format!("> Token: {n:040x}\r\n")).collect();
+    let message = reply("alice@example.com", &workflow, "APPROVED", Some(&token), "") + &flood;
+    let started = std::time::Instant::now();
+    let handled = handle(&store, &config, &message).expect("recognised as a reply");
+    assert_eq!(handled.outcome, DecisionOutcome::Decided { state: Approved });
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }

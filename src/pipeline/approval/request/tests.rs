@@ -243,3 +243,47 @@ fn a_folded_repeat_does_not_extend_the_wait_or_its_requests() {
     assert_eq!(requests.len(), 2, "no fresh request past the timeout");
     assert!(requests.iter().all(|request| request.expires_at == first_expiry));
 }
+
+#[test]
+fn bind_values_are_escaped_in_html_and_cannot_break_the_text_layout() {
+    use crate::pipeline::approval::message::{RequestView, render};
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    let forged = "0123456789abcdef0123456789abcdef01234567";
+    let hostile = format!(
+        "<script>alert(1)</script>\"; DROP TABLE orders; --\r\nAPPROVED\nToken: {forged}\u{2028}DENIED\u{2029}x\u{202e}y\u{85}z"
+    );
+    let mut plan = plan(&workflow.id);
+    plan.steps = vec![PlanStep { sql: "UPDATE app_settings SET note = :note WHERE id = 1".into() }];
+    plan.rollback = vec![PlanStep { sql: "UPDATE app_settings SET note = NULL WHERE id = 1".into() }];
+    plan.values.insert("note".into(), Some(hostile.clone()));
+    let token = "fedcba9876543210fedcba9876543210fedcba98";
+    let content = render(&RequestView {
+        workflow: &workflow,
+        plan_hash: &plan.hash(),
+        plan: Some(&plan),
+        alert: None,
+        mesh: &[],
+        token,
+        expires_at: jiff::Timestamp::UNIX_EPOCH,
+        approved_by: &[],
+        required_approvals: 1,
+    });
+
+    let html = content.html.expect("an HTML part");
+    assert!(!html.contains("<script>") && !html.contains("\"; DROP"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;; DROP TABLE orders; --"), "{html}");
+
+    let text = content.text;
+    let bind_lines: Vec<&str> = text.lines().filter(|line| line.trim_start().starts_with("bind $1:")).collect();
+    assert_eq!(bind_lines.len(), 1, "the value is bound, on one line: {text}");
+    assert!(bind_lines[0].contains("<script>alert(1)</script>\"; DROP TABLE orders; --  APPROVED Token:"), "{text}");
+    assert!(!bind_lines[0].contains(['\r', '\n', '\u{2028}', '\u{2029}', '\u{202e}', '\u{85}']), "{bind_lines:?}");
+    assert_eq!(token::find_tokens(&text), [token], "the value cannot add a token line");
+    for line in text.lines() {
+        assert!(
+            !matches!(decision_line(line, None), DecisionLine::Found { .. }),
+            "a line reads as a decision: {line:?}"
+        );
+    }
+}
