@@ -52,7 +52,7 @@ impl Setup {
         let binary = assert_cmd::cargo::cargo_bin("sentri");
         format!(
             "env NO_COLOR=1 TERM=xterm-256color USER=hangup-test SENTRI_HOME={home} TMPDIR={tmp} {binary} {args}; \
-             echo \"exit=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 60",
+             echo \"exit=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; echo reported; sleep 60",
             home = quoted(&self.dir.path().join("home")),
             tmp = quoted(&self.dir.path().join("tmp")),
             binary = quoted(&binary),
@@ -164,7 +164,7 @@ fn sigterm_ends_them_within_two_seconds_with_the_terminal_restored() {
         let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
         assert!(status.success());
         assert_gone_within(pid, Instant::now(), &format!("sentri {} after SIGTERM", subject.args));
-        let screen = tmux.wait_for("the shell's report after the console", |screen| screen.contains("exit="));
+        let screen = tmux.wait_for("the shell's report after the console", |screen| screen.contains("reported"));
         assert!(screen.contains("exit=0"), "sentri {} exits 0 on SIGTERM:\n{screen}", subject.args);
         assert_eq!(tmux.display("#{alternate_on}"), "0", "back on the normal screen:\n{screen}");
         let settings: Vec<&str> = screen.lines().map(str::trim).collect();
