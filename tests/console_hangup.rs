@@ -67,7 +67,8 @@ impl Setup {
             screen.contains(subject.first_screen)
         });
         let shell: u32 = tmux.display("#{pane_pid}").parse().expect("pane pid");
-        let pid = child_named(shell, "sentri").unwrap_or_else(|| panic!("no sentri process under the pane's shell {shell}"));
+        let pid =
+            child_named(shell, "sentri").unwrap_or_else(|| panic!("no sentri process under the pane's shell {shell}"));
         (tmux, pid)
     }
 }
@@ -117,7 +118,10 @@ fn gone(pid: u32) -> bool {
 fn assert_gone_within(pid: u32, since: Instant, what: &str) -> Duration {
     while !gone(pid) {
         let cpu = Stat::read(pid).map(|stat| stat.cpu_ticks);
-        assert!(since.elapsed() < GONE_WITHIN, "{what}: pid {pid} still running after {GONE_WITHIN:?} (cpu ticks {cpu:?})");
+        assert!(
+            since.elapsed() < GONE_WITHIN,
+            "{what}: pid {pid} still running after {GONE_WITHIN:?} (cpu ticks {cpu:?})"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     since.elapsed()
@@ -132,7 +136,9 @@ fn skip_without_tmux() -> bool {
     if tmux::installed() {
         return false;
     }
-    eprintln!("\n\n*** SKIPPED: tmux is not installed; tests/console_hangup.rs needs it (CI installs it in .ci/run) ***\n\n");
+    eprintln!(
+        "\n\n*** SKIPPED: tmux is not installed; tests/console_hangup.rs needs it (CI installs it in .ci/run) ***\n\n"
+    );
     true
 }
 

@@ -73,13 +73,15 @@ fn wake_for(signal: i32) -> Wake {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    // Imports inside the test: the console bench includes this file without a test harness,
+    // which drops the test and would leave a module-level import unused.
 
     #[test]
     fn a_hangup_means_the_terminal_is_gone_and_sigterm_means_stop() {
-        assert!(matches!(wake_for(SIGHUP), Wake::TerminalGone(_)));
-        assert_eq!(wake_for(SIGTERM), Wake::Stop("SIGTERM"));
-        assert_eq!(wake_for(SIGINT), Wake::Stop("SIGINT"));
-        assert_eq!(wake_for(SIGWINCH), Wake::Resize);
+        use super::Wake;
+        assert!(matches!(super::wake_for(super::SIGHUP), Wake::TerminalGone(_)));
+        assert_eq!(super::wake_for(super::SIGTERM), Wake::Stop("SIGTERM"));
+        assert_eq!(super::wake_for(super::SIGINT), Wake::Stop("SIGINT"));
+        assert_eq!(super::wake_for(super::SIGWINCH), Wake::Resize);
     }
 }
