@@ -9,96 +9,17 @@
 //! The waits poll `tmux capture-pane` up to a generous limit that only guards against a hang;
 //! nothing here measures speed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::postgres;
+use common::tmux::{self, Tmux, quoted};
 
 /// How long one thing may take to show on screen before the test gives up (a hang guard).
 const PATIENCE: Duration = Duration::from_secs(300);
-
-/// A tmux server of the test's own (its socket in the test's temp folder) holding one session;
-/// killed on drop, whether the test passed or panicked.
-struct Tmux {
-    socket: PathBuf,
-    session: String,
-}
-
-impl Tmux {
-    /// Starts `command` in a detached 160x48 session.
-    fn start(socket: PathBuf, command: &str) -> Tmux {
-        let session = format!("sentri-demo-{}", std::process::id());
-        let status = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args(["new-session", "-d", "-x", "160", "-y", "48", "-s", &session, command])
-            .status()
-            .expect("tmux new-session");
-        assert!(status.success(), "tmux new-session failed: {status}");
-        Tmux { socket, session }
-    }
-
-    fn tmux(&self) -> Command {
-        let mut command = Command::new("tmux");
-        command.arg("-S").arg(&self.socket);
-        command
-    }
-
-    /// The screen as text (no colours).
-    fn screen(&self) -> String {
-        let output = self.tmux().args(["capture-pane", "-p", "-t", &self.session]).output().expect("capture-pane");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// Keys as tmux names them (`Enter`, `Escape`) or single characters.
-    fn keys(&self, keys: &[&str]) {
-        let status = self.tmux().args(["send-keys", "-t", &self.session]).args(keys).status().expect("send-keys");
-        assert!(status.success(), "send-keys {keys:?}");
-    }
-
-    /// Text typed literally.
-    fn type_text(&self, text: &str) {
-        let status = self.tmux().args(["send-keys", "-l", "-t", &self.session, text]).status().expect("send-keys");
-        assert!(status.success(), "send-keys -l {text:?}");
-    }
-
-    fn alive(&self) -> bool {
-        self.tmux().args(["has-session", "-t", &self.session]).output().is_ok_and(|output| output.status.success())
-    }
-
-    /// Polls the screen until `ready` holds; returns that screen. Panics with the last screen
-    /// when it never does.
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "never saw {what}; the screen was:\n{screen}");
-            assert!(self.alive(), "the demo ended before {what}; the last screen was:\n{screen}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux().arg("kill-server").output();
-    }
-}
-
-fn tmux_installed() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|output| output.status.success())
-}
-
-/// Single-quotes a path for the shell line tmux runs.
-fn quoted(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
-}
 
 /// The workflows pane's rows: the left column's lines that start with a workflow's short id.
 fn workflow_rows(screen: &str) -> Vec<String> {
@@ -149,7 +70,7 @@ fn header(screen: &str) -> &str {
 
 #[test]
 fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval_in_it() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         eprintln!(
             "\n\n*** SKIPPED: tmux is not installed; tests/demo_tmux.rs needs it (CI installs it in .ci/run) ***\n\n"
         );
@@ -162,7 +83,7 @@ fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval
     let env =
         [("SENTRI_HOME", dir.path().join("no-home-here").display().to_string()), ("TMPDIR", tmp.display().to_string())];
     let command = demo_line(&env, "", &exit_file);
-    let tmux = Tmux::start(dir.path().join("tmux.sock"), &command);
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), &command, PATIENCE);
 
     // The console is up, says SIMULATED, and tells the user what to do.
     let screen = tmux.wait_for("the console with its first hint", |screen| screen.contains("A PROD fix waits for you"));
@@ -225,7 +146,7 @@ fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_db_on_a_terminal_the_console_says_live_and_the_real_database_changes() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         eprintln!(
             "\n\n*** SKIPPED: tmux is not installed; tests/demo_tmux.rs needs it (CI installs it in .ci/run) ***\n\n"
         );
@@ -260,7 +181,7 @@ async fn with_db_on_a_terminal_the_console_says_live_and_the_real_database_chang
         ("TMPDIR", tmp.display().to_string()),
         ("SENTRI_DB_APP_PASSWORD", postgres::SUPERUSER_PASSWORD.to_owned()),
     ];
-    let tmux = Tmux::start(dir.path().join("tmux.sock"), &demo_line(&env, "--db app", &exit_file));
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), &demo_line(&env, "--db app", &exit_file), PATIENCE);
 
     let screen = tmux.wait_for("the pg_sequence_exhaustion fix COMPLETED", |screen| {
         workflow_rows(screen).iter().any(|row| row.contains("pg_sequence_exhaustion") && row.contains("COMPLETED"))

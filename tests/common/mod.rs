@@ -10,3 +10,4 @@ pub mod http;
 pub mod postgres;
 pub mod process;
 pub mod smtp;
+pub mod tmux;

@@ -40,6 +40,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     let lock = match home.lock_engine() {
         Ok(lock) => lock,
         Err(LockError::Held { holder, .. }) => {
+            // Attached: nothing of the engine's runs here, so every ending is simply the end.
             console::run(ConsoleSource {
                 store,
                 engine: None,
@@ -69,8 +70,16 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         approver,
         approvals,
     });
-    eprintln!("Stopping the engine: the current step finishes first…");
-    runtime.block_on(engine.shutdown());
+    // An error leaves the terminal there (restored): the engine may finish its step.
+    let ending = result.as_ref().map_or(console::Ending::Quit, Clone::clone);
+    if !ending.in_a_hurry() {
+        eprintln!("Stopping the engine: the current step finishes first…");
+    }
+    runtime.block_on(console::stop_engine(&engine, &ending));
+    if ending.in_a_hurry() {
+        // A step still on the blocking pool is not waited for: recovery takes it up next time.
+        runtime.shutdown_timeout(console::STOPPED_ENGINE_LIMIT / 4);
+    }
     drop(lock);
     result?;
     Ok(ExitCode::SUCCESS)

@@ -2,34 +2,43 @@
 //! the audit trail, where a DBA approves, denies or resolves.
 //!
 //! [`app`] is the state and what keys do to it (no terminal); [`view`] and [`panes`] draw it;
-//! [`refresh`] keeps it in step with the store; [`decide`] records decisions; [`run`] owns the
-//! terminal. The console talks to the store, and to an in-process engine ([`EngineHandle`]) when there is one
+//! [`refresh`] keeps it in step with the store; [`decide`] records decisions; [`terminal`] owns
+//! the terminal, [`input`] reads it and [`signals`] hears SIGHUP/SIGTERM, all waking [`run`]'s
+//! loop through one channel of [`wake::Wake`]s. The console never outlives its terminal, and
+//! redraws only when what it shows changed. The console talks to the store, and to an in-process engine ([`EngineHandle`]) when there is one
 //! (`sentri console` without a daemon, or the demo) — never to a database under care.
 
 pub mod app;
 pub mod decide;
+pub mod input;
 pub mod model;
 pub mod panes;
 pub mod plan_text;
 pub mod refresh;
+pub mod signals;
+pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod wake;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ratatui::crossterm::event::{self, Event};
 use sentri::config::ApprovalsConfig;
 use sentri::engine::EngineHandle;
 use sentri::store::Store;
 use tokio::sync::broadcast::error::TryRecvError;
 
 use app::{App, Command};
+use input::Input;
 use model::{DatabaseStatus, EngineState, Model, Status};
 use refresh::Refresher;
+use signals::SignalWatch;
+use terminal::Screen;
 use theme::Theme;
+use wake::Wake;
 
 /// An engine running in this process, and the runtime it runs on.
 pub struct EngineLink {
@@ -56,10 +65,33 @@ pub struct ConsoleSource {
     pub approvals: ApprovalsConfig,
 }
 
-/// How often the store is asked whether anything changed.
+/// How often the store is asked whether anything changed (a daemon in another process, or
+/// `sentri approve` in another shell, writes it without telling this one).
 const REFRESH_EVERY: Duration = Duration::from_millis(250);
 /// How often ages and the daemon's liveness are looked at again.
 const CLOCK_EVERY: Duration = Duration::from_secs(1);
+/// How long an engine in this process is given to stop when the console was stopped (signal,
+/// terminal gone) rather than quit: the whole way out must take under 2 s. What is still
+/// running then is recovered at the next start, as after a crash.
+pub const STOPPED_ENGINE_LIMIT: Duration = Duration::from_millis(1500);
+
+/// How the console ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The DBA quit: the terminal is there, and an engine may finish its current step.
+    Quit,
+    /// SIGTERM or SIGINT: the terminal was restored; stop quickly.
+    Stopped(&'static str),
+    /// The terminal went away: nobody is watching; stop quickly and print nothing.
+    TerminalGone(String),
+}
+
+impl Ending {
+    /// Whether the process should be gone within moments (not wait for a step to finish).
+    pub fn in_a_hurry(&self) -> bool {
+        !matches!(self, Ending::Quit)
+    }
+}
 
 /// Builds the initial state from `source`: everything loaded once.
 pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow::Result<App> {
@@ -73,16 +105,17 @@ pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow:
     Ok(app)
 }
 
-/// Runs the console until the DBA quits or SIGTERM/SIGHUP arrives. Call it from a plain thread
-/// (e.g. `main`), not from inside the engine's runtime: it blocks on the keyboard. The terminal is restored on
-/// every way out: a normal return, an error, a signal, and a panic (ratatui's panic hook).
-pub fn run(source: ConsoleSource) -> anyhow::Result<()> {
+/// Runs the console until the DBA quits, SIGTERM/SIGINT arrives, or the terminal goes away
+/// (SIGHUP, end of input, a read error). Call it from a plain thread (e.g. `main`), not from
+/// inside the engine's runtime: it blocks on its wake-up channel. The terminal is restored on
+/// every way out but the last, where there is none to restore.
+pub fn run(source: ConsoleSource) -> anyhow::Result<Ending> {
     run_with_message(source, None)
 }
 
 /// [`run`], with a first message on the bottom line (e.g. the demo's "what to do now") that
 /// stays until a decision or Esc replaces it.
-pub fn run_with_message(source: ConsoleSource, message: Option<String>) -> anyhow::Result<()> {
+pub fn run_with_message(source: ConsoleSource, message: Option<String>) -> anyhow::Result<Ending> {
     ensure_terminal()?;
     let theme = Theme::from_env();
     let mut refresher = Refresher::new(Arc::clone(&source.store));
@@ -90,17 +123,32 @@ pub fn run_with_message(source: ConsoleSource, message: Option<String>) -> anyho
     if let Some(message) = message {
         app.flash(message, false);
     }
-    let stop = watch_signals();
-    let mut terminal = match ratatui::try_init() {
-        Ok(terminal) => terminal,
-        Err(error) => {
-            ratatui::restore();
-            return Err(error).context("setting up the terminal");
-        }
-    };
-    let result = event_loop(&mut terminal, &source, &theme, &mut refresher, &mut app, &stop);
-    ratatui::restore();
-    result
+    let (wakes, woken) = mpsc::channel();
+    let _signals = SignalWatch::start(wakes.clone()).context("listening for SIGTERM and SIGHUP")?;
+    let forwarder = source
+        .engine
+        .as_ref()
+        .map(|link| link.runtime.spawn(wake::forward_engine_events(link.engine.subscribe(), wakes.clone())));
+    let mut screen = Screen::open()?;
+    let input = Input::start(wakes).context("reading the terminal")?;
+    let ending = event_loop(&mut screen, &source, &theme, &mut refresher, &mut app, &woken);
+    // The reader first, so nothing reads the terminal once it is handed back.
+    drop(input);
+    drop(screen);
+    if let Some(forwarder) = forwarder {
+        forwarder.abort();
+    }
+    ending
+}
+
+/// Stops an engine running in this process after its console ended: all the time it needs
+/// after a quit, [`STOPPED_ENGINE_LIMIT`] when the console was stopped or lost its terminal.
+pub async fn stop_engine(engine: &EngineHandle, ending: &Ending) {
+    if !ending.in_a_hurry() {
+        engine.shutdown().await;
+    } else if tokio::time::timeout(STOPPED_ENGINE_LIMIT, engine.shutdown()).await.is_err() {
+        tracing::warn!(?ending, "the engine did not stop in time; what was running is recovered at the next start");
+    }
 }
 
 /// The console needs a terminal on both ends; piped or under a service manager it refuses with
@@ -115,45 +163,66 @@ pub fn ensure_terminal() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sleeps until something wakes it — a key, a resize, the engine, a signal, the terminal's end
+/// — or until the store or the clock is due; redraws only when what it shows changed.
 fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+    screen: &mut Screen,
     source: &ConsoleSource,
     theme: &Theme,
     refresher: &mut Refresher,
     app: &mut App,
-    stop: &AtomicBool,
-) -> anyhow::Result<()> {
-    let mut events = source.engine.as_ref().map(|link| link.engine.subscribe());
+    woken: &Receiver<Wake>,
+) -> anyhow::Result<Ending> {
     let mut dirty = true;
-    let mut last_refresh = Instant::now();
-    let mut last_clock = Instant::now();
+    let mut next_refresh = Instant::now() + REFRESH_EVERY;
+    let mut next_clock = Instant::now() + CLOCK_EVERY;
     loop {
         if dirty {
-            terminal.draw(|frame| view::draw(app, theme, frame)).context("drawing")?;
+            if let Err(error) = screen.draw(app, theme) {
+                screen.lost();
+                return Ok(Ending::TerminalGone(format!("drawing failed: {error}")));
+            }
             dirty = false;
         }
-        if app.should_quit || stop.load(Ordering::SeqCst) {
-            return Ok(());
+        if app.should_quit {
+            return Ok(Ending::Quit);
         }
-        if event::poll(REFRESH_EVERY).context("reading the keyboard")? {
-            match event::read().context("reading the keyboard")? {
-                Event::Key(key) => {
+        let first = match woken.recv_timeout(next_refresh.min(next_clock).saturating_duration_since(Instant::now())) {
+            Ok(wake) => Some(wake),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                screen.lost();
+                return Ok(Ending::TerminalGone("the console's inputs closed".into()));
+            }
+        };
+        let mut look_now = false;
+        for wake in first.into_iter().chain(woken.try_iter()) {
+            match wake {
+                Wake::Key(key) => {
                     if let Some(command) = app.handle_key(key) {
                         carry_out(source, app, &command);
-                        last_refresh -= REFRESH_EVERY;
+                        look_now = true;
                     }
                     if let Err(error) = refresher.refresh_detail(app) {
                         app.flash(format!("Reading the store failed: {error}"), true);
                     }
                     dirty = true;
+                    if app.should_quit {
+                        break;
+                    }
                 }
-                Event::Resize(..) => dirty = true,
-                _ => {}
+                Wake::Resize => dirty = true,
+                Wake::EngineSpoke => look_now = true,
+                Wake::TerminalGone(why) => {
+                    screen.lost();
+                    return Ok(Ending::TerminalGone(why));
+                }
+                Wake::Stop(signal) => return Ok(Ending::Stopped(signal)),
             }
         }
-        let engine_spoke = events.as_mut().is_some_and(engine_spoke);
-        if engine_spoke || last_refresh.elapsed() >= REFRESH_EVERY {
-            last_refresh = Instant::now();
+        let now = Instant::now();
+        if look_now || now >= next_refresh {
+            next_refresh = now + REFRESH_EVERY;
             match refresher.refresh(app) {
                 Ok(changed) => dirty |= changed,
                 Err(error) => {
@@ -162,12 +231,13 @@ fn event_loop(
                 }
             }
         }
-        if last_clock.elapsed() >= CLOCK_EVERY {
-            last_clock = Instant::now();
+        if now >= next_clock {
+            next_clock = now + CLOCK_EVERY;
             // The store's clock: the demo's starts on a fixed day, and ages follow it.
+            let was = (app.model.now.as_second(), app.model.status.engine.clone());
             app.set_now(source.store.now());
             check_daemon(app);
-            dirty = true;
+            dirty |= was != (app.model.now.as_second(), app.model.status.engine.clone());
         }
     }
 }
@@ -211,29 +281,4 @@ fn check_daemon(app: &mut App) {
     {
         app.model.status.engine = EngineState::Stopped { why: format!("daemon pid {pid} exited") };
     }
-}
-
-/// Sets the returned flag on SIGTERM or SIGHUP (an SSH session that drops), so the loop ends
-/// and restores the terminal instead of the process dying in raw mode.
-fn watch_signals() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let spawned = std::thread::Builder::new().name("console-signals".into()).spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        runtime.block_on(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = hangup.recv() => {}
-            }
-            flag.store(true, Ordering::SeqCst);
-        });
-    });
-    if let Err(error) = spawned {
-        tracing::warn!(%error, "cannot watch for SIGTERM/SIGHUP");
-    }
-    stop
 }

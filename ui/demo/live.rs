@@ -49,11 +49,19 @@ pub fn run(demo: LiveDemo) -> anyhow::Result<()> {
     let shown = console::run_with_message(source, Some(message));
     feeder.abort();
     let fed = runtime.block_on(feeder);
-    eprintln!("Stopping the demo's engine: the current step finishes first…");
-    match Arc::try_unwrap(session) {
-        Ok(session) => runtime.block_on(session.stop()),
-        // Something still holds the session: its home goes when the last holder does.
-        Err(_) => tracing::warn!("the demo session was still shared at exit"),
+    // An error leaves the terminal there (restored): the engine may finish its step.
+    let ending = shown.as_ref().map_or(console::Ending::Quit, Clone::clone);
+    if !ending.in_a_hurry() {
+        eprintln!("Stopping the demo's engine: the current step finishes first…");
+    }
+    runtime.block_on(console::stop_engine(&session.engine, &ending));
+    // Dropping the last holder of the session removes the demo's home.
+    if Arc::try_unwrap(session).is_err() {
+        tracing::warn!("the demo session was still shared at exit: its home goes with the last holder");
+    }
+    if ending.in_a_hurry() {
+        // A step still on the blocking pool is not waited for; the home is gone already.
+        runtime.shutdown_timeout(console::STOPPED_ENGINE_LIMIT / 4);
     }
     shown?;
     match fed {
