@@ -112,7 +112,10 @@ fn the_demo_on_a_terminal_opens_the_console_and_the_prod_fix_runs_after_approval
     tmux.keys(&["Enter"]);
     tmux.wait_for("the workflows filtered to PROD-DB-03", |screen| screen.contains("Workflows 1/"));
     tmux.keys(&["a"]);
-    let dialog = tmux.wait_for("the approval dialog", |screen| screen.contains("Approve plan"));
+    // Waits for the whole dialog: a capture can land between two writes of one frame.
+    let dialog = tmux.wait_for("the approval dialog with its plan", |screen| {
+        screen.contains("Approve plan") && screen.contains("IMMEDIATE")
+    });
     assert!(header(&dialog).contains("SIMULATED"), "the dialog screen says SIMULATED too:\n{dialog}");
     assert!(dialog.contains(&format!("Approve {id} session_blocker on PROD-DB-03 (PROD)")), "{dialog}");
     assert!(dialog.contains("plan hash"), "{dialog}");
