@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::policy::alert::Risk;
 use crate::targets::DbKind;
+use crate::targets::resolve::ResolvedIdentifier;
 use crate::targets::sql::IdentifierKind;
 
 /// Where a plan came from. The Safety Mesh runs on every plan whatever its source.
@@ -24,7 +25,7 @@ pub enum PlanSource {
 }
 
 /// One SQL statement of a plan, as the policy wrote it (placeholders unfilled). Filling happens
-/// at execution time, on the target, so identifiers are confirmed in the dictionary then.
+/// at execution time, on the target, from the plan's values and its resolved identifiers.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlanStep {
     pub sql: String,
@@ -66,6 +67,14 @@ pub struct Plan {
     /// its hash: a policy edited after an approval cannot change whether a rollback happens.
     #[serde(default)]
     pub proof: ProofSpec,
+    /// The object each spliced identifier names, resolved once in the dictionary when the plan
+    /// was made (by placeholder, lower case). Every step, the capture, the validation and the
+    /// rollback use this resolution and nothing looks a name up again, so the fix and its
+    /// rollback act on the same object; being in the plan, it is covered by the hash. Empty in
+    /// a plan stored before resolutions existed (and then left out of the JSON, so that plan
+    /// still hashes as it was approved): such a plan is refused, never looked up again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved: BTreeMap<String, ResolvedIdentifier>,
 }
 
 /// How the executor proves a fix: the success criteria over the validation query, or, without
@@ -122,6 +131,7 @@ mod tests {
             source: PlanSource::Template,
             rationale: "the policy's template fix".into(),
             proof: ProofSpec::default(),
+            resolved: BTreeMap::new(),
         }
     }
 
@@ -138,6 +148,33 @@ mod tests {
         let mut other_proof = sample();
         other_proof.proof.success_criteria.push("used_pct < 90".into());
         assert_ne!(plan.hash(), other_proof.hash(), "what proves the fix is part of what is approved");
+    }
+
+    #[test]
+    fn the_hash_covers_the_resolution_and_an_older_plan_without_one_still_loads() {
+        let users =
+            |name: &str| ResolvedIdentifier { kind: IdentifierKind::Tablespace, schema: None, name: name.into() };
+        let mut resolved = sample();
+        resolved.resolved.insert("tablespace_name".into(), users("USERS"));
+        assert_ne!(resolved.hash(), sample().hash(), "resolving is a change to the plan");
+        let mut other = sample();
+        other.resolved.insert("tablespace_name".into(), users("users"));
+        assert_ne!(resolved.hash(), other.hash(), "another object is another plan");
+        let mut moved = sample();
+        moved.resolved.insert(
+            "tablespace_name".into(),
+            ResolvedIdentifier { kind: IdentifierKind::Tablespace, schema: Some("x".into()), name: "USERS".into() },
+        );
+        assert_ne!(resolved.hash(), moved.hash(), "the schema is part of the identity");
+
+        let mut older = serde_json::to_value(sample()).expect("json");
+        assert!(older.get("resolved").is_none(), "an empty resolution is left out, as in older plans");
+        older.as_object_mut().map(|fields| fields.remove("resolved"));
+        let loaded: Plan = serde_json::from_value(older).expect("an older stored plan loads");
+        assert!(loaded.resolved.is_empty());
+        assert_eq!(loaded.hash(), sample().hash(), "and hashes as it was stored");
+        let read_back: Plan = serde_json::from_value(serde_json::to_value(&resolved).expect("json")).expect("plan");
+        assert_eq!(read_back.hash(), resolved.hash());
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn plan(workflow_id: &str) -> Plan {
         source: PlanSource::Template,
         rationale: "the policy's template fix".into(),
         proof: crate::pipeline::plan::ProofSpec::default(),
+        resolved: BTreeMap::new(),
     }
 }
 
