@@ -280,7 +280,9 @@ fn lock_keys_name_the_resource() {
 
 #[test]
 fn lock_keys_are_the_resolved_identity_not_the_raw_value() {
+    use crate::targets::DbKind;
     use crate::targets::resolve::ResolvedIdentifier;
+    use crate::targets::sql::IdentifierKind;
     let sequence = |values: &str, resolved: Option<(&str, &str)>| {
         let mut fix = plan("DEV");
         fix.engine = DbKind::Postgres;

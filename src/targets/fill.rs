@@ -80,6 +80,16 @@ pub fn fill(
             cursor = object.span.end;
             continue;
         }
+        let declared = identifiers.get(&name).copied();
+        if !kind.takes_binds() && !placeholder.as_literal && declared.is_some_and(resolve::is_resolved) {
+            // A database object is written from its resolution alone.
+            let object_kind = declared.unwrap_or(IdentifierKind::Table);
+            if value.is_none_or(Option::is_none) && !resolved.contains_key(&name) {
+                return Err(FillError::MissingValue { name });
+            }
+            out.push_str(&resolved_text(resolved, &name, object_kind)?);
+            continue;
+        }
         let Some(value) = value else {
             return Err(FillError::MissingValue { name });
         };
@@ -112,12 +122,6 @@ pub fn fill(
                     }
                     Dialect::Postgres => out.push_str(&format!("${}", index + 1)),
                 }
-            }
-            (false, Some(identifier_kind)) if resolve::is_resolved(*identifier_kind) => {
-                if value.is_none() && !resolved.contains_key(&name) {
-                    return Err(FillError::MissingValue { name });
-                }
-                out.push_str(&resolved_text(resolved, &name, *identifier_kind)?);
             }
             (false, Some(identifier_kind)) => {
                 let Some(text) = value else { return Err(FillError::MissingValue { name }) };
@@ -342,6 +346,7 @@ mod tests {
             Dialect::Oracle,
             &known,
             &BTreeMap::new(),
+            &Resolved::new(),
         )
         .expect("fills");
         assert_eq!(filled.binds, [("sid".to_owned(), None)]);
@@ -359,6 +364,7 @@ mod tests {
             Dialect::Oracle,
             &values(&[("session", "123,4567,@2")]),
             &declared,
+            &Resolved::new(),
         )
         .expect("fills");
         assert_eq!(filled.sql, "ALTER SYSTEM KILL SESSION '123,4567,@2' IMMEDIATE");
