@@ -3,6 +3,8 @@
 //! rolls back automatically when the proof fails.
 //!
 //! It accepts only a [`Cleared`] plan: the Safety Mesh's verdict is a property of the type.
+//! Every statement names the objects the plan resolved when it was made ([`Plan::resolved`]);
+//! a plan without a resolution for an object it writes is refused before anything runs.
 //! Every outcome says plainly what changed: a forward step that failed before anything changed
 //! is FAILED with no rollback run; a rollback that failed is FAILED and must be escalated.
 
@@ -14,7 +16,7 @@ use crate::pipeline::plan::Plan;
 use crate::pipeline::verify;
 use crate::policy::condition::{self, Scope};
 use crate::safety::Cleared;
-use crate::targets::{Target, Values};
+use crate::targets::{Target, Values, resolve};
 
 pub use crate::domain::{ExecutionOutcome, ExecutionReport, StepRecord};
 
@@ -27,7 +29,8 @@ pub use crate::domain::{ExecutionOutcome, ExecutionReport, StepRecord};
 pub async fn execute(target: &Target, cleared: &Cleared, expected_hash: &str) -> ExecutionReport {
     let started = Instant::now();
     let plan = cleared.plan();
-    let mut values = plan.values.clone();
+    // Queries bind the very objects the steps write: the plan's resolutions.
+    let mut values = resolve::bound_values(&plan.values, &plan.resolved);
     let running_hash = plan.hash();
     let mut report = ExecutionReport {
         outcome: ExecutionOutcome::FailedBeforeChange,
@@ -48,6 +51,15 @@ pub async fn execute(target: &Target, cleared: &Cleared, expected_hash: &str) ->
         ));
         return finish(report, started);
     }
+    let missing = unresolved(plan);
+    if !missing.is_empty() {
+        report.error = Some(format!(
+            "refused: the plan carries no resolution for {}; identifiers are resolved once, when the plan is made, and \
+             never looked up again: nothing was run",
+            missing.iter().map(|name| format!("`:{name}`")).collect::<Vec<_>>().join(", ")
+        ));
+        return finish(report, started);
+    }
 
     if let Some(validation) = &plan.validation {
         match target.query(&validation.sql, &values).await {
@@ -61,7 +73,7 @@ pub async fn execute(target: &Target, cleared: &Cleared, expected_hash: &str) ->
 
     for (index, step) in plan.steps.iter().enumerate() {
         let step_started = Instant::now();
-        match target.execute(&step.sql, &values, &plan.identifiers).await {
+        match target.execute(&step.sql, &values, &plan.identifiers, &plan.resolved).await {
             Ok(outcome) => report.forward.push(StepRecord {
                 sql: outcome.sql,
                 rows_affected: Some(outcome.rows_affected),
@@ -176,7 +188,7 @@ async fn roll_back(
     }
     for step in plan.rollback.iter().take(done).rev() {
         let step_started = Instant::now();
-        match target.execute(&step.sql, values, &plan.identifiers).await {
+        match target.execute(&step.sql, values, &plan.identifiers, &plan.resolved).await {
             Ok(outcome) => report.rollback.push(StepRecord {
                 sql: outcome.sql,
                 rows_affected: Some(outcome.rows_affected),
@@ -198,6 +210,13 @@ async fn roll_back(
     }
     report.outcome = ExecutionOutcome::RolledBack;
     finish(report, started)
+}
+
+/// The spliced identifiers of the plan's forward and rollback steps that it carries no
+/// resolution for (a plan stored before resolutions existed): such a plan does not run.
+pub fn unresolved(plan: &Plan) -> std::collections::BTreeSet<String> {
+    let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
+    resolve::unresolved(&statements, &plan.identifiers, &plan.resolved)
 }
 
 /// The plan's conditions, parsed from their written form.

@@ -229,6 +229,120 @@ async fn a_fix_that_cannot_be_proven_is_rolled_back() {
     assert_eq!(workflow.execution.expect("report").outcome, sentri::domain::ExecutionOutcome::RolledBack);
 }
 
+/// The default pack's sequence policy with a success criterion no database can meet, under
+/// another name and alert word, in a new engine over the same home and store.
+fn with_unprovable_sequence_policy(setup: Setup) -> Setup {
+    let policy =
+        std::fs::read_to_string(setup.home.root.join("alerts/postgres/pg_sequence_exhaustion.md")).expect("policy");
+    let unprovable = policy
+        .replace("- max_value > 2147483647", "- max_value < 0")
+        .replace("POSTGRES_SEQUENCE", "TEST_SEQUENCE")
+        .replace("name: pg_sequence_exhaustion", "name: test_unprovable_sequence");
+    let unprovable = unprovable.split("## Sample Alerts").next().unwrap_or_default().to_owned();
+    std::fs::write(setup.home.root.join("alerts/postgres/test_unprovable_sequence.md"), unprovable)
+        .expect("write policy");
+    let store = Store::open(setup.home.database_file()).expect("a second store on the same file");
+    let engine = engine_for(&setup.home, &setup.dbname, "DEV", store);
+    Setup { engine, ..setup }
+}
+
+async fn sequence_state(dbname: &str, name: &str) -> (String, i64, Option<i64>) {
+    let row = postgres::admin(dbname)
+        .await
+        .query_one(
+            "SELECT data_type::text, max_value, last_value FROM pg_sequences \
+             WHERE schemaname = 'public' AND sequencename = $1",
+            &[&name],
+        )
+        .await
+        .expect("sequence row");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// The attack of the issue: sequences `dup` and `"DUP"` both exist, the alert names `DUP`, and
+/// the fix cannot be proven, so it is rolled back. Before, the forward step and the rollback
+/// each looked the name up again (`relname = lower($1) OR relname = $1 LIMIT 1`, no order):
+/// the forward step could widen `dup`, the rollback narrow `"DUP"`, and the workflow still said
+/// ROLLED_BACK. Now the name is resolved once, into the plan: both steps act on `"DUP"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fix_and_its_rollback_act_on_the_one_object_the_alert_names() {
+    let setup = with_unprovable_sequence_policy(setup("DEV").await);
+    postgres::admin(&setup.dbname)
+        .await
+        .batch_execute(
+            "CREATE SEQUENCE public.dup AS integer; SELECT setval('public.dup', 1000);
+             CREATE SEQUENCE public.\"DUP\" AS integer; SELECT setval('public.\"DUP\"', 2000000000);",
+        )
+        .await
+        .expect("two sequences whose names differ only in case");
+    let dup_before = sequence_state(&setup.dbname, "dup").await;
+    let id = ingest(
+        &setup,
+        alert(
+            "** PROBLEM Service Alert: db1/TEST_SEQUENCE is CRITICAL **\nTEST_SEQUENCE CRITICAL: DB \"app\" public.DUP=93% (calls left=147483647)",
+        ),
+    )
+    .await;
+    let store = setup.engine.store();
+    let workflow = store.get_workflow(&id).expect("workflow");
+    let history = history(store, &id);
+    assert_eq!(workflow.alert_type, "test_unprovable_sequence");
+    assert_eq!(workflow.state, WorkflowState::RolledBack, "{history:#?}");
+
+    let plan = workflow.plan.expect("stored plan");
+    let resolved = &plan.resolved["seq_name"];
+    assert_eq!(resolved.name, "DUP", "the plan carries its resolution");
+    assert_eq!(resolved.schema.as_deref(), Some("public"));
+    let execution = workflow.execution.expect("report");
+    assert_eq!(execution.outcome, sentri::domain::ExecutionOutcome::RolledBack);
+    let forward = execution.forward.first().map(|step| step.sql.clone()).unwrap_or_default();
+    let rollback = execution.rollback.first().map(|step| step.sql.clone()).unwrap_or_default();
+    assert!(forward.starts_with("ALTER SEQUENCE \"public\".\"DUP\" AS bigint"), "{forward}");
+    assert!(rollback.starts_with("ALTER SEQUENCE \"public\".\"DUP\" AS integer"), "{rollback}");
+
+    assert_eq!(sequence_state(&setup.dbname, "dup").await, dup_before, "`dup` was never touched");
+    assert_eq!(
+        sequence_state(&setup.dbname, "DUP").await,
+        ("integer".to_owned(), 2147483647, Some(2000000000)),
+        "`\"DUP\"` was changed and restored"
+    );
+}
+
+/// A plan stored before identifiers were resolved into plans has no `resolved`: it still
+/// loads, and an approval of it is honoured as far as it goes — it is refused with a clear
+/// reason, never looked up again and run.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approved_plan_without_a_resolution_is_refused_not_looked_up_again() {
+    let setup = setup("PROD").await;
+    nearly_exhausted_sequence(&setup.dbname).await;
+    let id = ingest(&setup, alert(SEQUENCE_ALERT)).await;
+    let store = setup.engine.store();
+    let waiting = store.get_workflow(&id).expect("workflow");
+    assert_eq!(waiting.state, WorkflowState::AwaitingApproval);
+    let mut older = waiting.plan.clone().expect("plan");
+    assert!(!older.resolved.is_empty(), "a new plan carries its resolution");
+    older.resolved.clear();
+    let stored = store.set_plan(&id, &older, "an older sentri").expect("older plan stored");
+    let request = DecisionRequest {
+        workflow_id: id.clone().into(),
+        plan_hash: stored.plan_hash.clone().expect("plan hash"),
+        approver: "alice".into(),
+        decision: Decision::Approved,
+        channel: "cli".into(),
+        reason: String::new(),
+        token_hash: None,
+        raw_alert_id: None,
+    };
+    let decided = approval::decide(store, &ApprovalsConfig::default(), &request).expect("approve");
+    assert!(matches!(decided, DecisionOutcome::Decided { .. }), "{decided:?}");
+    setup.engine.sweep().await;
+    let done = store.get_workflow(&id).expect("workflow");
+    let history = history(store, &id);
+    assert_eq!(done.state, WorkflowState::Escalated, "{history:#?}");
+    assert!(history.last().is_some_and(|last| last.contains("carries no resolution for `:seq_name`")), "{history:#?}");
+    assert_eq!(sequence_type(&setup.dbname).await.0, "integer", "nothing ran");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approval_that_never_comes_times_out_and_escalates() {
     let (now, clock) = manual_clock(jiff::Timestamp::now());

@@ -360,7 +360,7 @@ async fn kill_9_mid_execution_escalates_never_reruns_and_frees_the_lock() {
     let store = home.store();
     let first = wait_for_workflow(&store, "slow_fix_sequence");
     wait_for_state(&store, &first, &[WorkflowState::Executing], Duration::from_secs(10));
-    let lock = format!("APP:sequence:{}", home.sequence);
+    let lock = format!("APP:sequence:public.{}", home.sequence);
     assert_eq!(home.locks_held_by(&first), [lock], "the fix holds its conflict lock while it runs");
     // Killed while the server runs the slow step, not before it was sent.
     let deadline = Instant::now() + Duration::from_secs(10);

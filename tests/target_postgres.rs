@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::postgres::{self as pg, admin, database_config, database_config_for, fresh_database};
 use sentri::targets::postgres::PostgresTarget;
 use sentri::targets::sql::IdentifierKind;
-use sentri::targets::{ConnectOptions, DbKind, ErrorKind, Value, Values};
+use sentri::targets::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Resolved, Target, TargetError, Value, Values};
 
 const SECRET: &str = "S3cr3t-pw!";
 
@@ -47,6 +47,26 @@ async fn setup() -> (String, PostgresTarget) {
         .expect("fixture");
     let target = PostgresTarget::connect(&database_config(&db), &options()).await.expect("connects");
     (db, target)
+}
+
+/// The same database through the [`Target`] enum, which resolves identifiers as a plan does.
+async fn setup_target() -> (String, Target) {
+    let (db, target) = setup().await;
+    target.close().await;
+    let target = Target::connect(&database_config(&db), &options()).await.expect("connects");
+    (db, target)
+}
+
+/// Resolves the statement's declared identifiers once, as a plan does, then runs it with
+/// that resolution.
+async fn resolve_and_execute(
+    target: &Target,
+    sql: &str,
+    values: &Values,
+    declared: &BTreeMap<String, IdentifierKind>,
+) -> Result<ExecOutcome, TargetError> {
+    let resolved = target.resolve_identifiers(&[sql], declared, values, &Default::default()).await?;
+    target.execute(sql, values, declared, &resolved).await
 }
 
 async fn count(db: &str, sql: &str) -> i64 {
@@ -148,6 +168,7 @@ async fn execute_dml_commits_and_reports_rows() {
                 ("active", Some("no")),
             ]),
             &BTreeMap::new(),
+            &Resolved::new(),
         )
         .await
         .expect("insert runs");
@@ -156,7 +177,12 @@ async fn execute_dml_commits_and_reports_rows() {
     assert_eq!(count(&db, "SELECT count(*) FROM items WHERE id = 10 AND NOT active AND price = 3.10").await, 1);
 
     let updated = target
-        .execute("UPDATE items SET qty = qty + :n WHERE active", &values(&[("n", Some("1"))]), &BTreeMap::new())
+        .execute(
+            "UPDATE items SET qty = qty + :n WHERE active",
+            &values(&[("n", Some("1"))]),
+            &BTreeMap::new(),
+            &Resolved::new(),
+        )
         .await
         .expect("update runs");
     assert_eq!(updated.rows_affected, 2);
@@ -168,7 +194,7 @@ async fn failing_dml_is_rolled_back_and_the_connection_stays_usable() {
     let (db, target) = setup().await;
     // One row would go negative: the CHECK fails and nothing is changed.
     let error = target
-        .execute("UPDATE items SET qty = qty - :n", &values(&[("n", Some("6"))]), &BTreeMap::new())
+        .execute("UPDATE items SET qty = qty - :n", &values(&[("n", Some("6"))]), &BTreeMap::new(), &Resolved::new())
         .await
         .expect_err("check constraint");
     assert_eq!(error.kind, ErrorKind::Statement);
@@ -177,26 +203,33 @@ async fn failing_dml_is_rolled_back_and_the_connection_stays_usable() {
     // Every pooled connection still works: none was left inside an aborted transaction.
     for _ in 0..4 {
         target.query("SELECT 1 AS one", &Values::new()).await.expect("connection usable");
-        target.execute("SELECT 1", &Values::new(), &BTreeMap::new()).await.expect("connection usable");
+        target
+            .execute("SELECT 1", &Values::new(), &BTreeMap::new(), &Resolved::new())
+            .await
+            .expect("connection usable");
     }
     target.close().await;
 }
 
 #[tokio::test]
-async fn ddl_with_a_declared_identifier_is_confirmed_and_written_as_the_catalog_spells_it() {
-    let (db, target) = setup().await;
+async fn ddl_with_a_declared_identifier_is_resolved_and_written_as_the_catalog_spells_it() {
+    let (db, target) = setup_target().await;
     let declared = kinds(&[("table", IdentifierKind::Table)]);
-    let vacuum = target
-        .execute("VACUUM (ANALYZE) :table", &values(&[("table", Some("ITEMS"))]), &declared)
-        .await
-        .expect("VACUUM runs outside a transaction");
-    assert_eq!(vacuum.sql, "VACUUM (ANALYZE) \"items\"");
+    let vacuum =
+        resolve_and_execute(&target, "VACUUM (ANALYZE) :table", &values(&[("table", Some("ITEMS"))]), &declared)
+            .await
+            .expect("VACUUM runs outside a transaction");
+    assert_eq!(vacuum.sql, "VACUUM (ANALYZE) \"public\".\"items\"", "unquoted ITEMS folds to items");
 
-    let alter = target
-        .execute("ALTER TABLE :table ADD COLUMN note text", &values(&[("table", Some("Items"))]), &declared)
-        .await
-        .expect("ALTER runs");
-    assert_eq!(alter.sql, "ALTER TABLE \"items\" ADD COLUMN note text");
+    let alter = resolve_and_execute(
+        &target,
+        "ALTER TABLE :table ADD COLUMN note text",
+        &values(&[("table", Some("Items"))]),
+        &declared,
+    )
+    .await
+    .expect("ALTER runs");
+    assert_eq!(alter.sql, "ALTER TABLE \"public\".\"items\" ADD COLUMN note text");
     assert_eq!(
         count(
             &db,
@@ -206,26 +239,125 @@ async fn ddl_with_a_declared_identifier_is_confirmed_and_written_as_the_catalog_
         1
     );
 
+    let quoted = resolve_and_execute(&target, "VACUUM :table", &values(&[("table", Some("\"ITEMS\""))]), &declared)
+        .await
+        .expect_err("a quoted name is exact: there is no table \"ITEMS\"");
+    assert_eq!(quoted.kind, ErrorKind::Statement, "{quoted}");
+
     let undeclared = target
-        .execute("ALTER TABLE :table ADD COLUMN x int", &values(&[("table", Some("items"))]), &BTreeMap::new())
+        .execute(
+            "ALTER TABLE :table ADD COLUMN x int",
+            &values(&[("table", Some("items"))]),
+            &BTreeMap::new(),
+            &Resolved::new(),
+        )
         .await;
     assert_eq!(undeclared.expect_err("undeclared").kind, ErrorKind::Fill);
+    let unresolved = target
+        .execute(
+            "ALTER TABLE :table ADD COLUMN x int",
+            &values(&[("table", Some("items"))]),
+            &declared,
+            &Resolved::new(),
+        )
+        .await
+        .expect_err("an object without a resolution is never looked up at execution");
+    assert_eq!(unresolved.kind, ErrorKind::Fill, "{unresolved}");
     target.close().await;
 }
 
 #[tokio::test]
 async fn a_missing_identifier_is_refused_before_any_write() {
-    let (db, target) = setup().await;
+    let (db, target) = setup_target().await;
     let name = format!("no_such_table_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let error = target
-        .execute("DROP TABLE :table", &values(&[("table", Some(&name))]), &kinds(&[("table", IdentifierKind::Table)]))
-        .await
-        .expect_err("not in the catalog");
+    let error = resolve_and_execute(
+        &target,
+        "DROP TABLE :table",
+        &values(&[("table", Some(&name))]),
+        &kinds(&[("table", IdentifierKind::Table)]),
+    )
+    .await
+    .expect_err("not in the catalog");
     assert_eq!(error.kind, ErrorKind::Statement);
     assert!(error.message.contains("`:table`") && error.message.contains(&name), "{error}");
     let log = pg::server_log();
     assert!(!log.lines().any(|line| line.contains("DROP TABLE") && line.contains(&name)), "the DROP was sent");
     canary_intact(&db).await;
+    target.close().await;
+}
+
+#[tokio::test]
+async fn a_name_in_two_visible_schemas_is_an_error_naming_both() {
+    let (db, target) = setup_target().await;
+    admin(&db)
+        .await
+        .batch_execute(&format!(
+            "CREATE SCHEMA app; CREATE SCHEMA audit; CREATE SEQUENCE app.\"DUP\"; CREATE SEQUENCE audit.\"DUP\";
+             ALTER DATABASE {db} SET search_path = app, audit, public"
+        ))
+        .await
+        .expect("two schemas");
+    // A new connection, which sees the database's new search_path.
+    target.close().await;
+    let target = Target::connect(&database_config(&db), &options()).await.expect("connects");
+    let declared = kinds(&[("seq", IdentifierKind::Sequence)]);
+    let statement = "ALTER SEQUENCE :seq RESTART";
+    let error = resolve_and_execute(&target, statement, &values(&[("seq", Some("\"DUP\""))]), &declared)
+        .await
+        .expect_err("ambiguous");
+    assert_eq!(error.kind, ErrorKind::Statement);
+    assert!(error.message.contains("sequence DUP matches app.DUP and audit.DUP"), "{error}");
+    let qualified = resolve_and_execute(&target, statement, &values(&[("seq", Some("audit.\"DUP\""))]), &declared)
+        .await
+        .expect("the schema decides");
+    assert_eq!(qualified.sql, "ALTER SEQUENCE \"audit\".\"DUP\" RESTART");
+    let absent = resolve_and_execute(&target, statement, &values(&[("seq", Some("DUP"))]), &declared)
+        .await
+        .expect_err("unquoted DUP is dup, which does not exist");
+    assert_eq!(absent.kind, ErrorKind::Statement, "{absent}");
+    target.close().await;
+}
+
+#[tokio::test]
+async fn alerts_naming_one_object_however_spelled_contend_for_one_lock() {
+    let (db, target) = setup_target().await;
+    admin(&db).await.batch_execute("CREATE SEQUENCE dup; CREATE SEQUENCE \"DUP\"").await.expect("sequences");
+    let declared = kinds(&[("seq", IdentifierKind::Sequence)]);
+    let key_for = |written: &'static str| {
+        let (target, declared) = (&target, &declared);
+        async move {
+            let values = values(&[("seq", Some(written))]);
+            let resolved = target
+                .resolve_identifiers(&["ALTER SEQUENCE :seq RESTART"], declared, &values, &Default::default())
+                .await
+                .expect("resolves");
+            let plan = sentri::pipeline::plan::Plan {
+                workflow_id: "w".into(),
+                alert_type: "seq".into(),
+                database: "app".into(),
+                environment: "DEV".into(),
+                engine: DbKind::Postgres,
+                action_type: "RESTART_SEQUENCE".into(),
+                risk: sentri::policy::alert::Risk::Low,
+                confidence: 1.0,
+                steps: vec![sentri::pipeline::plan::PlanStep { sql: "ALTER SEQUENCE :seq RESTART".into() }],
+                rollback: Vec::new(),
+                capture: None,
+                validation: None,
+                irreversible: None,
+                identifiers: declared.clone(),
+                values,
+                source: sentri::pipeline::plan::PlanSource::Template,
+                rationale: String::new(),
+                proof: Default::default(),
+                resolved,
+            };
+            sentri::safety::conflict_lock::lock_key(&plan)
+        }
+    };
+    assert_eq!(key_for("DUP").await, "APP:sequence:public.dup");
+    assert_eq!(key_for("dup").await, key_for("DUP").await, "unquoted DUP and dup are one object on PostgreSQL");
+    assert_eq!(key_for("\"DUP\"").await, "APP:sequence:public.DUP", "the quoted name is the other object");
     target.close().await;
 }
 
@@ -382,9 +514,9 @@ async fn a_statement_past_its_timeout_is_cancelled_and_reported() {
     assert_eq!(error.kind, ErrorKind::CallTimeout, "{error}");
     assert_eq!(error.code.as_deref(), Some("57014"));
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    let write = target.execute("SELECT pg_sleep(5)", &Values::new(), &BTreeMap::new()).await;
+    let write = target.execute("SELECT pg_sleep(5)", &Values::new(), &BTreeMap::new(), &Resolved::new()).await;
     assert_eq!(write.expect_err("times out").kind, ErrorKind::CallTimeout);
-    let ddl = target.execute("VACUUM", &Values::new(), &BTreeMap::new()).await;
+    let ddl = target.execute("VACUUM", &Values::new(), &BTreeMap::new(), &Resolved::new()).await;
     assert!(ddl.is_ok() || ddl.as_ref().is_err_and(|e| e.kind == ErrorKind::CallTimeout), "{ddl:?}");
     target.ping().await.expect("still usable after a cancelled statement");
     target.close().await;
@@ -411,7 +543,8 @@ async fn a_wrong_password_is_reported_without_the_password() {
     let right = database_config_for(&pg::connection_string(&db), &role, Some(SECRET));
     let target = PostgresTarget::connect(&right, &options()).await.expect("right password");
     assert!(!format!("{target:?}").contains(SECRET));
-    let denied = target.execute("CREATE TABLE private.x (i int)", &Values::new(), &BTreeMap::new()).await;
+    let denied =
+        target.execute("CREATE TABLE private.x (i int)", &Values::new(), &BTreeMap::new(), &Resolved::new()).await;
     let denied = denied.expect_err("no such schema or privilege");
     assert!(!format!("{denied:?}").contains(SECRET));
     admin(&db)
@@ -563,6 +696,7 @@ async fn hostile_values_as_binds_stay_data() {
                 "INSERT INTO items (id, name) VALUES (:id, :v)",
                 &values(&[("id", Some(&id)), ("v", Some(hostile))]),
                 &BTreeMap::new(),
+                &Resolved::new(),
             )
             .await
             .expect("insert");
@@ -582,12 +716,12 @@ async fn hostile_values_as_binds_stay_data() {
 
 #[tokio::test]
 async fn hostile_values_as_identifiers_are_refused_before_anything_is_sent() {
-    let (db, target) = setup().await;
+    let (db, target) = setup_target().await;
     let marker = format!("HOSTILE{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let declared = kinds(&[("table", IdentifierKind::Table)]);
     for hostile in hostile_values(&marker) {
         for sql in ["ALTER TABLE :table ADD COLUMN x int", "VACUUM :table", "DELETE FROM items WHERE name = :table"] {
-            let result = target.execute(sql, &values(&[("table", Some(&hostile))]), &declared).await;
+            let result = resolve_and_execute(&target, sql, &values(&[("table", Some(&hostile))]), &declared).await;
             let error = result.expect_err("refused");
             assert_eq!(
                 error.kind,

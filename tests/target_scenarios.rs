@@ -36,6 +36,17 @@ fn values(pairs: &[(&str, Option<&str>)]) -> Values {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned))).collect()
 }
 
+/// Resolves the statement's declared identifiers once, as a plan does, then runs it.
+async fn resolve_and_execute(
+    target: &Target,
+    sql: &str,
+    values: &Values,
+    declared: &BTreeMap<String, IdentifierKind>,
+) -> Result<sentri::targets::ExecOutcome, sentri::targets::TargetError> {
+    let resolved = target.resolve_identifiers(&[sql], declared, values, &Default::default()).await?;
+    target.execute(sql, values, declared, &resolved).await
+}
+
 fn text(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_text)
 }
@@ -88,7 +99,10 @@ async fn oracle_fixture(test: &str) -> Option<(Target, Fixture)> {
 }
 
 async fn create_table(target: &Target, fixture: &Fixture) {
-    target.execute(&fixture.create_table, &Values::new(), &BTreeMap::new()).await.expect("create the test table");
+    target
+        .execute(&fixture.create_table, &Values::new(), &BTreeMap::new(), &Default::default())
+        .await
+        .expect("create the test table");
 }
 
 async fn count_rows(target: &Target, fixture: &Fixture) -> String {
@@ -121,7 +135,7 @@ async fn writes_commit_and_read_back(target: &Target, fixture: &Fixture) {
     let insert = format!("INSERT INTO {} (id, name) VALUES (:id, :name)", fixture.table);
     for (id, name) in [("1", "one"), ("2", "two")] {
         let outcome = target
-            .execute(&insert, &values(&[("id", Some(id)), ("name", Some(name))]), &BTreeMap::new())
+            .execute(&insert, &values(&[("id", Some(id)), ("name", Some(name))]), &BTreeMap::new(), &Default::default())
             .await
             .expect("insert");
         assert_eq!(outcome.rows_affected, 1);
@@ -160,8 +174,9 @@ async fn hostile_values_stay_data(target: &Target, fixture: &Fixture) {
     for hostile in ["USERS;DROP TABLE t", "USERS\"--", "x'/**/OR/**/'1"] {
         let rows = target.query(&sql, &values(&[("v", Some(hostile))])).await.expect("query");
         assert_eq!(text(rows.get(0, "v")).as_deref(), Some(hostile));
-        let error =
-            target.execute("DROP TABLE :t", &values(&[("t", Some(hostile))]), &declared).await.expect_err("refused");
+        let error = resolve_and_execute(target, "DROP TABLE :t", &values(&[("t", Some(hostile))]), &declared)
+            .await
+            .expect_err("refused");
         assert_eq!(error.kind, ErrorKind::Fill, "{error}");
     }
     assert_eq!(count_rows(target, fixture).await, "0", "the table is still there");
@@ -170,8 +185,9 @@ async fn hostile_values_stay_data(target: &Target, fixture: &Fixture) {
 async fn a_missing_identifier_stops_the_step(target: &Target, fixture: &Fixture) {
     let declared = BTreeMap::from([("t".to_owned(), IdentifierKind::Table)]);
     let absent = unique_table();
-    let error =
-        target.execute("DROP TABLE :t", &values(&[("t", Some(&absent))]), &declared).await.expect_err("not found");
+    let error = resolve_and_execute(target, "DROP TABLE :t", &values(&[("t", Some(&absent))]), &declared)
+        .await
+        .expect_err("not found");
     assert_eq!(error.kind, ErrorKind::Statement, "{error}");
     assert!(error.message.contains(":t"), "{error}");
     let _ = fixture;
@@ -199,7 +215,7 @@ macro_rules! scenarios {
                     let name = concat!("oracle_runs::", stringify!($scenario));
                     let Some((target, fixture)) = super::oracle_fixture(name).await else { return };
                     super::$scenario(&target, &fixture).await;
-                    let _ = target.execute(&fixture.drop_table, &sentri::targets::Values::new(), &Default::default()).await;
+                    let _ = target.execute(&fixture.drop_table, &sentri::targets::Values::new(), &Default::default(), &Default::default()).await;
                     target.close().await;
                 }
             )*

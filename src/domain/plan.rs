@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{DbKind, IdentifierKind, PlanHash, Risk};
+use super::{DbKind, IdentifierKind, PlanHash, ResolvedIdentifier, Risk};
 
 /// Where a plan came from. The Safety Mesh runs on every plan whatever its source.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -21,7 +21,7 @@ pub enum PlanSource {
 }
 
 /// One SQL statement of a plan, as the policy wrote it (placeholders unfilled). Filling happens
-/// at execution time, on the target, so identifiers are confirmed in the dictionary then.
+/// at execution time, on the target, from the plan's values and its resolved identifiers.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlanStep {
     pub sql: String,
@@ -63,6 +63,14 @@ pub struct Plan {
     /// its hash: a policy edited after an approval cannot change whether a rollback happens.
     #[serde(default)]
     pub proof: ProofSpec,
+    /// The object each spliced identifier names, resolved once in the dictionary when the plan
+    /// was made (by placeholder, lower case). Every step, the capture, the validation and the
+    /// rollback use this resolution and nothing looks a name up again, so the fix and its
+    /// rollback act on the same object; being in the plan, it is covered by the hash. Empty in
+    /// a plan stored before resolutions existed (and then left out of the JSON, so that plan
+    /// still hashes as it was approved): such a plan is refused, never looked up again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved: BTreeMap<String, ResolvedIdentifier>,
 }
 
 /// How the executor proves a fix: the success criteria over the validation query, or, without
@@ -134,6 +142,7 @@ pub(crate) mod testing {
             source: PlanSource::Template,
             rationale: "a test plan".into(),
             proof: ProofSpec::default(),
+            resolved: BTreeMap::new(),
         }
     }
 }

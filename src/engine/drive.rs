@@ -149,9 +149,10 @@ impl Engine {
         outcome
     }
 
-    /// The plan to judge: for an approved workflow, exactly the stored plan the approvers saw;
-    /// otherwise the policy's template plan from the verification evidence. `None` when there
-    /// is none (the workflow is escalated with the reason).
+    /// The plan to judge: for an approved workflow, exactly the stored plan the approvers saw
+    /// (with the resolution it was approved with); otherwise the policy's template plan from
+    /// the verification evidence, its identifiers resolved on the live database. `None` when
+    /// there is none (the workflow is escalated with the reason).
     ///
     /// `approved_hash` is the stored plan's hash when enough approvals name it. An APPROVED
     /// workflow without one never runs its stored plan: the plan (and its hash column) was
@@ -196,6 +197,19 @@ impl Engine {
                 self.move_with_detail(workflow, WorkflowState::Escalated, "engine", &reason, detail).await?;
                 return Ok(None);
             }
+            // A plan stored before identifiers were resolved into it: looking them up now could
+            // find another object than the one approved, so it does not run.
+            let missing = execute::unresolved(&plan);
+            if !missing.is_empty() {
+                let names = missing.iter().map(|name| format!("`:{name}`")).collect::<Vec<_>>().join(", ");
+                let reason = format!(
+                    "refused: the approved plan carries no resolution for {names} (it was stored before identifiers \
+                     were resolved into plans); they are not looked up again, so it will not run: a DBA must re-raise it"
+                );
+                warn!(workflow_id = %workflow.id, "{reason}");
+                self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
+                return Ok(None);
+            }
             return Ok(Some(plan));
         }
         let Some(verification) = workflow.verification.clone() else {
@@ -209,11 +223,18 @@ impl Engine {
             alert_fields: &workflow.fields,
             verification: &verification,
         };
-        let plan = verify::template_plan(policy, &inputs);
-        if plan.is_none() {
+        let Some(mut plan) = verify::template_plan(policy, &inputs) else {
             self.move_to(workflow, WorkflowState::Escalated, "engine", &no_fix_reason(policy)).await?;
+            return Ok(None);
+        };
+        // Resolved once, here, before the lock key and the hash are taken from the plan.
+        let Some(target) = self.target_or_escalate(workflow).await? else { return Ok(None) };
+        if let Err(error) = steps::resolve_plan(&target, &mut plan, &verification).await {
+            let reason = format!("the plan's identifiers cannot be resolved: {error}");
+            self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
+            return Ok(None);
         }
-        Ok(plan)
+        Ok(Some(plan))
     }
 
     /// Records the plan (a new plan voids approvals of an older one; the same plan keeps them).

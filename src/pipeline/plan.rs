@@ -12,7 +12,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::domain::{DbKind, IdentifierKind, Risk};
+    use crate::domain::{DbKind, IdentifierKind, ResolvedIdentifier, Risk};
 
     pub(crate) fn sample() -> Plan {
         Plan {
@@ -34,6 +34,7 @@ mod tests {
             source: PlanSource::Template,
             rationale: "the policy's template fix".into(),
             proof: ProofSpec::default(),
+            resolved: BTreeMap::new(),
         }
     }
 
@@ -50,6 +51,33 @@ mod tests {
         let mut other_proof = sample();
         other_proof.proof.success_criteria.push("used_pct < 90".into());
         assert_ne!(plan.hash(), other_proof.hash(), "what proves the fix is part of what is approved");
+    }
+
+    #[test]
+    fn the_hash_covers_the_resolution_and_an_older_plan_without_one_still_loads() {
+        let users =
+            |name: &str| ResolvedIdentifier { kind: IdentifierKind::Tablespace, schema: None, name: name.into() };
+        let mut resolved = sample();
+        resolved.resolved.insert("tablespace_name".into(), users("USERS"));
+        assert_ne!(resolved.hash(), sample().hash(), "resolving is a change to the plan");
+        let mut other = sample();
+        other.resolved.insert("tablespace_name".into(), users("users"));
+        assert_ne!(resolved.hash(), other.hash(), "another object is another plan");
+        let mut moved = sample();
+        moved.resolved.insert(
+            "tablespace_name".into(),
+            ResolvedIdentifier { kind: IdentifierKind::Tablespace, schema: Some("x".into()), name: "USERS".into() },
+        );
+        assert_ne!(resolved.hash(), moved.hash(), "the schema is part of the identity");
+
+        let mut older = serde_json::to_value(sample()).expect("json");
+        assert!(older.get("resolved").is_none(), "an empty resolution is left out, as in older plans");
+        older.as_object_mut().map(|fields| fields.remove("resolved"));
+        let loaded: Plan = serde_json::from_value(older).expect("an older stored plan loads");
+        assert!(loaded.resolved.is_empty());
+        assert_eq!(loaded.hash(), sample().hash(), "and hashes as it was stored");
+        let read_back: Plan = serde_json::from_value(serde_json::to_value(&resolved).expect("json")).expect("plan");
+        assert_eq!(read_back.hash(), resolved.hash());
     }
 
     #[test]

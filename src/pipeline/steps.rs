@@ -1,12 +1,13 @@
-//! The steps of a workflow as plain functions: verify on the live database, run the pre-flight
-//! checks, and take in a stored message (what the Safety Mesh judges with is
-//! `safety::mesh_context`). The engine calls them to drive workflows; `sentri demo --dry-run` and `sentri
-//! replay` call the same ones, so the three cannot drift apart.
+//! The steps of a workflow as plain functions: verify on the live database, resolve a plan's
+//! identifiers once, run the pre-flight checks, and take in a stored message (what the Safety
+//! Mesh judges with is `safety::mesh_context`). The engine calls them to drive workflows;
+//! `sentri demo --dry-run` and `sentri replay` call the same ones, so the three cannot drift
+//! apart.
 //!
 //! Nothing here changes a workflow's state: each function says what it found, and its caller
 //! (the engine, a dry run) decides what that means.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::approval::inbound::ReplyHandled;
 use super::approval::{self, ApprovalError};
@@ -17,7 +18,7 @@ use super::verify::{self, Verification};
 use crate::config::{ApprovalsConfig, Config};
 use crate::policy::{AlertPolicy, PolicySet};
 use crate::store::{Store, StoreError};
-use crate::targets::{Target, TargetError};
+use crate::targets::{Target, TargetError, resolve};
 
 /// Runs the policy's verification query (on the read-only path) and judges its rows. A policy
 /// with no query gives an Unverifiable verdict without touching the database.
@@ -34,6 +35,19 @@ pub async fn verify_live(
     Ok(verify::judge(policy, alert_fields, rows.as_ref()))
 }
 
+/// Resolves, once, every object the plan's steps and rollback splice, and stores the
+/// resolution in the plan, so it is covered by the hash that is judged and approved. The
+/// verification's columns are the catalog's own spelling and are taken exactly; the alert's
+/// fields are read as SQL identifiers. A name that matches no object, or several, is an error
+/// naming them: the plan cannot be made.
+pub async fn resolve_plan(target: &Target, plan: &mut Plan, verification: &Verification) -> Result<(), TargetError> {
+    let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
+    let catalog_spelled: BTreeSet<String> = verification.evidence.keys().cloned().collect();
+    let resolved = target.resolve_identifiers(&statements, &plan.identifiers, &plan.values, &catalog_spelled).await?;
+    plan.resolved = resolved;
+    Ok(())
+}
+
 /// One pre-flight check and what it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightResult {
@@ -46,8 +60,9 @@ pub struct PreflightResult {
 /// Runs every pre-flight check of the policy with the plan's values, in order.
 pub async fn pre_flight(target: &Target, policy: &AlertPolicy, plan: &Plan) -> Vec<PreflightResult> {
     let mut results = Vec::with_capacity(policy.preflight.len());
+    let values = resolve::bound_values(&plan.values, &plan.resolved);
     for check in &policy.preflight {
-        let (passed, explanation) = match target.query(&check.sql.sql, &plan.values).await {
+        let (passed, explanation) = match target.query(&check.sql.sql, &values).await {
             Ok(rows) => verify::preflight_passes(&check.expectation, &rows),
             Err(error) => (false, error.to_string()),
         };

@@ -185,6 +185,8 @@ pub fn template_plan(policy: &AlertPolicy, inputs: &PlanInputs<'_>) -> Option<Pl
             confirmed_when: policy.confirmed_when.iter().map(ToString::to_string).collect(),
             tolerance: policy.tolerance.clone(),
         },
+        // Resolved on the live database by `steps::resolve_plan`, before the plan is judged.
+        resolved: BTreeMap::new(),
     })
 }
 

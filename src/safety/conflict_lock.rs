@@ -6,6 +6,7 @@
 use crate::pipeline::plan::Plan;
 use crate::store::LockOutcome;
 use crate::targets::DbKind;
+use crate::targets::resolve::{self, Spelling};
 use crate::targets::sql::IdentifierKind;
 
 use super::{CheckVerdict, MeshContext};
@@ -26,26 +27,42 @@ const RESOURCE_KINDS: &[IdentifierKind] = &[
     IdentifierKind::Database,
 ];
 
-/// The lock a plan needs: `<DATABASE>:<kind>:<name>` for the object it touches (its first
-/// declared identifier of a resource kind that has a value, e.g. `PRODDB:tablespace:USERS`),
-/// else `<DATABASE>:action:<ACTION_TYPE>`. Oracle names are upper-cased (they are
-/// case-insensitive there); PostgreSQL names are kept as they are.
+/// The lock a plan needs: `<DATABASE>:<kind>:<identity>` for the object it touches (its first
+/// declared identifier of a resource kind that has a value, e.g. `PRODDB:tablespace:USERS`,
+/// `APP:sequence:public.orders_id_seq`), else `<DATABASE>:action:<ACTION_TYPE>`.
+///
+/// The identity is the object the plan resolved (`schema.name` as the catalog spells it), so
+/// two alerts naming one object however they spell it (`DUP`, `dup` on PostgreSQL) contend for
+/// one lock, and two objects whose names differ only in case (`dup`, `"DUP"`) do not. A value
+/// the plan did not resolve (a session, or a name it only binds) is folded as the engine folds
+/// an unquoted name.
 pub fn lock_key(plan: &Plan) -> String {
     let database = plan.database.trim().to_uppercase();
     for kind in RESOURCE_KINDS {
-        let value = plan
-            .identifiers
-            .iter()
-            .filter(|(_, k)| *k == kind)
-            .find_map(|(name, _)| plan.values.get(name).and_then(Option::as_deref))
+        let declared = || plan.identifiers.iter().filter(|(_, k)| *k == kind).map(|(name, _)| name);
+        if let Some(found) = declared().find_map(|name| plan.resolved.get(&name.to_lowercase())) {
+            return format!("{database}:{}:{}", kind.name(), found.identity());
+        }
+        let value = declared()
+            .find_map(|name| plan.values.get(name).and_then(Option::as_deref))
             .map(str::trim)
             .filter(|v| !v.is_empty());
         if let Some(value) = value {
-            let value = if plan.engine == DbKind::Oracle { value.to_uppercase() } else { value.to_owned() };
-            return format!("{database}:{}:{value}", kind.name());
+            return format!("{database}:{}:{}", kind.name(), folded(plan.engine, *kind, value));
         }
     }
     format!("{database}:action:{}", plan.action_type.trim().to_uppercase())
+}
+
+/// An unresolved value as the engine would read it, or as written when it is not a name.
+fn folded(engine: DbKind, kind: IdentifierKind, value: &str) -> String {
+    if kind.is_literal() {
+        return value.to_owned();
+    }
+    match resolve::parse(engine.dialect(), kind, value, Spelling::Written) {
+        Ok(wanted) => wanted.to_string(),
+        Err(_) => value.to_owned(),
+    }
 }
 
 /// The conflict lock's verdict on `plan`.

@@ -40,6 +40,7 @@ pub fn plan(environment: &str) -> Plan {
         source: PlanSource::Template,
         rationale: "the policy's template fix".into(),
         proof: crate::pipeline::plan::ProofSpec::default(),
+        resolved: BTreeMap::new(),
     }
 }
 

@@ -279,6 +279,31 @@ fn lock_keys_name_the_resource() {
 }
 
 #[test]
+fn lock_keys_are_the_resolved_identity_not_the_raw_value() {
+    use crate::targets::DbKind;
+    use crate::targets::resolve::ResolvedIdentifier;
+    use crate::targets::sql::IdentifierKind;
+    let sequence = |values: &str, resolved: Option<(&str, &str)>| {
+        let mut fix = plan("DEV");
+        fix.engine = DbKind::Postgres;
+        fix.identifiers = BTreeMap::from([("seq_name".into(), IdentifierKind::Sequence)]);
+        fix.values = BTreeMap::from([("seq_name".into(), Some(values.to_owned()))]);
+        if let Some((schema, name)) = resolved {
+            fix.resolved.insert(
+                "seq_name".into(),
+                ResolvedIdentifier { kind: IdentifierKind::Sequence, schema: Some(schema.into()), name: name.into() },
+            );
+        }
+        conflict_lock::lock_key(&fix)
+    };
+    assert_eq!(sequence("DUP", Some(("public", "dup"))), "DEV-DB-01:sequence:public.dup");
+    assert_eq!(sequence("DUP", Some(("public", "dup"))), sequence("dup", Some(("public", "dup"))));
+    assert_ne!(sequence("DUP", Some(("public", "DUP"))), sequence("dup", Some(("public", "dup"))));
+    assert_eq!(sequence("DUP", None), sequence("dup", None), "unquoted names fold on PostgreSQL");
+    assert_ne!(sequence("\"DUP\"", None), sequence("dup", None), "a quoted name is exact");
+}
+
+#[test]
 fn conflict_lock_rows() {
     let brain = brain();
     let dev = plan("DEV");

@@ -3,14 +3,15 @@
 //!
 //! In a query, DML or block every `:name` becomes a bind variable (`:name` for Oracle, `$N` for
 //! PostgreSQL) and its value travels beside the text. In DDL, which cannot take binds, only a
-//! value declared as an identifier may be spliced, and only after it passed the engine's
-//! grammar for its kind; it is written quoted (names) or as an escaped literal (paths, session
-//! ids, numbers). A placeholder with no value is an error: no `:name` is ever left in the text.
-//! Checking that a name exists in the dictionary is the target's job, before `fill` is called,
-//! with [`dictionary_query`].
+//! declared identifier may be spliced: a database object is written from its resolution — the
+//! object the plan resolved once in the dictionary ([`super::resolve`]), quoted and
+//! schema-qualified — and a literal kind (paths, session ids, numbers) only after it passed
+//! its grammar, as an escaped literal. A placeholder with no value, or an object with no
+//! resolution, is an error: no `:name` is ever left in the text, and nothing is looked up here.
 
 use std::collections::BTreeMap;
 
+use super::resolve::{self, Resolved};
 use super::sql::{self, IdentifierKind, StatementKind};
 
 pub use crate::domain::Dialect;
@@ -34,30 +35,61 @@ pub enum FillError {
     UndeclaredIdentifier { name: String },
     #[error("`:{name}` = {value:?} is not a valid {kind}: {reason}")]
     InvalidIdentifier { name: String, value: String, kind: &'static str, reason: &'static str },
+    #[error(
+        "`:{name}` names a {kind} the plan did not resolve when it was made; it is not looked up again: make a new plan"
+    )]
+    Unresolved { name: String, kind: &'static str },
 }
 
 /// Values available to a statement. A key present with `None` is a field the policy knows but
 /// this alert did not carry: bound as NULL, never spliced.
 pub type Values = BTreeMap<String, Option<String>>;
 
-/// Fills `sql` for `dialect`. `identifiers` are the policy's declared DDL placeholders.
+/// Fills `sql` for `dialect`. `identifiers` are the policy's declared DDL placeholders and
+/// `resolved` the objects the plan resolved for them.
 pub fn fill(
     sql_text: &str,
     dialect: Dialect,
     values: &Values,
     identifiers: &BTreeMap<String, IdentifierKind>,
+    resolved: &Resolved,
 ) -> Result<FilledStatement, FillError> {
     let kind = sql::statement_kind(sql_text);
     let mut out = String::with_capacity(sql_text.len());
     let mut binds: Vec<(String, Option<String>)> = Vec::new();
     let mut cursor = 0;
-    for placeholder in sql::placeholders(sql_text) {
+    let found = sql::placeholders(sql_text);
+    let pairs = if kind.takes_binds() { Vec::new() } else { resolve::qualified_pairs(sql_text, &found, identifiers) };
+    for (index, placeholder) in found.iter().enumerate() {
+        if placeholder.span.start < cursor {
+            // The object of a `:schema.:object` pair, already written with its schema.
+            continue;
+        }
         out.push_str(&sql_text[cursor..placeholder.span.start]);
         cursor = placeholder.span.end;
         let name = placeholder.name.to_lowercase();
         let value = values
             .get(&name)
             .or_else(|| values.iter().find(|(key, _)| key.eq_ignore_ascii_case(&name)).map(|(_, value)| value));
+        if let Some((_, object)) = pairs.iter().find(|(schema, _)| *schema == index) {
+            // `:schema.:object` is one object: written whole from the object's resolution.
+            let object = &found[*object];
+            let object_name = object.name.to_lowercase();
+            let object_kind = resolve::declared_kind(identifiers, &object_name).unwrap_or(IdentifierKind::Table);
+            out.push_str(&resolved_text(resolved, &object_name, object_kind)?);
+            cursor = object.span.end;
+            continue;
+        }
+        let declared = identifiers.get(&name).copied();
+        if !kind.takes_binds() && !placeholder.as_literal && declared.is_some_and(resolve::is_resolved) {
+            // A database object is written from its resolution alone.
+            let object_kind = declared.unwrap_or(IdentifierKind::Table);
+            if value.is_none_or(Option::is_none) && !resolved.contains_key(&name) {
+                return Err(FillError::MissingValue { name });
+            }
+            out.push_str(&resolved_text(resolved, &name, object_kind)?);
+            continue;
+        }
         let Some(value) = value else {
             return Err(FillError::MissingValue { name });
         };
@@ -69,12 +101,17 @@ pub fn fill(
             continue;
         }
         match (kind.takes_binds(), identifiers.get(&name)) {
-            (true, _) => {
+            (true, declared) => {
+                // A declared object binds its catalog name: the object the plan resolved.
+                let value = match (declared, resolved.get(&name)) {
+                    (Some(_), Some(found)) => Some(found.name.clone()),
+                    _ => value.clone(),
+                };
                 let position = binds.iter().position(|(bound, _)| *bound == name);
                 let index = match position {
                     Some(index) => index,
                     None => {
-                        binds.push((name.clone(), value.clone()));
+                        binds.push((name.clone(), value));
                         binds.len() - 1
                     }
                 };
@@ -97,7 +134,18 @@ pub fn fill(
     Ok(FilledStatement { sql: out, binds, kind })
 }
 
-/// Validates a value against its kind's grammar and writes it as the statement must see it.
+/// The resolved object for `name`, as the statement must write it; a missing resolution, or
+/// one of another kind, is refused.
+fn resolved_text(resolved: &Resolved, name: &str, kind: IdentifierKind) -> Result<String, FillError> {
+    match resolved.get(name) {
+        Some(found) if found.kind == kind => Ok(found.render()),
+        _ => Err(FillError::Unresolved { name: name.to_owned(), kind: kind.name() }),
+    }
+}
+
+/// Validates a literal kind's value (path, session, number) against its grammar and writes it
+/// as the statement must see it. A database object is not rendered from a value: only from
+/// its resolution ([`super::resolve`]).
 pub fn render_identifier(dialect: Dialect, kind: IdentifierKind, name: &str, value: &str) -> Result<String, FillError> {
     let invalid = |reason: &'static str| FillError::InvalidIdentifier {
         name: name.to_owned(),
@@ -137,55 +185,11 @@ pub fn render_identifier(dialect: Dialect, kind: IdentifierKind, name: &str, val
             }
             Ok(value.to_owned())
         }
-        _ => {
-            let bare = object_name(dialect, value).map_err(invalid)?;
-            Ok(quoted_identifier(&bare))
-        }
+        _ => Err(FillError::Unresolved { name: name.to_owned(), kind: kind.name() }),
     }
 }
 
-/// Checks a dictionary name against the engine's grammar and returns it without quotes.
-/// A name written in double quotes is taken as written; otherwise it must be a plain name.
-pub fn object_name(dialect: Dialect, value: &str) -> Result<String, &'static str> {
-    let max_bytes = match dialect {
-        Dialect::Oracle => 128,
-        Dialect::Postgres => 63,
-    };
-    if let Some(inner) = value.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) {
-        if inner.is_empty() || inner.len() > max_bytes {
-            return Err(match dialect {
-                Dialect::Oracle => "an Oracle name is 1 to 128 bytes",
-                Dialect::Postgres => "a PostgreSQL name is 1 to 63 bytes",
-            });
-        }
-        if inner.contains('"') || inner.chars().any(|c| c.is_control()) {
-            return Err("a quoted name has no double quote or control character inside");
-        }
-        return Ok(inner.to_owned());
-    }
-    if value.is_empty() || value.len() > max_bytes {
-        return Err(match dialect {
-            Dialect::Oracle => "an Oracle name is 1 to 128 bytes",
-            Dialect::Postgres => "a PostgreSQL name is 1 to 63 bytes",
-        });
-    }
-    let mut chars = value.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || (dialect == Dialect::Postgres && c == '_'));
-    if !first_ok {
-        return Err("a name starts with a letter");
-    }
-    let rest_ok =
-        chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || (dialect == Dialect::Oracle && c == '#'));
-    if !rest_ok {
-        return Err("a name holds only letters, digits, _ and $ (and # on Oracle)");
-    }
-    Ok(value.to_owned())
-}
-
-/// `"name"`, with any inner quote doubled.
-pub fn quoted_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::domain::quoted_identifier;
 
 /// `'text'`, with any inner quote doubled.
 pub fn string_literal(text: &str) -> String {
@@ -202,57 +206,10 @@ pub fn string_literal_for(dialect: Dialect, text: &str) -> String {
     }
 }
 
-/// The query that confirms a name of this kind exists and returns it as the dictionary spells
-/// it, with one bind `:name` (`$1` on PostgreSQL). `None` for kinds that are not dictionary
-/// objects (numbers, sessions, paths are checked elsewhere).
-pub fn dictionary_query(dialect: Dialect, kind: IdentifierKind) -> Option<&'static str> {
-    use IdentifierKind::*;
-    match dialect {
-        Dialect::Oracle => Some(match kind {
-            Tablespace => {
-                "SELECT tablespace_name FROM dba_tablespaces WHERE tablespace_name = UPPER(:name) OR tablespace_name = :name"
-            }
-            TempTablespace => {
-                "SELECT tablespace_name FROM dba_tablespaces WHERE contents = 'TEMPORARY' AND (tablespace_name = UPPER(:name) OR tablespace_name = :name)"
-            }
-            Datafile => "SELECT file_name FROM dba_data_files WHERE file_name = :name",
-            Tempfile => "SELECT file_name FROM dba_temp_files WHERE file_name = :name",
-            User | Schema => "SELECT username FROM dba_users WHERE username = UPPER(:name) OR username = :name",
-            Table => "SELECT table_name FROM dba_tables WHERE table_name = UPPER(:name) OR table_name = :name",
-            Index => "SELECT index_name FROM dba_indexes WHERE index_name = UPPER(:name) OR index_name = :name",
-            Sequence => {
-                "SELECT sequence_name FROM dba_sequences WHERE sequence_name = UPPER(:name) OR sequence_name = :name"
-            }
-            Role => "SELECT role FROM dba_roles WHERE role = UPPER(:name) OR role = :name",
-            Database => "SELECT name FROM v$database WHERE name = UPPER(:name) OR name = :name",
-            Parameter => "SELECT name FROM v$parameter WHERE name = LOWER(:name)",
-            Session | Number => return None,
-        }),
-        Dialect::Postgres => Some(match kind {
-            Table => {
-                "SELECT relname FROM pg_catalog.pg_class WHERE relkind IN ('r', 'p', 'm') AND (relname = lower($1) OR relname = $1) LIMIT 1"
-            }
-            Index => {
-                "SELECT relname FROM pg_catalog.pg_class WHERE relkind IN ('i', 'I') AND (relname = lower($1) OR relname = $1) LIMIT 1"
-            }
-            Sequence => {
-                "SELECT relname FROM pg_catalog.pg_class WHERE relkind = 'S' AND (relname = lower($1) OR relname = $1) LIMIT 1"
-            }
-            Schema => "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = lower($1) OR nspname = $1 LIMIT 1",
-            User | Role => "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = lower($1) OR rolname = $1 LIMIT 1",
-            Database => "SELECT datname FROM pg_catalog.pg_database WHERE datname = lower($1) OR datname = $1 LIMIT 1",
-            Parameter => "SELECT name FROM pg_catalog.pg_settings WHERE name = lower($1)",
-            Tablespace | TempTablespace => {
-                "SELECT spcname FROM pg_catalog.pg_tablespace WHERE spcname = lower($1) OR spcname = $1 LIMIT 1"
-            }
-            Datafile | Tempfile | Session | Number => return None,
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::resolve::ResolvedIdentifier;
 
     fn values(pairs: &[(&str, &str)]) -> Values {
         pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect()
@@ -269,10 +226,10 @@ mod tests {
     fn query_values_become_binds_in_each_dialect() {
         let sql = "SELECT * FROM t WHERE a = :tbs AND b = :top AND c = :top_sid AND d = :tbs";
         let v = values(&[("tbs", "USERS"), ("top", "1"), ("top_sid", "2")]);
-        let oracle = fill(sql, Dialect::Oracle, &v, &BTreeMap::new()).expect("fills");
+        let oracle = fill(sql, Dialect::Oracle, &v, &BTreeMap::new(), &Resolved::new()).expect("fills");
         assert_eq!(oracle.sql, sql);
         assert_eq!(oracle.binds.len(), 3);
-        let postgres = fill(sql, Dialect::Postgres, &v, &BTreeMap::new()).expect("fills");
+        let postgres = fill(sql, Dialect::Postgres, &v, &BTreeMap::new(), &Resolved::new()).expect("fills");
         assert_eq!(postgres.sql, "SELECT * FROM t WHERE a = $1 AND b = $2 AND c = $3 AND d = $1");
         assert_eq!(postgres.binds[2], ("top_sid".to_owned(), Some("2".to_owned())));
     }
@@ -282,18 +239,20 @@ mod tests {
         for hostile in HOSTILE {
             let v = values(&[("tbs", hostile)]);
             let filled =
-                fill("SELECT 1 FROM t WHERE name = :tbs", Dialect::Postgres, &v, &BTreeMap::new()).expect("fills");
+                fill("SELECT 1 FROM t WHERE name = :tbs", Dialect::Postgres, &v, &BTreeMap::new(), &Resolved::new())
+                    .expect("fills");
             assert_eq!(filled.sql, "SELECT 1 FROM t WHERE name = $1");
             assert_eq!(filled.binds[0].1.as_deref(), Some(*hostile));
         }
         let long = "A".repeat(10_000);
         let filled =
-            fill("SELECT :x FROM dual", Dialect::Oracle, &values(&[("x", &long)]), &BTreeMap::new()).expect("fills");
+            fill("SELECT :x FROM dual", Dialect::Oracle, &values(&[("x", &long)]), &BTreeMap::new(), &Resolved::new())
+                .expect("fills");
         assert_eq!(filled.sql, "SELECT :x FROM dual");
     }
 
     #[test]
-    fn hostile_values_are_refused_as_identifiers() {
+    fn an_object_is_written_only_from_its_resolution() {
         let declared = kinds(&[("tbs", IdentifierKind::Tablespace)]);
         for hostile in HOSTILE {
             let result = fill(
@@ -301,33 +260,81 @@ mod tests {
                 Dialect::Oracle,
                 &values(&[("tbs", hostile)]),
                 &declared,
+                &Resolved::new(),
             );
-            assert!(matches!(result, Err(FillError::InvalidIdentifier { .. })), "{hostile:?} gave {result:?}");
+            assert!(matches!(result, Err(FillError::Unresolved { .. })), "{hostile:?} gave {result:?}");
         }
-        let long = "A".repeat(129);
-        assert!(fill("ALTER TABLESPACE :tbs ONLINE", Dialect::Oracle, &values(&[("tbs", &long)]), &declared).is_err());
+        let resolved = Resolved::from([(
+            "tbs".to_owned(),
+            ResolvedIdentifier { kind: IdentifierKind::Tablespace, schema: None, name: "USERS".into() },
+        )]);
+        let filled =
+            fill("ALTER TABLESPACE :tbs ONLINE", Dialect::Oracle, &values(&[("tbs", "users")]), &declared, &resolved)
+                .expect("fills");
+        assert_eq!(filled.sql, "ALTER TABLESPACE \"USERS\" ONLINE", "the resolution, not the value, is written");
+        let wrong_kind = kinds(&[("tbs", IdentifierKind::Role)]);
+        let refused =
+            fill("ALTER ROLE :tbs NOLOGIN", Dialect::Oracle, &values(&[("tbs", "USERS")]), &wrong_kind, &resolved);
+        assert!(matches!(refused, Err(FillError::Unresolved { .. })), "a resolution of another kind is not used");
+    }
+
+    #[test]
+    fn a_schema_and_object_pair_is_written_as_one_qualified_object() {
+        let declared = kinds(&[("seq_schema", IdentifierKind::Schema), ("seq_name", IdentifierKind::Sequence)]);
+        let resolved = Resolved::from([
+            (
+                "seq_schema".to_owned(),
+                ResolvedIdentifier { kind: IdentifierKind::Schema, schema: None, name: "app".into() },
+            ),
+            (
+                "seq_name".to_owned(),
+                ResolvedIdentifier { kind: IdentifierKind::Sequence, schema: Some("app".into()), name: "DUP".into() },
+            ),
+        ]);
+        let pair = fill(
+            "ALTER SEQUENCE :seq_schema.:seq_name AS bigint",
+            Dialect::Postgres,
+            &values(&[("seq_schema", "app"), ("seq_name", "DUP")]),
+            &declared,
+            &resolved,
+        )
+        .expect("fills");
+        assert_eq!(pair.sql, "ALTER SEQUENCE \"app\".\"DUP\" AS bigint");
+        let alone = fill("ALTER SEQUENCE :seq_name RESTART", Dialect::Postgres, &Values::new(), &declared, &resolved)
+            .expect("fills from the resolution alone");
+        assert_eq!(alone.sql, "ALTER SEQUENCE \"app\".\"DUP\" RESTART", "the schema is part of the identity");
     }
 
     #[test]
     fn ddl_splices_only_declared_validated_identifiers() {
         let declared = kinds(&[("tbs", IdentifierKind::Tablespace), ("file_name", IdentifierKind::Datafile)]);
+        let resolved = Resolved::from([(
+            "tbs".to_owned(),
+            ResolvedIdentifier { kind: IdentifierKind::Tablespace, schema: None, name: "USERS".into() },
+        )]);
         let filled = fill(
             "ALTER TABLESPACE :tbs DROP DATAFILE :file_name",
             Dialect::Oracle,
             &values(&[("tbs", "USERS"), ("file_name", "/u01/oradata/it's.dbf")]),
             &declared,
+            &resolved,
         )
         .expect("fills");
         assert_eq!(filled.sql, "ALTER TABLESPACE \"USERS\" DROP DATAFILE '/u01/oradata/it''s.dbf'");
         assert!(filled.binds.is_empty());
-        let undeclared =
-            fill("ALTER TABLESPACE :other ONLINE", Dialect::Oracle, &values(&[("other", "USERS")]), &declared);
+        let undeclared = fill(
+            "ALTER TABLESPACE :other ONLINE",
+            Dialect::Oracle,
+            &values(&[("other", "USERS")]),
+            &declared,
+            &resolved,
+        );
         assert_eq!(undeclared, Err(FillError::UndeclaredIdentifier { name: "other".into() }));
     }
 
     #[test]
     fn a_missing_value_is_an_error_and_none_binds_null() {
-        let result = fill("SELECT :a FROM dual", Dialect::Oracle, &Values::new(), &BTreeMap::new());
+        let result = fill("SELECT :a FROM dual", Dialect::Oracle, &Values::new(), &BTreeMap::new(), &Resolved::new());
         assert_eq!(result, Err(FillError::MissingValue { name: "a".into() }));
         let mut known = Values::new();
         known.insert("sid".into(), None);
@@ -336,13 +343,14 @@ mod tests {
             Dialect::Oracle,
             &known,
             &BTreeMap::new(),
+            &Resolved::new(),
         )
         .expect("fills");
         assert_eq!(filled.binds, [("sid".to_owned(), None)]);
         let declared = kinds(&[("tbs", IdentifierKind::Tablespace)]);
         let mut missing = Values::new();
         missing.insert("tbs".into(), None);
-        assert!(fill("ALTER TABLESPACE :tbs ONLINE", Dialect::Oracle, &missing, &declared).is_err());
+        assert!(fill("ALTER TABLESPACE :tbs ONLINE", Dialect::Oracle, &missing, &declared, &Resolved::new()).is_err());
     }
 
     #[test]
@@ -353,59 +361,49 @@ mod tests {
             Dialect::Oracle,
             &values(&[("session", "123,4567,@2")]),
             &declared,
+            &Resolved::new(),
         )
         .expect("fills");
         assert_eq!(filled.sql, "ALTER SYSTEM KILL SESSION '123,4567,@2' IMMEDIATE");
         assert!(
-            fill("ALTER SYSTEM KILL SESSION :session", Dialect::Oracle, &values(&[("session", "1,2' --")]), &declared)
-                .is_err()
+            fill(
+                "ALTER SYSTEM KILL SESSION :session",
+                Dialect::Oracle,
+                &values(&[("session", "1,2' --")]),
+                &declared,
+                &Resolved::new()
+            )
+            .is_err()
         );
         assert!(
             fill(
                 "ALTER SEQUENCE s MAXVALUE :max_value",
                 Dialect::Postgres,
                 &values(&[("max_value", "1e9")]),
-                &declared
+                &declared,
+                &Resolved::new()
             )
             .is_err()
         );
-        let literal =
-            fill("ALTER TABLESPACE x DROP DATAFILE ':path'", Dialect::Oracle, &values(&[("path", "a'b")]), &declared)
-                .expect("fills");
+        let literal = fill(
+            "ALTER TABLESPACE x DROP DATAFILE ':path'",
+            Dialect::Oracle,
+            &values(&[("path", "a'b")]),
+            &declared,
+            &Resolved::new(),
+        )
+        .expect("fills");
         assert_eq!(literal.sql, "ALTER TABLESPACE x DROP DATAFILE 'a''b'");
-        let bound =
-            fill("SELECT * FROM t WHERE name = ':path'", Dialect::Postgres, &values(&[("path", "a'b")]), &declared)
-                .expect("fills");
+        let bound = fill(
+            "SELECT * FROM t WHERE name = ':path'",
+            Dialect::Postgres,
+            &values(&[("path", "a'b")]),
+            &declared,
+            &Resolved::new(),
+        )
+        .expect("fills");
         assert_eq!(bound.sql, "SELECT * FROM t WHERE name = $1", "in a query the quoted placeholder is bound");
         assert_eq!(string_literal_for(Dialect::Postgres, r"C:\x'"), r"E'C:\\x'''");
         assert_eq!(string_literal_for(Dialect::Oracle, r"C:\x"), r"'C:\x'");
-    }
-
-    #[test]
-    fn identifier_grammar_per_engine() {
-        assert_eq!(object_name(Dialect::Oracle, "SYS$UMF#1"), Ok("SYS$UMF#1".into()));
-        assert!(object_name(Dialect::Postgres, "a#b").is_err());
-        assert_eq!(object_name(Dialect::Postgres, "_tmp"), Ok("_tmp".into()));
-        assert!(object_name(Dialect::Oracle, "_tmp").is_err());
-        assert!(object_name(Dialect::Postgres, &"a".repeat(64)).is_err());
-        assert!(object_name(Dialect::Oracle, &"a".repeat(128)).is_ok());
-        assert_eq!(object_name(Dialect::Oracle, "\"Mixed Case\""), Ok("Mixed Case".into()));
-        assert!(object_name(Dialect::Oracle, "\"a\"\"b\"").is_err());
-        assert_eq!(quoted_identifier("Mixed Case"), "\"Mixed Case\"");
-    }
-
-    #[test]
-    fn every_object_kind_has_a_dictionary_query() {
-        for (name, kind) in IdentifierKind::ALL {
-            let oracle = dictionary_query(Dialect::Oracle, kind);
-            assert_eq!(oracle.is_none(), matches!(kind, IdentifierKind::Session | IdentifierKind::Number), "{name}");
-            if let Some(query) = oracle {
-                assert_eq!(sql::statement_kind(query), StatementKind::Query);
-                assert_eq!(
-                    sql::placeholders(query).iter().map(|p| p.name.as_str()).collect::<Vec<_>>().first(),
-                    Some(&"name")
-                );
-            }
-        }
     }
 }

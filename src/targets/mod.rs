@@ -1,18 +1,20 @@
 //! The databases under care. This is the only module that speaks to them: Oracle through
 //! Oracle's pure-Rust thin driver, PostgreSQL through tokio-postgres, the SIMULATED Oracle of
 //! `sentri demo` in process ([`sandbox`]), each behind the one [`Target`] enum, and the SQL
-//! reading ([`sql`]) and filling ([`fill`]) every step relies on.
+//! reading ([`sql`]), identifier resolution ([`resolve`]) and filling ([`fill`]) every step
+//! relies on.
 
 pub mod error;
 pub mod fill;
 pub mod oracle;
 pub mod postgres;
 pub mod profile;
+pub mod resolve;
 pub mod sandbox;
 pub mod sql;
 pub mod value;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::config::DatabaseConfig;
@@ -21,6 +23,7 @@ pub use crate::domain::DbKind;
 pub use error::{ErrorKind, TargetError};
 pub use fill::Values;
 pub use profile::Profile;
+pub use resolve::{Resolved, ResolvedIdentifier};
 pub use value::{Rows, Value};
 
 /// Limits every connection to a target obeys.
@@ -123,19 +126,47 @@ impl Target {
         }
     }
 
-    /// One write step of a fix: declared identifiers confirmed in the dictionary first, then
-    /// the statement run (DML committed on success, DDL on its own).
+    /// One write step of a fix. Declared identifiers are written from `resolved`, what the
+    /// plan resolved once ([`Target::resolve_identifiers`]); nothing is looked up here, and an
+    /// object without a resolution stops the step before anything is sent. DML is committed on
+    /// success, DDL runs on its own.
     pub async fn execute(
         &self,
         sql: &str,
         values: &Values,
         identifiers: &BTreeMap<String, sql::IdentifierKind>,
+        resolved: &Resolved,
     ) -> Result<ExecOutcome, TargetError> {
         match self {
-            Target::Oracle(target) => target.execute(sql, values, identifiers).await,
-            Target::Postgres(target) => target.execute(sql, values, identifiers).await,
-            Target::Sandbox(target) => target.execute(sql, values, identifiers).await,
+            Target::Oracle(target) => target.execute(sql, values, identifiers, resolved).await,
+            Target::Postgres(target) => target.execute(sql, values, identifiers, resolved).await,
+            Target::Sandbox(target) => target.execute(sql, values, identifiers, resolved).await,
         }
+    }
+
+    /// Resolves, once, every object `statements` splice: each value read as the engine reads
+    /// an identifier (exactly, for the names in `catalog_spelled`), looked up in the dictionary
+    /// on the read-only path with its schema, and exactly one object found. A name that
+    /// matches none or several stops here, naming them; so does a value that is not an
+    /// identifier, before anything is sent.
+    pub async fn resolve_identifiers(
+        &self,
+        statements: &[&str],
+        identifiers: &BTreeMap<String, sql::IdentifierKind>,
+        values: &Values,
+        catalog_spelled: &BTreeSet<String>,
+    ) -> Result<Resolved, TargetError> {
+        let query = |text: &'static str, values: Values| async move { self.query(text, &values).await };
+        resolve::resolve_all(
+            self.name(),
+            self.engine().dialect(),
+            query,
+            statements,
+            identifiers,
+            values,
+            catalog_spelled,
+        )
+        .await
     }
 
     /// Several DML steps, all or nothing. DDL is refused.

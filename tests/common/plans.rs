@@ -22,5 +22,6 @@ pub fn plan_adding_a_datafile(workflow_id: &str) -> sentri::domain::Plan {
         source: PlanSource::Template,
         rationale: "the policy's template fix".into(),
         proof: ProofSpec::default(),
+        resolved: Default::default(),
     }
 }

@@ -85,6 +85,14 @@ fn plan(workflow: &WorkflowRow, tablespace: &str) -> Plan {
         source: PlanSource::Template,
         rationale: "the policy's template fix: add a datafile".into(),
         proof: sentri::pipeline::plan::ProofSpec::default(),
+        resolved: BTreeMap::from([(
+            "tablespace_name".into(),
+            sentri::targets::ResolvedIdentifier {
+                kind: IdentifierKind::Tablespace,
+                schema: None,
+                name: tablespace.into(),
+            },
+        )]),
     }
 }
 

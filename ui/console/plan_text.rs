@@ -8,6 +8,7 @@ use sentri::execute::ExecutionReport;
 use sentri::pipeline::plan::Plan;
 use sentri::store::WorkflowRow;
 use sentri::targets::fill::{Dialect, render_identifier, string_literal_for};
+use sentri::targets::resolve::qualified_pairs;
 use sentri::targets::sql::placeholders;
 
 /// A workflow's plan and execution report, as the store read them.
@@ -61,9 +62,22 @@ pub fn filled(plan: &Plan, sql: &str, captured: Option<&BTreeMap<String, String>
     };
     let mut out = String::with_capacity(sql.len());
     let mut cursor = 0;
-    for placeholder in placeholders(sql) {
+    let found = placeholders(sql);
+    let pairs = qualified_pairs(sql, &found, &plan.identifiers);
+    for (index, placeholder) in found.iter().enumerate() {
+        if placeholder.span.start < cursor {
+            continue;
+        }
         out.push_str(&sql[cursor..placeholder.span.start]);
         cursor = placeholder.span.end;
+        // `:schema.:object` is one object, shown whole from the object's resolution.
+        if let Some((_, object)) = pairs.iter().find(|(schema, _)| *schema == index)
+            && let Some(resolved) = plan.resolved.get(&found[*object].name.to_lowercase())
+        {
+            out.push_str(&resolved.render());
+            cursor = found[*object].span.end;
+            continue;
+        }
         let value = plan
             .values
             .get(&placeholder.name)
@@ -74,9 +88,13 @@ pub fn filled(plan: &Plan, sql: &str, captured: Option<&BTreeMap<String, String>
             out.push_str(&sql[placeholder.span.clone()]);
             continue;
         };
-        let rendered = match plan.identifiers.get(&placeholder.name) {
-            Some(kind) if !placeholder.as_literal => render_identifier(dialect, *kind, &placeholder.name, &value)
-                .unwrap_or_else(|_| string_literal_for(dialect, &value)),
+        let rendered = match (plan.identifiers.get(&placeholder.name), plan.resolved.get(&placeholder.name)) {
+            // The object the plan resolved, as the executor will write it.
+            (Some(_), Some(found)) if !placeholder.as_literal => found.render(),
+            (Some(kind), None) if !placeholder.as_literal => {
+                render_identifier(dialect, *kind, &placeholder.name, &value)
+                    .unwrap_or_else(|_| string_literal_for(dialect, &value))
+            }
             _ => string_literal_for(dialect, &value),
         };
         out.push_str(&rendered);

@@ -76,10 +76,17 @@ pub async fn judge(
         alert_fields: &alert.fields,
         verification: &verification,
     };
-    let Some(plan) = verify::template_plan(policy, &inputs) else {
+    let Some(mut plan) = verify::template_plan(policy, &inputs) else {
         lines.push("  the policy has no automatic fix: it would be ESCALATED with the evidence".into());
         return lines;
     };
+    if let Err(error) = steps::resolve_plan(target, &mut plan, &verification).await {
+        lines.push(format!("  the plan's identifiers cannot be resolved: {error} (would be ESCALATED)"));
+        return lines;
+    }
+    for found in plan.resolved.values() {
+        lines.push(format!("  resolved: {found}"));
+    }
     for step in &plan.steps {
         lines.push(format!("  plan: {}", step.sql.split_whitespace().collect::<Vec<_>>().join(" ")));
     }

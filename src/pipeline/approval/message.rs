@@ -102,7 +102,7 @@ fn filled(plan: &Plan, step: &PlanStep) -> (String, Vec<(String, String)>) {
         crate::targets::DbKind::Oracle | crate::targets::DbKind::Sandbox => Dialect::Oracle,
         crate::targets::DbKind::Postgres => Dialect::Postgres,
     };
-    match fill::fill(&step.sql, dialect, &plan.values, &plan.identifiers) {
+    match fill::fill(&step.sql, dialect, &plan.values, &plan.identifiers, &plan.resolved) {
         Ok(statement) => {
             let binds = statement
                 .binds

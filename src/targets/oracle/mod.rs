@@ -32,7 +32,7 @@ pub mod connect;
 pub mod errors;
 pub mod profile;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -44,8 +44,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use self::connect::OracleAddress;
 use self::errors::Phase;
 use super::fill::{self, Dialect, FilledStatement};
+use super::resolve;
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values, WriteAccess};
+use super::{ConnectOptions, ErrorKind, ExecOutcome, Profile, Resolved, Rows, TargetError, Value, Values, WriteAccess};
 use crate::config::{DEFAULT_ORACLE_USER, DatabaseConfig, Secret, password_env_var};
 
 /// Sent, in order, on every session before it goes back to the pool; if one fails the session
@@ -279,35 +280,32 @@ impl OracleTarget {
     /// Values are bound by name (`:name`); `None` binds NULL.
     pub async fn query(&self, sql: &str, values: &Values) -> Result<Rows, TargetError> {
         let text = super::read_only_text(self.name(), super::DbKind::Oracle, sql)?;
-        let filled = self.fill(&text, values, &BTreeMap::new())?;
+        let filled = self.fill(&text, values, &BTreeMap::new(), &Resolved::new())?;
         self.run(move |connection, shared| shared.read_only(connection, &filled.sql, &filled.binds)).await
     }
 
     /// Runs one write step: DML or a PL/SQL block committed on success and rolled back on
     /// error; DDL as is (Oracle commits DDL implicitly).
     ///
-    /// In DDL each declared identifier used by the statement is first confirmed in the
-    /// dictionary ([`fill::dictionary_query`], on the read-only path) and replaced by the
-    /// dictionary's spelling; a name that is not there stops the step before anything is
-    /// written. Sessions and numbers are only checked by their grammar.
+    /// In DDL each declared object is written from `resolved`, what the plan resolved once in
+    /// the dictionary ([`super::Target::resolve_identifiers`]); nothing is looked up here, and
+    /// an object without a resolution stops the step before a round trip. Sessions and numbers
+    /// are checked by their grammar; a file path is also confirmed to be a file of its kind
+    /// ([`resolve::FileCheck`]).
     pub async fn execute(
         &self,
         sql: &str,
         values: &Values,
         identifiers: &BTreeMap<String, IdentifierKind>,
+        resolved: &Resolved,
     ) -> Result<ExecOutcome, TargetError> {
         let text = sql::strip_terminator(sql);
-        // Grammar and completeness first: a bad value costs no round trip.
-        self.fill(&text, values, identifiers)?;
-        let mut values = values.clone();
-        let identifiers = identifiers.clone();
-        self.run(move |connection, shared| {
-            shared.confirm_identifiers(connection, &text, &mut values, &identifiers)?;
-            let filled =
-                fill::fill(&text, Dialect::Oracle, &values, &identifiers).map_err(|e| shared.fill_error(&e))?;
-            shared.write(connection, &filled)
-        })
-        .await
+        let filled = self.fill(&text, values, identifiers, resolved)?;
+        for check in resolve::file_checks(Dialect::Oracle, &text, values, identifiers) {
+            let rows = self.query(check.query, &check.values()).await?;
+            check.confirm(&rows).map_err(|message| TargetError::new(self.name(), ErrorKind::Fill, message))?;
+        }
+        self.run(move |connection, shared| shared.write(connection, &filled)).await
     }
 
     /// Runs several DML steps as one transaction: all committed, or all rolled back. DDL is
@@ -329,7 +327,7 @@ impl OracleTarget {
                     ),
                 ));
             }
-            prepared.push(self.fill(&text, values, &BTreeMap::new())?);
+            prepared.push(self.fill(&text, values, &BTreeMap::new(), &Resolved::new())?);
         }
         self.run(move |connection, shared| {
             let mut outcomes = Vec::with_capacity(prepared.len());
@@ -417,8 +415,9 @@ impl OracleTarget {
         text: &str,
         values: &Values,
         identifiers: &BTreeMap<String, IdentifierKind>,
+        resolved: &Resolved,
     ) -> Result<FilledStatement, TargetError> {
-        fill::fill(text, Dialect::Oracle, values, identifiers).map_err(|e| self.shared.fill_error(&e))
+        fill::fill(text, Dialect::Oracle, values, identifiers, resolved).map_err(|e| self.shared.fill_error(&e))
     }
 
     fn checkin(&self, connection: oracledb::Connection) {
@@ -577,58 +576,6 @@ impl Shared {
         read_rows(connection, sql, binds).map_err(|e| self.driver_error(&e, Some(sql)))
     }
 
-    /// Checks each declared identifier the DDL splices against the dictionary and writes the
-    /// dictionary's spelling into `values`. Nothing is written to the database here.
-    fn confirm_identifiers(
-        &self,
-        connection: &oracledb::Connection,
-        sql_text: &str,
-        values: &mut Values,
-        identifiers: &BTreeMap<String, IdentifierKind>,
-    ) -> Result<(), TargetError> {
-        if sql::statement_kind(sql_text).takes_binds() {
-            return Ok(());
-        }
-        let used: BTreeSet<String> = sql::placeholders(sql_text).into_iter().map(|p| p.name.to_lowercase()).collect();
-        let mut lookups = Vec::new();
-        for (name, kind) in identifiers {
-            let Some(query) = fill::dictionary_query(Dialect::Oracle, *kind) else { continue };
-            if !used.contains(&name.to_lowercase()) {
-                continue;
-            }
-            let Some(key) = values.keys().find(|key| key.eq_ignore_ascii_case(name)).cloned() else { continue };
-            let Some(value) = values.get(&key).cloned().flatten() else { continue };
-            lookups.push((key, *kind, query, value));
-        }
-        if lookups.is_empty() {
-            return Ok(());
-        }
-        self.begin_read_only(connection)?;
-        let checked = lookups.into_iter().try_for_each(|(key, kind, query, value)| {
-            let bare = if kind.is_literal() { value.clone() } else { bare_name(&value) };
-            let rows = self.fetch(connection, query, &[("name".to_owned(), Some(bare.clone()))])?;
-            let spellings: Vec<String> =
-                (0..rows.rows.len()).filter_map(|row| rows.rows[row].first().and_then(Value::as_text)).collect();
-            let Some(spelling) = spellings.iter().find(|s| **s == bare).or_else(|| spellings.first()).cloned() else {
-                return Err(TargetError::new(
-                    &self.name,
-                    ErrorKind::Fill,
-                    format!(
-                        "`:{key}` = {:?} is not a {} in the dictionary; nothing was run",
-                        value.chars().take(80).collect::<String>(),
-                        kind_label(kind)
-                    ),
-                ));
-            };
-            let rendered = if kind.is_literal() { spelling } else { fill::quoted_identifier(&spelling) };
-            values.insert(key, Some(rendered));
-            Ok(())
-        });
-        let ended = connection.rollback().map_err(|e| self.driver_error(&e, None));
-        checked?;
-        ended
-    }
-
     /// Runs a filled write step: DDL as is; anything else with its binds, committed on
     /// success and rolled back on failure.
     fn write(&self, connection: &oracledb::Connection, filled: &FilledStatement) -> Result<ExecOutcome, TargetError> {
@@ -751,19 +698,6 @@ fn breaks_session(kind: ErrorKind) -> bool {
 /// The bound on one whole operation: twice the call timeout (a call, then its cancel) plus 5 s.
 fn operation_limit(call_timeout: Duration) -> Duration {
     call_timeout.saturating_mul(2).saturating_add(Duration::from_secs(5))
-}
-
-fn kind_label(kind: IdentifierKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-        .unwrap_or_else(|| "name".into())
-}
-
-/// A name as the dictionary stores it: `"Mixed"` → `Mixed`; a plain name is looked up as
-/// written and upper-cased by the dictionary query itself.
-fn bare_name(value: &str) -> String {
-    value.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).unwrap_or(value).to_owned()
 }
 
 /// Reads every row of a query. Column names are lower-cased, as policies write them.

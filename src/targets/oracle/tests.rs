@@ -184,12 +184,23 @@ async fn ddl_values_are_checked_before_any_round_trip() {
     let mut values = Values::new();
     values.insert("tbs".into(), Some("USERS;DROP TABLE t".into()));
     let error = target
-        .execute("ALTER TABLESPACE :tbs ADD DATAFILE SIZE 100M", &values, &identifiers)
+        .execute("ALTER TABLESPACE :tbs ADD DATAFILE SIZE 100M", &values, &identifiers, &Resolved::new())
         .await
         .expect_err("hostile identifier");
     assert_eq!(error.kind, ErrorKind::Fill, "{error:?}");
-    let error = target.execute("ALTER TABLESPACE :other ONLINE", &values, &identifiers).await.expect_err("undeclared");
+    let error = target
+        .execute("ALTER TABLESPACE :other ONLINE", &values, &identifiers, &Resolved::new())
+        .await
+        .expect_err("undeclared");
     assert_eq!(error.kind, ErrorKind::Fill);
+    let refused = resolve::lookups(
+        Dialect::Oracle,
+        &["ALTER TABLESPACE :tbs ADD DATAFILE SIZE 100M"],
+        &identifiers,
+        &values,
+        &Default::default(),
+    );
+    assert!(matches!(refused, Err(fill::FillError::InvalidIdentifier { .. })), "resolving refuses it too: {refused:?}");
 }
 
 #[test]
@@ -202,6 +213,7 @@ fn oracle_placeholders_stay_named_binds() {
         Dialect::Oracle,
         &values,
         &BTreeMap::new(),
+        &Resolved::new(),
     )
     .expect("fills");
     assert_eq!(
@@ -209,9 +221,10 @@ fn oracle_placeholders_stay_named_binds() {
         "SELECT :tbs AS lit, used FROM dba_tablespaces WHERE tablespace_name = :tbs AND :top_sid IS NULL -- :tbs"
     );
     assert_eq!(filled.binds, [("tbs".to_owned(), Some("USERS".to_owned())), ("top_sid".to_owned(), None)]);
-    // The dictionary lookups bind one name twice; the driver binds both by that one name.
-    let query = fill::dictionary_query(Dialect::Oracle, IdentifierKind::Tablespace).expect("query");
-    assert_eq!(sql::placeholders(query).len(), 2);
+    // The dictionary lookups bind by name: the object's name and its owner.
+    let query = resolve::dictionary_query(Dialect::Oracle, IdentifierKind::Sequence).expect("query");
+    let binds: Vec<String> = sql::placeholders(query).into_iter().map(|p| p.name).collect();
+    assert_eq!(binds, ["name", "schema"]);
 }
 
 #[test]
@@ -241,8 +254,6 @@ fn wallet_password_variable_and_operation_limit() {
     assert_eq!(wallet_password_env_var("prod-ora"), "SENTRI_DB_PROD_ORA_WALLET_PASSWORD");
     assert_eq!(operation_limit(Duration::from_secs(30)), Duration::from_secs(65));
     assert!(breaks_session(ErrorKind::CallTimeout) && !breaks_session(ErrorKind::Statement));
-    assert_eq!(bare_name("\"Mixed Case\""), "Mixed Case");
-    assert_eq!(kind_label(IdentifierKind::TempTablespace), "temp tablespace");
 }
 
 #[test]

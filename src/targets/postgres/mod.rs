@@ -11,9 +11,10 @@
 //!   statement that is not a query before sending it, and runs the rest inside
 //!   `BEGIN READ ONLY`, always rolled back, so a query that writes anyway (a data-modifying
 //!   CTE, `nextval`, a function that creates a table) is refused by PostgreSQL itself.
-//! - **Identifiers are confirmed before any write.** [`PostgresTarget::execute`] validates every
-//!   declared identifier against the grammar, looks it up in the catalog on the read-only path
-//!   and writes it as the catalog spells it.
+//! - **Identifiers are resolved once, before any write.** The plan resolves every declared
+//!   identifier in the catalog on the read-only path ([`super::Target::resolve_identifiers`]);
+//!   [`PostgresTarget::execute`] writes each from that resolution, quoted and schema-qualified,
+//!   and looks nothing up again.
 //! - **Every call is bounded**: `statement_timeout` on the server, plus a client-side backstop
 //!   that cancels the query and discards the connection.
 //! - **A pooled connection is reset before reuse** with [`SESSION_RESET`] (`DISCARD ALL`
@@ -54,7 +55,7 @@ use write_access::{PostgresGrants, WRITE_ACCESS_QUERY, postgres_write_access};
 use super::fill::{self, Dialect, FillError};
 use super::profile::{PostgresProfile, Profile};
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Rows, TargetError, Value, Values, WriteAccess};
+use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Resolved, Rows, TargetError, Value, Values, WriteAccess};
 use crate::config::DatabaseConfig;
 
 /// Sent on every connection before it goes back to the pool, as one message: what
@@ -178,7 +179,8 @@ impl PostgresTarget {
     /// ([`ErrorKind::ReadOnlyViolation`]).
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
         let text = super::read_only_text(&self.name, DbKind::Postgres, sql_text)?;
-        let filled = fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
+        let filled = fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new(), &Resolved::new())
+            .map_err(|e| self.fill_error(&e))?;
         let timeout_ms = self.timeout_ms();
         self.with_client(1, move |client| {
             Box::pin(async move {
@@ -199,9 +201,9 @@ impl PostgresTarget {
         .await
     }
 
-    /// Runs one write step. Declared identifiers are checked first: each must pass the
-    /// grammar and exist in the catalog (looked up on the read-only path), and is written as
-    /// the catalog spells it; a missing object stops the step before anything is written.
+    /// Runs one write step. Declared identifiers are written from `resolved`, the objects the
+    /// plan resolved once; a missing resolution, value or malformed literal stops the step
+    /// before anything is sent.
     ///
     /// DML, blocks and queries run in a transaction committed on success and rolled back on
     /// error; DDL and utility statements (VACUUM cannot run in a transaction block) run on
@@ -211,13 +213,11 @@ impl PostgresTarget {
         sql_text: &str,
         values: &Values,
         identifiers: &BTreeMap<String, IdentifierKind>,
+        resolved: &Resolved,
     ) -> Result<ExecOutcome, TargetError> {
         let text = sql::strip_terminator(sql_text);
-        // A dry fill first: a missing value or a malformed identifier is refused before
-        // anything, even the dictionary lookup, is sent.
-        fill::fill(&text, Dialect::Postgres, values, identifiers).map_err(|e| self.fill_error(&e))?;
-        let confirmed = self.confirm_identifiers(&text, values, identifiers).await?;
-        let filled = fill::fill(&text, Dialect::Postgres, &confirmed, identifiers).map_err(|e| self.fill_error(&e))?;
+        let filled =
+            fill::fill(&text, Dialect::Postgres, values, identifiers, resolved).map_err(|e| self.fill_error(&e))?;
         let timeout_ms = self.timeout_ms();
         self.with_client(1, move |client| {
             Box::pin(async move {
@@ -260,8 +260,10 @@ impl PostgresTarget {
                 )
                 .with_hint("run DDL as its own step with execute"));
             }
-            filled
-                .push(fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?);
+            filled.push(
+                fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new(), &Resolved::new())
+                    .map_err(|e| self.fill_error(&e))?,
+            );
         }
         let timeout_ms = self.timeout_ms();
         self.with_client(filled.len().max(1), move |client| {
@@ -482,56 +484,6 @@ impl PostgresTarget {
             }
             Err(_) => tracing::debug!(database = %self.name, "session reset timed out; closing the connection"),
         }
-    }
-
-    /// Checks every declared identifier used in `sql_text` against the catalog and returns the
-    /// values with each one replaced by the catalog's spelling (quoted, so it is kept exactly).
-    async fn confirm_identifiers(
-        &self,
-        sql_text: &str,
-        values: &Values,
-        identifiers: &BTreeMap<String, IdentifierKind>,
-    ) -> Result<Values, TargetError> {
-        let mut confirmed = values.clone();
-        let mut seen = Vec::new();
-        for placeholder in sql::placeholders(sql_text) {
-            let name = placeholder.name.to_lowercase();
-            if seen.contains(&name) {
-                continue;
-            }
-            seen.push(name.clone());
-            let Some(kind) = identifiers.iter().find(|(key, _)| key.eq_ignore_ascii_case(&name)).map(|(_, k)| *k)
-            else {
-                continue;
-            };
-            let Some(lookup) = fill::dictionary_query(Dialect::Postgres, kind) else { continue };
-            let Some((key, Some(value))) = values.iter().find(|(key, _)| key.eq_ignore_ascii_case(&name)) else {
-                continue;
-            };
-            fill::render_identifier(Dialect::Postgres, kind, &name, value).map_err(|e| self.fill_error(&e))?;
-            let bare = fill::object_name(Dialect::Postgres, value).map_err(|reason| {
-                self.fill_error(&FillError::InvalidIdentifier {
-                    name: name.clone(),
-                    value: value.chars().take(80).collect(),
-                    kind: "identifier",
-                    reason,
-                })
-            })?;
-            // The dictionary queries use `$1`; the read-only path fills `:name` placeholders,
-            // so pass it as `:name`.
-            let query_text = lookup.replace("$1", ":name");
-            let found = self.query(&query_text, &Values::from([("name".to_owned(), Some(bare.clone()))])).await?;
-            let Some(spelling) = found.rows.first().and_then(|row| row.first()).and_then(Value::as_text) else {
-                return Err(TargetError::new(
-                    &self.name,
-                    ErrorKind::Statement,
-                    format!("`:{name}` = {bare:?}: no such {kind:?} in this database; nothing was written"),
-                )
-                .with_hint("check the name in the alert against the database's catalog"));
-            };
-            confirmed.insert(key.clone(), Some(fill::quoted_identifier(&spelling)));
-        }
-        Ok(confirmed)
     }
 
     /// Turns a driver error into one a DBA can act on, without the password in it.

@@ -10,7 +10,7 @@
 //! normalised text; anything else is an error that names the statement, never an empty answer.
 //!
 //! It keeps the rules a real target keeps: the read-only path refuses anything but a query
-//! before looking at it, declared identifiers are confirmed in its dictionary before DDL, and
+//! before looking at it, declared objects are resolved in its dictionary when the plan is made, and
 //! values are bound, never spliced. It is deterministic: seeded from a named scenario, no
 //! clock and no randomness in its state. The state lives in the process: each connection (each
 //! engine start) begins from the seed again. Every profile it gives says SIMULATED, and
@@ -25,15 +25,16 @@ pub mod writes;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use self::queries::Refusal;
 use self::world::World;
 use super::fill::{self, Dialect, FillError};
+use super::resolve;
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{DbKind, ErrorKind, ExecOutcome, Profile, Rows, TargetError, Value, Values};
+use super::{DbKind, ErrorKind, ExecOutcome, Profile, Resolved, Rows, TargetError, Values};
 use crate::config::DatabaseConfig;
 
 pub use crate::domain::{SANDBOX_SCHEME as SCHEME, sandbox_world_name as world_name};
@@ -88,25 +89,33 @@ impl SandboxTarget {
     /// A query on the read-only path: anything but a query is refused before it is read.
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
         let text = super::read_only_text(&self.name, super::DbKind::Sandbox, sql_text)?;
-        let filled = fill::fill(&text, Dialect::Oracle, values, &BTreeMap::new()).map_err(|e| self.fill_error(&e))?;
+        let filled = fill::fill(&text, Dialect::Oracle, values, &BTreeMap::new(), &Resolved::new())
+            .map_err(|e| self.fill_error(&e))?;
         let world = self.lock()?;
         queries::answer(&world, &filled.sql, &filled.binds).map_err(|refusal| self.refused(&refusal))
     }
 
-    /// One write step: declared identifiers confirmed in the sandbox's dictionary (and written
-    /// as it spells them), then the statement carried out on the world.
+    /// One write step: declared objects written from what the plan resolved in the sandbox's
+    /// dictionary (through the same lookups a real target answers), then the statement carried
+    /// out on the world.
     pub async fn execute(
         &self,
         sql_text: &str,
         values: &Values,
         identifiers: &BTreeMap<String, IdentifierKind>,
+        resolved: &Resolved,
     ) -> Result<ExecOutcome, TargetError> {
         let started = Instant::now();
         let text = sql::strip_terminator(sql_text);
-        fill::fill(&text, Dialect::Oracle, values, identifiers).map_err(|e| self.fill_error(&e))?;
+        let filled =
+            fill::fill(&text, Dialect::Oracle, values, identifiers, resolved).map_err(|e| self.fill_error(&e))?;
+        for check in resolve::file_checks(Dialect::Oracle, &text, values, identifiers) {
+            let rows = self.query(check.query, &check.values()).await?;
+            check.confirm(&rows).map_err(|message| {
+                TargetError::new(&self.name, ErrorKind::Fill, format!("{message} (SIMULATED database)"))
+            })?;
+        }
         let mut world = self.lock()?;
-        let confirmed = self.confirm_identifiers(&world, &text, values, identifiers)?;
-        let filled = fill::fill(&text, Dialect::Oracle, &confirmed, identifiers).map_err(|e| self.fill_error(&e))?;
         if filled.kind != StatementKind::Ddl {
             return Err(self.refused(&Refusal::Unknown(format!(
                 "{} (the sandbox carries out only the DDL of its policies)",
@@ -146,49 +155,6 @@ impl SandboxTarget {
 
     /// Nothing to close.
     pub async fn close(self) {}
-
-    /// Looks each declared identifier the DDL splices up in the dictionary, through the same
-    /// lookups ([`fill::dictionary_query`]) a real target runs; the value becomes the
-    /// dictionary's spelling. A name that is not there stops the step.
-    fn confirm_identifiers(
-        &self,
-        world: &World,
-        text: &str,
-        values: &Values,
-        identifiers: &BTreeMap<String, IdentifierKind>,
-    ) -> Result<Values, TargetError> {
-        let mut confirmed = values.clone();
-        if sql::statement_kind(text).takes_binds() {
-            return Ok(confirmed);
-        }
-        let used: BTreeSet<String> = sql::placeholders(text).into_iter().map(|p| p.name.to_lowercase()).collect();
-        for (name, kind) in identifiers {
-            let Some(query) = fill::dictionary_query(Dialect::Oracle, *kind) else { continue };
-            if !used.contains(&name.to_lowercase()) {
-                continue;
-            }
-            let Some(key) = values.keys().find(|key| key.eq_ignore_ascii_case(name)).cloned() else { continue };
-            let Some(value) = values.get(&key).cloned().flatten() else { continue };
-            let bare = value.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).unwrap_or(&value).to_owned();
-            let rows = queries::answer(world, query, &[("name".to_owned(), Some(bare.clone()))])
-                .map_err(|refusal| self.refused(&refusal))?;
-            let spellings: Vec<String> =
-                rows.rows.iter().filter_map(|row| row.first().and_then(Value::as_text)).collect();
-            let Some(spelling) = spellings.iter().find(|s| **s == bare).or_else(|| spellings.first()).cloned() else {
-                return Err(TargetError::new(
-                    &self.name,
-                    ErrorKind::Fill,
-                    format!(
-                        "`:{key}` = {:?} is not a {} in the dictionary; nothing was run (SIMULATED database)",
-                        bare.chars().take(80).collect::<String>(),
-                        kind.name()
-                    ),
-                ));
-            };
-            confirmed.insert(key, Some(spelling));
-        }
-        Ok(confirmed)
-    }
 
     fn lock(&self) -> Result<MutexGuard<'_, World>, TargetError> {
         self.world.lock().map_err(|_| {

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::world::{Contents, DbFile, MB, World};
-use crate::targets::fill::{self, Dialect};
+use crate::targets::fill::Dialect;
 use crate::targets::oracle::profile as probe;
+use crate::targets::resolve;
 use crate::targets::sql::{self, IdentifierKind};
 use crate::targets::{Rows, Value};
 
@@ -177,6 +178,9 @@ pub fn answer(world: &World, text: &str, binds: &Binds) -> Result<Rows, Refusal>
     if let Some(rows) = profile_probe(world, &normal) {
         return Ok(rows);
     }
+    if let Some(result) = file_lookup(world, &normal, binds) {
+        return result;
+    }
     if let Some(result) = dictionary_lookup(world, &normal, binds) {
         return result;
     }
@@ -290,55 +294,56 @@ fn profile_probe(world: &World, normal: &str) -> Option<Rows> {
     None
 }
 
-/// Which dictionary lookup ([`fill::dictionary_query`]) this text is, if any.
+/// Which dictionary lookup ([`resolve::dictionary_query`]) this text is, if any.
 fn dictionary_kind(normal: &str) -> Option<IdentifierKind> {
     IdentifierKind::ALL
         .iter()
         .map(|(_, kind)| *kind)
-        .find(|kind| fill::dictionary_query(Dialect::Oracle, *kind).is_some_and(|query| normalise(query) == normal))
+        .find(|kind| resolve::dictionary_query(Dialect::Oracle, *kind).is_some_and(|query| normalise(query) == normal))
 }
 
-/// The identifier lookups the targets run before DDL, answered from the world.
+/// The file confirmations a DDL step runs ([`resolve::file_query`]), answered from the world.
+fn file_lookup(world: &World, normal: &str, binds: &Binds) -> Option<Result<Rows, Refusal>> {
+    let temp = [IdentifierKind::Datafile, IdentifierKind::Tempfile]
+        .into_iter()
+        .find(|kind| resolve::file_query(Dialect::Oracle, *kind).is_some_and(|query| normalise(query) == normal))?
+        == IdentifierKind::Tempfile;
+    let path = match bind(binds, "name") {
+        Ok(path) => path,
+        Err(refusal) => return Some(Err(refusal)),
+    };
+    let found = world.files.iter().filter(|f| f.temp == temp && f.path == path).map(|f| vec![text(f.path.clone())]);
+    Some(Ok(rows(&["file_name"], found.collect())))
+}
+
+/// The identifier lookups a plan runs when it is made, answered from the world as the real
+/// dictionary answers them: the exact name, no folding (the name arrives folded already).
 fn dictionary_lookup(world: &World, normal: &str, binds: &Binds) -> Option<Result<Rows, Refusal>> {
     let kind = dictionary_kind(normal)?;
     let name = match bind(binds, "name") {
         Ok(name) => name,
         Err(refusal) => return Some(Err(refusal)),
     };
-    let upper = name.to_uppercase();
-    let one_column =
-        |column: &str, found: Vec<String>| rows(&[column], found.into_iter().map(|v| vec![text(v)]).collect());
+    let global = |found: Vec<String>| {
+        rows(&["schema_name", "object_name"], found.into_iter().map(|v| vec![Value::Null, text(v)]).collect())
+    };
     let result = match kind {
-        IdentifierKind::Tablespace => Ok(one_column(
-            "tablespace_name",
-            world.tablespaces.iter().filter(|t| t.name == upper || t.name == name).map(|t| t.name.clone()).collect(),
-        )),
-        IdentifierKind::TempTablespace => Ok(one_column(
-            "tablespace_name",
+        IdentifierKind::Tablespace => {
+            Ok(global(world.tablespaces.iter().filter(|t| t.name == name).map(|t| t.name.clone()).collect()))
+        }
+        IdentifierKind::TempTablespace => Ok(global(
             world
                 .tablespaces
                 .iter()
-                .filter(|t| t.contents == Contents::Temporary && (t.name == upper || t.name == name))
+                .filter(|t| t.contents == Contents::Temporary && t.name == name)
                 .map(|t| t.name.clone())
                 .collect(),
         )),
-        IdentifierKind::Datafile | IdentifierKind::Tempfile => {
-            let temp = kind == IdentifierKind::Tempfile;
-            Ok(one_column(
-                "file_name",
-                world.files.iter().filter(|f| f.temp == temp && f.path == name).map(|f| f.path.clone()).collect(),
-            ))
-        }
         IdentifierKind::User | IdentifierKind::Schema => {
-            Ok(one_column("username", world.users.iter().filter(|u| **u == upper || **u == name).cloned().collect()))
+            Ok(global(world.users.iter().filter(|u| **u == name).cloned().collect()))
         }
-        IdentifierKind::Database => Ok(one_column(
-            "name",
-            [world.db_name.clone()].into_iter().filter(|db| *db == upper || *db == name).collect(),
-        )),
-        IdentifierKind::Parameter => {
-            Ok(one_column("name", world.parameters.keys().filter(|p| **p == name.to_lowercase()).cloned().collect()))
-        }
+        IdentifierKind::Database => Ok(global([world.db_name.clone()].into_iter().filter(|db| *db == name).collect())),
+        IdentifierKind::Parameter => Ok(global(world.parameters.keys().filter(|p| **p == name).cloned().collect())),
         other => {
             Err(Refusal::Unknown(format!("{} (the sandbox does not model {} objects)", shorten(normal), other.name())))
         }

@@ -33,6 +33,28 @@ fn values(pairs: &[(&str, &str)]) -> Values {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))).collect()
 }
 
+/// Resolves `sql`'s identifiers through the sandbox's dictionary, as a plan does when it is
+/// made, then runs it with that resolution.
+async fn run(
+    target: &SandboxTarget,
+    sql: &str,
+    values: &Values,
+    identifiers: &BTreeMap<String, IdentifierKind>,
+) -> Result<ExecOutcome, TargetError> {
+    let query = |text: &'static str, values: Values| async move { target.query(text, &values).await };
+    let resolved = crate::targets::resolve::resolve_all(
+        "TEST-DB",
+        Dialect::Oracle,
+        query,
+        &[sql],
+        identifiers,
+        values,
+        &Default::default(),
+    )
+    .await?;
+    target.execute(sql, values, identifiers, &resolved).await
+}
+
 fn first(rows: &Rows) -> BTreeMap<String, String> {
     rows.first_as_text().expect("a row")
 }
@@ -87,7 +109,7 @@ async fn tablespace_full_is_verified_fixed_validated_and_rolled_back_on_the_worl
     let validation = &policy.validation.as_ref().expect("validation").sql;
     let before = first(&target.query(validation, &alert).await.expect("before"));
     let forward = &policy.forward[0].sql;
-    let outcome = target.execute(forward, &alert, &policy.identifiers).await.expect("datafile added");
+    let outcome = run(&target, forward, &alert, &policy.identifiers).await.expect("datafile added");
     assert!(outcome.sql.contains("ALTER TABLESPACE \"USERS\" ADD DATAFILE"), "{}", outcome.sql);
     let after = first(&target.query(validation, &alert).await.expect("after"));
     assert!(number(&after, "max_mb") > number(&before, "max_mb"), "{before:?} → {after:?}");
@@ -99,7 +121,7 @@ async fn tablespace_full_is_verified_fixed_validated_and_rolled_back_on_the_worl
     let files_before_drop = target.snapshot().expect("world").files.len();
     let mut with_file = alert.clone();
     with_file.insert("file_name".into(), Some(new_file.clone()));
-    target.execute(&policy.rollback[0].sql, &with_file, &policy.identifiers).await.expect("dropped");
+    run(&target, &policy.rollback[0].sql, &with_file, &policy.identifiers).await.expect("dropped");
     let world = target.snapshot().expect("world");
     assert_eq!(world.files.len(), files_before_drop - 1);
     assert!(world.files.iter().all(|f| f.path != new_file));
@@ -116,12 +138,12 @@ async fn a_datafile_that_cannot_grow_leaves_the_maximum_where_it_was() {
     assert!(number(&row, "used_pct") >= 96.0, "{row:?}");
     let validation = &policy.validation.as_ref().expect("validation").sql;
     let before = first(&target.query(validation, &alert).await.expect("before"));
-    target.execute(&policy.forward[0].sql, &alert, &policy.identifiers).await.expect("the file is created");
+    run(&target, &policy.forward[0].sql, &alert, &policy.identifiers).await.expect("the file is created");
     let after = first(&target.query(validation, &alert).await.expect("after"));
     assert_eq!(after["max_mb"], before["max_mb"], "the new file took the space the old ones would have grown into");
     assert_eq!(target.snapshot().expect("world").storage_free, 76 * MB);
     // A second file no longer fits at all: Oracle's error, nothing changed.
-    let error = target.execute(&policy.forward[0].sql, &alert, &policy.identifiers).await.expect_err("disk full");
+    let error = run(&target, &policy.forward[0].sql, &alert, &policy.identifiers).await.expect_err("disk full");
     assert_eq!(error.code.as_deref(), Some("ORA-01119"));
 }
 
@@ -147,10 +169,10 @@ async fn the_blocker_is_found_killed_and_its_waiters_released() {
     }
     let validation = &policy.validation.as_ref().expect("validation").sql;
     assert_eq!(first(&target.query(validation, &plan_values).await.expect("before"))["waiting_on_blocker"], "3");
-    let outcome = target.execute(&policy.forward[0].sql, &plan_values, &policy.identifiers).await.expect("killed");
+    let outcome = run(&target, &policy.forward[0].sql, &plan_values, &policy.identifiers).await.expect("killed");
     assert_eq!(outcome.sql, "ALTER SYSTEM KILL SESSION '1234,5678,@1' IMMEDIATE");
     assert_eq!(first(&target.query(validation, &plan_values).await.expect("after"))["waiting_on_blocker"], "0");
-    let again = target.execute(&policy.forward[0].sql, &plan_values, &policy.identifiers).await;
+    let again = run(&target, &policy.forward[0].sql, &plan_values, &policy.identifiers).await;
     assert_eq!(again.expect_err("gone").code.as_deref(), Some("ORA-00030"));
     let none = target.query(&policy.verification.as_ref().expect("v").sql, &alert).await.expect("runs");
     assert!(none.is_empty(), "no blocker is left");
@@ -163,9 +185,12 @@ async fn unknown_statements_are_refused_by_name() {
     let error = error.expect_err("unknown");
     assert_eq!(error.kind, ErrorKind::Refused);
     assert!(error.message.contains("SELECT * FROM DBA_SEGMENTS WHERE OWNER = :O"), "{}", error.message);
-    let write = target.execute("ALTER TABLESPACE users OFFLINE", &Values::new(), &BTreeMap::new()).await;
+    let write =
+        target.execute("ALTER TABLESPACE users OFFLINE", &Values::new(), &BTreeMap::new(), &Resolved::new()).await;
     assert!(write.expect_err("unknown write").message.contains("ALTER TABLESPACE USERS OFFLINE"));
-    let dml = target.execute("DELETE FROM app.orders WHERE id = :id", &values(&[("id", "1")]), &BTreeMap::new()).await;
+    let dml = target
+        .execute("DELETE FROM app.orders WHERE id = :id", &values(&[("id", "1")]), &BTreeMap::new(), &Resolved::new())
+        .await;
     assert_eq!(dml.expect_err("no DML").kind, ErrorKind::Refused);
 }
 
@@ -191,11 +216,12 @@ async fn identifiers_must_exist_in_the_dictionary_and_values_stay_binds() {
     let policy = policy(&set, "tablespace_full");
     let target = sandbox("dev");
     let nope = values(&[("tablespace_name", "NOPE")]);
-    let missing = target.execute(&policy.forward[0].sql, &nope, &policy.identifiers).await;
+    let missing = run(&target, &policy.forward[0].sql, &nope, &policy.identifiers).await;
     let error = missing.expect_err("not in the dictionary");
-    assert_eq!(error.kind, ErrorKind::Fill);
+    assert_eq!(error.kind, ErrorKind::Statement, "as on every engine: {error}");
+    assert!(error.message.contains("`:tablespace_name`") && error.message.contains("NOPE"), "{error}");
     let hostile = values(&[("tablespace_name", "USERS ADD DATAFILE SIZE 1T")]);
-    let refused = target.execute(&policy.forward[0].sql, &hostile, &policy.identifiers).await;
+    let refused = run(&target, &policy.forward[0].sql, &hostile, &policy.identifiers).await;
     assert_eq!(refused.expect_err("not an identifier").kind, ErrorKind::Fill);
     let hostile_query = target
         .query(&policy.verification.as_ref().expect("v").sql, &values(&[("tablespace_name", "USERS' OR '1'='1")]))
@@ -251,18 +277,18 @@ async fn temp_full_adds_a_tempfile_and_drops_it_again() {
     }
     let validation = &policy.validation.as_ref().expect("validation").sql;
     let before = first(&target.query(validation, &alert).await.expect("before"));
-    target.execute(&policy.forward[0].sql, &alert, &policy.identifiers).await.expect("tempfile added");
+    run(&target, &policy.forward[0].sql, &alert, &policy.identifiers).await.expect("tempfile added");
     let after = first(&target.query(validation, &alert).await.expect("after"));
     assert_eq!((number(&before, "max_mb"), number(&after, "max_mb")), (8192.0, 8192.0 + 32767.0));
     let captured = first(&target.query(&policy.capture.as_ref().expect("capture").sql, &alert).await.expect("capture"));
     assert!(captured["file_name"].starts_with("+DATA/DEVDB01/TEMPFILE/temp."), "{captured:?}");
     let mut with_file = alert.clone();
     with_file.insert("file_name".into(), Some(captured["file_name"].clone()));
-    target.execute(&policy.rollback[0].sql, &with_file, &policy.identifiers).await.expect("tempfile dropped");
+    run(&target, &policy.rollback[0].sql, &with_file, &policy.identifiers).await.expect("tempfile dropped");
     assert_eq!(first(&target.query(validation, &alert).await.expect("again")), before, "back where it was");
     // A datafile is not a tempfile: the dictionary lookup for the rollback's file fails.
     let datafile = World::seed("dev").expect("dev").files.iter().find(|f| !f.temp).map(|f| f.path.clone());
     with_file.insert("file_name".into(), datafile);
-    let wrong = target.execute(&policy.rollback[0].sql, &with_file, &policy.identifiers).await;
+    let wrong = run(&target, &policy.rollback[0].sql, &with_file, &policy.identifiers).await;
     assert_eq!(wrong.expect_err("not a tempfile").kind, ErrorKind::Fill);
 }

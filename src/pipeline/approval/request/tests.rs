@@ -19,6 +19,8 @@ use WorkflowState::*;
 
 const HOSTILE: &str = "<script>alert(1)</script>\r\nAPPROVED & \"quoted\" 'x'";
 
+use crate::targets::resolve::ResolvedIdentifier;
+
 fn plan(workflow_id: &str) -> Plan {
     Plan {
         workflow_id: workflow_id.into(),
@@ -46,6 +48,21 @@ fn plan(workflow_id: &str) -> Plan {
         source: PlanSource::Template,
         rationale: "the policy's template fix".into(),
         proof: crate::pipeline::plan::ProofSpec::default(),
+        // As resolved when the plan was made: what the approver sees is the object that runs.
+        resolved: BTreeMap::from([
+            (
+                "seq_schema".into(),
+                ResolvedIdentifier { kind: IdentifierKind::Schema, schema: None, name: "public".into() },
+            ),
+            (
+                "seq_name".into(),
+                ResolvedIdentifier {
+                    kind: IdentifierKind::Sequence,
+                    schema: Some("public".into()),
+                    name: "orders_id_seq".into(),
+                },
+            ),
+        ]),
     }
 }
 
