@@ -10,6 +10,7 @@ mod kinds;
 mod plan;
 mod raw_alert;
 mod severity;
+pub mod token;
 mod verdict;
 mod verification;
 mod workflow_state;

@@ -93,7 +93,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         },
                         Taken::Triaged(Triage::Created { workflow_id, .. }) => {
                             // Whoever replays an alert asked for its change (four-eyes).
-                            store.record_requester(&workflow_id, &super::approve::os_user(), "replay")?;
+                            store.record_requester(&workflow_id, &super::approve::os_user()?, "replay")?;
                             format!("workflow {}", &workflow_id[..8])
                         }
                         Taken::Triaged(Triage::Folded { workflow_id, .. }) => {
