@@ -68,7 +68,8 @@ impl Running {
             .expect("fixtures");
         let mail = dovecot::shared();
         let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
-        let inbox = mail.add_user(&format!("a{tag}"));
+        // An address: it is also the From of what Sentri mails.
+        let inbox = mail.add_user(&format!("sentri-{tag}@localhost"));
         let alice = mail.add_user(&format!("alice-{tag}@localhost"));
         let bob = mail.add_user(&format!("bob-{tag}@localhost"));
         let smtpd = Smtpd::start(mail);
