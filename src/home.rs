@@ -3,6 +3,11 @@
 //!
 //! The layout is the reference product's, so an existing home works as it is. `init` never
 //! overwrites a file the DBA has edited unless told to (`--force`), and then keeps a backup.
+//!
+//! The home holds the store (every approval, the audit trail, raw alert mail) and the
+//! configuration, so it is private to the account that runs Sentri: its folder is made (or
+//! tightened to) 0700 and every folder `init` creates 0700; the store's files are 0600
+//! (`Store::open`).
 
 use std::path::{Path, PathBuf};
 
@@ -122,10 +127,11 @@ impl Home {
         for folder in std::iter::once("").chain(FOLDERS.iter().copied()) {
             let path = self.root.join(folder);
             if !path.is_dir() {
-                std::fs::create_dir_all(&path).map_err(|source| HomeError::Io { path: path.clone(), source })?;
+                private_dir(&path).map_err(|source| HomeError::Io { path: path.clone(), source })?;
                 report.created_folders.push(path);
             }
         }
+        tighten(&self.root, PRIVATE_DIR).map_err(|source| HomeError::Io { path: self.root.clone(), source })?;
         let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
         for (source, destination) in PACK_DESTINATIONS {
             if let Some(file) = DEFAULT_PACK.get_file(source) {
@@ -172,7 +178,7 @@ impl Home {
             Ok(existing) => {
                 let backup = backup_path(&self.root, path, stamp);
                 if let Some(parent) = backup.parent() {
-                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                    private_dir(parent).map_err(io(parent))?;
                 }
                 std::fs::write(&backup, existing).map_err(io(&backup))?;
                 report.backups.push(backup);
@@ -181,7 +187,7 @@ impl Home {
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                    private_dir(parent).map_err(io(parent))?;
                 }
                 std::fs::write(path, contents).map_err(io(path))?;
                 FileAction::Installed
@@ -191,6 +197,25 @@ impl Home {
         report.files.push((path.to_path_buf(), action));
         Ok(())
     }
+}
+
+/// The mode of the home folder and every folder `init` creates.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// Creates `path` and any missing parents 0700 (less what the umask takes away).
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(path)
+}
+
+/// Sets `path`'s permission bits to `mode` when it has any other bit.
+fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    if current & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(current & mode))?;
+    }
+    Ok(())
 }
 
 /// `alerts/oracle/x.md` → `<home>/.backup/<stamp>/alerts/oracle/x.md`: hidden, so the loader
@@ -228,6 +253,30 @@ mod tests {
         assert!(second.created_folders.is_empty());
         assert!(!second.database_created);
         assert!(second.files.iter().all(|(_, action)| *action == FileAction::Unchanged));
+    }
+
+    #[test]
+    fn the_home_is_private_to_its_account() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        // A home made by hand, readable by everyone, is tightened; new folders are born private.
+        let root = dir.path().join("home");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let home = Home::at(&root);
+        home.init(false).unwrap();
+        assert_eq!(mode(&root), 0o700);
+        for folder in ["data", "config", "alerts/oracle"] {
+            assert_eq!(mode(&root.join(folder)) & 0o077, 0, "{folder} is private");
+        }
+        let database = home.database_file();
+        for file in [database.clone(), database.with_extension("db-wal"), database.with_extension("db-shm")] {
+            if file.exists() {
+                assert_eq!(mode(&file), 0o600, "{}", file.display());
+            }
+        }
+        assert_eq!(mode(&database), 0o600);
     }
 
     #[test]

@@ -1,19 +1,21 @@
-//! Email approvals end to end, driving the real binary against a real PostgreSQL and a real
-//! Dovecot: a PROD alert APPENDed to Sentri's inbox waits for approval; the approval request
-//! (subject `[WF:…]`, plan hash, token, text and HTML) is queued; replies APPENDed to the same
+//! Email approvals end to end, driving the real binary against a real PostgreSQL, a real
+//! Dovecot and a real OpenSMTPD: a PROD alert APPENDed to Sentri's inbox waits for approval; one
+//! approval request per approver (subject `[WF:…]`, plan hash, token, text and HTML) travels
+//! through OpenSMTPD into that approver's own Dovecot mailbox; replies APPENDed to Sentri's
 //! inbox approve it — or, for every attack, leave it waiting with an audit row saying why.
 //!
-//! The request is read from the outbox ([`Approver::request`]), so each attack costs no mail
-//! round trip; tests/approval_smtp.rs proves the same request and reply travelling through
-//! OpenSMTPD and Dovecot.
+//! The request is read from the approver's mailbox ([`Approver::request`]): the outbox holds no
+//! live token, so that is the only place one exists. Replies are APPENDed, so each attack costs
+//! no SMTP round trip; tests/approval_smtp.rs proves a reply travelling through OpenSMTPD too.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::daemon::Daemon;
+use common::smtp::{self, Smtpd};
 use common::{dovecot, postgres};
 use sentri::pipeline::plan::Plan;
 use sentri::store::audit::AuditFilter;
@@ -25,7 +27,8 @@ fn sentri(home: &Path) -> Command {
         .env("SENTRI_HOME", home)
         .env("SENTRI_DB_APP_PASSWORD", postgres::SUPERUSER_PASSWORD)
         .env("SENTRI_EMAIL_PASSWORD", dovecot::PASSWORD)
-        .env_remove("SUDO_USER");
+        .env_remove("SUDO_USER")
+        .env_remove("SENTRI_SMTP_PASSWORD");
     command
 }
 
@@ -38,12 +41,17 @@ struct Mailed {
 }
 
 /// A home watching one Dovecot inbox, for one PROD PostgreSQL database `app` with two nearly
-/// exhausted sequences, email approvals on; its daemon running.
+/// exhausted sequences, email approvals on, mailing through OpenSMTPD to two approvers with
+/// mailboxes of their own (`alice`, `bob`); its daemon running.
 struct Running {
     home: tempfile::TempDir,
     dbname: String,
     inbox: String,
+    /// The approvers' addresses (each a Dovecot user).
+    alice: String,
+    bob: String,
     _daemon: Daemon,
+    smtpd: Smtpd,
     replies: std::cell::Cell<u32>,
 }
 
@@ -59,19 +67,25 @@ impl Running {
             .await
             .expect("fixtures");
         let mail = dovecot::shared();
-        let inbox = mail.add_user(&format!("a{}", &uuid::Uuid::new_v4().simple().to_string()[..10]));
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        // An address: it is also the From of what Sentri mails.
+        let inbox = mail.add_user(&format!("sentri-{tag}@localhost"));
+        let alice = mail.add_user(&format!("alice-{tag}@localhost"));
+        let bob = mail.add_user(&format!("bob-{tag}@localhost"));
+        let smtpd = Smtpd::start(mail);
         let home = tempfile::tempdir().expect("tempdir");
         assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
         let config = format!(
-            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  email_enabled: true\n  approval_recipients: [dba-team@example.com]\n  approvers: [alice@example.com, Bob <bob@example.com>]\n{approvals}databases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
+            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\n  smtp_server: 127.0.0.1\n  smtp_port: {}\n  use_tls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  email_enabled: true\n  approval_recipients: [{alice}]\n  approvers: [{alice}, Bob <{bob}>]\n{approvals}databases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
             mail.imap_port,
+            smtpd.port,
             postgres::connection_string(&dbname)
         );
         std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
         let daemon = Daemon(
             sentri(home.path()).arg("start").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start"),
         );
-        Running { home, dbname, inbox, _daemon: daemon, replies: std::cell::Cell::new(0) }
+        Running { home, dbname, inbox, alice, bob, _daemon: daemon, smtpd, replies: std::cell::Cell::new(0) }
     }
 
     fn store(&self) -> Store {
@@ -186,36 +200,67 @@ impl Running {
         assert!(self.store().approvals(workflow_id).expect("approvals").is_empty(), "{rule}: nothing recorded");
     }
 
+    /// Alice's side: her mailbox.
     fn approver(&self) -> Approver<'_> {
-        Approver { running: self }
+        Approver { running: self, address: self.alice.clone() }
+    }
+
+    /// Bob's side: his mailbox.
+    fn other_approver(&self) -> Approver<'_> {
+        Approver { running: self, address: self.bob.clone() }
+    }
+
+    /// A workflow's outbox rows and `sentri show --json`: what a reader of the store or of the
+    /// CLI sees.
+    fn stored_and_shown(&self, workflow_id: &str) -> String {
+        let outbox: Vec<String> =
+            self.store().outbox_for_workflow(workflow_id).expect("outbox").into_iter().map(|m| m.body).collect();
+        let shown = sentri(self.home.path()).args(["show", workflow_id, "--json"]).output().expect("show");
+        assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+        format!("{}\n{}", outbox.join("\n"), String::from_utf8_lossy(&shown.stdout))
     }
 }
 
-/// The approver's side: reads the approval requests Sentri sent.
+/// One approver's side: reads the approval requests that reached their own mailbox.
 struct Approver<'a> {
     running: &'a Running,
+    address: String,
 }
 
 impl Approver<'_> {
-    /// The newest approval request for `workflow_id`, as the approver receives it.
-    fn request(&self, workflow_id: &str) -> Mailed {
-        let path: PathBuf = self.running.home.path().join("data/sentri.db");
-        let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("read the outbox");
-        let (recipient, subject, body): (String, String, String) = conn
-            .query_row(
-                "SELECT recipient, subject, body FROM outbox WHERE workflow_id = ?1 AND kind = 'email'
-                 ORDER BY id DESC LIMIT 1",
-                [workflow_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .expect("an approval request in the outbox");
-        assert_eq!(recipient, "dba-team@example.com");
-        let body: serde_json::Value = serde_json::from_str(&body).expect("email content");
-        Mailed {
-            subject,
-            text: body["text"].as_str().expect("a text part").to_owned(),
-            html: body["html"].as_str().expect("an HTML part").to_owned(),
+    /// Every approval request for `workflow_id` in this approver's mailbox, oldest first.
+    async fn requests(&self, workflow_id: &str) -> Vec<Mailed> {
+        let tag = format!("[WF:{}]", &workflow_id[..8]);
+        smtp::inbox(dovecot::shared(), &self.address)
+            .await
+            .into_iter()
+            .filter(|m| m.header("Subject").is_some_and(|s| s.contains("Approval needed") && s.contains(&tag)))
+            .map(|m| {
+                let parsed = m.parsed();
+                Mailed {
+                    subject: m.header("Subject").expect("subject"),
+                    text: parsed.body_text(0).expect("a text part").to_string(),
+                    html: parsed.body_html(0).expect("an HTML part").to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// The newest approval request for `workflow_id`, as the approver receives it (waiting for
+    /// the first to arrive through OpenSMTPD).
+    async fn request(&self, workflow_id: &str) -> Mailed {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(newest) = self.requests(workflow_id).await.pop() {
+                return newest;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no approval request reached {}:\n{}",
+                self.address,
+                self.running.smtpd.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }
@@ -279,7 +324,7 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
     let workflow = store.get_workflow(&orders).expect("workflow");
     let plan_hash = workflow.plan_hash.clone().expect("plan hash");
 
-    let request = running.approver().request(&orders);
+    let request = running.approver().request(&orders).await;
     assert!(request.subject.contains(&format!("[WF:{}]", &orders[..8])), "{}", request.subject);
     assert!(request.subject.contains("pg_sequence_exhaustion") && request.subject.contains("PROD"));
     for needed in [
@@ -296,12 +341,22 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
     let token = token_of(&request);
     assert_eq!(token.len(), 40);
     assert!(request.html.contains(&token) && request.html.contains(plan_hash.as_str()));
+    // One request per approver, each token bound to its address; only hashes are stored, and
+    // neither the outbox nor `sentri show --json` carries the live token.
     let requests = store.approval_requests(&orders).expect("requests");
-    assert_eq!(requests.len(), 1);
-    assert_ne!(requests[0].token_hash, token, "only the token's hash is stored");
-    let other_request = running.approver().request(&invoices);
+    let recipients: Vec<&str> = requests.iter().map(|r| r.recipient.as_str()).collect();
+    assert_eq!(recipients, [running.alice.as_str(), running.bob.as_str()]);
+    assert_eq!(requests[0].token_hash.as_deref(), Some(sentri::domain::token::hash(&token).as_str()));
+    let bobs_request = running.other_approver().request(&orders).await;
+    let bobs_token = token_of(&bobs_request);
+    assert_ne!(bobs_token, token);
+    let local_view = running.stored_and_shown(&orders);
+    for live in [&token, &bobs_token] {
+        assert!(!local_view.contains(live.as_str()), "a live token in the outbox or show --json:\n{local_view}");
+    }
+    let other_request = running.approver().request(&invoices).await;
 
-    let alice = "Alice Example <alice@example.com>";
+    let alice = &format!("Alice Example <{}>", running.alice);
     let subject = request.subject.as_str();
     let approved = gmail_reply("APPROVED", &request);
     let without_token: String =
@@ -316,10 +371,21 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
     running.attack(&orders, "NO_DECISION_LINE", alice, subject, &gmail_reply("", &request), "").await;
     let out_of_office = "Auto-Submitted: auto-replied\r\nX-Autoreply: yes\r\n";
     running.attack(&orders, "AUTO_REPLY", alice, subject, &approved, out_of_office).await;
+    // Bob's mailbox answering with alice's token, and alice's with bob's.
+    let bob = &format!("Bob <{}>", running.bob);
+    running.attack(&orders, "TOKEN_NOT_FOR_SENDER", bob, subject, &approved, "").await;
+    running.attack(&orders, "TOKEN_NOT_FOR_SENDER", alice, subject, &gmail_reply("APPROVED", &bobs_request), "").await;
+    // The receiving server says alice's address did not send it.
+    let failed_dmarc = "Authentication-Results: mx.localhost;\r\n dkim=none;\r\n spf=fail smtp.mailfrom=evil.test;\r\n dmarc=fail (p=reject) header.from=localhost\r\n";
+    running.attack(&orders, "REPLY_NOT_AUTHENTICATED", alice, subject, &approved, failed_dmarc).await;
+    let reason = running.store().list_audit(&AuditFilter::default()).expect("audit").pop().expect("a row");
+    assert!(reason.detail["why"].as_str().unwrap_or_default().contains("dmarc=fail"), "{reason:#?}");
     assert_eq!(running.sequence_type("orders_id_seq").await, "integer", "nothing ran");
 
     // The genuine reply: an approver, the token, APPROVED on the first line of their own.
-    let rows = running.reply(alice, subject, &gmail_reply("Approved, go ahead", &request), "").await;
+    let passed =
+        "Authentication-Results: mx.localhost; dkim=pass header.d=localhost; dmarc=pass header.from=localhost\r\n";
+    let rows = running.reply(alice, subject, &gmail_reply("Approved, go ahead", &request), passed).await;
     assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{rows:#?}");
     let done = running.wait_for_state(&orders, &["COMPLETED", "ESCALATED", "FAILED", "ROLLED_BACK"]);
     assert_eq!(done, "COMPLETED");
@@ -328,9 +394,11 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
     assert_eq!(approvals.len(), 1);
     assert_eq!(
         (approvals[0].approver.as_str(), approvals[0].channel.as_str(), approvals[0].reason.as_str()),
-        ("alice@example.com", "email", "go ahead")
+        (running.alice.as_str(), "email", "go ahead")
     );
     assert!(store.approval_requests(&orders).expect("requests")[0].used_at.is_some());
+    // Bob's request was never answered: his token is unused, and it was never needed.
+    assert!(store.approval_requests(&orders).expect("requests")[1].used_at.is_none());
 
     // The same token again, on a workflow that is no longer waiting, counts for nothing.
     let rows = running.reply(alice, subject, &approved, "").await;
@@ -346,17 +414,17 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
         .await;
     // …and the engine mails a request for the new plan.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while running.approver().request(&invoices).text == other_request.text {
+    while running.approver().request(&invoices).await.text == other_request.text {
         assert!(Instant::now() < deadline, "no request for the changed plan");
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(running.approver().request(&invoices).text.contains(&plan.hash()));
+    assert!(running.approver().request(&invoices).await.text.contains(&plan.hash()));
     assert_eq!(running.sequence_type("invoices_id_seq").await, "integer");
 
     let alerts = sentri(running.home.path()).args(["alerts", "--json"]).output().expect("alerts");
     let alerts: serde_json::Value = serde_json::from_slice(&alerts.stdout).expect("json");
     let replies = alerts.as_array().into_iter().flatten().filter(|a| a["outcome"] == "approval_reply").count();
-    assert_eq!(replies, 10, "every reply is listed as an approval reply: {alerts}");
+    assert_eq!(replies, 13, "every reply is listed as an approval reply: {alerts}");
     assert_eq!(store.list_workflows(&Default::default()).expect("list").len(), 2, "no reply opened a workflow");
     let verify = sentri(running.home.path()).args(["audit", "--verify"]).output().expect("verify");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
@@ -366,7 +434,7 @@ async fn an_approvers_reply_runs_the_fix_and_every_attack_is_refused() {
 async fn a_reply_after_the_timeout_is_refused_and_the_workflow_escalates() {
     let running = Running::start("  approval_timeout: 5\n").await;
     let orders = running.alert("orders_id_seq").await;
-    let request = running.approver().request(&orders);
+    let request = running.approver().request(&orders).await;
     assert_eq!(running.wait_for_state(&orders, &["ESCALATED"]), "ESCALATED");
     let history: Vec<String> = running
         .store()
@@ -376,7 +444,7 @@ async fn a_reply_after_the_timeout_is_refused_and_the_workflow_escalates() {
         .map(|t| t.to.as_str().to_owned())
         .collect();
     assert!(history.ends_with(&["TIMEOUT".to_owned(), "ESCALATED".to_owned()]), "{history:?}");
-    let rows = running.reply("alice@example.com", &request.subject, &gmail_reply("APPROVED", &request), "").await;
+    let rows = running.reply(&running.alice, &request.subject, &gmail_reply("APPROVED", &request), "").await;
     let rejected: Vec<&AuditRow> = rows.iter().filter(|row| row.action == "APPROVAL_REPLY_REJECTED").collect();
     assert_eq!(rejected.len(), 1, "{rows:#?}");
     assert_eq!(rejected[0].result, "NOT_AWAITING_APPROVAL");
@@ -387,7 +455,7 @@ async fn a_reply_after_the_timeout_is_refused_and_the_workflow_escalates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn four_eyes_needs_two_distinct_approvers_and_refuses_the_requester() {
     let running = Running::start("  required_approvals: 2\n  forbid_self_approval: true\n").await;
-    // carol replays the alert: she asked for this change.
+    // "carol" replays the alert: whoever runs it asked for this change.
     let folder = running.home.path().join("replay");
     std::fs::create_dir_all(&folder).expect("folder");
     std::fs::write(
@@ -411,10 +479,12 @@ async fn four_eyes_needs_two_distinct_approvers_and_refuses_the_requester() {
             std::thread::sleep(Duration::from_millis(200));
         }
     };
-    assert_eq!(running.store().requesters(&orders).expect("requesters"), ["carol"]);
+    // The requester is the OS account that ran the replay, whatever `$USER` said.
+    let account = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout).expect("utf-8");
+    assert_eq!(running.store().requesters(&orders).expect("requesters"), [account.trim()]);
 
     let self_approval =
-        sentri(running.home.path()).args(["approve", &orders[..8]]).env("USER", "carol").output().expect("approve");
+        sentri(running.home.path()).args(["approve", &orders[..8]]).env("USER", "dave").output().expect("approve");
     assert!(!self_approval.status.success());
     let stderr = String::from_utf8_lossy(&self_approval.stderr);
     assert!(stderr.contains("requested this change"), "{stderr}");
@@ -422,30 +492,36 @@ async fn four_eyes_needs_two_distinct_approvers_and_refuses_the_requester() {
     assert_eq!((refused.action.as_str(), refused.result.as_str()), ("APPROVAL_REFUSED", "SELF_APPROVAL"));
     assert_eq!(running.state(&orders), "AWAITING_APPROVAL");
 
-    let request = running.approver().request(&orders);
+    let request = running.approver().request(&orders).await;
     assert!(request.text.contains("needs 2 distinct approvers"), "{}", request.text);
-    let alice = "alice@example.com";
+    let alice = running.alice.as_str();
     let rows = running.reply(alice, &request.subject, &gmail_reply("APPROVED", &request), "").await;
     assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{rows:#?}");
-    std::thread::sleep(Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(running.state(&orders), "AWAITING_APPROVAL", "one approval of two leaves it waiting");
     assert_eq!(running.sequence_type("orders_id_seq").await, "integer");
 
-    // The spent token's recipient got a fresh request naming who approved so far.
-    let fresh = running.approver().request(&orders);
-    assert_ne!(token_of(&fresh), token_of(&request));
-    assert!(fresh.text.contains("approved so far by: alice@example.com"), "{}", fresh.text);
-    let rows = running.reply(alice, &fresh.subject, &gmail_reply("APPROVED again", &fresh), "").await;
-    assert!(rows.iter().any(|row| row.result == "ALREADY_APPROVED"), "the same approver twice: {rows:#?}");
+    // The attack: alice's mailbox answers a second round under bob's name. There is no second
+    // round for her mailbox — no fresh request reached it — and her spent token does not count
+    // again, whatever name it is sent under.
+    assert_eq!(running.approver().requests(&orders).await.len(), 1, "no fresh token was mailed to alice");
+    let as_bob = format!("Bob <{}>", running.bob);
+    let rows = running.reply(&as_bob, &request.subject, &gmail_reply("APPROVED", &request), "").await;
+    assert!(rows.iter().any(|row| row.result == "TOKEN_USED"), "{rows:#?}");
+    let rows = running.reply(alice, &request.subject, &gmail_reply("APPROVED again", &request), "").await;
+    assert!(rows.iter().any(|row| row.result == "TOKEN_USED"), "the same approver twice: {rows:#?}");
     assert_eq!(running.state(&orders), "AWAITING_APPROVAL");
 
-    let rows = running.reply("Bob <bob@example.com>", &fresh.subject, &gmail_reply("APPROVED", &fresh), "").await;
+    // Bob answers the request that reached his own mailbox.
+    let bobs = running.other_approver().request(&orders).await;
+    assert_ne!(token_of(&bobs), token_of(&request));
+    let rows = running.reply(&as_bob, &bobs.subject, &gmail_reply("APPROVED", &bobs), "").await;
     assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{rows:#?}");
     assert_eq!(running.wait_for_state(&orders, &["COMPLETED", "ESCALATED", "FAILED", "ROLLED_BACK"]), "COMPLETED");
     assert_eq!(running.sequence_type("orders_id_seq").await, "bigint");
     let approvers: Vec<String> =
         running.store().approvals(&orders).expect("approvals").into_iter().map(|a| a.approver).collect();
-    assert_eq!(approvers, ["alice@example.com", "bob@example.com"]);
+    assert_eq!(approvers, [running.alice.clone(), running.bob.clone()]);
 }
 
 #[test]
@@ -489,15 +565,15 @@ async fn html_only_replies_from_outlook_gmail_and_apple_mail_run_the_fix() {
         [("outlook", "orders_id_seq"), ("gmail", "invoices_id_seq"), ("apple_mail", "payments_id_seq")]
     {
         let workflow = running.alert(sequence).await;
-        let request = running.approver().request(&workflow);
+        let request = running.approver().request(&workflow).await;
         let rows = running
-            .reply_as("Alice <alice@example.com>", &request.subject, &html_reply(client, &request), html_part)
+            .reply_as(&format!("Alice <{}>", running.alice), &request.subject, &html_reply(client, &request), html_part)
             .await;
         assert!(rows.iter().all(|row| row.action != "APPROVAL_REPLY_REJECTED"), "{client}: {rows:#?}");
         let done = running.wait_for_state(&workflow, &["COMPLETED", "ESCALATED", "FAILED", "ROLLED_BACK"]);
         assert_eq!(done, "COMPLETED", "{client}");
         assert_eq!(running.sequence_type(sequence).await, "bigint", "{client}: the database really changed");
         let approvals = running.store().approvals(&workflow).expect("approvals");
-        assert_eq!(approvals[0].approver, "alice@example.com", "{client}");
+        assert_eq!(approvals[0].approver, running.alice, "{client}");
     }
 }

@@ -95,6 +95,18 @@ async fn the_request_arrives_by_smtp_and_an_approvers_smtp_reply_runs_the_fix() 
     assert!(parsed.body_html(0).is_some(), "an HTML part");
     let text = parsed.body_text(0).expect("a text part").to_string();
     assert!(text.contains("Token: "), "{text}");
+    // The live token exists only in the approver's mailbox: neither the outbox (the message
+    // was sent from it) nor `sentri show --json` carries it.
+    let token = text.lines().find_map(|line| line.strip_prefix("Token: ")).expect("a token line").trim().to_owned();
+    assert_eq!(token.len(), 40);
+    let output = sentri(home.path()).args(["show", &workflow_id, "--json"]).output().expect("show");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("Approval needed"), "show lists the request: {shown}");
+    assert!(!shown.contains(&token), "a live token in show --json:\n{shown}");
+    let store = sentri::store::Store::open(home.path().join("data/sentri.db")).expect("store");
+    for message in store.outbox_for_workflow(&workflow_id).expect("outbox") {
+        assert!(!message.body.contains(&token), "a live token in the outbox: {}", message.body);
+    }
 
     // The approver answers from their mail client: APPROVED on top, the request quoted below.
     let quoted: String = text.lines().map(|line| format!("> {line}\n")).collect();

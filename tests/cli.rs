@@ -541,18 +541,19 @@ fn approve_deny_and_resolve_from_the_cli() {
     let home = initialised();
     let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
     let approved = awaiting_approval(&store);
+    let me = os_account();
     sentri(home.path())
         .args(["approve", &approved[..8]])
         .env("USER", "alice")
         .assert()
         .success()
-        .stdout(predicate::str::contains("APPROVED by alice"))
+        .stdout(predicate::str::contains(format!("APPROVED by {me}")))
         .stdout(predicate::str::contains("plan hash:"));
     let row = store.get_workflow(&approved).expect("workflow");
     assert_eq!(row.state, WorkflowState::Approved);
     let approvals = store.approvals(&approved).expect("approvals");
     assert_eq!(approvals.len(), 1);
-    assert_eq!(approvals[0].approver, "alice");
+    assert_eq!(approvals[0].approver, me, "the OS account, not $USER");
     assert_eq!(
         Some(approvals[0].plan_hash.as_str()),
         row.plan_hash.as_deref(),
@@ -582,13 +583,102 @@ fn approve_deny_and_resolve_from_the_cli() {
         .env("USER", "bob")
         .assert()
         .success()
-        .stdout(predicate::str::contains("RESOLVED by bob (was DENIED)"));
+        .stdout(predicate::str::contains(format!("RESOLVED by {me} (was DENIED)")));
     sentri(home.path())
         .args(["resolve", &denied[..8], "--reason", "again"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("cannot be resolved"));
     sentri(home.path()).args(["audit", "--verify"]).assert().success();
+}
+
+/// The account this test process runs as, by `id -un` (what the uid is called, whatever the
+/// environment says).
+fn os_account() -> String {
+    let output = std::process::Command::new("id").arg("-un").env("USER", "nobody-at-all").output().expect("id -un");
+    String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+}
+
+#[test]
+fn one_person_cannot_be_two_approvers_by_changing_user_or_sudo_user() {
+    let home = initialised();
+    std::fs::write(home.path().join("config/sentri.yaml"), "approvals:\n  required_approvals: 2\n").expect("config");
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let id = awaiting_approval(&store);
+    let me = os_account();
+    // The attack: the same person approves as "alice", then as "bob".
+    sentri(home.path())
+        .args(["approve", &id[..8]])
+        .env("USER", "alice")
+        .env("LOGNAME", "alice")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("approval by {me} recorded (1 of 2 distinct approvers)")));
+    sentri(home.path())
+        .args(["approve", &id[..8]])
+        .env("USER", "bob")
+        .env("LOGNAME", "bob")
+        .env("SUDO_USER", "bob")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("the decision by {me} was refused")))
+        .stderr(predicate::str::contains("already approved"));
+    assert_eq!(store.get_workflow(&id).expect("workflow").state, WorkflowState::AwaitingApproval);
+    let approvers: Vec<String> = store.approvals(&id).expect("approvals").into_iter().map(|a| a.approver).collect();
+    assert_eq!(approvers, std::slice::from_ref(&me));
+    let refused = store.list_audit(&Default::default()).expect("audit").pop().expect("a row");
+    assert_eq!((refused.action.as_str(), refused.result.as_str()), ("APPROVAL_REFUSED", "ALREADY_APPROVED"));
+    assert_eq!(refused.actor, format!("cli:{me}"));
+}
+
+#[test]
+fn self_approval_is_judged_on_the_os_account_not_the_environment() {
+    let home = initialised();
+    std::fs::write(home.path().join("config/sentri.yaml"), "approvals:\n  forbid_self_approval: true\n")
+        .expect("config");
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let id = awaiting_approval(&store);
+    // Recorded the way `sentri replay` records it: the OS account of whoever replayed.
+    store.record_requester(&id, &os_account(), "replay").expect("requester");
+    sentri(home.path())
+        .args(["approve", &id[..8]])
+        .env("USER", "someone-else")
+        .env("SUDO_USER", "someone-else")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("requested this change"));
+    assert_eq!(store.get_workflow(&id).expect("workflow").state, WorkflowState::AwaitingApproval);
+    assert!(store.approvals(&id).expect("approvals").is_empty());
+}
+
+#[test]
+fn replay_records_the_os_account_as_requester() {
+    let home = initialised();
+    let folder = home.path().join("replay");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::copy(SAMPLE, folder.join("alert.eml")).expect("sample");
+    sentri(home.path()).arg("replay").arg(&folder).env("USER", "carol").env("SUDO_USER", "carol").assert().success();
+    let store = Store::open(home.path().join("data/sentri.db")).expect("open store");
+    let workflows = store.list_workflows(&Default::default()).expect("list");
+    assert_eq!(workflows.len(), 1, "the sample opens one workflow");
+    assert_eq!(store.requesters(&workflows[0].id).expect("requesters"), [os_account()]);
+}
+
+#[test]
+fn the_home_and_the_store_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = initialised();
+    let mode = |path: &Path| std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(home.path()), 0o700);
+    assert_eq!(mode(&home.path().join("data")), 0o700);
+    let database = home.path().join("data/sentri.db");
+    assert_eq!(mode(&database), 0o600);
+    // Another account on the machine cannot read approvals or the audit trail while it runs.
+    let store = Store::open(&database).expect("open store");
+    awaiting_approval(&store);
+    for sidecar in ["data/sentri.db-wal", "data/sentri.db-shm"] {
+        assert_eq!(mode(&home.path().join(sidecar)), 0o600, "{sidecar}");
+    }
 }
 
 #[test]

@@ -55,9 +55,12 @@ fn headless_demo_tells_every_alert_type_completed_one_rolled_back_and_the_prod_a
         "{out}"
     );
     assert!(out.contains("PRE_FLIGHT → AWAITING_APPROVAL"), "{out}");
-    assert!(out.contains("the demo gives this approval as the OS user `demo-operator`"), "{out}");
-    assert!(out.contains("APPROVED by cli:demo-operator"), "{out}");
-    assert!(out.contains("AWAITING_APPROVAL → APPROVED (cli:demo-operator)"), "{out}");
+    // The approver is the process's OS account; `USER=demo-operator` above changes nothing.
+    let me = sentri::pipeline::approval::identity::os_account().expect("the OS account");
+    assert!(out.contains(&format!("the demo gives this approval as the OS user `{me}`")), "{out}");
+    assert!(out.contains(&format!("APPROVED by cli:{me}")), "{out}");
+    assert!(out.contains(&format!("AWAITING_APPROVAL → APPROVED (cli:{me})")), "{out}");
+    assert!(!out.contains("demo-operator"), "{out}");
     assert!(out.contains("SQL run: ALTER SYSTEM KILL SESSION '1234,5678,@1' IMMEDIATE"), "{out}");
     assert!(out.contains("Safety Mesh ▸ policy_gate: ALLOW"), "{out}");
     assert!(out.contains("before:   max_mb=10240, used_pct=97"), "{out}");

@@ -236,14 +236,20 @@ pub struct ApprovalsConfig {
     pub jira_project: Option<String>,
     /// Send approval requests by email and accept replies (false).
     pub email_enabled: bool,
-    /// Where approval requests are sent; empty in the file means `email.username`.
+    /// Where notifications about approvals go; empty in the file means `email.username`. Also
+    /// the approvers when `approvers` is not written.
     pub approval_recipients: Vec<String>,
-    /// Addresses whose replies count as approvals; default: `approval_recipients`.
+    /// The addresses asked to approve and whose replies count: each gets its own request, with
+    /// a token only a reply from that address can use. Default: `approval_recipients`.
     pub approvers: Vec<String>,
     /// How many distinct approvers a change needs (1).
     pub required_approvals: u32,
     /// Refuse an approval from the person who requested or edited the plan (false).
     pub forbid_self_approval: bool,
+    /// Refuse a reply whose receiving server's `Authentication-Results` say its From failed
+    /// DMARC (or, without a DMARC result, DKIM) (true). A reply without the header is judged
+    /// on its token and address alone.
+    pub require_authenticated_reply: bool,
 }
 
 impl Default for ApprovalsConfig {
@@ -258,6 +264,7 @@ impl Default for ApprovalsConfig {
             approvers: Vec::new(),
             required_approvals: 1,
             forbid_self_approval: false,
+            require_authenticated_reply: true,
         }
     }
 }
@@ -305,6 +312,8 @@ pub(crate) fn read_approvals(
         None => def.required_approvals,
     };
     let forbid_self_approval = f.bool(d, "forbid_self_approval").unwrap_or(def.forbid_self_approval);
+    let require_authenticated_reply =
+        f.bool(d, "require_authenticated_reply").unwrap_or(def.require_authenticated_reply);
 
     if email_enabled {
         if approvers.is_empty() {
@@ -350,6 +359,7 @@ pub(crate) fn read_approvals(
         approvers,
         required_approvals,
         forbid_self_approval,
+        require_authenticated_reply,
     }
 }
 

@@ -11,6 +11,7 @@ mod plan;
 mod raw_alert;
 mod resolved;
 mod severity;
+pub mod token;
 mod verdict;
 mod verification;
 mod workflow_state;

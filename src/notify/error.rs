@@ -79,6 +79,9 @@ pub enum NotifyError {
     /// An outbox kind this build does not deliver.
     #[error("outbox message {id}: unknown channel {kind:?} (known: email, slack, webhook, pagerduty)")]
     UnknownKind { id: i64, kind: String },
+    /// An approval request's token could not be minted and bound: nothing is sent.
+    #[error(transparent)]
+    ApprovalToken(#[from] super::approval_token::TokenError),
     /// The HTTP client could not be built (TLS roots or provider).
     #[error("cannot build the HTTP client for Slack, webhook and PagerDuty: {0}")]
     HttpClient(#[source] reqwest::Error),

@@ -5,11 +5,12 @@
 //! retry and backoff. A mail server that is down for an hour loses nothing and sends nothing
 //! twice.
 //!
-//! Layout: [`channels`] (which channels sentri.yaml and the environment turn on), [`report`]
+//! Layout: [`approval_token`] (an approval request's token, minted as it is sent), [`channels`] (which channels sentri.yaml and the environment turn on), [`report`]
 //! (what a state change says, per channel, as outbox rows), [`smtp`] (mail through lettre),
 //! [`http`] (Slack, webhook, PagerDuty), [`notifier`] (the task that claims due messages and
 //! delivers them), [`error`].
 
+pub mod approval_token;
 pub mod channels;
 pub mod error;
 pub mod http;

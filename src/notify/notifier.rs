@@ -171,7 +171,11 @@ impl Notifier {
         let not_configured = |what: String| NotifyError::NotConfigured { id: message.id, what };
         let http = || self.http.as_ref().map_err(|problem| not_configured(problem.clone()));
         match message.kind.as_str() {
-            EMAIL => self.smtp.as_ref().map_err(|problem| not_configured(problem.clone()))?.send(message).await,
+            EMAIL => {
+                let smtp = self.smtp.as_ref().map_err(|problem| not_configured(problem.clone()))?;
+                let outgoing = self.with_token(message).await?;
+                smtp.send(&outgoing).await
+            }
             SLACK => {
                 let url = self.channels.slack.as_ref().ok_or_else(|| {
                     not_configured(format!("Slack is not configured ({} is not set)", crate::config::SLACK_WEBHOOK_VAR))
@@ -196,6 +200,20 @@ impl Notifier {
             }
             other => Err(NotifyError::UnknownKind { id: message.id, kind: other.to_owned() }),
         }
+    }
+
+    /// The email as it goes out: an approval request's token minted and put in (see
+    /// [`super::approval_token`]), on the blocking pool (it writes the token's hash).
+    async fn with_token(&self, message: &OutboxMessage) -> Result<OutboxMessage, NotifyError> {
+        let (store, message) = (Arc::clone(&self.store), message.clone());
+        let id = message.id;
+        tokio::task::spawn_blocking(move || super::approval_token::fill(&store, &message))
+            .await
+            .map_err(|error| NotifyError::NotConfigured {
+                id,
+                what: format!("minting the token did not complete: {error}"),
+            })?
+            .map_err(NotifyError::from)
     }
 
     /// Runs a store call on the blocking pool.

@@ -1,9 +1,12 @@
 //! Email approval requests, who asked for a change, and the one transaction in which a human
 //! decision is judged and applied.
 //!
-//! A request is one email to one recipient carrying a one-time token; the store keeps the
-//! token's sha256, the plan hash the request asks about and when it expires — never the token.
-//! A token counts once: the decision that uses it marks it used in the same transaction.
+//! A request is one email to one approver address carrying a one-time token bound to that
+//! address; the store keeps the token's sha256, the plan hash the request asks about and when it
+//! expires — never the token. The request and its email are queued in one transaction
+//! ([`Store::queue_approval_request`]) without a token; the notifier mints the token as it sends
+//! the email and records its hash ([`Store::arm_approval_request`]). A token counts once: the
+//! decision that uses it marks it used in the same transaction.
 //!
 //! [`Store::apply_approval`] reads every fact a decision depends on (the workflow, earlier
 //! decisions, the request a token belongs to, the requesters) and applies what the caller's
@@ -17,6 +20,7 @@ use serde::Serialize;
 
 use super::approvals::{ApprovalRow, Decision, NewApproval};
 use super::audit::{AuditRow, NewAudit, append_audit};
+use super::outbox::{NewOutboxMessage, OutboxMessage};
 use super::workflows::{WorkflowRow, transition_in};
 use super::{SqlContext, Store, StoreError, stored_timestamp, timestamp_text};
 use crate::domain::WorkflowState;
@@ -32,9 +36,10 @@ pub struct NewApprovalRequest {
     pub workflow_id: String,
     /// The plan the request shows; a decision on another plan is refused.
     pub plan_hash: String,
+    /// The one approver address the token answers for.
     pub recipient: String,
-    /// Hex sha256 of the token (see `pipeline::approval::token`).
-    pub token_hash: String,
+    /// Hex sha256 of the token (see `domain::token`); `None` until the email is sent.
+    pub token_hash: Option<String>,
     /// The outbox message that carries the request, so its text can be told apart from a reply.
     pub outbox_id: Option<i64>,
     pub expires_at: Timestamp,
@@ -47,7 +52,8 @@ pub struct ApprovalRequestRow {
     pub workflow_id: String,
     pub plan_hash: String,
     pub recipient: String,
-    pub token_hash: String,
+    /// `None` until its email was sent (the token is minted then).
+    pub token_hash: Option<String>,
     pub outbox_id: Option<i64>,
     #[serde(serialize_with = "super::timestamp_serde::serialize")]
     pub issued_at: Timestamp,
@@ -62,6 +68,8 @@ pub struct ApprovalRequestRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriorDecision {
     pub approver: String,
+    /// How it arrived (`cli`, `console`, `email`): part of the approver's identity.
+    pub channel: String,
     pub decision: Decision,
     pub plan_hash: String,
 }
@@ -104,7 +112,7 @@ pub enum Applied {
 
 const COLUMNS: &str = "id, workflow_id, plan_hash, recipient, token_hash, outbox_id, issued_at, expires_at, used_at";
 
-type RawRow = (i64, String, String, String, String, Option<i64>, String, String, Option<String>);
+type RawRow = (i64, String, String, String, Option<String>, Option<i64>, String, String, Option<String>);
 
 fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -157,67 +165,120 @@ fn requesters_in(conn: &Connection, workflow_id: &str) -> Result<Vec<String>, St
 
 fn prior_in(conn: &Connection, workflow_id: &str) -> Result<Vec<PriorDecision>, StoreError> {
     let mut statement = conn
-        .prepare("SELECT id, approver, decision, plan_hash FROM approvals WHERE workflow_id = ?1 ORDER BY id")
+        .prepare("SELECT id, approver, decision, plan_hash, channel FROM approvals WHERE workflow_id = ?1 ORDER BY id")
         .ctx("listing earlier decisions")?;
     let raw = statement
         .query_map([workflow_id], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+            ))
         })
         .ctx("listing earlier decisions")?
         .collect::<Result<Vec<_>, _>>()
         .ctx("listing earlier decisions")?;
     raw.into_iter()
-        .map(|(id, approver, decision, plan_hash)| {
+        .map(|(id, approver, decision, plan_hash, channel)| {
             let decision = super::approvals::stored_decision(id, decision)?;
-            Ok(PriorDecision { approver, decision, plan_hash })
+            Ok(PriorDecision { approver, channel, decision, plan_hash })
         })
         .collect()
+}
+
+fn insert_request_in(
+    tx: &rusqlite::Transaction<'_>,
+    now: Timestamp,
+    new: &NewApprovalRequest,
+) -> Result<ApprovalRequestRow, StoreError> {
+    let workflow = super::workflows::get_in(tx, &new.workflow_id)?;
+    tx.execute(
+        "INSERT INTO approval_requests (workflow_id, plan_hash, recipient, token_hash, outbox_id,
+                                        issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            new.workflow_id,
+            new.plan_hash,
+            new.recipient,
+            new.token_hash,
+            new.outbox_id,
+            timestamp_text(now),
+            timestamp_text(new.expires_at)
+        ],
+    )
+    .ctx("recording an approval request")?;
+    let id = tx.last_insert_rowid();
+    append_audit(
+        tx,
+        now,
+        NewAudit {
+            workflow_id: Some(workflow.id.to_string()),
+            database: Some(workflow.database.clone()),
+            environment: Some(workflow.environment.clone()),
+            actor: "engine".to_owned(),
+            action: APPROVAL_REQUESTED.to_owned(),
+            result: "SENT_TO_OUTBOX".to_owned(),
+            detail: serde_json::json!({
+                "request_id": id,
+                "recipient": new.recipient,
+                "plan_hash": new.plan_hash,
+                "outbox_id": new.outbox_id,
+                "expires_at": timestamp_text(new.expires_at),
+            }),
+        },
+    )?;
+    tx.query_row(&format!("SELECT {COLUMNS} FROM approval_requests WHERE id = ?1"), [id], raw_row)
+        .ctx("reading an approval request")
+        .and_then(parse)
 }
 
 impl Store {
     /// Records an issued request (its email already queued), audited as APPROVAL_REQUESTED
     /// with the recipient and plan hash — never the token.
     pub fn issue_approval_request(&self, new: &NewApprovalRequest) -> Result<ApprovalRequestRow, StoreError> {
+        self.write(|tx, now| insert_request_in(tx, now, new))
+    }
+
+    /// Queues an approval request's email and records the request, in one transaction: there is
+    /// never a queued request email without its request (the notifier refuses to send one).
+    pub fn queue_approval_request(
+        &self,
+        message: &NewOutboxMessage,
+        new: &NewApprovalRequest,
+    ) -> Result<(OutboxMessage, ApprovalRequestRow), StoreError> {
         self.write(|tx, now| {
-            let workflow = super::workflows::get_in(tx, &new.workflow_id)?;
-            tx.execute(
-                "INSERT INTO approval_requests (workflow_id, plan_hash, recipient, token_hash, outbox_id,
-                                                issued_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                rusqlite::params![
-                    new.workflow_id,
-                    new.plan_hash,
-                    new.recipient,
-                    new.token_hash,
-                    new.outbox_id,
-                    timestamp_text(now),
-                    timestamp_text(new.expires_at)
-                ],
+            let queued = super::outbox::insert_in(tx, now, message)?;
+            let request =
+                insert_request_in(tx, now, &NewApprovalRequest { outbox_id: Some(queued.id), ..new.clone() })?;
+            Ok((queued, request))
+        })
+    }
+
+    /// Binds a freshly minted token (its hash) to the unanswered request outbox message
+    /// `outbox_id` carries, just before that message is sent; a token minted for an earlier
+    /// attempt at sending it is replaced (it never arrived, or it arrived and now matches
+    /// nothing). [`StoreError::NotFound`] when the message carries no request or it was already
+    /// answered: then nothing may be sent.
+    pub fn arm_approval_request(&self, outbox_id: i64, token_hash: &str) -> Result<ApprovalRequestRow, StoreError> {
+        self.write(|tx, _| {
+            tx.query_row(
+                &format!(
+                    "UPDATE approval_requests SET token_hash = ?2 WHERE outbox_id = ?1 AND used_at IS NULL
+                     RETURNING {COLUMNS}"
+                ),
+                (outbox_id, token_hash),
+                raw_row,
             )
-            .ctx("recording an approval request")?;
-            let id = tx.last_insert_rowid();
-            append_audit(
-                tx,
-                now,
-                NewAudit {
-                    workflow_id: Some(workflow.id.to_string()),
-                    database: Some(workflow.database.clone()),
-                    environment: Some(workflow.environment.clone()),
-                    actor: "engine".to_owned(),
-                    action: APPROVAL_REQUESTED.to_owned(),
-                    result: "SENT_TO_OUTBOX".to_owned(),
-                    detail: serde_json::json!({
-                        "request_id": id,
-                        "recipient": new.recipient,
-                        "plan_hash": new.plan_hash,
-                        "outbox_id": new.outbox_id,
-                        "expires_at": timestamp_text(new.expires_at),
-                    }),
-                },
-            )?;
-            tx.query_row(&format!("SELECT {COLUMNS} FROM approval_requests WHERE id = ?1"), [id], raw_row)
-                .ctx("reading an approval request")
-                .and_then(parse)
+            .optional()
+            .ctx("binding a token to an approval request")?
+            .map(parse)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "unanswered approval request for outbox message",
+                key: outbox_id.to_string(),
+            })
         })
     }
 
@@ -241,18 +302,28 @@ impl Store {
         self.read(|conn| by_token_in(conn, token_hash))
     }
 
-    /// The text part of the email that carried `request` (from the outbox), so a reply's copy of
-    /// the request can be told apart from the replier's own words.
-    pub fn approval_request_text(&self, request: &ApprovalRequestRow) -> Result<Option<String>, StoreError> {
+    /// The text part of the email that carried `request` (from the outbox) as its recipient
+    /// read it, with `token` where the notifier put the token, so a reply's copy of the request
+    /// can be told apart from the replier's own words.
+    pub fn approval_request_text(
+        &self,
+        request: &ApprovalRequestRow,
+        token: &str,
+    ) -> Result<Option<String>, StoreError> {
         let Some(outbox_id) = request.outbox_id else { return Ok(None) };
         let body: Option<String> = self.read(|conn| {
             conn.query_row("SELECT body FROM outbox WHERE id = ?1", [outbox_id], |row| row.get(0))
                 .optional()
                 .ctx("reading an approval request's text")
         })?;
-        Ok(body
-            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
-            .and_then(|body| body.get("text").and_then(|text| text.as_str()).map(str::to_owned)))
+        let Some(body) = body.and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok()) else {
+            return Ok(None);
+        };
+        let text = body.get("text").and_then(|text| text.as_str()).map(str::to_owned);
+        Ok(match body.get("token_slot").and_then(|slot| slot.as_str()) {
+            Some(slot) => text.map(|text| text.replace(slot, token)),
+            None => text,
+        })
     }
 
     /// Records that `requester` asked for this workflow's change (`how`: `replay`, `plan_edit`…),

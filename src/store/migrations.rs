@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     // this branch and is replaced by it when the branches are merged.
     Migration { version: 5, name: "reserved", sql: "" },
     Migration { version: 6, name: "raw mail size, retention and ignore reasons", sql: MIGRATION_6 },
+    Migration { version: 7, name: "approval tokens minted at send time", sql: MIGRATION_7 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -222,6 +223,37 @@ ALTER TABLE raw_alerts ADD COLUMN body_sha256 TEXT;
 CREATE INDEX raw_alerts_unpruned ON raw_alerts(received_at) WHERE body_pruned_at IS NULL;
 "#;
 
+/// Approval tokens are minted when their email is sent, never stored: a request's `token_hash`
+/// is NULL until then (and replaced if a send is retried); the queued body's `token_slot` is the
+/// mark where the notifier puts the token. Requests queued before this version carried
+/// their live token in the outbox body; they are withdrawn — unused ones expire at once, their
+/// bodies are replaced by a notice — and the sweep mails fresh ones.
+const MIGRATION_7: &str = r#"
+CREATE TABLE approval_requests_v7 (
+    id           INTEGER PRIMARY KEY,
+    workflow_id  TEXT NOT NULL REFERENCES workflows(id),
+    plan_hash    TEXT NOT NULL,
+    recipient    TEXT NOT NULL,          -- the one approver address the token answers for
+    token_hash   TEXT UNIQUE,            -- hex sha256 of the token; NULL until the email is sent
+    outbox_id    INTEGER REFERENCES outbox(id),
+    issued_at    TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    used_at      TEXT
+);
+INSERT INTO approval_requests_v7 (id, workflow_id, plan_hash, recipient, token_hash, outbox_id,
+                                  issued_at, expires_at, used_at)
+    SELECT id, workflow_id, plan_hash, recipient, token_hash, outbox_id, issued_at,
+           CASE WHEN used_at IS NULL THEN issued_at ELSE expires_at END, used_at
+    FROM approval_requests;
+UPDATE outbox SET body = json_object('text',
+        'This approval request was withdrawn: it was stored with its token. A new request was sent.')
+    WHERE id IN (SELECT outbox_id FROM approval_requests WHERE outbox_id IS NOT NULL);
+DROP TABLE approval_requests;
+ALTER TABLE approval_requests_v7 RENAME TO approval_requests;
+CREATE INDEX approval_requests_workflow ON approval_requests(workflow_id, plan_hash);
+CREATE INDEX approval_requests_outbox ON approval_requests(outbox_id);
+"#;
+
 /// The version the newest migration brings a store to.
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
@@ -296,6 +328,39 @@ mod tests {
         let rows: i64 =
             again.read(|c| c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).ctx("t")).unwrap();
         assert_eq!(rows, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn migration_7_withdraws_requests_stored_with_their_live_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentri.db");
+        let token = "0123456789abcdef0123456789abcdef01234567";
+        {
+            // A store as version 6 left it: a request whose outbox body holds the token.
+            let conn = Connection::open(&path).unwrap();
+            for migration in MIGRATIONS.iter().filter(|m| m.version <= 6) {
+                conn.execute_batch(migration.sql).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+                 INSERT INTO schema_version VALUES (1, 'v', 'x'), (2, 'v', 'x'), (3, 'v', 'x'), (4, 'v', 'x'), (5, 'v', 'x'), (6, 'v', 'x');
+                 INSERT INTO workflows (id, alert_type, database, environment, severity, state, fields, created_at, updated_at)
+                     VALUES ('w1', 't', 'd', 'PROD', 'CRITICAL', 'AWAITING_APPROVAL', '{{}}', '2026-11-25T00:00:00.000Z', '2026-11-25T00:00:00.000Z');
+                 INSERT INTO outbox (id, kind, recipient, subject, body, workflow_id, created_at, sent_at)
+                     VALUES (1, 'email', 'dba@example.com', 's', '{{\"text\":\"Token: {token}\"}}', 'w1', '2026-11-25T00:00:00.000Z', '2026-11-25T00:00:01.000Z');
+                 INSERT INTO approval_requests (workflow_id, plan_hash, recipient, token_hash, outbox_id, issued_at, expires_at)
+                     VALUES ('w1', 'p', 'dba@example.com', 'h', 1, '2026-11-25T00:00:00.000Z', '2026-11-25T01:00:00.000Z');"
+            ))
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest_version());
+        let body = store.get_outbox(1).unwrap().body;
+        assert!(!body.contains(token), "{body}");
+        assert!(body.contains("withdrawn"), "{body}");
+        let request = &store.approval_requests("w1").unwrap()[0];
+        assert_eq!(request.expires_at, request.issued_at, "the withdrawn request is no longer open");
+        assert!(request.used_at.is_none());
     }
 
     #[test]

@@ -80,6 +80,13 @@ pub enum StoreError {
     /// concurrent readers and writers need WAL, so the store refuses to run without it.
     #[error("the store could not switch to WAL journaling (journal mode is {mode})")]
     WalUnavailable { mode: String },
+    /// The store's file (or its WAL or shared-memory file) could not be made private (0600).
+    #[error("cannot make {} private to this account (mode 0600)", path.display())]
+    Permissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A schema migration failed; it was rolled back as a whole.
     #[error("schema migration {version} ({name}) failed")]
     Migration {
@@ -235,12 +242,23 @@ impl Store {
     }
 
     /// [`Store::open`] with an injected clock.
+    ///
+    /// The file holds approvals, the audit trail and raw alert mail, so it is private to the
+    /// account: created 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files
+    /// the database file's mode), and an existing file or sidecar with wider bits is tightened.
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Clock) -> Result<Store, StoreError> {
         let path = path.as_ref();
+        private_file(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        Store::from_connection(conn, clock, true)
+        let store = Store::from_connection(conn, clock, true)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(suffix);
+            tighten_file(Path::new(&sidecar))?;
+        }
+        Ok(store)
     }
 
     /// A private, empty, migrated store in memory, with the system clock. For tests and
@@ -406,6 +424,37 @@ pub(crate) mod testing {
     }
 }
 
+/// The mode of the store's files.
+const PRIVATE_FILE: u32 = 0o600;
+
+/// Creates the store's file 0600 if it does not exist, and tightens it if it does. A missing
+/// folder is left for SQLite to report ([`StoreError::Open`]).
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(PRIVATE_FILE).open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => tighten_file(path),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Permissions { path: path.to_owned(), source }),
+    }
+}
+
+/// Takes every group and other bit off `path`, if it exists.
+fn tighten_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let permissions = |source| StoreError::Permissions { path: path.to_owned(), source };
+    let mode = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.permissions().mode() & 0o7777,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(permissions(source)),
+    };
+    if mode & !PRIVATE_FILE != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & PRIVATE_FILE)).map_err(permissions)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +490,37 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn the_store_and_its_wal_and_shm_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentri.db");
+        let (wal, shm) = (dir.path().join("sentri.db-wal"), dir.path().join("sentri.db-shm"));
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .audit(audit::NewAudit {
+                    workflow_id: None,
+                    database: None,
+                    environment: None,
+                    actor: "t".into(),
+                    action: "T".into(),
+                    result: "T".into(),
+                    detail: serde_json::json!({}),
+                })
+                .unwrap();
+            for file in [&path, &wal, &shm] {
+                assert!(file.exists(), "{} exists while the store is open", file.display());
+                assert_eq!(mode(file), 0o600, "{}", file.display());
+            }
+        }
+        // A store file someone opened up is tightened on the next open.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

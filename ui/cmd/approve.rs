@@ -1,5 +1,6 @@
 //! `sentri approve` and `sentri resolve`: a DBA's decisions from the command line, bound to the
-//! exact plan they saw and recorded with the operating-system user who made them. Decisions go
+//! exact plan they saw and recorded with the operating-system account that made them (the
+//! process's uid, not the environment). Decisions go
 //! through `pipeline::approval::decide`, the same rules as email and the console: four-eyes
 //! (`approvals.required_approvals`) and `forbid_self_approval` apply here too.
 
@@ -36,12 +37,10 @@ pub struct ResolveArgs {
     reason: String,
 }
 
-/// Who is deciding: the logged-in operating-system user.
-pub fn os_user() -> String {
-    ["SUDO_USER", "USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|value| !value.trim().is_empty()))
-        .unwrap_or_else(|| "unknown-os-user".to_owned())
+/// Who is deciding: the operating-system account this process runs as (its uid's name, never
+/// `$USER` or `$SUDO_USER`, which the caller can set to anything).
+pub fn os_user() -> anyhow::Result<String> {
+    approval::identity::os_account().context("naming the operating-system account that decides")
 }
 
 pub fn approve(context: &Context, args: ApproveArgs) -> anyhow::Result<ExitCode> {
@@ -59,7 +58,7 @@ pub fn approve(context: &Context, args: ApproveArgs) -> anyhow::Result<ExitCode>
         bail!("--deny needs --reason: say why, for the audit trail");
     }
     let config = context.config()?;
-    let approver = os_user();
+    let approver = os_user()?;
     let outcome = approval::decide(
         &store,
         &config.approvals,
@@ -114,9 +113,10 @@ pub fn resolve(context: &Context, args: ResolveArgs) -> anyhow::Result<ExitCode>
             if workflow.state == WorkflowState::Executing { " while a fix is running" } else { "" }
         );
     }
-    let actor = format!("cli:{}", os_user());
+    let user = os_user()?;
+    let actor = format!("cli:{user}");
     let updated = store.transition(&workflow.id, workflow.state, WorkflowState::Resolved, &actor, &args.reason)?;
-    println!("Workflow {} RESOLVED by {} (was {})", updated.short_id(), os_user(), workflow.state);
+    println!("Workflow {} RESOLVED by {user} (was {})", updated.short_id(), workflow.state);
     println!("  reason: {}", args.reason);
     Ok(ExitCode::SUCCESS)
 }

@@ -35,7 +35,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
             .with_reporter(reporter),
     );
     let databases: Vec<String> = config.databases.iter().map(|d| d.name.clone()).collect();
-    let approver = super::approve::os_user();
+    let approver = super::approve::os_user()?;
     let approvals = config.approvals.clone();
     let lock = match home.lock_engine() {
         Ok(lock) => lock,

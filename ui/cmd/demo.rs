@@ -252,7 +252,7 @@ async fn tell_story(
 /// The PROD approval, given by the demo as the OS user (the narration is only told headless or
 /// as a dry run; on a terminal the console asks the person at the keyboard).
 async fn approval(session: &DemoSession, teller: &Teller, workflow: &WorkflowRow) -> anyhow::Result<WorkflowRow> {
-    let user = super::approve::os_user();
+    let user = super::approve::os_user()?;
     teller.say(&format!(
         "  headless: the demo gives this approval as the OS user `{user}`, through the same approval path as `sentri approve {}`",
         workflow.short_id()

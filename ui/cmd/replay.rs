@@ -113,7 +113,7 @@ fn take_in(store: &Store, id: i64, policies: &PolicySet, config: &Config) -> any
         },
         Taken::Triaged(Triage::Created { workflow_id, .. }) => {
             // Whoever replays an alert asked for its change (four-eyes).
-            store.record_requester(&workflow_id, &super::approve::os_user(), "replay")?;
+            store.record_requester(&workflow_id, &super::approve::os_user()?, "replay")?;
             format!("workflow {}", workflow_id.short())
         }
         Taken::Triaged(Triage::Folded { workflow_id, .. }) => format!("folded into {}", workflow_id.short()),

@@ -43,7 +43,7 @@ pub fn run(demo: LiveDemo) -> anyhow::Result<()> {
         engine_state: EngineState::InProcess,
         label: Some(demo.label),
         databases: session.config.databases.iter().map(|database| database.name.clone()).collect(),
-        approver: crate::cmd::approve::os_user(),
+        approver: crate::cmd::approve::os_user()?,
         approvals: session.config.approvals.clone(),
     };
     let shown = console::run_with_message(source, Some(message));

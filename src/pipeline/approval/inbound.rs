@@ -5,13 +5,19 @@
 //! `Token:` line. It approves or denies only if every rule holds, checked in this order, the
 //! first failure audited (APPROVAL_REPLY_REJECTED) with its rule: not Sentri's own mail, not an
 //! auto-reply, names an existing workflow, email approvals are on, the sender is exactly one
-//! address on the approvers list, it carries a token, the author's first line is APPROVED or
+//! address on the approvers list, the receiving server did not say that address failed DMARC or
+//! DKIM ([`authentication`]), it carries a token, the author's first line is APPROVED or
 //! DENIED ([`reply::decision_line`]) — then [`super::decide`]: the token is that workflow's,
-//! unused and unexpired, the plan hash unchanged, the workflow still AWAITING_APPROVAL and not
-//! timed out, four-eyes and self-approval. The stored message is then marked an approval reply.
+//! unused and unexpired, mailed to this very sender, the plan hash unchanged, the workflow still
+//! AWAITING_APPROVAL and not timed out, four-eyes and self-approval. The stored message is then
+//! marked an approval reply.
+//!
+//! Four-eyes by email needs two approver addresses, each answering the request mailed to it: an
+//! approval spends that address's token and no fresh one is sent to it, so one mailbox cannot
+//! answer a second round under another name.
 
+use super::authentication;
 use super::reply::{self, DecisionLine};
-use super::request;
 use super::token;
 use super::{ApprovalError, DecisionOutcome, DecisionRequest, EMAIL_CHANNEL, Rule, decide, rejection_audit};
 use crate::config::ApprovalsConfig;
@@ -95,16 +101,17 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
         return reject(None, Rule::AutoReply { header });
     }
     let tokens = token::find_tokens(reply_text(raw));
-    let mut requests: Vec<ApprovalRequestRow> = Vec::new();
+    // Each token the reply carries that was issued, with its request.
+    let mut requests: Vec<(&String, ApprovalRequestRow)> = Vec::new();
     for found in &tokens {
         if let Some(request) = store.approval_request_by_token(&token::hash(found))? {
-            requests.push(request);
+            requests.push((found, request));
         }
     }
     let workflow = match reply::subject_workflow(&raw.subject) {
         Some(prefix) => store.find_workflows(&prefix).ok(),
         None => match requests.first() {
-            Some(request) => Some(store.get_workflow(&request.workflow_id)?),
+            Some((_, request)) => Some(store.get_workflow(&request.workflow_id)?),
             None => None,
         },
     };
@@ -115,14 +122,25 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
     let Some(sender) = sender.filter(|address| reply::is_approver(address, &config.approvers)) else {
         return reject(Some(&workflow), Rule::SenderNotApprover { sender: who.clone() });
     };
+    if config.require_authenticated_reply
+        && let Some(failed) = authentication::failed(&raw.headers)
+    {
+        let rule = Rule::ReplyNotAuthenticated { results: failed.results, server: failed.server };
+        return reject(Some(&workflow), rule);
+    }
     let Some(first_token) = tokens.first() else { return reject(Some(&workflow), Rule::TokenMissing) };
-    // The token of this workflow if the reply carries one; else the first, which decide refuses.
-    let request = requests.iter().find(|request| request.workflow_id == workflow.id);
-    let token_hash = request.map_or_else(|| token::hash(first_token), |request| request.token_hash.clone());
+    // The token of this workflow mailed to this sender if the reply carries one; else one of this
+    // workflow (decide refuses it as another address's); else the first, which decide refuses.
+    let request = requests
+        .iter()
+        .find(|(_, request)| request.workflow_id == workflow.id && request.recipient == sender)
+        .or_else(|| requests.iter().find(|(_, request)| request.workflow_id == workflow.id));
+    let token_hash = token::hash(request.map_or(first_token, |(found, _)| found));
     let request_text = match request {
-        Some(request) => store.approval_request_text(request)?,
+        Some((found, request)) => store.approval_request_text(request, found)?,
         None => None,
     };
+    let request = request.map(|(_, request)| request);
     let (decision, reason) = match reply::decision_line(reply_text(raw), request_text.as_deref()) {
         DecisionLine::Found { decision, reason } => (decision, reason),
         DecisionLine::NotADecision { line } => {
@@ -153,12 +171,6 @@ fn evaluate(store: &Store, config: &ApprovalsConfig, raw: &RawAlertRow) -> Resul
             raw_alert_id: Some(raw.id),
         },
     )?;
-    if let (DecisionOutcome::Recorded { .. }, Some(request)) = (&outcome, request) {
-        // Four-eyes: the token is spent; its recipient (perhaps a team list) gets a fresh one
-        // for the next approver, with the same expiry.
-        let workflow = store.get_workflow(&workflow.id)?;
-        request::issue(store, config, &workflow, &plan_hash, &request.recipient, request.expires_at)?;
-    }
     Ok(ReplyHandled { workflow_id: Some(workflow.id), outcome })
 }
 

@@ -22,6 +22,8 @@
 //! them, and a reply to an auto-responder can start a mail loop. The approver sees the workflow
 //! still waiting (and `sentri show`/the console show the rejection).
 
+pub mod authentication;
+pub mod identity;
 pub mod inbound;
 pub mod message;
 pub mod reply;
@@ -33,6 +35,8 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use identity::{approver_identity, requester_identity};
 
 use crate::config::ApprovalsConfig;
 use crate::domain::{PlanHash, WorkflowId, WorkflowState};
@@ -72,12 +76,16 @@ pub enum Rule {
     NoWorkflow,
     /// The From address is not exactly one address on the approvers list.
     SenderNotApprover { sender: String },
+    /// The receiving server's `Authentication-Results` say the From failed DMARC (or DKIM).
+    ReplyNotAuthenticated { results: String, server: String },
     /// No token line in the reply.
     TokenMissing,
     /// A token no request was issued with.
     TokenUnknown,
     /// A token issued for another workflow than the one the reply names.
     TokenOtherWorkflow { token_workflow: String },
+    /// The token was mailed to another address than the one the reply comes from.
+    TokenNotForSender { bound_to: String },
     /// The token was already used by an accepted decision.
     TokenUsed,
     /// The request's expiry has passed.
@@ -107,9 +115,11 @@ impl Rule {
             Rule::EmailApprovalsOff => "EMAIL_APPROVALS_OFF",
             Rule::NoWorkflow => "NO_WORKFLOW",
             Rule::SenderNotApprover { .. } => "SENDER_NOT_APPROVER",
+            Rule::ReplyNotAuthenticated { .. } => "REPLY_NOT_AUTHENTICATED",
             Rule::TokenMissing => "TOKEN_MISSING",
             Rule::TokenUnknown => "TOKEN_UNKNOWN",
             Rule::TokenOtherWorkflow { .. } => "TOKEN_OTHER_WORKFLOW",
+            Rule::TokenNotForSender { .. } => "TOKEN_NOT_FOR_SENDER",
             Rule::TokenUsed => "TOKEN_USED",
             Rule::TokenExpired => "TOKEN_EXPIRED",
             Rule::NoDecisionLine { .. } => "NO_DECISION_LINE",
@@ -131,10 +141,18 @@ impl fmt::Display for Rule {
             Rule::EmailApprovalsOff => write!(f, "email approvals are off (approvals.email_enabled)"),
             Rule::NoWorkflow => write!(f, "the reply names no existing workflow"),
             Rule::SenderNotApprover { sender } => write!(f, "the sender {sender:?} is not on the approvers list"),
+            Rule::ReplyNotAuthenticated { results, server } => write!(
+                f,
+                "the receiving server {server:?} says the sender's address failed authentication ({results}; \
+                 approvals.require_authenticated_reply)"
+            ),
             Rule::TokenMissing => write!(f, "the reply carries no approval token"),
             Rule::TokenUnknown => write!(f, "the token was never issued"),
             Rule::TokenOtherWorkflow { token_workflow } => {
                 write!(f, "the token belongs to workflow {}", token_workflow.get(..8).unwrap_or(token_workflow))
+            }
+            Rule::TokenNotForSender { bound_to } => {
+                write!(f, "the token was issued to {bound_to:?}, not to the sender of the reply")
             }
             Rule::TokenUsed => write!(f, "the token was already used"),
             Rule::TokenExpired => write!(f, "the approval request has expired"),
@@ -267,6 +285,12 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
         if facts.now >= issued.expires_at {
             return Judged::Refuse(Rule::TokenExpired);
         }
+        // A token answers for the one address it was mailed to: a mailbox that also received
+        // another approver's request cannot answer it under that approver's name.
+        if approver_identity(EMAIL_CHANNEL, &issued.recipient) != approver_identity(&request.channel, &request.approver)
+        {
+            return Judged::Refuse(Rule::TokenNotForSender { bound_to: issued.recipient.clone() });
+        }
         if issued.plan_hash != request.plan_hash {
             return Judged::Refuse(Rule::PlanChanged { current: workflow.plan_hash.clone() });
         }
@@ -277,7 +301,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
         }
         return Judged::Decide;
     }
-    let approver = approver_identity(&request.approver);
+    let approver = approver_identity(&request.channel, &request.approver);
     if rules.forbid_self_approval && requesters(facts).contains(&approver) {
         return Judged::Refuse(Rule::SelfApproval);
     }
@@ -285,7 +309,7 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
         .prior
         .iter()
         .filter(|prior| prior.decision == Decision::Approved && prior.plan_hash == request.plan_hash)
-        .map(|prior| approver_identity(&prior.approver))
+        .map(|prior| approver_identity(&prior.channel, &prior.approver))
         .collect();
     if earlier.contains(&approver) {
         return Judged::Refuse(Rule::AlreadyApproved);
@@ -298,12 +322,12 @@ pub fn judge(facts: &ApprovalFacts, rules: &Rules, request: &DecisionRequest) ->
     }
 }
 
-/// The requesters of a workflow's change, lower case: those recorded in the store and the
-/// author of a human-written plan.
+/// The identities of a workflow's requesters ([`identity::requester_identity`]): those
+/// recorded in the store and the author of a human-written plan.
 fn requesters(facts: &ApprovalFacts) -> Vec<String> {
-    let mut all: Vec<String> = facts.requesters.iter().map(|r| r.trim().to_lowercase()).collect();
+    let mut all: Vec<String> = facts.requesters.iter().map(|r| requester_identity(r)).collect();
     if let Some(PlanSource::Human { by }) = facts.workflow.plan.as_ref().map(|plan| &plan.source) {
-        all.push(by.trim().to_lowercase());
+        all.push(requester_identity(by));
     }
     all
 }
@@ -363,12 +387,6 @@ pub(crate) fn rejection_audit(
 #[cfg(test)]
 mod tests;
 
-/// The one spelling of an approver's identity that approvals are counted by: trimmed and
-/// lower-cased, so `Alice@Example.com` and `alice@example.com` are one person.
-pub fn approver_identity(approver: &str) -> String {
-    approver.trim().to_lowercase()
-}
-
 /// The plan hash enough distinct people approved, if any: approvals bound to the workflow's
 /// current plan, decision APPROVED, counted once per identity ([`approver_identity`]), the
 /// same count [`decide`] applies. What the engine hands the Safety Mesh as approved.
@@ -381,7 +399,7 @@ pub fn approved_plan_hash(
     let approvers: HashSet<String> = approvals
         .iter()
         .filter(|approval| approval.plan_hash == hash && approval.decision == Decision::Approved)
-        .map(|approval| approver_identity(&approval.approver))
+        .map(|approval| approver_identity(&approval.channel, &approval.approver))
         .collect();
     (approvers.len() >= usize::try_from(required.max(1)).unwrap_or(usize::MAX)).then_some(hash)
 }

@@ -1,13 +1,13 @@
-//! The approval request: one email per recipient, showing everything needed to decide — the
-//! alert, the live evidence, the exact SQL with its rollback, the risk, every Safety Mesh
-//! verdict, the plan hash — with a one-time token and how to answer.
+//! The approval request: one email per approver address, showing everything needed to decide —
+//! the alert, the live evidence, the exact SQL with its rollback, the risk, every Safety Mesh
+//! verdict, the plan hash — with a one-time token bound to that address and how to answer.
 //!
 //! Requests are issued by [`ensure_requested`], which the engine calls when a workflow enters
 //! AWAITING_APPROVAL and again on each sweep: it issues requests only when none is open for the
 //! workflow's current plan, so a crash between the transition and the queueing is healed, and a
-//! changed plan gets a fresh request. Each email is queued through the outbox
-//! (`notify::enqueue_email`) before its token's hash is recorded; a crash between the two leaves
-//! a mailed token that matches nothing (harmless) and a new request on the next sweep.
+//! changed plan gets a fresh request. Each email is queued with its request in one transaction
+//! and carries no token: the notifier mints it as it sends the email
+//! (`notify::approval_token`), so the outbox never holds a live token.
 //!
 //! What the email says is [`super::message`].
 
@@ -44,10 +44,12 @@ pub fn mesh_lines(store: &Store, workflow_id: &str, plan_hash: &str) -> Result<V
     Ok(latest)
 }
 
-/// Issues approval requests for the workflow's current plan when email approvals are on, it is
-/// AWAITING_APPROVAL and no request for that plan is still open (unused and unexpired) — the
-/// first time, after a plan change, and when the wait was extended past the requests' expiry
-/// (a repeat alert folded into the workflow). Returns how many were queued.
+/// Issues approval requests for the workflow's current plan when email approvals are on and it
+/// is AWAITING_APPROVAL: one to each address on the approvers list that has neither an open
+/// request (unused, unexpired) for that plan nor a used one — the first time, after a plan
+/// change, and when the wait was extended past the requests' expiry (a repeat alert folded into
+/// the workflow). Each token is bound to the address it is mailed to, so one mailbox can only
+/// ever answer for itself. Returns how many were queued.
 pub fn ensure_requested(store: &Store, config: &ApprovalsConfig, workflow_id: &str) -> Result<usize, ApprovalError> {
     if !config.email_enabled {
         return Ok(0);
@@ -58,12 +60,6 @@ pub fn ensure_requested(store: &Store, config: &ApprovalsConfig, workflow_id: &s
         return Ok(0);
     }
     let now = store.now();
-    let open = |request: &crate::store::approval_requests::ApprovalRequestRow| {
-        request.plan_hash == plan_hash && request.used_at.is_none() && request.expires_at > now
-    };
-    if store.approval_requests(workflow_id)?.iter().any(open) {
-        return Ok(0);
-    }
     // The workflow times out `approval_timeout` after it began to wait; so does its request. A
     // request past that moment would only announce the timeout.
     let timeout = jiff::SignedDuration::try_from(config.approval_timeout).unwrap_or(jiff::SignedDuration::MAX);
@@ -71,18 +67,42 @@ pub fn ensure_requested(store: &Store, config: &ApprovalsConfig, workflow_id: &s
     if expires_at <= now {
         return Ok(0);
     }
+    let requests = store.approval_requests(workflow_id)?;
+    let answered_or_open = |address: &str| {
+        requests.iter().any(|request| {
+            request.plan_hash == plan_hash
+                && request.recipient == address
+                && (request.used_at.is_some() || request.expires_at > now)
+        })
+    };
     let mut issued = 0;
-    for recipient in &config.approval_recipients {
-        issue(store, config, &workflow, &plan_hash, recipient, expires_at)?;
+    for address in approver_addresses(config) {
+        if answered_or_open(&address) {
+            continue;
+        }
+        issue(store, config, &workflow, &plan_hash, &address, expires_at)?;
         issued += 1;
     }
-    if issued == 0 {
-        tracing::warn!(%workflow_id, "email approvals are on but there is no approval recipient");
+    if issued == 0 && config.approvers.is_empty() {
+        tracing::warn!(%workflow_id, "email approvals are on but there is no approver to ask");
     }
     Ok(issued)
 }
 
-/// Queues one request to `recipient` with a fresh token and records its hash.
+/// The approvers list as addresses (lower case, display names dropped), each once; entries
+/// that are not one plausible address are left out (config validation reports them).
+pub fn approver_addresses(config: &ApprovalsConfig) -> Vec<String> {
+    let mut addresses: Vec<String> = Vec::new();
+    for address in config.approvers.iter().filter_map(|entry| super::reply::sender_address(entry)) {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    addresses
+}
+
+/// Queues one request to the approver address `recipient` with a fresh token and records its
+/// hash, bound to that address.
 pub(crate) fn issue(
     store: &Store,
     config: &ApprovalsConfig,
@@ -100,27 +120,32 @@ pub(crate) fn issue(
         .filter(|a| a.plan_hash == plan_hash && a.decision == crate::store::Decision::Approved)
         .map(|a| a.approver)
         .collect();
-    let token = token::generate()?;
+    let slot = token::slot()?;
     let view = RequestView {
         workflow,
         plan_hash,
         plan,
         alert: alert.as_ref(),
         mesh: &mesh,
-        token: &token,
+        token: &slot,
         expires_at,
         approved_by: &approved_by,
         required_approvals: config.required_approvals,
     };
-    let message = notify::enqueue_email(store, Some(&workflow.id), recipient, &subject(workflow), &render(&view))?;
-    store.issue_approval_request(&NewApprovalRequest {
-        workflow_id: workflow.id.to_string(),
-        plan_hash: plan_hash.to_owned(),
-        recipient: recipient.to_owned(),
-        token_hash: token::hash(&token),
-        outbox_id: Some(message.id),
-        expires_at,
-    })?;
+    notify::approval_token::enqueue(
+        store,
+        &subject(workflow),
+        &render(&view),
+        &slot,
+        &NewApprovalRequest {
+            workflow_id: workflow.id.to_string(),
+            plan_hash: plan_hash.to_owned(),
+            recipient: recipient.to_owned(),
+            token_hash: None,
+            outbox_id: None,
+            expires_at,
+        },
+    )?;
     Ok(())
 }
 

@@ -51,8 +51,8 @@ fn issue(store: &Store, clock: &TestClock, workflow: &WorkflowRow, token: &str) 
         .issue_approval_request(&NewApprovalRequest {
             workflow_id: workflow.id.to_string(),
             plan_hash: workflow.plan_hash.clone().unwrap().into(),
-            recipient: "dba@example.com".into(),
-            token_hash: token::hash(token),
+            recipient: "alice@example.com".into(),
+            token_hash: Some(token::hash(token)),
             outbox_id: None,
             expires_at: clock.now() + jiff::SignedDuration::from_secs(3600),
         })
@@ -107,6 +107,29 @@ fn four_eyes_needs_two_distinct_approvers() {
     let second = decide(&store, &config, &cli(&workflow, "bob", Decision::Approved)).unwrap();
     assert_eq!(second, DecisionOutcome::Decided { state: Approved });
     assert_eq!(store.approvals(&workflow.id).unwrap().len(), 2);
+}
+
+#[test]
+fn one_os_account_counts_once_across_the_cli_and_the_console() {
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    let config = config(2, false);
+    decide(&store, &config, &cli(&workflow, "alice", Decision::Approved)).unwrap();
+    let console = DecisionRequest { channel: "console".into(), ..cli(&workflow, "Alice", Decision::Approved) };
+    assert_eq!(refused(decide(&store, &config, &console).unwrap()), Rule::AlreadyApproved);
+    assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
+}
+
+#[test]
+fn a_token_counts_only_for_the_address_it_was_mailed_to() {
+    let (store, clock) = testing::store();
+    let workflow = awaiting(&store);
+    issue(&store, &clock, &workflow, T1);
+    let stolen = decide(&store, &config(1, false), &email(&workflow, "bob@example.com", T1)).unwrap();
+    assert_eq!(refused(stolen), Rule::TokenNotForSender { bound_to: "alice@example.com".into() });
+    assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
+    assert!(store.approvals(&workflow.id).unwrap().is_empty());
+    assert!(store.approval_requests(&workflow.id).unwrap()[0].used_at.is_none(), "alice's token is not spent");
 }
 
 #[test]

@@ -1,32 +1,7 @@
-//! One-time approval tokens: 160 random bits written as 40 hex digits, kept only as a sha256.
-//!
-//! The token proves a reply answers *this* request: a forged From address alone is not enough,
-//! the sender must also hold the token that was mailed to an approver. The store keeps the hash,
-//! so a copy of `sentri.db` does not hand out valid tokens.
+//! Finding approval tokens in a reply. What a token is, how it is made and stored
+//! ([`generate`], [`hash`]) is `domain::token`, shared with the notifier that mints it.
 
-use sha2::{Digest, Sha256};
-
-/// Random bytes in a token (160 bits).
-const TOKEN_BYTES: usize = 20;
-/// Hex digits in a token.
-pub const TOKEN_LEN: usize = TOKEN_BYTES * 2;
-
-/// The operating system's random source failed; no token is issued without real randomness.
-#[derive(Debug, thiserror::Error)]
-#[error("the operating system's random source failed: {0}")]
-pub struct RandomUnavailable(pub String);
-
-/// A fresh token from the operating system's random source.
-pub fn generate() -> Result<String, RandomUnavailable> {
-    let mut bytes = [0_u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).map_err(|error| RandomUnavailable(error.to_string()))?;
-    Ok(hex::encode(bytes))
-}
-
-/// The stored form of a token: hex sha256 of its lower-case text.
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.trim().to_ascii_lowercase().as_bytes()))
-}
+pub use crate::domain::token::{RandomUnavailable, TOKEN_LEN, generate, hash, slot};
 
 /// Every token a reply carries on a `Token:` line, quoted (`> Token: …`) or not, in order of
 /// appearance and without repeats. Mail clients quote the request, so the token line is usually
@@ -56,23 +31,6 @@ pub fn find_tokens(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_hex_of_160_bits() {
-        let (a, b) = (generate().unwrap(), generate().unwrap());
-        assert_eq!(a.len(), TOKEN_LEN);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn the_hash_ignores_case_and_surrounding_space_but_nothing_else() {
-        let token = "0123456789abcdef0123456789abcdef01234567";
-        assert_eq!(hash(token), hash(&format!("  {}\n", token.to_ascii_uppercase())));
-        assert_ne!(hash(token), hash("0123456789abcdef0123456789abcdef01234568"));
-        assert_eq!(hash(token).len(), 64);
-        assert_ne!(hash(token), token, "the token is never stored as itself");
-    }
 
     #[test]
     fn tokens_are_found_on_token_lines_quoted_or_not() {

@@ -37,19 +37,24 @@ fn requested_mail(store: &Store, config: &ApprovalsConfig) -> (WorkflowRow, Emai
     {
         store.transition(&row.id, from, to, "engine", "").unwrap();
     }
-    assert_eq!(request::ensure_requested(store, config, &row.id).unwrap(), 1);
-    (store.get_workflow(&row.id).unwrap(), newest_request(store, &row.id))
+    // One request per approver address.
+    assert_eq!(super::super::request::ensure_requested(store, config, &row.id).unwrap(), 2);
+    (store.get_workflow(&row.id).unwrap(), mail_for(store, &row.id, "alice@example.com"))
 }
 
-fn newest_token(store: &Store, workflow_id: &str) -> String {
-    token::find_tokens(&newest_request(store, workflow_id).text).pop().unwrap()
+/// The token in the newest request to `recipient`, as the notifier sends it.
+fn token_for(store: &Store, workflow_id: &str, recipient: &str) -> String {
+    token::find_tokens(&mail_for(store, workflow_id, recipient).text).pop().unwrap()
 }
 
-/// The newest request mailed for the workflow (claimed from the outbox, so asked once).
-fn newest_request(store: &Store, workflow_id: &str) -> EmailContent {
-    let messages = store.claim_due_outbox(100, jiff::SignedDuration::from_secs(1)).unwrap();
-    let message = messages.iter().rev().find(|m| m.workflow_id.as_deref() == Some(workflow_id)).unwrap();
-    serde_json::from_str(&message.body).unwrap()
+/// The newest request to `recipient` as the notifier sends it (its token minted and bound now,
+/// by the same function the notifier calls): the outbox itself holds none.
+fn mail_for(store: &Store, workflow_id: &str, recipient: &str) -> EmailContent {
+    let messages = store.outbox_for_workflow(workflow_id).unwrap();
+    let message = messages.iter().rev().find(|m| m.recipient == recipient).unwrap();
+    assert!(token::find_tokens(&message.body).is_empty(), "no live token in the outbox: {}", message.body);
+    let sent = crate::notify::approval_token::fill(store, message).unwrap();
+    serde_json::from_str(&sent.body).unwrap()
 }
 
 /// A Gmail-shaped reply: `first` above the attribution, the request quoted below with its token.
@@ -115,7 +120,8 @@ fn an_approvers_reply_with_the_token_approves() {
 fn a_denial_by_reply_denies_with_its_reason() {
     let (store, _) = testing::store();
     let config = config(1);
-    let (workflow, token) = requested(&store, &config);
+    let (workflow, _) = requested(&store, &config);
+    let token = token_for(&store, &workflow.id, "bob@example.com");
     let handled = handle(&store, &config, &reply("bob@example.com", &workflow, "DENIED month-end", Some(&token), ""));
     assert_eq!(handled.unwrap().outcome, DecisionOutcome::Decided { state: Denied });
     assert_eq!(store.approvals(&workflow.id).unwrap()[0].reason, "month-end");
@@ -158,6 +164,28 @@ fn attacks_are_rejected_audited_and_leave_the_workflow_waiting() {
         ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "Auto-Submitted: auto-replied\r\n")),
         ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "X-Autoreply: yes\r\n")),
         ("AUTO_REPLY", reply(alice, &workflow, "APPROVED", Some(&token), "Precedence: bulk\r\n")),
+        // Alice's token, answered by the other approver's mailbox.
+        ("TOKEN_NOT_FOR_SENDER", reply("bob@example.com", &workflow, "APPROVED", Some(&token), "")),
+        (
+            "REPLY_NOT_AUTHENTICATED",
+            reply(
+                alice,
+                &workflow,
+                "APPROVED",
+                Some(&token),
+                "Authentication-Results: mx.example.com;\r\n dkim=none;\r\n spf=softfail smtp.mailfrom=evil.test;\r\n dmarc=fail (p=none) header.from=example.com\r\n",
+            ),
+        ),
+        (
+            "REPLY_NOT_AUTHENTICATED",
+            reply(
+                alice,
+                &workflow,
+                "APPROVED",
+                Some(&token),
+                "Authentication-Results: mx.example.com; dkim=fail header.d=example.com\r\n",
+            ),
+        ),
     ];
     for (code, message) in cases {
         assert_rejected(&store, &workflow, handle(&store, &config, &message), code);
@@ -221,20 +249,41 @@ fn email_approvals_off_rejects_every_reply() {
 }
 
 #[test]
-fn four_eyes_by_email_needs_two_distinct_approvers_and_reissues_the_spent_token() {
+fn four_eyes_by_email_needs_two_approver_addresses_each_with_its_own_token() {
     let (store, _) = testing::store();
     let config = config(2);
-    let (workflow, token) = requested(&store, &config);
-    let first = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), "")).unwrap();
+    let (workflow, alice_token) = requested(&store, &config);
+    let first =
+        handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&alice_token), "")).unwrap();
     assert_eq!(first.outcome, DecisionOutcome::Recorded { approvals: 1, required: 2 });
     assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
-    // The spent token's recipient got a fresh request that says who approved so far.
-    let fresh = newest_token(&store, &workflow.id);
-    assert_ne!(fresh, token);
-    // Alice again, with the fresh token: the same approver does not count twice.
-    let again = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&fresh), "")).unwrap();
-    assert_eq!(again.outcome, DecisionOutcome::Refused { rule: Rule::AlreadyApproved });
-    let second = handle(&store, &config, &reply("bob@example.com", &workflow, "APPROVED", Some(&fresh), "")).unwrap();
+    // The attack: alice's mailbox gets nothing more to answer with — no fresh request comes
+    // back to her address, and the sweep does not send one either.
+    let to_alice = |store: &Store| {
+        store.outbox_for_workflow(&workflow.id).unwrap().iter().filter(|m| m.recipient == "alice@example.com").count()
+    };
+    assert_eq!(to_alice(&store), 1);
+    assert_eq!(super::super::request::ensure_requested(&store, &config, &workflow.id).unwrap(), 0);
+    assert_eq!(to_alice(&store), 1);
+    // Alice again with her spent token, under bob's name or her own: refused.
+    let as_bob =
+        handle(&store, &config, &reply("Bob <bob@example.com>", &workflow, "APPROVED", Some(&alice_token), ""))
+            .unwrap();
+    assert_eq!(as_bob.outcome, DecisionOutcome::Refused { rule: Rule::TokenUsed });
+    let again =
+        handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&alice_token), "")).unwrap();
+    assert_eq!(again.outcome, DecisionOutcome::Refused { rule: Rule::TokenUsed });
+    assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
+    // Bob's own token works only from bob's address.
+    let bob_token = token_for(&store, &workflow.id, "bob@example.com");
+    let stolen =
+        handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&bob_token), "")).unwrap();
+    assert_eq!(
+        stolen.outcome,
+        DecisionOutcome::Refused { rule: Rule::TokenNotForSender { bound_to: "bob@example.com".into() } }
+    );
+    let second =
+        handle(&store, &config, &reply("bob@example.com", &workflow, "APPROVED", Some(&bob_token), "")).unwrap();
     assert_eq!(second.outcome, DecisionOutcome::Decided { state: Approved });
     let approvers: Vec<String> = store.approvals(&workflow.id).unwrap().into_iter().map(|a| a.approver).collect();
     assert_eq!(approvers, ["alice@example.com", "bob@example.com"]);
@@ -314,4 +363,24 @@ fn a_reply_flooded_with_token_lines_is_read_in_its_first_part_only() {
     let handled = handle(&store, &config, &message).expect("recognised as a reply");
     assert_eq!(handled.outcome, DecisionOutcome::Decided { state: Approved });
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn authentication_results_are_ignored_when_the_setting_is_off() {
+    let (store, _) = testing::store();
+    let config = ApprovalsConfig { require_authenticated_reply: false, ..config(1) };
+    let (workflow, token) = requested(&store, &config);
+    let failing = "Authentication-Results: mx.example.com; dmarc=fail header.from=example.com\r\n";
+    let handled = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), failing));
+    assert_eq!(handled.unwrap().outcome, DecisionOutcome::Decided { state: Approved });
+}
+
+#[test]
+fn a_reply_that_passed_authentication_is_accepted() {
+    let (store, _) = testing::store();
+    let config = config(1);
+    let (workflow, token) = requested(&store, &config);
+    let passing = "Authentication-Results: mx.example.com; dkim=pass header.d=example.com; dmarc=pass header.from=example.com\r\n";
+    let handled = handle(&store, &config, &reply("alice@example.com", &workflow, "APPROVED", Some(&token), passing));
+    assert_eq!(handled.unwrap().outcome, DecisionOutcome::Decided { state: Approved });
 }

@@ -69,8 +69,8 @@ fn plan(workflow_id: &str) -> Plan {
 fn config(email_enabled: bool) -> ApprovalsConfig {
     ApprovalsConfig {
         email_enabled,
-        approval_recipients: vec!["dba@example.com".into(), "oncall@example.com".into()],
-        approvers: vec!["alice@example.com".into()],
+        approval_recipients: vec!["team@example.com".into()],
+        approvers: vec!["dba@example.com".into(), "Oncall <OnCall@example.com>".into(), "dba@example.com".into()],
         approval_timeout: Duration::from_secs(3600),
         ..ApprovalsConfig::default()
     }
@@ -129,8 +129,14 @@ fn awaiting(store: &Store) -> WorkflowRow {
     store.get_workflow(&row.id).unwrap()
 }
 
+/// The due messages as the notifier sends them: each request's token minted and put in by the
+/// notifier's own step. The stored rows carry no token.
 fn outbox(store: &Store) -> Vec<crate::store::OutboxMessage> {
-    store.claim_due_outbox(100, jiff::SignedDuration::from_secs(1)).unwrap()
+    let claimed = store.claim_due_outbox(100, jiff::SignedDuration::from_secs(1)).unwrap();
+    for message in &claimed {
+        assert!(token::find_tokens(&message.body).is_empty(), "a live token in the outbox: {}", message.body);
+    }
+    claimed.iter().map(|message| crate::notify::approval_token::fill(store, message).unwrap()).collect()
 }
 
 #[test]
@@ -177,14 +183,39 @@ fn a_request_shows_everything_needed_to_decide() {
     assert_eq!(tokens.len(), 1);
     let requests = store.approval_requests(&workflow.id).unwrap();
     assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].token_hash, token::hash(&tokens[0]));
+    assert_eq!(requests[0].token_hash, Some(token::hash(&tokens[0])));
     assert_ne!(requests[0].token_hash, requests[1].token_hash, "one token per recipient");
     assert_eq!(requests[0].plan_hash, plan_hash);
     assert_eq!(requests[0].expires_at, workflow.updated_at + jiff::SignedDuration::from_secs(3600));
-    assert!(!text.contains(&requests[0].token_hash));
+    assert!(!text.contains(requests[0].token_hash.as_deref().unwrap()));
     let html = content.html.unwrap();
     assert!(html.contains(&tokens[0]) && html.contains(plan_hash.as_str()) && html.contains("policy_gate"));
-    assert_eq!(store.approval_request_text(&requests[0]).unwrap().as_deref(), Some(text.as_str()));
+    assert_eq!(store.approval_request_text(&requests[0], &tokens[0]).unwrap().as_deref(), Some(text.as_str()));
+    // What stays in the outbox and the store after sending: no token anywhere.
+    for stored in store.outbox_for_workflow(&workflow.id).unwrap() {
+        assert!(!stored.body.contains(&tokens[0]), "{}", stored.body);
+        assert!(token::find_tokens(&stored.body).is_empty());
+    }
+    let requests_json = serde_json::to_string(&store.approval_requests(&workflow.id).unwrap()).unwrap();
+    assert!(!requests_json.contains(&tokens[0]));
+}
+
+#[test]
+fn a_retried_send_mints_a_new_token_and_the_old_one_matches_nothing() {
+    let (store, _) = testing::store();
+    let workflow = awaiting(&store);
+    ensure_requested(&store, &config(true), &workflow.id).unwrap();
+    let stored = store.outbox_for_workflow(&workflow.id).unwrap().remove(0);
+    let first = crate::notify::approval_token::fill(&store, &stored).unwrap();
+    let second = crate::notify::approval_token::fill(&store, &stored).unwrap();
+    let token_in = |message: &crate::store::OutboxMessage| {
+        let content: EmailContent = serde_json::from_str(&message.body).unwrap();
+        token::find_tokens(&content.text).pop().unwrap()
+    };
+    let (old, new) = (token_in(&first), token_in(&second));
+    assert_ne!(old, new);
+    assert!(store.approval_request_by_token(&token::hash(&old)).unwrap().is_none());
+    assert!(store.approval_request_by_token(&token::hash(&new)).unwrap().is_some());
 }
 
 #[test]
