@@ -113,8 +113,13 @@ pub struct Engine {
     taking_in: Mutex<HashSet<i64>>,
     /// Only one sweep runs at a time; a tick that finds one running is skipped.
     sweeping: tokio::sync::Mutex<()>,
+    /// When this engine last published an audit anchor (store time); `None` until the first.
+    last_anchor: Mutex<Option<jiff::Timestamp>>,
     events: broadcast::Sender<EngineEvent>,
 }
+
+/// The longest the engine goes without publishing an audit anchor.
+pub const ANCHOR_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 impl Engine {
     /// Builds the engine without starting anything: for tests and tools that drive it step by
@@ -134,6 +139,7 @@ impl Engine {
             driving: Mutex::new(HashSet::new()),
             taking_in: Mutex::new(HashSet::new()),
             sweeping: tokio::sync::Mutex::new(()),
+            last_anchor: Mutex::new(None),
             events,
         })
     }
@@ -266,9 +272,29 @@ impl Engine {
             }
         }
         let ids = self.blocking(|store| store.workflow_ids_in(&drive::ENGINE_DRIVEN)).await;
-        let Ok(ids) = ids else { return };
-        for id in ids {
-            self.drive(&id).await;
+        if let Ok(ids) = ids {
+            for id in ids {
+                self.drive(&id).await;
+            }
+        }
+        let now = self.store.now();
+        let last = *self.last_anchor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_none_or(|last| now.duration_since(last) >= ANCHOR_EVERY) {
+            self.publish_anchor("daily").await;
+        }
+    }
+
+    /// Writes the audit chain's head, signed, to the log and queues it to the notification
+    /// channels, so that a copy lives outside the store (see `store::audit::anchor`). A failure
+    /// is logged and retried at the next occasion: it must not stop the engine.
+    async fn publish_anchor(&self, occasion: &'static str) {
+        match self.blocking(|store| store.publish_audit_anchor()).await {
+            Ok(anchor) => {
+                info!(occasion, "audit anchor: {anchor}");
+                let at = self.store.now();
+                *self.last_anchor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(at);
+            }
+            Err(error) => warn!(occasion, %error, "could not publish an audit anchor; retried at the next sweep"),
         }
     }
 

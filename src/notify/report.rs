@@ -17,6 +17,7 @@ use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
 use crate::domain::WorkflowState;
 use crate::policy::brain::Brain;
 use crate::store::NewOutboxMessage;
+use crate::store::audit::Anchor;
 use crate::store::reporting::TransitionReporter;
 use crate::store::workflows::WorkflowRow;
 
@@ -97,6 +98,10 @@ impl TransitionReporter for Reporter {
     fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage> {
         let rule = (self.rule)();
         messages(&self.channels, workflow, reason, Repeat::at_threshold(occurrences, rule.threshold, rule.hours))
+    }
+
+    fn anchor_messages(&self, anchor: &Anchor) -> Vec<NewOutboxMessage> {
+        anchor_messages(&self.channels, anchor)
     }
 }
 
@@ -221,6 +226,41 @@ pub fn pagerduty_event(workflow: &WorkflowRow, why: &str) -> serde_json::Value {
             },
         },
     })
+}
+
+/// The subject of an audit anchor message.
+pub const ANCHOR_SUBJECT: &str = "[Sentri] audit anchor";
+
+/// The outbox rows carrying an audit anchor off the host: to email and Slack (a person's
+/// mailbox or channel is a copy the store's host cannot rewrite) and webhooks; not PagerDuty,
+/// which pages people. The line is the whole point: keep it; `sentri audit --verify --anchors
+/// FILE` reads it back from saved mail.
+pub fn anchor_messages(channels: &Channels, anchor: &Anchor) -> Vec<NewOutboxMessage> {
+    let line = anchor.to_string();
+    let text = format!(
+        "The audit chain's head, signed. Keep this line: `sentri audit --verify --anchors FILE` \
+         checks that the chain still holds it.\n\n{line}\n"
+    );
+    let row = |kind: &str, recipient: &str, body: String| NewOutboxMessage {
+        kind: kind.to_owned(),
+        recipient: recipient.to_owned(),
+        subject: ANCHOR_SUBJECT.to_owned(),
+        body,
+        workflow_id: None,
+    };
+    let mut out = Vec::new();
+    let email_body = json!(EmailContent { text: text.clone(), html: None }).to_string();
+    for recipient in &channels.email {
+        out.push(row(EMAIL, recipient, email_body.clone()));
+    }
+    if channels.slack.is_some() {
+        out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
+    }
+    let event = json!({ "event": "audit_anchor", "anchor": line }).to_string();
+    for webhook in &channels.webhooks {
+        out.push(row(WEBHOOK, &webhook.label, event.clone()));
+    }
+    out
 }
 
 /// The outbox rows reporting that `workflow` (already moved) entered its current state, one

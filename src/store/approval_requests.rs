@@ -198,6 +198,7 @@ impl Store {
             let id = tx.last_insert_rowid();
             append_audit(
                 tx,
+                &self.audit_key,
                 now,
                 NewAudit {
                     workflow_id: Some(workflow.id.clone()),
@@ -267,6 +268,7 @@ impl Store {
             .ctx("recording a requester")?;
             append_audit(
                 tx,
+                &self.audit_key,
                 now,
                 NewAudit {
                     workflow_id: Some(workflow.id.clone()),
@@ -313,7 +315,9 @@ impl Store {
             };
             let (action, judged) = judge(&facts);
             let (approval, decides) = match action {
-                ApprovalAction::Refuse(audit) => return Ok((Applied::Refused(append_audit(tx, now, audit)?), judged)),
+                ApprovalAction::Refuse(audit) => {
+                    return Ok((Applied::Refused(append_audit(tx, &self.audit_key, now, audit)?), judged));
+                }
                 ApprovalAction::Record(approval) => (approval, false),
                 ApprovalAction::Decide(approval) => (approval, true),
             };
@@ -334,7 +338,7 @@ impl Store {
                     });
                 }
             }
-            let (row, workflow) = super::approvals::insert_in(tx, now, &approval)?;
+            let (row, workflow) = super::approvals::insert_in(tx, &self.audit_key, now, &approval)?;
             if !decides {
                 return Ok((Applied::Recorded(row), judged));
             }
@@ -342,6 +346,7 @@ impl Store {
             let detail = serde_json::json!({ "approval_id": row.id, "plan_hash": approval.plan_hash });
             let workflow = transition_in(
                 tx,
+                &self.audit_key,
                 now,
                 &workflow,
                 WorkflowState::AwaitingApproval,

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     // this branch and is replaced by it when the branches are merged.
     Migration { version: 5, name: "reserved", sql: "" },
     Migration { version: 6, name: "raw mail size, retention and ignore reasons", sql: MIGRATION_6 },
+    Migration { version: 7, name: "keyed audit chain covering transitions and approvals", sql: MIGRATION_7 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -220,6 +221,16 @@ ALTER TABLE raw_alerts ADD COLUMN outcome_reason TEXT;
 ALTER TABLE raw_alerts ADD COLUMN body_pruned_at TEXT;
 ALTER TABLE raw_alerts ADD COLUMN body_sha256 TEXT;
 CREATE INDEX raw_alerts_unpruned ON raw_alerts(received_at) WHERE body_pruned_at IS NULL;
+"#;
+
+/// The audit chain becomes keyed (`store::audit`): `scheme` says how each row's hash was made
+/// (rows already written stay plain `sha256`; new ones are `hmac-sha256`), and a transition's or
+/// an approval's audit row names that row and carries the sha256 of its content.
+const MIGRATION_7: &str = r#"
+ALTER TABLE audit ADD COLUMN scheme TEXT NOT NULL DEFAULT 'sha256';
+ALTER TABLE audit ADD COLUMN subject_table TEXT;
+ALTER TABLE audit ADD COLUMN subject_id INTEGER;
+ALTER TABLE audit ADD COLUMN subject_hash TEXT;
 "#;
 
 /// The version the newest migration brings a store to.

@@ -27,6 +27,9 @@ pub trait TransitionReporter: Send + Sync {
     /// The messages for `workflow`, which just entered its current state for `reason`;
     /// `occurrences` is how often its alert fired on its database within the repeat window.
     fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage>;
+    /// The messages carrying an audit anchor off the store's host
+    /// ([`Store::publish_audit_anchor`]).
+    fn anchor_messages(&self, anchor: &super::audit::Anchor) -> Vec<NewOutboxMessage>;
 }
 
 /// The highest transition id so far (0 when none): transitions a write adds are above it.
@@ -129,6 +132,16 @@ mod tests {
                 subject: format!("{} {reason} x{occurrences}", workflow.state),
                 body: "{}".into(),
                 workflow_id: Some(workflow.id.clone()),
+            }]
+        }
+
+        fn anchor_messages(&self, anchor: &crate::store::audit::Anchor) -> Vec<NewOutboxMessage> {
+            vec![NewOutboxMessage {
+                kind: "email".into(),
+                recipient: "dba@example.org".into(),
+                subject: "anchor".into(),
+                body: anchor.to_string(),
+                workflow_id: None,
             }]
         }
     }
