@@ -170,4 +170,23 @@ mod tests {
         assert!(refused.is_err());
         assert_eq!(subjects(&second.id).len(), 1);
     }
+
+    #[test]
+    fn a_published_anchor_is_queued_with_the_signed_line_in_the_same_write() {
+        let (store, _) = testing::store();
+        store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let unqueued = store.publish_audit_anchor().unwrap();
+        assert_eq!(unqueued.row_id, 1);
+        store.set_reporter(Arc::new(Endings));
+        let anchor = store.publish_audit_anchor().unwrap();
+        let queued: Vec<String> = store
+            .read(|conn| {
+                let mut statement = conn.prepare("SELECT body FROM outbox WHERE subject = 'anchor'").ctx("t")?;
+                statement.query_map([], |row| row.get(0)).ctx("t")?.collect::<Result<_, _>>().ctx("t")
+            })
+            .unwrap();
+        assert_eq!(queued, [anchor.to_string()]);
+        let report = store.verify_audit_against(&[crate::store::Expected::Anchor(anchor)]).unwrap();
+        assert!(report.is_intact(), "{report:?}");
+    }
 }
