@@ -299,7 +299,7 @@ impl Engine {
             warn!(workflow_id = %workflow.id, reason, "escalating");
             self.move_to(&workflow, WorkflowState::Escalated, "executor", reason).await?;
         }
-        self.publish_anchor("after execution").await;
+        self.log_anchor("after execution").await;
         Ok(())
     }
 

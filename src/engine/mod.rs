@@ -113,8 +113,6 @@ pub struct Engine {
     taking_in: Mutex<HashSet<i64>>,
     /// Only one sweep runs at a time; a tick that finds one running is skipped.
     sweeping: tokio::sync::Mutex<()>,
-    /// When this engine last published an audit anchor (store time); `None` until the first.
-    last_anchor: Mutex<Option<jiff::Timestamp>>,
     events: broadcast::Sender<EngineEvent>,
 }
 
@@ -139,7 +137,6 @@ impl Engine {
             driving: Mutex::new(HashSet::new()),
             taking_in: Mutex::new(HashSet::new()),
             sweeping: tokio::sync::Mutex::new(()),
-            last_anchor: Mutex::new(None),
             events,
         })
     }
@@ -277,24 +274,20 @@ impl Engine {
                 self.drive(&id).await;
             }
         }
-        let now = self.store.now();
-        let last = *self.last_anchor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.is_none_or(|last| now.duration_since(last) >= ANCHOR_EVERY) {
-            self.publish_anchor("daily").await;
+        if let Ok(true) = self.blocking(|store| store.anchor_due(ANCHOR_EVERY)).await {
+            match self.blocking(|store| store.publish_audit_anchor()).await {
+                Ok(anchor) => info!("audit anchor (daily, queued to the notification channels): {anchor}"),
+                Err(error) => warn!(%error, "could not publish the daily audit anchor; retried at the next sweep"),
+            }
         }
     }
 
-    /// Writes the audit chain's head, signed, to the log and queues it to the notification
-    /// channels, so that a copy lives outside the store (see `store::audit::anchor`). A failure
-    /// is logged and retried at the next occasion: it must not stop the engine.
-    async fn publish_anchor(&self, occasion: &'static str) {
-        match self.blocking(|store| store.publish_audit_anchor()).await {
-            Ok(anchor) => {
-                info!(occasion, "audit anchor: {anchor}");
-                let at = self.store.now();
-                *self.last_anchor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(at);
-            }
-            Err(error) => warn!(occasion, %error, "could not publish an audit anchor; retried at the next sweep"),
+    /// Writes the audit chain's head, signed, to the log, so that a copy lives outside the
+    /// store (see `store::audit::anchor`). A failure is logged: it must not stop the engine.
+    async fn log_anchor(&self, occasion: &'static str) {
+        match self.blocking(|store| store.audit_anchor()).await {
+            Ok(anchor) => info!(occasion, "audit anchor: {anchor}"),
+            Err(error) => warn!(occasion, %error, "could not take an audit anchor"),
         }
     }
 

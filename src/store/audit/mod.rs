@@ -59,6 +59,8 @@ pub mod actions {
     pub const NOTIFICATION_FAILED: &str = "NOTIFICATION_FAILED";
     /// A message failed too often and is no longer retried (kept, with its last error).
     pub const NOTIFICATION_GAVE_UP: &str = "NOTIFICATION_GAVE_UP";
+    /// An anchor of the chain's head was queued to the notification channels.
+    pub const ANCHOR_PUBLISHED: &str = "ANCHOR_PUBLISHED";
 }
 
 /// How a row's hash was made (the `scheme` column).
@@ -606,8 +608,8 @@ impl Store {
     }
 
     /// [`Store::audit_anchor`], queued to the notification channels (when the store has a
-    /// reporter) in the same transaction that reads the head: what the engine does after every
-    /// execution and daily.
+    /// reporter) in the same transaction that reads the head, and recorded in the chain as
+    /// ANCHOR_PUBLISHED: what the engine does daily ([`Store::anchor_due`]).
     pub fn publish_audit_anchor(&self) -> Result<Anchor, StoreError> {
         let reporter = self.reporter();
         self.write(|tx, now| {
@@ -617,7 +619,44 @@ impl Store {
                     super::outbox::insert_in(tx, now, &message)?;
                 }
             }
+            let published = NewAudit {
+                workflow_id: None,
+                database: None,
+                environment: None,
+                actor: "engine".to_owned(),
+                action: actions::ANCHOR_PUBLISHED.to_owned(),
+                result: "QUEUED".to_owned(),
+                detail: serde_json::json!({ "row_id": anchor.row_id, "head_hash": anchor.head_hash, "at": anchor.at }),
+            };
+            append_audit(tx, &self.audit_key, now, published)?;
             Ok(anchor)
+        })
+    }
+
+    /// Whether `every` has passed since the last published anchor (or, before the first, since
+    /// the chain's first row): read from the chain, so restarts do not reset the clock. An empty
+    /// chain has nothing to anchor.
+    pub fn anchor_due(&self, every: jiff::SignedDuration) -> Result<bool, StoreError> {
+        let now = self.now();
+        self.read(|conn| {
+            let last: Option<String> = conn
+                .query_row(
+                    "SELECT at FROM audit WHERE action = ?1 ORDER BY id DESC LIMIT 1",
+                    [actions::ANCHOR_PUBLISHED],
+                    |row| row.get(0),
+                )
+                .optional()
+                .ctx("reading the last published anchor")?;
+            let since = match last {
+                Some(at) => Some(at),
+                None => conn
+                    .query_row("SELECT at FROM audit ORDER BY id LIMIT 1", [], |row| row.get(0))
+                    .optional()
+                    .ctx("reading the audit chain's first row")?,
+            };
+            let Some(since) = since else { return Ok(false) };
+            let since = super::stored_timestamp("audit", "at", &"last anchor", &since)?;
+            Ok(now.duration_since(since) >= every)
         })
     }
 
@@ -991,5 +1030,25 @@ mod tests {
                 reason: BreakReason::CoveredRowMissing { table: "transitions".into(), covered_id: covered.id }
             }
         );
+    }
+
+    #[test]
+    fn an_anchor_is_due_a_day_after_the_first_row_and_then_after_the_last_published() {
+        let (store, clock) = testing::store();
+        let day = jiff::SignedDuration::from_hours(24);
+        assert!(!store.anchor_due(day).unwrap(), "an empty chain has nothing to anchor");
+        store.audit(entry(1)).unwrap();
+        clock.advance_ms(23 * 3_600_000);
+        assert!(!store.anchor_due(day).unwrap());
+        clock.advance_ms(3_600_000);
+        assert!(store.anchor_due(day).unwrap());
+        let anchor = store.publish_audit_anchor().unwrap();
+        assert_eq!(anchor.row_id, 1);
+        assert!(!store.anchor_due(day).unwrap(), "published just now");
+        let last = store.list_audit(&AuditFilter { last: Some(1), ..Default::default() }).unwrap();
+        assert_eq!(last[0].action, actions::ANCHOR_PUBLISHED);
+        clock.advance_ms(24 * 3_600_000);
+        assert!(store.anchor_due(day).unwrap());
+        assert!(store.verify_audit_against(&[Expected::Anchor(anchor)]).unwrap().is_intact());
     }
 }
