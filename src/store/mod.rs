@@ -359,7 +359,7 @@ impl Store {
         };
         let value = f(&tx, now)?;
         if let (Some(reporter), Some(before)) = (reporter, before) {
-            reporting::report_transitions(&tx, now, before, reporter.as_ref())?;
+            reporting::report_transitions(&tx, &self.audit_key, now, before, reporter.as_ref())?;
         }
         tx.commit().ctx("committing a write transaction")?;
         Ok(value)

@@ -25,8 +25,15 @@ pub trait TransitionReporter: Send + Sync {
     /// How far back occurrences of the same alert on the same database are counted.
     fn repeat_window(&self) -> SignedDuration;
     /// The messages for `workflow`, which just entered its current state for `reason`;
-    /// `occurrences` is how often its alert fired on its database within the repeat window.
-    fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage>;
+    /// `occurrences` is how often its alert fired on its database within the repeat window;
+    /// `anchor` is the audit chain's head with this transition's audit row, to send along.
+    fn messages(
+        &self,
+        workflow: &WorkflowRow,
+        reason: &str,
+        occurrences: u32,
+        anchor: &super::audit::Anchor,
+    ) -> Vec<NewOutboxMessage>;
     /// The messages carrying an audit anchor off the store's host
     /// ([`Store::publish_audit_anchor`]).
     fn anchor_messages(&self, anchor: &super::audit::Anchor) -> Vec<NewOutboxMessage>;
@@ -41,6 +48,7 @@ pub(crate) fn last_transition_id(tx: &Transaction<'_>) -> Result<i64, StoreError
 /// Queues the messages for every transition above `since_id`, inside the write's transaction.
 pub(crate) fn report_transitions(
     tx: &Transaction<'_>,
+    key: &super::audit::AuditKey,
     now: Timestamp,
     since_id: i64,
     reporter: &dyn TransitionReporter,
@@ -74,7 +82,8 @@ pub(crate) fn report_transitions(
             )
             .ctx("counting repeats of an alert")?;
         let occurrences = u32::try_from(occurrences).unwrap_or(u32::MAX);
-        for message in reporter.messages(&workflow, &reason, occurrences) {
+        let anchor = super::audit::anchor_in(tx, key, now)?;
+        for message in reporter.messages(&workflow, &reason, occurrences, &anchor) {
             insert_in(tx, now, &message)?;
         }
     }
@@ -125,7 +134,13 @@ mod tests {
             SignedDuration::from_hours(24)
         }
 
-        fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage> {
+        fn messages(
+            &self,
+            workflow: &WorkflowRow,
+            reason: &str,
+            occurrences: u32,
+            _anchor: &crate::store::audit::Anchor,
+        ) -> Vec<NewOutboxMessage> {
             vec![NewOutboxMessage {
                 kind: "email".into(),
                 recipient: "dba@example.org".into(),

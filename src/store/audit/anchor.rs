@@ -3,7 +3,7 @@
 //!
 //! An anchor is one line, `sentri-audit-anchor v1 <row id> <head hash> <time> <signature>`, the
 //! signature an HMAC under the audit key over the rest of the line. The engine logs one after
-//! every execution, and daily also queues one to the notification channels; `sentri
+//! every execution; every ending's notification carries one, and one is queued daily; `sentri
 //! audit --anchor` prints one. `sentri audit --verify --anchors FILE` reads every such line in a
 //! file (a log, saved mails: the line may sit anywhere in a line of text) and checks that each
 //! anchored row is still there with that hash.

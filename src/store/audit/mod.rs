@@ -682,7 +682,7 @@ impl Store {
 }
 
 /// The signed anchor of the chain's last row (id 0 and the genesis hash when empty).
-fn anchor_in(conn: &Connection, key: &AuditKey, now: Timestamp) -> Result<Anchor, StoreError> {
+pub(crate) fn anchor_in(conn: &Connection, key: &AuditKey, now: Timestamp) -> Result<Anchor, StoreError> {
     let tail: Option<(i64, String)> = conn
         .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
