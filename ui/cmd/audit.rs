@@ -46,9 +46,10 @@ approval it records. Exit status 1 if anything is broken, naming the first broke
 Anchors catch what the chain alone cannot: the newest rows deleted, or the chain rewritten. An
 anchor is one signed line, `sentri-audit-anchor v1 <row id> <head hash> <time> <signature>`.
 The engine logs one after every execution; every ending's notification (email, Slack,
-webhook) carries one, and one is sent on its own daily; `sentri audit --anchor` prints one. Keep them off this host (mail, a log server, a
-ticket). Then `sentri audit --verify --anchors FILE` checks that every anchored row is still
-there with its hash: a cut or rewritten chain is reported with the row id.
+webhook) carries one, and one is sent on its own daily; `sentri audit --anchor` prints one.
+Keep them off this host (mail, a log server, a ticket). Then `sentri audit --verify --anchors
+FILE` checks that every anchored row is still there with its hash: a cut or rewritten chain is
+reported with the row id.
 
 The chain is keyed with data/audit.key (mode 0600). Back it up apart from the store: without it
 the chain cannot be verified; whoever holds it can forge rows and anchors.";
