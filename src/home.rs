@@ -88,6 +88,9 @@ pub struct InitReport {
     pub backups: Vec<PathBuf>,
     pub database: PathBuf,
     pub database_created: bool,
+    /// The audit chain's key (`data/audit.key`, mode 0600): back it up apart from the database.
+    pub audit_key: PathBuf,
+    pub audit_key_created: bool,
 }
 
 impl Home {
@@ -110,6 +113,11 @@ impl Home {
 
     pub fn database_file(&self) -> PathBuf {
         self.root.join("data/sentri.db")
+    }
+
+    /// The audit chain's key, beside the database (see `store::audit::key`).
+    pub fn audit_key_file(&self) -> PathBuf {
+        crate::store::audit::key::key_file_for(&self.database_file())
     }
 
     pub fn log_dir(&self) -> PathBuf {
@@ -155,6 +163,10 @@ impl Home {
         self.install(&self.config_file(), crate::config::TEMPLATE.as_bytes(), force, &stamp, &mut report)?;
         let database = self.database_file();
         report.database_created = !database.exists();
+        report.audit_key = self.audit_key_file();
+        let (_, created) = crate::store::audit::AuditKey::load_or_create(&report.audit_key)
+            .map_err(|source| HomeError::Store { path: report.audit_key.clone(), source })?;
+        report.audit_key_created = created;
         Store::open(&database).map_err(|source| HomeError::Store { path: database.clone(), source })?;
         report.database = database;
         Ok(report)
@@ -246,12 +258,15 @@ mod tests {
             assert!(home.root.join(folder).is_dir(), "{folder}");
         }
         assert!(first.database_created);
+        assert!(first.audit_key_created);
+        assert_eq!(first.audit_key, home.root.join("data/audit.key"));
         assert!(home.config_file().is_file());
         assert!(first.files.iter().all(|(_, action)| *action == FileAction::Installed));
 
         let second = home.init(false).expect("init again");
         assert!(second.created_folders.is_empty());
         assert!(!second.database_created);
+        assert!(!second.audit_key_created);
         assert!(second.files.iter().all(|(_, action)| *action == FileAction::Unchanged));
     }
 

@@ -342,6 +342,7 @@ impl Engine {
             };
             self.move_with_detail(&workflow, WorkflowState::Escalated, "executor", reason, detail).await?;
         }
+        self.log_anchor("after execution").await;
         Ok(())
     }
 

@@ -116,6 +116,9 @@ pub struct Engine {
     events: broadcast::Sender<EngineEvent>,
 }
 
+/// The longest the engine goes without publishing an audit anchor.
+pub const ANCHOR_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
 impl Engine {
     /// Builds the engine without starting anything: for tests and tools that drive it step by
     /// step ([`Engine::ingest`], [`Engine::sweep`]). [`Engine::start`] is how it runs.
@@ -266,9 +269,25 @@ impl Engine {
             }
         }
         let ids = self.blocking(|store| store.workflow_ids_in(&drive::ENGINE_DRIVEN)).await;
-        let Ok(ids) = ids else { return };
-        for id in ids {
-            self.drive(&id).await;
+        if let Ok(ids) = ids {
+            for id in ids {
+                self.drive(&id).await;
+            }
+        }
+        if let Ok(true) = self.blocking(|store| store.anchor_due(ANCHOR_EVERY)).await {
+            match self.blocking(|store| store.publish_audit_anchor()).await {
+                Ok(anchor) => info!("audit anchor (daily, queued to the notification channels): {anchor}"),
+                Err(error) => warn!(%error, "could not publish the daily audit anchor; retried at the next sweep"),
+            }
+        }
+    }
+
+    /// Writes the audit chain's head, signed, to the log, so that a copy lives outside the
+    /// store (see `store::audit::anchor`). A failure is logged: it must not stop the engine.
+    async fn log_anchor(&self, occasion: &'static str) {
+        match self.blocking(|store| store.audit_anchor()).await {
+            Ok(anchor) => info!(occasion, "audit anchor: {anchor}"),
+            Err(error) => warn!(occasion, %error, "could not take an audit anchor"),
         }
     }
 

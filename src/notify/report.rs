@@ -17,6 +17,7 @@ use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
 use crate::domain::WorkflowState;
 use crate::policy::brain::Brain;
 use crate::store::NewOutboxMessage;
+use crate::store::audit::Anchor;
 use crate::store::reporting::TransitionReporter;
 use crate::store::workflows::WorkflowRow;
 
@@ -94,9 +95,20 @@ impl TransitionReporter for Reporter {
         jiff::SignedDuration::from_hours(i64::from((self.rule)().hours))
     }
 
-    fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage> {
+    fn messages(
+        &self,
+        workflow: &WorkflowRow,
+        reason: &str,
+        occurrences: u32,
+        anchor: &Anchor,
+    ) -> Vec<NewOutboxMessage> {
         let rule = (self.rule)();
-        messages(&self.channels, workflow, reason, Repeat::at_threshold(occurrences, rule.threshold, rule.hours))
+        let repeat = Repeat::at_threshold(occurrences, rule.threshold, rule.hours);
+        messages_with_anchor(&self.channels, workflow, reason, repeat, Some(anchor))
+    }
+
+    fn anchor_messages(&self, anchor: &Anchor) -> Vec<NewOutboxMessage> {
+        anchor_messages(&self.channels, anchor)
     }
 }
 
@@ -223,6 +235,41 @@ pub fn pagerduty_event(workflow: &WorkflowRow, why: &str) -> serde_json::Value {
     })
 }
 
+/// The subject of an audit anchor message.
+pub const ANCHOR_SUBJECT: &str = "[Sentri] audit anchor";
+
+/// The outbox rows carrying an audit anchor off the host: to email and Slack (a person's
+/// mailbox or channel is a copy the store's host cannot rewrite) and webhooks; not PagerDuty,
+/// which pages people. The line is the whole point: keep it; `sentri audit --verify --anchors
+/// FILE` reads it back from saved mail.
+pub fn anchor_messages(channels: &Channels, anchor: &Anchor) -> Vec<NewOutboxMessage> {
+    let line = anchor.to_string();
+    let text = format!(
+        "The audit chain's head, signed. Keep this line: `sentri audit --verify --anchors FILE` \
+         checks that the chain still holds it.\n\n{line}\n"
+    );
+    let row = |kind: &str, recipient: &str, body: String| NewOutboxMessage {
+        kind: kind.to_owned(),
+        recipient: recipient.to_owned(),
+        subject: ANCHOR_SUBJECT.to_owned(),
+        body,
+        workflow_id: None,
+    };
+    let mut out = Vec::new();
+    let email_body = json!(EmailContent { text: text.clone(), html: None }).to_string();
+    for recipient in &channels.email {
+        out.push(row(EMAIL, recipient, email_body.clone()));
+    }
+    if channels.slack.is_some() {
+        out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
+    }
+    let event = json!({ "event": "audit_anchor", "anchor": line }).to_string();
+    for webhook in &channels.webhooks {
+        out.push(row(WEBHOOK, &webhook.label, event.clone()));
+    }
+    out
+}
+
 /// The outbox rows reporting that `workflow` (already moved) entered its current state, one
 /// per channel and recipient; none when the state is not reported.
 pub fn messages(
@@ -231,11 +278,29 @@ pub fn messages(
     why: &str,
     repeat: Option<Repeat>,
 ) -> Vec<NewOutboxMessage> {
+    messages_with_anchor(channels, workflow, why, repeat, None)
+}
+
+/// [`messages`], the email and Slack text ending with the audit anchor of the write that moved
+/// the workflow, and the webhook event carrying it as `audit_anchor`: every ending (every
+/// execution's included) takes a copy of the chain's head off the host.
+pub fn messages_with_anchor(
+    channels: &Channels,
+    workflow: &WorkflowRow,
+    why: &str,
+    repeat: Option<Repeat>,
+    anchor: Option<&Anchor>,
+) -> Vec<NewOutboxMessage> {
     if !is_reported(workflow.state) {
         return Vec::new();
     }
     let subject = subject(workflow);
-    let text = summary(workflow, why, repeat);
+    let mut text = summary(workflow, why, repeat);
+    if let Some(anchor) = anchor {
+        text.push_str(&format!(
+            "\n\nAudit anchor (keep it; `sentri audit --verify --anchors FILE` reads it back):\n{anchor}\n"
+        ));
+    }
     let row = |kind: &str, recipient: &str, body: String| NewOutboxMessage {
         kind: kind.to_owned(),
         recipient: recipient.to_owned(),
@@ -251,7 +316,11 @@ pub fn messages(
     if channels.slack.is_some() {
         out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
     }
-    let event = webhook_event(workflow, why, repeat).to_string();
+    let mut event = webhook_event(workflow, why, repeat);
+    if let (Some(anchor), Some(fields)) = (anchor, event.as_object_mut()) {
+        fields.insert("audit_anchor".to_owned(), json!(anchor.to_string()));
+    }
+    let event = event.to_string();
     for webhook in &channels.webhooks {
         out.push(row(WEBHOOK, &webhook.label, event.clone()));
     }
@@ -428,5 +497,20 @@ mod tests {
         let hook: serde_json::Value = serde_json::from_str(&escalated[3].body).unwrap();
         assert_eq!(hook["event"], "workflow_escalated");
         assert_eq!(event_name(WorkflowState::Denied), "approval_denied");
+    }
+
+    #[test]
+    fn an_ending_carries_the_audit_anchor_to_email_slack_and_webhooks() {
+        let store = crate::store::Store::open_in_memory().unwrap();
+        let anchor = store.audit_anchor().unwrap();
+        let line = anchor.to_string();
+        let out = messages_with_anchor(&all_channels(), &workflow(WorkflowState::Completed), "ok", None, Some(&anchor));
+        let email: EmailContent = serde_json::from_str(&out[0].body).unwrap();
+        assert!(email.text.contains(&line), "{}", email.text);
+        assert!(out.iter().any(|m| m.kind == SLACK && m.body.contains(&line)));
+        let hook = out.iter().find(|m| m.kind == WEBHOOK).unwrap();
+        let event: serde_json::Value = serde_json::from_str(&hook.body).unwrap();
+        assert_eq!(event["audit_anchor"], line.as_str());
+        assert_eq!(crate::store::audit::Anchor::find_all(&email.text), [Ok(anchor)]);
     }
 }

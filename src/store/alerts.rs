@@ -310,6 +310,7 @@ impl Store {
                 };
                 append_audit(
                     tx,
+                    &self.audit_key,
                     now,
                     NewAudit {
                         workflow_id: Some(workflow_id.clone()),

@@ -190,6 +190,7 @@ fn prior_in(conn: &Connection, workflow_id: &str) -> Result<Vec<PriorDecision>, 
 
 fn insert_request_in(
     tx: &rusqlite::Transaction<'_>,
+    key: &super::audit::AuditKey,
     now: Timestamp,
     new: &NewApprovalRequest,
 ) -> Result<ApprovalRequestRow, StoreError> {
@@ -212,6 +213,7 @@ fn insert_request_in(
     let id = tx.last_insert_rowid();
     append_audit(
         tx,
+        key,
         now,
         NewAudit {
             workflow_id: Some(workflow.id.to_string()),
@@ -238,7 +240,7 @@ impl Store {
     /// Records an issued request (its email already queued), audited as APPROVAL_REQUESTED
     /// with the recipient and plan hash — never the token.
     pub fn issue_approval_request(&self, new: &NewApprovalRequest) -> Result<ApprovalRequestRow, StoreError> {
-        self.write(|tx, now| insert_request_in(tx, now, new))
+        self.write(|tx, now| insert_request_in(tx, &self.audit_key, now, new))
     }
 
     /// Queues an approval request's email and records the request, in one transaction: there is
@@ -250,8 +252,12 @@ impl Store {
     ) -> Result<(OutboxMessage, ApprovalRequestRow), StoreError> {
         self.write(|tx, now| {
             let queued = super::outbox::insert_in(tx, now, message)?;
-            let request =
-                insert_request_in(tx, now, &NewApprovalRequest { outbox_id: Some(queued.id), ..new.clone() })?;
+            let request = insert_request_in(
+                tx,
+                &self.audit_key,
+                now,
+                &NewApprovalRequest { outbox_id: Some(queued.id), ..new.clone() },
+            )?;
             Ok((queued, request))
         })
     }
@@ -338,6 +344,7 @@ impl Store {
             .ctx("recording a requester")?;
             append_audit(
                 tx,
+                &self.audit_key,
                 now,
                 NewAudit {
                     workflow_id: Some(workflow.id.to_string()),
@@ -384,7 +391,9 @@ impl Store {
             };
             let (action, judged) = judge(&facts);
             let (approval, decides) = match action {
-                ApprovalAction::Refuse(audit) => return Ok((Applied::Refused(append_audit(tx, now, audit)?), judged)),
+                ApprovalAction::Refuse(audit) => {
+                    return Ok((Applied::Refused(append_audit(tx, &self.audit_key, now, audit)?), judged));
+                }
                 ApprovalAction::Record(approval) => (approval, false),
                 ApprovalAction::Decide(approval) => (approval, true),
             };
@@ -405,7 +414,7 @@ impl Store {
                     });
                 }
             }
-            let (row, workflow) = super::approvals::insert_in(tx, now, &approval)?;
+            let (row, workflow) = super::approvals::insert_in(tx, &self.audit_key, now, &approval)?;
             if !decides {
                 return Ok((Applied::Recorded(row), judged));
             }
@@ -413,6 +422,7 @@ impl Store {
             let detail = serde_json::json!({ "approval_id": row.id, "plan_hash": approval.plan_hash });
             let workflow = transition_in(
                 tx,
+                &self.audit_key,
                 now,
                 &workflow,
                 WorkflowState::AwaitingApproval,

@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::audit::{NewAudit, actions, append_audit};
+use super::audit::{AuditKey, NewAudit, Subject, SubjectTable, actions, append_audit_covering};
 use super::workflows::WorkflowRow;
 #[cfg(test)]
 use super::workflows::transition_in;
@@ -90,6 +90,7 @@ pub(crate) fn stored_decision(id: i64, text: String) -> Result<Decision, StoreEr
 
 pub(crate) fn insert_in(
     tx: &rusqlite::Transaction<'_>,
+    key: &AuditKey,
     now: Timestamp,
     new: &NewApproval,
 ) -> Result<(ApprovalRow, WorkflowRow), StoreError> {
@@ -130,8 +131,9 @@ pub(crate) fn insert_in(
         token_hash: new.token_hash.clone(),
         expires_at: new.expires_at.map(super::truncate_to_millis),
     };
-    append_audit(
+    append_audit_covering(
         tx,
+        key,
         now,
         NewAudit {
             workflow_id: Some(workflow.id.to_string()),
@@ -146,6 +148,7 @@ pub(crate) fn insert_in(
                 "reason": new.reason,
             }),
         },
+        Some(Subject { table: SubjectTable::Approvals, id: row.id }),
     )?;
     Ok((row, workflow))
 }
@@ -155,7 +158,7 @@ impl Store {
     /// changing the workflow's state — for policies that need more than one approver, where the
     /// caller decides when enough have been given.
     pub fn record_approval(&self, new: &NewApproval) -> Result<ApprovalRow, StoreError> {
-        self.write(|tx, now| insert_in(tx, now, new).map(|(row, _)| row))
+        self.write(|tx, now| insert_in(tx, &self.audit_key, now, new).map(|(row, _)| row))
     }
 
     /// Records a decision and moves the workflow AWAITING_APPROVAL → APPROVED or DENIED, all in
@@ -168,11 +171,12 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn decide_approval(&self, new: &NewApproval) -> Result<(ApprovalRow, WorkflowRow), StoreError> {
         self.write(|tx, now| {
-            let (row, workflow) = insert_in(tx, now, new)?;
+            let (row, workflow) = insert_in(tx, &self.audit_key, now, new)?;
             let actor = format!("{}:{}", new.channel, new.approver);
             let detail = serde_json::json!({ "approval_id": row.id, "plan_hash": new.plan_hash });
             let workflow = transition_in(
                 tx,
+                &self.audit_key,
                 now,
                 &workflow,
                 WorkflowState::AwaitingApproval,
@@ -314,5 +318,30 @@ mod tests {
         assert!(matches!(err, StoreError::PlanHashMismatch { .. }), "{err:?}");
         assert!(store.approvals(&workflow.id).unwrap().is_empty());
         assert_eq!(store.get_workflow(&workflow.id).unwrap().state, AwaitingApproval);
+    }
+
+    #[test]
+    fn an_approval_rewritten_to_another_plan_or_approver_breaks_the_chain_at_its_audit_row() {
+        let (store, _) = testing::store();
+        let workflow = awaiting(&store);
+        let (row, _) = store.decide_approval(&approval(&workflow, Decision::Denied)).unwrap();
+        let audited = store
+            .list_audit(&AuditFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|audit| audit.action == actions::APPROVAL_DECISION)
+            .unwrap();
+        let covered = audited.covers.clone().unwrap();
+        assert_eq!((covered.table, covered.id), (SubjectTable::Approvals, row.id));
+        assert!(store.verify_audit().unwrap().is_intact());
+        store
+            .write(|tx, _| {
+                tx.execute("UPDATE approvals SET decision = 'APPROVED', approver = 'mallory' WHERE id = ?1", [row.id])
+                    .ctx("t")
+            })
+            .unwrap();
+        let broken = store.verify_audit().unwrap().first_broken.unwrap();
+        assert_eq!(broken.id, audited.id);
+        assert!(matches!(broken.reason, crate::store::BreakReason::CoveredRowChanged { .. }), "{broken:?}");
     }
 }

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "reserved", sql: "" },
     Migration { version: 6, name: "raw mail size, retention and ignore reasons", sql: MIGRATION_6 },
     Migration { version: 7, name: "approval tokens minted at send time", sql: MIGRATION_7 },
+    Migration { version: 8, name: "keyed audit chain covering transitions and approvals", sql: MIGRATION_8 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -252,6 +253,16 @@ DROP TABLE approval_requests;
 ALTER TABLE approval_requests_v7 RENAME TO approval_requests;
 CREATE INDEX approval_requests_workflow ON approval_requests(workflow_id, plan_hash);
 CREATE INDEX approval_requests_outbox ON approval_requests(outbox_id);
+"#;
+
+/// The audit chain becomes keyed (`store::audit`): `scheme` says how each row's hash was made
+/// (rows already written stay plain `sha256`; new ones are `hmac-sha256`), and a transition's or
+/// an approval's audit row names that row and carries the sha256 of its content.
+const MIGRATION_8: &str = r#"
+ALTER TABLE audit ADD COLUMN scheme TEXT NOT NULL DEFAULT 'sha256';
+ALTER TABLE audit ADD COLUMN subject_table TEXT;
+ALTER TABLE audit ADD COLUMN subject_id INTEGER;
+ALTER TABLE audit ADD COLUMN subject_hash TEXT;
 "#;
 
 /// The version the newest migration brings a store to.

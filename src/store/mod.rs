@@ -46,7 +46,7 @@ use crate::domain::WorkflowState;
 
 pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
-pub use audit::{AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, NewAudit};
+pub use audit::{AnchorOutcome, AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, Expected, NewAudit};
 pub use changes::ChangeMarker;
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};
@@ -143,6 +143,19 @@ pub enum StoreError {
         #[source]
         source: jiff::Error,
     },
+    /// The audit key file could not be read or written.
+    #[error("audit key {}", path.display())]
+    AuditKeyIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The audit key file holds neither 64 hex digits nor 32 bytes.
+    #[error("audit key {} is not 64 hex digits (or 32 raw bytes)", path.display())]
+    AuditKeyInvalid { path: PathBuf },
+    /// No randomness for a new audit key; no key is made without it.
+    #[error("the operating system's random source failed while making an audit key: {0}")]
+    RandomUnavailable(String),
     /// A stored value cannot be read back (edited by hand, or written by a buggy build).
     #[error("{table}.{column} of row {row} holds an unreadable value {value:?}")]
     Corrupt { table: &'static str, column: &'static str, row: String, value: String },
@@ -224,6 +237,8 @@ pub(crate) mod timestamp_serde {
 pub struct Store {
     conn: Mutex<Connection>,
     clock: Clock,
+    /// What the audit chain is keyed with ([`audit::key`]); never stored in the database.
+    audit_key: audit::AuditKey,
     /// Who turns committed state changes into outbox messages ([`reporting`]); none by default.
     reporter: RwLock<Option<Arc<dyn reporting::TransitionReporter>>>,
 }
@@ -236,7 +251,8 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating the file, not its directory, if needed) and migrates the store at `path`,
-    /// using the system clock.
+    /// using the system clock. The audit key is `audit.key` beside the file ([`audit::key`]),
+    /// made (with a warning) if missing.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         Store::open_with_clock(path, Arc::new(Timestamp::now))
     }
@@ -252,7 +268,16 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        let store = Store::from_connection(conn, clock, true)?;
+        let key_path = audit::key::key_file_for(path);
+        let (audit_key, created) = audit::AuditKey::load_or_create(&key_path)?;
+        if created {
+            tracing::warn!(
+                key = %key_path.display(),
+                "the audit key was missing and a new one was made: back it up apart from the database; \
+                 if this store's chain was keyed before, restore the old key, or rows keyed with it will not verify"
+            );
+        }
+        let store = Store::from_connection(conn, clock, true, audit_key)?;
         for suffix in ["-wal", "-shm"] {
             let mut sidecar = path.as_os_str().to_owned();
             sidecar.push(suffix);
@@ -271,10 +296,15 @@ impl Store {
     pub fn with_clock(clock: Clock) -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory()
             .map_err(|source| StoreError::Open { path: PathBuf::from(":memory:"), source })?;
-        Store::from_connection(conn, clock, false)
+        Store::from_connection(conn, clock, false, audit::AuditKey::random()?)
     }
 
-    fn from_connection(mut conn: Connection, clock: Clock, wal: bool) -> Result<Store, StoreError> {
+    fn from_connection(
+        mut conn: Connection,
+        clock: Clock,
+        wal: bool,
+        audit_key: audit::AuditKey,
+    ) -> Result<Store, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(|source| StoreError::Configure { setting: "busy_timeout", source })?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|source| StoreError::Configure { setting: "foreign_keys=ON", source })?;
@@ -289,7 +319,7 @@ impl Store {
                 .map_err(|source| StoreError::Configure { setting: "synchronous", source })?;
         }
         migrations::migrate(&mut conn, &*clock)?;
-        Ok(Store { conn: Mutex::new(conn), clock, reporter: RwLock::new(None) })
+        Ok(Store { conn: Mutex::new(conn), clock, audit_key, reporter: RwLock::new(None) })
     }
 
     /// "Now", from the injected clock, truncated to the millisecond the store keeps, so a row
@@ -348,7 +378,7 @@ impl Store {
         };
         let value = f(&tx, now)?;
         if let (Some(reporter), Some(before)) = (reporter, before) {
-            reporting::report_transitions(&tx, now, before, reporter.as_ref())?;
+            reporting::report_transitions(&tx, &self.audit_key, now, before, reporter.as_ref())?;
         }
         tx.commit().ctx("committing a write transaction")?;
         Ok(value)

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
-use super::audit::{NewAudit, actions, append_audit};
+use super::audit::{AuditKey, NewAudit, actions, append_audit};
 use super::{SqlContext, Store, StoreError, later, sql_limit, stored_timestamp, timestamp_text};
 
 /// Deliveries tried before a message is given up.
@@ -120,6 +120,7 @@ impl OutboxMessage {
 /// message reports on a workflow.
 fn delivery_audit(
     tx: &rusqlite::Transaction<'_>,
+    key: &AuditKey,
     now: Timestamp,
     message: &OutboxMessage,
     action: &str,
@@ -144,6 +145,7 @@ fn delivery_audit(
     });
     append_audit(
         tx,
+        key,
         now,
         NewAudit {
             workflow_id: message.workflow_id.clone(),
@@ -248,7 +250,7 @@ impl Store {
                 return Err(StoreError::NotFound { what: "outbox message", key: id.to_string() });
             }
             let sent = get_in(tx, id)?;
-            delivery_audit(tx, now, &sent, actions::NOTIFICATION_SENT)?;
+            delivery_audit(tx, &self.audit_key, now, &sent, actions::NOTIFICATION_SENT)?;
             Ok(sent)
         })
     }
@@ -274,7 +276,7 @@ impl Store {
             let failed = get_in(tx, id)?;
             let action =
                 if failed.gave_up_at.is_some() { actions::NOTIFICATION_GAVE_UP } else { actions::NOTIFICATION_FAILED };
-            delivery_audit(tx, now, &failed, action)?;
+            delivery_audit(tx, &self.audit_key, now, &failed, action)?;
             Ok(failed)
         })
     }

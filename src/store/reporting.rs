@@ -25,8 +25,18 @@ pub trait TransitionReporter: Send + Sync {
     /// How far back occurrences of the same alert on the same database are counted.
     fn repeat_window(&self) -> SignedDuration;
     /// The messages for `workflow`, which just entered its current state for `reason`;
-    /// `occurrences` is how often its alert fired on its database within the repeat window.
-    fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage>;
+    /// `occurrences` is how often its alert fired on its database within the repeat window;
+    /// `anchor` is the audit chain's head with this transition's audit row, to send along.
+    fn messages(
+        &self,
+        workflow: &WorkflowRow,
+        reason: &str,
+        occurrences: u32,
+        anchor: &super::audit::Anchor,
+    ) -> Vec<NewOutboxMessage>;
+    /// The messages carrying an audit anchor off the store's host
+    /// ([`Store::publish_audit_anchor`]).
+    fn anchor_messages(&self, anchor: &super::audit::Anchor) -> Vec<NewOutboxMessage>;
 }
 
 /// The highest transition id so far (0 when none): transitions a write adds are above it.
@@ -38,6 +48,7 @@ pub(crate) fn last_transition_id(tx: &Transaction<'_>) -> Result<i64, StoreError
 /// Queues the messages for every transition above `since_id`, inside the write's transaction.
 pub(crate) fn report_transitions(
     tx: &Transaction<'_>,
+    key: &super::audit::AuditKey,
     now: Timestamp,
     since_id: i64,
     reporter: &dyn TransitionReporter,
@@ -71,7 +82,8 @@ pub(crate) fn report_transitions(
             )
             .ctx("counting repeats of an alert")?;
         let occurrences = u32::try_from(occurrences).unwrap_or(u32::MAX);
-        for message in reporter.messages(&workflow, &reason, occurrences) {
+        let anchor = super::audit::anchor_in(tx, key, now)?;
+        for message in reporter.messages(&workflow, &reason, occurrences, &anchor) {
             insert_in(tx, now, &message)?;
         }
     }
@@ -122,13 +134,29 @@ mod tests {
             SignedDuration::from_hours(24)
         }
 
-        fn messages(&self, workflow: &WorkflowRow, reason: &str, occurrences: u32) -> Vec<NewOutboxMessage> {
+        fn messages(
+            &self,
+            workflow: &WorkflowRow,
+            reason: &str,
+            occurrences: u32,
+            _anchor: &crate::store::audit::Anchor,
+        ) -> Vec<NewOutboxMessage> {
             vec![NewOutboxMessage {
                 kind: "email".into(),
                 recipient: "dba@example.org".into(),
                 subject: format!("{} {reason} x{occurrences}", workflow.state),
                 body: "{}".into(),
                 workflow_id: Some(workflow.id.to_string()),
+            }]
+        }
+
+        fn anchor_messages(&self, anchor: &crate::store::audit::Anchor) -> Vec<NewOutboxMessage> {
+            vec![NewOutboxMessage {
+                kind: "email".into(),
+                recipient: "dba@example.org".into(),
+                subject: "anchor".into(),
+                body: anchor.to_string(),
+                workflow_id: None,
             }]
         }
     }
@@ -156,5 +184,24 @@ mod tests {
             store.transition(&second.id, WorkflowState::Verifying, WorkflowState::Escalated, "engine", "again");
         assert!(refused.is_err());
         assert_eq!(subjects(&second.id).len(), 1);
+    }
+
+    #[test]
+    fn a_published_anchor_is_queued_with_the_signed_line_in_the_same_write() {
+        let (store, _) = testing::store();
+        store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        let unqueued = store.publish_audit_anchor().unwrap();
+        assert_eq!(unqueued.row_id, 1);
+        store.set_reporter(Arc::new(Endings));
+        let anchor = store.publish_audit_anchor().unwrap();
+        let queued: Vec<String> = store
+            .read(|conn| {
+                let mut statement = conn.prepare("SELECT body FROM outbox WHERE subject = 'anchor'").ctx("t")?;
+                statement.query_map([], |row| row.get(0)).ctx("t")?.collect::<Result<_, _>>().ctx("t")
+            })
+            .unwrap();
+        assert_eq!(queued, [anchor.to_string()]);
+        let report = store.verify_audit_against(&[crate::store::Expected::Anchor(anchor)]).unwrap();
+        assert!(report.is_intact(), "{report:?}");
     }
 }

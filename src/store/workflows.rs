@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::audit::{NewAudit, actions, append_audit};
+use super::audit::{AuditKey, NewAudit, Subject, SubjectTable, actions, append_audit, append_audit_covering};
 use super::{SqlContext, Store, StoreError, json_column, later, sql_limit, stored_timestamp, timestamp_text, to_json};
 use crate::domain::{ExecutionReport, Plan, PlanHash, RawAlertId, Verification, WorkflowId, WorkflowState, plan_hash};
 
@@ -366,7 +366,12 @@ impl Store {
                 "fields": row.fields,
                 "incident_id": row.incident_id,
             });
-            append_audit(tx, now, audit_for(&row, actor, actions::WORKFLOW_CREATED, row.state.as_str(), detail))?;
+            append_audit(
+                tx,
+                &self.audit_key,
+                now,
+                audit_for(&row, actor, actions::WORKFLOW_CREATED, row.state.as_str(), detail),
+            )?;
             Ok(row)
         })
     }
@@ -402,7 +407,7 @@ impl Store {
         }
         self.write(|tx, now| {
             let current = get_in(tx, id)?;
-            transition_in(tx, now, &current, from, to, actor, reason, detail)
+            transition_in(tx, &self.audit_key, now, &current, from, to, actor, reason, detail)
         })
     }
 
@@ -693,7 +698,7 @@ impl Store {
                 "plan_hash": hash,
                 "replaced": current.plan_hash,
             });
-            append_audit(tx, now, audit_for(&current, actor, actions::PLAN_SET, &hash, detail))?;
+            append_audit(tx, &self.audit_key, now, audit_for(&current, actor, actions::PLAN_SET, &hash, detail))?;
             get_in(tx, id)
         })
     }
@@ -735,6 +740,7 @@ fn is_foreign_key_error(error: &rusqlite::Error) -> bool {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn transition_in(
     tx: &rusqlite::Transaction<'_>,
+    key: &AuditKey,
     now: Timestamp,
     current: &WorkflowRow,
     from: WorkflowState,
@@ -768,6 +774,7 @@ pub(crate) fn transition_in(
         (&current.id, from.as_str(), to.as_str(), actor, reason, &at),
     )
     .ctx("recording a transition")?;
+    let recorded = Subject { table: SubjectTable::Transitions, id: tx.last_insert_rowid() };
     let updated = get_in(tx, &current.id)?;
     let mut detail = serde_json::json!({
         "from": from,
@@ -778,7 +785,8 @@ pub(crate) fn transition_in(
     if let (Some(detail), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra_detail) {
         detail.extend(extra);
     }
-    append_audit(tx, now, audit_for(&updated, actor, actions::TRANSITION, to.as_str(), detail))?;
+    let audit = audit_for(&updated, actor, actions::TRANSITION, to.as_str(), detail);
+    append_audit_covering(tx, key, now, audit, Some(recorded))?;
     Ok(updated)
 }
 

@@ -47,6 +47,11 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
     let verb = if report.database_created { "created" } else { "migrated" };
     println!("  store: {verb} {}", report.database.display());
+    let key_verb = if report.audit_key_created { "created" } else { "kept" };
+    println!(
+        "  audit key: {key_verb} {}  (mode 0600; back it up apart from the store: without it the audit chain cannot be verified)",
+        report.audit_key.display()
+    );
     println!();
     println!("Next:");
     println!(
