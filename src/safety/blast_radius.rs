@@ -19,8 +19,8 @@ const INVERSES: &[(&str, &str, &str)] =
     &[("TABLESPACE", "ADD DATAFILE", "DROP DATAFILE"), ("TABLESPACE", "ADD TEMPFILE", "DROP TEMPFILE")];
 
 /// The blast radius verdict on `plan`.
-pub fn check(plan: &Plan, _context: &MeshContext<'_>) -> CheckVerdict {
-    let environment = environment_of(plan).unwrap_or(Environment::Prod);
+pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
+    let environment = environment_of(plan, context).unwrap_or(Environment::Prod);
     let mut findings = Findings::default();
     let mut worst = Severity::Low;
     let mut judge = |label: String, class: &StatementClass, severity: Severity, findings: &mut Findings| {

@@ -135,6 +135,9 @@ pub struct MeshContext<'a> {
     pub environment_policy: Option<&'a EnvironmentPolicy>,
     /// `autonomy_level` from the database's entry in sentri.yaml, if set.
     pub database_autonomy: Option<AutonomyLevel>,
+    /// The database's environment as sentri.yaml configures it: what the checks judge by. A
+    /// plan that says otherwise (a stored plan rewritten to claim DEV) is blocked.
+    pub database_environment: Option<Environment>,
     /// The database's aliases from sentri.yaml (protected databases match names and aliases).
     pub database_aliases: &'a [String],
     /// The database's `critical_schemas` from sentri.yaml: changing their objects needs a human.
@@ -307,6 +310,7 @@ pub fn mesh_context<'a>(
         now,
         environment_policy: environment_policy(policies, database, &plan.database),
         database_autonomy: database.and_then(|database| database.autonomy_level),
+        database_environment: database.map(|database| database.environment),
         database_aliases: database.map(|database| database.aliases.as_slice()).unwrap_or(&[]),
         critical_schemas: database.map(|database| database.critical_schemas.as_slice()).unwrap_or(&[]),
         lock,
@@ -321,8 +325,12 @@ pub fn failure_window_start(brain: &Brain, now: Timestamp) -> Timestamp {
     now.saturating_sub(window).unwrap_or(Timestamp::MIN)
 }
 
-/// The plan's environment; `None` when it is not DEV, UAT or PROD (the checks treat it as PROD).
-pub(crate) fn environment_of(plan: &Plan) -> Option<Environment> {
+/// The environment the checks judge by: the database's configured one when the caller knows it,
+/// else the plan's; `None` when that is not DEV, UAT or PROD (the checks treat it as PROD).
+pub(crate) fn environment_of(plan: &Plan, context: &MeshContext<'_>) -> Option<Environment> {
+    if let Some(configured) = context.database_environment {
+        return Some(configured);
+    }
     match plan.environment.trim().to_ascii_uppercase().as_str() {
         "DEV" => Some(Environment::Dev),
         "UAT" => Some(Environment::Uat),

@@ -20,7 +20,18 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     let brain = context.brain;
     let utc = jiff::tz::Offset::UTC.to_datetime(context.now);
 
-    let environment = environment_of(plan).unwrap_or_else(|| {
+    if let Some(configured) = context.database_environment
+        && !plan.environment.trim().eq_ignore_ascii_case(&configured.to_string())
+    {
+        findings.add(
+            MeshVerdict::Block,
+            format!(
+                "the plan says environment `{}` but {} is configured {configured}: it was not made for this database",
+                plan.environment, plan.database
+            ),
+        );
+    }
+    let environment = environment_of(plan, context).unwrap_or_else(|| {
         findings.add(
             MeshVerdict::NeedsApproval,
             format!("environment `{}` is not DEV, UAT or PROD; treated as PROD", plan.environment),

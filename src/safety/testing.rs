@@ -65,6 +65,7 @@ pub fn brain() -> Brain {
 pub fn context<'a>(brain: &'a Brain, plan: &Plan) -> MeshContext<'a> {
     let now = wednesday();
     MeshContext {
+        database_environment: None,
         brain,
         now,
         environment_policy: None,

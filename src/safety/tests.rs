@@ -43,6 +43,21 @@ fn autonomy_by_environment() {
 }
 
 #[test]
+fn the_configured_environment_is_judged_and_a_plan_claiming_another_is_blocked() {
+    let brain = brain();
+    let claims_dev = plan("DEV");
+    let mut ctx = context(&brain, &claims_dev);
+    ctx.database_environment = Some(Environment::Prod);
+    let gate = policy_gate::check(&claims_dev, &ctx);
+    assert_eq!(gate.verdict, MeshVerdict::Block, "{}", gate.reason);
+    assert!(gate.reason.contains("configured PROD"), "{}", gate.reason);
+    let honest = plan("PROD");
+    let mut ctx = context(&brain, &honest);
+    ctx.database_environment = Some(Environment::Prod);
+    assert_eq!(verdict_of(CheckName::PolicyGate, &honest, &ctx), MeshVerdict::NeedsApproval);
+}
+
+#[test]
 fn an_unknown_environment_is_prod() {
     let brain = brain();
     let plan = plan("STAGING");

@@ -101,6 +101,7 @@ fn mesh(store: &Store, plan: &Plan, approved: Option<String>) {
     let brain = Brain::default();
     let now = store.now();
     let context = MeshContext {
+        database_environment: None,
         brain: &brain,
         now,
         environment_policy: None,
