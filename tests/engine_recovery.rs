@@ -560,7 +560,16 @@ async fn awaiting_approval(setup: &InProcess, sequence: &str) -> (Arc<Store>, Id
     let store = Arc::clone(engine.store());
     engine.feed(raw_alert("POSTGRES_SEQUENCE", "app", sequence)).await.expect("fed");
     let id = wait_for_workflow(&store, "pg_sequence_exhaustion");
-    assert_eq!(state_of(&store, &id), WorkflowState::AwaitingApproval, "{:#?}", history(&store, &id));
+    // `feed` returns when its own drive stops; the sweeper may hold the workflow then (one
+    // driver at a time), so wait for the state rather than read it at once.
+    let reached = wait_for_state_async(
+        &store,
+        &id,
+        &[WorkflowState::AwaitingApproval, WorkflowState::Escalated],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(reached, WorkflowState::AwaitingApproval, "{:#?}", history(&store, &id));
     engine.shutdown().await;
     (store, id)
 }
