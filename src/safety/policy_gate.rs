@@ -20,24 +20,7 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
     let brain = context.brain;
     let utc = jiff::tz::Offset::UTC.to_datetime(context.now);
 
-    if let Some(configured) = context.database_environment
-        && !plan.environment.trim().eq_ignore_ascii_case(&configured.to_string())
-    {
-        findings.add(
-            MeshVerdict::Block,
-            format!(
-                "the plan says environment `{}` but {} is configured {configured}: it was not made for this database",
-                plan.environment, plan.database
-            ),
-        );
-    }
-    let environment = environment_of(plan, context).unwrap_or_else(|| {
-        findings.add(
-            MeshVerdict::NeedsApproval,
-            format!("environment `{}` is not DEV, UAT or PROD; treated as PROD", plan.environment),
-        );
-        Environment::Prod
-    });
+    let environment = judged_environment(plan, context, &mut findings);
     let env_name = environment.to_string();
 
     // Autonomy: the environment's default, made stricter (never looser) by overrides.
@@ -167,4 +150,27 @@ fn stricter(autonomy: &mut Autonomy, over: Autonomy, source: &str, notes: &mut V
     } else if over < *autonomy {
         notes.push(format!("{source} asks for {over:?}, ignored: an override can only make it stricter"));
     }
+}
+
+/// The environment the gate judges by (the configured one; an unknown one is PROD), with a
+/// BLOCK when the plan claims another than its database is configured with.
+fn judged_environment(plan: &Plan, context: &MeshContext<'_>, findings: &mut Findings) -> Environment {
+    if let Some(configured) = context.database_environment
+        && !plan.environment.trim().eq_ignore_ascii_case(&configured.to_string())
+    {
+        findings.add(
+            MeshVerdict::Block,
+            format!(
+                "the plan says environment `{}` but {} is configured {configured}: it was not made for this database",
+                plan.environment, plan.database
+            ),
+        );
+    }
+    environment_of(plan, context).unwrap_or_else(|| {
+        findings.add(
+            MeshVerdict::NeedsApproval,
+            format!("environment `{}` is not DEV, UAT or PROD; treated as PROD", plan.environment),
+        );
+        Environment::Prod
+    })
 }
