@@ -248,24 +248,36 @@ pub fn anchor_messages(channels: &Channels, anchor: &Anchor) -> Vec<NewOutboxMes
         "The audit chain's head, signed. Keep this line: `sentri audit --verify --anchors FILE` \
          checks that the chain still holds it.\n\n{line}\n"
     );
+    let event = json!({ "event": "audit_anchor", "anchor": line }).to_string();
+    fan_out(channels, ANCHOR_SUBJECT, None, &text, &event)
+}
+
+/// One outbox row per email recipient, Slack and webhook: `text` to people, `event` to
+/// webhooks. PagerDuty is the caller's to add (only escalations page).
+fn fan_out(
+    channels: &Channels,
+    subject: &str,
+    workflow_id: Option<&str>,
+    text: &str,
+    event: &str,
+) -> Vec<NewOutboxMessage> {
     let row = |kind: &str, recipient: &str, body: String| NewOutboxMessage {
         kind: kind.to_owned(),
         recipient: recipient.to_owned(),
-        subject: ANCHOR_SUBJECT.to_owned(),
+        subject: subject.to_owned(),
         body,
-        workflow_id: None,
+        workflow_id: workflow_id.map(str::to_owned),
     };
     let mut out = Vec::new();
-    let email_body = json!(EmailContent { text: text.clone(), html: None }).to_string();
+    let email_body = json!(EmailContent { text: text.to_owned(), html: None }).to_string();
     for recipient in &channels.email {
         out.push(row(EMAIL, recipient, email_body.clone()));
     }
     if channels.slack.is_some() {
         out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
     }
-    let event = json!({ "event": "audit_anchor", "anchor": line }).to_string();
     for webhook in &channels.webhooks {
-        out.push(row(WEBHOOK, &webhook.label, event.clone()));
+        out.push(row(WEBHOOK, &webhook.label, event.to_owned()));
     }
     out
 }
@@ -301,33 +313,21 @@ pub fn messages_with_anchor(
             "\n\nAudit anchor (keep it; `sentri audit --verify --anchors FILE` reads it back):\n{anchor}\n"
         ));
     }
-    let row = |kind: &str, recipient: &str, body: String| NewOutboxMessage {
-        kind: kind.to_owned(),
-        recipient: recipient.to_owned(),
-        subject: subject.clone(),
-        body,
-        workflow_id: Some(workflow.id.to_string()),
-    };
-    let mut out = Vec::new();
-    let email_body = json!(EmailContent { text: text.clone(), html: None }).to_string();
-    for recipient in &channels.email {
-        out.push(row(EMAIL, recipient, email_body.clone()));
-    }
-    if channels.slack.is_some() {
-        out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
-    }
     let mut event = webhook_event(workflow, why, repeat);
     if let (Some(anchor), Some(fields)) = (anchor, event.as_object_mut()) {
         fields.insert("audit_anchor".to_owned(), json!(anchor.to_string()));
     }
-    let event = event.to_string();
-    for webhook in &channels.webhooks {
-        out.push(row(WEBHOOK, &webhook.label, event.clone()));
-    }
+    let mut out = fan_out(channels, &subject, Some(workflow.id.as_str()), &text, &event.to_string());
     if workflow.state == WorkflowState::Escalated {
         let trigger = pagerduty_event(workflow, why).to_string();
         for service in &channels.pagerduty {
-            out.push(row(PAGERDUTY, &service.label, trigger.clone()));
+            out.push(NewOutboxMessage {
+                kind: PAGERDUTY.to_owned(),
+                recipient: service.label.clone(),
+                subject: subject.clone(),
+                body: trigger.clone(),
+                workflow_id: Some(workflow.id.to_string()),
+            });
         }
     }
     out

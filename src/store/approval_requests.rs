@@ -215,21 +215,19 @@ fn insert_request_in(
         tx,
         key,
         now,
-        NewAudit {
-            workflow_id: Some(workflow.id.to_string()),
-            database: Some(workflow.database.clone()),
-            environment: Some(workflow.environment.clone()),
-            actor: "engine".to_owned(),
-            action: APPROVAL_REQUESTED.to_owned(),
-            result: "SENT_TO_OUTBOX".to_owned(),
-            detail: serde_json::json!({
+        super::workflows::audit_for(
+            &workflow,
+            "engine",
+            APPROVAL_REQUESTED,
+            "SENT_TO_OUTBOX",
+            serde_json::json!({
                 "request_id": id,
                 "recipient": new.recipient,
                 "plan_hash": new.plan_hash,
                 "outbox_id": new.outbox_id,
                 "expires_at": timestamp_text(new.expires_at),
             }),
-        },
+        ),
     )?;
     tx.query_row(&format!("SELECT {COLUMNS} FROM approval_requests WHERE id = ?1"), [id], raw_row)
         .ctx("reading an approval request")
@@ -346,15 +344,13 @@ impl Store {
                 tx,
                 &self.audit_key,
                 now,
-                NewAudit {
-                    workflow_id: Some(workflow.id.to_string()),
-                    database: Some(workflow.database.clone()),
-                    environment: Some(workflow.environment.clone()),
-                    actor: requester.to_owned(),
-                    action: REQUESTER_RECORDED.to_owned(),
-                    result: how.to_owned(),
-                    detail: serde_json::json!({ "requester": requester, "how": how }),
-                },
+                super::workflows::audit_for(
+                    &workflow,
+                    requester,
+                    REQUESTER_RECORDED,
+                    how,
+                    serde_json::json!({ "requester": requester, "how": how }),
+                ),
             )?;
             Ok(())
         })

@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::audit::{AuditKey, NewAudit, Subject, SubjectTable, actions, append_audit_covering};
+use super::audit::{AuditKey, Subject, SubjectTable, actions, append_audit_covering};
 use super::workflows::WorkflowRow;
 #[cfg(test)]
 use super::workflows::transition_in;
@@ -135,19 +135,17 @@ pub(crate) fn insert_in(
         tx,
         key,
         now,
-        NewAudit {
-            workflow_id: Some(workflow.id.to_string()),
-            database: Some(workflow.database.clone()),
-            environment: Some(workflow.environment.clone()),
-            actor: format!("{}:{}", new.channel, new.approver),
-            action: actions::APPROVAL_DECISION.to_owned(),
-            result: new.decision.as_str().to_owned(),
-            detail: serde_json::json!({
+        super::workflows::audit_for(
+            &workflow,
+            &format!("{}:{}", new.channel, new.approver),
+            actions::APPROVAL_DECISION,
+            new.decision.as_str(),
+            serde_json::json!({
                 "approval_id": row.id,
                 "plan_hash": new.plan_hash,
                 "reason": new.reason,
             }),
-        },
+        ),
         Some(Subject { table: SubjectTable::Approvals, id: row.id }),
     )?;
     Ok((row, workflow))

@@ -271,7 +271,13 @@ pub(crate) fn entered_at_in(
 }
 
 /// The audit row's common columns for an event about `workflow`.
-fn audit_for(workflow: &WorkflowRow, actor: &str, action: &str, result: &str, detail: serde_json::Value) -> NewAudit {
+pub(super) fn audit_for(
+    workflow: &WorkflowRow,
+    actor: &str,
+    action: &str,
+    result: &str,
+    detail: serde_json::Value,
+) -> NewAudit {
     NewAudit {
         workflow_id: Some(workflow.id.to_string()),
         database: Some(workflow.database.clone()),
