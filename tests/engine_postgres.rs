@@ -20,7 +20,7 @@ use sentri::pipeline::approval::{self, DecisionOutcome, DecisionRequest};
 use sentri::policy::watch::LivePolicies;
 use sentri::store::Store;
 use sentri::store::approvals::Decision;
-use sentri::store::workflows::WorkflowFilter;
+use sentri::store::workflows::{WorkflowFilter, WorkflowRow};
 use sentri::targets::ConnectOptions;
 
 use common::postgres;
@@ -89,6 +89,21 @@ fn engine_for(home: &Home, dbname: &str, environment: &str, store: Store) -> Arc
 }
 
 /// A workflow's state changes, for assertion messages.
+/// Alice approves `workflow`'s current plan from the CLI, through the approval rules.
+fn approve_as_alice(store: &Store, workflow: &WorkflowRow) -> DecisionOutcome {
+    let request = DecisionRequest {
+        workflow_id: workflow.id.clone(),
+        plan_hash: workflow.plan_hash.clone().expect("plan hash"),
+        approver: "alice".into(),
+        decision: Decision::Approved,
+        channel: "cli".into(),
+        reason: String::new(),
+        token_hash: None,
+        raw_alert_id: None,
+    };
+    approval::decide(store, &ApprovalsConfig::default(), &request).expect("approve")
+}
+
 fn history(store: &Store, id: &str) -> Vec<String> {
     store
         .workflow_transitions(id)
@@ -178,17 +193,7 @@ async fn a_prod_fix_waits_for_an_approval_bound_to_its_plan() {
         "a sweep does not run it either"
     );
 
-    let request = DecisionRequest {
-        workflow_id: id.clone().into(),
-        plan_hash: waiting.plan_hash.clone().expect("plan hash"),
-        approver: "alice".into(),
-        decision: Decision::Approved,
-        channel: "cli".into(),
-        reason: String::new(),
-        token_hash: None,
-        raw_alert_id: None,
-    };
-    let decided = approval::decide(store, &ApprovalsConfig::default(), &request).expect("approve");
+    let decided = approve_as_alice(store, &waiting);
     assert!(matches!(decided, DecisionOutcome::Decided { .. }), "{decided:?}");
     setup.engine.sweep().await;
     let done = store.get_workflow(&id).expect("workflow");
@@ -323,17 +328,7 @@ async fn an_approved_plan_without_a_resolution_is_refused_not_looked_up_again() 
     assert!(!older.resolved.is_empty(), "a new plan carries its resolution");
     older.resolved.clear();
     let stored = store.set_plan(&id, &older, "an older sentri").expect("older plan stored");
-    let request = DecisionRequest {
-        workflow_id: id.clone().into(),
-        plan_hash: stored.plan_hash.clone().expect("plan hash"),
-        approver: "alice".into(),
-        decision: Decision::Approved,
-        channel: "cli".into(),
-        reason: String::new(),
-        token_hash: None,
-        raw_alert_id: None,
-    };
-    let decided = approval::decide(store, &ApprovalsConfig::default(), &request).expect("approve");
+    let decided = approve_as_alice(store, &stored);
     assert!(matches!(decided, DecisionOutcome::Decided { .. }), "{decided:?}");
     setup.engine.sweep().await;
     let done = store.get_workflow(&id).expect("workflow");
