@@ -3,6 +3,7 @@
 //! screens all speak in these, so none of them has to import another just to name a state.
 
 mod db_kind;
+mod diagnosis;
 mod environment;
 mod execution;
 mod ids;
@@ -17,6 +18,7 @@ mod verification;
 mod workflow_state;
 
 pub use db_kind::{DbKind, Dialect, SANDBOX_SCHEME, sandbox_world_name};
+pub use diagnosis::{Candidate, Diagnosis, Evidence, Finding, RootCause, ToolTiming};
 pub use environment::Environment;
 pub use execution::{ExecutionOutcome, ExecutionReport, StepRecord};
 pub use ids::{PlanHash, RawAlertId, WorkflowId};

@@ -14,6 +14,8 @@ use super::{DbKind, IdentifierKind, PlanHash, ResolvedIdentifier, Risk};
 pub enum PlanSource {
     /// The policy's own Forward/Rollback Action.
     Template,
+    /// A specialist's fix for a root cause it named (`diagnose`).
+    Diagnosis { specialist: String, cause: String },
     /// Proposed by a language model.
     Llm { provider: String },
     /// Written or edited by a person.

@@ -45,6 +45,9 @@ pub enum Element {
 pub struct CodeBlock {
     /// The info string's first word, lower-cased; `text` when the fence has none.
     pub lang: String,
+    /// The info string's second word, lower-cased, when there is one: a block's role in its
+    /// section (```` ```sql rollback ```` in a specialist's fix).
+    pub role: Option<String>,
     pub code: String,
     /// 1-based line of the opening fence.
     pub line: usize,
@@ -132,9 +135,12 @@ pub fn parse(source: &str) -> Document {
                 current = Some(Section { key: section_key(&heading), heading, line, elements: Vec::new() });
             }
             Event::Start(Tag::CodeBlock(kind)) => {
-                let lang = match kind {
-                    CodeBlockKind::Fenced(info) => info.split_whitespace().next().unwrap_or("").to_lowercase(),
-                    CodeBlockKind::Indented => String::new(),
+                let (lang, role) = match kind {
+                    CodeBlockKind::Fenced(info) => {
+                        let mut words = info.split_whitespace().map(str::to_lowercase);
+                        (words.next().unwrap_or_default(), words.next())
+                    }
+                    CodeBlockKind::Indented => (String::new(), None),
                 };
                 let mut code = String::new();
                 for (inner, _) in events.by_ref() {
@@ -146,7 +152,7 @@ pub fn parse(source: &str) -> Document {
                 }
                 let lang = if lang.is_empty() { "text".to_owned() } else { lang };
                 if let Some(section) = current.as_mut() {
-                    section.elements.push(Element::Code(CodeBlock { lang, code, line }));
+                    section.elements.push(Element::Code(CodeBlock { lang, role, code, line }));
                 }
             }
             Event::Start(Tag::List(_)) => list_depth += 1,

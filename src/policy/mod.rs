@@ -10,6 +10,8 @@ pub mod check;
 pub mod condition;
 pub mod environment;
 pub mod markdown;
+pub mod specialist;
+pub mod tool;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -23,6 +25,8 @@ pub use alert::AlertPolicy;
 pub use brain::Brain;
 pub use check::CheckPolicy;
 pub use environment::EnvironmentPolicy;
+pub use specialist::Specialist;
+pub use tool::ToolPolicy;
 
 pub use crate::domain::{DbKind, Severity};
 
@@ -69,6 +73,10 @@ pub struct PolicySet {
     pub alerts: Vec<Arc<AlertPolicy>>,
     pub checks: Vec<Arc<CheckPolicy>>,
     pub environments: Vec<EnvironmentPolicy>,
+    /// Investigation tools (`tools/{oracle,postgres}/*.md`).
+    pub tools: Vec<Arc<ToolPolicy>>,
+    /// Specialists (`agents/*.md`): routing, rules, weights.
+    pub specialists: Vec<Arc<Specialist>>,
     pub brain: Brain,
     /// Every error and warning found while loading, in file order.
     pub problems: Vec<Problem>,
@@ -154,8 +162,94 @@ impl PolicySet {
                 }
             }
         }
+        set.load_tools(&home.join("tools"));
+        set.load_specialists(&home.join("agents"));
         set.brain = Brain::load(&home.join("brain"), &mut set.problems);
         set
+    }
+
+    /// tools/**: a tool is known by its engine and name, once.
+    fn load_tools(&mut self, root: &Path) {
+        for path in markdown_files(root, &mut self.problems) {
+            let Some(text) = read(&path, &mut self.problems) else {
+                self.skipped.push(path);
+                continue;
+            };
+            let folder_engine = folder_engine(root, &path);
+            match ToolPolicy::from_document(&path, &markdown::parse(&text), folder_engine, &mut self.problems) {
+                Ok(tool) => {
+                    if let Some(first) =
+                        self.tools.iter().find(|known| known.engine == tool.engine && known.name == tool.name)
+                    {
+                        let message = format!(
+                            "tool `{}` is already defined for {} by {}; this file is skipped",
+                            tool.name,
+                            tool.engine.as_str(),
+                            first.path.display()
+                        );
+                        self.problems.push(Problem::error(&path, 1, message));
+                        self.skipped.push(path);
+                        continue;
+                    }
+                    self.tools.push(Arc::new(tool));
+                }
+                Err(errors) => {
+                    self.problems.extend(errors);
+                    self.skipped.push(path);
+                }
+            }
+        }
+    }
+
+    /// agents/*.md. A cause that reads a tool the pack does not have is reported (the
+    /// specialist still loads: its other causes work).
+    fn load_specialists(&mut self, root: &Path) {
+        for path in markdown_files(root, &mut self.problems) {
+            let Some(text) = read(&path, &mut self.problems) else {
+                self.skipped.push(path);
+                continue;
+            };
+            match Specialist::from_document(&path, &markdown::parse(&text), &mut self.problems) {
+                Ok(specialist) => {
+                    let missing: Vec<(DbKind, &String)> = specialist
+                        .tools
+                        .iter()
+                        .flat_map(|(engine, names)| names.iter().map(move |name| (*engine, name)))
+                        .filter(|(engine, name)| self.tool(*engine, name).is_none())
+                        .collect();
+                    let warnings: Vec<Problem> = missing
+                        .into_iter()
+                        .map(|(engine, name)| {
+                            let message = format!(
+                                "tool `{name}` is not in tools/{}/; the causes that read it never hold",
+                                engine.as_str()
+                            );
+                            Problem::warning(&path, 1, message)
+                        })
+                        .collect();
+                    self.problems.extend(warnings);
+                    self.specialists.push(Arc::new(specialist));
+                }
+                Err(errors) => {
+                    self.problems.extend(errors);
+                    self.skipped.push(path);
+                }
+            }
+        }
+    }
+
+    /// The tool `name` for `engine` (the Sandbox uses the Oracle tools).
+    pub fn tool(&self, engine: DbKind, name: &str) -> Option<&Arc<ToolPolicy>> {
+        let engine = engine.policy_engine();
+        self.tools.iter().find(|tool| tool.engine == engine && tool.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Every tool for `engine`, by name.
+    pub fn tools_for(&self, engine: DbKind) -> Vec<&Arc<ToolPolicy>> {
+        let engine = engine.policy_engine();
+        let mut tools: Vec<_> = self.tools.iter().filter(|tool| tool.engine == engine).collect();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        tools
     }
 
     pub fn alert(&self, name: &str) -> Option<&Arc<AlertPolicy>> {

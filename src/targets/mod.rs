@@ -44,6 +44,31 @@ impl Default for ConnectOptions {
     }
 }
 
+/// How far one read may go: investigation tools set both; verification uses the call timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Never above the connection's call timeout.
+    pub time_limit: Duration,
+    /// Rows past this are not fetched into memory.
+    pub max_rows: usize,
+}
+
+/// The rows of a limited read, and whether the cap cut them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LimitedRows {
+    pub rows: Rows,
+    pub truncated: bool,
+}
+
+impl LimitedRows {
+    /// Keeps the first `max_rows` rows of a full result.
+    pub fn cut(mut rows: Rows, max_rows: usize) -> LimitedRows {
+        let truncated = rows.rows.len() > max_rows;
+        rows.rows.truncate(max_rows);
+        LimitedRows { rows, truncated }
+    }
+}
+
 /// What one write step did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ExecOutcome {
@@ -123,6 +148,42 @@ impl Target {
             Target::Oracle(target) => target.query(sql, values).await,
             Target::Postgres(target) => target.query(sql, values).await,
             Target::Sandbox(target) => target.query(sql, values).await,
+        }
+    }
+
+    /// [`Target::query`] within `limits`: an investigation tool's time limit and row cap.
+    pub async fn query_limited(
+        &self,
+        sql: &str,
+        values: &Values,
+        limits: &ReadLimits,
+    ) -> Result<LimitedRows, TargetError> {
+        match self {
+            Target::Oracle(target) => target.query_limited(sql, values, limits).await,
+            Target::Postgres(target) => target.query_limited(sql, values, limits).await,
+            Target::Sandbox(target) => {
+                target.query(sql, values).await.map(|rows| LimitedRows::cut(rows, limits.max_rows))
+            }
+        }
+    }
+
+    /// The plan of `statement` (PostgreSQL's `EXPLAIN (options)`), on the read path: the
+    /// statement must itself be a plain query. Oracle's plans are read from `v$sql_plan` by
+    /// `sql_id` instead (its `EXPLAIN PLAN` writes into PLAN_TABLE), so it refuses.
+    pub async fn explain(
+        &self,
+        options: &str,
+        statement: &str,
+        values: &Values,
+        limits: &ReadLimits,
+    ) -> Result<LimitedRows, TargetError> {
+        match self {
+            Target::Postgres(target) => target.explain(options, statement, values, limits).await,
+            Target::Oracle(_) | Target::Sandbox(_) => Err(TargetError::new(
+                self.name(),
+                ErrorKind::Refused,
+                "EXPLAIN of a statement's text is PostgreSQL's; on Oracle read the plan from v$sql_plan by sql_id",
+            )),
         }
     }
 

@@ -46,7 +46,10 @@ use self::errors::Phase;
 use super::fill::{self, Dialect, FilledStatement};
 use super::resolve;
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, ErrorKind, ExecOutcome, Profile, Resolved, Rows, TargetError, Value, Values, WriteAccess};
+use super::{
+    ConnectOptions, ErrorKind, ExecOutcome, LimitedRows, Profile, ReadLimits, Resolved, Rows, TargetError, Value,
+    Values, WriteAccess,
+};
 use crate::config::{DEFAULT_ORACLE_USER, DatabaseConfig, Secret, password_env_var};
 
 /// Sent, in order, on every session before it goes back to the pool; if one fails the session
@@ -281,7 +284,34 @@ impl OracleTarget {
     pub async fn query(&self, sql: &str, values: &Values) -> Result<Rows, TargetError> {
         let text = super::read_only_text(self.name(), super::DbKind::Oracle, sql)?;
         let filled = self.fill(&text, values, &BTreeMap::new(), &Resolved::new())?;
-        self.run(move |connection, shared| shared.read_only(connection, &filled.sql, &filled.binds)).await
+        self.run(move |connection, shared| shared.read_only(connection, &filled.sql, &filled.binds, usize::MAX))
+            .await
+            .map(|limited| limited.rows)
+    }
+
+    /// [`Self::query`] within an investigation tool's limits: the driver's call timeout is
+    /// lowered to the tool's time limit for this call (and set back after), and rows past the
+    /// cap are not fetched.
+    pub async fn query_limited(
+        &self,
+        sql: &str,
+        values: &Values,
+        limits: &ReadLimits,
+    ) -> Result<LimitedRows, TargetError> {
+        let text = super::read_only_text(self.name(), super::DbKind::Oracle, sql)?;
+        let filled = self.fill(&text, values, &BTreeMap::new(), &Resolved::new())?;
+        let limits = *limits;
+        self.run(move |connection, shared| {
+            let normal = shared.options.call_timeout;
+            let limit = limits.time_limit.min(normal);
+            connection.set_call_timeout(Some(limit)).map_err(|e| shared.driver_error(&e, None))?;
+            let result = shared.read_only(connection, &filled.sql, &filled.binds, limits.max_rows);
+            let restored = connection.set_call_timeout(Some(normal)).map_err(|e| shared.driver_error(&e, None));
+            let rows = result?;
+            restored?;
+            Ok(rows)
+        })
+        .await
     }
 
     /// Runs one write step: DML or a PL/SQL block committed on success and rolled back on
@@ -547,6 +577,18 @@ impl Shared {
         .await
     }
 
+    /// Runs a query and reads every row into [`Rows`].
+    fn fetch(
+        &self,
+        connection: &oracledb::Connection,
+        sql: &str,
+        binds: &[(String, Option<String>)],
+    ) -> Result<Rows, TargetError> {
+        read_rows(connection, sql, binds, usize::MAX)
+            .map(|limited| limited.rows)
+            .map_err(|e| self.driver_error(&e, Some(sql)))
+    }
+
     fn begin_read_only(&self, connection: &oracledb::Connection) -> Result<(), TargetError> {
         connection.execute("SET TRANSACTION READ ONLY", &[]).map(|_| ()).map_err(|e| self.driver_error(&e, None))
     }
@@ -557,23 +599,14 @@ impl Shared {
         connection: &oracledb::Connection,
         sql: &str,
         binds: &[(String, Option<String>)],
-    ) -> Result<Rows, TargetError> {
+        max_rows: usize,
+    ) -> Result<LimitedRows, TargetError> {
         self.begin_read_only(connection)?;
-        let rows = self.fetch(connection, sql, binds);
+        let rows = read_rows(connection, sql, binds, max_rows).map_err(|e| self.driver_error(&e, Some(sql)));
         let ended = connection.rollback().map_err(|e| self.driver_error(&e, None));
         let rows = rows?;
         ended?;
         Ok(rows)
-    }
-
-    /// Runs a query and reads every row into [`Rows`].
-    fn fetch(
-        &self,
-        connection: &oracledb::Connection,
-        sql: &str,
-        binds: &[(String, Option<String>)],
-    ) -> Result<Rows, TargetError> {
-        read_rows(connection, sql, binds).map_err(|e| self.driver_error(&e, Some(sql)))
     }
 
     /// Runs a filled write step: DDL as is; anything else with its binds, committed on
@@ -705,13 +738,19 @@ fn read_rows(
     connection: &oracledb::Connection,
     sql: &str,
     binds: &[(String, Option<String>)],
-) -> Result<Rows, oracledb::Error> {
+    max_rows: usize,
+) -> Result<LimitedRows, oracledb::Error> {
     let params: Vec<(&str, &dyn oracledb::ToDbValue)> =
         binds.iter().map(|(name, value)| (name.as_str(), value as &dyn oracledb::ToDbValue)).collect();
     let cursor = connection.query_named(sql, &params)?;
     let columns: Vec<String> = cursor.columns().iter().map(|column| column.name().to_lowercase()).collect();
     let mut rows = Vec::new();
+    let mut truncated = false;
     for row in cursor {
+        if rows.len() == max_rows {
+            truncated = true;
+            break;
+        }
         let row = row?;
         let mut values = Vec::with_capacity(columns.len());
         for (index, column) in row.columns().iter().enumerate() {
@@ -719,7 +758,7 @@ fn read_rows(
         }
         rows.push(values);
     }
-    Ok(Rows { columns, rows })
+    Ok(LimitedRows { rows: Rows { columns, rows }, truncated })
 }
 
 /// One fetched column as a [`Value`], by its Oracle type.

@@ -55,7 +55,10 @@ use write_access::{PostgresGrants, WRITE_ACCESS_QUERY, postgres_write_access};
 use super::fill::{self, Dialect, FillError};
 use super::profile::{PostgresProfile, Profile};
 use super::sql::{self, IdentifierKind, StatementKind};
-use super::{ConnectOptions, DbKind, ErrorKind, ExecOutcome, Resolved, Rows, TargetError, Value, Values, WriteAccess};
+use super::{
+    ConnectOptions, DbKind, ErrorKind, ExecOutcome, LimitedRows, ReadLimits, Resolved, Rows, TargetError, Value,
+    Values, WriteAccess,
+};
 use crate::config::DatabaseConfig;
 
 /// Sent on every connection before it goes back to the pool, as one message: what
@@ -178,10 +181,46 @@ impl PostgresTarget {
     /// rolled back, so a write hidden in it is refused by the server
     /// ([`ErrorKind::ReadOnlyViolation`]).
     pub async fn query(&self, sql_text: &str, values: &Values) -> Result<Rows, TargetError> {
+        let limits = ReadLimits { time_limit: self.options.call_timeout, max_rows: usize::MAX };
+        self.query_limited(sql_text, values, &limits).await.map(|limited| limited.rows)
+    }
+
+    /// [`Self::query`] within a time limit (`statement_timeout`, never above the call timeout)
+    /// reading at most `max_rows` rows: the rest are never fetched into memory.
+    pub async fn query_limited(
+        &self,
+        sql_text: &str,
+        values: &Values,
+        limits: &ReadLimits,
+    ) -> Result<LimitedRows, TargetError> {
         let text = super::read_only_text(&self.name, DbKind::Postgres, sql_text)?;
+        self.read_only_limited(text, values, limits).await
+    }
+
+    /// `EXPLAIN` of one statement on the read path: the statement must itself pass the
+    /// read-only gate (so `ANALYZE` only ever runs a plain query, inside a read-only
+    /// transaction that is rolled back). `options` is the EXPLAIN option list, from the tool.
+    pub async fn explain(
+        &self,
+        options: &str,
+        statement: &str,
+        values: &Values,
+        limits: &ReadLimits,
+    ) -> Result<LimitedRows, TargetError> {
+        let inner = super::read_only_text(&self.name, DbKind::Postgres, statement)?;
+        self.read_only_limited(format!("EXPLAIN ({options}) {inner}"), values, limits).await
+    }
+
+    async fn read_only_limited(
+        &self,
+        text: String,
+        values: &Values,
+        limits: &ReadLimits,
+    ) -> Result<LimitedRows, TargetError> {
         let filled = fill::fill(&text, Dialect::Postgres, values, &BTreeMap::new(), &Resolved::new())
             .map_err(|e| self.fill_error(&e))?;
-        let timeout_ms = self.timeout_ms();
+        let timeout_ms = limits.time_limit.min(self.options.call_timeout).as_millis().max(1);
+        let max_rows = limits.max_rows;
         self.with_client(1, move |client| {
             Box::pin(async move {
                 client
@@ -191,7 +230,7 @@ impl PostgresTarget {
                     ))
                     .await
                     .map_err(Failure::Db)?;
-                let result = run_query(client, &filled.sql, &filled.binds).await;
+                let result = run_query(client, &filled.sql, &filled.binds, max_rows).await;
                 let rollback = client.batch_execute("ROLLBACK").await.map_err(Failure::Db);
                 let rows = result?;
                 rollback?;
@@ -559,14 +598,30 @@ async fn finish_transaction(client: &Client, result: Result<u64, Failure>) -> Re
     }
 }
 
-async fn run_query(client: &Client, sql_text: &str, binds: &[(String, Option<String>)]) -> Result<Rows, Failure> {
+/// Runs a query and reads at most `max_rows` rows of it; `truncated` says there were more.
+async fn run_query(
+    client: &Client,
+    sql_text: &str,
+    binds: &[(String, Option<String>)],
+    max_rows: usize,
+) -> Result<LimitedRows, Failure> {
+    use futures::TryStreamExt;
     let statement = client.prepare(sql_text).await.map_err(Failure::Db)?;
     let params = convert_binds(&statement, binds)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = client.query(&statement, &refs).await.map_err(|e| bind_failure(e, binds))?;
+    let stream = client.query_raw(&statement, refs).await.map_err(|e| bind_failure(e, binds))?;
+    let mut stream = std::pin::pin!(stream);
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    while let Some(row) = stream.try_next().await.map_err(|e| bind_failure(e, binds))? {
+        if rows.len() == max_rows {
+            truncated = true;
+            break;
+        }
+        rows.push(decode_row(&row)?);
+    }
     let columns = statement.columns().iter().map(|c| c.name().to_lowercase()).collect();
-    let rows = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Rows { columns, rows })
+    Ok(LimitedRows { rows: Rows { columns, rows }, truncated })
 }
 
 async fn run_execute(client: &Client, sql_text: &str, binds: &[(String, Option<String>)]) -> Result<u64, Failure> {

@@ -1,0 +1,180 @@
+//! A diagnosis as a record: why the database is in trouble, the evidence for it, and the fixes
+//! that would treat it, scored. `diagnose` makes one; the workflow stores it beside its
+//! verification; `sentri diagnose`, `sentri show`, the console and the emails read it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::{Plan, Risk};
+
+/// The root-cause vocabulary (D-Bot / DBMind style codes). The code is what every output
+/// leads with; [`RootCause::UNKNOWN`] is said when the evidence supports none of the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RootCause {
+    LockContention,
+    IdleInTransaction,
+    LongRunningQuery,
+    MissingIndexes,
+    RedundantIndex,
+    LackStatisticInfo,
+    Vacuum,
+    SmallMemoryAlloc,
+    InsertLargeData,
+    FetchLargeData,
+    PoorJoinPerformance,
+    CorrelatedSubquery,
+    CommitContention,
+    CpuContention,
+    IoContention,
+    ConnectionExhaustion,
+    SequenceExhaustion,
+    XidWraparound,
+    ReplicationLag,
+    TablespaceFull,
+    TempSpaceFull,
+    ArchiveDestFull,
+    UndoSpacePressure,
+    RedoLogUndersized,
+    HardParseContention,
+    ListenerDown,
+    ConfigurationError,
+    Unknown,
+}
+
+impl RootCause {
+    pub const UNKNOWN: RootCause = RootCause::Unknown;
+
+    /// Every code with its spelling, the one table both directions come from.
+    pub const ALL: [(&'static str, RootCause); 28] = [
+        ("LOCK_CONTENTION", RootCause::LockContention),
+        ("IDLE_IN_TRANSACTION", RootCause::IdleInTransaction),
+        ("LONG_RUNNING_QUERY", RootCause::LongRunningQuery),
+        ("MISSING_INDEXES", RootCause::MissingIndexes),
+        ("REDUNDANT_INDEX", RootCause::RedundantIndex),
+        ("LACK_STATISTIC_INFO", RootCause::LackStatisticInfo),
+        ("VACUUM", RootCause::Vacuum),
+        ("SMALL_MEMORY_ALLOC", RootCause::SmallMemoryAlloc),
+        ("INSERT_LARGE_DATA", RootCause::InsertLargeData),
+        ("FETCH_LARGE_DATA", RootCause::FetchLargeData),
+        ("POOR_JOIN_PERFORMANCE", RootCause::PoorJoinPerformance),
+        ("CORRELATED_SUBQUERY", RootCause::CorrelatedSubquery),
+        ("COMMIT_CONTENTION", RootCause::CommitContention),
+        ("CPU_CONTENTION", RootCause::CpuContention),
+        ("IO_CONTENTION", RootCause::IoContention),
+        ("CONNECTION_EXHAUSTION", RootCause::ConnectionExhaustion),
+        ("SEQUENCE_EXHAUSTION", RootCause::SequenceExhaustion),
+        ("XID_WRAPAROUND", RootCause::XidWraparound),
+        ("REPLICATION_LAG", RootCause::ReplicationLag),
+        ("TABLESPACE_FULL", RootCause::TablespaceFull),
+        ("TEMP_SPACE_FULL", RootCause::TempSpaceFull),
+        ("ARCHIVE_DEST_FULL", RootCause::ArchiveDestFull),
+        ("UNDO_SPACE_PRESSURE", RootCause::UndoSpacePressure),
+        ("REDO_LOG_UNDERSIZED", RootCause::RedoLogUndersized),
+        ("HARD_PARSE_CONTENTION", RootCause::HardParseContention),
+        ("LISTENER_DOWN", RootCause::ListenerDown),
+        ("CONFIGURATION_ERROR", RootCause::ConfigurationError),
+        ("UNKNOWN", RootCause::Unknown),
+    ];
+
+    /// Reads a code as a specialist file writes it (exact spelling, any case).
+    pub fn parse(text: &str) -> Option<RootCause> {
+        let wanted = text.trim().to_ascii_uppercase();
+        Self::ALL.iter().find(|(name, _)| *name == wanted).map(|(_, cause)| *cause)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, cause)| *cause == self).map_or("UNKNOWN", |(name, _)| name)
+    }
+}
+
+impl fmt::Display for RootCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of a tool's result that made a cause hold, and why it mattered.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Evidence {
+    pub tool: String,
+    /// The row as `column → text` (NULL columns left out).
+    pub row: BTreeMap<String, String>,
+    /// The conditions that held, in words: `waiters >= 1: 3 >= 1 is true`.
+    pub why: String,
+}
+
+/// One named root cause with how sure the specialist is and what supports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Finding {
+    pub cause: RootCause,
+    /// 0.0–1.0, as the specialist's rule states it.
+    pub confidence: f64,
+    /// The cause in one line, with the values that matter.
+    pub summary: String,
+    pub specialist: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// One concrete fix: a plan as the Safety Mesh will see it, with its score.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Candidate {
+    pub title: String,
+    pub root_cause: RootCause,
+    /// The forward steps as they run: identifiers quoted, values written as literals.
+    pub forward: Vec<String>,
+    /// The rollback steps, the same way; empty when `irreversible` says why.
+    pub rollback: Vec<String>,
+    pub irreversible: Option<String>,
+    pub risk: Risk,
+    /// Σ weight × criterion score, 0.0–1.0.
+    pub score: f64,
+    /// Each criterion's score, 0.0–1.0, under the specialist's names for them.
+    pub scores: BTreeMap<String, f64>,
+    pub why: String,
+    /// The plan this candidate becomes when chosen (values bound, identifiers resolved).
+    pub plan: Plan,
+}
+
+/// One tool run of a diagnosis, for the record and the audit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ToolTiming {
+    pub name: String,
+    pub ms: u64,
+    pub rows: usize,
+    pub error: Option<String>,
+}
+
+/// What a diagnosis found: causes and candidates, best first.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Diagnosis {
+    pub database: String,
+    pub specialists: Vec<String>,
+    pub root_causes: Vec<Finding>,
+    pub candidates: Vec<Candidate>,
+    pub tools: Vec<ToolTiming>,
+    pub elapsed_ms: u64,
+}
+
+impl Diagnosis {
+    /// The cause a DBA reads first: the best-ranked finding, or UNKNOWN.
+    pub fn first_cause(&self) -> RootCause {
+        self.root_causes.first().map_or(RootCause::Unknown, |finding| finding.cause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_reads_back_as_itself() {
+        for (name, cause) in RootCause::ALL {
+            assert_eq!(RootCause::parse(name), Some(cause));
+            assert_eq!(cause.as_str(), name);
+            assert_eq!(serde_json::to_string(&cause).ok(), Some(format!("\"{name}\"")));
+        }
+        assert_eq!(RootCause::parse("lock_contention"), Some(RootCause::LockContention));
+        assert_eq!(RootCause::parse("LOCKS"), None);
+    }
+}
