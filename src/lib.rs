@@ -19,6 +19,7 @@
 //! The binary (`ui/`) is a thin shell over this library: nothing here knows about terminals.
 
 pub mod config;
+pub mod diagnose;
 pub mod domain;
 pub mod engine;
 pub mod execute;

@@ -60,6 +60,9 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Read the audit trail, or prove it has not been altered (--verify).
     Audit(cmd::audit::Args),
+    /// Run the read-only investigation tools (tools/{oracle,postgres}/*.md) on a database by
+    /// hand: without TOOL, list them with their arguments.
+    Investigate(cmd::investigate::Args),
     /// The cached profile of one database (version, CDB/PDB, RAC, OMF, packs).
     ShowProfile(cmd::profile::Args),
     /// Every alert email received and what became of it (workflow, folded, unmatched).
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Db(command) => cmd::db::run(&context, command),
         Command::List(args) => cmd::list::run(&context, args),
         Command::Show(args) => cmd::show::run(&context, args),
+        Command::Investigate(args) => cmd::investigate::run(&context, args),
         Command::Stats(args) => cmd::stats::run(&context, args),
         Command::Audit(args) => cmd::audit::run(&context, args),
         Command::Alerts(args) => cmd::alerts::run(&context, args),

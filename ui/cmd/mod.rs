@@ -9,6 +9,7 @@ pub mod console;
 pub mod db;
 pub mod demo;
 pub mod init;
+pub mod investigate;
 pub mod list;
 pub mod logging;
 pub mod matching;
