@@ -60,6 +60,9 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Read the audit trail, or prove it has not been altered (--verify).
     Audit(cmd::audit::Args),
+    /// Why a database is in trouble: the specialists' root causes with their evidence, and
+    /// scored fix candidates with their SQL. Read-only; nothing is run.
+    Diagnose(cmd::diagnose::Args),
     /// Run the read-only investigation tools (tools/{oracle,postgres}/*.md) on a database by
     /// hand: without TOOL, list them with their arguments.
     Investigate(cmd::investigate::Args),
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Db(command) => cmd::db::run(&context, command),
         Command::List(args) => cmd::list::run(&context, args),
         Command::Show(args) => cmd::show::run(&context, args),
+        Command::Diagnose(args) => cmd::diagnose::run(&context, args),
         Command::Investigate(args) => cmd::investigate::run(&context, args),
         Command::Stats(args) => cmd::stats::run(&context, args),
         Command::Audit(args) => cmd::audit::run(&context, args),

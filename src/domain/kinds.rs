@@ -28,13 +28,15 @@ pub enum IdentifierKind {
     Role,
     Database,
     Parameter,
+    /// A column name (in `CREATE INDEX … (:column)`): confirmed to exist as a column, quoted.
+    Column,
     Session,
     Number,
 }
 
 impl IdentifierKind {
     /// Every kind with its name as a policy writes it: the one table names and kinds come from.
-    pub const ALL: [(&'static str, IdentifierKind); 14] = [
+    pub const ALL: [(&'static str, IdentifierKind); 15] = [
         ("tablespace", IdentifierKind::Tablespace),
         ("temp_tablespace", IdentifierKind::TempTablespace),
         ("datafile", IdentifierKind::Datafile),
@@ -47,6 +49,7 @@ impl IdentifierKind {
         ("role", IdentifierKind::Role),
         ("database", IdentifierKind::Database),
         ("parameter", IdentifierKind::Parameter),
+        ("column", IdentifierKind::Column),
         ("session", IdentifierKind::Session),
         ("number", IdentifierKind::Number),
     ];

@@ -683,6 +683,39 @@ impl Store {
         })
     }
 
+    /// How fixes of each action type ended on `database`: `(completed, executed)`, where
+    /// executed counts those that ran to COMPLETED, ROLLED_BACK or FAILED. What the diagnosis'
+    /// historical-success criterion reads; a workflow still in flight counts for nothing (the
+    /// reference product counted it as a failure).
+    pub fn fix_history(&self, database: &str) -> Result<BTreeMap<String, (u32, u32)>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT json_extract(plan, '$.action_type') AS action_type,
+                            SUM(state = 'COMPLETED'), COUNT(*)
+                     FROM workflows
+                     WHERE database = ?1 AND plan IS NOT NULL AND json_valid(plan)
+                       AND state IN ('COMPLETED', 'ROLLED_BACK', 'FAILED')
+                     GROUP BY action_type",
+                )
+                .ctx("reading fix history")?;
+            let rows = statement
+                .query_map([database], |row| {
+                    Ok((row.get::<_, Option<String>>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                })
+                .ctx("reading fix history")?;
+            let mut history = BTreeMap::new();
+            for row in rows {
+                let (action_type, completed, executed) = row.ctx("reading fix history")?;
+                if let Some(action_type) = action_type {
+                    let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+                    history.insert(action_type, (clamp(completed), clamp(executed)));
+                }
+            }
+            Ok(history)
+        })
+    }
+
     /// Sets (or replaces) a workflow's plan and its hash, audited as PLAN_SET. Replacing a plan
     /// voids earlier approvals, because they name the old hash.
     pub fn set_plan(&self, id: &str, plan: &Plan, actor: &str) -> Result<WorkflowRow, StoreError> {

@@ -24,6 +24,26 @@ pub struct FilledStatement {
     /// PostgreSQL value N is `$N`. `None` binds SQL NULL (a field the alert did not carry).
     pub binds: Vec<(String, Option<String>)>,
     pub kind: StatementKind,
+    /// Where each bind marker sits in `sql`, with the index of its bind: what
+    /// [`FilledStatement::inline`] replaces to show the statement as a person would run it.
+    pub markers: Vec<(std::ops::Range<usize>, usize)>,
+}
+
+impl FilledStatement {
+    /// The statement with every bind written as a literal (NULL, or an escaped string literal):
+    /// what a DBA reads and could paste into psql or SQL*Plus. Never sent by Sentri itself,
+    /// which always binds.
+    pub fn inline(&self, dialect: Dialect) -> String {
+        let mut text = self.sql.clone();
+        for (span, index) in self.markers.iter().rev() {
+            let literal = match self.binds.get(*index).and_then(|(_, value)| value.as_deref()) {
+                Some(value) => string_literal_for(dialect, value),
+                None => "NULL".to_owned(),
+            };
+            text.replace_range(span.clone(), &literal);
+        }
+        text
+    }
 }
 
 /// Why a statement could not be filled. Every variant names the placeholder.
@@ -57,6 +77,7 @@ pub fn fill(
     let kind = sql::statement_kind(sql_text);
     let mut out = String::with_capacity(sql_text.len());
     let mut binds: Vec<(String, Option<String>)> = Vec::new();
+    let mut markers = Vec::new();
     let mut cursor = 0;
     let found = sql::placeholders(sql_text);
     let pairs = if kind.takes_binds() { Vec::new() } else { resolve::qualified_pairs(sql_text, &found, identifiers) };
@@ -115,6 +136,7 @@ pub fn fill(
                         binds.len() - 1
                     }
                 };
+                let start = out.len();
                 match dialect {
                     Dialect::Oracle => {
                         out.push(':');
@@ -122,6 +144,7 @@ pub fn fill(
                     }
                     Dialect::Postgres => out.push_str(&format!("${}", index + 1)),
                 }
+                markers.push((start..out.len(), index));
             }
             (false, Some(identifier_kind)) => {
                 let Some(text) = value else { return Err(FillError::MissingValue { name }) };
@@ -131,7 +154,7 @@ pub fn fill(
         }
     }
     out.push_str(&sql_text[cursor..]);
-    Ok(FilledStatement { sql: out, binds, kind })
+    Ok(FilledStatement { sql: out, binds, kind, markers })
 }
 
 /// The resolved object for `name`, as the statement must write it; a missing resolution, or
@@ -210,6 +233,28 @@ pub fn string_literal_for(dialect: Dialect, text: &str) -> String {
 mod tests {
     use super::*;
     use crate::targets::resolve::ResolvedIdentifier;
+
+    #[test]
+    fn inline_writes_each_bind_as_a_literal() {
+        let values: Values = [
+            ("pid".to_owned(), Some("42".to_owned())),
+            ("who".to_owned(), Some("o'hara".to_owned())),
+            ("none".to_owned(), None),
+        ]
+        .into();
+        let sql = "SELECT pg_cancel_backend(:pid) WHERE :who <> '' AND :none IS NULL AND :pid > 0";
+        let filled = fill(sql, Dialect::Postgres, &values, &BTreeMap::new(), &Resolved::new()).expect("fills");
+        assert_eq!(filled.sql, "SELECT pg_cancel_backend($1) WHERE $2 <> '' AND $3 IS NULL AND $1 > 0");
+        assert_eq!(
+            filled.inline(Dialect::Postgres),
+            "SELECT pg_cancel_backend('42') WHERE 'o''hara' <> '' AND NULL IS NULL AND '42' > 0"
+        );
+        let oracle = fill(sql, Dialect::Oracle, &values, &BTreeMap::new(), &Resolved::new()).expect("fills");
+        assert_eq!(
+            oracle.inline(Dialect::Oracle),
+            "SELECT pg_cancel_backend('42') WHERE 'o''hara' <> '' AND NULL IS NULL AND '42' > 0"
+        );
+    }
 
     fn values(pairs: &[(&str, &str)]) -> Values {
         pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect()

@@ -266,6 +266,10 @@ pub fn dictionary_query(dialect: Dialect, kind: IdentifierKind) -> Option<&'stat
             User | Role => pg_global!("rolname", "pg_catalog.pg_roles"),
             Database => pg_global!("datname", "pg_catalog.pg_database"),
             Parameter => pg_global!("name", "pg_catalog.pg_settings"),
+            Column => {
+                "SELECT DISTINCT CAST(NULL AS text) AS schema_name, attname AS object_name \
+                 FROM pg_catalog.pg_attribute WHERE attname = :name AND attnum > 0 AND NOT attisdropped ORDER BY 2"
+            }
             Tablespace | TempTablespace => pg_global!("spcname", "pg_catalog.pg_tablespace"),
             Datafile | Tempfile | Session | Number => return None,
         }),
@@ -282,6 +286,10 @@ pub fn dictionary_query(dialect: Dialect, kind: IdentifierKind) -> Option<&'stat
             Role => ora_global!("role", "dba_roles"),
             Database => ora_global!("name", "v$database"),
             Parameter => ora_global!("name", "v$parameter"),
+            Column => {
+                "SELECT DISTINCT CAST(NULL AS VARCHAR2(128)) AS schema_name, column_name AS object_name \
+                 FROM dba_tab_columns WHERE column_name = :name ORDER BY 2"
+            }
             Datafile | Tempfile | Session | Number => return None,
         }),
     }

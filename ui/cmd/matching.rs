@@ -155,7 +155,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// An email file starts with header lines (`Name: value`); anything else is pasted text.
-fn looks_like_rfc822(bytes: &[u8]) -> bool {
+pub(super) fn looks_like_rfc822(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
     let first = text.lines().next().unwrap_or_default();
     let Some((name, _)) = first.split_once(':') else { return false };

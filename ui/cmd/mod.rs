@@ -8,6 +8,7 @@ pub mod completions;
 pub mod console;
 pub mod db;
 pub mod demo;
+pub mod diagnose;
 pub mod init;
 pub mod investigate;
 pub mod list;

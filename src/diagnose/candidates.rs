@@ -1,0 +1,135 @@
+//! From a root cause to concrete fixes: each `## Fix:` of the rule that held becomes a plan —
+//! values from the evidence row that made the cause hold, identifiers resolved once in the
+//! dictionary — and is shown as it would run, with every value written in. The policy's own
+//! template fix, when there is one, is a candidate beside them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::rules::Held;
+use crate::domain::{Candidate, Plan, PlanSource, PlanStep, ProofSpec, RootCause};
+use crate::policy::specialist::FixRule;
+use crate::targets::fill::{self, Values};
+use crate::targets::{Target, TargetError};
+
+/// Where the plan will live: the same facts the template plan is made from.
+#[derive(Debug, Clone)]
+pub struct PlanFacts<'a> {
+    pub workflow_id: &'a str,
+    pub alert_type: &'a str,
+    pub database: &'a str,
+    pub environment: &'a str,
+}
+
+/// A fix turned into a plan, before it is scored.
+#[derive(Debug, Clone)]
+pub struct Drafted {
+    pub candidate: Candidate,
+    pub impact: crate::policy::specialist::Impact,
+    /// How fully the fix treats its cause (the fix's `benefit:`), times the cause's confidence.
+    pub benefit: f64,
+}
+
+/// The plan of `fix` for the cause `held` found, resolved on `target`; `None` with the reason
+/// when it cannot be made concrete (an object that is not there, a value that is missing).
+pub async fn draft(
+    target: &Target,
+    facts: &PlanFacts<'_>,
+    held: &Held<'_>,
+    fix: &FixRule,
+    alert: &BTreeMap<String, String>,
+) -> Result<Drafted, String> {
+    let row = held.finding.evidence.first().map(|evidence| evidence.row.clone()).unwrap_or_default();
+    let mut values: Values = alert.iter().map(|(name, value)| (name.clone(), Some(value.clone()))).collect();
+    for (name, value) in &row {
+        values.insert(name.clone(), Some(value.clone()));
+    }
+    let step = |block: &crate::policy::alert::SqlBlock| PlanStep { sql: block.sql.clone() };
+    let mut plan = Plan {
+        workflow_id: facts.workflow_id.to_owned(),
+        alert_type: facts.alert_type.to_owned(),
+        database: facts.database.to_owned(),
+        environment: facts.environment.to_owned(),
+        engine: target.engine(),
+        action_type: fix.action_type.clone(),
+        risk: fix.risk,
+        confidence: held.finding.confidence,
+        steps: fix.forward.iter().map(step).collect(),
+        rollback: fix.rollback.iter().map(step).collect(),
+        capture: None,
+        validation: None,
+        irreversible: fix.irreversible.clone(),
+        identifiers: fix.identifiers.clone(),
+        values,
+        source: PlanSource::Diagnosis {
+            specialist: held.specialist.name.clone(),
+            cause: held.finding.cause.to_string(),
+        },
+        rationale: format!("{}: {}", held.finding.cause, held.finding.summary),
+        proof: ProofSpec::default(),
+        resolved: BTreeMap::new(),
+    };
+    let catalog_spelled: BTreeSet<String> = row.keys().cloned().collect();
+    let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
+    plan.resolved = target
+        .resolve_identifiers(&statements, &plan.identifiers, &plan.values, &catalog_spelled)
+        .await
+        .map_err(|error: TargetError| error.to_string())?;
+    let forward = shown(&plan, &plan.steps)?;
+    let rollback = shown(&plan, &plan.rollback)?;
+    let why = if fix.why.is_empty() { held.finding.summary.clone() } else { fix.why.clone() };
+    Ok(Drafted {
+        candidate: Candidate {
+            title: fix.title.clone(),
+            root_cause: held.finding.cause,
+            forward,
+            rollback,
+            irreversible: fix.irreversible.clone(),
+            risk: fix.risk,
+            score: 0.0,
+            scores: BTreeMap::new(),
+            why,
+            plan,
+        },
+        impact: fix.impact,
+        benefit: fix.benefit * held.finding.confidence,
+    })
+}
+
+/// The policy's template plan as a candidate for `cause` (the diagnosis' first cause, or
+/// UNKNOWN): the fix the DBA wrote for this alert, always in the list.
+pub fn from_template(plan: Plan, cause: RootCause, cause_confidence: f64) -> Result<Drafted, String> {
+    let forward = shown(&plan, &plan.steps)?;
+    let rollback = shown(&plan, &plan.rollback)?;
+    Ok(Drafted {
+        candidate: Candidate {
+            title: format!("The `{}` policy's own fix", plan.alert_type),
+            root_cause: cause,
+            forward,
+            rollback,
+            irreversible: plan.irreversible.clone(),
+            risk: plan.risk,
+            score: 0.0,
+            scores: BTreeMap::new(),
+            why: plan.rationale.clone(),
+            plan,
+        },
+        impact: crate::policy::specialist::Impact::Medium,
+        // The template treats the alert it was written for: as sure as the verified cause, and
+        // no more than a fix written for that cause.
+        benefit: 0.6 * cause_confidence.max(0.5),
+    })
+}
+
+/// Each step as it would run: identifiers from the plan's resolution, values as literals.
+fn shown(plan: &Plan, steps: &[PlanStep]) -> Result<Vec<String>, String> {
+    let dialect = plan.engine.dialect();
+    steps
+        .iter()
+        .map(|step| {
+            let text = crate::targets::sql::strip_terminator(&step.sql);
+            fill::fill(&text, dialect, &plan.values, &plan.identifiers, &plan.resolved)
+                .map(|filled| filled.inline(dialect))
+                .map_err(|error| error.to_string())
+        })
+        .collect()
+}
