@@ -49,7 +49,9 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
     let specialists = route::specialists(policies, engine, request.alert);
     let alert_fields = request.alert.map(|alert| alert.fields.clone()).unwrap_or_default();
     let mut tool_context = tools::ToolContext { environment: request.environment, profile: request.profile.clone() };
-    let wanted = route::tools(policies, engine, &specialists);
+    // The SIMULATED database of `sentri demo` models the alerts' own queries, not the
+    // dictionary views the tools read: its diagnosis is the template alone, said as such.
+    let wanted = if engine.is_simulated() { Vec::new() } else { route::tools(policies, engine, &specialists) };
     if tool_context.profile.is_none() && wanted.iter().any(|tool| !tool.requires.is_empty()) {
         tool_context.profile = target.profile().await.ok();
     }
@@ -106,7 +108,12 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
     drafted.truncate(MAX_CANDIDATES);
     let mut root_causes: Vec<_> = held.iter().map(|held| held.finding.clone()).collect();
     if root_causes.is_empty() {
-        root_causes.push(rules::unknown(results.len(), &specialists));
+        let mut unknown = rules::unknown(results.len(), &specialists);
+        if engine.is_simulated() {
+            unknown.summary =
+                "a SIMULATED database has no dictionary views to investigate; the policy's fix stands alone".into();
+        }
+        root_causes.push(unknown);
     }
     Diagnosis {
         database: target.name().to_owned(),

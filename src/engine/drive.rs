@@ -223,18 +223,24 @@ impl Engine {
             alert_fields: &workflow.fields,
             verification: &verification,
         };
-        let Some(mut plan) = verify::template_plan(policy, &inputs) else {
-            self.move_to(workflow, WorkflowState::Escalated, "engine", &no_fix_reason(policy)).await?;
-            return Ok(None);
-        };
-        // Resolved once, here, before the lock key and the hash are taken from the plan.
         let Some(target) = self.target_or_escalate(workflow).await? else { return Ok(None) };
-        if let Err(error) = steps::resolve_plan(&target, &mut plan, &verification).await {
-            let reason = format!("the plan's identifiers cannot be resolved: {error}");
-            self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
-            return Ok(None);
+        // Resolved once, here, before the lock key and the hash are taken from the plan.
+        let template = match verify::template_plan(policy, &inputs) {
+            None => None,
+            Some(mut plan) => match steps::resolve_plan(&target, &mut plan, &verification).await {
+                Ok(()) => Some(plan),
+                Err(error) => {
+                    let reason = format!("the plan's identifiers cannot be resolved: {error}");
+                    self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;
+                    return Ok(None);
+                }
+            },
+        };
+        let plan = self.diagnosed_plan(workflow, policy, &target, template, &verification).await?;
+        if plan.is_none() {
+            self.move_to(workflow, WorkflowState::Escalated, "engine", &no_fix_reason(policy)).await?;
         }
-        Ok(Some(plan))
+        Ok(plan)
     }
 
     /// Records the plan (a new plan voids approvals of an older one; the same plan keeps them).

@@ -13,6 +13,7 @@
 //! [`EngineEvent`]s only say "look again".
 
 mod connections;
+mod diagnosis;
 mod drive;
 mod handle;
 

@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::approval::inbound::ReplyHandled;
 use super::approval::{self, ApprovalError};
 use super::matcher::KnownDatabase;
-use super::plan::Plan;
+use super::plan::{Plan, PlanSource, PlanStep, ProofSpec};
 use super::triage::{self, Triage, TriageRules};
 use super::verify::{self, Verification};
 use crate::config::{ApprovalsConfig, Config};
+use crate::domain::Diagnosis;
 use crate::policy::{AlertPolicy, PolicySet};
 use crate::store::{Store, StoreError};
 use crate::targets::{Target, TargetError, resolve};
@@ -48,6 +49,39 @@ pub async fn resolve_plan(target: &Target, plan: &mut Plan, verification: &Verif
     Ok(())
 }
 
+/// The plan a diagnosis chooses for a workflow: its best-scored candidate. A specialist's fix
+/// is proven the way the alert's own fix is — the alert's verification, run again, no longer
+/// confirms it — so it carries the alert's values (every declared field, NULL when absent, and
+/// the verification's columns) beside the evidence's, and the policy's re-verification rules.
+/// `None` when the diagnosis has no candidate.
+pub fn chosen_plan(
+    diagnosis: &Diagnosis,
+    policy: &AlertPolicy,
+    alert_fields: &BTreeMap<String, String>,
+    verification: &Verification,
+    workflow_id: &str,
+) -> Option<Plan> {
+    let best = diagnosis.candidates.first()?;
+    let mut plan = best.plan.clone();
+    plan.workflow_id = workflow_id.to_owned();
+    if plan.source == PlanSource::Template {
+        return Some(plan);
+    }
+    let mut values = verify::plan_values(policy, alert_fields, &verification.evidence);
+    values.extend(plan.values);
+    plan.values = values;
+    plan.alert_type = policy.name.clone();
+    let step = |block: &crate::policy::alert::SqlBlock| PlanStep { sql: block.sql.clone() };
+    plan.proof = ProofSpec {
+        success_criteria: Vec::new(),
+        verification: policy.verification.as_ref().map(step),
+        confirmed_when: policy.confirmed_when.iter().map(ToString::to_string).collect(),
+        tolerance: policy.tolerance.clone(),
+    };
+    plan.rationale = format!("{} (score {:.2}); {}", best.title, best.score, best.why);
+    Some(plan)
+}
+
 /// One pre-flight check and what it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightResult {
@@ -58,7 +92,13 @@ pub struct PreflightResult {
 }
 
 /// Runs every pre-flight check of the policy with the plan's values, in order.
+///
+/// The checks are written for the policy's own fix and its values; a specialist's fix carries
+/// other values, so only a template plan runs them (every plan still meets the Safety Mesh).
 pub async fn pre_flight(target: &Target, policy: &AlertPolicy, plan: &Plan) -> Vec<PreflightResult> {
+    if plan.source != PlanSource::Template {
+        return Vec::new();
+    }
     let mut results = Vec::with_capacity(policy.preflight.len());
     let values = resolve::bound_values(&plan.values, &plan.resolved);
     for check in &policy.preflight {

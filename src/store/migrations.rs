@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "raw mail size, retention and ignore reasons", sql: MIGRATION_6 },
     Migration { version: 7, name: "approval tokens minted at send time", sql: MIGRATION_7 },
     Migration { version: 8, name: "keyed audit chain covering transitions and approvals", sql: MIGRATION_8 },
+    Migration { version: 9, name: "the diagnosis of a workflow", sql: MIGRATION_9 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -258,6 +259,11 @@ CREATE INDEX approval_requests_outbox ON approval_requests(outbox_id);
 /// The audit chain becomes keyed (`store::audit`): `scheme` says how each row's hash was made
 /// (rows already written stay plain `sha256`; new ones are `hmac-sha256`), and a transition's or
 /// an approval's audit row names that row and carries the sha256 of its content.
+/// The diagnosis run after VERIFIED (root causes, evidence, scored candidates), as JSON.
+const MIGRATION_9: &str = r#"
+ALTER TABLE workflows ADD COLUMN diagnosis TEXT;
+"#;
+
 const MIGRATION_8: &str = r#"
 ALTER TABLE audit ADD COLUMN scheme TEXT NOT NULL DEFAULT 'sha256';
 ALTER TABLE audit ADD COLUMN subject_table TEXT;

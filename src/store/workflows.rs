@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use super::audit::{AuditKey, NewAudit, Subject, SubjectTable, actions, append_audit, append_audit_covering};
 use super::{SqlContext, Store, StoreError, json_column, later, sql_limit, stored_timestamp, timestamp_text, to_json};
-use crate::domain::{ExecutionReport, Plan, PlanHash, RawAlertId, Verification, WorkflowId, WorkflowState, plan_hash};
+use crate::domain::{
+    Diagnosis, ExecutionReport, Plan, PlanHash, RawAlertId, Verification, WorkflowId, WorkflowState, plan_hash,
+};
 
 /// What a new workflow starts from: a matched alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct WorkflowRow {
     pub verification: Option<Verification>,
     /// What the executor did and measured.
     pub execution: Option<ExecutionReport>,
+    /// What the diagnosis found: root causes with their evidence, scored candidates.
+    pub diagnosis: Option<Diagnosis>,
     /// Stored payloads this version cannot read (written by another version, or edited by
     /// hand), each as "column: why". Such a payload reads as `None`; the engine escalates a
     /// workflow whose plan is unreadable rather than guess at it.
@@ -121,7 +125,7 @@ pub struct ExecutionCounts {
 
 const COLUMNS: &str = "id, raw_alert_id, alert_type, database, environment, severity, state, \
                        fields, plan, plan_hash, verification, execution, occurrences, version, \
-                       created_at, updated_at, incident_id";
+                       created_at, updated_at, incident_id, diagnosis";
 
 /// Column texts of one row, before they are checked and parsed.
 struct RawColumns {
@@ -142,6 +146,7 @@ struct RawColumns {
     created_at: String,
     updated_at: String,
     incident_id: Option<String>,
+    diagnosis: Option<String>,
 }
 
 impl RawColumns {
@@ -164,6 +169,7 @@ impl RawColumns {
             created_at: row.get(14)?,
             updated_at: row.get(15)?,
             incident_id: row.get(16)?,
+            diagnosis: row.get(17)?,
         })
     }
 
@@ -176,6 +182,7 @@ impl RawColumns {
             plan: record_column("plan", self.plan, &mut unreadable),
             verification: record_column("verification", self.verification, &mut unreadable),
             execution: record_column("execution", self.execution, &mut unreadable),
+            diagnosis: record_column("diagnosis", self.diagnosis, &mut unreadable),
             unreadable,
             created_at: stored_timestamp("workflows", "created_at", &id, &self.created_at)?,
             updated_at: stored_timestamp("workflows", "updated_at", &id, &self.updated_at)?,
@@ -329,7 +336,7 @@ impl Store {
             tx.execute(
                 &format!(
                     "INSERT INTO workflows ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL, 1, 1, ?9, ?9, ?10)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL, 1, 1, ?9, ?9, ?10, NULL)"
                 ),
                 rusqlite::params![
                     id,
@@ -448,6 +455,33 @@ impl Store {
     pub fn set_execution(&self, id: &str, report: &ExecutionReport) -> Result<WorkflowRow, StoreError> {
         let text = to_json("encoding an execution report", report)?;
         self.set_workflow_payload(id, Payload::Execution, &text)
+    }
+
+    /// Stores the diagnosis of a workflow (replacing an earlier one), audited as DIAGNOSED
+    /// with its first cause, its time and each tool's time, in the same transaction.
+    pub fn set_diagnosis(&self, id: &str, diagnosis: &Diagnosis, actor: &str) -> Result<WorkflowRow, StoreError> {
+        let text = to_json("encoding a diagnosis", diagnosis)?;
+        self.write(|tx, now| {
+            let current = get_in(tx, id)?;
+            tx.execute(
+                "UPDATE workflows SET diagnosis = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1",
+                (id, &text, timestamp_text(now)),
+            )
+            .ctx("storing a diagnosis")?;
+            let detail = serde_json::json!({
+                "root_causes": diagnosis.root_causes.iter().map(|finding| serde_json::json!({
+                    "cause": finding.cause, "confidence": finding.confidence, "specialist": finding.specialist,
+                })).collect::<Vec<_>>(),
+                "candidates": diagnosis.candidates.iter().map(|candidate| serde_json::json!({
+                    "title": candidate.title, "score": candidate.score, "action_type": candidate.plan.action_type,
+                })).collect::<Vec<_>>(),
+                "elapsed_ms": diagnosis.elapsed_ms,
+                "tools": diagnosis.tools,
+            });
+            let result = diagnosis.first_cause().to_string();
+            append_audit(tx, &self.audit_key, now, audit_for(&current, actor, actions::DIAGNOSED, &result, detail))?;
+            get_in(tx, id)
+        })
     }
 
     /// One workflow by its full id.

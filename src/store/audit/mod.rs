@@ -49,6 +49,8 @@ pub mod actions {
     pub const ALERT_FOLDED: &str = "ALERT_FOLDED";
     /// A workflow's plan was set or replaced (any earlier approval is void).
     pub const PLAN_SET: &str = "PLAN_SET";
+    /// The diagnosis ran: its first cause, time, and each tool's time.
+    pub const DIAGNOSED: &str = "DIAGNOSED";
     /// A human approved or denied a plan.
     pub const APPROVAL_DECISION: &str = "APPROVAL_DECISION";
     /// A Safety Mesh check gave its verdict (allow or block, both audited).
