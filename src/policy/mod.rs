@@ -10,6 +10,8 @@ pub mod check;
 pub mod condition;
 pub mod environment;
 pub mod markdown;
+#[cfg(test)]
+mod oracle_tool_tests;
 pub mod specialist;
 pub mod tool;
 pub mod watch;
