@@ -11,6 +11,7 @@ pub mod candidates;
 pub mod route;
 pub mod rules;
 pub mod score;
+pub mod text;
 pub mod tools;
 
 use std::collections::BTreeMap;

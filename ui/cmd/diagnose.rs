@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use sentri::config::{Config, DatabaseConfig};
-use sentri::diagnose::{self, AlertContext, PlanFacts, Request};
+use sentri::diagnose::{self, AlertContext, PlanFacts, Request, text};
 use sentri::domain::{Diagnosis, RawAlert, VerificationVerdict};
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::pipeline::{steps, verify};
@@ -195,67 +195,8 @@ fn print_report(diagnosis: &Diagnosis, database: &DatabaseConfig, alert: Option<
         },
         None => String::new(),
     };
-    println!(
-        "{} ({}){about}: diagnosed in {} ms by {}",
-        diagnosis.database,
-        database.engine,
-        diagnosis.elapsed_ms,
-        if diagnosis.specialists.is_empty() { "no specialist".to_owned() } else { diagnosis.specialists.join(", ") }
-    );
-    for (index, finding) in diagnosis.root_causes.iter().enumerate() {
-        let label = if index == 0 { "\nCAUSE" } else { "\nALSO " };
-        println!("{label} {} ({:.2})  {}", finding.cause, finding.confidence, printable(&finding.summary));
-        for evidence in &finding.evidence {
-            let row: Vec<_> =
-                evidence.row.iter().map(|(column, value)| format!("{column}={}", shorten(value, 60))).collect();
-            println!("  evidence  {}: {}", evidence.tool, printable(&row.join(" ")));
-            println!("            because {}", printable(&evidence.why));
-        }
-    }
-    if diagnosis.candidates.is_empty() {
-        println!("\nNo fix candidates: nothing here is safe to propose on this evidence.");
-    } else {
-        println!("\nCANDIDATES (best first)");
-    }
-    for (index, candidate) in diagnosis.candidates.iter().enumerate() {
-        println!(
-            "{:>2}. [{:.2}] {}  — {} risk, treats {}",
-            index + 1,
-            candidate.score,
-            candidate.title,
-            candidate.risk.as_str(),
-            candidate.root_cause
-        );
-        for step in &candidate.forward {
-            println!("      {}", printable(step));
-        }
-        match &candidate.irreversible {
-            Some(why) => println!("      rollback: none — {}", printable(why)),
-            None => {
-                for step in &candidate.rollback {
-                    println!("      rollback: {}", printable(step));
-                }
-            }
-        }
-        let scores: Vec<_> = candidate.scores.iter().map(|(name, score)| format!("{name} {score:.2}")).collect();
-        println!("      scores: {}", scores.join(", "));
-        println!("      why: {}", printable(&candidate.why));
-    }
-    let tools: Vec<_> = diagnosis
-        .tools
-        .iter()
-        .map(|tool| match &tool.error {
-            Some(error) => format!("{} {} ms: {}", tool.name, tool.ms, shorten(error, 100)),
-            None => format!("{} {} ms {} rows", tool.name, tool.ms, tool.rows),
-        })
-        .collect();
-    println!("\nTOOLS  {}", tools.join("; "));
-}
-
-fn shorten(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(limit).collect();
-    format!("{cut}…")
+    let by =
+        if diagnosis.specialists.is_empty() { "no specialist".to_owned() } else { diagnosis.specialists.join(", ") };
+    println!("{} ({}){about}: diagnosed in {} ms by {by}\n", diagnosis.database, database.engine, diagnosis.elapsed_ms);
+    print!("{}", text::report(diagnosis, true));
 }

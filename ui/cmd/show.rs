@@ -91,6 +91,12 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
 
 /// The typed records of the workflow, as JSON a DBA can read (and copy into a ticket).
 fn print_records(workflow: &WorkflowRow) -> anyhow::Result<()> {
+    if let Some(diagnosis) = &workflow.diagnosis {
+        println!("Diagnosis:");
+        for line in sentri::diagnose::text::report(diagnosis, true).lines() {
+            println!("  {line}");
+        }
+    }
     let records = [
         ("Verification", workflow.verification.as_ref().map(serde_json::to_value).transpose()?),
         ("Plan", workflow.plan.as_ref().map(serde_json::to_value).transpose()?),
