@@ -126,6 +126,57 @@ pub fn unknown(tools_run: usize, specialists: &[&Specialist]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::tools::QueryResult;
+    use crate::policy::markdown;
+    use crate::targets::Value;
+    use std::path::Path;
+
+    const SPECIALIST: &str = "---\nagent_name: sessions\n---\n## Tools\n- postgres: holders\n\
+        ## Cause: LOCK_CONTENTION\n- engine: postgres\n- tool: holders\n- when: holder_state == 'active'\n- when: waiters >= 1\n- confidence: 0.8\n- summary: pid {holder_pid} blocks {waiters}\n\
+        ## Cause: IDLE_IN_TRANSACTION\n- engine: postgres\n- tool: holders\n- when: holder_state == 'idle in transaction'\n- when: waiters >= 1\n- confidence: 0.9\n- summary: pid {holder_pid} idles\n";
+
+    fn holders(rows: &[(&str, &str, i64)]) -> BTreeMap<String, ToolResult> {
+        let query = QueryResult {
+            name: "main".into(),
+            columns: vec!["holder_pid".into(), "holder_state".into(), "waiters".into()],
+            rows: rows
+                .iter()
+                .map(|(pid, state, waiters)| {
+                    vec![Value::Text((*pid).into()), Value::Text((*state).into()), Value::Int(*waiters)]
+                })
+                .collect(),
+            truncated: false,
+            ms: 1,
+            error: None,
+        };
+        let result = ToolResult {
+            tool: "holders".into(),
+            database: "D".into(),
+            arguments: BTreeMap::new(),
+            queries: vec![query],
+            elapsed_ms: 1,
+            skipped: None,
+        };
+        [("holders".to_owned(), result)].into()
+    }
+
+    #[test]
+    fn rules_rank_causes_and_keep_the_rows_that_held() {
+        let specialist =
+            Specialist::from_document(Path::new("agents/s.md"), &markdown::parse(SPECIALIST), &mut Vec::new())
+                .expect("loads");
+        let results = holders(&[("11", "active", 2), ("12", "idle in transaction", 1), ("13", "idle", 0)]);
+        let held = findings(&[&specialist], DbKind::Postgres, &results, &BTreeMap::new());
+        let causes: Vec<_> = held.iter().map(|held| held.finding.cause).collect();
+        assert_eq!(causes, vec![RootCause::IdleInTransaction, RootCause::LockContention]);
+        assert_eq!(held[0].finding.summary, "pid 12 idles");
+        assert_eq!(held[0].finding.evidence.len(), 1);
+        assert_eq!(held[0].finding.evidence[0].row.get("holder_pid").map(String::as_str), Some("12"));
+        let none = findings(&[&specialist], DbKind::Postgres, &holders(&[("13", "idle", 0)]), &BTreeMap::new());
+        assert!(none.is_empty(), "no rule holds on a session that blocks nobody");
+        let oracle = findings(&[&specialist], DbKind::Oracle, &results, &BTreeMap::new());
+        assert!(oracle.is_empty(), "PostgreSQL rules do not read an Oracle database");
+    }
 
     #[test]
     fn summaries_fill_columns_and_leave_other_braces() {
