@@ -193,6 +193,12 @@ fn render_text(view: &RequestView<'_>) -> String {
     for explanation in &explanations {
         let _ = writeln!(t, "  Check:     {}", one_line(explanation, 400));
     }
+    if let Some(diagnosis) = &w.diagnosis {
+        t.push_str("\nDIAGNOSIS\n");
+        for line in crate::diagnose::text::report(diagnosis, false).lines() {
+            let _ = writeln!(t, "  {}", one_line(line, 400));
+        }
+    }
     t.push_str("\nPLAN\n");
     match view.plan {
         Some(plan) => {
