@@ -116,6 +116,17 @@ pub fn check_arguments(
             argument: argument.name.clone(),
             message,
         })?;
+        // An object's spelling is read by the engine's identifier grammar here, so a malformed
+        // name is the caller's error before anything is sent, not a skipped run after a lookup.
+        if let ArgumentKind::Object(kind) = argument.kind {
+            resolve::parse(tool.engine.dialect(), kind, value.trim(), Spelling::Written).map_err(|reason| {
+                ToolError::InvalidArgument {
+                    tool: tool.name.clone(),
+                    argument: argument.name.clone(),
+                    message: format!("{:?} is not a valid {}: {reason}", value.trim(), kind.name()),
+                }
+            })?;
+        }
         let value = match &argument.kind {
             ArgumentKind::Choice(choices) => {
                 choices.iter().find(|choice| choice.eq_ignore_ascii_case(value.trim())).cloned().unwrap_or_default()
@@ -354,4 +365,41 @@ async fn unmet_requirement(target: &Target, tool: &ToolPolicy, context: &ToolCon
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::{DbKind, markdown};
+
+    fn table_tool() -> ToolPolicy {
+        let text = "---\ndescription: one table\narguments:\n  table: {type: table, required: true}\n---\n\
+                    ## Query\n```sql\nSELECT relname FROM pg_class WHERE relname = :table\n```\n";
+        ToolPolicy::from_document(
+            Path::new("tools/postgres/t.md"),
+            &markdown::parse(text),
+            Some(DbKind::Postgres),
+            &mut Vec::new(),
+        )
+        .expect("the test tool loads")
+    }
+
+    #[test]
+    fn a_malformed_object_name_is_an_argument_error() {
+        let tool = table_tool();
+        let given = |value: &str| BTreeMap::from([("table".to_owned(), value.to_owned())]);
+        for bad in ["orders; DROP TABLE t", "a.b.c", "\"unclosed", "1orders"] {
+            let error = check_arguments(&tool, &given(bad)).expect_err(bad);
+            assert!(
+                matches!(&error, ToolError::InvalidArgument { argument, message, .. }
+                    if argument == "table" && message.contains("is not a valid table")),
+                "{bad}: {error}"
+            );
+        }
+        for good in ["orders", "shop.orders", "\"Mixed Case\""] {
+            assert_eq!(check_arguments(&tool, &given(good)).expect(good)["table"], good);
+        }
+    }
 }

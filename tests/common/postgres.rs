@@ -8,6 +8,9 @@
 //! started with the server, stops it by PID and removes the directory once the test binary has
 //! exited, however it exited.
 //!
+//! `pg_stat_statements` is preloaded when the contrib library is installed, so a test database
+//! can `CREATE EXTENSION pg_stat_statements`.
+//!
 //! Every statement the server receives is logged (`log_statement=all`) to [`server_log`], so a
 //! test can prove what reached the server as SQL text and what arrived only as a bind value.
 
@@ -180,6 +183,13 @@ fn start() -> Result<PgServer, String> {
     let log_path = dir.join("server.log");
     let log = fs::File::create(&log_path).map_err(|e| e.to_string())?;
     chown(&log_path)?;
+    // pg_stat_statements needs preloading before `CREATE EXTENSION` can use it (the
+    // investigation tools' tests); it is only loaded where the contrib library is installed.
+    let preload = bin
+        .parent()
+        .map(|root| root.join("lib/pg_stat_statements.so"))
+        .filter(|lib| lib.is_file())
+        .map_or(Vec::new(), |_| vec!["-c".to_owned(), "shared_preload_libraries=pg_stat_statements".to_owned()]);
     let started = Instant::now();
     let mut child = command(&bin.join("postgres"))
         .arg("-D")
@@ -190,6 +200,7 @@ fn start() -> Result<PgServer, String> {
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
         .args(["-c", "log_statement=all", "-c", "max_connections=200", "-c", "shared_buffers=16MB"])
         .args(["-c", "ssl=on", "-c", "log_connections=on"])
+        .args(&preload)
         .arg("-c")
         .arg(format!("ssl_cert_file={}", dir.join("server.crt").display()))
         .arg("-c")

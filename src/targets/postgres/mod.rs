@@ -238,6 +238,16 @@ impl PostgresTarget {
             })
         })
         .await
+        .map_err(|mut error| {
+            // The limit that fired is this read's (a tool's `time_limit`), not the call timeout
+            // the generic mapping names.
+            if error.code.as_deref() == Some("57014") && error.message.contains("statement timeout") {
+                error.hint = Some(format!(
+                    "the statement ran past its time limit of {timeout_ms} ms and was cancelled by the server"
+                ));
+            }
+            error
+        })
     }
 
     /// Runs one write step. Declared identifiers are written from `resolved`, the objects the
