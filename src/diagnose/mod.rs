@@ -105,7 +105,14 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
             Err(reason) => tracing::info!(%reason, "the template fix could not be shown"),
         }
     }
-    drafted.sort_by(|a, b| b.candidate.score.total_cmp(&a.candidate.score));
+    // Fixes follow their causes' ranking, best score first within a cause: a safe fix for a
+    // less likely cause must not come before the fixes of the cause the evidence names first.
+    let rank = |cause: RootCause| held.iter().position(|held| held.finding.cause == cause).unwrap_or(held.len());
+    drafted.sort_by(|a, b| {
+        rank(a.candidate.root_cause)
+            .cmp(&rank(b.candidate.root_cause))
+            .then(b.candidate.score.total_cmp(&a.candidate.score))
+    });
     drafted.truncate(MAX_CANDIDATES);
     let mut root_causes: Vec<_> = held.iter().map(|held| held.finding.clone()).collect();
     if root_causes.is_empty() {

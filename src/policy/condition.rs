@@ -37,6 +37,9 @@ pub enum Operand {
     AlertField(String),
     /// `before.COLUMN`: the same query's value before the fix ran.
     Before(String),
+    /// `row.COLUMN`: another column of the same row, so a threshold can come from the
+    /// database itself (a per-database setting the query reads) rather than the rule.
+    Column(String),
 }
 
 /// The values a condition can refer to.
@@ -100,6 +103,7 @@ impl fmt::Display for Condition {
             Operand::Text(text) => write!(f, "'{text}'")?,
             Operand::AlertField(field) => write!(f, "alert.{field}")?,
             Operand::Before(column) => write!(f, "before.{column}")?,
+            Operand::Column(column) => write!(f, "row.{column}")?,
         }
         if self.offset > 0.0 {
             write!(f, " + {}", self.offset)?;
@@ -140,6 +144,7 @@ impl Condition {
             Operand::Text(text) => Some(text.clone()),
             Operand::AlertField(field) => scope.alert.and_then(|alert| lookup(alert, field)).map(str::to_owned),
             Operand::Before(column) => scope.before.and_then(|before| lookup(before, column)).map(str::to_owned),
+            Operand::Column(column) => scope.row.and_then(|row| lookup(row, column)).map(str::to_owned),
         };
         let Some(right) = right else {
             return Outcome { held: false, explanation: format!("{self}: the right-hand value is not known") };
@@ -194,10 +199,12 @@ fn parse_value(text: &str) -> Result<(Operand, f64), String> {
         Operand::AlertField(field.to_lowercase())
     } else if let Some(column) = head.strip_prefix("before.") {
         Operand::Before(column.to_lowercase())
+    } else if let Some(column) = head.strip_prefix("row.") {
+        Operand::Column(column.to_lowercase())
     } else if let Some(number) = parse_number(head) {
         Operand::Number(number)
     } else {
-        return Err(format!("`{head}` is not a number, a 'string', alert.FIELD or before.COLUMN"));
+        return Err(format!("`{head}` is not a number, a 'string', alert.FIELD, before.COLUMN or row.COLUMN"));
     };
     Ok((operand, offset))
 }
@@ -238,6 +245,19 @@ mod tests {
         );
         assert_eq!(Condition::parse("cnt > 0", 1).expect("number").value, Operand::Number(0.0));
         assert!(Condition::parse("-5 > 0", 1).is_err());
+    }
+
+    #[test]
+    fn a_row_operand_compares_two_columns_of_the_row() {
+        let condition = Condition::parse("query_seconds >= row.long_query_seconds", 1).expect("parses");
+        assert_eq!(condition.value, Operand::Column("long_query_seconds".into()));
+        let over = map(&[("query_seconds", "45"), ("long_query_seconds", "30")]);
+        let under = map(&[("query_seconds", "12"), ("long_query_seconds", "30")]);
+        let scope = |row| Scope { row: Some(row), alert: None, before: None };
+        assert!(condition.evaluate(&scope(&over)).held);
+        assert!(!condition.evaluate(&scope(&under)).held);
+        let missing = map(&[("query_seconds", "45")]);
+        assert!(!condition.evaluate(&scope(&missing)).held, "a threshold the row lacks never holds");
     }
 
     #[test]
