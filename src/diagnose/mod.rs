@@ -79,10 +79,26 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
         }
     }
     let held = rules::findings(&specialists, engine, &results, &alert_fields);
+    let first_cause =
+        held.first().map_or((RootCause::Unknown, 0.0), |held| (held.finding.cause, held.finding.confidence));
+    let mut template = request.template.and_then(|plan| {
+        candidates::from_template(plan, first_cause.0, first_cause.1)
+            .map_err(|reason| tracing::info!(%reason, "the template fix could not be shown"))
+            .ok()
+    });
     let mut drafted = Vec::new();
     for cause in &held {
         for fix in &cause.rule.fixes {
             match candidates::draft(target, &request.facts, cause, fix, &alert_fields).await {
+                // The policy's own fix, found again by a rule: one candidate, the template's,
+                // which carries the policy's validation and proof; it takes the rule's cause
+                // and benefit.
+                Ok(one) if template.as_ref().is_some_and(|template| same_fix(template, &one)) => {
+                    if let Some(template) = template.as_mut() {
+                        template.candidate.root_cause = one.candidate.root_cause;
+                        template.benefit = template.benefit.max(one.benefit);
+                    }
+                }
                 Ok(mut one) => {
                     score::score(&mut one, Some(cause.specialist), &request.history);
                     drafted.push(one);
@@ -93,17 +109,14 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
             }
         }
     }
-    let first_cause =
-        held.first().map_or((RootCause::Unknown, 0.0), |held| (held.finding.cause, held.finding.confidence));
-    if let Some(template) = request.template {
-        match candidates::from_template(template, first_cause.0, first_cause.1) {
-            Ok(mut one) => {
-                let specialist = held.first().map(|held| held.specialist);
-                score::score(&mut one, specialist, &request.history);
-                drafted.push(one);
-            }
-            Err(reason) => tracing::info!(%reason, "the template fix could not be shown"),
-        }
+    if let Some(mut one) = template {
+        let specialist = held
+            .iter()
+            .find(|held| held.finding.cause == one.candidate.root_cause)
+            .or(held.first())
+            .map(|held| held.specialist);
+        score::score(&mut one, specialist, &request.history);
+        drafted.push(one);
     }
     // Fixes follow their causes' ranking, best score first within a cause: a safe fix for a
     // less likely cause must not come before the fixes of the cause the evidence names first.
@@ -131,4 +144,15 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
         tools: timings,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+/// Whether a rule's fix is the policy's own fix for this alert: the same statements, or the
+/// same action type. The DBA's version of an action (with its pre-flight checks, validation
+/// and proof) stands for the pack's rule of that action.
+fn same_fix(template: &candidates::Drafted, rule_fix: &candidates::Drafted) -> bool {
+    let words = |statements: &[String]| -> Vec<String> {
+        statements.iter().map(|statement| statement.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    };
+    template.candidate.plan.action_type == rule_fix.candidate.plan.action_type
+        || words(&template.candidate.forward) == words(&rule_fix.candidate.forward)
 }

@@ -61,6 +61,9 @@ fn evaluate(
     let mut first_row = None;
     for index in 0..query.rows.len() {
         let Some(row) = query.row_as_text(index) else { continue };
+        if !concerns_alert(&row, alert) {
+            continue;
+        }
         let scope = Scope { row: Some(&row), alert: Some(alert), before: None };
         let (holds, outcomes) = all_hold(&rule.when, &scope);
         if !holds {
@@ -81,6 +84,15 @@ fn evaluate(
         summary: fill_summary(&rule.summary, &row),
         specialist: specialist.name.clone(),
         evidence,
+    })
+}
+
+/// Whether `row` is about the object the alert names: every alert field that is also a column
+/// of the row (`table_name`, `schema_name`, `sequence_name`…) has the alert's value there. An
+/// alert about one sequence is not diagnosed, nor fixed, by the evidence of another.
+fn concerns_alert(row: &BTreeMap<String, String>, alert: &BTreeMap<String, String>) -> bool {
+    alert.iter().filter(|(_, value)| !value.trim().is_empty()).all(|(field, value)| {
+        row.get(field).is_none_or(|column| column.eq_ignore_ascii_case(value.trim().trim_matches('"')))
     })
 }
 
@@ -176,6 +188,22 @@ mod tests {
         assert!(none.is_empty(), "no rule holds on a session that blocks nobody");
         let oracle = findings(&[&specialist], DbKind::Oracle, &results, &BTreeMap::new());
         assert!(oracle.is_empty(), "PostgreSQL rules do not read an Oracle database");
+    }
+
+    #[test]
+    fn an_alert_naming_an_object_is_diagnosed_by_that_objects_rows_only() {
+        let specialist =
+            Specialist::from_document(Path::new("agents/s.md"), &markdown::parse(SPECIALIST), &mut Vec::new())
+                .expect("loads");
+        let results = holders(&[("11", "active", 2), ("12", "active", 1)]);
+        let about = |pid: &str| BTreeMap::from([("holder_pid".to_owned(), pid.to_owned())]);
+        let held = findings(&[&specialist], DbKind::Postgres, &results, &about("12"));
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].finding.evidence.len(), 1, "only the named holder's row");
+        assert_eq!(held[0].finding.evidence[0].row["holder_pid"], "12");
+        assert!(findings(&[&specialist], DbKind::Postgres, &results, &about("99")).is_empty());
+        let unrelated = BTreeMap::from([("used_percent".to_owned(), "93".to_owned())]);
+        assert_eq!(findings(&[&specialist], DbKind::Postgres, &results, &unrelated)[0].finding.evidence.len(), 2);
     }
 
     #[test]
