@@ -61,11 +61,16 @@ fn tab_and_shift_tab_cycle_the_panes_and_digits_jump() {
     let fixture = console_support::filled();
     let (mut app, _) = console_support::app(&fixture);
     let mut seen = vec![app.focus];
-    for _ in 0..5 {
+    for _ in 0..6 {
         key(&mut app, KeyCode::Tab);
         seen.push(app.focus);
     }
-    assert_eq!(seen, [Pane::Workflows, Pane::Mesh, Pane::Sql, Pane::Alerts, Pane::Audit, Pane::Workflows]);
+    assert_eq!(
+        seen,
+        [Pane::Workflows, Pane::Mesh, Pane::Sql, Pane::Alerts, Pane::Audit, Pane::Evidence, Pane::Workflows]
+    );
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, Pane::Evidence);
     key(&mut app, KeyCode::BackTab);
     assert_eq!(app.focus, Pane::Audit);
     key(&mut app, KeyCode::Char('4'));
@@ -73,6 +78,27 @@ fn tab_and_shift_tab_cycle_the_panes_and_digits_jump() {
     key(&mut app, KeyCode::Down);
     assert_eq!(app.alerts.selected, 1, "arrows move the focused list");
     assert_eq!(app.workflows.selected, 0);
+}
+
+#[test]
+fn e_and_6_open_the_evidence_pane_which_scrolls_and_resets_with_the_selection() {
+    let fixture = console_support::filled();
+    let (mut app, _) = console_support::app(&fixture);
+    select(&mut app, &fixture.awaiting.id);
+    key(&mut app, KeyCode::Char('e'));
+    assert_eq!(app.focus, Pane::Evidence);
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('6'));
+    assert_eq!(app.focus, Pane::Evidence);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.evidence_scroll, 2, "arrows scroll the pane");
+    assert_eq!(app.selected_workflow().map(|w| &w.id), Some(&fixture.awaiting.id), "and leave the selection");
+    assert!(app.selected_workflow().is_some_and(|w| w.diagnosis.is_some()), "the fixture's workflow is diagnosed");
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.evidence_scroll, 0, "another workflow starts at its root cause");
+    assert!(console::app::HELP.iter().any(|(keys, what)| keys.contains('e') && what.starts_with("Evidence")));
 }
 
 #[test]

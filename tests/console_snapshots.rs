@@ -99,6 +99,20 @@ fn pane_sql_no_plan() {
 }
 
 #[test]
+fn pane_evidence_diagnosed() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Evidence, 100, 22));
+}
+
+#[test]
+fn pane_evidence_not_diagnosed() {
+    let fixture = console_support::filled();
+    let app = selecting(&fixture, &fixture.escalated.id);
+    insta::assert_snapshot!(pane(&fixture, &app, Pane::Evidence, 90, 4));
+}
+
+#[test]
 fn pane_audit() {
     let fixture = console_support::filled();
     let app = selecting(&fixture, &fixture.awaiting.id);
@@ -189,6 +203,7 @@ fn each_pane_at_80x24() {
         ("sql", Pane::Sql),
         ("alerts", Pane::Alerts),
         ("audit", Pane::Audit),
+        ("evidence", Pane::Evidence),
     ] {
         let mut app = selecting(&fixture, &fixture.awaiting.id);
         app.apply(Action::FocusPane(pane));

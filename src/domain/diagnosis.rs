@@ -161,6 +161,112 @@ impl Diagnosis {
     pub fn first_cause(&self) -> RootCause {
         self.root_causes.first().map_or(RootCause::Unknown, |finding| finding.cause)
     }
+
+    /// The first finding when it names a cause; `None` when the diagnosis could only say UNKNOWN
+    /// (a summary then says nothing was found rather than naming a cause).
+    pub fn named_cause(&self) -> Option<&Finding> {
+        self.root_causes.first().filter(|finding| finding.cause != RootCause::Unknown)
+    }
+
+    /// Which candidate became `plan`, the workflow's plan, so every screen can mark it. Not by
+    /// hash: the engine adds the alert's values and re-verification rules to the candidate it
+    /// chooses (`pipeline::steps::chosen_plan`), so the plan's hash is never the candidate's. The
+    /// chosen one runs the same statements with every value the candidate carried; the first
+    /// such candidate is the one the engine took (it takes the best). `None` when the plan is
+    /// none of them (no candidate, or a plan made another way).
+    pub fn chosen(&self, plan: &Plan) -> Option<usize> {
+        self.candidates.iter().position(|candidate| {
+            candidate.plan.steps == plan.steps
+                && candidate.plan.rollback == plan.rollback
+                && candidate.plan.values.iter().all(|(name, value)| plan.values.get(name) == Some(value))
+        })
+    }
+}
+
+/// A diagnosis as the engine stores one, for the tests of every screen that shows it.
+#[cfg(test)]
+pub(crate) mod example {
+    use super::*;
+    use crate::domain::{DbKind, PlanSource, PlanStep};
+
+    /// What the engine stores for a PostgreSQL session idle in its transaction and blocking
+    /// three others: the cause, its pg_blocking row, and two scored candidates (the specialist's
+    /// fix first, the policy's template second). `hostile` goes into the evidence row's
+    /// application name, as a client can set it.
+    pub(crate) fn idle_in_transaction(hostile: &str) -> Diagnosis {
+        let plan = |action: &str, sql: &str, source: PlanSource| Plan {
+            workflow_id: String::new(),
+            alert_type: "pg_idle_in_transaction".into(),
+            database: "app".into(),
+            environment: "PROD".into(),
+            engine: DbKind::Postgres,
+            action_type: action.into(),
+            risk: Risk::High,
+            confidence: 0.9,
+            steps: vec![PlanStep { sql: sql.into() }],
+            rollback: Vec::new(),
+            capture: None,
+            validation: None,
+            irreversible: Some("its open transaction is rolled back".into()),
+            identifiers: BTreeMap::new(),
+            values: BTreeMap::from([("holder_pid".to_owned(), Some("4242".to_owned()))]),
+            source,
+            rationale: String::new(),
+            proof: Default::default(),
+            resolved: BTreeMap::new(),
+        };
+        let candidate = |title: &str, score: f64, root: f64, sql: &str, source: PlanSource| Candidate {
+            title: title.into(),
+            root_cause: RootCause::IdleInTransaction,
+            forward: vec![sql.replace(":holder_pid", "4242")],
+            rollback: Vec::new(),
+            irreversible: Some("its open transaction is rolled back".into()),
+            risk: Risk::High,
+            score,
+            scores: BTreeMap::from([("reversibility".to_owned(), 0.1), ("targets_root_cause".to_owned(), root)]),
+            why: "only ending it releases the locks its waiters need".into(),
+            plan: plan("TERMINATE_SESSION", sql, source),
+        };
+        Diagnosis {
+            database: "app".into(),
+            specialists: vec!["rca_agent".into()],
+            root_causes: vec![Finding {
+                cause: RootCause::IdleInTransaction,
+                confidence: 0.9,
+                summary: "pid 4242 (app, billing) is idle in a transaction open 754 s and blocks 3 sessions".into(),
+                specialist: "rca_agent".into(),
+                evidence: vec![Evidence {
+                    tool: "pg_blocking".into(),
+                    row: BTreeMap::from([
+                        ("holder_application".to_owned(), hostile.to_owned()),
+                        ("holder_pid".to_owned(), "4242".to_owned()),
+                        ("holder_state".to_owned(), "idle in transaction".to_owned()),
+                        ("waiters".to_owned(), "3".to_owned()),
+                    ]),
+                    why: "holder_state == 'idle in transaction': idle in transaction is true; waiters >= 1: 3 >= 1 is true"
+                        .into(),
+                }],
+            }],
+            candidates: vec![
+                candidate(
+                    "Terminate the idle transaction's session",
+                    0.82,
+                    0.9,
+                    "SELECT pg_terminate_backend(:holder_pid)",
+                    PlanSource::Diagnosis { specialist: "rca_agent".into(), cause: "IDLE_IN_TRANSACTION".into() },
+                ),
+                candidate(
+                    "The policy's fix: cancel the session's statement",
+                    0.41,
+                    0.3,
+                    "SELECT pg_cancel_backend(:holder_pid)",
+                    PlanSource::Template,
+                ),
+            ],
+            tools: vec![ToolTiming { name: "pg_blocking".into(), ms: 12, rows: 1, error: None }],
+            elapsed_ms: 40,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +282,20 @@ mod tests {
         }
         assert_eq!(RootCause::parse("lock_contention"), Some(RootCause::LockContention));
         assert_eq!(RootCause::parse("LOCKS"), None);
+    }
+
+    #[test]
+    fn the_chosen_candidate_is_found_in_the_plan_the_engine_made_of_it() {
+        let diagnosis = example::idle_in_transaction("billing");
+        // As `chosen_plan` makes it: the alert's values added, the workflow's id set.
+        let mut plan = diagnosis.candidates[1].plan.clone();
+        plan.workflow_id = "wf".into();
+        plan.values.insert("datname".into(), Some("app".into()));
+        assert_eq!(diagnosis.chosen(&plan), Some(1));
+        plan.values.insert("holder_pid".into(), Some("999".into()));
+        assert_eq!(diagnosis.chosen(&plan), None, "another session is another fix");
+        let mut other = diagnosis.candidates[0].plan.clone();
+        other.steps[0].sql = "SELECT 1".into();
+        assert_eq!(diagnosis.chosen(&other), None);
     }
 }

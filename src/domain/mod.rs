@@ -18,6 +18,8 @@ mod verification;
 mod workflow_state;
 
 pub use db_kind::{DbKind, Dialect, SANDBOX_SCHEME, sandbox_world_name};
+#[cfg(test)]
+pub(crate) use diagnosis::example as diagnosis_example;
 pub use diagnosis::{Candidate, Diagnosis, Evidence, Finding, RootCause, ToolTiming};
 pub use environment::Environment;
 pub use execution::{ExecutionOutcome, ExecutionReport, StepRecord};

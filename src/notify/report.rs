@@ -1,9 +1,11 @@
 //! What Sentri says when a workflow ends or is escalated, per channel, as outbox rows.
 //!
 //! The text is short, link-free and copy-pastable: a DBA reads it on a phone, pastes the id into
-//! a terminal, and runs `sentri show <id>` for the rest. A repeat alert (the same alert type on
-//! the same database reaching the brain's root-cause threshold) adds a recommendation, because a
-//! fix that keeps being needed treats a symptom.
+//! a terminal, and runs `sentri show <id>` for the rest. A diagnosed workflow says its root cause
+//! and the one or two evidence lines that made it hold (the webhook and PagerDuty get them as a
+//! `root_cause` object), in the words of `diagnose::text`. A repeat alert (the same alert type on
+//! the same database reaching the brain's root-cause threshold) adds a recommendation, naming the
+//! diagnosed cause when there is one, because a fix that keeps being needed treats a symptom.
 //!
 //! Pure functions of the workflow and the channels. [`Reporter`] hands them to the store, which
 //! queues the messages inside the transaction that commits the state change.
@@ -14,6 +16,7 @@ use serde_json::json;
 
 use super::channels::{Channels, SLACK_LABEL};
 use super::{EMAIL, EmailContent, PAGERDUTY, SLACK, WEBHOOK};
+use crate::diagnose::text;
 use crate::domain::WorkflowState;
 use crate::policy::brain::Brain;
 use crate::store::NewOutboxMessage;
@@ -26,6 +29,11 @@ use crate::store::workflows::WorkflowRow;
 const WHY_MAX_CHARS: usize = 300;
 /// PagerDuty's limit on `payload.summary`.
 const PAGERDUTY_SUMMARY_MAX_CHARS: usize = 1024;
+/// The evidence rows a message names: the one or two that made the cause hold (the rest are
+/// in `sentri show`).
+const EVIDENCE_SHOWN: usize = 2;
+/// The longest evidence line kept in a message.
+const EVIDENCE_MAX_CHARS: usize = 200;
 
 /// Whether entering `state` is reported: every terminal outcome, and escalation.
 pub fn is_reported(state: WorkflowState) -> bool {
@@ -133,17 +141,62 @@ fn one_line(why: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// The root-cause paragraph of a repeat alert.
+/// The root-cause paragraph of a repeat alert. When this workflow's diagnosis named a cause,
+/// the paragraph names it: the DBA is pointed at what keeps happening, not only told that
+/// something does. (It is this occurrence's diagnosis; earlier ones may have found another.)
 pub fn recommendation(workflow: &WorkflowRow, repeat: Repeat) -> String {
-    format!(
-        "Repeat alert: {alert} fired {count} times in {hours} h on {db}. The template fix treats the symptom; \
-         consider a root-cause investigation (what drives the growth or the load, capacity, the jobs or \
-         sessions behind it) before it fires again.",
+    let opening = format!(
+        "Repeat alert: {alert} fired {count} times in {hours} h on {db}.",
         alert = workflow.alert_type,
         count = repeat.count,
         hours = repeat.hours,
         db = workflow.database,
-    )
+    );
+    match workflow.diagnosis.as_ref().and_then(|diagnosis| diagnosis.named_cause()) {
+        Some(finding) => format!(
+            "{opening} This time the diagnosis named {cause}: {summary}. A fix that keeps being needed treats \
+             a symptom; find what keeps causing {cause} (the jobs, sessions, queries or growth behind it) before \
+             it fires again.",
+            cause = finding.cause,
+            summary = one_line(&text::printable(&finding.summary), WHY_MAX_CHARS),
+        ),
+        None => format!(
+            "{opening} The template fix treats the symptom; consider a root-cause investigation (what drives \
+             the growth or the load, capacity, the jobs or sessions behind it) before it fires again."
+        ),
+    }
+}
+
+/// The diagnosis in a message: the root cause line and the evidence that made it hold, short.
+/// Empty when the workflow was not diagnosed.
+fn diagnosis_lines(workflow: &WorkflowRow) -> Vec<(&'static str, String)> {
+    let Some(diagnosis) = &workflow.diagnosis else { return Vec::new() };
+    let mut lines = vec![("root cause", one_line(&text::headline(diagnosis), WHY_MAX_CHARS))];
+    let evidence = diagnosis.root_causes.first().map(|finding| finding.evidence.as_slice()).unwrap_or_default();
+    for row in evidence.iter().take(EVIDENCE_SHOWN) {
+        lines.push(("evidence", one_line(&text::evidence_brief(row), EVIDENCE_MAX_CHARS)));
+    }
+    lines
+}
+
+/// The webhook's and PagerDuty's `root_cause`: the first cause, its confidence and summary,
+/// and the evidence that mattered; `null` when the workflow was not diagnosed.
+fn root_cause_json(workflow: &WorkflowRow) -> serde_json::Value {
+    let Some(finding) = workflow.diagnosis.as_ref().and_then(|diagnosis| diagnosis.root_causes.first()) else {
+        return serde_json::Value::Null;
+    };
+    let evidence: Vec<_> = finding
+        .evidence
+        .iter()
+        .take(EVIDENCE_SHOWN)
+        .map(|row| json!({ "tool": row.tool, "why": one_line(&row.why, EVIDENCE_MAX_CHARS) }))
+        .collect();
+    json!({
+        "cause": finding.cause,
+        "confidence": finding.confidence,
+        "summary": one_line(&finding.summary, WHY_MAX_CHARS),
+        "evidence": evidence,
+    })
 }
 
 /// The plain-text summary every channel carries.
@@ -158,6 +211,9 @@ pub fn summary(workflow: &WorkflowRow, why: &str, repeat: Option<Repeat>) -> Str
         alert = workflow.alert_type,
         why = one_line(why, WHY_MAX_CHARS),
     );
+    for (label, line) in diagnosis_lines(workflow) {
+        text.push_str(&format!("  {:<13}{line}\n", format!("{label}:")));
+    }
     if let Some(repeat) = repeat {
         text.push('\n');
         text.push_str(&recommendation(workflow, repeat));
@@ -189,6 +245,7 @@ pub fn webhook_event(workflow: &WorkflowRow, why: &str, repeat: Option<Repeat>) 
         "severity": workflow.severity,
         "summary": one_line(why, WHY_MAX_CHARS),
         "repeat_count": repeat.map(|r| r.count),
+        "root_cause": root_cause_json(workflow),
         "recommendation": repeat.map(|r| recommendation(workflow, r)),
         "at": crate::store::timestamp_text(workflow.updated_at),
     })
@@ -207,9 +264,13 @@ fn pagerduty_severity(severity: &str) -> &'static str {
 /// The PagerDuty Events v2 trigger for an escalation, without its routing key (added at
 /// delivery, so the key is never stored). De-duplicated on the workflow id.
 pub fn pagerduty_event(workflow: &WorkflowRow, why: &str) -> serde_json::Value {
+    let cause = match workflow.diagnosis.as_ref() {
+        Some(diagnosis) => format!("; root cause {}", text::headline(diagnosis)),
+        None => String::new(),
+    };
     let summary = one_line(
         &format!(
-            "Sentri {}: {} on {} ({}) escalated: {why}",
+            "Sentri {}: {} on {} ({}) escalated: {why}{cause}",
             workflow.short_id(),
             workflow.alert_type,
             workflow.database,
@@ -229,6 +290,7 @@ pub fn pagerduty_event(workflow: &WorkflowRow, why: &str) -> serde_json::Value {
             "custom_details": {
                 "workflow_id": workflow.id,
                 "state": workflow.state,
+                "root_cause": root_cause_json(workflow),
                 "see_more": format!("sentri show {}", workflow.short_id()),
             },
         },
@@ -250,6 +312,12 @@ pub fn anchor_messages(channels: &Channels, anchor: &Anchor) -> Vec<NewOutboxMes
     );
     let event = json!({ "event": "audit_anchor", "anchor": line }).to_string();
     fan_out(channels, ANCHOR_SUBJECT, None, &text, &event)
+}
+
+/// Text as Slack shows it literally: `&`, `<` and `>` are its markup (`<!channel>` pings a
+/// whole channel, `<url|text>` disguises a link), and values from the database reach the text.
+fn slack_escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// One outbox row per email recipient, Slack and webhook: `text` to people, `event` to
@@ -274,7 +342,7 @@ fn fan_out(
         out.push(row(EMAIL, recipient, email_body.clone()));
     }
     if channels.slack.is_some() {
-        out.push(row(SLACK, SLACK_LABEL, json!({ "text": text }).to_string()));
+        out.push(row(SLACK, SLACK_LABEL, json!({ "text": slack_escaped(text) }).to_string()));
     }
     for webhook in &channels.webhooks {
         out.push(row(WEBHOOK, &webhook.label, event.to_owned()));
@@ -513,5 +581,88 @@ mod tests {
         let event: serde_json::Value = serde_json::from_str(&hook.body).unwrap();
         assert_eq!(event["audit_anchor"], line.as_str());
         assert_eq!(crate::store::audit::Anchor::find_all(&email.text), [Ok(anchor)]);
+    }
+
+    fn diagnosed(state: WorkflowState) -> WorkflowRow {
+        let mut workflow = workflow(state);
+        workflow.alert_type = "pg_idle_in_transaction".into();
+        workflow.diagnosis = Some(crate::domain::diagnosis_example::idle_in_transaction("billing"));
+        workflow
+    }
+
+    #[test]
+    fn a_diagnosed_workflow_says_its_root_cause_and_the_evidence_that_mattered() {
+        let mut three_rows = diagnosed(WorkflowState::Completed);
+        let text = summary(&three_rows, "the fix worked", None);
+        assert!(
+            text.contains(
+                "  why:         the fix worked\n  root cause:  IDLE_IN_TRANSACTION (0.90): pid 4242 (app, billing) is idle in a transaction open 754 s and blocks 3 sessions\n  evidence:    pg_blocking: holder_state == 'idle in transaction'"
+            ),
+            "{text}"
+        );
+        // One or two evidence lines, never the whole row set.
+        let finding = &mut three_rows.diagnosis.as_mut().expect("a diagnosis").root_causes[0];
+        let row = finding.evidence[0].clone();
+        finding.evidence.extend([row.clone(), row]);
+        let text = summary(&three_rows, "ok", None);
+        assert_eq!(text.matches("\n  evidence:    ").count(), 2, "{text}");
+        assert!(!summary(&workflow(WorkflowState::Completed), "ok", None).contains("root cause"));
+    }
+
+    #[test]
+    fn the_webhook_event_and_the_pagerduty_trigger_carry_the_root_cause() {
+        let event = webhook_event(&diagnosed(WorkflowState::Completed), "ok", None);
+        let cause = &event["root_cause"];
+        assert_eq!(cause["cause"], "IDLE_IN_TRANSACTION");
+        assert_eq!(cause["confidence"], 0.9);
+        assert_eq!(
+            cause["summary"],
+            "pid 4242 (app, billing) is idle in a transaction open 754 s and blocks 3 sessions"
+        );
+        assert_eq!(cause["evidence"][0]["tool"], "pg_blocking");
+        assert!(webhook_event(&workflow(WorkflowState::Completed), "ok", None)["root_cause"].is_null());
+        let trigger = pagerduty_event(&diagnosed(WorkflowState::Escalated), "blocked");
+        assert_eq!(trigger["payload"]["custom_details"]["root_cause"]["cause"], "IDLE_IN_TRANSACTION");
+        let summary = trigger["payload"]["summary"].as_str().expect("a summary");
+        assert!(summary.contains("escalated: blocked; root cause IDLE_IN_TRANSACTION (0.90): pid 4242"), "{summary}");
+    }
+
+    #[test]
+    fn a_repeat_alerts_recommendation_names_the_diagnosed_cause() {
+        let repeat = Repeat { count: 4, hours: 24 };
+        let named = recommendation(&diagnosed(WorkflowState::Completed), repeat);
+        assert!(
+            named.starts_with(
+                "Repeat alert: pg_idle_in_transaction fired 4 times in 24 h on PROD-DB-07. This time the diagnosis named IDLE_IN_TRANSACTION: pid 4242"
+            ),
+            "{named}"
+        );
+        assert!(named.contains("find what keeps causing IDLE_IN_TRANSACTION"), "{named}");
+        // UNKNOWN names nothing: the general advice stands.
+        let mut unknown = diagnosed(WorkflowState::Completed);
+        if let Some(diagnosis) = unknown.diagnosis.as_mut() {
+            diagnosis.root_causes[0].cause = crate::domain::RootCause::Unknown;
+        }
+        let general = recommendation(&unknown, repeat);
+        assert!(general.contains("The template fix treats the symptom"), "{general}");
+        assert!(!general.contains("diagnosis named"), "{general}");
+        let event = webhook_event(&diagnosed(WorkflowState::Completed), "ok", Some(repeat));
+        assert!(event["recommendation"].as_str().is_some_and(|text| text.contains("named IDLE_IN_TRANSACTION")));
+    }
+
+    #[test]
+    fn slack_shows_database_values_literally() {
+        let mut workflow = diagnosed(WorkflowState::Escalated);
+        if let Some(diagnosis) = workflow.diagnosis.as_mut() {
+            diagnosis.root_causes[0].summary = "<!channel> & <http://x|y>".into();
+        }
+        let out = messages(&all_channels(), &workflow, "blocked", None);
+        let slack = out.iter().find(|m| m.kind == SLACK).expect("a Slack row");
+        let body: serde_json::Value = serde_json::from_str(&slack.body).expect("JSON");
+        let text = body["text"].as_str().expect("text");
+        assert!(text.contains("&lt;!channel&gt; &amp; &lt;http://x|y&gt;"), "{text}");
+        assert!(!text.contains('<'), "{text}");
+        let email: EmailContent = serde_json::from_str(&out[0].body).expect("an email");
+        assert!(email.text.contains("<!channel> & <http://x|y>"), "plain text mail keeps it as it is: {}", email.text);
     }
 }

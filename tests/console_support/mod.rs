@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sentri::domain::WorkflowState::{self, *};
+use sentri::domain::{Candidate, Diagnosis, Evidence, Finding, RootCause, ToolTiming};
 use sentri::execute::{ExecutionOutcome, ExecutionReport, StepRecord};
 use sentri::intake::RawAlert;
 use sentri::pipeline::plan::{Plan, PlanSource, PlanStep};
@@ -34,7 +35,8 @@ pub const NOW: &str = "2026-11-25T09:30:00Z";
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub store: Arc<Store>,
-    /// PROD tablespace_full with its plan waiting for approval.
+    /// PROD tablespace_full, diagnosed (TABLESPACE_FULL, two candidates, the template chosen),
+    /// with its plan waiting for approval.
     pub awaiting: WorkflowRow,
     /// DEV tablespace_full approved by alice, executed and completed.
     pub completed: WorkflowRow,
@@ -93,6 +95,82 @@ fn plan(workflow: &WorkflowRow, tablespace: &str) -> Plan {
                 name: tablespace.into(),
             },
         )]),
+    }
+}
+
+/// The diagnosis of the PROD tablespace alert as the engine stores one: the cause from the
+/// tablespace tool's row, the policy's fix (`template`, which became the plan) scored best,
+/// and a resize as the runner-up.
+fn diagnosis(template: &Plan) -> Diagnosis {
+    let mut resize = template.clone();
+    resize.action_type = "RESIZE_DATAFILE".into();
+    resize.steps = vec![PlanStep { sql: "ALTER DATABASE DATAFILE :file_name RESIZE 40G".into() }];
+    resize.rollback = vec![PlanStep { sql: "ALTER DATABASE DATAFILE :file_name RESIZE 32G".into() }];
+    resize.values.insert("file_name".into(), Some("/u01/oradata/PRODDB/users01.dbf".into()));
+    Diagnosis {
+        database: "PRODDB".into(),
+        specialists: vec!["storage_agent".into()],
+        root_causes: vec![Finding {
+            cause: RootCause::TablespaceFull,
+            confidence: 0.95,
+            summary: "USERS is 97.1% used (312 MB free of 10240 MB) and cannot extend".into(),
+            specialist: "storage_agent".into(),
+            evidence: vec![Evidence {
+                tool: "ora_tablespace".into(),
+                row: BTreeMap::from([
+                    ("autoextensible".into(), "NO".into()),
+                    ("free_mb".into(), "312".into()),
+                    ("tablespace_name".into(), "USERS".into()),
+                    ("used_pct".into(), "97.1".into()),
+                ]),
+                why: "used_pct >= 90: 97.1 >= 90 is true; autoextensible == 'NO': NO is true".into(),
+            }],
+        }],
+        candidates: vec![
+            Candidate {
+                title: "Add a datafile to USERS".into(),
+                root_cause: RootCause::TablespaceFull,
+                forward: vec![
+                    "ALTER TABLESPACE \"USERS\" ADD DATAFILE SIZE 1G AUTOEXTEND ON NEXT 256M MAXSIZE 32G".into(),
+                ],
+                rollback: vec!["ALTER TABLESPACE \"USERS\" DROP DATAFILE :file_name".into()],
+                irreversible: None,
+                risk: Risk::Low,
+                score: 0.86,
+                scores: BTreeMap::from([
+                    ("execution_time".into(), 0.9),
+                    ("fixes_root_cause".into(), 0.7),
+                    ("historical_success".into(), 0.5),
+                    ("reversibility".into(), 1.0),
+                    ("side_effect_risk".into(), 0.9),
+                ]),
+                why: "the policy's fix: room at once, undone by dropping the new file".into(),
+                plan: template.clone(),
+            },
+            Candidate {
+                title: "Resize users01.dbf to 40G".into(),
+                root_cause: RootCause::TablespaceFull,
+                forward: vec!["ALTER DATABASE DATAFILE '/u01/oradata/PRODDB/users01.dbf' RESIZE 40G".into()],
+                rollback: vec!["ALTER DATABASE DATAFILE '/u01/oradata/PRODDB/users01.dbf' RESIZE 32G".into()],
+                irreversible: None,
+                risk: Risk::Medium,
+                score: 0.71,
+                scores: BTreeMap::from([
+                    ("execution_time".into(), 0.8),
+                    ("fixes_root_cause".into(), 0.7),
+                    ("historical_success".into(), 0.5),
+                    ("reversibility".into(), 0.6),
+                    ("side_effect_risk".into(), 0.7),
+                ]),
+                why: "one file grows; shrinking it back fails once rows land past 32G".into(),
+                plan: resize,
+            },
+        ],
+        tools: vec![
+            ToolTiming { name: "ora_tablespace".into(), ms: 38, rows: 4, error: None },
+            ToolTiming { name: "ora_storage".into(), ms: 51, rows: 2, error: None },
+        ],
+        elapsed_ms: 64,
     }
 }
 
@@ -161,8 +239,10 @@ pub fn filled() -> Fixture {
             },
         )
         .expect("verification");
-    let awaiting = walk(&store, &awaiting, &[Verified, PreFlight], "");
+    let awaiting = walk(&store, &awaiting, &[Verified], "");
     let awaiting_plan = plan(&awaiting, "USERS");
+    store.set_diagnosis(&awaiting.id, &diagnosis(&awaiting_plan), "engine").expect("diagnosis");
+    let awaiting = walk(&store, &awaiting, &[PreFlight], "");
     store.set_plan(&awaiting.id, &awaiting_plan, "engine").expect("plan");
     mesh(&store, &awaiting_plan, None);
     let awaiting = walk(&store, &awaiting, &[AwaitingApproval], "the Safety Mesh asks for approval");

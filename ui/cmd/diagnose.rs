@@ -198,5 +198,5 @@ fn print_report(diagnosis: &Diagnosis, database: &DatabaseConfig, alert: Option<
     let by =
         if diagnosis.specialists.is_empty() { "no specialist".to_owned() } else { diagnosis.specialists.join(", ") };
     println!("{} ({}){about}: diagnosed in {} ms by {by}\n", diagnosis.database, database.engine, diagnosis.elapsed_ms);
-    print!("{}", text::report(diagnosis, true));
+    print!("{}", text::report(diagnosis, None, text::Statements::Every));
 }

@@ -93,7 +93,9 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
 fn print_records(workflow: &WorkflowRow) -> anyhow::Result<()> {
     if let Some(diagnosis) = &workflow.diagnosis {
         println!("Diagnosis:");
-        for line in sentri::diagnose::text::report(diagnosis, true).lines() {
+        let chosen = workflow.plan.as_ref().and_then(|plan| diagnosis.chosen(plan));
+        for line in sentri::diagnose::text::report(diagnosis, chosen, sentri::diagnose::text::Statements::Every).lines()
+        {
             println!("  {line}");
         }
     }

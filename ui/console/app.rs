@@ -21,10 +21,13 @@ pub enum Pane {
     Sql,
     Alerts,
     Audit,
+    /// The diagnosis: root cause, evidence, scored candidates. Last in Tab order so the digits
+    /// 1–5 keep their panes; `e` reaches it too.
+    Evidence,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [Pane::Workflows, Pane::Mesh, Pane::Sql, Pane::Alerts, Pane::Audit];
+    pub const ALL: [Pane; 6] = [Pane::Workflows, Pane::Mesh, Pane::Sql, Pane::Alerts, Pane::Audit, Pane::Evidence];
 
     /// The name in the pane's title and the tab line.
     pub fn title(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Pane {
             Pane::Sql => "SQL",
             Pane::Alerts => "Alerts",
             Pane::Audit => "Audit",
+            Pane::Evidence => "Evidence",
         }
     }
 
@@ -187,9 +191,10 @@ pub struct App {
     pub visible_alerts: Vec<usize>,
     /// Positions in `model.audit` that pass the filter, newest first.
     pub visible_audit: Vec<usize>,
-    /// Scroll of the Safety Mesh and SQL panes.
+    /// Scroll of the Safety Mesh, SQL and Evidence panes.
     pub mesh_scroll: u16,
     pub sql_scroll: u16,
+    pub evidence_scroll: u16,
     pub flash: Option<Flash>,
     pub should_quit: bool,
     selected_workflow_id: Option<WorkflowId>,
@@ -216,6 +221,7 @@ impl App {
             visible_audit: Vec::new(),
             mesh_scroll: 0,
             sql_scroll: 0,
+            evidence_scroll: 0,
             flash: None,
             should_quit: false,
             selected_workflow_id: None,
@@ -253,7 +259,7 @@ impl App {
         self.selected_workflow_id = self.selected_workflow().map(|w| w.id.clone());
     }
 
-    /// The workflow the Mesh and SQL panes (and approve, deny, resolve) are about.
+    /// The workflow the Mesh, SQL and Evidence panes (and approve, deny, resolve) are about.
     pub fn selected_workflow(&self) -> Option<&WorkflowRow> {
         self.visible_workflows.get(self.workflows.selected).map(|&i| &self.model.workflows[i])
     }
@@ -352,7 +358,8 @@ impl App {
         None
     }
 
-    /// The pane a filter applies to: the focused list, or Workflows from the Mesh and SQL panes.
+    /// The pane a filter applies to: the focused list, or Workflows from the panes about the
+    /// selected workflow (Safety Mesh, SQL, Evidence).
     fn filter_pane(&self) -> Pane {
         match self.focus {
             Pane::Alerts => Pane::Alerts,
@@ -451,12 +458,17 @@ impl App {
                 self.sql_scroll = scroll(self.sql_scroll, delta);
                 return;
             }
+            Pane::Evidence => {
+                self.evidence_scroll = scroll(self.evidence_scroll, delta);
+                return;
+            }
         };
         let last = len.saturating_sub(1) as isize;
         state.selected = (state.selected as isize).saturating_add(delta).clamp(0, last.max(0)) as usize;
         if self.focus == Pane::Workflows {
             self.mesh_scroll = 0;
             self.sql_scroll = 0;
+            self.evidence_scroll = 0;
             self.remember_selection();
         }
     }
@@ -626,6 +638,7 @@ pub fn keymap(mode: &Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('3') => Some(Action::FocusPane(Pane::Sql)),
             KeyCode::Char('4') => Some(Action::FocusPane(Pane::Alerts)),
             KeyCode::Char('5') => Some(Action::FocusPane(Pane::Audit)),
+            KeyCode::Char('6') | KeyCode::Char('e') => Some(Action::FocusPane(Pane::Evidence)),
             KeyCode::Char('a') => Some(Action::Approve),
             KeyCode::Char('d') => Some(Action::Deny),
             KeyCode::Char('r') => Some(Action::Resolve),
@@ -638,11 +651,12 @@ pub fn keymap(mode: &Mode, key: KeyEvent) -> Option<Action> {
 
 /// Every key, for the help overlay: (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
-    ("↑ ↓  k j", "move the selection (scroll in Safety Mesh and SQL)"),
+    ("↑ ↓  k j", "move the selection (scroll in Safety Mesh, SQL and Evidence)"),
     ("PgUp PgDn  ^u ^d", "move a page"),
     ("g G  Home End", "first / last row"),
     ("Tab  Shift-Tab", "next / previous pane"),
     ("1 2 3 4 5", "Workflows, Safety Mesh, SQL, Alerts, Audit"),
+    ("6  e", "Evidence: root cause, evidence rows, scored candidates"),
     ("Enter", "detail of the selection (on an alert: go to its workflow)"),
     ("a", "approve the selected plan (shows its hash and SQL; Enter/y confirms)"),
     ("d", "deny the plan (asks for a reason)"),

@@ -23,12 +23,14 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     panes::status::footer(app, theme, frame, footer);
     if body.width >= WIDE {
         let [left, right] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
-        let [workflows, alerts] =
-            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(left);
+        let [workflows, evidence, alerts] =
+            Layout::vertical([Constraint::Percentage(35), Constraint::Percentage(40), Constraint::Percentage(25)])
+                .areas(left);
         let [mesh, sql, audit] =
             Layout::vertical([Constraint::Percentage(30), Constraint::Percentage(40), Constraint::Percentage(30)])
                 .areas(right);
         draw_pane(app, theme, frame, Pane::Workflows, workflows);
+        draw_pane(app, theme, frame, Pane::Evidence, evidence);
         draw_pane(app, theme, frame, Pane::Alerts, alerts);
         draw_pane(app, theme, frame, Pane::Mesh, mesh);
         draw_pane(app, theme, frame, Pane::Sql, sql);
@@ -56,6 +58,7 @@ pub fn draw_pane(app: &App, theme: &Theme, frame: &mut Frame, pane: Pane, area: 
         Pane::Mesh => panes::mesh::draw(app, theme, frame, area, focused),
         Pane::Sql => panes::sql::draw(app, theme, frame, area, focused),
         Pane::Audit => panes::audit::draw(app, theme, frame, area, focused),
+        Pane::Evidence => panes::evidence::draw(app, theme, frame, area, focused),
     }
 }
 
@@ -125,4 +128,17 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// `text` after `lead`, wrapped to `width` with its continuation lines under the text.
+pub fn hanging(lead: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    let indent = lead.chars().count();
+    wrap(&clean(text), width.saturating_sub(indent))
+        .into_iter()
+        .enumerate()
+        .map(|(n, part)| {
+            let lead = if n == 0 { lead.to_owned() } else { " ".repeat(indent) };
+            Line::styled(format!("{lead}{part}"), style)
+        })
+        .collect()
 }

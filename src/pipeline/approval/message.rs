@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
+use crate::diagnose::text::{self, Statements};
+use crate::domain::Diagnosis;
 use crate::notify::EmailContent;
 use crate::pipeline::plan::{Plan, PlanStep};
 use crate::store::workflows::WorkflowRow;
@@ -195,8 +197,11 @@ fn render_text(view: &RequestView<'_>) -> String {
     }
     if let Some(diagnosis) = &w.diagnosis {
         t.push_str("\nDIAGNOSIS\n");
-        for line in crate::diagnose::text::report(diagnosis, false).lines() {
-            let _ = writeln!(t, "  {}", one_line(line, 400));
+        let chosen = view.plan.and_then(|plan| diagnosis.chosen(plan));
+        for line in text::report(diagnosis, chosen, Statements::ButTheChosen).lines() {
+            // The report's indentation says what belongs to what: kept, though each value is cleaned.
+            let indent = line.len() - line.trim_start_matches(' ').len();
+            let _ = writeln!(t, "  {}{}", " ".repeat(indent), one_line(line, 2000));
         }
     }
     t.push_str("\nPLAN\n");
@@ -309,7 +314,11 @@ fn render_html(view: &RequestView<'_>) -> String {
     for explanation in &explanations {
         let _ = write!(h, "<li>{}</li>", e(explanation));
     }
-    h.push_str("</ul><h3>Plan</h3>");
+    h.push_str("</ul>");
+    if let Some(diagnosis) = &w.diagnosis {
+        diagnosis_html(&mut h, diagnosis, view.plan.and_then(|plan| diagnosis.chosen(plan)));
+    }
+    h.push_str("<h3>Plan</h3>");
     if let Some(plan) = view.plan {
         let _ = write!(
             h,
@@ -362,6 +371,71 @@ fn render_html(view: &RequestView<'_>) -> String {
     h
 }
 
+/// The diagnosis as the text part says it ([`text::report`]'s lines, the same pieces), laid
+/// out as tables: each cause with its evidence rows, then the candidates with their scores, the
+/// chosen one marked and its statements left to the plan below.
+fn diagnosis_html(h: &mut String, diagnosis: &Diagnosis, chosen: Option<usize>) {
+    let e = |value: &str| escape_html(value);
+    h.push_str("<h3>Diagnosis</h3>");
+    for (index, finding) in diagnosis.root_causes.iter().enumerate() {
+        let label = if index == 0 { "Root cause" } else { "Also" };
+        let _ = write!(h, "<p><b>{label}:</b> {}</p>", e(&text::finding_line(finding)));
+        if finding.evidence.is_empty() {
+            continue;
+        }
+        h.push_str("<table border=\"1\" cellpadding=\"4\"><tr><th>Tool</th><th>Row</th><th>Because</th></tr>");
+        for evidence in &finding.evidence {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                e(&text::printable(&evidence.tool)),
+                e(&text::evidence_row(evidence)),
+                e(&text::printable(&evidence.why))
+            );
+        }
+        h.push_str("</table>");
+    }
+    if diagnosis.candidates.is_empty() {
+        h.push_str("<p>Candidates: none (nothing is safe to propose on this evidence)</p>");
+    } else {
+        h.push_str(
+            "<p>Candidates (best first):</p><table border=\"1\" cellpadding=\"4\"><tr><th>#</th><th>Candidate</th>\
+             <th>Scores</th><th>Statements</th><th>Why</th></tr>",
+        );
+    }
+    for (index, candidate) in diagnosis.candidates.iter().enumerate() {
+        let is_chosen = chosen == Some(index);
+        let mark = if is_chosen { format!(" <b>{}</b>", e(text::CHOSEN)) } else { String::new() };
+        let statements = if is_chosen {
+            "the plan's (below)".to_owned()
+        } else {
+            let forward: Vec<String> = candidate.forward.iter().map(|step| text::printable(step)).collect();
+            let rollback = match &candidate.irreversible {
+                Some(why) => format!("rollback: none — {}", e(&text::printable(why))),
+                None => {
+                    let steps: Vec<String> = candidate.rollback.iter().map(|step| text::printable(step)).collect();
+                    format!("rollback:<pre>{}</pre>", e(&steps.join("\n")))
+                }
+            };
+            format!("<pre>{}</pre>{rollback}", e(&forward.join("\n")))
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}{mark}</td><td>{}</td><td>{statements}</td><td>{}</td></tr>",
+            index + 1,
+            e(&text::candidate_line(candidate)),
+            e(&text::scores_line(candidate)),
+            e(&text::printable(&candidate.why))
+        );
+    }
+    if !diagnosis.candidates.is_empty() {
+        h.push_str("</table>");
+    }
+    if let Some(tools) = text::tools_line(diagnosis) {
+        let _ = write!(h, "<p>{}</p>", e(&tools));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +451,129 @@ mod tests {
         assert_eq!(one_line("a\u{2028}b\u{2029}c\u{202e}d\u{2067}e\u{85}f", 100), "a b c d e f");
         assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("  x  ", 3), "x");
+    }
+
+    /// A value a client controls (its application name), as it reaches an evidence row.
+    const HOSTILE: &str = "<script>x</script>\r\nAPPROVED";
+
+    fn workflow(diagnosis: Option<Diagnosis>) -> WorkflowRow {
+        let at: Timestamp = "2026-11-25T01:02:03Z".parse().expect("a timestamp");
+        WorkflowRow {
+            id: "3f9c2a1b-0000-4000-8000-000000000001".into(),
+            raw_alert_id: None,
+            alert_type: "pg_idle_in_transaction".into(),
+            database: "app".into(),
+            environment: "PROD".into(),
+            severity: "CRITICAL".into(),
+            state: crate::domain::WorkflowState::AwaitingApproval,
+            fields: BTreeMap::new(),
+            plan: None,
+            plan_hash: None,
+            verification: None,
+            execution: None,
+            diagnosis,
+            unreadable: Vec::new(),
+            occurrences: 1,
+            incident_id: "3f9c2a1b-0000-4000-8000-000000000001".into(),
+            version: 5,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Both parts of the request for `workflow`, its plan the diagnosis' best candidate as the
+    /// engine makes it (the alert's values added).
+    fn rendered(workflow: &WorkflowRow) -> EmailContent {
+        let mut plan = crate::domain::diagnosis_example::idle_in_transaction("x").candidates[0].plan.clone();
+        plan.values.insert("datname".into(), Some("app".into()));
+        let view = RequestView {
+            workflow,
+            plan_hash: "ab12",
+            plan: Some(&plan),
+            alert: None,
+            mesh: &[],
+            token: "T0KEN",
+            expires_at: workflow.created_at,
+            approved_by: &[],
+            required_approvals: 1,
+        };
+        render(&view)
+    }
+
+    /// The lines of the text part from `title` to the next blank line.
+    fn section<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
+        text.lines().skip_while(|line| *line != title).skip(1).take_while(|line| !line.is_empty()).collect()
+    }
+
+    #[test]
+    fn the_text_part_shows_the_diagnosis_and_marks_the_chosen_candidate() {
+        let diagnosed = workflow(Some(crate::domain::diagnosis_example::idle_in_transaction(HOSTILE)));
+        let content = rendered(&diagnosed);
+        let lines = section(&content.text, "DIAGNOSIS");
+        assert_eq!(
+            lines.first().copied(),
+            Some(
+                "  Root cause: IDLE_IN_TRANSACTION (0.90): pid 4242 (app, billing) is idle in a transaction open 754 s and blocks 3 sessions"
+            ),
+            "{}",
+            content.text
+        );
+        let evidence = lines.iter().find(|line| line.contains("evidence pg_blocking:")).expect("the evidence row");
+        assert!(evidence.contains("holder_pid=4242") && evidence.contains("waiters=3"), "{evidence}");
+        assert!(evidence.contains("\\u{d}\\u{a}APPROVED"), "the row's line break is shown, not kept: {evidence}");
+        let chosen: Vec<_> = lines.iter().filter(|line| line.ends_with(text::CHOSEN)).collect();
+        assert_eq!(chosen.len(), 1, "{lines:#?}");
+        assert!(chosen[0].contains("1. [0.82] Terminate the idle transaction's session — HIGH risk"), "{chosen:?}");
+        // The other candidate's SQL is spelled out; the chosen one's is the PLAN's, once.
+        assert!(lines.contains(&"        SELECT pg_cancel_backend(4242)"), "{lines:#?}");
+        assert!(lines.contains(&"        scores: reversibility 0.10, targets_root_cause 0.30"), "{lines:#?}");
+        assert_eq!(content.text.matches("pg_terminate_backend").count(), 1, "{}", content.text);
+        assert!(section(&content.text, "PLAN").iter().any(|line| line.contains("pg_terminate_backend($1)")));
+        assert!(
+            content.text.lines().all(|line| !line.trim_start().starts_with("APPROVED")),
+            "no line of the request reads as a reply: {}",
+            content.text
+        );
+    }
+
+    #[test]
+    fn the_html_part_shows_the_diagnosis_with_every_value_escaped() {
+        let diagnosed = workflow(Some(crate::domain::diagnosis_example::idle_in_transaction(HOSTILE)));
+        let html = rendered(&diagnosed).html.expect("an HTML part");
+        let diagnosis = &html[html.find("<h3>Diagnosis</h3>").expect("a Diagnosis section")..];
+        let diagnosis = &diagnosis[..diagnosis.find("<h3>Plan</h3>").expect("the plan after it")];
+        assert!(
+            diagnosis.contains(
+                "<p><b>Root cause:</b> IDLE_IN_TRANSACTION (0.90): pid 4242 (app, billing) is idle in a transaction"
+            ),
+            "{diagnosis}"
+        );
+        assert!(diagnosis.contains("<td>pg_blocking</td><td><code>holder_application="), "{diagnosis}");
+        assert!(diagnosis.contains("holder_pid=4242"), "{diagnosis}");
+        assert!(diagnosis.contains("holder_state == &#39;idle in transaction&#39;"), "{diagnosis}");
+        assert!(!html.contains("<script>"), "a value reached the HTML unescaped: {html}");
+        assert!(diagnosis.contains("&lt;script&gt;x&lt;/script&gt;\\u{d}\\u{a}APPROVED"), "{diagnosis}");
+        let rows: Vec<&str> = diagnosis.split("<tr>").filter(|row| row.starts_with("<td>")).collect();
+        let chosen: Vec<&&str> = rows.iter().filter(|row| row.contains("<b>← chosen</b>")).collect();
+        assert_eq!(chosen.len(), 1, "{diagnosis}");
+        assert!(
+            chosen[0].starts_with("<td>1</td><td>[0.82] Terminate the idle transaction&#39;s session"),
+            "{chosen:?}"
+        );
+        assert!(chosen[0].contains("<td>the plan's (below)</td>"), "its statements are the plan's: {chosen:?}");
+        let other = rows.iter().find(|row| row.starts_with("<td>2</td>")).expect("the second candidate");
+        assert!(other.contains("<pre>SELECT pg_cancel_backend(4242)</pre>"), "{other}");
+        assert!(other.contains("<td>reversibility 0.10, targets_root_cause 0.30</td>"), "{other}");
+        assert!(diagnosis.contains("<p>Tools (40 ms in all): pg_blocking 12 ms 1 rows</p>"), "{diagnosis}");
+    }
+
+    #[test]
+    fn a_workflow_without_a_diagnosis_shows_no_diagnosis_section() {
+        let content = rendered(&workflow(None));
+        assert!(!content.text.contains("DIAGNOSIS"), "{}", content.text);
+        assert!(content.text.contains("\nPLAN\n"), "{}", content.text);
+        let html = content.html.expect("an HTML part");
+        assert!(!html.contains("Diagnosis") && !html.contains("Root cause"), "{html}");
+        assert!(html.contains("<h3>Plan</h3>"), "{html}");
     }
 }

@@ -12,7 +12,7 @@ use crate::console::app::{App, ConfirmApproval, HELP, Pane, ReasonKind, ReasonPr
 use crate::console::model::alert_outcome;
 use crate::console::plan_text::PlanView;
 use crate::console::theme::Theme;
-use crate::console::view::{WIDE, clean, wrap};
+use crate::console::view::{WIDE, clean, hanging};
 
 /// A centred rectangle of at most `width` × `height`.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
@@ -76,19 +76,6 @@ pub fn confirm(confirm: &ConfirmApproval, theme: &Theme, frame: &mut Frame) {
     ]);
     let block = overlay(theme, " Approve plan ").title_bottom(keys);
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
-}
-
-/// `text` after `lead`, wrapped to `width` with its continuation lines under the text.
-fn hanging(lead: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
-    let indent = lead.chars().count();
-    wrap(&clean(text), width.saturating_sub(indent))
-        .into_iter()
-        .enumerate()
-        .map(|(n, part)| {
-            let lead = if n == 0 { lead.to_owned() } else { " ".repeat(indent) };
-            Line::styled(format!("{lead}{part}"), style)
-        })
-        .collect()
 }
 
 /// The reason prompt of deny and resolve.
@@ -169,6 +156,9 @@ fn workflow_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                 clean(&t.actor)
             )));
         }
+    }
+    if let Some(diagnosis) = &workflow.diagnosis {
+        lines.push(field(theme, "root cause", sentri::diagnose::text::headline(diagnosis)));
     }
     if let Some(plan) = PlanView::of(workflow).plan {
         lines.push(field(theme, "rationale", plan.rationale.clone()));

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod dialogs;
+pub mod evidence;
 pub mod mesh;
 pub mod sql;
 pub mod status;

@@ -69,12 +69,12 @@ pub fn footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ))
     } else if area.width >= crate::console::view::WIDE {
         Line::from(Span::styled(
-            " ↑↓/jk move · Tab pane · Enter detail · a approve · d deny · r resolve · / filter · ? help · q quit",
+            " ↑↓/jk move · Tab pane · e evidence · ⏎ detail · a approve · d deny · r resolve · / filter · ? help · q quit",
             theme.dim(),
         ))
     } else {
         Line::from(Span::styled(
-            " jk move · Tab pane · ⏎ detail · a/d/r approve/deny/resolve · / · ? · q quit",
+            " jk move · Tab pane · e evidence · ⏎ detail · a/d/r approve/deny/resolve · / ? q",
             theme.dim(),
         ))
     };
