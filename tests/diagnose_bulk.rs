@@ -71,7 +71,7 @@ async fn a_bulk_load_that_forces_checkpoints_is_insert_large_data() {
     };
     let diagnosis = diagnose::diagnose(&target, &set, request).await;
     target.close().await;
-    let report = sentri::diagnose::text::report(&diagnosis, true);
+    let report = sentri::diagnose::text::report(&diagnosis, None, sentri::diagnose::text::Statements::Every);
     assert_eq!(diagnosis.first_cause(), RootCause::InsertLargeData, "{report}");
     let row = &diagnosis.root_causes[0].evidence[0].row;
     assert_eq!(row.get("max_wal_size_mb").map(String::as_str), Some("32"), "{report}");

@@ -78,7 +78,7 @@ async fn diagnose(db: &str, subject: &str, alert_type: Option<&str>) -> Diagnosi
 
 /// The report a DBA would read, for assertion messages.
 fn report(diagnosis: &Diagnosis) -> String {
-    sentri::diagnose::text::report(diagnosis, true)
+    sentri::diagnose::text::report(diagnosis, None, sentri::diagnose::text::Statements::Every)
 }
 
 /// Asserts the first cause and returns its first evidence row.
