@@ -355,3 +355,34 @@ async fn an_approval_that_never_comes_times_out_and_escalates() {
     assert_eq!(&states[states.len() - 2..], [WorkflowState::Timeout, WorkflowState::Escalated]);
     assert_eq!(sequence_type(&setup.dbname).await.0, "integer", "nothing ran");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_waiting_for_a_conflict_lock_is_diagnosed_once_not_on_every_sweep() {
+    let setup = setup("DEV").await;
+    nearly_exhausted_sequence(&setup.dbname).await;
+    let store = setup.engine.store();
+    // Another fix holds the sequence: the workflow waits, and every sweep plans it again.
+    let held = store
+        .try_acquire("APP:sequence:public.orders_id_seq", "another-workflow", jiff::SignedDuration::from_mins(30))
+        .expect("lock");
+    assert!(matches!(held, sentri::store::locks::LockOutcome::Acquired { .. }), "{held:?}");
+    let id = ingest(&setup, alert(SEQUENCE_ALERT)).await;
+    for _ in 0..3 {
+        setup.engine.sweep().await;
+    }
+    let workflow = store.get_workflow(&id).expect("workflow");
+    assert_eq!(workflow.state, WorkflowState::Verified, "still waiting: {:#?}", history(store, &id));
+    let diagnosed = store
+        .list_audit(&sentri::store::audit::AuditFilter { workflow_id: Some(id.clone()), ..Default::default() })
+        .expect("audit")
+        .into_iter()
+        .filter(|row| row.action == "DIAGNOSED")
+        .count();
+    assert_eq!(diagnosed, 1, "one diagnosis for one verification");
+
+    store.release("APP:sequence:public.orders_id_seq", "another-workflow").expect("release");
+    setup.engine.sweep().await;
+    let workflow = store.get_workflow(&id).expect("workflow");
+    assert_eq!(workflow.state, WorkflowState::Completed, "{:#?}", history(store, &id));
+    assert_eq!(sequence_type(&setup.dbname).await.0, "bigint");
+}

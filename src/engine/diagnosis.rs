@@ -25,6 +25,13 @@ impl Engine {
         template: Option<Plan>,
         verification: &Verification,
     ) -> Result<Option<Plan>, EngineError> {
+        // Diagnosed already from this verification (a workflow waiting for a conflict lock is
+        // planned again on every sweep): its candidates are plans, resolved once; the tools do
+        // not run again and the audit does not fill with the same diagnosis.
+        if let Some(stored) = &workflow.diagnosis {
+            let chosen = steps::chosen_plan(stored, policy, &workflow.fields, verification, &workflow.id);
+            return Ok(chosen.or(template));
+        }
         let subject = match workflow.raw_alert_id {
             Some(raw) => {
                 self.blocking(move |store| store.get_raw_alert(raw.0)).await.map(|row| row.subject).unwrap_or_default()

@@ -445,7 +445,8 @@ impl Store {
         })
     }
 
-    /// Stores the verification evidence of a workflow (replacing an earlier one).
+    /// Stores what the verification query found, and clears the diagnosis made from any
+    /// earlier verification.
     pub fn set_verification(&self, id: &str, verification: &Verification) -> Result<WorkflowRow, StoreError> {
         let text = to_json("encoding a verification", verification)?;
         self.set_workflow_payload(id, Payload::Verification, &text)
@@ -778,15 +779,17 @@ impl Store {
 
     /// Stores the verification or execution result of a workflow (replacing an earlier one).
     fn set_workflow_payload(&self, id: &str, payload: Payload, text: &str) -> Result<WorkflowRow, StoreError> {
-        let column = match payload {
-            Payload::Verification => "verification",
-            Payload::Execution => "execution",
+        // A new verification voids the diagnosis made from the old evidence: the next plan is
+        // diagnosed again.
+        let (column, also) = match payload {
+            Payload::Verification => ("verification", ", diagnosis = NULL"),
+            Payload::Execution => ("execution", ""),
         };
         self.write(|tx, now| {
             let changed = tx
                 .execute(
                     &format!(
-                        "UPDATE workflows SET {column} = ?2, version = version + 1, updated_at = ?3
+                        "UPDATE workflows SET {column} = ?2{also}, version = version + 1, updated_at = ?3
                          WHERE id = ?1"
                     ),
                     (id, text, timestamp_text(now)),
@@ -1223,5 +1226,24 @@ pub(crate) mod tests {
         let json = serde_json::to_value(&verified).unwrap();
         assert_eq!(json["state"], "DETECTED");
         assert_eq!(json["created_at"], "2026-11-25T01:02:03.456Z");
+    }
+
+    #[test]
+    fn a_new_verification_clears_the_diagnosis_made_from_the_old_one() {
+        let (store, _) = testing::store();
+        let row = store.create_workflow(new_workflow("PRODDB"), "engine").unwrap();
+        store.set_verification(&row.id, &verification(&[("pct", "97")])).unwrap();
+        let diagnosis = crate::domain::Diagnosis {
+            database: "PRODDB".into(),
+            specialists: vec!["storage_agent".into()],
+            root_causes: Vec::new(),
+            candidates: Vec::new(),
+            tools: Vec::new(),
+            elapsed_ms: 12,
+        };
+        let diagnosed = store.set_diagnosis(&row.id, &diagnosis, "engine").unwrap();
+        assert_eq!(diagnosed.diagnosis.as_ref(), Some(&diagnosis));
+        let verified_again = store.set_verification(&row.id, &verification(&[("pct", "98")])).unwrap();
+        assert_eq!(verified_again.diagnosis, None, "the next plan is diagnosed from the new evidence");
     }
 }
