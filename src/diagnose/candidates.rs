@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::rules::Held;
-use crate::domain::{Candidate, Plan, PlanSource, PlanStep, ProofSpec, RootCause};
+use crate::domain::{Candidate, DbKind, Plan, PlanSource, PlanStep, ProofSpec, RootCause};
 use crate::policy::specialist::FixRule;
 use crate::targets::fill::{self, Values};
 use crate::targets::{Target, TargetError};
@@ -38,18 +38,42 @@ pub async fn draft(
     fix: &FixRule,
     alert: &BTreeMap<String, String>,
 ) -> Result<Drafted, String> {
-    let row = held.finding.evidence.first().map(|evidence| evidence.row.clone()).unwrap_or_default();
+    let mut plan = plan(target.engine(), facts, held, fix, alert);
+    let catalog_spelled: BTreeSet<String> = evidence_row(held).into_keys().collect();
+    let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
+    plan.resolved = target
+        .resolve_identifiers(&statements, &plan.identifiers, &plan.values, &catalog_spelled)
+        .await
+        .map_err(|error: TargetError| error.to_string())?;
+    drafted(plan, held, fix)
+}
+
+/// The first evidence row of the cause: the row a fix's values come from.
+fn evidence_row(held: &Held<'_>) -> BTreeMap<String, String> {
+    held.finding.evidence.first().map(|evidence| evidence.row.clone()).unwrap_or_default()
+}
+
+/// The plan of `fix` before its identifiers are resolved: the alert's fields, then the
+/// evidence row's columns over them, as its values. Pure, so a fix can be shown without a
+/// server once its resolutions are known.
+pub fn plan(
+    engine: DbKind,
+    facts: &PlanFacts<'_>,
+    held: &Held<'_>,
+    fix: &FixRule,
+    alert: &BTreeMap<String, String>,
+) -> Plan {
     let mut values: Values = alert.iter().map(|(name, value)| (name.clone(), Some(value.clone()))).collect();
-    for (name, value) in &row {
-        values.insert(name.clone(), Some(value.clone()));
+    for (name, value) in evidence_row(held) {
+        values.insert(name, Some(value));
     }
     let step = |block: &crate::policy::alert::SqlBlock| PlanStep { sql: block.sql.clone() };
-    let mut plan = Plan {
+    Plan {
         workflow_id: facts.workflow_id.to_owned(),
         alert_type: facts.alert_type.to_owned(),
         database: facts.database.to_owned(),
         environment: facts.environment.to_owned(),
-        engine: target.engine(),
+        engine,
         action_type: fix.action_type.clone(),
         risk: fix.risk,
         confidence: held.finding.confidence,
@@ -67,13 +91,11 @@ pub async fn draft(
         rationale: format!("{}: {}", held.finding.cause, held.finding.summary),
         proof: ProofSpec::default(),
         resolved: BTreeMap::new(),
-    };
-    let catalog_spelled: BTreeSet<String> = row.keys().cloned().collect();
-    let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
-    plan.resolved = target
-        .resolve_identifiers(&statements, &plan.identifiers, &plan.values, &catalog_spelled)
-        .await
-        .map_err(|error: TargetError| error.to_string())?;
+    }
+}
+
+/// A resolved plan as the candidate a DBA reads: its steps shown as they would run.
+pub fn drafted(plan: Plan, held: &Held<'_>, fix: &FixRule) -> Result<Drafted, String> {
     let forward = shown(&plan, &plan.steps)?;
     let rollback = shown(&plan, &plan.rollback)?;
     let why = if fix.why.is_empty() { held.finding.summary.clone() } else { fix.why.clone() };
@@ -121,7 +143,7 @@ pub fn from_template(plan: Plan, cause: RootCause, cause_confidence: f64) -> Res
 }
 
 /// Each step as it would run: identifiers from the plan's resolution, values as literals.
-fn shown(plan: &Plan, steps: &[PlanStep]) -> Result<Vec<String>, String> {
+pub fn shown(plan: &Plan, steps: &[PlanStep]) -> Result<Vec<String>, String> {
     let dialect = plan.engine.dialect();
     steps
         .iter()

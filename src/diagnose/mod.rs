@@ -8,6 +8,8 @@
 //! goes through the Safety Mesh like any other.
 
 pub mod candidates;
+#[cfg(test)]
+mod oracle_rules_tests;
 pub mod route;
 pub mod rules;
 pub mod score;
