@@ -8,14 +8,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::postgres::{admin, database_config, fresh_database};
-use sentri::diagnose::{self, AlertContext, PlanFacts, Request};
-use sentri::domain::{Environment, RootCause};
-use sentri::policy::PolicySet;
-use sentri::targets::{ConnectOptions, Target};
+use common::diagnosis;
+use common::postgres::{admin, fresh_database};
+use sentri::domain::RootCause;
 
 /// About 60 MB of WAL: three forced checkpoints under a 32 MB max_wal_size, none under 128 MB.
 const BULK_LOAD: &str = "CREATE TABLE bulk AS SELECT g, repeat('x', 100) AS filler FROM generate_series(1, 400000) g";
@@ -56,22 +53,8 @@ async fn a_bulk_load_that_forces_checkpoints_is_insert_large_data() {
     let forced = bulk_load(&db, Duration::from_secs(3)).await;
     assert!(forced >= 3, "the load forces checkpoints under 32 MB: {forced}");
 
-    let set = PolicySet::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"));
-    let options =
-        ConnectOptions { connect_timeout: Duration::from_secs(5), call_timeout: Duration::from_secs(20), pool_size: 2 };
-    let target = Target::connect(&database_config(&db), &options).await.expect("connects");
-    let alert = AlertContext { subject: "checkpoints are occurring too frequently".into(), ..Default::default() };
-    let request = Request {
-        alert: Some(&alert),
-        facts: PlanFacts { workflow_id: "bulk-test", alert_type: "adhoc", database: &db, environment: "DEV" },
-        environment: Some(Environment::Dev),
-        template: None,
-        history: BTreeMap::new(),
-        profile: None,
-    };
-    let diagnosis = diagnose::diagnose(&target, &set, request).await;
-    target.close().await;
-    let report = sentri::diagnose::text::report(&diagnosis, None, sentri::diagnose::text::Statements::Every);
+    let diagnosis = diagnosis::diagnose(&db, "checkpoints are occurring too frequently", None).await;
+    let report = diagnosis::report(&diagnosis);
     assert_eq!(diagnosis.first_cause(), RootCause::InsertLargeData, "{report}");
     let row = &diagnosis.root_causes[0].evidence[0].row;
     assert_eq!(row.get("max_wal_size_mb").map(String::as_str), Some("32"), "{report}");

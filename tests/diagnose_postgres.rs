@@ -15,104 +15,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::postgres::{self as pg, admin, database_config, fresh_database};
-use sentri::diagnose::{self, AlertContext, PlanFacts, Request};
-use sentri::domain::{Diagnosis, Environment, RootCause};
-use sentri::policy::PolicySet;
-use sentri::targets::{ConnectOptions, Target};
+use common::diagnosis::{assert_no_longer, column, diagnose, first_cause, run_first_candidate};
+use common::postgres::{self as pg, admin, fresh_database};
+use sentri::domain::RootCause;
 
 /// Tests that create or read state the whole server shares (replication slots, which every
 /// database's `pg_replication` sees) run one at a time.
 static SERVER_WIDE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn pack_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
-/// The default pack; a specialist or tool file that does not load fails the test by name.
-fn pack() -> PolicySet {
-    let set = PolicySet::load(&pack_root());
-    let watched = [pack_root().join("agents"), pack_root().join("tools/postgres")];
-    let problems: Vec<String> = set
-        .problems
-        .iter()
-        .filter(|problem| watched.iter().any(|dir| problem.path.starts_with(dir)))
-        .map(ToString::to_string)
-        .collect();
-    assert!(problems.is_empty(), "the pack's specialists or tools have problems:\n{}", problems.join("\n"));
-    set
-}
-
-fn options() -> ConnectOptions {
-    ConnectOptions { connect_timeout: Duration::from_secs(5), call_timeout: Duration::from_secs(20), pool_size: 2 }
-}
-
-/// Diagnoses `db` for an alert with `subject` (and `alert_type`, when a policy would have
-/// recognised one), as the engine does after VERIFIED on a DEV database.
-async fn diagnose(db: &str, subject: &str, alert_type: Option<&str>) -> Diagnosis {
-    let set = pack();
-    let target = Target::connect(&database_config(db), &options()).await.expect("connects");
-    let alert =
-        AlertContext { subject: subject.to_owned(), alert_type: alert_type.map(str::to_owned), ..Default::default() };
-    let request = Request {
-        alert: Some(&alert),
-        facts: PlanFacts {
-            workflow_id: "diagnose-test",
-            alert_type: alert_type.unwrap_or("adhoc"),
-            database: db,
-            environment: "DEV",
-        },
-        environment: Some(Environment::Dev),
-        template: None,
-        history: BTreeMap::new(),
-        profile: None,
-    };
-    let diagnosis = diagnose::diagnose(&target, &set, request).await;
-    target.close().await;
-    diagnosis
-}
-
-/// The report a DBA would read, for assertion messages.
-fn report(diagnosis: &Diagnosis) -> String {
-    sentri::diagnose::text::report(diagnosis, None, sentri::diagnose::text::Statements::Every)
-}
-
-/// Asserts the first cause and returns its first evidence row.
-fn first_cause(diagnosis: &Diagnosis, wanted: RootCause) -> BTreeMap<String, String> {
-    assert_eq!(diagnosis.first_cause(), wanted, "wrong first cause:\n{}", report(diagnosis));
-    let finding = &diagnosis.root_causes[0];
-    assert!(!finding.evidence.is_empty(), "{wanted} without evidence:\n{}", report(diagnosis));
-    assert!(
-        diagnosis.candidates.first().is_some_and(|candidate| candidate.root_cause == wanted),
-        "the first candidate does not treat {wanted}:\n{}",
-        report(diagnosis)
-    );
-    finding.evidence[0].row.clone()
-}
-
-fn column<'a>(row: &'a BTreeMap<String, String>, name: &str) -> &'a str {
-    row.get(name).map_or_else(|| panic!("no column {name} in {row:?}"), String::as_str)
-}
-
-/// Runs the first candidate's forward SQL as printed, one statement at a time, as a DBA
-/// pasting it into psql would (simple query protocol, autocommit: CREATE INDEX CONCURRENTLY
-/// and VACUUM cannot run in a transaction block).
-async fn run_first_candidate(db: &str, diagnosis: &Diagnosis) -> String {
-    let candidate = diagnosis.candidates.first().expect("a candidate");
-    let client = admin(db).await;
-    for statement in &candidate.forward {
-        assert!(!has_placeholder(statement), "a placeholder is left in {statement:?}");
-        client
-            .batch_execute(statement)
-            .await
-            .unwrap_or_else(|error| panic!("the candidate's SQL fails: {statement}\n{error:?}"));
-    }
-    candidate.forward.join(";\n")
-}
 
 /// Polls `sql` (one row, one bigint-or-numeric column read as text) until `done` holds.
 async fn poll(db: &str, sql: &str, what: &str, done: impl Fn(f64) -> bool) -> f64 {
@@ -130,26 +41,6 @@ async fn poll(db: &str, sql: &str, what: &str, done: impl Fn(f64) -> bool) -> f6
     }
 }
 
-async fn pid_of(client: &tokio_postgres::Client) -> i32 {
-    client.query_one("SELECT pg_backend_pid()", &[]).await.expect("pid").get(0)
-}
-
-/// A separate session on `db` (its own backend), for workloads that must outlive one call.
-async fn session(db: &str) -> tokio_postgres::Client {
-    admin(db).await
-}
-
-/// Waits until backend `pid` waits on a lock.
-async fn until_waiting(db: &str, pid: i32) {
-    poll(
-        db,
-        &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event_type = 'Lock'"),
-        "waiter",
-        |n| n == 1.0,
-    )
-    .await;
-}
-
 /// Flushes a workload session's statistics and ends it, so pg_stat_* show its scans and
 /// tuples (PostgreSQL flushes a backend's counters at most once a second while it runs, and
 /// always when it exits).
@@ -162,7 +53,7 @@ async fn finish_workload(client: tokio_postgres::Client) {
 /// ANALYZE, a diagnosis) sees its rows counted. In one multi-statement batch PostgreSQL counts
 /// the rows only at commit, after an ANALYZE inside the same batch.
 async fn load(db: &str, fixture: &str) {
-    let client = session(db).await;
+    let client = admin(db).await;
     client.batch_execute(fixture).await.expect("fixture");
     finish_workload(client).await;
 }
@@ -171,16 +62,6 @@ async fn load(db: &str, fixture: &str) {
 /// table has changes since its last analyze.
 async fn analyze(db: &str) {
     admin(db).await.batch_execute("ANALYZE").await.expect("ANALYZE");
-}
-
-/// Whether `sql` still holds a `:name` placeholder (a `::type` cast is not one).
-fn has_placeholder(sql: &str) -> bool {
-    let bytes = sql.as_bytes();
-    bytes.iter().enumerate().any(|(index, byte)| {
-        *byte == b':'
-            && bytes.get(index + 1).is_some_and(|next| next.is_ascii_alphabetic() || *next == b'_')
-            && (index == 0 || bytes[index - 1] != b':')
-    })
 }
 
 const ACCOUNTS: &str = "CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL);
@@ -192,15 +73,15 @@ const ACCOUNTS: &str = "CREATE TABLE accounts (id int PRIMARY KEY, balance numer
 async fn an_idle_transaction_holding_a_row_lock_is_idle_in_transaction() {
     let db = fresh_database().await;
     admin(&db).await.batch_execute(ACCOUNTS).await.expect("fixture");
-    let holder = session(&db).await;
-    let holder_pid = pid_of(&holder).await;
+    let holder = admin(&db).await;
+    let holder_pid = pg::backend_pid(&holder).await;
     holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.expect("holder");
-    let waiter = session(&db).await;
-    let waiter_pid = pid_of(&waiter).await;
+    let waiter = admin(&db).await;
+    let waiter_pid = pg::backend_pid(&waiter).await;
     let waiting = tokio::spawn(async move {
         waiter.batch_execute("SET statement_timeout = '60s'; UPDATE accounts SET balance = 0 WHERE id = 1").await
     });
-    until_waiting(&db, waiter_pid).await;
+    pg::wait_until_waiting(&db, waiter_pid).await;
 
     let diagnosis = diagnose(&db, "sessions waiting on locks", Some("pg_blocking_session")).await;
     let row = first_cause(&diagnosis, RootCause::IdleInTransaction);
@@ -211,16 +92,15 @@ async fn an_idle_transaction_holding_a_row_lock_is_idle_in_transaction() {
     waited.expect("task").expect("the waiter's UPDATE completes once the holder is gone");
     poll(&db, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {holder_pid}"), "holder gone", |n| n == 0.0)
         .await;
-    let again = diagnose(&db, "sessions waiting on locks", Some("pg_blocking_session")).await;
-    assert_ne!(again.first_cause(), RootCause::IdleInTransaction, "{}", report(&again));
+    assert_no_longer(&db, "sessions waiting on locks", Some("pg_blocking_session"), RootCause::IdleInTransaction).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_active_statement_holding_a_row_lock_is_lock_contention() {
     let db = fresh_database().await;
     admin(&db).await.batch_execute(ACCOUNTS).await.expect("fixture");
-    let holder = session(&db).await;
-    let holder_pid = pid_of(&holder).await;
+    let holder = admin(&db).await;
+    let holder_pid = pg::backend_pid(&holder).await;
     // One autocommit statement that takes the row lock and then works (sleeps) while holding it.
     let holding = tokio::spawn(async move {
         holder
@@ -238,12 +118,12 @@ async fn an_active_statement_holding_a_row_lock_is_lock_contention() {
         |n| n >= 1.0,
     )
     .await;
-    let waiter = session(&db).await;
-    let waiter_pid = pid_of(&waiter).await;
+    let waiter = admin(&db).await;
+    let waiter_pid = pg::backend_pid(&waiter).await;
     let waiting = tokio::spawn(async move {
         waiter.batch_execute("SET statement_timeout = '60s'; UPDATE accounts SET balance = 0 WHERE id = 1").await
     });
-    until_waiting(&db, waiter_pid).await;
+    pg::wait_until_waiting(&db, waiter_pid).await;
 
     let diagnosis = diagnose(&db, "sessions waiting on locks", Some("pg_blocking_session")).await;
     let row = first_cause(&diagnosis, RootCause::LockContention);
@@ -301,8 +181,8 @@ async fn a_pool_that_keeps_idle_connections_up_to_the_limit_is_connection_exhaus
         |n| n == 0.0,
     )
     .await;
-    let again = diagnose(&db, "too many clients already", Some("pg_connection_limit")).await;
-    assert_ne!(again.first_cause(), RootCause::ConnectionExhaustion, "{}", report(&again));
+    assert_no_longer(&db, "too many clients already", Some("pg_connection_limit"), RootCause::ConnectionExhaustion)
+        .await;
     drop(pool);
 }
 
@@ -321,8 +201,8 @@ async fn a_cross_join_running_for_ever_is_a_long_running_query() {
     )
     .await;
     analyze(&db).await;
-    let runaway = session(&db).await;
-    let runaway_pid = pid_of(&runaway).await;
+    let runaway = admin(&db).await;
+    let runaway_pid = pg::backend_pid(&runaway).await;
     // The join condition was forgotten: 400 million pairs.
     let running = tokio::spawn(async move {
         runaway
@@ -364,7 +244,7 @@ async fn lookups_by_an_unindexed_foreign_key_are_missing_indexes() {
     )
     .await;
     analyze(&db).await;
-    let workload = session(&db).await;
+    let workload = admin(&db).await;
     for customer in 1..=15 {
         workload
             .batch_execute(&format!("SELECT sum(amount) FROM orders WHERE customer_id = {customer}"))
@@ -392,8 +272,7 @@ async fn lookups_by_an_unindexed_foreign_key_are_missing_indexes() {
         .collect();
     let plan = plan.join("\n");
     assert!(plan.contains("Index") && !plan.contains("Seq Scan"), "the lookup uses the new index: {plan}");
-    let again = diagnose(&db, "slow query on orders", Some("pg_long_running_query")).await;
-    assert_ne!(again.first_cause(), RootCause::MissingIndexes, "{}", report(&again));
+    assert_no_longer(&db, "slow query on orders", Some("pg_long_running_query"), RootCause::MissingIndexes).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -422,8 +301,7 @@ async fn a_table_grown_fivefold_since_its_last_analyze_lacks_statistics() {
         .await;
     let estimate = poll(&db, "SELECT reltuples FROM pg_class WHERE relname = 'events'", "estimate", |_| true).await;
     assert!((estimate - 25000.0).abs() < 1.0, "the planner now knows the table's size: {estimate}");
-    let again = diagnose(&db, "slow query on events", Some("pg_long_running_query")).await;
-    assert_ne!(again.first_cause(), RootCause::LackStatisticInfo, "{}", report(&again));
+    assert_no_longer(&db, "slow query on events", Some("pg_long_running_query"), RootCause::LackStatisticInfo).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -453,8 +331,7 @@ async fn a_second_index_on_the_same_column_is_a_redundant_index() {
     )
     .await;
     assert_eq!(left, 1.0, "{redundant} was dropped and the other kept");
-    let again = diagnose(&db, "unused indexes", Some("check_finding:pg_unused_indexes")).await;
-    assert_ne!(again.first_cause(), RootCause::RedundantIndex, "{}", report(&again));
+    assert_no_longer(&db, "unused indexes", Some("check_finding:pg_unused_indexes"), RootCause::RedundantIndex).await;
 }
 
 // --- maintenance -----------------------------------------------------------------------------
@@ -481,8 +358,7 @@ async fn a_table_updated_whole_with_autovacuum_off_needs_vacuum() {
     run_first_candidate(&db, &diagnosis).await;
 
     poll(&db, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'stock'", "vacuumed", |n| n < 100.0).await;
-    let again = diagnose(&db, "dead tuples on stock", Some("pg_dead_tuples")).await;
-    assert_ne!(again.first_cause(), RootCause::Vacuum, "{}", report(&again));
+    assert_no_longer(&db, "dead tuples on stock", Some("pg_dead_tuples"), RootCause::Vacuum).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -518,8 +394,7 @@ async fn a_table_near_its_freeze_limit_is_xid_wraparound() {
         poll(&db, "SELECT age(relfrozenxid) FROM pg_class WHERE relname = 'ledger'", "frozen", |age| age < 10000.0)
             .await;
     assert!(age < 10000.0);
-    let again = diagnose(&db, "transaction id wraparound risk", Some("pg_xid_wraparound")).await;
-    assert_ne!(again.first_cause(), RootCause::XidWraparound, "{}", report(&again));
+    assert_no_longer(&db, "transaction id wraparound risk", Some("pg_xid_wraparound"), RootCause::XidWraparound).await;
 }
 
 // --- capacity --------------------------------------------------------------------------------
@@ -544,8 +419,13 @@ async fn a_sequence_near_its_maxvalue_is_sequence_exhaustion() {
     client.batch_execute("SELECT setval('ticket_seq', 1000)").await.expect("setval");
     let next: i64 = client.query_one("SELECT nextval('ticket_seq')", &[]).await.expect("nextval past 1000").get(0);
     assert_eq!(next, 1001, "nextval goes past the old MAXVALUE");
-    let again = diagnose(&db, "sequence ticket_seq nearly exhausted", Some("pg_sequence_exhaustion")).await;
-    assert_ne!(again.first_cause(), RootCause::SequenceExhaustion, "{}", report(&again));
+    assert_no_longer(
+        &db,
+        "sequence ticket_seq nearly exhausted",
+        Some("pg_sequence_exhaustion"),
+        RootCause::SequenceExhaustion,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -576,8 +456,13 @@ async fn an_integer_sequence_at_its_type_limit_is_sequence_exhaustion_fixed_by_b
         )
         .await
         .expect("an id past the integer range is handed out");
-    let again = diagnose(&db, "sequence tickets_id_seq nearly exhausted", Some("pg_sequence_exhaustion")).await;
-    assert_ne!(again.first_cause(), RootCause::SequenceExhaustion, "{}", report(&again));
+    assert_no_longer(
+        &db,
+        "sequence tickets_id_seq nearly exhausted",
+        Some("pg_sequence_exhaustion"),
+        RootCause::SequenceExhaustion,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -629,7 +514,7 @@ async fn sorts_spilling_under_a_tiny_work_mem_are_small_memory_alloc() {
     .await;
     analyze(&db).await;
     const SORT: &str = "SELECT id FROM readings ORDER BY code";
-    let workload = session(&db).await;
+    let workload = admin(&db).await;
     for _ in 0..3 {
         workload.query(SORT, &[]).await.expect("sort");
     }
@@ -642,7 +527,7 @@ async fn sorts_spilling_under_a_tiny_work_mem_are_small_memory_alloc() {
     run_first_candidate(&db, &diagnosis).await;
 
     // A new session gets the database's new work_mem and sorts in memory.
-    let plan: Vec<String> = session(&db)
+    let plan: Vec<String> = admin(&db)
         .await
         .query(&format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {SORT}"), &[])
         .await

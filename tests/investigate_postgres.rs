@@ -203,48 +203,27 @@ async fn the_fixture_shows_in_the_rows_a_rule_reads() {
     target.close().await;
 }
 
-async fn pid_of(client: &tokio_postgres::Client) -> i32 {
-    client.query_one("SELECT pg_backend_pid()", &[]).await.expect("pid").get(0)
-}
-
-/// Polls until `pid` waits on a lock, so the tools see the queue the test built.
-async fn wait_until_waiting(db: &str, pid: i32) {
-    let watcher = admin(db).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let row = watcher
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", &[&pid])
-            .await
-            .expect("poll");
-        if row.get::<_, i64>(0) == 1 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "backend {pid} never waited on its lock");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blocking_queue_shows_its_root_holder_waiters_and_locks() {
     let set = pack();
     let (db, target) = setup().await;
     // holder (idle in transaction) ← exclusive (wants ACCESS EXCLUSIVE) ← reader (queued behind it).
     let holder = admin(&db).await;
-    let holder_pid = pid_of(&holder).await;
+    let holder_pid = pg::backend_pid(&holder).await;
     holder.batch_execute("BEGIN; LOCK TABLE orders IN ROW EXCLUSIVE MODE").await.expect("holder locks");
     let exclusive = admin(&db).await;
-    let exclusive_pid = pid_of(&exclusive).await;
+    let exclusive_pid = pg::backend_pid(&exclusive).await;
     let exclusive_task = tokio::spawn(async move {
         exclusive.batch_execute("SET lock_timeout = '10s'; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").await
     });
-    wait_until_waiting(&db, exclusive_pid).await;
+    pg::wait_until_waiting(&db, exclusive_pid).await;
     let reader = admin(&db).await;
-    let reader_pid = pid_of(&reader).await;
+    let reader_pid = pg::backend_pid(&reader).await;
     let reader_task =
         tokio::spawn(
             async move { reader.batch_execute("SET lock_timeout = '10s'; SELECT count(*) FROM orders").await },
         );
-    wait_until_waiting(&db, reader_pid).await;
+    pg::wait_until_waiting(&db, reader_pid).await;
 
     let blocking = run(&target, tool(&set, "pg_blocking"), &[], &dev()).await;
     let roots = rows(query(&blocking, "roots"));

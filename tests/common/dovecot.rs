@@ -312,7 +312,7 @@ impl Dovecot {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}; {INSTALL}", binary.display()));
-        *self.child.lock().unwrap() = Some(child);
+        *super::process::child_slot(&self.child) = Some(child);
         self.wait_ready();
     }
 
@@ -323,7 +323,7 @@ impl Dovecot {
             if self.probe_login().is_ok() {
                 return;
             }
-            if let Some(status) = self.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = super::process::exit_status(&self.child) {
                 panic!("Dovecot exited during startup ({status}):\n{}", self.logs());
             }
             if start.elapsed() > READY_DEADLINE {
@@ -387,7 +387,7 @@ impl Dovecot {
     /// (its process group) is killed, so open connections break; then waits until the port is
     /// closed.
     pub fn stop(&self) {
-        let running = self.child.lock().unwrap().take();
+        let running = super::process::child_slot(&self.child).take();
         if let Some(child) = running {
             super::process::kill_group_and_wait(child, self.imap_port, "Dovecot");
         }
@@ -402,7 +402,7 @@ impl Dovecot {
     /// Adds a user (password [`PASSWORD`]) and returns its name; call with a name unique to the
     /// test. Dovecot re-reads the passwd-file when it changes.
     pub fn add_user(&self, name: &str) -> String {
-        let _guard = self.users.lock().unwrap();
+        let _guard = self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut file = std::fs::OpenOptions::new().append(true).open(self.dir.join("users")).expect("open users");
         writeln!(file, "{name}:{{PLAIN}}{PASSWORD}::::::").expect("add a user");
         drop(file);

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod diagnosis;
 pub mod dovecot;
 pub mod http;
 pub mod postgres;

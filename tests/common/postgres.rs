@@ -308,3 +308,26 @@ fn certificates() -> Result<(String, String, String), String> {
     let cert = server.signed_by(&key, &issuer).map_err(text)?;
     Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
 }
+
+/// The backend process id of `client`'s session.
+pub async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
+    client.query_one("SELECT pg_backend_pid()", &[]).await.expect("pg_backend_pid").get(0)
+}
+
+/// Polls until backend `pid` of database `db` waits on a lock (5 s at most), so a test sees
+/// the queue it built.
+pub async fn wait_until_waiting(db: &str, pid: i32) {
+    let watcher = admin(db).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let row = watcher
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", &[&pid])
+            .await
+            .expect("poll pg_stat_activity");
+        if row.get::<_, i64>(0) == 1 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "backend {pid} never waited on its lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

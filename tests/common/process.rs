@@ -3,6 +3,7 @@
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Kills `child`'s process group (it must have been spawned with `process_group(0)`), reaps it,
@@ -35,4 +36,16 @@ pub fn after_this_process(then: &str, server: &str) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|error| panic!("cannot spawn the {server} watchdog: {error}"));
+}
+
+/// The server's child handle, even when a test panicked while holding it: a failed start must
+/// still be stopped cleanly in `Drop`, not abort the whole test binary on a poisoned mutex.
+pub fn child_slot(slot: &Mutex<Option<Child>>) -> MutexGuard<'_, Option<Child>> {
+    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether the server's process has exited, and how; the lock is released before returning,
+/// so a caller may panic with the status without poisoning the slot.
+pub fn exit_status(slot: &Mutex<Option<Child>>) -> Option<std::process::ExitStatus> {
+    child_slot(slot).as_mut().and_then(|child| child.try_wait().ok().flatten())
 }

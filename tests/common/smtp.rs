@@ -121,7 +121,7 @@ match from any for any action \"dovecot\"
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start OpenSMTPD through unshare (util-linux): {e}"));
-        *self.child.lock().unwrap() = Some(child);
+        *super::process::child_slot(&self.child) = Some(child);
         self.wait_ready();
     }
 
@@ -132,7 +132,7 @@ match from any for any action \"dovecot\"
             if self.probe().is_ok() {
                 return;
             }
-            if let Some(status) = self.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = super::process::exit_status(&self.child) {
                 panic!("OpenSMTPD exited during startup ({status}):\n{}", self.logs());
             }
             assert!(
@@ -170,21 +170,30 @@ match from any for any action \"dovecot\"
         }
     }
 
-    /// OpenSMTPD's log (it runs with `-d`, logging to stderr), for failure messages.
+    /// OpenSMTPD's log (it runs with `-d`, logging to stderr) and the modes of its spool (it
+    /// refuses to start on a spool it did not lay out), for failure messages.
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("smtpd.log")).unwrap_or_default()
+        let log = std::fs::read_to_string(self.dir.path().join("smtpd.log")).unwrap_or_default();
+        let spool = Command::new("ls")
+            .args(["-la", "--time-style=+"])
+            .arg(self.dir.path().join("spool"))
+            .arg(self.dir.path().join("spool/smtpd"))
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_or_default();
+        format!("{log}\n--- spool\n{spool}")
     }
 
     /// Stops the server when the test process exits, however it exits.
     fn watchdog(&self) {
-        let Some(group) = self.child.lock().unwrap().as_ref().map(Child::id) else { return };
+        let Some(group) = super::process::child_slot(&self.child).as_ref().map(Child::id) else { return };
         super::process::after_this_process(&format!("kill -KILL -- -{group} 2>/dev/null"), "OpenSMTPD");
     }
 
     /// Stops the server as a crash would look to a client (its process group is killed), and
     /// waits until the port is closed. Mail already queued stays in its spool.
     pub fn stop(&self) {
-        let running = self.child.lock().unwrap().take();
+        let running = super::process::child_slot(&self.child).take();
         if let Some(child) = running {
             super::process::kill_group_and_wait(child, self.port, "OpenSMTPD");
         }
