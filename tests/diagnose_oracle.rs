@@ -130,7 +130,7 @@ async fn diagnose(db: &Oracle, subject: &str, alert_type: &str) -> Diagnosis {
 }
 
 fn report(diagnosis: &Diagnosis) -> String {
-    sentri::diagnose::text::report(diagnosis, true)
+    sentri::diagnose::text::report(diagnosis, None, sentri::diagnose::text::Statements::Every)
 }
 
 /// Asserts the first cause and that the first candidate treats it; returns its first evidence row.
