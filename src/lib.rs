@@ -25,6 +25,7 @@ pub mod engine;
 pub mod execute;
 pub mod home;
 pub mod intake;
+pub mod llm;
 pub mod notify;
 pub mod pipeline;
 pub mod policy;
