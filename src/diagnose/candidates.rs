@@ -29,43 +29,71 @@ pub struct Drafted {
     pub benefit: f64,
 }
 
-/// The plan of `fix` for the cause `held` found, resolved on `target`; `None` with the reason
+/// What a fix is proposed on: the cause it treats, how sure its proposer is, and the row its
+/// values come from. A specialist's rule and a model's answer both give one.
+#[derive(Debug, Clone)]
+pub struct Basis {
+    pub cause: RootCause,
+    pub confidence: f64,
+    pub summary: String,
+    pub source: PlanSource,
+    /// Values for the fix's placeholders: the evidence row's columns, or the model's values.
+    pub row: BTreeMap<String, String>,
+    /// The row came from the dictionary (a tool's result), so object names in it are spelled
+    /// as the catalog stores them; a model's values are read as a person writes names.
+    pub from_catalog: bool,
+}
+
+impl Basis {
+    /// The basis of a specialist's rule that held: its finding and first evidence row.
+    pub fn of(held: &Held<'_>) -> Basis {
+        Basis {
+            cause: held.finding.cause,
+            confidence: held.finding.confidence,
+            summary: held.finding.summary.clone(),
+            source: PlanSource::Diagnosis {
+                specialist: held.specialist.name.clone(),
+                cause: held.finding.cause.to_string(),
+            },
+            row: held.finding.evidence.first().map(|evidence| evidence.row.clone()).unwrap_or_default(),
+            from_catalog: true,
+        }
+    }
+}
+
+/// The plan of `fix` for the cause `basis` names, resolved on `target`; `None` with the reason
 /// when it cannot be made concrete (an object that is not there, a value that is missing).
 pub async fn draft(
     target: &Target,
     facts: &PlanFacts<'_>,
-    held: &Held<'_>,
+    basis: &Basis,
     fix: &FixRule,
     alert: &BTreeMap<String, String>,
 ) -> Result<Drafted, String> {
-    let mut plan = plan(target.engine(), facts, held, fix, alert);
-    let catalog_spelled: BTreeSet<String> = evidence_row(held).into_keys().collect();
+    let mut plan = plan(target.engine(), facts, basis, fix, alert);
+    let catalog_spelled: BTreeSet<String> =
+        if basis.from_catalog { basis.row.keys().cloned().collect() } else { BTreeSet::new() };
     let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
     plan.resolved = target
         .resolve_identifiers(&statements, &plan.identifiers, &plan.values, &catalog_spelled)
         .await
         .map_err(|error: TargetError| error.to_string())?;
-    drafted(plan, held, fix)
-}
-
-/// The first evidence row of the cause: the row a fix's values come from.
-fn evidence_row(held: &Held<'_>) -> BTreeMap<String, String> {
-    held.finding.evidence.first().map(|evidence| evidence.row.clone()).unwrap_or_default()
+    drafted(plan, basis, fix)
 }
 
 /// The plan of `fix` before its identifiers are resolved: the alert's fields, then the
-/// evidence row's columns over them, as its values. Pure, so a fix can be shown without a
-/// server once its resolutions are known.
+/// basis' row over them, as its values. Pure, so a fix can be shown without a server once its
+/// resolutions are known.
 pub fn plan(
     engine: DbKind,
     facts: &PlanFacts<'_>,
-    held: &Held<'_>,
+    basis: &Basis,
     fix: &FixRule,
     alert: &BTreeMap<String, String>,
 ) -> Plan {
     let mut values: Values = alert.iter().map(|(name, value)| (name.clone(), Some(value.clone()))).collect();
-    for (name, value) in evidence_row(held) {
-        values.insert(name, Some(value));
+    for (name, value) in &basis.row {
+        values.insert(name.clone(), Some(value.clone()));
     }
     let step = |block: &crate::policy::alert::SqlBlock| PlanStep { sql: block.sql.clone() };
     Plan {
@@ -76,7 +104,7 @@ pub fn plan(
         engine,
         action_type: fix.action_type.clone(),
         risk: fix.risk,
-        confidence: held.finding.confidence,
+        confidence: basis.confidence,
         steps: fix.forward.iter().map(step).collect(),
         rollback: fix.rollback.iter().map(step).collect(),
         capture: None,
@@ -84,25 +112,22 @@ pub fn plan(
         irreversible: fix.irreversible.clone(),
         identifiers: fix.identifiers.clone(),
         values,
-        source: PlanSource::Diagnosis {
-            specialist: held.specialist.name.clone(),
-            cause: held.finding.cause.to_string(),
-        },
-        rationale: format!("{}: {}", held.finding.cause, held.finding.summary),
+        source: basis.source.clone(),
+        rationale: format!("{}: {}", basis.cause, basis.summary),
         proof: ProofSpec::default(),
         resolved: BTreeMap::new(),
     }
 }
 
 /// A resolved plan as the candidate a DBA reads: its steps shown as they would run.
-pub fn drafted(plan: Plan, held: &Held<'_>, fix: &FixRule) -> Result<Drafted, String> {
+pub fn drafted(plan: Plan, basis: &Basis, fix: &FixRule) -> Result<Drafted, String> {
     let forward = shown(&plan, &plan.steps)?;
     let rollback = shown(&plan, &plan.rollback)?;
-    let why = if fix.why.is_empty() { held.finding.summary.clone() } else { fix.why.clone() };
+    let why = if fix.why.is_empty() { basis.summary.clone() } else { fix.why.clone() };
     Ok(Drafted {
         candidate: Candidate {
             title: fix.title.clone(),
-            root_cause: held.finding.cause,
+            root_cause: basis.cause,
             forward,
             rollback,
             irreversible: fix.irreversible.clone(),
@@ -113,7 +138,7 @@ pub fn drafted(plan: Plan, held: &Held<'_>, fix: &FixRule) -> Result<Drafted, St
             plan,
         },
         impact: fix.impact,
-        benefit: fix.benefit * held.finding.confidence,
+        benefit: fix.benefit * basis.confidence,
     })
 }
 

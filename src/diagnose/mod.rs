@@ -8,6 +8,7 @@
 //! goes through the Safety Mesh like any other.
 
 pub mod candidates;
+pub mod model;
 #[cfg(test)]
 mod oracle_rules_tests;
 pub mod route;
@@ -19,7 +20,7 @@ pub mod tools;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::domain::{Diagnosis, Environment, Plan, RootCause, ToolTiming};
+use crate::domain::{Diagnosis, Environment, Level, Plan, RootCause, ToolTiming};
 use crate::policy::PolicySet;
 use crate::targets::{Profile, Target};
 
@@ -91,7 +92,7 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
     let mut drafted = Vec::new();
     for cause in &held {
         for fix in &cause.rule.fixes {
-            match candidates::draft(target, &request.facts, cause, fix, &alert_fields).await {
+            match candidates::draft(target, &request.facts, &candidates::Basis::of(cause), fix, &alert_fields).await {
                 // The policy's own fix, found again by a rule: one candidate, the template's,
                 // which carries the policy's validation and proof; it takes the rule's cause
                 // and benefit.
@@ -145,6 +146,9 @@ pub async fn diagnose(target: &Target, policies: &PolicySet, request: Request<'_
         candidates: drafted.into_iter().map(|drafted| drafted.candidate).collect(),
         tools: timings,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        // No rule held: what leads is the policy's fix, when there is one.
+        level: if held.is_empty() { Level::Template } else { Level::Deterministic },
+        model: None,
     }
 }
 

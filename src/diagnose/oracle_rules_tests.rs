@@ -186,7 +186,7 @@ type Dictionary = &'static [(IdentifierKind, &'static str)];
 /// lookups ask (catalog spelling from the row), and the steps shown.
 fn shown(held: &Held<'_>, fix: &FixRule, dictionary: Dictionary) -> (Vec<String>, Vec<String>, Plan) {
     let facts = PlanFacts { workflow_id: "wf", alert_type: "adhoc", database: "ORADEV", environment: "DEV" };
-    let mut plan = candidates::plan(DbKind::Oracle, &facts, held, fix, &BTreeMap::new());
+    let mut plan = candidates::plan(DbKind::Oracle, &facts, &candidates::Basis::of(held), fix, &BTreeMap::new());
     let catalog_spelled: BTreeSet<String> = held.finding.evidence[0].row.keys().cloned().collect();
     let statements: Vec<&str> = plan.steps.iter().chain(&plan.rollback).map(|step| step.sql.as_str()).collect();
     let lookups = resolve::lookups(Dialect::Oracle, &statements, &plan.identifiers, &plan.values, &catalog_spelled)
@@ -218,7 +218,7 @@ fn ranked(held: &Held<'_>, dictionary: Dictionary) -> Vec<String> {
         .iter()
         .map(|fix| {
             let (_, _, plan) = shown(held, fix, dictionary);
-            let mut one = candidates::drafted(plan, held, fix).expect("drafted");
+            let mut one = candidates::drafted(plan, &candidates::Basis::of(held), fix).expect("drafted");
             score::score(&mut one, Some(held.specialist), &History::new());
             one
         })

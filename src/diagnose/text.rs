@@ -164,6 +164,8 @@ mod tests {
             candidates: Vec::new(),
             tools: Vec::new(),
             elapsed_ms: 3,
+            level: crate::domain::Level::Deterministic,
+            model: None,
         };
         let text = report(&diagnosis, None, Statements::Every);
         assert_eq!(text.lines().filter(|line| line.starts_with("Root cause:")).count(), 1, "{text}");

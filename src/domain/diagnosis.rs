@@ -145,6 +145,82 @@ pub struct ToolTiming {
     pub error: Option<String>,
 }
 
+/// How deep a diagnosis went: a model investigating with the tools, a model asked once, the
+/// specialists' rules alone, or the policy's template alone. Each level falls to the next when
+/// it gives nothing usable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Agentic,
+    OneShot,
+    #[default]
+    Deterministic,
+    Template,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Agentic => "agentic",
+            Level::OneShot => "one_shot",
+            Level::Deterministic => "deterministic",
+            Level::Template => "template",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One call to a language model, as the audit and `sentri stats` count it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelCall {
+    pub provider: String,
+    pub model: String,
+    pub level: Level,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    pub ms: u64,
+    /// The tools the model called in its reply.
+    pub tools: Vec<String>,
+    /// SHA-256 of the request body: the prompt without the prompt.
+    pub prompt_sha256: String,
+    /// Why the call gave nothing usable, when it did not.
+    pub error: Option<String>,
+}
+
+/// A model's candidate that did not become one, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Dropped {
+    pub title: String,
+    pub statements: Vec<String>,
+    pub reason: String,
+}
+
+/// What the model part of a diagnosis did: its calls, what it proposed that was refused, why
+/// a level was left, and the conversation (prompts and answers, secrets removed) for
+/// `sentri show`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelRecord {
+    pub calls: Vec<ModelCall>,
+    pub dropped: Vec<Dropped>,
+    /// One line per level left: `agentic: HTTP 503 …`.
+    pub fallbacks: Vec<String>,
+    pub transcript: Vec<TranscriptEntry>,
+}
+
+/// One message of a model conversation, as kept for review.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TranscriptEntry {
+    /// `system`, `user`, `assistant`, `tool_call`, `tool_result`.
+    pub role: String,
+    pub text: String,
+}
+
 /// What a diagnosis found: causes and candidates, best first.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Diagnosis {
@@ -154,6 +230,13 @@ pub struct Diagnosis {
     pub candidates: Vec<Candidate>,
     pub tools: Vec<ToolTiming>,
     pub elapsed_ms: u64,
+    /// The level whose causes and candidates lead (stored diagnoses from before models:
+    /// deterministic).
+    #[serde(default)]
+    pub level: Level,
+    /// The model's part, when a model was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRecord>,
 }
 
 impl Diagnosis {
@@ -265,6 +348,8 @@ pub(crate) mod example {
             ],
             tools: vec![ToolTiming { name: "pg_blocking".into(), ms: 12, rows: 1, error: None }],
             elapsed_ms: 40,
+            level: Level::Deterministic,
+            model: None,
         }
     }
 }

@@ -20,7 +20,10 @@ mod workflow_state;
 pub use db_kind::{DbKind, Dialect, SANDBOX_SCHEME, sandbox_world_name};
 #[cfg(test)]
 pub(crate) use diagnosis::example as diagnosis_example;
-pub use diagnosis::{Candidate, Diagnosis, Evidence, Finding, RootCause, ToolTiming};
+pub use diagnosis::{
+    Candidate, Diagnosis, Dropped, Evidence, Finding, Level, ModelCall, ModelRecord, RootCause, ToolTiming,
+    TranscriptEntry,
+};
 pub use environment::Environment;
 pub use execution::{ExecutionOutcome, ExecutionReport, StepRecord};
 pub use ids::{PlanHash, RawAlertId, WorkflowId};

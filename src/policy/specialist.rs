@@ -127,6 +127,46 @@ pub struct FixRule {
     pub line: usize,
 }
 
+impl FixRule {
+    /// What makes the fix unusable, with the line of the statement at fault when there is one:
+    /// the checks every fix passes, whether a DBA wrote it or a model proposed it.
+    pub fn problems(&self) -> Vec<(Option<usize>, String)> {
+        let mut problems = Vec::new();
+        if self.action_type.is_empty() {
+            problems.push((None, "the fix needs `- action_type:` (a row of brain/rules.md)".to_owned()));
+        }
+        if self.forward.is_empty() {
+            problems.push((None, "the fix needs a ```sql block".to_owned()));
+        }
+        if self.rollback.is_empty() && self.irreversible.is_none() {
+            problems.push((
+                None,
+                "the fix needs a ```sql rollback block or `- irreversible:` saying why it cannot be undone".to_owned(),
+            ));
+        }
+        if !self.rollback.is_empty() && self.irreversible.is_some() {
+            problems.push((None, "a fix has a rollback or is irreversible, not both".to_owned()));
+        }
+        for step in self.forward.iter().chain(&self.rollback) {
+            if step.kind.takes_binds() {
+                continue;
+            }
+            for placeholder in sql::placeholders(&step.sql) {
+                if !placeholder.as_literal && !self.identifiers.contains_key(&placeholder.name.to_lowercase()) {
+                    problems.push((
+                        Some(step.line),
+                        format!(
+                            "`:{}` is spliced into DDL: declare it with `- identifier: {} = KIND`",
+                            placeholder.name, placeholder.name
+                        ),
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
 /// How much a fix locks or interrupts while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Impact {
@@ -137,7 +177,7 @@ pub enum Impact {
 }
 
 impl Impact {
-    fn parse(text: &str) -> Option<Impact> {
+    pub fn parse(text: &str) -> Option<Impact> {
         Some(match text.trim().to_lowercase().as_str() {
             "none" => Impact::None,
             "low" => Impact::Low,
@@ -483,37 +523,8 @@ fn fix(path: &Path, section: &Section, title: &str, errors: &mut Vec<Problem>) -
     if !risk_given {
         errors.push(Problem::error(path, section.line, "the fix needs `- risk:` (LOW, MEDIUM, HIGH or CRITICAL)"));
     }
-    if fix.action_type.is_empty() {
-        errors.push(Problem::error(path, section.line, "the fix needs `- action_type:` (a row of brain/rules.md)"));
-    }
-    if fix.forward.is_empty() {
-        errors.push(Problem::error(path, section.line, "the fix needs a ```sql block"));
-    }
-    if fix.rollback.is_empty() && fix.irreversible.is_none() {
-        errors.push(Problem::error(
-            path,
-            section.line,
-            "the fix needs a ```sql rollback block or `- irreversible:` saying why it cannot be undone",
-        ));
-    }
-    if !fix.rollback.is_empty() && fix.irreversible.is_some() {
-        errors.push(Problem::error(path, section.line, "a fix has a rollback or is irreversible, not both"));
-    }
-    for step in fix.forward.iter().chain(&fix.rollback) {
-        if !step.kind.takes_binds() {
-            for placeholder in sql::placeholders(&step.sql) {
-                if !placeholder.as_literal && !fix.identifiers.contains_key(&placeholder.name.to_lowercase()) {
-                    errors.push(Problem::error(
-                        path,
-                        step.line,
-                        format!(
-                            "`:{}` is spliced into DDL: declare it with `- identifier: {} = KIND`",
-                            placeholder.name, placeholder.name
-                        ),
-                    ));
-                }
-            }
-        }
+    for (line, message) in fix.problems() {
+        errors.push(Problem::error(path, line.unwrap_or(section.line), message));
     }
     (errors.len() == before).then_some(fix)
 }

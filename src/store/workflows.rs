@@ -1240,6 +1240,8 @@ pub(crate) mod tests {
             candidates: Vec::new(),
             tools: Vec::new(),
             elapsed_ms: 12,
+            level: crate::domain::Level::Deterministic,
+            model: None,
         };
         let diagnosed = store.set_diagnosis(&row.id, &diagnosis, "engine").unwrap();
         assert_eq!(diagnosed.diagnosis.as_ref(), Some(&diagnosis));

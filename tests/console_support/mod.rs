@@ -171,6 +171,8 @@ fn diagnosis(template: &Plan) -> Diagnosis {
             ToolTiming { name: "ora_storage".into(), ms: 51, rows: 2, error: None },
         ],
         elapsed_ms: 64,
+        level: sentri::domain::Level::Deterministic,
+        model: None,
     }
 }
 

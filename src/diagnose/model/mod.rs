@@ -1,0 +1,421 @@
+//! A language model on top of the specialists: it investigates with the same read-only tools,
+//! names root causes in the same vocabulary, and proposes candidates that are vetted like a
+//! fix file and then drafted, resolved and scored like a specialist's. It never acts.
+//!
+//! Levels, each falling to the next when it gives nothing usable (an outage, a timeout, a
+//! malformed answer, a spent budget or cost limit, or only refused candidates):
+//! 1. **agentic** — the model calls tools, within a [`Budget`] of calls, turns, tokens and time;
+//! 2. **one-shot** — one request with the specialists' findings, no tools;
+//! 3. **deterministic** — the specialists' diagnosis as it was;
+//! 4. **template** — the policy's own fix.
+//!
+//! The level used, every call (tokens, cost, time, tools, prompt hash), every refused candidate
+//! with its reason, and the conversation are recorded in the diagnosis.
+
+pub mod answer;
+pub mod ground_truth;
+pub mod prompt;
+pub mod toolbox;
+pub mod vet;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use self::answer::Answer;
+use super::candidates::{self, Drafted};
+use super::tools::ToolContext;
+use super::{Request, route, score};
+use crate::domain::{
+    Candidate, Diagnosis, Dropped, Evidence, Finding, Level, ModelCall, ModelRecord, RootCause, TranscriptEntry,
+};
+use crate::llm::LlmError;
+use crate::llm::client::Model;
+use crate::llm::conversation::{Exchange, Part, Role, Turn};
+use crate::llm::price::Prices;
+use crate::policy::PolicySet;
+use crate::policy::tool::ToolPolicy;
+use crate::targets::Target;
+
+/// What one diagnosis may spend on the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Tool calls over the whole investigation.
+    pub tool_calls: u32,
+    /// Requests in the agentic conversation.
+    pub turns: u32,
+    /// Input and output tokens over every call.
+    pub tokens: u64,
+    /// Wall time for the model's part, both levels together.
+    pub time: Duration,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { tool_calls: 8, turns: 6, tokens: 80_000, time: Duration::from_secs(120) }
+    }
+}
+
+/// How deep to go, as the cost gate decides from history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Investigate with the tools, then one-shot if that fails.
+    Agentic,
+    /// Ask once.
+    OneShot,
+}
+
+/// Where model spending is counted. The engine and the CLI count in the store; every call is
+/// recorded, whatever it gave.
+pub trait Ledger: Send + Sync {
+    /// US dollars spent today (UTC), every caller included.
+    fn spent_today(&self) -> f64;
+    fn record(&self, call: &ModelCall);
+}
+
+/// A ledger that keeps nothing, for callers without a store.
+pub struct NoLedger;
+
+impl Ledger for NoLedger {
+    fn spent_today(&self) -> f64 {
+        0.0
+    }
+    fn record(&self, _call: &ModelCall) {}
+}
+
+/// The model and what it may spend.
+pub struct Advisor<'a> {
+    pub model: &'a Model,
+    pub prices: &'a Prices,
+    /// Spending stops for the day past this (US dollars).
+    pub daily_limit: f64,
+    pub ledger: &'a dyn Ledger,
+    pub budget: Budget,
+    pub depth: Depth,
+}
+
+/// The one-shot level keeps this share of the time budget, so a slow agentic level leaves it room.
+const ONE_SHOT_SHARE: u32 = 4;
+
+/// `deterministic`, deepened by the model: its causes and candidates added where they survive
+/// vetting, the level used recorded. Never fails: whatever the model does, the result is at
+/// least `deterministic`.
+pub async fn deepen(
+    target: &Target,
+    policies: &PolicySet,
+    request: &Request<'_>,
+    deterministic: Diagnosis,
+    advisor: &Advisor<'_>,
+    verification: Option<&str>,
+) -> Diagnosis {
+    let started = Instant::now();
+    let deadline = started + advisor.budget.time;
+    let engine = target.engine();
+    let specialists = route::specialists(policies, engine, request.alert);
+    let offered: Vec<&ToolPolicy> = route::tools(policies, engine, &specialists);
+    let mut context = ToolContext { environment: request.environment, profile: request.profile.clone() };
+    if context.profile.is_none() {
+        context.profile = target.profile().await.ok();
+    }
+    let action_types: Vec<String> = policies.brain.action_rules.keys().cloned().collect();
+    let facts = prompt::Facts {
+        database: request.facts.database,
+        environment: request.facts.environment,
+        alert: request.alert,
+        profile: context.profile.as_ref(),
+        verification,
+        deterministic: &deterministic,
+        template: request.template.as_ref(),
+        action_types: &action_types,
+        memory: None,
+    };
+    let mut session = Session { advisor, record: ModelRecord::default(), tokens: 0 };
+    let levels: &[Level] = match advisor.depth {
+        Depth::Agentic => &[Level::Agentic, Level::OneShot],
+        Depth::OneShot => &[Level::OneShot],
+    };
+    let mut diagnosis = deterministic.clone();
+    for level in levels {
+        let level_deadline = match level {
+            Level::Agentic => deadline.checked_sub(advisor.budget.time / ONE_SHOT_SHARE).unwrap_or(deadline),
+            _ => deadline,
+        };
+        let asked = match level {
+            Level::Agentic => session.agentic(target, &offered, &context, &facts, &action_types, level_deadline).await,
+            _ => session.one_shot(&facts, &action_types, level_deadline).await,
+        };
+        let answer = match asked {
+            Ok(answer) => answer,
+            Err(reason) => {
+                session.record.fallbacks.push(format!("{level}: {reason}"));
+                continue;
+            }
+        };
+        let ground = vet::Ground {
+            engine,
+            profile: context.profile.as_ref(),
+            action_types: action_types.clone(),
+            provider: advisor.model.provider.to_string(),
+        };
+        let added = merge(target, request, &specialists, &answer, &ground, &mut diagnosis, &mut session.record).await;
+        if added {
+            diagnosis.level = *level;
+            break;
+        }
+        session.record.fallbacks.push(format!("{level}: the answer gave no cause or candidate that passed the checks"));
+    }
+    diagnosis.elapsed_ms = deterministic.elapsed_ms + millis(started.elapsed());
+    diagnosis.model = Some(session.record);
+    diagnosis
+}
+
+/// One diagnosis' conversation state: what was spent and recorded.
+struct Session<'a> {
+    advisor: &'a Advisor<'a>,
+    record: ModelRecord,
+    tokens: u64,
+}
+
+impl Session<'_> {
+    /// Level 1: the model investigates with the tools.
+    async fn agentic(
+        &mut self,
+        target: &Target,
+        offered: &[&ToolPolicy],
+        context: &ToolContext,
+        facts: &prompt::Facts<'_>,
+        action_types: &[String],
+        deadline: Instant,
+    ) -> Result<Answer, String> {
+        let budget = self.advisor.budget;
+        let system = prompt::system(action_types, true);
+        let mut turns = vec![Turn::user(prompt::user(facts))];
+        self.note("system", &system);
+        self.note("user", &turns[0].text());
+        let tools: Vec<_> = offered.iter().map(|tool| toolbox::spec(tool)).collect();
+        let mut calls_made = 0u32;
+        for turn in 0..budget.turns {
+            let exchange = Exchange {
+                system: system.clone(),
+                turns: turns.clone(),
+                tools: tools.clone(),
+                max_tokens: 4096,
+                temperature: 0.2,
+                json: false,
+            };
+            let reply = self.send(&exchange, Level::Agentic, deadline).await?;
+            let asked: Vec<_> = reply.calls().cloned().collect();
+            self.note("assistant", &reply.text());
+            turns.push(reply.clone());
+            if asked.is_empty() {
+                return answer::read(&reply.text());
+            }
+            let mut parts = Vec::new();
+            for call in &asked {
+                self.note("tool_call", &format!("{}({})", call.name, call.arguments));
+                let result = if calls_made >= budget.tool_calls {
+                    crate::llm::conversation::ToolResult {
+                        call_id: call.id.clone(),
+                        name: call.name.clone(),
+                        content: "the tool-call budget is spent: no more tools; answer now".into(),
+                        is_error: true,
+                    }
+                } else {
+                    calls_made += 1;
+                    toolbox::run(target, offered, call, context).await.result
+                };
+                self.note("tool_result", &result.content);
+                parts.push(Part::Result(result));
+            }
+            let last = turn + 2 >= budget.turns || calls_made >= budget.tool_calls;
+            if last {
+                parts.push(Part::text(
+                    "No more tool calls are possible. Give your final answer now, as the JSON object.",
+                ));
+            }
+            turns.push(Turn { role: Role::User, parts });
+        }
+        Err(format!("no answer within {} turns", budget.turns))
+    }
+
+    /// Level 2: one request, no tools.
+    async fn one_shot(
+        &mut self,
+        facts: &prompt::Facts<'_>,
+        action_types: &[String],
+        deadline: Instant,
+    ) -> Result<Answer, String> {
+        let system = prompt::system(action_types, false);
+        let user = prompt::user(facts);
+        self.note("system", &system);
+        self.note("user", &user);
+        let exchange = Exchange {
+            system,
+            turns: vec![Turn::user(user)],
+            tools: Vec::new(),
+            max_tokens: 4096,
+            temperature: 0.2,
+            json: true,
+        };
+        let reply = self.send(&exchange, Level::OneShot, deadline).await?;
+        self.note("assistant", &reply.text());
+        answer::read(&reply.text())
+    }
+
+    /// Sends one request if the budget and the day's cost limit allow, and records the call.
+    async fn send(&mut self, exchange: &Exchange, level: Level, deadline: Instant) -> Result<Turn, String> {
+        let advisor = self.advisor;
+        let model = advisor.model;
+        if self.tokens >= advisor.budget.tokens {
+            return Err(format!("the token budget ({}) is spent", advisor.budget.tokens));
+        }
+        let spent = advisor.ledger.spent_today();
+        if spent >= advisor.daily_limit {
+            let error = LlmError::CostLimit { provider: model.provider, limit: advisor.daily_limit, spent };
+            return Err(error.to_string());
+        }
+        let started = Instant::now();
+        let outcome = model.send(exchange, deadline).await;
+        let mut call = ModelCall {
+            provider: model.provider.to_string(),
+            model: model.name.clone(),
+            level,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            ms: millis(started.elapsed()),
+            tools: Vec::new(),
+            prompt_sha256: String::new(),
+            error: None,
+        };
+        let result = match outcome {
+            Ok(answered) => {
+                let usage = answered.reply.usage;
+                let answered_by =
+                    if answered.reply.model.is_empty() { model.name.clone() } else { answered.reply.model.clone() };
+                call.input_tokens = usage.input_tokens;
+                call.output_tokens = usage.output_tokens;
+                call.cost_usd = advisor.prices.cost(model.provider, &answered_by, usage);
+                call.tools = answered.reply.turn.calls().map(|c| c.name.clone()).collect();
+                call.prompt_sha256 = answered.prompt_sha256;
+                self.tokens += usage.total();
+                Ok(answered.reply.turn)
+            }
+            Err(error) => {
+                call.error = Some(error.to_string());
+                Err(error.to_string())
+            }
+        };
+        advisor.ledger.record(&call);
+        self.record.calls.push(call);
+        result
+    }
+
+    /// Keeps a message for review, bounded.
+    fn note(&mut self, role: &str, text: &str) {
+        const KEPT: usize = 8000;
+        let text: String = text.chars().take(KEPT).collect();
+        self.record.transcript.push(TranscriptEntry { role: role.to_owned(), text });
+    }
+}
+
+/// Adds the answer's causes and surviving candidates to `diagnosis`; true when anything was
+/// added. Refused candidates go to `record.dropped` with their reasons.
+async fn merge(
+    target: &Target,
+    request: &Request<'_>,
+    specialists: &[&crate::policy::specialist::Specialist],
+    answer: &Answer,
+    ground: &vet::Ground<'_>,
+    diagnosis: &mut Diagnosis,
+    record: &mut ModelRecord,
+) -> bool {
+    let tools_seen: BTreeSet<String> = diagnosis
+        .tools
+        .iter()
+        .map(|tool| tool.name.clone())
+        .chain(record.calls.iter().flat_map(|call| call.tools.clone()))
+        .collect();
+    let mut added = false;
+    let named_before = diagnosis.named_cause().is_some();
+    for cause in &answer.root_causes {
+        let Ok((code, confidence)) = answer::cause(cause) else { continue };
+        if code == RootCause::Unknown || diagnosis.root_causes.iter().any(|finding| finding.cause == code) {
+            continue;
+        }
+        let evidence = cause
+            .evidence
+            .iter()
+            .filter(|evidence| tools_seen.contains(&evidence.tool))
+            .map(|evidence| Evidence {
+                tool: evidence.tool.clone(),
+                row: evidence
+                    .row
+                    .iter()
+                    .filter_map(|(column, value)| answer::value_text(value).map(|text| (column.clone(), text)))
+                    .collect(),
+                why: prompt::clean(&evidence.why, prompt::FIELD_CAP),
+            })
+            .collect();
+        diagnosis.root_causes.push(Finding {
+            cause: code,
+            confidence,
+            summary: prompt::clean(&cause.summary, answer::MAX_TEXT),
+            specialist: format!("model:{}", ground.provider),
+            evidence,
+        });
+        added = true;
+    }
+    if added && !named_before {
+        diagnosis.root_causes.retain(|finding| finding.cause != RootCause::Unknown);
+    }
+    diagnosis.root_causes.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let alert_fields = request.alert.map(|alert| alert.fields.clone()).unwrap_or_default();
+    for proposed in &answer.candidates {
+        let dropped = |reason: String| Dropped {
+            title: prompt::clean(&proposed.title, 200),
+            statements: proposed.forward.iter().map(|sql| prompt::clean(sql, 500)).collect(),
+            reason,
+        };
+        let vetted = match vet::vet(proposed, ground) {
+            Ok(vetted) => vetted,
+            Err(reason) => {
+                record.dropped.push(dropped(reason));
+                continue;
+            }
+        };
+        let mut drafted: Drafted =
+            match candidates::draft(target, &request.facts, &vetted.basis, &vetted.fix, &alert_fields).await {
+                Ok(drafted) => drafted,
+                Err(reason) => {
+                    record.dropped.push(dropped(format!("cannot be made concrete: {reason}")));
+                    continue;
+                }
+            };
+        if diagnosis.candidates.iter().any(|known| known.forward == drafted.candidate.forward) {
+            continue;
+        }
+        let specialist = specialists
+            .iter()
+            .find(|specialist| specialist.causes.iter().any(|rule| rule.cause == vetted.basis.cause))
+            .or(specialists.first())
+            .copied();
+        score::score(&mut drafted, specialist, &request.history);
+        diagnosis.candidates.push(drafted.candidate);
+        added = true;
+    }
+    rank(diagnosis);
+    added
+}
+
+/// Candidates follow their causes' ranking, best score first within a cause, at most five.
+fn rank(diagnosis: &mut Diagnosis) {
+    let causes: Vec<RootCause> = diagnosis.root_causes.iter().map(|finding| finding.cause).collect();
+    let position =
+        |candidate: &Candidate| causes.iter().position(|cause| *cause == candidate.root_cause).unwrap_or(causes.len());
+    diagnosis.candidates.sort_by(|a, b| position(a).cmp(&position(b)).then(b.score.total_cmp(&a.score)));
+    diagnosis.candidates.truncate(super::MAX_CANDIDATES);
+}
+
+fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
