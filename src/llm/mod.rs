@@ -12,6 +12,7 @@ pub mod openai;
 pub mod price;
 
 use crate::config::LlmProvider;
+use crate::domain::ModelCall;
 
 /// Why a model gave no usable answer. Every one of them moves the diagnosis to its next level.
 #[derive(Debug, thiserror::Error)]
@@ -34,4 +35,22 @@ pub enum LlmError {
     Deadline { provider: LlmProvider, attempts: u32 },
     #[error("{provider}: the response is not what its API documents: {reason}")]
     Malformed { provider: LlmProvider, reason: String },
+}
+
+/// Where model spending is counted. The engine and the CLI count in the store (every call, of
+/// every caller, whatever it gave), so the daily cost limit sees all of it.
+pub trait Ledger: Send + Sync {
+    /// US dollars spent today (UTC).
+    fn spent_today(&self) -> f64;
+    fn record(&self, call: &ModelCall);
+}
+
+/// A ledger that keeps nothing, for callers without a store (tests of the wire formats).
+pub struct NoLedger;
+
+impl Ledger for NoLedger {
+    fn spent_today(&self) -> f64 {
+        0.0
+    }
+    fn record(&self, _call: &ModelCall) {}
 }

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "approval tokens minted at send time", sql: MIGRATION_7 },
     Migration { version: 8, name: "keyed audit chain covering transitions and approvals", sql: MIGRATION_8 },
     Migration { version: 9, name: "the diagnosis of a workflow", sql: MIGRATION_9 },
+    Migration { version: 10, name: "language-model calls and their cost", sql: MIGRATION_10 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -262,6 +263,29 @@ CREATE INDEX approval_requests_outbox ON approval_requests(outbox_id);
 /// The diagnosis run after VERIFIED (root causes, evidence, scored candidates), as JSON.
 const MIGRATION_9: &str = r#"
 ALTER TABLE workflows ADD COLUMN diagnosis TEXT;
+"#;
+
+/// Every language-model call, whoever made it: what the daily cost limit and `sentri stats`
+/// add up. `day` is the UTC date of the call.
+const MIGRATION_10: &str = r#"
+CREATE TABLE model_calls (
+    id            INTEGER PRIMARY KEY,
+    at            TEXT NOT NULL,
+    day           TEXT NOT NULL,
+    workflow_id   TEXT,
+    database      TEXT,
+    provider      TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    level         TEXT NOT NULL,
+    input_tokens  INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd      REAL NOT NULL,
+    ms            INTEGER NOT NULL,
+    tools         TEXT NOT NULL,
+    prompt_sha256 TEXT NOT NULL,
+    error         TEXT
+);
+CREATE INDEX model_calls_day ON model_calls(day);
 "#;
 
 const MIGRATION_8: &str = r#"

@@ -30,6 +30,7 @@ mod history;
 pub mod locks;
 pub mod mailbox;
 pub mod migrations;
+pub mod model_calls;
 pub mod outbox;
 pub mod profiles;
 pub mod reporting;

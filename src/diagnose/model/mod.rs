@@ -28,10 +28,10 @@ use super::{Request, route, score};
 use crate::domain::{
     Candidate, Diagnosis, Dropped, Evidence, Finding, Level, ModelCall, ModelRecord, RootCause, TranscriptEntry,
 };
-use crate::llm::LlmError;
 use crate::llm::client::Model;
 use crate::llm::conversation::{Exchange, Part, Role, Turn};
 use crate::llm::price::Prices;
+use crate::llm::{Ledger, LlmError};
 use crate::policy::PolicySet;
 use crate::policy::tool::ToolPolicy;
 use crate::targets::Target;
@@ -62,24 +62,6 @@ pub enum Depth {
     Agentic,
     /// Ask once.
     OneShot,
-}
-
-/// Where model spending is counted. The engine and the CLI count in the store; every call is
-/// recorded, whatever it gave.
-pub trait Ledger: Send + Sync {
-    /// US dollars spent today (UTC), every caller included.
-    fn spent_today(&self) -> f64;
-    fn record(&self, call: &ModelCall);
-}
-
-/// A ledger that keeps nothing, for callers without a store.
-pub struct NoLedger;
-
-impl Ledger for NoLedger {
-    fn spent_today(&self) -> f64 {
-        0.0
-    }
-    fn record(&self, _call: &ModelCall) {}
 }
 
 /// The model and what it may spend.
