@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::domain::{Candidate, Diagnosis, Evidence, Finding};
+use crate::domain::{Candidate, Diagnosis, Evidence, Finding, Level, ModelRecord};
 
 /// `LOCK_CONTENTION (0.90): pid 4242 blocks 3 sessions` — the first cause, or UNKNOWN.
 pub fn headline(diagnosis: &Diagnosis) -> String {
@@ -126,6 +126,31 @@ pub fn report(diagnosis: &Diagnosis, chosen: Option<usize>, statements: Statemen
 }
 
 /// Control characters (but tab) escaped: database text is shown, never obeyed.
+/// What the model did, after the report: the level that leads, the calls and their cost, why
+/// a level was left, and each candidate it proposed that was refused, with the reason.
+pub fn model_report(level: Level, record: &ModelRecord) -> String {
+    let mut out = String::new();
+    let tokens: u64 = record.calls.iter().map(|call| call.input_tokens + call.output_tokens).sum();
+    let cost: f64 = record.calls.iter().map(|call| call.cost_usd).sum();
+    let by = record.calls.first().map(|call| format!("{} {}", call.provider, call.model)).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\nLevel: {level} (model {}: {} calls, {tokens} tokens, ${cost:.4})",
+        printable(&by),
+        record.calls.len()
+    );
+    for fallback in &record.fallbacks {
+        let _ = writeln!(out, "  fell back: {}", printable(fallback));
+    }
+    if !record.dropped.is_empty() {
+        let _ = writeln!(out, "Refused model candidates:");
+        for dropped in &record.dropped {
+            let _ = writeln!(out, "  - {}: {}", printable(&dropped.title), printable(&dropped.reason));
+        }
+    }
+    out
+}
+
 pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })

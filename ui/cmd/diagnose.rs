@@ -1,6 +1,7 @@
-//! `sentri diagnose DB [--subject TEXT | --alert FILE.eml | --workflow ID] [--json]`: why the
-//! database is in trouble, with the evidence, and the fixes that would treat it, scored. It
-//! never writes: the tools are read-only queries, and the candidates are only shown.
+//! `sentri diagnose DB [--subject TEXT | --alert FILE.eml | --workflow ID] [--json] [--llm]`:
+//! why the database is in trouble, with the evidence, and the fixes that would treat it,
+//! scored. It never writes: the tools are read-only queries, and the candidates are only shown.
+//! `--llm` adds the configured model on top of the specialists.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,11 +9,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use sentri::config::{Config, DatabaseConfig};
+use sentri::diagnose::model::{self, Depth};
 use sentri::diagnose::{self, AlertContext, PlanFacts, Request, text};
 use sentri::domain::{Diagnosis, RawAlert, VerificationVerdict};
+use sentri::llm::{Ledger, NoLedger};
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::pipeline::{steps, verify};
 use sentri::policy::PolicySet;
+use sentri::store::model_calls::{CallSite, StoreLedger};
 use sentri::targets::{ConnectOptions, Target};
 
 use super::{Context, print_json, printable};
@@ -38,6 +42,14 @@ pub struct Args {
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
+    /// Also ask the language model of sentri.yaml's `llm:` section: it investigates with the
+    /// same read-only tools, and its candidates are checked like any fix (costs money; every
+    /// call is recorded and counts against `llm.daily_cost_limit`).
+    #[arg(long, conflicts_with = "no_llm")]
+    llm: bool,
+    /// Use the specialists' rules only, whatever sentri.yaml says (the default).
+    #[arg(long)]
+    no_llm: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -50,6 +62,17 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     if policies.specialists.iter().all(|specialist| specialist.causes.is_empty()) {
         eprintln!("warning: no specialist in SENTRI_HOME/agents/ has `## Cause:` rules; every diagnosis is UNKNOWN");
     }
+    let configured = if args.llm {
+        match model::Configured::from_config(&config.llm).context("the language model of sentri.yaml's `llm:`")? {
+            Some(configured) => Some(configured),
+            None => bail!(
+                "--llm: no language model is configured; set `llm.provider` (claude, openai, gemini or local) in \
+                 sentri.yaml and its API key in the environment"
+            ),
+        }
+    } else {
+        None
+    };
     let store = context.store().ok();
     let alert = alert_context(context, &args, &config, &policies)?;
     let history = match &store {
@@ -76,7 +99,24 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
             history,
             profile: None,
         };
-        let diagnosis = diagnose::diagnose(&target, &policies, request).await;
+        let deterministic = diagnose::diagnose(&target, &policies, request.clone()).await;
+        let diagnosis = match &configured {
+            Some(configured) => {
+                let site = CallSite {
+                    database: Some(database.name.clone()),
+                    environment: Some(environment.clone()),
+                    actor: format!("cli:{}", sentri::pipeline::approval::identity::os_account().unwrap_or_default()),
+                    ..CallSite::default()
+                };
+                let ledger: Box<dyn Ledger> = match &store {
+                    Some(store) => Box::new(StoreLedger { store, site }),
+                    None => Box::new(NoLedger),
+                };
+                let advisor = configured.advisor(ledger.as_ref(), Depth::Agentic);
+                model::deepen(&target, &policies, &request, deterministic, &advisor, None).await
+            }
+            None => deterministic,
+        };
         target.close().await;
         anyhow::Ok(diagnosis)
     })?;
@@ -182,6 +222,12 @@ fn as_json(diagnosis: &Diagnosis, database: &DatabaseConfig, alert: Option<&Aler
         "candidates": candidates,
         "tools": diagnosis.tools,
         "elapsed_ms": diagnosis.elapsed_ms,
+        "level": diagnosis.level,
+        "model": diagnosis.model.as_ref().map(|record| serde_json::json!({
+            "calls": record.calls,
+            "dropped": record.dropped,
+            "fallbacks": record.fallbacks,
+        })),
     })
 }
 
@@ -199,4 +245,7 @@ fn print_report(diagnosis: &Diagnosis, database: &DatabaseConfig, alert: Option<
         if diagnosis.specialists.is_empty() { "no specialist".to_owned() } else { diagnosis.specialists.join(", ") };
     println!("{} ({}){about}: diagnosed in {} ms by {by}\n", diagnosis.database, database.engine, diagnosis.elapsed_ms);
     print!("{}", text::report(diagnosis, None, text::Statements::Every));
+    if let Some(record) = &diagnosis.model {
+        print!("{}", text::model_report(diagnosis.level, record));
+    }
 }

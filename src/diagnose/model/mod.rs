@@ -75,6 +75,36 @@ pub struct Advisor<'a> {
     pub depth: Depth,
 }
 
+/// The configured model, ready to ask: `None` when `llm.provider` is none.
+pub struct Configured {
+    pub model: Model,
+    pub prices: Prices,
+    pub daily_limit: f64,
+}
+
+impl Configured {
+    /// The model `config` names, or why it cannot be asked (no key, no base URL).
+    pub fn from_config(config: &crate::config::LlmConfig) -> Result<Option<Configured>, LlmError> {
+        if config.provider == crate::config::LlmProvider::None {
+            return Ok(None);
+        }
+        let model = Model::new(config, config.provider)?;
+        Ok(Some(Configured { model, prices: Prices::default(), daily_limit: config.daily_cost_limit }))
+    }
+
+    /// An advisor over this model, spending through `ledger`.
+    pub fn advisor<'a>(&'a self, ledger: &'a dyn Ledger, depth: Depth) -> Advisor<'a> {
+        Advisor {
+            model: &self.model,
+            prices: &self.prices,
+            daily_limit: self.daily_limit,
+            ledger,
+            budget: Budget::default(),
+            depth,
+        }
+    }
+}
+
 /// The one-shot level keeps this share of the time budget, so a slow agentic level leaves it room.
 const ONE_SHOT_SHARE: u32 = 4;
 
