@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod diagnosis;
 pub mod dovecot;
 pub mod http;
+pub mod model_server;
 pub mod postgres;
 pub mod process;
 pub mod smtp;
