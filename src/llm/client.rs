@@ -64,6 +64,9 @@ impl Model {
         if key.is_none() && provider != LlmProvider::Local {
             return Err(LlmError::NoKey { provider, variables: provider.api_key_vars().join(", ") });
         }
+        // reqwest is built without a rustls provider of its own: without the process default
+        // it panics ("No provider set") on the first client.
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("sentri/", env!("CARGO_PKG_VERSION")))
             .build()
