@@ -1,4 +1,4 @@
-//! Blast radius: what the plan's statements can destroy, read by [`super::classify`] — every
+//! Blast radius: what the plan's statements can destroy, read by [`crate::sql::classify`] — every
 //! forward step, every rollback step, and the capture and validation queries (which must only
 //! read). Critical anywhere blocks; High needs approval in UAT and PROD and runs in DEV.
 //!
@@ -10,8 +10,8 @@
 use crate::config::Environment;
 use crate::pipeline::plan::Plan;
 
-use super::classify::{Severity, StatementClass, classify};
 use super::{CheckVerdict, Findings, MeshContext, MeshVerdict, environment_of};
+use crate::sql::classify::{Severity, StatementClass, classify};
 
 /// `(object, forward operation, rollback operation)` pairs where the rollback only undoes the
 /// forward step.

@@ -3,7 +3,7 @@
 //! Five checks, one file each, run on every plan whatever produced it (template, LLM, human
 //! edit): [`policy_gate`] (autonomy, action rules, confidence, change and freeze windows,
 //! protected databases, users, programs and schemas), [`conflict_lock`] (one writer per database resource),
-//! [`blast_radius`] (what each statement can destroy, from [`classify`]), [`circuit_breaker`]
+//! [`blast_radius`] (what each statement can destroy, from [`crate::sql::classify`]), [`circuit_breaker`]
 //! (recent failures on the database) and [`rollback_guarantee`] (a real rollback, or a declared
 //! irreversible fix that always needs approval).
 //!
@@ -20,7 +20,6 @@
 
 pub mod blast_radius;
 pub mod circuit_breaker;
-pub mod classify;
 pub mod conflict_lock;
 pub mod policy_gate;
 mod protected;

@@ -11,8 +11,8 @@
 
 use crate::pipeline::plan::Plan;
 
-use super::classify::{Verb, classify};
 use super::{Findings, MeshContext, MeshVerdict};
+use crate::sql::classify::{Verb, classify};
 
 /// Action types that end sessions, whether or not the classifier sees the kill in the SQL.
 const SESSION_ACTIONS: &[&str] = &["KILL_SESSION", "TERMINATE_SESSION", "CANCEL_SQL", "CANCEL_QUERY"];

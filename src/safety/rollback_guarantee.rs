@@ -4,8 +4,8 @@
 
 use crate::pipeline::plan::Plan;
 
-use super::classify::classify;
 use super::{CheckVerdict, MeshContext};
+use crate::sql::classify::classify;
 
 /// The rollback guarantee's verdict on `plan`.
 pub fn check(plan: &Plan, _context: &MeshContext<'_>) -> CheckVerdict {

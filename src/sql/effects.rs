@@ -5,7 +5,7 @@
 //! Oracle function declared `PRAGMA AUTONOMOUS_TRANSACTION` (it commits its own writes inside a
 //! read-only transaction). The database's read-only transaction stops none of these. The tables
 //! here are the one list both the read-only gate ([`super::read_only`]) and the blast-radius
-//! classification (`safety::classify`) consult.
+//! classification (`sql::classify`) consult.
 //!
 //! # PostgreSQL: a list of functions with side effects
 //! PostgreSQL's `BEGIN READ ONLY` already refuses table writes, `nextval`/`setval`, and DDL. It

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::DbKind;
-use crate::safety::classify::{StatementClass, Verb};
+use crate::sql::classify::{StatementClass, Verb};
 use crate::sql::statement::StatementKind;
 use crate::targets::Profile;
 
@@ -109,7 +109,7 @@ fn names_a_file(upper: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safety::classify::classify;
+    use crate::sql::classify::classify;
     use crate::targets::profile::OracleProfile;
 
     fn oracle(edit: impl FnOnce(&mut OracleProfile)) -> Profile {

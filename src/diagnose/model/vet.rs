@@ -19,7 +19,7 @@ use crate::diagnose::candidates::Basis;
 use crate::domain::{DbKind, IdentifierKind, PlanSource, Risk, RootCause};
 use crate::policy::alert::SqlBlock;
 use crate::policy::specialist::{FixRule, Impact};
-use crate::safety::classify::{Severity, classify};
+use crate::sql::classify::{Severity, classify};
 use crate::sql::statement::StatementKind;
 use crate::targets::{Profile, sql};
 

@@ -19,9 +19,9 @@
 
 use std::fmt;
 
-use crate::sql::effects::{self, Effect};
-use crate::sql::statement::{self, StatementKind, depth_at, is_block_start};
-use crate::sql::{Dialect, Token, lex};
+use super::effects::{self, Effect};
+use super::statement::{self, StatementKind, depth_at, is_block_start};
+use super::{Dialect, Token, lex};
 
 /// How much a statement can destroy, in increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
