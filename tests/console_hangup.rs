@@ -199,3 +199,21 @@ fn an_idle_console_sleeps() {
     assert!(used < Duration::from_millis(300), "an idle console used {used:?} of CPU in {idle:?}");
     assert!(tmux.screen().contains(CONSOLE.first_screen), "still showing the console");
 }
+
+#[test]
+fn a_hangup_twice_still_removes_the_demos_home() {
+    if skip_without_tmux() {
+        return;
+    }
+    // A terminal that goes away sends SIGHUP more than once (the kernel to the foreground group,
+    // the shell to its jobs); the second must not cut the cleanup the first started short.
+    let setup = Setup::new();
+    let (_tmux, pid) = setup.start(&DEMO, "hup-twice");
+    for _ in 0..2 {
+        let status = Command::new("kill").args(["-HUP", &pid.to_string()]).status().expect("kill");
+        assert!(status.success());
+    }
+    assert_gone_within(pid, Instant::now(), "sentri demo after two SIGHUPs");
+    let left: Vec<_> = std::fs::read_dir(setup.dir.path().join("tmp")).expect("tmp").flatten().collect();
+    assert!(left.is_empty(), "the demo's home is removed after two hangups: {left:?}");
+}

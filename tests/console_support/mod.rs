@@ -223,6 +223,9 @@ pub fn filled() -> Fixture {
         )
         .expect("store"),
     );
+    // Migrations read the clock too; starting it after them keeps every screen's times
+    // independent of how many migrations the store has.
+    ticks.store(start.as_millisecond(), Ordering::SeqCst);
 
     let (tablespace_alert, _) =
         store.insert_raw_alert(&sample("oem_tablespace_full.eml", "2026-11-25T09:00:01.000Z")).expect("alert");

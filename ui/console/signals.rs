@@ -1,8 +1,10 @@
 //! The signals that end the console: SIGHUP (the terminal hung up — an SSH session dropped, a
 //! tmux pane was killed), SIGTERM and SIGINT; and SIGWINCH, which only redraws. They reach the
-//! loop as [`Wake`]s, so it leaves through the same door as a `q`. A second SIGHUP, SIGTERM or
-//! SIGINT — or any after the console closed — has its default effect and ends the process at
-//! once, as it would without a console.
+//! loop as [`Wake`]s, so it leaves through the same door as a `q`. A second SIGTERM or SIGINT —
+//! or one after the console closed — has its default effect and ends the process at once, as it
+//! would without a console. SIGHUP never does: a hung-up terminal sends it more than once (the
+//! kernel to the foreground group, then the shell to its jobs), and a second one killing the
+//! process would skip the cleanup the first one started — the demo's home would be left behind.
 
 use std::io;
 use std::sync::Arc;
@@ -18,10 +20,14 @@ use super::wake::Wake;
 /// The signals that stop the console.
 const STOPPING: [i32; 3] = [SIGHUP, SIGTERM, SIGINT];
 
+/// The stopping signals a person sends: the second one, or one after the console closed, ends
+/// the process at once.
+const INSISTENT: [i32; 2] = [SIGTERM, SIGINT];
+
 /// A thread turning signals into [`Wake`]s; stopped and joined on drop.
 pub struct SignalWatch {
-    /// Set by the first stopping signal and when the watch ends: from then on such a signal has
-    /// its default effect.
+    /// Set by the first stopping signal and when the watch ends: from then on a SIGTERM or
+    /// SIGINT has its default effect.
     seen: Arc<AtomicBool>,
     handle: Handle,
     thread: Option<JoinHandle<()>>,
@@ -32,12 +38,13 @@ impl SignalWatch {
     /// (except a second stopping one).
     pub fn start(wakes: Sender<Wake>) -> io::Result<SignalWatch> {
         let seen = Arc::new(AtomicBool::new(false));
-        for signal in STOPPING {
+        for signal in INSISTENT {
             // Order matters: the default action checks the flag before the second registration
             // sets it, so the first signal only sets it.
             signal_hook::flag::register_conditional_default(signal, Arc::clone(&seen))?;
             signal_hook::flag::register(signal, Arc::clone(&seen))?;
         }
+        signal_hook::flag::register(SIGHUP, Arc::clone(&seen))?;
         let mut signals = Signals::new(STOPPING.iter().copied().chain([SIGWINCH]))?;
         let handle = signals.handle();
         let thread = std::thread::Builder::new().name("console-signals".into()).spawn(move || {

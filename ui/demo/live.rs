@@ -3,6 +3,7 @@
 //! fix waits in AWAITING_APPROVAL until the person at the keyboard approves it in the console,
 //! through the same `pipeline::approval::decide` path as every console decision.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +70,8 @@ pub fn run(demo: LiveDemo) -> anyhow::Result<()> {
         Err(error) if !error.is_cancelled() => return Err(error).context("the demo's alert feed"),
         _ => {}
     }
-    println!("The demo's home was removed.");
+    // The terminal may be gone (a hangup): saying so is not worth a panic on a closed stdout.
+    let _ = writeln!(std::io::stdout(), "The demo's home was removed.");
     Ok(())
 }
 
