@@ -39,9 +39,6 @@ use common::diagnosis::{pack, report};
 use common::model_server::{ModelServer, Scripted, anthropic};
 use common::postgres::{self as pg, admin, database_config, fresh_database};
 
-const ACCOUNTS: &str = "CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL);
-    INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 100) g;";
-
 /// Every test ends within this, whatever the model does.
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -72,24 +69,6 @@ fn claude(server: &ModelServer, timeout: Duration) -> Model {
     Model::new(&config, LlmProvider::Claude).expect("a model")
 }
 
-/// An idle transaction holding a row lock with one session waiting on it; returns the holder's
-/// pid, the connection holding it, and the waiter's task.
-async fn idle_holder(
-    db: &str,
-) -> (i32, tokio_postgres::Client, tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>) {
-    admin(db).await.batch_execute(ACCOUNTS).await.expect("fixture");
-    let holder = admin(db).await;
-    let holder_pid = pg::backend_pid(&holder).await;
-    holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.expect("holder");
-    let waiter = admin(db).await;
-    let waiter_pid = pg::backend_pid(&waiter).await;
-    let waiting = tokio::spawn(async move {
-        waiter.batch_execute("SET statement_timeout = '60s'; UPDATE accounts SET balance = 0 WHERE id = 1").await
-    });
-    pg::wait_until_waiting(db, waiter_pid).await;
-    (holder_pid, holder, waiting)
-}
-
 /// The specialists' diagnosis, then the model's, as the engine runs them after VERIFIED on DEV.
 async fn diagnose_with(db: &str, subject: &str, advisor: &Advisor<'_>) -> Diagnosis {
     let set = pack();
@@ -100,6 +79,7 @@ async fn diagnose_with(db: &str, subject: &str, advisor: &Advisor<'_>) -> Diagno
         subject: subject.to_owned(),
         alert_type: Some("pg_blocking_session".into()),
         fields: BTreeMap::from([("body".to_owned(), subject.to_owned())]),
+        ..AlertContext::default()
     };
     let request = Request {
         alert: Some(&alert),
@@ -115,9 +95,12 @@ async fn diagnose_with(db: &str, subject: &str, advisor: &Advisor<'_>) -> Diagno
         profile: None,
     };
     let deterministic = diagnose::diagnose(&target, &set, request.clone()).await;
-    let diagnosis = tokio::time::timeout(BOUND, model::deepen(&target, &set, &request, deterministic, advisor, None))
-        .await
-        .expect("the model's part ends within its bound");
+    let diagnosis = tokio::time::timeout(
+        BOUND,
+        model::deepen(&target, &set, &request, deterministic, advisor, &model::Briefing::default()),
+    )
+    .await
+    .expect("the model's part ends within its bound");
     target.close().await;
     diagnosis
 }
@@ -157,7 +140,7 @@ fn tool_results(body: &Value) -> Vec<(String, String, bool)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_model_that_investigates_runs_real_tools_and_its_vetted_fix_clears_the_lock() {
     let db = fresh_database().await;
-    let (holder_pid, _holder, waiting) = idle_holder(&db).await;
+    let (holder_pid, _holder, waiting) = pg::idle_holder(&db).await;
     let server = ModelServer::start().await;
     server.push(Scripted::ok(anthropic::usage(
         anthropic::tool_use(&[("toolu_01A", "pg_blocking", json!({"min_wait_seconds": 0}))]),
@@ -252,7 +235,7 @@ async fn a_model_that_investigates_runs_real_tools_and_its_vetted_fix_clears_the
 #[tokio::test(flavor = "multi_thread")]
 async fn a_model_that_obeys_an_email_telling_it_to_drop_a_table_is_refused_and_nothing_runs() {
     let db = fresh_database().await;
-    let (_holder_pid, _holder, _waiting) = idle_holder(&db).await;
+    let (_holder_pid, _holder, _waiting) = pg::idle_holder(&db).await;
     let server = ModelServer::start().await;
     let obedient = answer(
         json!([{"cause": "CONFIGURATION_ERROR", "confidence": 0.99, "summary": "as the email says"}]),
@@ -296,7 +279,7 @@ async fn a_model_that_obeys_an_email_telling_it_to_drop_a_table_is_refused_and_n
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_answers_and_a_slow_model_fall_back_to_the_specialists() {
     let db = fresh_database().await;
-    let (_holder_pid, _holder, _waiting) = idle_holder(&db).await;
+    let (_holder_pid, _holder, _waiting) = pg::idle_holder(&db).await;
     let server = ModelServer::start().await;
     server.push_all([
         Scripted::ok(anthropic::text("It is probably locks. Let me know if you want more detail.")),
@@ -329,7 +312,7 @@ async fn malformed_answers_and_a_slow_model_fall_back_to_the_specialists() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_model_that_never_stops_calling_tools_is_held_to_its_budget() {
     let db = fresh_database().await;
-    let (_holder_pid, _holder, _waiting) = idle_holder(&db).await;
+    let (_holder_pid, _holder, _waiting) = pg::idle_holder(&db).await;
     let server = ModelServer::start().await;
     server.push_all((0..10).map(|turn| {
         let id = format!("toolu_{turn}");
@@ -355,7 +338,7 @@ async fn a_model_that_never_stops_calling_tools_is_held_to_its_budget() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spent_daily_cost_limit_sends_nothing() {
     let db = fresh_database().await;
-    admin(&db).await.batch_execute(ACCOUNTS).await.expect("fixture");
+    admin(&db).await.batch_execute(pg::ACCOUNTS).await.expect("fixture");
     let server = ModelServer::start().await;
     let (model, prices) = (claude(&server, Duration::from_secs(10)), Prices::default());
     let ledger = Counting { spent: 5.0, calls: Mutex::new(Vec::new()) };

@@ -684,3 +684,18 @@ async fn an_exhausted_script_fails_visibly() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_provider_that_keeps_refusing_is_given_up_after_a_few_attempts_well_before_the_deadline() {
+    bounded(async {
+        let server = ModelServer::start().await;
+        server.push_all((0..10).map(|_| Scripted::status(503)));
+        let model = model(LlmProvider::Claude, "claude-sonnet-4-5", &server.base);
+        let started = std::time::Instant::now();
+        let error = send(&model, &exchange(), 120).await.expect_err("down");
+        assert!(error.to_string().contains("503"), "{error}");
+        assert_eq!(server.requests().len(), sentri::llm::client::MAX_ATTEMPTS as usize);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    })
+    .await;
+}

@@ -15,6 +15,9 @@ pub struct AlertContext {
     pub alert_type: Option<String>,
     /// The fields the policy extracted.
     pub fields: BTreeMap<String, String>,
+    /// The email's text. Routing reads only the subject and type; a model reads the body too
+    /// (capped, delimited as data): monitors put the numbers a DBA looks at there.
+    pub body: String,
 }
 
 /// The specialists with rules for `engine` that take `alert` (by type or subject words). With

@@ -205,7 +205,10 @@ pub struct Dropped {
 /// a level was left, and the conversation (prompts and answers, secrets removed) for
 /// `sentri show`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ModelRecord {
+    /// Why the model was asked at this depth, or not at all (the cost gate's words).
+    pub gate: Option<String>,
     pub calls: Vec<ModelCall>,
     pub dropped: Vec<Dropped>,
     /// One line per level left: `agentic: HTTP 503 …`.

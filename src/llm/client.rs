@@ -1,6 +1,6 @@
 //! One provider's endpoint, spoken over its wire format: the request is encoded, sent with
-//! its key and a timeout, retried on 429 and 5xx with backoff while the caller's deadline
-//! allows, and the response decoded into a [`Reply`].
+//! its key and a timeout, retried a few times on 429 and 5xx with backoff while the caller's
+//! deadline allows, and the response decoded into a [`Reply`].
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,10 @@ use crate::config::{LlmConfig, LlmProvider};
 /// The first wait after a refused attempt; it doubles each time, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Attempts at one request before its error stands: a provider that refused four times in a
+/// row is down for now, and the caller falls back rather than hold a workflow up until its
+/// deadline.
+pub const MAX_ATTEMPTS: u32 = 4;
 /// A `Retry-After` longer than this is not waited for (the deadline decides anyway).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How much of an error body is kept in the error.
@@ -74,7 +78,8 @@ impl Model {
         Ok(Model { provider, name, base, key, timeout: config.timeout, http })
     }
 
-    /// Sends `exchange`, retrying 429, 5xx and lost connections with backoff until `deadline`.
+    /// Sends `exchange`, retrying 429, 5xx and lost connections with backoff, at most
+    /// [`MAX_ATTEMPTS`] times and never past `deadline`.
     pub async fn send(&self, exchange: &Exchange, deadline: Instant) -> Result<Answered, LlmError> {
         let body = self.body(exchange);
         let bytes = serde_json::to_vec(&body).map_err(|error| self.malformed(error.to_string()))?;
@@ -94,7 +99,7 @@ impl Model {
                 Err(Attempt::Final(error)) => return Err(error),
                 Err(Attempt::Retry { error, retry_after }) => (error, retry_after.unwrap_or(backoff)),
             };
-            if Instant::now() + wait >= deadline {
+            if attempts >= MAX_ATTEMPTS || Instant::now() + wait >= deadline {
                 return Err(error);
             }
             tracing::info!(provider = %self.provider, attempt = attempts, wait_ms = wait.as_millis() as u64, %error, "retrying the model");

@@ -49,6 +49,7 @@ pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
 pub use audit::{AnchorOutcome, AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, Expected, NewAudit};
 pub use changes::ChangeMarker;
+pub use history::{FinishedOutcomes, OutcomePattern, RecentWorkflow};
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};
 pub use outbox::{NewOutboxMessage, OutboxMessage};

@@ -478,6 +478,19 @@ impl Store {
                 })).collect::<Vec<_>>(),
                 "elapsed_ms": diagnosis.elapsed_ms,
                 "tools": diagnosis.tools,
+                "level": diagnosis.level,
+                // What the model did, when one was consulted: every refused candidate with its
+                // reason is in the audit, not only in the stored diagnosis a later edit could
+                // replace. Each call has its own MODEL_CALL row.
+                "model": diagnosis.model.as_ref().map(|record| serde_json::json!({
+                    "gate": record.gate,
+                    "calls": record.calls.len(),
+                    "cost_usd": record.calls.iter().map(|call| call.cost_usd).sum::<f64>(),
+                    "dropped": record.dropped.iter().map(|dropped| serde_json::json!({
+                        "title": dropped.title, "statements": dropped.statements, "reason": dropped.reason,
+                    })).collect::<Vec<_>>(),
+                    "fallbacks": record.fallbacks,
+                })),
             });
             let result = diagnosis.first_cause().to_string();
             append_audit(tx, &self.audit_key, now, audit_for(&current, actor, actions::DIAGNOSED, &result, detail))?;

@@ -331,3 +331,26 @@ pub async fn wait_until_waiting(db: &str, pid: i32) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A small table for lock scenarios: 100 accounts.
+pub const ACCOUNTS: &str = "CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL);
+    INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 100) g;";
+
+/// [`ACCOUNTS`] in `db`, then an idle transaction holding a row lock with one session waiting
+/// on it; returns the holder's pid, the connection holding it (the lock lives while it does),
+/// and the waiter's task, which ends when the lock is released.
+pub async fn idle_holder(
+    db: &str,
+) -> (i32, tokio_postgres::Client, tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>) {
+    admin(db).await.batch_execute(ACCOUNTS).await.expect("fixture");
+    let holder = admin(db).await;
+    let holder_pid = backend_pid(&holder).await;
+    holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.expect("holder");
+    let waiter = admin(db).await;
+    let waiter_pid = backend_pid(&waiter).await;
+    let waiting = tokio::spawn(async move {
+        waiter.batch_execute("SET statement_timeout = '60s'; UPDATE accounts SET balance = 0 WHERE id = 1").await
+    });
+    wait_until_waiting(db, waiter_pid).await;
+    (holder_pid, holder, waiting)
+}

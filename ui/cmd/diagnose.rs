@@ -113,7 +113,14 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                     None => Box::new(NoLedger),
                 };
                 let advisor = configured.advisor(ledger.as_ref(), Depth::Agentic);
-                model::deepen(&target, &policies, &request, deterministic, &advisor, None).await
+                let memory = store.as_ref().and_then(|store| {
+                    model::memory::recall(store, &database.name, &alert_type, store.now())
+                        .map_err(|error| tracing::warn!(%error, "no memory for the model"))
+                        .ok()
+                        .flatten()
+                });
+                let briefing = model::Briefing { verification: None, memory: memory.as_deref() };
+                model::deepen(&target, &policies, &request, deterministic, &advisor, &briefing).await
             }
             None => deterministic,
         };
@@ -150,20 +157,30 @@ fn alert_context(
     } else if let Some(id) = &args.workflow {
         let store = context.store()?;
         let workflow = store.find_workflows(id.trim())?;
-        let subject = match workflow.raw_alert_id {
-            Some(raw) => store.get_raw_alert(raw.0).map(|row| row.subject).unwrap_or_default(),
-            None => String::new(),
+        let (subject, body) = match workflow.raw_alert_id {
+            Some(raw) => store.get_raw_alert(raw.0).map(|row| (row.subject, row.body)).unwrap_or_default(),
+            None => (String::new(), String::new()),
         };
-        return Ok(Some(AlertContext { subject, alert_type: Some(workflow.alert_type), fields: workflow.fields }));
+        return Ok(Some(AlertContext {
+            subject,
+            alert_type: Some(workflow.alert_type),
+            fields: workflow.fields,
+            body,
+        }));
     } else {
         return Ok(None);
     };
     let databases = KnownDatabase::from_config(config);
     Ok(Some(match matcher::match_alert(&raw, policies, &databases) {
-        MatchOutcome::Matched(alert) => {
-            AlertContext { subject: raw.subject.clone(), alert_type: Some(alert.alert_type), fields: alert.fields }
+        MatchOutcome::Matched(alert) => AlertContext {
+            subject: raw.subject.clone(),
+            alert_type: Some(alert.alert_type),
+            fields: alert.fields,
+            body: raw.body.clone(),
+        },
+        MatchOutcome::Unmatched { .. } => {
+            AlertContext { subject: raw.subject.clone(), body: raw.body.clone(), ..AlertContext::default() }
         }
-        MatchOutcome::Unmatched { .. } => AlertContext { subject: raw.subject.clone(), ..AlertContext::default() },
     }))
 }
 

@@ -13,7 +13,9 @@
 //! with its reason, and the conversation are recorded in the diagnosis.
 
 pub mod answer;
+pub mod gate;
 pub mod ground_truth;
+pub mod memory;
 pub mod prompt;
 pub mod toolbox;
 pub mod vet;
@@ -62,6 +64,14 @@ pub enum Depth {
     Agentic,
     /// Ask once.
     OneShot,
+}
+
+/// What the caller knows beyond the request, for the prompt: the verification's evidence as
+/// text, and Sentri's memory of this database and alert type ([`memory::recall`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Briefing<'a> {
+    pub verification: Option<&'a str>,
+    pub memory: Option<&'a str>,
 }
 
 /// The model and what it may spend.
@@ -117,7 +127,7 @@ pub async fn deepen(
     request: &Request<'_>,
     deterministic: Diagnosis,
     advisor: &Advisor<'_>,
-    verification: Option<&str>,
+    briefing: &Briefing<'_>,
 ) -> Diagnosis {
     let started = Instant::now();
     let deadline = started + advisor.budget.time;
@@ -134,11 +144,11 @@ pub async fn deepen(
         environment: request.facts.environment,
         alert: request.alert,
         profile: context.profile.as_ref(),
-        verification,
+        verification: briefing.verification,
         deterministic: &deterministic,
         template: request.template.as_ref(),
         action_types: &action_types,
-        memory: None,
+        memory: briefing.memory,
     };
     let mut session = Session { advisor, record: ModelRecord::default(), tokens: 0 };
     let levels: &[Level] = match advisor.depth {
