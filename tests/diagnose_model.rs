@@ -8,7 +8,10 @@
 //!   reasons, nothing is drafted from them, and the table is still there;
 //! - malformed answers, a model slower than its timeout, a model that never stops calling
 //!   tools, and a spent daily cost limit: each falls to the next level within its budget, and
-//!   the specialists' diagnosis is what remains.
+//!   the specialists' diagnosis is what remains;
+//! - argue and select: a panel of two providers (Anthropic and OpenAI formats) scores every
+//!   candidate on the specialist's criteria; an invalid verdict is not counted, the valid one
+//!   reorders the candidates, and a tie leaves the deterministic order.
 
 mod common;
 
@@ -19,10 +22,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use sentri::config::{ApiKeys, LlmConfig, LlmProvider, Secret};
+use sentri::diagnose::model::judge;
 use sentri::diagnose::model::{self, Advisor, Budget, Depth};
-use sentri::diagnose::{self, AlertContext, PlanFacts, Request};
+use sentri::diagnose::{self, AlertContext, PlanFacts, Request, route};
 use sentri::domain::{
-    Diagnosis, Environment, ExecutionOutcome, Level, ModelCall, PlanSource, RootCause, Verification,
+    DbKind, Diagnosis, Environment, ExecutionOutcome, Level, ModelCall, PlanSource, RootCause, Verification,
     VerificationVerdict,
 };
 use sentri::execute;
@@ -36,7 +40,7 @@ use sentri::store::LockOutcome;
 use sentri::targets::{ConnectOptions, Target};
 
 use common::diagnosis::{pack, report};
-use common::model_server::{ModelServer, Scripted, anthropic};
+use common::model_server::{ModelServer, Scripted, anthropic, openai};
 use common::postgres::{self as pg, admin, database_config, fresh_database};
 
 /// Every test ends within this, whatever the model does.
@@ -112,7 +116,7 @@ fn advisor_for<'a>(
     budget: Budget,
     depth: Depth,
 ) -> Advisor<'a> {
-    Advisor { model, prices, daily_limit: 5.0, ledger, budget, depth }
+    Advisor { model, prices, daily_limit: 5.0, ledger, budget, depth, judges: &[] }
 }
 
 fn answer(causes: Value, candidates: Value) -> String {
@@ -347,4 +351,151 @@ async fn a_spent_daily_cost_limit_sends_nothing() {
     assert!(server.requests().is_empty(), "no request past the limit");
     let record = diagnosis.model.as_ref().expect("record");
     assert!(record.fallbacks.iter().all(|fallback| fallback.contains("daily cost limit")), "{:?}", record.fallbacks);
+}
+
+/// The agentic answer the judge tests start from: the cause, and one candidate of the model's
+/// beside the specialists'.
+fn investigated(holder_pid: i32) -> String {
+    answer(
+        json!([{"cause": "IDLE_IN_TRANSACTION", "confidence": 0.9, "summary": "an idle transaction blocks a waiter"}]),
+        json!([{"title": "Terminate the idle session and wait for it to end", "root_cause": "IDLE_IN_TRANSACTION",
+                "action_type": "TERMINATE_SESSION", "risk": "HIGH", "impact": "low", "benefit": 0.9,
+                "forward": ["SELECT pg_terminate_backend(:pid, :wait_ms)"], "rollback": [],
+                "irreversible": "its open transaction is rolled back",
+                "values": {"pid": holder_pid, "wait_ms": 5000}, "why": "only ending the idle transaction frees the row"}]),
+    )
+}
+
+/// The options a judge will be shown for this lock and the criteria it scores them on, from the
+/// specialists' own diagnosis plus the model's one candidate.
+async fn ballot(db: &str, subject: &str) -> (usize, Vec<String>) {
+    let set = pack();
+    let options =
+        ConnectOptions { connect_timeout: Duration::from_secs(5), call_timeout: Duration::from_secs(20), pool_size: 2 };
+    let target = Target::connect(&database_config(db), &options).await.expect("connects");
+    let alert = AlertContext {
+        subject: subject.to_owned(),
+        alert_type: Some("pg_blocking_session".into()),
+        fields: BTreeMap::from([("body".to_owned(), subject.to_owned())]),
+        ..AlertContext::default()
+    };
+    let request = Request {
+        alert: Some(&alert),
+        facts: PlanFacts { workflow_id: "ballot", alert_type: "pg_blocking_session", database: db, environment: "DEV" },
+        environment: Some(Environment::Dev),
+        template: None,
+        history: BTreeMap::new(),
+        profile: None,
+    };
+    let deterministic = diagnose::diagnose(&target, &set, request).await;
+    target.close().await;
+    let specialists = route::specialists(&set, DbKind::Postgres, Some(&alert));
+    let mut labels: Vec<String> = deterministic
+        .candidates
+        .iter()
+        .flat_map(|candidate| judge::weights_for(candidate, &specialists))
+        .map(|(label, _)| label)
+        .collect();
+    labels.sort();
+    labels.dedup();
+    (deterministic.candidates.len() + 1, labels)
+}
+
+/// A verdict scoring option `n` (from 1) at `score(n)` on every criterion.
+fn verdict(options: usize, labels: &[String], score: impl Fn(usize) -> f64) -> String {
+    let scores: Vec<Value> = (1..=options)
+        .map(|n| {
+            let each: serde_json::Map<String, Value> =
+                labels.iter().map(|label| (label.clone(), json!(score(n)))).collect();
+            json!({"option": n, "scores": each, "reasoning": format!("option {n} as scored")})
+        })
+        .collect();
+    json!({"scores": scores}).to_string()
+}
+
+fn openai_judge(server: &ModelServer) -> Model {
+    let config = LlmConfig {
+        provider: LlmProvider::Claude,
+        base_url: Some(server.base.clone()),
+        timeout: Duration::from_secs(10),
+        api_keys: ApiKeys { openai: Some(Secret::new("sk-openai-test")), ..ApiKeys::default() },
+        ..LlmConfig::default()
+    };
+    Model::new(&config, LlmProvider::OpenAi).expect("an OpenAI judge")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panel_argues_and_selects_and_an_invalid_verdict_is_not_counted() {
+    let db = fresh_database().await;
+    let (holder_pid, _holder, _waiting) = pg::idle_holder(&db).await;
+    let subject = "sessions waiting on locks";
+    let (options, labels) = ballot(&db, subject).await;
+    assert!(options >= 2, "something to choose among");
+    let server = ModelServer::start().await;
+    server.push(Scripted::ok(anthropic::usage(anthropic::text(&investigated(holder_pid)), 2000, 300)));
+    // Claude's verdict prefers the last option; OpenAI's leaves a criterion out.
+    let preferring_last = verdict(options, &labels, |n| n as f64 / options as f64);
+    server.push(Scripted::ok(anthropic::usage(anthropic::text(&preferring_last), 900, 200)));
+    let incomplete = preferring_last.replacen(&format!("\"{}\":", labels[0]), "\"pick_me\":", 1);
+    server.push(Scripted::ok(openai::usage(openai::text(&incomplete), 900, 200)));
+    let (model, prices) = (claude(&server, Duration::from_secs(10)), Prices::default());
+    let judges = [model.clone(), openai_judge(&server)];
+    let ledger = Counting { spent: 0.0, calls: Mutex::new(Vec::new()) };
+    let mut advisor = advisor_for(&model, &prices, &ledger, Budget::default(), Depth::Agentic);
+    advisor.judges = &judges;
+
+    let diagnosis = diagnose_with(&db, subject, &advisor).await;
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3, "the answer, then one verdict per judge");
+    assert_eq!(requests[1].path, "/v1/messages");
+    assert_eq!(requests[2].path, "/chat/completions", "OpenAI's path under the base URL");
+    let asked = requests[2].json();
+    let system = asked["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    assert!(labels.iter().all(|label| system.contains(label.as_str())), "the criteria are the specialist's: {system}");
+    let shown = asked["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+    assert!(shown.contains(&format!("Option {options}:")) && !shown.contains(&format!("Option {}:", options + 1)));
+    let record = diagnosis.model.as_ref().expect("the model's record");
+    let judgement = record.judgement.as_ref().unwrap_or_else(|| panic!("judged:\n{}", report(&diagnosis)));
+    assert_eq!(judgement.judges.len(), 2);
+    assert!(judgement.judges[0].error.is_none(), "{:?}", judgement.judges[0]);
+    let refused = judgement.judges[1].error.as_deref().unwrap_or_default();
+    assert!(refused.contains("pick_me") && refused.contains("not a criterion"), "{refused}");
+    assert!(judgement.outcome.contains("1 of 2 valid"), "{}", judgement.outcome);
+    let (last, _) = judgement.deterministic.last().expect("the options as put");
+    assert_eq!(&diagnosis.candidates[0].title, last, "the panel's choice leads: {}", report(&diagnosis));
+    assert!((diagnosis.candidates[0].score - 1.0).abs() < 1e-9, "its score is the panel's total");
+    let judged: Vec<_> = record.calls.iter().filter(|call| call.level == Level::Judge).collect();
+    assert_eq!(judged.len(), 2, "both verdicts are calls on the record");
+    assert!(judged.iter().all(|call| call.cost_usd > 0.0), "and both cost something");
+    assert_eq!(ledger.calls.lock().unwrap().len(), 3, "every call is counted, the judges' too");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tie_or_no_valid_verdict_leaves_the_deterministic_order() {
+    let db = fresh_database().await;
+    let (holder_pid, _holder, _waiting) = pg::idle_holder(&db).await;
+    let subject = "sessions waiting on locks";
+    let (options, labels) = ballot(&db, subject).await;
+    for (verdict_text, expected) in [
+        (verdict(options, &labels, |_| 0.5), "a tie at the top"),
+        ("Option 1 is clearly best.".to_owned(), "no judge gave a valid verdict"),
+    ] {
+        let server = ModelServer::start().await;
+        server.push(Scripted::ok(anthropic::text(&investigated(holder_pid))));
+        server.push(Scripted::ok(anthropic::text(&verdict_text)));
+        let (model, prices) = (claude(&server, Duration::from_secs(10)), Prices::default());
+        let judges = [model.clone()];
+        let ledger = NoLedger;
+        let mut advisor = advisor_for(&model, &prices, &ledger, Budget::default(), Depth::Agentic);
+        advisor.judges = &judges;
+
+        let diagnosis = diagnose_with(&db, subject, &advisor).await;
+
+        let judgement = diagnosis.model.as_ref().and_then(|record| record.judgement.as_ref()).expect("judged");
+        assert!(judgement.outcome.contains(expected), "{}", judgement.outcome);
+        let titles: Vec<(String, f64)> =
+            diagnosis.candidates.iter().map(|candidate| (candidate.title.clone(), candidate.score)).collect();
+        assert_eq!(titles, judgement.deterministic, "the specialists' order and scores stand");
+    }
 }

@@ -8,6 +8,7 @@
 //! `model` applies only to the main `provider`: the researcher and judges use their own
 //! provider's default model.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -125,6 +126,16 @@ pub struct LlmConfig {
     pub judge_provider: Option<JudgeProvider>,
     /// Keys found in the environment.
     pub api_keys: ApiKeys,
+    /// `llm.prices`: per model-name prefix, over the built-in list.
+    pub prices: BTreeMap<String, PriceOverride>,
+}
+
+/// A price the user sets for models whose name starts with a prefix, in US dollars per
+/// million tokens (`llm.prices: {claude-sonnet: {input: 3, output: 15}}`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriceOverride {
+    pub input: f64,
+    pub output: f64,
 }
 
 impl Default for LlmConfig {
@@ -138,6 +149,7 @@ impl Default for LlmConfig {
             researcher_provider: None,
             judge_provider: None,
             api_keys: ApiKeys::default(),
+            prices: BTreeMap::new(),
         }
     }
 }
@@ -354,6 +366,7 @@ pub(crate) fn read_llm_learning_rag(
         None => def.timeout,
     };
     llm.secret_in_file(d, "api_key", LLM_API_KEY_VAR);
+    let prices = prices(&mut llm, d);
     let model = model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty());
     if provider == LlmProvider::Local {
         if base_url.is_none() {
@@ -394,6 +407,7 @@ pub(crate) fn read_llm_learning_rag(
         researcher_provider: researcher,
         judge_provider: judge,
         api_keys,
+        prices,
     };
     learning.finish(d);
     llm.finish(d);
@@ -414,4 +428,31 @@ pub(crate) fn read_llm_learning_rag(
     };
     rag.finish(d);
     (config, learning_config, rag_config)
+}
+
+/// `llm.prices`: each model-name prefix with its input and output price. A row missing either
+/// price, or with one that is not a number of 0 or more, is reported (the file does not load).
+fn prices(llm: &mut Fields<'_>, d: &mut Diagnostics) -> BTreeMap<String, PriceOverride> {
+    let mut prices = BTreeMap::new();
+    for (prefix, mut row) in llm.named_children(d, "prices") {
+        // `float` reports a value that is not a number of 0 or more; what is left to say is a
+        // price that is missing.
+        let written = row.has("input") && row.has("output");
+        let input = row.float(d, "input");
+        let output = row.float(d, "output");
+        let prefix = prefix.trim().to_owned();
+        match (input, output) {
+            (Some(input), Some(output)) if !prefix.is_empty() => {
+                prices.insert(prefix, PriceOverride { input, output });
+            }
+            _ if !written || prefix.is_empty() => d.problem(
+                row.position(),
+                row.path().to_owned(),
+                "a price needs a model-name prefix with `input` and `output`, US dollars per million tokens",
+            ),
+            _ => {}
+        }
+        row.finish(d);
+    }
+    prices
 }

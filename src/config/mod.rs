@@ -30,7 +30,9 @@ pub use database::{
     AutonomyLevel, DEFAULT_ORACLE_USER, DatabaseConfig, DbKind, Environment, password_env_var, username_env_var,
 };
 pub use diagnostics::{ConfigProblem, ConfigWarning, Position, WarningKind};
-pub use llm::{ApiKeys, JudgeProvider, LLM_API_KEY_VAR, LearningConfig, LlmConfig, LlmProvider, RagConfig};
+pub use llm::{
+    ApiKeys, JudgeProvider, LLM_API_KEY_VAR, LearningConfig, LlmConfig, LlmProvider, PriceOverride, RagConfig,
+};
 pub use secret::Secret;
 pub use sections::{
     AdapterKind, ApprovalsConfig, EMAIL_PASSWORD_VAR, EmailConfig, LOG_LEVEL_VAR, LogLevel, MonitoringConfig,

@@ -243,6 +243,18 @@ fn local_provider_needs_base_url_and_model() {
 }
 
 #[test]
+fn llm_prices_override_the_list_and_a_bad_row_names_its_key() {
+    let ok = load("llm:\n  prices:\n    claude-sonnet: {input: 2.5, output: 12}\n    qwen3: {input: 0, output: 0}\n");
+    let prices = &ok.config.llm.prices;
+    assert_eq!(prices["claude-sonnet"], crate::config::PriceOverride { input: 2.5, output: 12.0 });
+    assert_eq!(prices["qwen3"].output, 0.0);
+    let p = problems("llm:\n  prices:\n    gpt-4o: {input: 2.5}\n    gpt-5: {input: -1, output: 10}\n");
+    let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["llm.prices.gpt-4o", "llm.prices.gpt-5.input"], "{p:#?}");
+    assert!(p[0].message.contains("per million tokens"), "{}", p[0].message);
+}
+
+#[test]
 fn aliases_as_list_and_as_comma_string() {
     let text = r#"
 databases:

@@ -434,6 +434,22 @@ impl<'n> Fields<'n> {
         }
     }
 
+    /// A mapping of names the user chooses to nested mappings (`llm.prices`): each name with
+    /// its node's fields.
+    pub(crate) fn named_children(&mut self, d: &mut Diagnostics, key: &'static str) -> Vec<(String, Fields<'n>)> {
+        let path = self.key_path(key);
+        match self.get(key) {
+            None => Vec::new(),
+            Some(Node { value: Value::Map(entries), .. }) => {
+                entries.iter().map(|(k, v)| (k.name.clone(), Fields::new(Some(v), &join(&path, &k.name), d))).collect()
+            }
+            Some(node) => {
+                d.problem(Some(node.position), path, format!("expected a mapping of names, found {}", describe(node)));
+                Vec::new()
+            }
+        }
+    }
+
     /// A mapping of names to text values (HTTP headers).
     pub(crate) fn string_map(&mut self, d: &mut Diagnostics, key: &'static str) -> Vec<(String, String)> {
         let path = self.key_path(key);

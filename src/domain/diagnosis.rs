@@ -156,6 +156,8 @@ pub enum Level {
     #[default]
     Deterministic,
     Template,
+    /// A judge scoring candidates (argue and select). A call's level, never a diagnosis'.
+    Judge,
 }
 
 impl Level {
@@ -165,6 +167,7 @@ impl Level {
             Level::OneShot => "one_shot",
             Level::Deterministic => "deterministic",
             Level::Template => "template",
+            Level::Judge => "judge",
         }
     }
 }
@@ -214,6 +217,31 @@ pub struct ModelRecord {
     /// One line per level left: `agentic: HTTP 503 …`.
     pub fallbacks: Vec<String>,
     pub transcript: Vec<TranscriptEntry>,
+    /// What the judges said, when candidates were argued and selected.
+    pub judgement: Option<Judgement>,
+}
+
+/// Argue and select: what each judge scored and what came of it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Judgement {
+    pub judges: Vec<JudgeVote>,
+    /// `the panel (2 of 2) chose "…" (0.82)`, or why the deterministic scores stand.
+    pub outcome: String,
+    /// Each candidate's title and deterministic score, before the panel's replaced it.
+    pub deterministic: Vec<(String, f64)>,
+}
+
+/// One judge's verdict: its total per option (in the order the options were put to it) and
+/// its reasoning, or why it was not counted.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct JudgeVote {
+    /// `provider:model`.
+    pub judge: String,
+    pub totals: Vec<f64>,
+    pub reasoning: Vec<String>,
+    pub error: Option<String>,
 }
 
 /// One message of a model conversation, as kept for review.

@@ -21,8 +21,8 @@ pub use db_kind::{DbKind, Dialect, SANDBOX_SCHEME, sandbox_world_name};
 #[cfg(test)]
 pub(crate) use diagnosis::example as diagnosis_example;
 pub use diagnosis::{
-    Candidate, Diagnosis, Dropped, Evidence, Finding, Level, ModelCall, ModelRecord, RootCause, ToolTiming,
-    TranscriptEntry,
+    Candidate, Diagnosis, Dropped, Evidence, Finding, JudgeVote, Judgement, Level, ModelCall, ModelRecord, RootCause,
+    ToolTiming, TranscriptEntry,
 };
 pub use environment::Environment;
 pub use execution::{ExecutionOutcome, ExecutionReport, StepRecord};

@@ -53,6 +53,16 @@ impl Prices {
         Prices { overrides }
     }
 
+    /// The list prices under the user's `llm.prices`.
+    pub fn configured(overrides: &BTreeMap<String, crate::config::PriceOverride>) -> Prices {
+        Prices::new(
+            overrides
+                .iter()
+                .map(|(prefix, price)| (prefix.clone(), Price { input: price.input, output: price.output }))
+                .collect(),
+        )
+    }
+
     /// The price of `model` on `provider`.
     pub fn of(&self, provider: LlmProvider, model: &str) -> Price {
         let longest = |rows: &mut dyn Iterator<Item = (&str, Price)>| {

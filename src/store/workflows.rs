@@ -490,6 +490,12 @@ impl Store {
                         "title": dropped.title, "statements": dropped.statements, "reason": dropped.reason,
                     })).collect::<Vec<_>>(),
                     "fallbacks": record.fallbacks,
+                    "judgement": record.judgement.as_ref().map(|judgement| serde_json::json!({
+                        "outcome": judgement.outcome,
+                        "judges": judgement.judges.iter().map(|vote| serde_json::json!({
+                            "judge": vote.judge, "totals": vote.totals, "error": vote.error,
+                        })).collect::<Vec<_>>(),
+                    })),
                 })),
             });
             let result = diagnosis.first_cause().to_string();

@@ -120,7 +120,7 @@ pub fn read(text: &str) -> Result<Answer, String> {
     Err(last_error)
 }
 
-fn json_candidates(text: &str) -> Vec<&str> {
+pub(super) fn json_candidates(text: &str) -> Vec<&str> {
     let mut found = Vec::new();
     if let Some(start) = text.find("```json") {
         let body = &text[start + "```json".len()..];

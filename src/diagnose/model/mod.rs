@@ -9,12 +9,16 @@
 //! 3. **deterministic** — the specialists' diagnosis as it was;
 //! 4. **template** — the policy's own fix.
 //!
+//! On the deepest path (the cost gate's argue and select), judge models then score the
+//! candidates on the specialists' criteria ([`judge`]).
+//!
 //! The level used, every call (tokens, cost, time, tools, prompt hash), every refused candidate
-//! with its reason, and the conversation are recorded in the diagnosis.
+//! with its reason, the judges' verdicts and the conversation are recorded in the diagnosis.
 
 pub mod answer;
 pub mod gate;
 pub mod ground_truth;
+pub mod judge;
 pub mod memory;
 pub mod prompt;
 pub mod toolbox;
@@ -28,7 +32,8 @@ use super::candidates::{self, Drafted};
 use super::tools::ToolContext;
 use super::{Request, route, score};
 use crate::domain::{
-    Candidate, Diagnosis, Dropped, Evidence, Finding, Level, ModelCall, ModelRecord, RootCause, TranscriptEntry,
+    Candidate, Diagnosis, Dropped, Evidence, Finding, JudgeVote, Judgement, Level, ModelCall, ModelRecord, RootCause,
+    TranscriptEntry,
 };
 use crate::llm::client::Model;
 use crate::llm::conversation::{Exchange, Part, Role, Turn};
@@ -83,11 +88,18 @@ pub struct Advisor<'a> {
     pub ledger: &'a dyn Ledger,
     pub budget: Budget,
     pub depth: Depth,
+    /// The panel that argues and selects on the deepest path; empty: no judging.
+    pub judges: &'a [Model],
 }
 
 /// The configured model, ready to ask: `None` when `llm.provider` is none.
 pub struct Configured {
     pub model: Model,
+    /// The judges `llm.judge_provider` names: that provider, one per provider with a key
+    /// (`diverse`), or the main model.
+    pub judges: Vec<Model>,
+    /// Providers `diverse` wanted that cannot be asked, and why.
+    pub panel_notes: Vec<String>,
     pub prices: Prices,
     pub daily_limit: f64,
 }
@@ -99,7 +111,14 @@ impl Configured {
             return Ok(None);
         }
         let model = Model::new(config, config.provider)?;
-        Ok(Some(Configured { model, prices: Prices::default(), daily_limit: config.daily_cost_limit }))
+        let (judges, panel_notes) = panel(config, &model);
+        Ok(Some(Configured {
+            model,
+            judges,
+            panel_notes,
+            prices: Prices::configured(&config.prices),
+            daily_limit: config.daily_cost_limit,
+        }))
     }
 
     /// An advisor over this model, spending through `ledger`.
@@ -111,8 +130,41 @@ impl Configured {
             ledger,
             budget: Budget::default(),
             depth,
+            judges: &self.judges,
         }
     }
+}
+
+/// The judges `config` asks for. A judge provider that cannot be asked (no key) is left off
+/// with a note; a panel left empty is the main model alone.
+fn panel(config: &crate::config::LlmConfig, main: &Model) -> (Vec<Model>, Vec<String>) {
+    use crate::config::{JudgeProvider, LlmProvider};
+    let wanted: Vec<LlmProvider> = match config.judge_provider {
+        None => return (vec![main.clone()], Vec::new()),
+        Some(JudgeProvider::Single(provider)) => vec![provider],
+        Some(JudgeProvider::Diverse) => {
+            [LlmProvider::Claude, LlmProvider::OpenAi, LlmProvider::Gemini, LlmProvider::Local]
+                .into_iter()
+                .filter(|provider| config.api_key(*provider).is_some())
+                .collect()
+        }
+    };
+    let mut notes = Vec::new();
+    let mut judges = Vec::new();
+    for provider in wanted {
+        if provider == main.provider {
+            judges.push(main.clone());
+            continue;
+        }
+        match Model::new(config, provider) {
+            Ok(model) => judges.push(model),
+            Err(error) => notes.push(format!("{provider} cannot judge: {error}")),
+        }
+    }
+    if judges.is_empty() {
+        judges.push(main.clone());
+    }
+    (judges, notes)
 }
 
 /// The one-shot level keeps this share of the time budget, so a slow agentic level leaves it room.
@@ -185,6 +237,12 @@ pub async fn deepen(
         }
         session.record.fallbacks.push(format!("{level}: the answer gave no cause or candidate that passed the checks"));
     }
+    // Argue and select on the deepest path, when the model's part gave something: a model that
+    // was down, or whose every proposal was refused, is not asked to judge either.
+    let answered = diagnosis.level != Level::Deterministic;
+    if answered && advisor.depth == Depth::Agentic && !advisor.judges.is_empty() && diagnosis.candidates.len() >= 2 {
+        session.judge(&specialists, request, &mut diagnosis, deadline).await;
+    }
     diagnosis.elapsed_ms = deterministic.elapsed_ms + millis(started.elapsed());
     diagnosis.model = Some(session.record);
     diagnosis
@@ -224,7 +282,7 @@ impl Session<'_> {
                 temperature: 0.2,
                 json: false,
             };
-            let reply = self.send(&exchange, Level::Agentic, deadline).await?;
+            let reply = self.send(self.advisor.model, &exchange, Level::Agentic, deadline).await?;
             let asked: Vec<_> = reply.calls().cloned().collect();
             self.note("assistant", &reply.text());
             turns.push(reply.clone());
@@ -278,15 +336,93 @@ impl Session<'_> {
             temperature: 0.2,
             json: true,
         };
-        let reply = self.send(&exchange, Level::OneShot, deadline).await?;
+        let reply = self.send(self.advisor.model, &exchange, Level::OneShot, deadline).await?;
         self.note("assistant", &reply.text());
         answer::read(&reply.text())
     }
 
+    /// Argue and select: each judge scores every candidate on its specialist's criteria; the
+    /// valid verdicts' mean total orders the candidates, unless none is valid or the top is a
+    /// tie. Recorded in `record.judgement` either way.
+    async fn judge(
+        &mut self,
+        specialists: &[&crate::policy::specialist::Specialist],
+        request: &Request<'_>,
+        diagnosis: &mut Diagnosis,
+        deadline: Instant,
+    ) {
+        let weights: Vec<judge::Weights> =
+            diagnosis.candidates.iter().map(|candidate| judge::weights_for(candidate, specialists)).collect();
+        let labels: BTreeSet<String> = weights.iter().flatten().map(|(label, _)| label.clone()).collect();
+        let system = judge::system(&labels);
+        let user = judge::user(request.facts.database, request.facts.environment, diagnosis);
+        self.note("judge_system", &system);
+        self.note("judge_user", &user);
+        let exchange = Exchange {
+            system,
+            turns: vec![Turn::user(user)],
+            tools: Vec::new(),
+            max_tokens: 2048,
+            temperature: 0.2,
+            json: true,
+        };
+        let mut judgement = Judgement {
+            deterministic: diagnosis.candidates.iter().map(|c| (c.title.clone(), c.score)).collect(),
+            ..Judgement::default()
+        };
+        let mut valid = Vec::new();
+        let judges = self.advisor.judges;
+        for model in judges {
+            let mut vote = JudgeVote { judge: format!("{}:{}", model.provider, model.name), ..JudgeVote::default() };
+            match self.send(model, &exchange, Level::Judge, deadline).await {
+                Ok(reply) => {
+                    self.note("judge", &reply.text());
+                    match judge::read(&reply.text(), diagnosis.candidates.len(), &labels) {
+                        Ok(scores) => {
+                            vote.totals = scores
+                                .iter()
+                                .zip(&weights)
+                                .map(|(scores, weights)| judge::total(scores, weights))
+                                .collect();
+                            vote.reasoning = scores.into_iter().map(|scores| scores.reasoning).collect();
+                            valid.push(vote.totals.clone());
+                        }
+                        Err(reason) => vote.error = Some(reason),
+                    }
+                }
+                Err(reason) => vote.error = Some(reason),
+            }
+            judgement.judges.push(vote);
+        }
+        judgement.outcome = match judge::panel_totals(&valid) {
+            None => "no judge gave a valid verdict: the deterministic scores stand".to_owned(),
+            Some(totals) => match judge::tie(&totals) {
+                Some(reason) => reason,
+                None => {
+                    judge::apply(diagnosis, &totals);
+                    let best = &diagnosis.candidates[0];
+                    format!(
+                        "the panel ({} of {} valid) chose \"{}\" ({:.2})",
+                        valid.len(),
+                        judges.len(),
+                        best.title,
+                        best.score
+                    )
+                }
+            },
+        };
+        self.record.judgement = Some(judgement);
+    }
+
     /// Sends one request if the budget and the day's cost limit allow, and records the call.
-    async fn send(&mut self, exchange: &Exchange, level: Level, deadline: Instant) -> Result<Turn, String> {
+    async fn send(
+        &mut self,
+        model: &Model,
+        exchange: &Exchange,
+        level: Level,
+        deadline: Instant,
+    ) -> Result<Turn, String> {
         let advisor = self.advisor;
-        let model = advisor.model;
         if self.tokens >= advisor.budget.tokens {
             return Err(format!("the token budget ({}) is spent", advisor.budget.tokens));
         }
