@@ -32,6 +32,7 @@ use sentri::domain::{
 use sentri::execute;
 use sentri::llm::client::Model;
 use sentri::llm::price::Prices;
+use sentri::llm::redact::Redactor;
 use sentri::llm::{Ledger, NoLedger};
 use sentri::pipeline::steps;
 use sentri::policy::PolicySet;
@@ -42,6 +43,10 @@ use sentri::targets::{ConnectOptions, Target};
 use common::diagnosis::{pack, report};
 use common::model_server::{ModelServer, Scripted, anthropic, openai};
 use common::postgres::{self as pg, admin, database_config, fresh_database};
+
+/// Secrets the tests' prompts must never carry.
+static REDACTOR: std::sync::LazyLock<Redactor> =
+    std::sync::LazyLock::new(|| Redactor::new([pg::SUPERUSER_PASSWORD.to_owned()]));
 
 /// Every test ends within this, whatever the model does.
 const BOUND: Duration = Duration::from_secs(60);
@@ -75,6 +80,11 @@ fn claude(server: &ModelServer, timeout: Duration) -> Model {
 
 /// The specialists' diagnosis, then the model's, as the engine runs them after VERIFIED on DEV.
 async fn diagnose_with(db: &str, subject: &str, advisor: &Advisor<'_>) -> Diagnosis {
+    diagnose_email(db, subject, "", advisor).await
+}
+
+/// [`diagnose_with`] for an alert whose email has `body`.
+async fn diagnose_email(db: &str, subject: &str, body: &str, advisor: &Advisor<'_>) -> Diagnosis {
     let set = pack();
     let options =
         ConnectOptions { connect_timeout: Duration::from_secs(5), call_timeout: Duration::from_secs(20), pool_size: 2 };
@@ -83,6 +93,7 @@ async fn diagnose_with(db: &str, subject: &str, advisor: &Advisor<'_>) -> Diagno
         subject: subject.to_owned(),
         alert_type: Some("pg_blocking_session".into()),
         fields: BTreeMap::from([("body".to_owned(), subject.to_owned())]),
+        body: body.to_owned(),
         ..AlertContext::default()
     };
     let request = Request {
@@ -116,7 +127,7 @@ fn advisor_for<'a>(
     budget: Budget,
     depth: Depth,
 ) -> Advisor<'a> {
-    Advisor { model, prices, daily_limit: 5.0, ledger, budget, depth, judges: &[] }
+    Advisor { model, prices, daily_limit: 5.0, ledger, budget, depth, judges: &[], redactor: &REDACTOR }
 }
 
 fn answer(causes: Value, candidates: Value) -> String {
@@ -498,4 +509,49 @@ async fn a_tie_or_no_valid_verdict_leaves_the_deterministic_order() {
             diagnosis.candidates.iter().map(|candidate| (candidate.title.clone(), candidate.score)).collect();
         assert_eq!(titles, judgement.deterministic, "the specialists' order and scores stand");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_in_the_email_and_in_tool_rows_never_reach_the_model_or_the_record() {
+    let db = fresh_database().await;
+    let (holder_pid, holder, _waiting) = pg::idle_holder(&db).await;
+    // The holder's last statement, which pg_blocking shows as its query, quotes a URL with a
+    // password in it.
+    holder
+        .batch_execute("SELECT 'reconnect to postgres://app:Sup3rSecretValue@db1/app' AS note")
+        .await
+        .expect("the holder's last query");
+    let server = ModelServer::start().await;
+    server.push(Scripted::ok(anthropic::tool_use(&[("toolu_01S", "pg_blocking", json!({"min_wait_seconds": 0}))])));
+    server.push(Scripted::ok(anthropic::text(&investigated(holder_pid))));
+    let (model, prices) = (claude(&server, Duration::from_secs(10)), Prices::default());
+    let advisor = advisor_for(&model, &prices, &NoLedger, Budget::default(), Depth::Agentic);
+    let body = format!(
+        "Lock wait on app. Monitor login: password={} ; API: Authorization: Bearer abcdefghijklmnopqrstuvwx",
+        pg::SUPERUSER_PASSWORD
+    );
+
+    let diagnosis = diagnose_email(&db, "sessions waiting on locks", &body, &advisor).await;
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{}", report(&diagnosis));
+    let secrets = ["Sup3rSecretValue", pg::SUPERUSER_PASSWORD, "abcdefghijklmnopqrstuvwx"];
+    for request in &requests {
+        let sent = String::from_utf8_lossy(&request.body).into_owned();
+        for secret in secrets {
+            assert!(!sent.contains(secret), "`{secret}` was sent to the model:\n{sent}");
+        }
+    }
+    let results = tool_results(&requests[1].json());
+    assert!(
+        results[0].1.contains("postgres://app:[redacted]@db1/app"),
+        "the row went, its secret did not: {}",
+        results[0].1
+    );
+    assert!(String::from_utf8_lossy(&requests[0].body).contains("Lock wait on app"), "the body went as data");
+    let kept = serde_json::to_string(&diagnosis.model).expect("record");
+    for secret in secrets {
+        assert!(!kept.contains(secret), "`{secret}` is in the kept transcript");
+    }
+    assert!(kept.contains("[redacted]"));
 }

@@ -197,6 +197,24 @@ impl Config {
         })
     }
 
+    /// Every secret this configuration holds, by value: database, mailbox and SMTP passwords,
+    /// API keys, webhook URLs and routing keys. For redaction only (what is sent to a model
+    /// and what is kept of it, [`crate::llm::redact`]); named so each use is easy to find.
+    pub fn secret_values(&self) -> Vec<String> {
+        let keys = &self.llm.api_keys;
+        let mut secrets: Vec<&Secret> =
+            self.databases.iter().filter_map(|database| database.password.as_ref()).collect();
+        secrets.extend(self.email.password.as_ref());
+        secrets.extend(self.email.smtp_password.as_ref());
+        secrets.extend(self.approvals.slack_webhook_url.as_ref());
+        secrets.extend([&keys.claude, &keys.openai, &keys.gemini, &keys.local].into_iter().flatten());
+        for adapter in &self.notifications.adapters {
+            secrets.extend(adapter.url.as_ref());
+            secrets.extend(adapter.routing_key.as_ref());
+        }
+        secrets.into_iter().map(|secret| secret.expose().to_owned()).collect()
+    }
+
     /// The database an alert names, by name or alias (case-insensitive, whole name only:
     /// `HR-DB` never matches `CHR-DB-2`).
     pub fn database(&self, name_or_alias: &str) -> Option<&DatabaseConfig> {

@@ -100,7 +100,7 @@ impl Engine {
         if self.config.llm.provider == LlmProvider::None {
             return deterministic;
         }
-        let configured = match Configured::from_config(&self.config.llm) {
+        let configured = match Configured::from_config(&self.config) {
             Ok(Some(configured)) => configured,
             Ok(None) => return deterministic,
             Err(error) => {

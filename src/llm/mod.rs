@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod gemini;
 pub mod openai;
 pub mod price;
+pub mod redact;
 
 use crate::config::LlmProvider;
 use crate::domain::ModelCall;

@@ -63,7 +63,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("warning: no specialist in SENTRI_HOME/agents/ has `## Cause:` rules; every diagnosis is UNKNOWN");
     }
     let configured = if args.llm {
-        match model::Configured::from_config(&config.llm).context("the language model of sentri.yaml's `llm:`")? {
+        match model::Configured::from_config(&config).context("the language model of sentri.yaml's `llm:`")? {
             Some(configured) => Some(configured),
             None => bail!(
                 "--llm: no language model is configured; set `llm.provider` (claude, openai, gemini or local) in \

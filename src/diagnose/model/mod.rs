@@ -38,6 +38,7 @@ use crate::domain::{
 use crate::llm::client::Model;
 use crate::llm::conversation::{Exchange, Part, Role, Turn};
 use crate::llm::price::Prices;
+use crate::llm::redact::Redactor;
 use crate::llm::{Ledger, LlmError};
 use crate::policy::PolicySet;
 use crate::policy::tool::ToolPolicy;
@@ -90,6 +91,8 @@ pub struct Advisor<'a> {
     pub depth: Depth,
     /// The panel that argues and selects on the deepest path; empty: no judging.
     pub judges: &'a [Model],
+    /// What takes secrets out of prompts, tool results and the kept transcript.
+    pub redactor: &'a Redactor,
 }
 
 /// The configured model, ready to ask: `None` when `llm.provider` is none.
@@ -102,11 +105,15 @@ pub struct Configured {
     pub panel_notes: Vec<String>,
     pub prices: Prices,
     pub daily_limit: f64,
+    /// This configuration's secrets, kept out of every prompt and transcript.
+    pub redactor: Redactor,
 }
 
 impl Configured {
-    /// The model `config` names, or why it cannot be asked (no key, no base URL).
-    pub fn from_config(config: &crate::config::LlmConfig) -> Result<Option<Configured>, LlmError> {
+    /// The model `config.llm` names, or why it cannot be asked (no key, no base URL).
+    pub fn from_config(config: &crate::config::Config) -> Result<Option<Configured>, LlmError> {
+        let redactor = Redactor::new(config.secret_values());
+        let config = &config.llm;
         if config.provider == crate::config::LlmProvider::None {
             return Ok(None);
         }
@@ -118,6 +125,7 @@ impl Configured {
             panel_notes,
             prices: Prices::configured(&config.prices),
             daily_limit: config.daily_cost_limit,
+            redactor,
         }))
     }
 
@@ -131,6 +139,7 @@ impl Configured {
             budget: Budget::default(),
             depth,
             judges: &self.judges,
+            redactor: &self.redactor,
         }
     }
 }
@@ -268,7 +277,7 @@ impl Session<'_> {
     ) -> Result<Answer, String> {
         let budget = self.advisor.budget;
         let system = prompt::system(action_types, true);
-        let mut turns = vec![Turn::user(prompt::user(facts))];
+        let mut turns = vec![Turn::user(self.scrub(&prompt::user(facts)))];
         self.note("system", &system);
         self.note("user", &turns[0].text());
         let tools: Vec<_> = offered.iter().map(|tool| toolbox::spec(tool)).collect();
@@ -301,7 +310,9 @@ impl Session<'_> {
                     }
                 } else {
                     calls_made += 1;
-                    toolbox::run(target, offered, call, context).await.result
+                    let mut result = toolbox::run(target, offered, call, context).await.result;
+                    result.content = self.scrub(&result.content);
+                    result
                 };
                 self.note("tool_result", &result.content);
                 parts.push(Part::Result(result));
@@ -325,7 +336,7 @@ impl Session<'_> {
         deadline: Instant,
     ) -> Result<Answer, String> {
         let system = prompt::system(action_types, false);
-        let user = prompt::user(facts);
+        let user = self.scrub(&prompt::user(facts));
         self.note("system", &system);
         self.note("user", &user);
         let exchange = Exchange {
@@ -355,7 +366,7 @@ impl Session<'_> {
             diagnosis.candidates.iter().map(|candidate| judge::weights_for(candidate, specialists)).collect();
         let labels: BTreeSet<String> = weights.iter().flatten().map(|(label, _)| label.clone()).collect();
         let system = judge::system(&labels);
-        let user = judge::user(request.facts.database, request.facts.environment, diagnosis);
+        let user = self.scrub(&judge::user(request.facts.database, request.facts.environment, diagnosis));
         self.note("judge_system", &system);
         self.note("judge_user", &user);
         let exchange = Exchange {
@@ -468,10 +479,15 @@ impl Session<'_> {
         result
     }
 
-    /// Keeps a message for review, bounded.
+    /// `text` without this configuration's secrets or anything shaped like one.
+    fn scrub(&self, text: &str) -> String {
+        self.advisor.redactor.scrub(text).into_owned()
+    }
+
+    /// Keeps a message for review, bounded and without secrets.
     fn note(&mut self, role: &str, text: &str) {
         const KEPT: usize = 8000;
-        let text: String = text.chars().take(KEPT).collect();
+        let text: String = self.advisor.redactor.scrub(text).chars().take(KEPT).collect();
         self.record.transcript.push(TranscriptEntry { role: role.to_owned(), text });
     }
 }
