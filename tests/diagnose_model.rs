@@ -94,7 +94,6 @@ async fn diagnose_email(db: &str, subject: &str, body: &str, advisor: &Advisor<'
         alert_type: Some("pg_blocking_session".into()),
         fields: BTreeMap::from([("body".to_owned(), subject.to_owned())]),
         body: body.to_owned(),
-        ..AlertContext::default()
     };
     let request = Request {
         alert: Some(&alert),
