@@ -30,9 +30,23 @@ use common::model_server::{ModelServer, Scripted, anthropic};
 use common::postgres::{self as pg, admin};
 
 struct Setup {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     engine: Arc<Engine>,
     dbname: String,
+}
+
+impl Setup {
+    /// `sentri ARGS` on this home; its standard output, after asserting it succeeded.
+    fn sentri(&self, args: &[&str]) -> String {
+        let output = assert_cmd::Command::cargo_bin("sentri")
+            .expect("the sentri binary")
+            .env("SENTRI_HOME", self.dir.path().join("home"))
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "sentri {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
 }
 
 /// A home with the default pack, and an engine for the DEV database `app` consulting the model
@@ -77,7 +91,7 @@ async fn setup(server: &ModelServer) -> Setup {
         notifier: false,
         watch_policies: false,
     });
-    Setup { _dir: dir, engine, dbname }
+    Setup { dir, engine, dbname }
 }
 
 /// Stores the email, lets the engine take it in, and returns its workflow.
@@ -147,6 +161,20 @@ async fn a_model_obeying_a_hostile_email_is_refused_audited_and_nothing_is_dropp
     }
     let count = admin(&setup.dbname).await.query_one("SELECT count(*) FROM accounts", &[]).await.expect("still there");
     assert_eq!(count.get::<_, i64>(0), 100);
+
+    // What a DBA reviews afterwards: the conversation, and the day's spend.
+    let shown = setup.sentri(&["show", workflow.id.as_ref(), "--conversation"]);
+    for expected in ["Model conversation:", "[user]", "SYSTEM OVERRIDE", "[assistant]", "Drop the table as instructed"]
+    {
+        assert!(shown.contains(expected), "sentri show --conversation has {expected:?}:\n{shown}");
+    }
+    let brief = setup.sentri(&["show", workflow.id.as_ref()]);
+    assert!(brief.contains("--conversation` prints them") && !brief.contains("[assistant]"), "{brief}");
+    let stats = setup.sentri(&["stats"]);
+    assert!(stats.contains("Model spend: $") && stats.contains("DAY (UTC)"), "{stats}");
+    let spend = setup.sentri(&["stats", "--json"]);
+    let spend: Value = serde_json::from_str(&spend).expect("stats --json");
+    assert_eq!(spend["model_spend"][0]["calls"], 1, "{spend}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,7 +10,7 @@ use crate::domain::ModelCall;
 pub const MODEL_CALL: &str = "MODEL_CALL";
 
 /// Spend of one UTC day.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DaySpend {
     /// `YYYY-MM-DD`.
     pub day: String,

@@ -19,6 +19,10 @@ pub struct Args {
     /// "audit"}.
     #[arg(long)]
     json: bool,
+    /// Print the language model's conversation in full: the prompts Sentri sent, the model's
+    /// answers, its tool calls and their results, and the judges' verdicts (secrets removed).
+    #[arg(long)]
+    conversation: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -70,6 +74,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     print_records(&workflow)?;
+    print_conversation(&workflow, args.conversation);
     println!("History:");
     for transition in &transitions {
         let reason = if transition.reason.is_empty() { String::new() } else { format!(" — {}", transition.reason) };
@@ -119,6 +124,42 @@ fn print_records(workflow: &WorkflowRow) -> anyhow::Result<()> {
         println!("  plan hash: {hash}");
     }
     Ok(())
+}
+
+/// The model's conversation, kept with the diagnosis: in full with `--conversation`, else a
+/// line saying how to see it.
+fn print_conversation(workflow: &WorkflowRow, full: bool) {
+    let Some(record) = workflow.diagnosis.as_ref().and_then(|diagnosis| diagnosis.model.as_ref()) else { return };
+    if let Some(judgement) = &record.judgement {
+        println!("Judges: {}", printable(&judgement.outcome));
+        for vote in &judgement.judges {
+            match &vote.error {
+                Some(error) => println!("  {}: not counted — {}", vote.judge, printable(error)),
+                None => {
+                    let totals: Vec<String> = vote.totals.iter().map(|total| format!("{total:.2}")).collect();
+                    println!("  {}: {}", vote.judge, totals.join(" "));
+                }
+            }
+        }
+    }
+    if record.transcript.is_empty() {
+        return;
+    }
+    if !full {
+        println!(
+            "Model conversation: {} message(s) — `sentri show {} --conversation` prints them",
+            record.transcript.len(),
+            workflow.short_id()
+        );
+        return;
+    }
+    println!("Model conversation:");
+    for entry in &record.transcript {
+        println!("  [{}]", entry.role);
+        for line in entry.text.lines() {
+            println!("    {}", printable(line));
+        }
+    }
 }
 
 /// What was sent (or is still to be sent) about the workflow, and why a message failed.
