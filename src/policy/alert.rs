@@ -220,10 +220,18 @@ impl AlertPolicy {
         let learned = match front.learned {
             Some(true) => {
                 if front.learned_from.as_deref().is_none_or(|id| id.trim().is_empty()) {
-                    problems.push(Problem::warning(path, 1, "learned: true without `learned_from:` (the workflow it came from)"));
+                    problems.push(Problem::warning(
+                        path,
+                        1,
+                        "learned: true without `learned_from:` (the workflow it came from)",
+                    ));
                 }
                 if front.approved_by.is_empty() {
-                    problems.push(Problem::warning(path, 1, "learned: true without `approved_by:` (who approved the fix)"));
+                    problems.push(Problem::warning(
+                        path,
+                        1,
+                        "learned: true without `approved_by:` (who approved the fix)",
+                    ));
                 }
                 Some(Learned {
                     workflow: WorkflowId::from(front.learned_from.clone().unwrap_or_default().trim().to_owned()),

@@ -97,9 +97,10 @@ impl PolicySet {
         // Learned policies load last, so that on a duplicate alert type the policy a DBA wrote
         // is the one kept and the learned file is the one skipped: a file Sentri wrote never
         // silently replaces one a person wrote (`learned` sorts before `oracle`/`postgres`).
-        let (learned_files, written): (Vec<PathBuf>, Vec<PathBuf>) = markdown_files(&home.join("alerts"), &mut set.problems)
-            .into_iter()
-            .partition(|path| path.starts_with(&learned_root));
+        let (learned_files, written): (Vec<PathBuf>, Vec<PathBuf>) =
+            markdown_files(&home.join("alerts"), &mut set.problems)
+                .into_iter()
+                .partition(|path| path.starts_with(&learned_root));
         for path in written.into_iter().chain(learned_files) {
             let Some(text) = read(&path, &mut set.problems) else {
                 set.skipped.push(path);
