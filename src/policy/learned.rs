@@ -191,8 +191,8 @@ pub fn render(draft: &LearnedDraft) -> String {
     let _ = writeln!(out, "# Learned: {}\n", draft.name);
     let _ = writeln!(
         out,
-        "Written by Sentri from workflow {} after its fix was approved and validated. Review it \
-         with `sentri policy learned`; edit or delete it like any other policy.\n",
+        "Written by Sentri from workflow {} after its fix was approved and validated.\nReview it \
+         with `sentri policy learned`; edit or delete it like any other policy.",
         draft.learned_from.short()
     );
     section(&mut out, "Description");
@@ -210,16 +210,10 @@ pub fn render(draft: &LearnedDraft) -> String {
         bullets(&mut out, &draft.confirmed_when);
     }
     section(&mut out, "Forward Action");
-    for step in &draft.forward {
-        out.push_str(&fence("sql", step));
-        out.push('\n');
-    }
+    steps(&mut out, &draft.forward);
     if !draft.rollback.is_empty() {
         section(&mut out, "Rollback Action");
-        for step in &draft.rollback {
-            out.push_str(&fence("sql", step));
-            out.push('\n');
-        }
+        steps(&mut out, &draft.rollback);
     }
     if let Some(validation) = &draft.validation {
         section(&mut out, "Validation Query");
@@ -241,10 +235,13 @@ pub fn render(draft: &LearnedDraft) -> String {
     out.push_str(&fence("email", &email));
     // The sample's expected fields, so `sentri policy check` proves them with the real matcher.
     // Only values that fit on a bullet as they are: anything else stays unchecked there.
-    for (field, value) in extract(draft, &sample).unwrap_or_default() {
-        if is_plain(&value) {
-            let _ = writeln!(out, "\n- {field} = {value}");
-        }
+    let expected: Vec<(String, String)> =
+        extract(draft, &sample).unwrap_or_default().into_iter().filter(|(_, value)| is_plain(value)).collect();
+    if !expected.is_empty() {
+        out.push('\n');
+    }
+    for (field, value) in expected {
+        let _ = writeln!(out, "- {field} = {value}");
     }
     out
 }
@@ -616,6 +613,16 @@ fn quoted(text: &str) -> String {
 
 fn section(out: &mut String, heading: &str) {
     let _ = writeln!(out, "\n## {heading}\n");
+}
+
+/// One fenced ```sql block per step, a blank line between them.
+fn steps(out: &mut String, statements: &[String]) {
+    for (index, statement) in statements.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str(&fence("sql", statement));
+    }
 }
 
 fn bullets(out: &mut String, items: &[String]) {

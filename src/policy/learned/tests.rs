@@ -297,3 +297,22 @@ fn check_text_reports_a_broken_or_unmarked_file() {
     let errors = check_text(path, &text).expect_err("unmarked");
     assert!(errors.iter().any(|e| e.starts_with("learned:")), "{errors:?}");
 }
+
+#[test]
+fn several_steps_keep_their_order() {
+    let draft = LearnedDraft {
+        forward: vec![
+            "ALTER TABLE :table_name SET (autovacuum_vacuum_scale_factor = 0.05)".to_owned(),
+            "ANALYZE :table_name".to_owned(),
+        ],
+        rollback: vec![
+            "ALTER TABLE :table_name RESET (autovacuum_vacuum_scale_factor)".to_owned(),
+            "SELECT 1".to_owned(),
+        ],
+        ..draft()
+    };
+    let policy = check(&draft).unwrap_or_else(|errors| panic!("{errors:#?}"));
+    let forward: Vec<_> = policy.forward.iter().map(|block| block.sql.as_str()).collect();
+    assert_eq!(forward, ["ALTER TABLE :table_name SET (autovacuum_vacuum_scale_factor = 0.05)", "ANALYZE :table_name"]);
+    assert_eq!(policy.rollback.len(), 2);
+}
