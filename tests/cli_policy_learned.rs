@@ -92,7 +92,8 @@ fn a_learned_policy_is_listed_checked_and_shown_as_a_new_file() {
     assert_eq!(review["problems"], serde_json::json!([]));
     assert_eq!(review["backup"], serde_json::Value::Null);
     let text = std::fs::read_to_string(&path).expect("read");
-    let added: Vec<&str> = review["diff"].as_str().expect("diff").lines().filter(|line| line.starts_with('+')).collect();
+    let added: Vec<&str> =
+        review["diff"].as_str().expect("diff").lines().filter(|line| line.starts_with('+')).collect();
     assert_eq!(added.len(), text.lines().count() + 1, "every line added, plus the +++ header");
 
     // The whole pack still checks, learned file included.

@@ -321,12 +321,12 @@ pub fn check_text(path: &Path, text: &str) -> Result<AlertPolicy, Vec<String>> {
     let mut errors: Vec<String> = problems
         .iter()
         .filter(|problem| problem.level == Level::Warning)
-        .map(|problem| format!("line {}: {}", problem.line, problem.message))
+        .map(|problem| describe(&document, problem))
         .collect();
     let policy = match loaded {
         Ok(policy) => policy,
         Err(fatal) => {
-            errors.extend(fatal.iter().map(describe));
+            errors.extend(fatal.iter().map(|problem| describe(&document, problem)));
             return Err(errors);
         }
     };
@@ -601,8 +601,28 @@ fn extract(draft: &LearnedDraft, sample: &SampleAlert) -> Option<Vec<(String, St
     )
 }
 
-fn describe(problem: &Problem) -> String {
-    format!("line {}: {}", problem.line, problem.message)
+/// A loader problem named by the draft field its line is in (`forward, line 40: …`): the
+/// section the line falls in, or the front matter above the first section.
+fn describe(document: &markdown::Document, problem: &Problem) -> String {
+    let section = document.sections.iter().rev().find(|section| section.line <= problem.line);
+    let field = match section.map(|section| section.key.as_str()) {
+        None => "front_matter",
+        Some("email_pattern") => "email_pattern",
+        Some("extracted_fields") => "fields",
+        Some("verification_query") => "verification",
+        Some("confirmed_when") => "confirmed_when",
+        Some("forward_action") => "forward",
+        Some("rollback_action") => "rollback",
+        Some("validation_query") => "validation",
+        Some("success_criteria") => "success_criteria",
+        Some("risk_level") => "risk",
+        Some("sample_alerts") => "sample_alert",
+        Some("description") => "description",
+        Some(other) => other,
+    };
+    // A problem the loader places on line 1 is about the front matter, whatever follows it.
+    let field = if problem.line <= 1 { "front_matter" } else { field };
+    format!("{field}, line {}: {}", problem.line, problem.message)
 }
 
 /// A YAML scalar that cannot be read as anything but this string: JSON's quoting is YAML's

@@ -316,3 +316,13 @@ fn several_steps_keep_their_order() {
     assert_eq!(forward, ["ALTER TABLE :table_name SET (autovacuum_vacuum_scale_factor = 0.05)", "ANALYZE :table_name"]);
     assert_eq!(policy.rollback.len(), 2);
 }
+
+#[test]
+fn loader_problems_name_their_field() {
+    let errors = errors_of(&LearnedDraft { email_pattern: "(unclosed".to_owned(), ..draft() });
+    assert!(errors.iter().any(|e| e.starts_with("email_pattern, line ") && e.contains("invalid regex")), "{errors:?}");
+    let errors = errors_of(&LearnedDraft { verification: "DELETE FROM t".to_owned(), ..draft() });
+    assert!(errors.iter().any(|e| e.starts_with("verification, line ") && e.contains("read-only")), "{errors:?}");
+    let errors = errors_of(&LearnedDraft { rollback: Vec::new(), ..draft() });
+    assert!(errors.iter().any(|e| e.starts_with("forward, line ") && e.contains("fix disabled")), "{errors:?}");
+}
