@@ -16,6 +16,7 @@ use super::markdown::{Document, Element, Section};
 pub use crate::domain::Risk;
 
 use super::{DbKind, Problem, Severity};
+use crate::domain::WorkflowId;
 use crate::targets::sql::{self, IdentifierKind, StatementKind};
 
 /// One alert type, as a DBA wrote it.
@@ -50,6 +51,18 @@ pub struct AlertPolicy {
     /// Set when the fix is unusable (an undeclared DDL placeholder, no rollback…): the policy
     /// still recognises and verifies alerts, then hands them to a DBA.
     pub fix_disabled: Option<String>,
+    /// Set when Sentri wrote the file itself (front matter `learned: true`), so that a reviewer
+    /// can tell a learned policy from one a DBA wrote and trace it to the fix it came from.
+    pub learned: Option<Learned>,
+}
+
+/// Where a learned policy came from ([`super::learned`] writes these keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The workflow whose approved, validated fix the policy was learned from.
+    pub workflow: WorkflowId,
+    /// The identities that approved that fix (`os:alice`, `email:bob@example.com`).
+    pub approved_by: Vec<String>,
 }
 
 /// A compiled `## Email Pattern`.
@@ -111,6 +124,9 @@ const FRONT_MATTER_KEYS: &[&str] = &[
     "version",
     "generated",
     "description",
+    "learned",
+    "learned_from",
+    "approved_by",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +141,9 @@ struct FrontMatter {
     identifiers: BTreeMap<String, String>,
     irreversible: Option<serde_json::Value>,
     risk_level: Option<String>,
+    learned: Option<bool>,
+    learned_from: Option<String>,
+    approved_by: Vec<String>,
 }
 
 impl AlertPolicy {
@@ -196,6 +215,30 @@ impl AlertPolicy {
                 ));
                 None
             }
+        };
+
+        let learned = match front.learned {
+            Some(true) => {
+                if front.learned_from.as_deref().is_none_or(|id| id.trim().is_empty()) {
+                    problems.push(Problem::warning(
+                        path,
+                        1,
+                        "learned: true without `learned_from:` (the workflow it came from)",
+                    ));
+                }
+                if front.approved_by.is_empty() {
+                    problems.push(Problem::warning(
+                        path,
+                        1,
+                        "learned: true without `approved_by:` (who approved the fix)",
+                    ));
+                }
+                Some(Learned {
+                    workflow: WorkflowId::from(front.learned_from.clone().unwrap_or_default().trim().to_owned()),
+                    approved_by: front.approved_by.clone(),
+                })
+            }
+            _ => None,
         };
 
         let pattern = match document.section("email_pattern") {
@@ -313,6 +356,7 @@ impl AlertPolicy {
             recommended_action: document.section("recommended_action").map(section_prose).unwrap_or_default(),
             samples,
             fix_disabled,
+            learned,
         })
     }
 
@@ -343,14 +387,20 @@ fn compile_pattern(path: &Path, section: &Section, errors: &mut Vec<Problem>) ->
     build_pattern(path, block.code.trim(), block.line + 1, errors)
 }
 
-fn build_pattern(path: &Path, source: &str, line: usize, errors: &mut Vec<Problem>) -> Option<Pattern> {
+/// Compiles an email pattern as every policy's is compiled: case-insensitive, `.` matching
+/// newlines, and a backtracking limit so that no email can keep the matcher busy for ever.
+/// One function, so that a learned policy is checked with the engine and limits it will run on.
+pub fn compile_regex(source: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
     // Python's `(?P=name)` back-reference and `(?P<name>` groups are accepted by fancy-regex.
-    let built = fancy_regex::RegexBuilder::new(source)
+    fancy_regex::RegexBuilder::new(source)
         .case_insensitive(true)
         .dot_matches_new_line(true)
         .backtrack_limit(1_000_000)
-        .build();
-    match built {
+        .build()
+}
+
+fn build_pattern(path: &Path, source: &str, line: usize, errors: &mut Vec<Problem>) -> Option<Pattern> {
+    match compile_regex(source) {
         Ok(regex) => Some(Pattern { source: source.to_owned(), line, regex }),
         Err(error) => {
             errors.push(Problem::error(path, line, format!("invalid regex: {error}")));

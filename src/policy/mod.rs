@@ -9,6 +9,7 @@ pub mod brain;
 pub mod check;
 pub mod condition;
 pub mod environment;
+pub mod learned;
 pub mod markdown;
 #[cfg(test)]
 mod oracle_tool_tests;
@@ -87,12 +88,20 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
-    /// Loads alerts/**, checks/**, brain/ and environments/ under `home`. Never fails: every
-    /// problem is recorded in `problems` and the files that can load do.
+    /// Loads alerts/** (alerts/learned/ last), checks/**, brain/ and environments/ under `home`.
+    /// Never fails: every problem is recorded in `problems` and the files that can load do.
     pub fn load(home: &Path) -> PolicySet {
         let mut set = PolicySet::default();
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for path in markdown_files(&home.join("alerts"), &mut set.problems) {
+        let learned_root = home.join("alerts").join(learned::FOLDER);
+        // Learned policies load last, so that on a duplicate alert type the policy a DBA wrote
+        // is the one kept and the learned file is the one skipped: a file Sentri wrote never
+        // silently replaces one a person wrote (`learned` sorts before `oracle`/`postgres`).
+        let (learned_files, written): (Vec<PathBuf>, Vec<PathBuf>) =
+            markdown_files(&home.join("alerts"), &mut set.problems)
+                .into_iter()
+                .partition(|path| path.starts_with(&learned_root));
+        for path in written.into_iter().chain(learned_files) {
             let Some(text) = read(&path, &mut set.problems) else {
                 set.skipped.push(path);
                 continue;
@@ -102,15 +111,20 @@ impl PolicySet {
             match AlertPolicy::from_document(&path, &document, folder_engine, &mut set.problems) {
                 Ok(policy) => {
                     if let Some(first) = seen.get(&policy.name) {
-                        set.problems.push(Problem::error(
-                            &path,
-                            1,
+                        let message = if path.starts_with(&learned_root) {
+                            format!(
+                                "alert type `{}` is already defined by {}; this learned file is skipped (a learned policy never replaces another: rename it, or merge it into that file)",
+                                policy.name,
+                                first.display()
+                            )
+                        } else {
                             format!(
                                 "alert type `{}` is already defined by {}; this file is skipped",
                                 policy.name,
                                 first.display()
-                            ),
-                        ));
+                            )
+                        };
+                        set.problems.push(Problem::error(&path, 1, message));
                         set.skipped.push(path);
                         continue;
                     }

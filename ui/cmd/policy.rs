@@ -1,20 +1,58 @@
 //! `sentri policy check`: every alert and check policy, whether it loads, whether its fix may
 //! run, and whether its sample alerts are recognised as the DBA says they should be.
+//! `sentri policy learned`: the policies Sentri wrote itself (`alerts/learned/`), each with where
+//! it came from, whether it passes, and its text as a diff to review.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use sentri::pipeline::samples::{self, SampleResult};
-use sentri::policy::{Level, PolicySet, Problem};
+use sentri::policy::{Level, PolicySet, Problem, learned};
 
-use super::{Context, print_json, table};
+use super::{Context, print_json, printable, table};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Load every policy, report problems with file:line, and run every `## Sample Alerts`
     /// sample against the whole pack. Exit 1 if any policy has an error or a sample fails.
     Check(CheckArgs),
+    /// Review the policies Sentri learned (alerts/learned/*.md): where each came from, whether
+    /// it passes the policy check, and its text as a diff. Exit 1 if any fails the check.
+    Learned(LearnedArgs),
 }
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = LEARNED_HELP)]
+pub struct LearnedArgs {
+    /// Review the learned policies under DIR (laid out like SENTRI_HOME) instead of SENTRI_HOME.
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+    /// Print the result as JSON (one object per file, the diff as text).
+    #[arg(long)]
+    json: bool,
+}
+
+const LEARNED_HELP: &str = "\
+When a fix for an alert no policy knew was approved, ran and was validated, Sentri writes a
+policy for that alert under alerts/learned/, so the next such email is recognised without a
+model. It is an ordinary policy file: this command is how you review it before trusting it.
+
+For each file it shows:
+  - the alert type (the file name) and the workflow it was learned from (`sentri show ID`);
+  - who approved that fix;
+  - whether it passes: it loads with no warning, its pattern matches its own sample email and
+    extracts `database`, no statement is CRITICAL, and the pack's matcher gives its sample to it;
+  - a unified diff: against nothing for a new file, or against alerts/.backup/learned/NAME.md
+    (or alerts/.backup/NAME.md) when you kept an earlier version there.
+
+To accept a learned policy, keep it (or move it into alerts/postgres/ or alerts/oracle/ and
+edit it like your own). To reject it, delete the file. A learned policy never replaces one
+you wrote: a name the pack already has is refused, and on a duplicate the learned file is skipped.
+
+Examples:
+  sentri policy learned
+  sentri policy learned --json | jq '.[] | select(.passes | not)'";
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -58,7 +96,13 @@ struct Report<'a> {
 }
 
 pub fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
-    let Command::Check(args) = command;
+    match command {
+        Command::Check(args) => check(context, args),
+        Command::Learned(args) => learned(context, args),
+    }
+}
+
+fn check(context: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let root = match args.path {
         Some(path) => {
             if !path.is_dir() {
@@ -204,4 +248,167 @@ fn print_human(report: &Report<'_>, root: &std::path::Path) {
         report.samples.len()
     );
     println!("{}", if report.ok { "OK" } else { "FAILED" });
+}
+
+/// One learned policy file under review.
+#[derive(serde::Serialize)]
+struct LearnedReview {
+    file: String,
+    alert_type: String,
+    learned_from: Option<String>,
+    approved_by: Vec<String>,
+    passes: bool,
+    /// Why it does not pass, one line each; empty when it passes.
+    problems: Vec<String>,
+    /// The earlier version the diff is taken against, when there is one.
+    backup: Option<String>,
+    diff: String,
+}
+
+fn learned(context: &Context, args: LearnedArgs) -> anyhow::Result<ExitCode> {
+    let root = match args.path {
+        Some(path) if path.is_dir() => path,
+        Some(path) => anyhow::bail!("{} is not a folder", path.display()),
+        None => context.existing_home()?.root,
+    };
+    let folder = root.join("alerts").join(learned::FOLDER);
+    let files = learned_files(&folder)?;
+    // The whole pack, as the engine would load it: a learned file skipped as a duplicate, or whose
+    // sample another policy takes, fails here even when it is fine on its own.
+    let set = PolicySet::load(&root);
+    let sample_report = if files.is_empty() { samples::SampleReport::default() } else { samples::run_all(&set) };
+    let relative = |path: &Path| path.strip_prefix(&root).unwrap_or(path).display().to_string();
+
+    let mut reviews = Vec::new();
+    for path in &files {
+        let alert_type = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                reviews.push(LearnedReview {
+                    file: relative(path),
+                    alert_type,
+                    learned_from: None,
+                    approved_by: Vec::new(),
+                    passes: false,
+                    problems: vec![format!("cannot read: {error}")],
+                    backup: None,
+                    diff: String::new(),
+                });
+                continue;
+            }
+        };
+        let provenance = learned::provenance(&text);
+        let mut problems = learned::check_text(path, &text).err().unwrap_or_default();
+        let in_pack: Vec<String> = set
+            .problems
+            .iter()
+            .chain(&sample_report.problems)
+            .filter(|problem| problem.level == Level::Error && problem.path == *path)
+            .map(|problem| format!("line {}: {}", problem.line, problem.message))
+            .collect();
+        for line in in_pack {
+            // The file's own check already said it, named by its field (`email_pattern, line 3: …`).
+            if !problems.iter().any(|known| known.ends_with(&line)) {
+                problems.push(line);
+            }
+        }
+        for result in sample_report.results.iter().filter(|result| result.path == *path && !result.passed) {
+            problems.extend(result.failures.iter().map(|failure| format!("sample at line {}: {failure}", result.line)));
+        }
+        let backup = backup_of(&root, path);
+        let old = backup.as_ref().and_then(|backup| std::fs::read_to_string(backup).ok()).unwrap_or_default();
+        let old_name = backup.as_deref().map_or_else(|| "/dev/null".to_owned(), relative);
+        let diff = similar::TextDiff::from_lines(&old, &text)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &relative(path))
+            .to_string();
+        reviews.push(LearnedReview {
+            file: relative(path),
+            alert_type,
+            learned_from: provenance.as_ref().map(|learned| learned.workflow.to_string()),
+            approved_by: provenance.map(|learned| learned.approved_by).unwrap_or_default(),
+            passes: problems.is_empty(),
+            problems,
+            backup: backup.as_deref().map(relative),
+            diff,
+        });
+    }
+
+    let ok = reviews.iter().all(|review| review.passes);
+    if args.json {
+        print_json(&reviews)?;
+    } else if reviews.is_empty() {
+        println!("No learned policies in {}.", relative(&folder));
+        println!("Sentri writes one there when a fix for an alert no policy knew is approved, runs and is validated.");
+    } else {
+        print_learned(&reviews);
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `alerts/learned/*.md`, sorted; hidden files (a write in progress) and README.md are not policies.
+fn learned_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error).with_context(|| format!("listing {}", folder.display())),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
+            !name.starts_with('.') && name.ends_with(".md") && name != "readme.md" && path.is_file()
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The earlier version a DBA kept of a learned file, if any.
+fn backup_of(root: &Path, path: &Path) -> Option<PathBuf> {
+    let file = path.file_name()?;
+    let backups = root.join("alerts").join(".backup");
+    [backups.join(learned::FOLDER).join(file), backups.join(file)].into_iter().find(|candidate| candidate.is_file())
+}
+
+fn print_learned(reviews: &[LearnedReview]) {
+    let rows: Vec<Vec<String>> = reviews
+        .iter()
+        .map(|review| {
+            vec![
+                printable(&review.alert_type),
+                review.learned_from.as_deref().map_or_else(|| "?".to_owned(), printable),
+                if review.approved_by.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    printable(&review.approved_by.join(", "))
+                },
+                if review.passes { "passes".to_owned() } else { format!("FAILS ({})", review.problems.len()) },
+            ]
+        })
+        .collect();
+    table::print(&["ALERT TYPE", "LEARNED FROM", "APPROVED BY", "CHECK"], &rows);
+    for review in reviews {
+        println!();
+        let against =
+            review.backup.as_deref().map_or_else(|| "new file".to_owned(), |backup| format!("against {backup}"));
+        println!("== {} ({against})", printable(&review.file));
+        for problem in &review.problems {
+            println!("  problem: {}", printable(problem));
+        }
+        // The file holds an email: every line is shown with its control characters escaped.
+        for line in review.diff.lines() {
+            println!("{}", printable(line));
+        }
+    }
+    println!();
+    let failing = reviews.iter().filter(|review| !review.passes).count();
+    println!(
+        "{} learned polic{}, {failing} failing the check. Keep a file to accept it, delete it to reject it.",
+        reviews.len(),
+        if reviews.len() == 1 { "y" } else { "ies" }
+    );
 }
