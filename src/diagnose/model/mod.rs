@@ -16,6 +16,7 @@
 //! with its reason, the judges' verdicts and the conversation are recorded in the diagnosis.
 
 pub mod answer;
+pub mod classify;
 pub mod gate;
 pub mod ground_truth;
 pub mod judge;
