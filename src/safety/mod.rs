@@ -148,6 +148,9 @@ pub struct MeshContext<'a> {
     /// The plan hash that humans approved (enough distinct approvers already checked by the
     /// caller), if any.
     pub approved_plan_hash: Option<PlanHash>,
+    /// Set when the workflow's alert type was drafted by a model and has no policy file yet:
+    /// every fix then waits for a human, in every environment.
+    pub provisional: bool,
 }
 
 /// What one check said, and whether an approval satisfied it.
@@ -315,6 +318,7 @@ pub fn mesh_context<'a>(
         lock,
         failures,
         approved_plan_hash,
+        provisional: false,
     }
 }
 

@@ -76,6 +76,13 @@ pub fn check(plan: &Plan, context: &MeshContext<'_>) -> CheckVerdict {
         }
     }
 
+    if context.provisional {
+        findings.add(
+            MeshVerdict::NeedsApproval,
+            "no policy file knows this alert: a model classified it, so every fix waits for a human",
+        );
+    }
+
     // Action rules, keyed by the plan's action type (never the alert type).
     let action = plan.action_type.trim().to_uppercase();
     let column = match environment {

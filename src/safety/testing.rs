@@ -78,5 +78,6 @@ pub fn context<'a>(brain: &'a Brain, plan: &Plan) -> MeshContext<'a> {
         }),
         failures: Some(FailureCount { since: super::failure_window_start(brain, now), count: 0 }),
         approved_plan_hash: None,
+        provisional: false,
     }
 }

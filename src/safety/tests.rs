@@ -120,6 +120,20 @@ fn the_config_autonomy_level_only_tightens() {
 }
 
 #[test]
+fn a_workflow_no_policy_file_knows_waits_for_a_human_even_in_dev() {
+    let brain = brain();
+    let dev = plan("DEV");
+    let mut ctx = context(&brain, &dev);
+    assert_eq!(verdict_of(CheckName::PolicyGate, &dev, &ctx), MeshVerdict::Allow);
+    ctx.provisional = true;
+    assert_eq!(verdict_of(CheckName::PolicyGate, &dev, &ctx), MeshVerdict::NeedsApproval);
+    let hash = dev.hash();
+    ctx.approved_plan_hash = Some(hash.into());
+    let (decision, _) = crate::safety::evaluate(dev.clone(), &ctx);
+    assert_eq!(decision.verdict, MeshVerdict::Allow, "an approval of this plan satisfies it");
+}
+
+#[test]
 fn action_rules_are_keyed_by_action_type() {
     let brain = brain();
     let mut listener = plan("DEV");

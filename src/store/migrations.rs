@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "keyed audit chain covering transitions and approvals", sql: MIGRATION_8 },
     Migration { version: 9, name: "the diagnosis of a workflow", sql: MIGRATION_9 },
     Migration { version: 10, name: "language-model calls and their cost", sql: MIGRATION_10 },
+    Migration { version: 11, name: "the policy a model drafted for an unmatched alert", sql: MIGRATION_11 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -267,6 +268,13 @@ ALTER TABLE workflows ADD COLUMN diagnosis TEXT;
 
 /// Every language-model call, whoever made it: what the daily cost limit and `sentri stats`
 /// add up. `day` is the UTC date of the call.
+/// The alert policy (Markdown, as `policy::learned` renders it) a model drafted for an email no
+/// policy matched; NULL for the workflows of a policy file. It is written to `alerts/learned/`
+/// only after a human approved the workflow's fix and the fix was validated.
+const MIGRATION_11: &str = r#"
+ALTER TABLE workflows ADD COLUMN provisional_policy TEXT;
+"#;
+
 const MIGRATION_10: &str = r#"
 CREATE TABLE model_calls (
     id            INTEGER PRIMARY KEY,

@@ -54,6 +54,10 @@ pub struct WorkflowRow {
     pub execution: Option<ExecutionReport>,
     /// What the diagnosis found: root causes with their evidence, scored candidates.
     pub diagnosis: Option<Diagnosis>,
+    /// The alert policy a model drafted for this workflow's email, which no policy matched
+    /// (Markdown, as `policy::learned` renders it). Such a workflow always waits for a human;
+    /// the draft becomes `alerts/learned/<name>.md` only after its fix was approved and validated.
+    pub provisional_policy: Option<String>,
     /// Stored payloads this version cannot read (written by another version, or edited by
     /// hand), each as "column: why". Such a payload reads as `None`; the engine escalates a
     /// workflow whose plan is unreadable rather than guess at it.
@@ -125,7 +129,7 @@ pub struct ExecutionCounts {
 
 const COLUMNS: &str = "id, raw_alert_id, alert_type, database, environment, severity, state, \
                        fields, plan, plan_hash, verification, execution, occurrences, version, \
-                       created_at, updated_at, incident_id, diagnosis";
+                       created_at, updated_at, incident_id, diagnosis, provisional_policy";
 
 /// Column texts of one row, before they are checked and parsed.
 struct RawColumns {
@@ -147,6 +151,7 @@ struct RawColumns {
     updated_at: String,
     incident_id: Option<String>,
     diagnosis: Option<String>,
+    provisional_policy: Option<String>,
 }
 
 impl RawColumns {
@@ -170,6 +175,7 @@ impl RawColumns {
             updated_at: row.get(15)?,
             incident_id: row.get(16)?,
             diagnosis: row.get(17)?,
+            provisional_policy: row.get(18)?,
         })
     }
 
@@ -195,6 +201,7 @@ impl RawColumns {
             occurrences: self.occurrences,
             version: self.version,
             incident_id: self.incident_id.unwrap_or_else(|| id.clone()),
+            provisional_policy: self.provisional_policy,
             id: WorkflowId::from(id),
         })
     }
@@ -323,6 +330,28 @@ impl Store {
         actor: &str,
         correlation_window: Option<SignedDuration>,
     ) -> Result<WorkflowRow, StoreError> {
+        self.insert_workflow(new, actor, correlation_window, None)
+    }
+
+    /// A workflow for an email no policy matched, which a model classified as a database alert:
+    /// `provisional_policy` is the policy it drafted. The raw alert, pending or already marked
+    /// unmatched, is marked as having started it in the same transaction.
+    pub fn create_provisional_workflow(
+        &self,
+        new: NewWorkflow,
+        provisional_policy: &str,
+        actor: &str,
+    ) -> Result<WorkflowRow, StoreError> {
+        self.insert_workflow(new, actor, None, Some(provisional_policy))
+    }
+
+    fn insert_workflow(
+        &self,
+        new: NewWorkflow,
+        actor: &str,
+        correlation_window: Option<SignedDuration>,
+        provisional_policy: Option<&str>,
+    ) -> Result<WorkflowRow, StoreError> {
         let now = self.now();
         let id = self.new_id();
         let fields = to_json("encoding workflow fields", &new.fields)?;
@@ -336,7 +365,7 @@ impl Store {
             tx.execute(
                 &format!(
                     "INSERT INTO workflows ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL, 1, 1, ?9, ?9, ?10, NULL)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL, 1, 1, ?9, ?9, ?10, NULL, ?11)"
                 ),
                 rusqlite::params![
                     id,
@@ -348,7 +377,8 @@ impl Store {
                     WorkflowState::Detected.as_str(),
                     fields,
                     at,
-                    incident
+                    incident,
+                    provisional_policy
                 ],
             )
             .map_err(|source| match new.raw_alert_id {
@@ -361,9 +391,16 @@ impl Store {
                 let changed = tx
                     .execute(
                         "UPDATE raw_alerts SET outcome = 'workflow', workflow_id = ?2,
-                                               alert_type = ?3, database = ?4
-                         WHERE id = ?1 AND outcome IS NULL",
-                        (raw_alert_id, &id, &new.alert_type, &new.database),
+                                               alert_type = ?3, database = ?4, outcome_reason = ?6
+                         WHERE id = ?1 AND (outcome IS NULL OR (?5 AND outcome = 'unmatched'))",
+                        rusqlite::params![
+                            raw_alert_id,
+                            &id,
+                            &new.alert_type,
+                            &new.database,
+                            provisional_policy.is_some(),
+                            provisional_policy.map(|_| "no policy matched; a model classified it"),
+                        ],
                     )
                     .ctx("marking the raw alert handled")?;
                 if changed == 0 {

@@ -194,6 +194,7 @@ fn mesh(store: &Store, plan: &Plan, approved: Option<String>) {
         }),
         failures: Some(FailureCount { since: safety::failure_window_start(&brain, now), count: 0 }),
         approved_plan_hash: approved.map(Into::into),
+        provisional: false,
     };
     let (decision, _) = safety::evaluate(plan.clone(), &context);
     safety::audit(store, plan, &decision).expect("audit verdicts");

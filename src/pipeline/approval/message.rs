@@ -472,6 +472,7 @@ mod tests {
             verification: None,
             execution: None,
             diagnosis,
+            provisional_policy: None,
             unreadable: Vec::new(),
             occurrences: 1,
             incident_id: "3f9c2a1b-0000-4000-8000-000000000001".into(),
