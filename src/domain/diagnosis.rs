@@ -158,6 +158,8 @@ pub enum Level {
     Template,
     /// A judge scoring candidates (argue and select). A call's level, never a diagnosis'.
     Judge,
+    /// Reading an email no policy matched. A call's level, never a diagnosis'.
+    Classify,
 }
 
 impl Level {
@@ -168,6 +170,7 @@ impl Level {
             Level::Deterministic => "deterministic",
             Level::Template => "template",
             Level::Judge => "judge",
+            Level::Classify => "classify",
         }
     }
 }

@@ -276,7 +276,7 @@ impl Engine {
             self.blocking(move |store| store.recent_failures(&database, since)).await?
         };
         let database = self.config.database(&workflow.database);
-        let context = safety::mesh_context(
+        let mut context = safety::mesh_context(
             &policies,
             database,
             plan,
@@ -285,6 +285,7 @@ impl Engine {
             Some(FailureCount { since, count: failures }),
             approved_hash,
         );
+        context.provisional = workflow.provisional_policy.is_some();
         let (decision, cleared) = safety::evaluate(plan.clone(), &context);
         let (audited_plan, audited) = (plan.clone(), decision.clone());
         self.blocking(move |store| safety::audit(store, &audited_plan, &audited)).await?;
@@ -333,6 +334,9 @@ impl Engine {
             }
         };
         let workflow = self.move_to(&workflow, next, "executor", &reason).await?;
+        if workflow.state == WorkflowState::Completed {
+            self.write_learned(&workflow).await;
+        }
         let urgent = match report.outcome {
             ExecutionOutcome::FailedNeedsDba => Some("the database may be half-changed: a DBA must look now"),
             ExecutionOutcome::HashMismatch => {
@@ -358,7 +362,7 @@ impl Engine {
     async fn recover_executing(&self, workflow: WorkflowRow) -> Result<bool, EngineError> {
         let mut finding = "re-verification not possible".to_owned();
         let mut reverified = serde_json::Value::Null;
-        if let Some(policy) = self.policies.snapshot().alert(&workflow.alert_type).cloned()
+        if let Some(policy) = self.policy_of(&workflow)
             && let Ok(target) = self.connections.target(&workflow.database).await
         {
             finding = match steps::verify_live(&target, &policy, &workflow.fields).await {
@@ -424,7 +428,7 @@ impl Engine {
 
     /// The workflow's policy as loaded now, or — when it is gone — the workflow escalated.
     async fn policy_or_escalate(&self, workflow: &WorkflowRow) -> Result<Option<Arc<AlertPolicy>>, EngineError> {
-        let policy = self.policies.snapshot().alert(&workflow.alert_type).cloned();
+        let policy = self.policy_of(workflow);
         if policy.is_none() {
             let reason = format!("the policy `{}` is no longer loaded", workflow.alert_type);
             self.move_to(workflow, WorkflowState::Escalated, "engine", &reason).await?;

@@ -16,6 +16,7 @@ mod connections;
 mod diagnosis;
 mod drive;
 mod handle;
+mod learning;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -236,6 +237,12 @@ impl Engine {
             Ok(Ok(Taken::Triaged(Triage::Created { workflow_id, alert_type, database }))) => {
                 info!(%workflow_id, %alert_type, %database, "workflow opened");
                 self.drive(&workflow_id).await;
+            }
+            Ok(Ok(Taken::Triaged(Triage::Unmatched))) => {
+                info!(raw_alert_id, "no policy matched");
+                if let Some(workflow_id) = self.learn_unmatched(raw_alert_id).await {
+                    self.drive(&workflow_id).await;
+                }
             }
             Ok(Ok(Taken::Triaged(other))) => info!(raw_alert_id, outcome = ?other, "alert triaged"),
             Ok(Ok(Taken::Reply(handled))) => {

@@ -250,6 +250,28 @@ pub fn render(draft: &LearnedDraft) -> String {
 /// says exactly what the draft says and passes every check of [`check_text`]. Each error starts
 /// with the draft field it is about (`email_pattern: …`, `forward[2]: …`).
 pub fn check(draft: &LearnedDraft) -> Result<AlertPolicy, Vec<String>> {
+    check_at(draft, Stage::Learned)
+}
+
+/// What the loader says of a learned file with no approver (`policy::alert`).
+const UNAPPROVED_WARNING: &str = "without `approved_by:`";
+
+/// How far a draft has come: a provisional one (a model's reading of an unmatched email, held
+/// by its workflow) has no fix and no approver yet; a learned one, written to the pack, has both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Provisional,
+    Learned,
+}
+
+/// [`check`] for a provisional draft: everything but the fix and the approval it does not have
+/// yet.
+pub fn check_provisional(draft: &LearnedDraft) -> Result<AlertPolicy, Vec<String>> {
+    check_at(draft, Stage::Provisional)
+}
+
+fn check_at(draft: &LearnedDraft, stage: Stage) -> Result<AlertPolicy, Vec<String>> {
+    let learned = stage == Stage::Learned;
     let mut errors = Vec::new();
     match sanitize_name(&draft.name) {
         Ok(name) if name == draft.name => {}
@@ -279,10 +301,10 @@ pub fn check(draft: &LearnedDraft) -> Result<AlertPolicy, Vec<String>> {
     if draft.learned_from.as_str().trim().is_empty() {
         errors.push("learned_from: no workflow id".to_owned());
     }
-    if draft.approved_by.is_empty() {
+    if learned && draft.approved_by.is_empty() {
         errors.push("approved_by: a learned policy needs the approval it came from".to_owned());
     }
-    if draft.forward.is_empty() {
+    if learned && draft.forward.is_empty() {
         errors.push("forward: no fix to learn".to_owned());
     }
     if !draft.success_criteria.is_empty() && draft.validation.is_none() {
@@ -304,7 +326,7 @@ pub fn check(draft: &LearnedDraft) -> Result<AlertPolicy, Vec<String>> {
 
     let text = render(draft);
     let path = PathBuf::from("alerts").join(FOLDER).join(format!("{}.md", draft.name));
-    let policy = check_text(&path, &text)?;
+    let policy = check_text_at(&path, &text, stage)?;
     let mut errors = Vec::new();
     round_trip(draft, &policy, &text, &mut errors);
     if errors.is_empty() { Ok(policy) } else { Err(errors) }
@@ -315,12 +337,24 @@ pub fn check(draft: &LearnedDraft) -> Result<AlertPolicy, Vec<String>> {
 /// pattern matches its first sample and extracts `database` from it, and no statement in it
 /// classifies as CRITICAL.
 pub fn check_text(path: &Path, text: &str) -> Result<AlertPolicy, Vec<String>> {
+    check_text_at(path, text, Stage::Learned)
+}
+
+/// [`check_text`] for the text of a provisional draft (no fix, no approver yet).
+pub fn check_provisional_text(path: &Path, text: &str) -> Result<AlertPolicy, Vec<String>> {
+    check_text_at(path, text, Stage::Provisional)
+}
+
+fn check_text_at(path: &Path, text: &str, stage: Stage) -> Result<AlertPolicy, Vec<String>> {
+    let learned_stage = stage == Stage::Learned;
     let document = markdown::parse(text);
     let mut problems = Vec::new();
     let loaded = AlertPolicy::from_document(path, &document, None, &mut problems);
     let mut errors: Vec<String> = problems
         .iter()
         .filter(|problem| problem.level == Level::Warning)
+        // A provisional draft has no approver yet: the loader's warning about it is expected.
+        .filter(|problem| learned_stage || !problem.message.contains(UNAPPROVED_WARNING))
         .map(|problem| describe(&document, problem))
         .collect();
     let policy = match loaded {
@@ -336,12 +370,12 @@ pub fn check_text(path: &Path, text: &str) -> Result<AlertPolicy, Vec<String>> {
             if learned.workflow.as_str().is_empty() {
                 errors.push("learned_from: no workflow id".to_owned());
             }
-            if learned.approved_by.is_empty() {
+            if learned_stage && learned.approved_by.is_empty() {
                 errors.push("approved_by: nobody approved it".to_owned());
             }
         }
     }
-    if policy.forward.is_empty() {
+    if learned_stage && policy.forward.is_empty() {
         errors.push("forward: no `## Forward Action`".to_owned());
     }
     if policy.verification.is_none() {
@@ -585,7 +619,7 @@ fn round_trip(draft: &LearnedDraft, policy: &AlertPolicy, text: &str, errors: &m
 }
 
 /// The draft's fields as its own pattern extracts them from the sample (`None` when it cannot).
-fn extract(draft: &LearnedDraft, sample: &SampleAlert) -> Option<Vec<(String, String)>> {
+pub fn extract(draft: &LearnedDraft, sample: &SampleAlert) -> Option<Vec<(String, String)>> {
     let regex = super::alert::compile_regex(&draft.email_pattern).ok()?;
     let text = sample.text();
     let captures = regex.captures(&text).ok()??;

@@ -35,6 +35,11 @@ impl LivePolicies {
         LivePolicies { current: Arc::new(ArcSwap::from_pointee(PolicySet::load(home))), home: home.to_path_buf() }
     }
 
+    /// The home the pack is read from.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
     /// The snapshot to use for one unit of work (one email, one check run).
     pub fn snapshot(&self) -> Arc<PolicySet> {
         self.current.load_full()

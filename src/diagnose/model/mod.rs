@@ -258,6 +258,43 @@ pub async fn deepen(
     diagnosis
 }
 
+/// What the model made of an email no policy matched, and the record of asking.
+pub struct Classified {
+    pub reading: Result<classify::Classification, String>,
+    pub record: ModelRecord,
+}
+
+/// Asks the model once whether `alert` is an alert about one of `targets`, and how a policy
+/// would recognise and verify it. Spends through the advisor's ledger like any call.
+pub async fn classify_email(
+    advisor: &Advisor<'_>,
+    alert: &crate::diagnose::AlertContext,
+    targets: &[classify::KnownTarget],
+) -> Classified {
+    let deadline = Instant::now() + advisor.budget.time / ONE_SHOT_SHARE;
+    let mut session = Session { advisor, record: ModelRecord::default(), tokens: 0 };
+    let system = classify::system(targets);
+    let user = session.scrub(&classify::user(alert));
+    session.note("classify_system", &system);
+    session.note("classify_user", &user);
+    let exchange = Exchange {
+        system,
+        turns: vec![Turn::user(user)],
+        tools: Vec::new(),
+        max_tokens: 2048,
+        temperature: 0.0,
+        json: true,
+    };
+    let reading = match session.send(advisor.model, &exchange, Level::Classify, deadline).await {
+        Ok(reply) => {
+            session.note("classify", &reply.text());
+            classify::read(&reply.text(), targets)
+        }
+        Err(reason) => Err(reason),
+    };
+    Classified { reading, record: session.record }
+}
+
 /// One diagnosis' conversation state: what was spent and recorded.
 struct Session<'a> {
     advisor: &'a Advisor<'a>,
