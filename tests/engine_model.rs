@@ -235,3 +235,34 @@ async fn a_model_that_is_down_changes_nothing_but_the_record() {
     assert!(workflow.plan.is_some(), "the specialists' plan stands: {:?}", workflow.state);
     assert_eq!(audited(&setup, &workflow, "MODEL_CALL").len(), record.calls.len(), "failed calls are audited too");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unmatched_email_the_model_calls_no_alert_or_cannot_read_stays_unmatched_and_visible() {
+    let server = ModelServer::start().await;
+    server.push(Scripted::ok(anthropic::text(
+        r#"{"database_alert": false, "reason": "a newsletter about conferences"}"#,
+    )));
+    server.push_all((0..4).map(|_| Scripted::status(503)));
+    let setup = setup(&server).await;
+    let store = setup.engine.store();
+    for (subject, expected) in
+        [("This month in database news", "NOT_AN_ALERT"), ("Quarterly capacity report", "UNREADABLE")]
+    {
+        let raw = RawAlert::from_parts(subject, "Nothing is wrong.", "2026-12-04T00:00:00.000Z".into());
+        let (id, _) = store.insert_raw_alert(&raw).expect("stored");
+        tokio::time::timeout(Duration::from_secs(60), setup.engine.ingest(id)).await.expect("not held up");
+        let row = store.get_raw_alert(id).expect("raw");
+        assert_eq!(row.outcome, Some(sentri::store::RawAlertOutcome::Unmatched), "{subject}: kept, unmatched");
+        let classified: Vec<_> = store
+            .list_audit(&AuditFilter::default())
+            .expect("audit")
+            .into_iter()
+            .filter(|audit| audit.action == "ALERT_CLASSIFIED" && audit.detail["raw_alert_id"] == id)
+            .collect();
+        assert_eq!(classified.len(), 1, "{subject}");
+        assert_eq!(classified[0].result, expected, "{}", classified[0].detail);
+    }
+    assert!(store.list_workflows(&WorkflowFilter::default()).expect("list").is_empty(), "no workflow opened");
+    let system = server.requests()[0].json()["system"].as_str().unwrap_or_default().to_owned();
+    assert!(system.contains("- app (postgres, DEV)"), "the databases it may name: {system}");
+}

@@ -149,8 +149,7 @@ impl Engine {
             return Some(Arc::clone(policy));
         }
         let text = workflow.provisional_policy.as_deref()?;
-        let path = std::path::PathBuf::from(format!("provisional:{}", workflow.id));
-        match learned::check_provisional_text(&path, text) {
+        match learned::check_provisional_text(&provisional_path(workflow), text) {
             Ok(policy) => Some(Arc::new(policy)),
             Err(problems) => {
                 warn!(workflow_id = %workflow.id, problems = %problems.join("; "), "the provisional policy no longer loads");
@@ -174,8 +173,7 @@ impl Engine {
             .map(|approval| approval.approver.clone())
             .collect();
         let raw = self.blocking(move |store| store.get_raw_alert(raw_id.0)).await;
-        let path = std::path::PathBuf::from(format!("provisional:{}", workflow.id));
-        let written = match (learned::check_provisional_text(&path, text), raw) {
+        let written = match (learned::check_provisional_text(&provisional_path(workflow), text), raw) {
             (Ok(policy), Ok(raw)) => {
                 let draft = LearnedDraft {
                     name: policy.name.clone(),
@@ -233,6 +231,12 @@ impl Engine {
             warn!(%error, "the learned policy was not audited");
         }
     }
+}
+
+/// Where a provisional policy would live: the loader names a policy after its file, so the
+/// draft is read as the file it becomes.
+fn provisional_path(workflow: &WorkflowRow) -> std::path::PathBuf {
+    std::path::Path::new("alerts").join(learned::FOLDER).join(format!("{}.md", workflow.alert_type))
 }
 
 /// The draft policy for `reading`, checked by the real loader, and the fields its pattern
