@@ -1,6 +1,6 @@
 //! A language model on top of the specialists, on a real PostgreSQL with a real anomaly, the
-//! model itself replayed by a local server speaking Anthropic's Messages wire format (no paid
-//! API is called). Each test asserts what Sentri sent and what it made of the answers:
+//! model itself replayed by a local server speaking Anthropic's Messages wire format — and
+//! OpenAI's and Gemini's for the investigation — so no paid API is called. Each test asserts what Sentri sent and what it made of the answers:
 //! - a model that investigates: its tool call runs on the live database, the real rows go back
 //!   with the call's id, and its candidate, vetted, drafted and resolved like any fix, cleared by
 //!   the Safety Mesh and run by the executor, frees the waiter;
@@ -41,7 +41,7 @@ use sentri::store::LockOutcome;
 use sentri::targets::{ConnectOptions, Target};
 
 use common::diagnosis::{pack, report};
-use common::model_server::{ModelServer, Scripted, anthropic, openai};
+use common::model_server::{ModelServer, Scripted, anthropic, gemini, openai};
 use common::postgres::{self as pg, admin, database_config, fresh_database};
 
 /// Secrets the tests' prompts must never carry.
@@ -553,4 +553,78 @@ async fn secrets_in_the_email_and_in_tool_rows_never_reach_the_model_or_the_reco
         assert!(!kept.contains(secret), "`{secret}` is in the kept transcript");
     }
     assert!(kept.contains("[redacted]"));
+}
+
+/// A model of `provider` at `server`, with a key, as the configuration would build it.
+fn model_of(provider: LlmProvider, server: &ModelServer) -> Model {
+    let key = Some(Secret::new("test-key-for-the-scripted-server"));
+    let config = LlmConfig {
+        provider,
+        base_url: Some(server.base.clone()),
+        timeout: Duration::from_secs(10),
+        api_keys: ApiKeys { claude: key.clone(), openai: key.clone(), gemini: key, local: None },
+        ..LlmConfig::default()
+    };
+    Model::new(&config, provider).expect("a model")
+}
+
+/// OpenAI's and Gemini's formats through the same investigation: a tool call on the live
+/// database, its rows threaded back to the call in the provider's own shape, then the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_and_gemini_investigate_with_the_live_tools_in_their_own_wire_formats() {
+    for provider in [LlmProvider::OpenAi, LlmProvider::Gemini] {
+        let db = fresh_database().await;
+        let (holder_pid, _holder, _waiting) = pg::idle_holder(&db).await;
+        let server = ModelServer::start().await;
+        let arguments = json!({"min_wait_seconds": 0});
+        let (call, answer_body) = match provider {
+            LlmProvider::OpenAi => (
+                openai::tool_calls(&[("call_Pq4x", "pg_blocking", arguments)]),
+                openai::text(&investigated(holder_pid)),
+            ),
+            _ => (
+                gemini::function_calls(&[("pg_blocking", arguments, Some("c2lnbmF0dXJl"))]),
+                gemini::text(&investigated(holder_pid)),
+            ),
+        };
+        server.push_all([Scripted::ok(call), Scripted::ok(answer_body)]);
+        let (model, prices) = (model_of(provider, &server), Prices::default());
+        let advisor = advisor_for(&model, &prices, &NoLedger, Budget::default(), Depth::Agentic);
+
+        let diagnosis = diagnose_with(&db, "sessions waiting on locks", &advisor).await;
+
+        assert_eq!(diagnosis.level, Level::Agentic, "{provider}: {}", report(&diagnosis));
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2, "{provider}");
+        let second = requests[1].json();
+        let threaded = match provider {
+            LlmProvider::OpenAi => {
+                let tool = second["messages"]
+                    .as_array()
+                    .and_then(|messages| messages.iter().find(|message| message["role"] == "tool"))
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(tool["tool_call_id"], "call_Pq4x", "threaded back by the call's id: {tool}");
+                assert!(
+                    requests[0].json()["tools"]
+                        .as_array()
+                        .is_some_and(|tools| tools.iter().any(|tool| tool["function"]["name"] == "pg_blocking")),
+                    "function tools offered"
+                );
+                tool["content"].as_str().unwrap_or_default().to_owned()
+            }
+            _ => {
+                let contents = second["contents"].as_array().cloned().unwrap_or_default();
+                let called = &contents[1]["parts"][0];
+                assert_eq!(called["thoughtSignature"], "c2lnbmF0dXJl", "the signature goes back unchanged: {called}");
+                let response = &contents[2]["parts"][0]["functionResponse"];
+                assert_eq!(response["name"], "pg_blocking", "{response}");
+                response.to_string()
+            }
+        };
+        assert!(threaded.contains(&holder_pid.to_string()), "{provider}: the live rows went back: {threaded}");
+        let record = diagnosis.model.as_ref().expect("record");
+        assert_eq!(record.calls[0].tools, ["pg_blocking"], "{provider}");
+        assert_eq!(record.calls[0].provider, provider.to_string());
+    }
 }
