@@ -197,7 +197,10 @@ async fn an_unknown_alert_is_classified_approved_fixed_and_learned_and_the_next_
     let learned = home.path().join(format!("alerts/learned/{LEARNED}.md"));
     let text = std::fs::read_to_string(&learned).unwrap_or_else(|error| panic!("{}: {error}", learned.display()));
     assert!(text.contains("learned: true") && text.contains(workflow.id.as_str()), "{text}");
-    assert!(text.contains("pg_terminate_backend"), "the fix that ran is the policy's fix:\n{text}");
+    assert!(
+        text.contains("pg_terminate_backend(:pid)"),
+        "the fix that ran is the policy's fix, its value read from the email's field next time:\n{text}"
+    );
     let check = sentri(home.path()).args(["policy", "check"]).output().expect("policy check");
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
     let listed = sentri(home.path()).args(["policy", "learned"]).output().expect("policy learned");
@@ -212,6 +215,17 @@ async fn an_unknown_alert_is_classified_approved_fixed_and_learned_and_the_next_
     })
     .await;
     assert!(second.provisional_policy.is_none(), "it came from the learned file");
+    let second_id = second.id.clone();
+    let rested = wait_for(home.path(), "the second workflow follows the normal path", |workflows| {
+        workflows
+            .iter()
+            .find(|w| {
+                w.id == second_id && matches!(w.state, WorkflowState::Completed | WorkflowState::AwaitingApproval)
+            })
+            .cloned()
+    })
+    .await;
+    assert!(rested.plan.is_some(), "{:?}", rested.state);
     assert_eq!(second.fields.get("pid").map(String::as_str), Some(second_pid.to_string().as_str()));
     let classified = server
         .requests()

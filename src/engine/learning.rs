@@ -174,36 +174,44 @@ impl Engine {
             .collect();
         let raw = self.blocking(move |store| store.get_raw_alert(raw_id.0)).await;
         let written = match (learned::check_provisional_text(&provisional_path(workflow), text), raw) {
-            (Ok(policy), Ok(raw)) => {
-                let draft = LearnedDraft {
-                    name: policy.name.clone(),
-                    engine: policy.engine,
-                    severity: policy.severity,
-                    action_type: plan.action_type.clone(),
-                    risk: plan.risk,
-                    description: policy.description.clone(),
-                    email_pattern: policy.pattern.source.clone(),
-                    fields: policy
-                        .fields
-                        .iter()
-                        .filter_map(|rule| rule.groups.first().map(|group| (rule.name.clone(), *group)))
-                        .collect(),
-                    verification: policy.verification.as_ref().map(|block| block.sql.clone()).unwrap_or_default(),
-                    confirmed_when: policy.confirmed_when.iter().map(ToString::to_string).collect(),
-                    forward: plan.steps.iter().map(|step| step.sql.clone()).collect(),
-                    rollback: plan.rollback.iter().map(|step| step.sql.clone()).collect(),
-                    irreversible: plan.irreversible.clone(),
-                    validation: plan.validation.as_ref().map(|step| step.sql.clone()),
-                    success_criteria: plan.proof.success_criteria.clone(),
-                    identifiers: plan.identifiers.clone(),
-                    sample_alert: SampleAlert { subject: raw.subject, body: raw.body },
-                    learned_from: workflow.id.clone(),
-                    approved_by,
-                };
-                learned::write(&self.policies.home().join("alerts"), &draft)
-                    .map_err(|error| error.to_string())
-                    .map(|path| (path, draft.name))
-            }
+            (Ok(policy), Ok(raw)) => match sourced(workflow, plan) {
+                Err(reason) => Err(reason),
+                Ok(renames) => {
+                    let reword = |sql: &str| reword(sql, plan.engine, &renames);
+                    let draft = LearnedDraft {
+                        name: policy.name.clone(),
+                        engine: policy.engine,
+                        severity: policy.severity,
+                        action_type: plan.action_type.clone(),
+                        risk: plan.risk,
+                        description: policy.description.clone(),
+                        email_pattern: policy.pattern.source.clone(),
+                        fields: policy
+                            .fields
+                            .iter()
+                            .filter_map(|rule| rule.groups.first().map(|group| (rule.name.clone(), *group)))
+                            .collect(),
+                        verification: policy.verification.as_ref().map(|block| block.sql.clone()).unwrap_or_default(),
+                        confirmed_when: policy.confirmed_when.iter().map(ToString::to_string).collect(),
+                        forward: plan.steps.iter().map(|step| reword(&step.sql)).collect(),
+                        rollback: plan.rollback.iter().map(|step| reword(&step.sql)).collect(),
+                        irreversible: plan.irreversible.clone(),
+                        validation: plan.validation.as_ref().map(|step| reword(&step.sql)),
+                        success_criteria: plan.proof.success_criteria.clone(),
+                        identifiers: plan
+                            .identifiers
+                            .iter()
+                            .map(|(name, kind)| (renames.get(name).cloned().unwrap_or_else(|| name.clone()), *kind))
+                            .collect(),
+                        sample_alert: SampleAlert { subject: raw.subject, body: raw.body },
+                        learned_from: workflow.id.clone(),
+                        approved_by,
+                    };
+                    learned::write(&self.policies.home().join("alerts"), &draft)
+                        .map_err(|error| error.to_string())
+                        .map(|path| (path, draft.name))
+                }
+            },
             (Err(problems), _) => Err(problems.join("; ")),
             (_, Err(error)) => Err(error.to_string()),
         };
@@ -231,6 +239,69 @@ impl Engine {
             warn!(%error, "the learned policy was not audited");
         }
     }
+}
+
+/// Where each value of the fix that ran will come from next time, as placeholder renames. A
+/// placeholder the email's fields or the verification row already name stays; one the
+/// diagnosis filled (`:holder_pid` from an evidence row) is renamed to the field or column that
+/// carried the same value (`:pid`). A placeholder nothing carries refuses the policy: a learned
+/// fix the next alert cannot fill would be a broken file.
+fn sourced(workflow: &WorkflowRow, plan: &crate::domain::Plan) -> Result<BTreeMap<String, String>, String> {
+    let evidence = workflow.verification.as_ref().map(|verification| &verification.evidence);
+    let known = |name: &str| workflow.fields.contains_key(name) || evidence.is_some_and(|row| row.contains_key(name));
+    let carrier = |value: &str| {
+        workflow
+            .fields
+            .iter()
+            .chain(evidence.into_iter().flatten())
+            .find(|(_, carried)| carried.as_str() == value)
+            .map(|(name, _)| name.clone())
+    };
+    let statements = plan.steps.iter().chain(&plan.rollback).chain(&plan.validation).map(|step| step.sql.as_str());
+    let mut renames = BTreeMap::new();
+    let mut missing = Vec::new();
+    for placeholder in statements.flat_map(crate::targets::sql::placeholders) {
+        let name = placeholder.name;
+        if known(&name) || renames.contains_key(&name) {
+            continue;
+        }
+        match plan.values.get(&name).cloned().flatten().and_then(|value| carrier(&value)) {
+            Some(field) => {
+                renames.insert(name, field);
+            }
+            None => missing.push(format!(":{name}")),
+        }
+    }
+    if missing.is_empty() {
+        Ok(renames)
+    } else {
+        missing.dedup();
+        Err(format!(
+            "the fix needs {}, which neither the email's fields nor the verification row give: the next alert could not fill it",
+            missing.join(", ")
+        ))
+    }
+}
+
+/// `sql` with its `:name` placeholders renamed by `renames`, found by the lexer (never inside a
+/// literal or a comment).
+fn reword(sql: &str, engine: crate::domain::DbKind, renames: &BTreeMap<String, String>) -> String {
+    use crate::sql::lexer::Dialect;
+    let dialect = match engine {
+        crate::domain::DbKind::Postgres => Dialect::Postgres,
+        crate::domain::DbKind::Oracle => Dialect::Oracle,
+        _ => Dialect::Generic,
+    };
+    let lexed = crate::sql::lexer::lex(sql, dialect);
+    let mut out = sql.to_owned();
+    for (token, span) in lexed.tokens.iter().zip(&lexed.spans).rev() {
+        if let crate::sql::lexer::Token::Placeholder(name) = token
+            && let Some(new) = renames.get(name)
+        {
+            out.replace_range(span.clone(), &format!(":{new}"));
+        }
+    }
+    out
 }
 
 /// Where a provisional policy would live: the loader names a policy after its file, so the
@@ -318,6 +389,16 @@ mod tests {
         assert_eq!(policy.name, "pg_archiver_failing");
         assert_eq!(fields.get("database").map(String::as_str), Some("PG-DEV"));
         assert!(draft.forward.is_empty(), "no fix before one is approved");
+    }
+
+    #[test]
+    fn placeholders_are_renamed_by_the_lexer_never_inside_literals_or_comments() {
+        let renames = BTreeMap::from([("holder_pid".to_owned(), "pid".to_owned())]);
+        let sql = "SELECT pg_terminate_backend(:holder_pid) /* :holder_pid */ WHERE ':holder_pid' <> ''";
+        assert_eq!(
+            reword(sql, DbKind::Postgres, &renames),
+            "SELECT pg_terminate_backend(:pid) /* :holder_pid */ WHERE ':holder_pid' <> ''"
+        );
     }
 
     #[test]
