@@ -106,6 +106,61 @@ fn pane_evidence_diagnosed() {
 }
 
 #[test]
+fn pane_evidence_with_the_models_part() {
+    use sentri::domain::{Dropped, JudgeVote, Judgement, Level, ModelCall, ModelRecord, TranscriptEntry};
+    let fixture = console_support::filled();
+    let mut diagnosis = fixture.awaiting.diagnosis.clone().expect("diagnosed");
+    let call = |level: Level, error: Option<&str>| ModelCall {
+        provider: "claude".into(),
+        model: "claude-sonnet-4-5".into(),
+        level,
+        input_tokens: 2400,
+        output_tokens: 300,
+        cost_usd: 0.0117,
+        ms: 2100,
+        tools: vec!["ora_tablespace".into()],
+        prompt_sha256: "0".repeat(64),
+        error: error.map(str::to_owned),
+    };
+    diagnosis.level = Level::Agentic;
+    diagnosis.model = Some(ModelRecord {
+        gate: Some("2 of 3 finished fixes worked (67 %): investigate".into()),
+        calls: vec![call(Level::Agentic, None), call(Level::Agentic, None), call(Level::Judge, None)],
+        dropped: vec![Dropped {
+            title: "Drop the old audit table".into(),
+            statements: vec!["DROP TABLE audit_2019".into()],
+            reason: "DROP TABLE is CRITICAL: a model never proposes that".into(),
+        }],
+        fallbacks: Vec::new(),
+        transcript: vec![
+            TranscriptEntry {
+                role: "user".into(),
+                text: "Database: PRODDB (environment PROD)\nALERT: tablespace USERS 97%\u{1b}[31m".into(),
+            },
+            TranscriptEntry { role: "tool_call".into(), text: "ora_tablespace({})".into() },
+            TranscriptEntry {
+                role: "assistant".into(),
+                text: "{\"root_causes\": [{\"cause\": \"TABLESPACE_FULL\"}]}".into(),
+            },
+        ],
+        judgement: Some(Judgement {
+            judges: vec![JudgeVote {
+                judge: "claude:claude-sonnet-4-5".into(),
+                totals: vec![0.8, 0.6],
+                ..JudgeVote::default()
+            }],
+            outcome: "the panel (1 of 1 valid) chose \"Add a datafile to USERS\" (0.80)".into(),
+            deterministic: Vec::new(),
+        }),
+    });
+    fixture.store.set_diagnosis(&fixture.awaiting.id, &diagnosis, "engine").expect("stored");
+    let app = selecting(&fixture, &fixture.awaiting.id);
+    let drawn = pane(&fixture, &app, Pane::Evidence, 100, 32);
+    assert!(!drawn.contains('\u{1b}'), "a model's text is shown, never obeyed by the terminal");
+    insta::assert_snapshot!(drawn);
+}
+
+#[test]
 fn pane_evidence_not_diagnosed() {
     let fixture = console_support::filled();
     let app = selecting(&fixture, &fixture.escalated.id);

@@ -125,7 +125,6 @@ pub fn report(diagnosis: &Diagnosis, chosen: Option<usize>, statements: Statemen
     out
 }
 
-/// Control characters (but tab) escaped: database text is shown, never obeyed.
 /// What the model did, after the report: the level that leads, the calls and their cost, why
 /// a level was left, and each candidate it proposed that was refused, with the reason.
 pub fn model_report(level: Level, record: &ModelRecord) -> String {
@@ -151,6 +150,7 @@ pub fn model_report(level: Level, record: &ModelRecord) -> String {
     out
 }
 
+/// Control characters (but tab) escaped: database text is shown, never obeyed.
 pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })

@@ -2,6 +2,9 @@
 //! cause with its confidence, the evidence rows that made it hold, then the candidates with
 //! their scores per criterion and their SQL, the one that became the plan marked. The words are
 //! `diagnose::text`'s, the same as `sentri show` and the emails; this pane only lays them out.
+//! When a model took part, what it did follows: its calls and cost, the levels it fell from,
+//! what it proposed that was refused and why, the judges' verdict, and the conversation as kept
+//! (secrets removed), each message cut at [`MESSAGE_CAP`] characters.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,6 +17,10 @@ use sentri::domain::{Diagnosis, WorkflowState};
 use crate::console::app::App;
 use crate::console::theme::Theme;
 use crate::console::view::{clean, hanging, pane_block};
+
+/// The characters of one model message the pane shows (`sentri show ID --conversation` prints
+/// them whole).
+const MESSAGE_CAP: usize = 1200;
 
 /// Draws the Evidence pane for the selected workflow into `area`.
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
@@ -97,5 +104,45 @@ fn diagnosis_lines(diagnosis: &Diagnosis, chosen: Option<usize>, width: usize, t
     if let Some(tools) = text::tools_line(diagnosis) {
         lines.extend(hanging("", &tools, width, theme.dim()));
     }
+    if let Some(record) = &diagnosis.model {
+        model_lines(diagnosis, record, width, theme, &mut lines);
+    }
     lines
+}
+
+/// What the model did, then its conversation.
+fn model_lines(
+    diagnosis: &Diagnosis,
+    record: &sentri::domain::ModelRecord,
+    width: usize,
+    theme: &Theme,
+    lines: &mut Vec<Line<'static>>,
+) {
+    if let Some(gate) = &record.gate {
+        lines.extend(hanging("Cost gate: ", gate, width, theme.dim()));
+    }
+    if record.calls.is_empty() && record.fallbacks.is_empty() {
+        return;
+    }
+    for line in text::model_report(diagnosis.level, record).lines().filter(|line| !line.trim().is_empty()) {
+        lines.extend(hanging("", line, width, theme.info()));
+    }
+    if let Some(judgement) = &record.judgement {
+        lines.extend(hanging("Judges: ", &judgement.outcome, width, theme.info()));
+    }
+    if record.transcript.is_empty() {
+        return;
+    }
+    lines.push(Line::styled("Model conversation (secrets removed)", theme.header()));
+    for entry in &record.transcript {
+        let mut message: String = entry.text.chars().take(MESSAGE_CAP).collect();
+        if entry.text.chars().count() > MESSAGE_CAP {
+            message.push_str(" …[cut: sentri show --conversation has it all]");
+        }
+        let lead = format!("  [{}] ", clean(&entry.role));
+        for (index, part) in message.lines().enumerate() {
+            let lead = if index == 0 { lead.clone() } else { " ".repeat(lead.chars().count()) };
+            lines.extend(hanging(&lead, part, width, Style::new()));
+        }
+    }
 }
