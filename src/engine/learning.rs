@@ -286,13 +286,7 @@ fn sourced(workflow: &WorkflowRow, plan: &crate::domain::Plan) -> Result<BTreeMa
 /// `sql` with its `:name` placeholders renamed by `renames`, found by the lexer (never inside a
 /// literal or a comment).
 fn reword(sql: &str, engine: crate::domain::DbKind, renames: &BTreeMap<String, String>) -> String {
-    use crate::sql::lexer::Dialect;
-    let dialect = match engine {
-        crate::domain::DbKind::Postgres => Dialect::Postgres,
-        crate::domain::DbKind::Oracle => Dialect::Oracle,
-        _ => Dialect::Generic,
-    };
-    let lexed = crate::sql::lexer::lex(sql, dialect);
+    let lexed = crate::sql::lexer::lex(sql, lexer_dialect(engine));
     let mut out = sql.to_owned();
     for (token, span) in lexed.tokens.iter().zip(&lexed.spans).rev() {
         if let crate::sql::lexer::Token::Placeholder(name) = token
@@ -302,6 +296,16 @@ fn reword(sql: &str, engine: crate::domain::DbKind, renames: &BTreeMap<String, S
         }
     }
     out
+}
+
+/// How the lexer reads SQL for `engine`.
+fn lexer_dialect(engine: crate::domain::DbKind) -> crate::sql::lexer::Dialect {
+    use crate::sql::lexer::Dialect;
+    match engine {
+        crate::domain::DbKind::Postgres => Dialect::Postgres,
+        crate::domain::DbKind::Oracle => Dialect::Oracle,
+        _ => Dialect::Generic,
+    }
 }
 
 /// Where a provisional policy would live: the loader names a policy after its file, so the
@@ -319,6 +323,10 @@ fn provisional(
     config: &crate::config::Config,
 ) -> Result<(LearnedDraft, AlertPolicy, BTreeMap<String, String>), Vec<String>> {
     let name = learned::sanitize_name(&reading.name).map_err(|error| vec![error.to_string()])?;
+    // The read path refuses anything else when it runs; refused here, nothing is opened on it.
+    if let Err(refusal) = crate::sql::read_only::check(&reading.verification, lexer_dialect(reading.engine)) {
+        return Err(vec![format!("verification: not a read-only query: {}", refusal.reason)]);
+    }
     let draft = LearnedDraft {
         name,
         engine: reading.engine,
@@ -409,6 +417,10 @@ mod tests {
             "{missed:?}"
         );
         let other = provisional(&reading(r"ARCHIVER (\S+)"), sample(), &config()).expect_err("refused");
+        let mut writing = reading(r"ARCHIVER FAILING on (\S+)");
+        writing.verification = "UPDATE pg_settings SET setting = 'on' WHERE name = 'archive_mode'".into();
+        let refused = provisional(&writing, sample(), &config()).expect_err("refused");
+        assert!(refused[0].contains("not a read-only query"), "{refused:?}");
         assert!(other.iter().any(|problem| problem.contains("not the database the model named")), "{other:?}");
     }
 }
