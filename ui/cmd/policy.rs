@@ -3,10 +3,11 @@
 //! `sentri policy learned`: the policies Sentri wrote itself (`alerts/learned/`), each with where
 //! it came from, whether it passes, and its text as a diff to review.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use sentri::pipeline::learned_review::{self, LearnedReview};
 use sentri::pipeline::samples::{self, SampleResult};
 use sentri::policy::{Level, PolicySet, Problem, learned};
 
@@ -250,21 +251,6 @@ fn print_human(report: &Report<'_>, root: &std::path::Path) {
     println!("{}", if report.ok { "OK" } else { "FAILED" });
 }
 
-/// One learned policy file under review.
-#[derive(serde::Serialize)]
-struct LearnedReview {
-    file: String,
-    alert_type: String,
-    learned_from: Option<String>,
-    approved_by: Vec<String>,
-    passes: bool,
-    /// Why it does not pass, one line each; empty when it passes.
-    problems: Vec<String>,
-    /// The earlier version the diff is taken against, when there is one.
-    backup: Option<String>,
-    diff: String,
-}
-
 fn learned(context: &Context, args: LearnedArgs) -> anyhow::Result<ExitCode> {
     let root = match args.path {
         Some(path) if path.is_dir() => path,
@@ -272,106 +258,19 @@ fn learned(context: &Context, args: LearnedArgs) -> anyhow::Result<ExitCode> {
         None => context.existing_home()?.root,
     };
     let folder = root.join("alerts").join(learned::FOLDER);
-    let files = learned_files(&folder)?;
-    // The whole pack, as the engine would load it: a learned file skipped as a duplicate, or whose
-    // sample another policy takes, fails here even when it is fine on its own.
-    let set = PolicySet::load(&root);
-    let sample_report = if files.is_empty() { samples::SampleReport::default() } else { samples::run_all(&set) };
-    let relative = |path: &Path| path.strip_prefix(&root).unwrap_or(path).display().to_string();
-
-    let mut reviews = Vec::new();
-    for path in &files {
-        let alert_type = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) => {
-                reviews.push(LearnedReview {
-                    file: relative(path),
-                    alert_type,
-                    learned_from: None,
-                    approved_by: Vec::new(),
-                    passes: false,
-                    problems: vec![format!("cannot read: {error}")],
-                    backup: None,
-                    diff: String::new(),
-                });
-                continue;
-            }
-        };
-        let provenance = learned::provenance(&text);
-        let mut problems = learned::check_text(path, &text).err().unwrap_or_default();
-        let in_pack: Vec<String> = set
-            .problems
-            .iter()
-            .chain(&sample_report.problems)
-            .filter(|problem| problem.level == Level::Error && problem.path == *path)
-            .map(|problem| format!("line {}: {}", problem.line, problem.message))
-            .collect();
-        for line in in_pack {
-            // The file's own check already said it, named by its field (`email_pattern, line 3: …`).
-            if !problems.iter().any(|known| known.ends_with(&line)) {
-                problems.push(line);
-            }
-        }
-        for result in sample_report.results.iter().filter(|result| result.path == *path && !result.passed) {
-            problems.extend(result.failures.iter().map(|failure| format!("sample at line {}: {failure}", result.line)));
-        }
-        let backup = backup_of(&root, path);
-        let old = backup.as_ref().and_then(|backup| std::fs::read_to_string(backup).ok()).unwrap_or_default();
-        let old_name = backup.as_deref().map_or_else(|| "/dev/null".to_owned(), relative);
-        let diff = similar::TextDiff::from_lines(&old, &text)
-            .unified_diff()
-            .context_radius(3)
-            .header(&old_name, &relative(path))
-            .to_string();
-        reviews.push(LearnedReview {
-            file: relative(path),
-            alert_type,
-            learned_from: provenance.as_ref().map(|learned| learned.workflow.to_string()),
-            approved_by: provenance.map(|learned| learned.approved_by).unwrap_or_default(),
-            passes: problems.is_empty(),
-            problems,
-            backup: backup.as_deref().map(relative),
-            diff,
-        });
-    }
-
+    let reviews = learned_review::review(&root)
+        .with_context(|| format!("listing {}", folder.display()))?;
     let ok = reviews.iter().all(|review| review.passes);
     if args.json {
         print_json(&reviews)?;
     } else if reviews.is_empty() {
-        println!("No learned policies in {}.", relative(&folder));
+        let shown = folder.strip_prefix(&root).unwrap_or(&folder).display().to_string();
+        println!("No learned policies in {shown}.");
         println!("Sentri writes one there when a fix for an alert no policy knew is approved, runs and is validated.");
     } else {
         print_learned(&reviews);
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// `alerts/learned/*.md`, sorted; hidden files (a write in progress) and README.md are not policies.
-fn learned_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(folder) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(error).with_context(|| format!("listing {}", folder.display())),
-    };
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let name = path.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
-            !name.starts_with('.') && name.ends_with(".md") && name != "readme.md" && path.is_file()
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// The earlier version a DBA kept of a learned file, if any.
-fn backup_of(root: &Path, path: &Path) -> Option<PathBuf> {
-    let file = path.file_name()?;
-    let backups = root.join("alerts").join(".backup");
-    [backups.join(learned::FOLDER).join(file), backups.join(file)].into_iter().find(|candidate| candidate.is_file())
 }
 
 fn print_learned(reviews: &[LearnedReview]) {
