@@ -33,6 +33,7 @@ fn a_workflow_written_by_another_process_appears() {
         databases: Vec::new(),
         approver: "dba".into(),
         approvals: Default::default(),
+        home: None,
     };
     let mut refresher = Refresher::new(Arc::clone(&store));
     let mut app = initial_app(&source, &mut refresher).expect("initial state");

@@ -50,6 +50,7 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
         databases: Vec::new(),
         approver: "dba".into(),
         approvals: Default::default(),
+        home: None,
     };
     let mut events = engine.subscribe();
     let mut refresher = Refresher::new(Arc::clone(&store));

@@ -199,6 +199,52 @@ fn help_overlay_160x48() {
     insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
 }
 
+/// The review of a learned policy, as `L` shows it: written by the real writer into a real home,
+/// read back by the same review `sentri policy learned` prints.
+#[test]
+fn learned_policies_review_100x36() {
+    use sentri::domain::{DbKind, Risk, Severity, WorkflowId};
+    use sentri::policy::learned::{self, LearnedDraft, SampleAlert};
+    let fixture = console_support::filled();
+    let home = tempfile::tempdir().expect("home");
+    sentri::home::Home::at(home.path()).init(false).expect("init");
+    let draft = LearnedDraft {
+        name: "dbwatch_lock_queue".into(),
+        engine: DbKind::Postgres,
+        severity: Severity::High,
+        action_type: "TERMINATE_SESSION".into(),
+        risk: Risk::High,
+        description: "dbwatch reports writers queued behind a session holding a row lock".into(),
+        email_pattern: r"\[dbwatch\] PG lock queue on (\S+): writers stuck behind pid (\d+)".into(),
+        fields: vec![("database".into(), 1), ("pid".into(), 2)],
+        verification: "SELECT count(*) AS holding FROM pg_stat_activity WHERE pid = :pid".into(),
+        confirmed_when: vec!["holding >= 1".into()],
+        forward: vec!["SELECT pg_terminate_backend(:pid)".into()],
+        rollback: Vec::new(),
+        irreversible: Some("its open transaction is rolled back".into()),
+        validation: None,
+        success_criteria: Vec::new(),
+        identifiers: Default::default(),
+        sample_alert: SampleAlert {
+            subject: "[dbwatch] PG lock queue on app: writers stuck behind pid 4242".into(),
+            body: "Holder pid: 4242 (idle in transaction)".into(),
+        },
+        learned_from: WorkflowId::from("76088d20-0259-4acb-969a-666b7ae19f5e"),
+        approved_by: vec!["os:alice".into()],
+    };
+    learned::write(&home.path().join("alerts"), &draft).expect("written");
+    let mut app = selecting(&fixture, &fixture.awaiting.id);
+    let key = |c| ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c));
+    app.handle_key(key('L'));
+    assert!(std::mem::take(&mut app.learned_wanted), "L asks the loop to read the files");
+    let reviews = sentri::pipeline::learned_review::review(home.path()).expect("review");
+    assert!(reviews[0].passes, "{:?}", reviews[0].problems);
+    app.learned = Some(Ok(reviews));
+    insta::assert_snapshot!(screen(&fixture, &app, 100, 36));
+    app.handle_key(key('L'));
+    assert_eq!(app.mode, console::app::Mode::Normal, "L closes it again");
+}
+
 #[test]
 fn workflow_detail_160x48() {
     let fixture = console_support::filled();

@@ -118,4 +118,3 @@ fn backup_of(root: &Path, path: &Path) -> Option<PathBuf> {
     let backups = root.join("alerts").join(".backup");
     [backups.join(learned::FOLDER).join(file), backups.join(file)].into_iter().find(|candidate| candidate.is_file())
 }
-

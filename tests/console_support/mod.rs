@@ -350,6 +350,7 @@ pub fn app(fixture: &Fixture) -> (App, Refresher) {
         databases: vec!["PRODDB".into(), "DEVDB".into(), "PGPROD".into()],
         approver: "dba".into(),
         approvals: Default::default(),
+        home: None,
     };
     let mut refresher = Refresher::new(Arc::clone(&fixture.store));
     let mut app = initial_app(&source, &mut refresher).expect("initial state");

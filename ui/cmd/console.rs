@@ -49,6 +49,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
                 databases,
                 approver,
                 approvals: approvals.clone(),
+                home: Some(home.root.clone()),
             })?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -69,6 +70,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         databases,
         approver,
         approvals,
+        home: Some(home.root.clone()),
     });
     // An error leaves the terminal there (restored): the engine may finish its step.
     let ending = result.as_ref().map_or(console::Ending::Quit, Clone::clone);

@@ -258,8 +258,7 @@ fn learned(context: &Context, args: LearnedArgs) -> anyhow::Result<ExitCode> {
         None => context.existing_home()?.root,
     };
     let folder = root.join("alerts").join(learned::FOLDER);
-    let reviews = learned_review::review(&root)
-        .with_context(|| format!("listing {}", folder.display()))?;
+    let reviews = learned_review::review(&root).with_context(|| format!("listing {}", folder.display()))?;
     let ok = reviews.iter().all(|review| review.passes);
     if args.json {
         print_json(&reviews)?;

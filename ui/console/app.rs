@@ -8,6 +8,7 @@ use std::cell::Cell;
 use jiff::Timestamp;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use sentri::domain::{PlanHash, WorkflowId, WorkflowState};
+use sentri::pipeline::learned_review::LearnedReview;
 use sentri::store::WorkflowRow;
 
 use super::model::{Model, WorkflowQuery, alert_matches, audit_matches};
@@ -75,6 +76,8 @@ pub enum Action {
     Filter,
     ClearFilter,
     Help,
+    /// Review the learned policies (`L`).
+    Learned,
     Quit,
     /// A character typed into a text field.
     Input(char),
@@ -136,6 +139,8 @@ pub enum Mode {
         previous: String,
     },
     Help,
+    /// The review of the learned policies, as `sentri policy learned` prints it; its scroll.
+    Learned(u16),
     /// The detail overlay of the focused pane's selection; the number is its scroll.
     Detail(u16),
     Confirm(ConfirmApproval),
@@ -197,6 +202,11 @@ pub struct App {
     pub evidence_scroll: u16,
     pub flash: Option<Flash>,
     pub should_quit: bool,
+    /// The learned policies as last read (the loop reads them when the review opens), or why
+    /// they could not be.
+    pub learned: Option<Result<Vec<LearnedReview>, String>>,
+    /// Set when the review was opened: the loop reads the files and clears it.
+    pub learned_wanted: bool,
     selected_workflow_id: Option<WorkflowId>,
 }
 
@@ -224,6 +234,8 @@ impl App {
             evidence_scroll: 0,
             flash: None,
             should_quit: false,
+            learned: None,
+            learned_wanted: false,
             selected_workflow_id: None,
         };
         app.recompute();
@@ -297,6 +309,18 @@ impl App {
                 }
                 None
             }
+            Mode::Learned(scroll) => {
+                self.mode = match action {
+                    Action::Down => Mode::Learned(scroll.saturating_add(1)),
+                    Action::Up => Mode::Learned(scroll.saturating_sub(1)),
+                    Action::PageDown => Mode::Learned(scroll.saturating_add(PAGE as u16)),
+                    Action::PageUp => Mode::Learned(scroll.saturating_sub(PAGE as u16)),
+                    Action::Top => Mode::Learned(0),
+                    Action::Cancel | Action::Accept | Action::Quit | Action::Learned => Mode::Normal,
+                    _ => Mode::Learned(scroll),
+                };
+                None
+            }
             Mode::Detail(scroll) => {
                 self.mode = match action {
                     Action::Down => Mode::Detail(scroll.saturating_add(1)),
@@ -352,6 +376,10 @@ impl App {
                 }
             }
             Action::Help => self.mode = Mode::Help,
+            Action::Learned => {
+                self.mode = Mode::Learned(0);
+                self.learned_wanted = true;
+            }
             Action::Quit => self.should_quit = true,
             Action::Input(_) | Action::Backspace | Action::Accept | Action::Cancel => {}
         }
@@ -618,6 +646,15 @@ pub fn keymap(mode: &Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => Some(Action::Cancel),
             _ => None,
         },
+        Mode::Learned(_) => match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
+            KeyCode::PageUp => Some(Action::PageUp),
+            KeyCode::PageDown => Some(Action::PageDown),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Top),
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('L') | KeyCode::Enter => Some(Action::Cancel),
+            _ => None,
+        },
         Mode::Detail(_) | Mode::Normal => match key.code {
             KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
             KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
@@ -644,6 +681,7 @@ pub fn keymap(mode: &Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('r') => Some(Action::Resolve),
             KeyCode::Char('/') => Some(Action::Filter),
             KeyCode::Char('?') => Some(Action::Help),
+            KeyCode::Char('L') => Some(Action::Learned),
             _ => None,
         },
     }
@@ -663,6 +701,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("r", "resolve by hand (asks what was done)"),
     ("/", "filter the list: words, status:awaiting db:NAME env:PROD"),
     ("Esc", "clear the message, then the filter; close a dialog"),
+    ("L", "review the policies Sentri learned (alerts/learned/), as diffs"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];

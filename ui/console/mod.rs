@@ -63,6 +63,8 @@ pub struct ConsoleSource {
     pub approver: String,
     /// The approval rules in force (four-eyes, self-approval), as `sentri approve` applies them.
     pub approvals: ApprovalsConfig,
+    /// The home whose `alerts/learned/` the review (`L`) reads; `None`: there is none to read.
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// How often the store is asked whether anything changed (a daemon in another process, or
@@ -203,6 +205,9 @@ fn event_loop(
                         carry_out(source, app, &command);
                         look_now = true;
                     }
+                    if std::mem::take(&mut app.learned_wanted) {
+                        app.learned = Some(read_learned(source));
+                    }
                     if let Err(error) = refresher.refresh_detail(app) {
                         app.flash(format!("Reading the store failed: {error}"), true);
                     }
@@ -272,6 +277,12 @@ fn carry_out(source: &ConsoleSource, app: &mut App, command: &Command) {
         }
         Err(message) => app.flash(message, true),
     }
+}
+
+/// The learned policies of the source's home, reviewed as `sentri policy learned` does.
+fn read_learned(source: &ConsoleSource) -> Result<Vec<sentri::pipeline::learned_review::LearnedReview>, String> {
+    let Some(home) = &source.home else { return Ok(Vec::new()) };
+    sentri::pipeline::learned_review::review(home).map_err(|error| format!("reading {}: {error}", home.display()))
 }
 
 /// An attached console notices when the daemon goes away.

@@ -46,6 +46,7 @@ pub fn run(demo: LiveDemo) -> anyhow::Result<()> {
         databases: session.config.databases.iter().map(|database| database.name.clone()).collect(),
         approver: crate::cmd::approve::os_user()?,
         approvals: session.config.approvals.clone(),
+        home: Some(session.home.root.clone()),
     };
     let shown = console::run_with_message(source, Some(message));
     feeder.abort();

@@ -1,5 +1,5 @@
-//! Overlays: help, the detail of a selection, the approval confirmation (plan hash and SQL)
-//! and the reason prompt of deny and resolve.
+//! Overlays: help, the review of the learned policies, the detail of a selection, the approval
+//! confirmation (plan hash and SQL) and the reason prompt of deny and resolve.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -35,6 +35,80 @@ pub fn help(theme: &Theme, frame: &mut Frame) {
     lines.push(Line::styled(" Esc, ? or q closes this help.", theme.dim()));
     frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(overlay(theme, " Keys ")).wrap(Wrap { trim: false }), area);
+}
+
+/// The review of the learned policies: each with where it came from, who approved it, whether
+/// it passes the check, and its text as a diff (added lines green, removed red). Keeping a file
+/// accepts it; deleting it rejects it — the console only shows.
+pub fn learned(app: &App, theme: &Theme, frame: &mut Frame, scroll: u16) {
+    let screen = frame.area();
+    let area =
+        if screen.width < WIDE { screen } else { centred(screen, screen.width - 8, screen.height.saturating_sub(2)) };
+    let width = usize::from(area.width.saturating_sub(2)).max(20);
+    let mut lines: Vec<Line> = Vec::new();
+    match &app.learned {
+        None => lines.push(Line::styled("Reading alerts/learned/…", theme.dim())),
+        Some(Err(error)) => lines.extend(hanging("", error, width, theme.bad())),
+        Some(Ok(reviews)) if reviews.is_empty() => {
+            lines.push(Line::raw("No learned policies in alerts/learned/."));
+            lines.push(Line::styled(
+                "Sentri writes one there when a fix for an alert no policy knew is approved, runs and is validated.",
+                theme.dim(),
+            ));
+        }
+        Some(Ok(reviews)) => {
+            for review in reviews {
+                let (verdict, style) = if review.passes {
+                    ("passes".to_owned(), theme.good())
+                } else {
+                    (format!("FAILS ({})", review.problems.len()), theme.bad())
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(clean(&review.alert_type), theme.header()),
+                    Span::raw("  "),
+                    Span::styled(verdict, style),
+                ]));
+                let from = review.learned_from.as_deref().map_or_else(|| "?".to_owned(), clean);
+                let approvers = if review.approved_by.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    clean(&review.approved_by.join(", "))
+                };
+                let against = review
+                    .backup
+                    .as_deref()
+                    .map_or_else(|| "a new file".to_owned(), |backup| format!("against {}", clean(backup)));
+                lines.extend(hanging(
+                    "  ",
+                    &format!("{} — from workflow {from}, approved by {approvers}; {against}", clean(&review.file)),
+                    width,
+                    theme.dim(),
+                ));
+                for problem in &review.problems {
+                    lines.extend(hanging("  problem: ", problem, width, theme.bad()));
+                }
+                for line in review.diff.lines() {
+                    let style = match line.chars().next() {
+                        Some('+') if !line.starts_with("+++") => theme.good(),
+                        Some('-') if !line.starts_with("---") => theme.bad(),
+                        Some('@') => theme.info(),
+                        _ => Style::new(),
+                    };
+                    lines.extend(hanging("", line, width, style));
+                }
+                lines.push(Line::raw(""));
+            }
+        }
+    }
+    let keys = Line::from(vec![
+        Span::styled(" ↑↓ PgUp PgDn", theme.info()),
+        Span::raw(" scroll · keep a file to accept it, delete it to reject it · "),
+        Span::styled("Esc/L", theme.info()),
+        Span::raw(" closes "),
+    ]);
+    frame.render_widget(Clear, area);
+    let block = overlay(theme, " Learned policies ").title_bottom(keys);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
 }
 
 /// The approve dialog: the plan hash and the SQL about to be approved.
