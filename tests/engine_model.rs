@@ -237,17 +237,27 @@ async fn a_model_that_is_down_changes_nothing_but_the_record() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unmatched_email_the_model_calls_no_alert_or_cannot_read_stays_unmatched_and_visible() {
+async fn an_unmatched_email_the_model_calls_no_alert_cannot_read_or_misnames_stays_unmatched_and_visible() {
     let server = ModelServer::start().await;
     server.push(Scripted::ok(anthropic::text(
         r#"{"database_alert": false, "reason": "a newsletter about conferences"}"#,
     )));
     server.push_all((0..4).map(|_| Scripted::status(503)));
+    // A reading that takes the name of a policy the pack has: its workflow would run under that
+    // policy, not the draft.
+    let taken = json!({
+        "database_alert": true, "name": "pg_blocking_session", "database": "app", "severity": "HIGH",
+        "email_pattern": "locks on (\\S+)", "fields": {"database": 1},
+        "verification": "SELECT 1 AS one", "confirmed_when": ["one >= 1"]
+    });
+    server.push(Scripted::ok(anthropic::text(&taken.to_string())));
     let setup = setup(&server).await;
     let store = setup.engine.store();
-    for (subject, expected) in
-        [("This month in database news", "NOT_AN_ALERT"), ("Quarterly capacity report", "UNREADABLE")]
-    {
+    for (subject, expected) in [
+        ("This month in database news", "NOT_AN_ALERT"),
+        ("Quarterly capacity report", "UNREADABLE"),
+        ("locks on app", "REFUSED"),
+    ] {
         let raw = RawAlert::from_parts(subject, "Nothing is wrong.", "2026-12-04T00:00:00.000Z".into());
         let (id, _) = store.insert_raw_alert(&raw).expect("stored");
         tokio::time::timeout(Duration::from_secs(60), setup.engine.ingest(id)).await.expect("not held up");

@@ -87,7 +87,17 @@ impl Engine {
             }
         };
         let sample = SampleAlert { subject: raw.subject.clone(), body: raw.body.clone() };
-        let opened = match provisional(&reading, sample, &self.config) {
+        let taken = self.policies.snapshot().alert(&reading.name).is_some();
+        let drafted = if taken {
+            // Its workflow would run under the pack's policy of that name, not the draft.
+            Err(vec![format!(
+                "name: a policy named `{}` is already loaded; a draft may not take its name",
+                reading.name
+            )])
+        } else {
+            provisional(&reading, sample, &self.config)
+        };
+        let opened = match drafted {
             Ok((draft, policy, fields)) => {
                 let environment = self
                     .config
