@@ -189,12 +189,20 @@ pub fn render(draft: &LearnedDraft) -> String {
     out.push_str("---\n\n");
 
     let _ = writeln!(out, "# Learned: {}\n", draft.name);
-    let _ = writeln!(
-        out,
-        "Written by Sentri from workflow {} after its fix was approved and validated.\nReview it \
-         with `sentri policy learned`; edit or delete it like any other policy.",
-        draft.learned_from.short()
-    );
+    if draft.approved_by.is_empty() {
+        // A provisional draft, held by its workflow: never a file until a human said yes.
+        out.push_str(
+            "Drafted from an alert no policy matched; its workflow waits for a human. Sentri writes it \
+             to alerts/learned/ only after that workflow's fix is approved and validated.\n",
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Written by Sentri from workflow {} after its fix was approved and validated.\nReview it \
+             with `sentri policy learned`; edit or delete it like any other policy.",
+            draft.learned_from.short()
+        );
+    }
     section(&mut out, "Description");
     out.push_str(&fence("text", &draft.description));
     section(&mut out, "Email Pattern");
@@ -224,12 +232,16 @@ pub fn render(draft: &LearnedDraft) -> String {
         bullets(&mut out, &draft.success_criteria);
     }
     section(&mut out, "Risk Level");
-    let _ = writeln!(
-        out,
-        "{} -- the risk of the fix as approved in workflow {}",
-        draft.risk.as_str(),
-        draft.learned_from.short()
-    );
+    if draft.approved_by.is_empty() {
+        let _ = writeln!(out, "{} -- until a fix is approved, every fix is treated as this risky", draft.risk.as_str());
+    } else {
+        let _ = writeln!(
+            out,
+            "{} -- the risk of the fix as approved in workflow {}",
+            draft.risk.as_str(),
+            draft.learned_from.short()
+        );
+    }
     section(&mut out, "Sample Alerts");
     let email = format!("Subject: {}\n\n{}", sample.subject, sample.body);
     out.push_str(&fence("email", &email));
