@@ -23,6 +23,7 @@ use crate::diagnose::model::{self, Configured, Depth};
 use crate::domain::{Risk, WorkflowId};
 use crate::policy::AlertPolicy;
 use crate::policy::learned::{self, LearnedDraft, SampleAlert};
+use crate::store::RawAlertRow;
 use crate::store::audit::NewAudit;
 use crate::store::model_calls::{CallSite, StoreLedger};
 use crate::store::workflows::{NewWorkflow, WorkflowRow};
@@ -32,9 +33,43 @@ use crate::store::workflows::{NewWorkflow, WorkflowRow};
 const UNDECIDED_ACTION: &str = "LEARNED_UNDECIDED";
 
 impl Engine {
-    /// After triage left `raw_alert_id` unmatched: asks the model, with one is configured. Returns
+    /// After triage left `raw_alert_id` unmatched: asks the model, when one is configured. Returns
     /// the workflow it opened, if it did.
     pub(super) async fn learn_unmatched(&self, raw_alert_id: i64) -> Option<WorkflowId> {
+        let (raw, classified) = self.classify(raw_alert_id).await?;
+        let (outcome, mut detail) = match &classified.reading {
+            Ok(Classification::NotAnAlert { reason }) => ("NOT_AN_ALERT", serde_json::json!({ "reason": reason })),
+            Ok(Classification::Alert(reading)) => {
+                ("DATABASE_ALERT", serde_json::json!({ "name": reading.name, "database": reading.database }))
+            }
+            Err(reason) => ("UNREADABLE", serde_json::json!({ "reason": reason })),
+        };
+        detail["raw_alert_id"] = raw_alert_id.into();
+        detail["calls"] = classified.record.calls.len().into();
+        let Ok(Classification::Alert(reading)) = classified.reading else {
+            info!(raw_alert_id, outcome, "an unmatched alert stays unmatched");
+            self.audit_classification(outcome, detail).await;
+            return None;
+        };
+        match self.open_provisional(raw_alert_id, raw, &reading).await {
+            Ok(workflow) => {
+                detail["workflow_id"] = workflow.id.to_string().into();
+                info!(workflow_id = %workflow.id, alert_type = %workflow.alert_type, "a model-classified alert opened a workflow");
+                self.audit_classification(outcome, detail).await;
+                Some(workflow.id)
+            }
+            Err(problems) => {
+                detail["refused"] = problems.clone().into();
+                warn!(raw_alert_id, %problems, "the model's reading of an unmatched alert does not hold; it stays unmatched");
+                self.audit_classification("REFUSED", detail).await;
+                None
+            }
+        }
+    }
+
+    /// The raw alert and what the configured model made of it; `None` with no model, no real
+    /// database to name, or no raw alert.
+    async fn classify(&self, raw_alert_id: i64) -> Option<(RawAlertRow, model::Classified)> {
         if self.config.llm.provider == LlmProvider::None {
             return None;
         }
@@ -68,74 +103,44 @@ impl Engine {
         };
         let advisor = configured.advisor(&ledger, Depth::OneShot);
         let classified = model::classify_email(&advisor, &alert, &targets).await;
-        let (outcome, detail) = match &classified.reading {
-            Ok(Classification::NotAnAlert { reason }) => ("NOT_AN_ALERT", serde_json::json!({ "reason": reason })),
-            Ok(Classification::Alert(reading)) => {
-                ("DATABASE_ALERT", serde_json::json!({ "name": reading.name, "database": reading.database }))
-            }
-            Err(reason) => ("UNREADABLE", serde_json::json!({ "reason": reason })),
-        };
-        let mut detail = detail;
-        detail["raw_alert_id"] = raw_alert_id.into();
-        detail["calls"] = classified.record.calls.len().into();
-        let reading = match classified.reading {
-            Ok(Classification::Alert(reading)) => reading,
-            _ => {
-                info!(raw_alert_id, outcome, "an unmatched alert stays unmatched");
-                self.audit_classification(outcome, detail).await;
-                return None;
-            }
-        };
-        let sample = SampleAlert { subject: raw.subject.clone(), body: raw.body.clone() };
-        let taken = self.policies.snapshot().alert(&reading.name).is_some();
-        let drafted = if taken {
+        Some((raw, classified))
+    }
+
+    /// The workflow for `reading`, its draft checked first; or why the draft does not hold.
+    async fn open_provisional(
+        &self,
+        raw_alert_id: i64,
+        raw: RawAlertRow,
+        reading: &AlertReading,
+    ) -> Result<WorkflowRow, String> {
+        if self.policies.snapshot().alert(&reading.name).is_some() {
             // Its workflow would run under the pack's policy of that name, not the draft.
-            Err(vec![format!(
+            return Err(format!(
                 "name: a policy named `{}` is already loaded; a draft may not take its name",
                 reading.name
-            )])
-        } else {
-            provisional(&reading, sample, &self.config)
-        };
-        let opened = match drafted {
-            Ok((draft, policy, fields)) => {
-                let environment = self
-                    .config
-                    .database(&reading.database)
-                    .map(|database| database.environment.to_string())
-                    .unwrap_or_default();
-                let new = NewWorkflow {
-                    raw_alert_id: Some(raw_alert_id),
-                    alert_type: policy.name.clone(),
-                    database: reading.database.clone(),
-                    environment,
-                    severity: reading.severity.as_str().to_owned(),
-                    fields,
-                };
-                let text = learned::render(&draft);
-                self.blocking(move |store| store.create_provisional_workflow(new, &text, "engine")).await.map_err(
-                    |error| {
-                        warn!(raw_alert_id, %error, "the classified alert's workflow could not be stored");
-                        error.to_string()
-                    },
-                )
-            }
-            Err(problems) => Err(problems.join("; ")),
-        };
-        match opened {
-            Ok(workflow) => {
-                detail["workflow_id"] = workflow.id.to_string().into();
-                info!(workflow_id = %workflow.id, alert_type = %workflow.alert_type, "a model-classified alert opened a workflow");
-                self.audit_classification(outcome, detail).await;
-                Some(workflow.id)
-            }
-            Err(problems) => {
-                detail["refused"] = problems.clone().into();
-                warn!(raw_alert_id, %problems, "the model's reading of an unmatched alert does not hold; it stays unmatched");
-                self.audit_classification("REFUSED", detail).await;
-                None
-            }
+            ));
         }
+        let sample = SampleAlert { subject: raw.subject, body: raw.body };
+        let (draft, policy, fields) =
+            provisional(reading, sample, &self.config).map_err(|problems| problems.join("; "))?;
+        let environment = self
+            .config
+            .database(&reading.database)
+            .map(|database| database.environment.to_string())
+            .unwrap_or_default();
+        let new = NewWorkflow {
+            raw_alert_id: Some(raw_alert_id),
+            alert_type: policy.name.clone(),
+            database: reading.database.clone(),
+            environment,
+            severity: reading.severity.as_str().to_owned(),
+            fields,
+        };
+        let text = learned::render(&draft);
+        self.blocking(move |store| store.create_provisional_workflow(new, &text, "engine")).await.map_err(|error| {
+            warn!(raw_alert_id, %error, "the classified alert's workflow could not be stored");
+            error.to_string()
+        })
     }
 
     async fn audit_classification(&self, outcome: &'static str, detail: serde_json::Value) {
