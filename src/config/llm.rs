@@ -128,6 +128,9 @@ pub struct LlmConfig {
     pub api_keys: ApiKeys,
     /// `llm.prices`: per model-name prefix, over the built-in list.
     pub prices: BTreeMap<String, PriceOverride>,
+    /// `llm.classify_unmatched` (true): show an email no policy matched to the model, which may
+    /// open a workflow that always waits for a human. Off: such mail stays unmatched, at no cost.
+    pub classify_unmatched: bool,
 }
 
 /// A price the user sets for models whose name starts with a prefix, in US dollars per
@@ -150,6 +153,7 @@ impl Default for LlmConfig {
             judge_provider: None,
             api_keys: ApiKeys::default(),
             prices: BTreeMap::new(),
+            classify_unmatched: true,
         }
     }
 }
@@ -367,6 +371,7 @@ pub(crate) fn read_llm_learning_rag(
     };
     llm.secret_in_file(d, "api_key", LLM_API_KEY_VAR);
     let prices = prices(&mut llm, d);
+    let classify_unmatched = llm.bool(d, "classify_unmatched").unwrap_or(def.classify_unmatched);
     let model = model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty());
     if provider == LlmProvider::Local {
         if base_url.is_none() {
@@ -408,6 +413,7 @@ pub(crate) fn read_llm_learning_rag(
         judge_provider: judge,
         api_keys,
         prices,
+        classify_unmatched,
     };
     learning.finish(d);
     llm.finish(d);

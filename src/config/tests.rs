@@ -252,6 +252,8 @@ fn llm_prices_override_the_list_and_a_bad_row_names_its_key() {
     let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["llm.prices.gpt-4o", "llm.prices.gpt-5.input"], "{p:#?}");
     assert!(p[0].message.contains("per million tokens"), "{}", p[0].message);
+    assert!(ok.config.llm.classify_unmatched, "on unless turned off");
+    assert!(!load("llm:\n  classify_unmatched: false\n").config.llm.classify_unmatched);
 }
 
 #[test]

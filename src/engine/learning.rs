@@ -70,7 +70,7 @@ impl Engine {
     /// The raw alert and what the configured model made of it; `None` with no model, no real
     /// database to name, or no raw alert.
     async fn classify(&self, raw_alert_id: i64) -> Option<(RawAlertRow, model::Classified)> {
-        if self.config.llm.provider == LlmProvider::None {
+        if self.config.llm.provider == LlmProvider::None || !self.config.llm.classify_unmatched {
             return None;
         }
         let configured = match Configured::from_config(&self.config) {
