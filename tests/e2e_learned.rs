@@ -23,6 +23,7 @@ use common::model_server::{ModelServer, Scripted, anthropic};
 use common::{dovecot, postgres};
 use sentri::domain::WorkflowState;
 use sentri::store::Store;
+use sentri::store::audit::AuditFilter;
 use sentri::store::workflows::WorkflowRow;
 
 /// The alert type the model names, and so the learned file's name.
@@ -194,6 +195,20 @@ async fn an_unknown_alert_is_classified_approved_fixed_and_learned_and_the_next_
         .expect("task")
         .expect("its update ran");
 
+    // The ending commits first; the file is written after it, and audited as POLICY_LEARNED.
+    let learned_row = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let filter = AuditFilter { workflow_id: Some(id.to_string()), ..AuditFilter::default() };
+            let rows = store(home.path()).list_audit(&filter).expect("audit");
+            if let Some(row) = rows.into_iter().find(|row| row.action == "POLICY_LEARNED") {
+                break row;
+            }
+            assert!(Instant::now() < deadline, "no POLICY_LEARNED audit row within 30 s of COMPLETED");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(learned_row.result, "WRITTEN", "{}", learned_row.detail);
     let learned = home.path().join(format!("alerts/learned/{LEARNED}.md"));
     let text = std::fs::read_to_string(&learned).unwrap_or_else(|error| panic!("{}: {error}", learned.display()));
     assert!(text.contains("learned: true") && text.contains(workflow.id.as_str()), "{text}");
