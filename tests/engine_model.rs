@@ -52,6 +52,11 @@ impl Setup {
 /// A home with the default pack, and an engine for the DEV database `app` consulting the model
 /// at `server`. The lock threshold is 0 s, so a lock held now is an alert now.
 async fn setup(server: &ModelServer) -> Setup {
+    setup_with(server, "").await
+}
+
+/// [`setup`] with more `llm:` keys (each line indented as under `llm:`).
+async fn setup_with(server: &ModelServer, more_llm: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = Home::at(dir.path().join("home"));
     home.init(false).expect("init");
@@ -62,7 +67,7 @@ async fn setup(server: &ModelServer) -> Setup {
         .await
         .expect("threshold");
     let yaml = format!(
-        "databases:\n  - name: app\n    engine: postgres\n    environment: DEV\n    connection_string: \"{}\"\n    username: postgres\nllm:\n  provider: claude\n  model: {}\n  base_url: \"{}\"\n  timeout_seconds: 10\n",
+        "databases:\n  - name: app\n    engine: postgres\n    environment: DEV\n    connection_string: \"{}\"\n    username: postgres\nllm:\n  provider: claude\n  model: {}\n  base_url: \"{}\"\n  timeout_seconds: 10\n{more_llm}",
         pg::connection_string(&dbname),
         anthropic::MODEL,
         server.base
@@ -275,4 +280,20 @@ async fn an_unmatched_email_the_model_calls_no_alert_cannot_read_or_misnames_sta
     assert!(store.list_workflows(&WorkflowFilter::default()).expect("list").is_empty(), "no workflow opened");
     let system = server.requests()[0].json()["system"].as_str().unwrap_or_default().to_owned();
     assert!(system.contains("- app (postgres, DEV)"), "the databases it may name: {system}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_classify_unmatched_off_an_unmatched_email_is_never_shown_to_the_model() {
+    let server = ModelServer::start().await;
+    server.push(Scripted::ok(anthropic::text(r#"{"database_alert": false, "reason": "unused"}"#)));
+    let setup = setup_with(&server, "  classify_unmatched: false\n").await;
+    let store = setup.engine.store();
+    let raw =
+        RawAlert::from_parts("locks on app, says a new monitor", "pid 1 holds it", "2026-12-04T00:00:00.000Z".into());
+    let (id, _) = store.insert_raw_alert(&raw).expect("stored");
+    tokio::time::timeout(Duration::from_secs(30), setup.engine.ingest(id)).await.expect("not held up");
+    assert_eq!(store.get_raw_alert(id).expect("raw").outcome, Some(sentri::store::RawAlertOutcome::Unmatched));
+    assert!(server.requests().is_empty(), "nothing was sent");
+    let classified = store.list_audit(&AuditFilter::default()).expect("audit");
+    assert!(classified.iter().all(|row| row.action != "ALERT_CLASSIFIED"));
 }
