@@ -113,6 +113,11 @@ pub struct Engine {
     /// Raw alerts being taken in now: one triage per message at a time, however many times the
     /// intake and the sweeps hand it over.
     taking_in: Mutex<HashSet<i64>>,
+    /// One triage at a time, across messages: triage reads the open workflows and then creates
+    /// or folds, so two repeats taken in together (the intake and a sweep) would otherwise both
+    /// find none open and start two workflows. Triage takes milliseconds; the model and the
+    /// driving that follow run outside it.
+    triaging: tokio::sync::Mutex<()>,
     /// Only one sweep runs at a time; a tick that finds one running is skipped.
     sweeping: tokio::sync::Mutex<()>,
     events: broadcast::Sender<EngineEvent>,
@@ -138,6 +143,7 @@ impl Engine {
             ),
             driving: Mutex::new(HashSet::new()),
             taking_in: Mutex::new(HashSet::new()),
+            triaging: tokio::sync::Mutex::new(()),
             sweeping: tokio::sync::Mutex::new(()),
             events,
         })
@@ -230,9 +236,11 @@ impl Engine {
         };
         let _ = self.events.send(EngineEvent::AlertStored { raw_alert_id: RawAlertId(raw_alert_id) });
         let (policies, config) = (self.policies.snapshot(), Arc::clone(&self.config));
-        let taken = self
-            .blocking(move |store| Ok(steps::take_in(store, raw_alert_id, &policies, &config, &config.approvals)))
-            .await;
+        let taken = {
+            let _triaging = self.triaging.lock().await;
+            self.blocking(move |store| Ok(steps::take_in(store, raw_alert_id, &policies, &config, &config.approvals)))
+                .await
+        };
         match taken {
             Ok(Ok(Taken::Triaged(Triage::Created { workflow_id, alert_type, database }))) => {
                 info!(%workflow_id, %alert_type, %database, "workflow opened");
