@@ -18,6 +18,7 @@
 //!
 //! The binary (`ui/`) is a thin shell over this library: nothing here knows about terminals.
 
+pub mod checks;
 pub mod config;
 pub mod diagnose;
 pub mod domain;

@@ -41,6 +41,7 @@ async fn engine_events_make_the_console_look_and_it_sees_the_new_workflow() {
         mailbox: false,
         notifier: false,
         watch_policies: false,
+        checks: false,
     });
     let source = ConsoleSource {
         store: Arc::clone(&store),

@@ -95,6 +95,7 @@ async fn setup_with(server: &ModelServer, more_llm: &str) -> Setup {
         mailbox: false,
         notifier: false,
         watch_policies: false,
+        checks: false,
     });
     Setup { dir, engine, dbname }
 }

@@ -85,6 +85,7 @@ fn engine_for(home: &Home, dbname: &str, environment: &str, store: Store) -> Arc
         mailbox: false,
         notifier: false,
         watch_policies: false,
+        checks: false,
     })
 }
 

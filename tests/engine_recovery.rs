@@ -440,6 +440,7 @@ impl InProcess {
             mailbox: false,
             notifier: false,
             watch_policies: false,
+            checks: false,
         })
     }
 }

@@ -190,6 +190,7 @@ async fn a_workflow_the_engine_completes_is_reported_by_email_at_once() {
         mailbox: false,
         notifier: false,
         watch_policies: false,
+        checks: false,
     });
     // The notifier as `sentri start` runs it, but polling only once a minute: the mail can
     // arrive promptly only if the engine's events wake it.

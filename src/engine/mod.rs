@@ -1,8 +1,8 @@
 //! The engine: wires intake → triage → verification → Safety Mesh → executor, for the daemon,
 //! the console and the demo alike.
 //!
-//! [`Engine::start`] starts it: mailbox intake, the sweeper, the notifier and the policy
-//! watcher, in one task tracker under one cancellation token, stopped with one deadline. What
+//! [`Engine::start`] starts it: mailbox intake, the sweeper, the notifier, the policy watcher and
+//! the check scheduler, in one task tracker under one cancellation token, stopped with one deadline. What
 //! it returns, an [`EngineHandle`], is how everything else talks to it: typed commands with
 //! typed replies, and small events.
 //!
@@ -30,6 +30,7 @@ use tracing::{info, warn};
 pub use connections::{FIRST_BACKOFF, MAX_BACKOFF, backoff_after};
 pub use handle::{EngineHandle, ResolveOutcome};
 
+use crate::checks::{Scheduler, SchedulerSettings, TargetSource};
 use crate::config::Config;
 use crate::domain::{RawAlertId, WorkflowId, WorkflowState};
 use crate::intake::imap::{self, ImapSettings};
@@ -80,6 +81,8 @@ pub struct EngineSettings {
     pub notifier: bool,
     /// Reload the policy pack when its files change.
     pub watch_policies: bool,
+    /// Run the pack's checks on their schedules ([`crate::checks::Scheduler`]).
+    pub checks: bool,
 }
 
 impl EngineSettings {
@@ -97,6 +100,7 @@ impl EngineSettings {
             mailbox: true,
             notifier: true,
             watch_policies: true,
+            checks: true,
         }
     }
 }
@@ -168,6 +172,9 @@ impl Engine {
         }
         if settings.notifier {
             start_notifier(&tracker, &settings.config, &engine, shutdown.clone());
+        }
+        if settings.checks {
+            start_checks(&tracker, &settings, &engine, shutdown.clone());
         }
         info!(databases = settings.config.databases.len(), "Sentri engine started");
         let running = Arc::clone(&engine);
@@ -405,6 +412,32 @@ fn watch_policies(policies: &LivePolicies) -> Option<crate::policy::watch::Watch
 }
 
 /// Starts the notifier, woken by every engine event (a state change may have queued mail).
+/// Starts the check scheduler on the engine's tracker: every check of the (live) pack on every
+/// configured database of its engine, through the engine's own connection slots.
+fn start_checks(tracker: &TaskTracker, settings: &EngineSettings, engine: &Arc<Engine>, shutdown: CancellationToken) {
+    let databases = settings.config.databases.iter().map(|db| (db.name.clone(), db.engine)).collect();
+    let scheduler = Scheduler::new(
+        Arc::clone(&settings.store),
+        settings.policies.clone(),
+        databases,
+        Arc::clone(engine),
+        SchedulerSettings::default(),
+    );
+    tracker.spawn(scheduler.run(tracker.clone(), shutdown));
+}
+
+/// The scheduler reaches databases through the engine's slots: one connection per database,
+/// its backoff shared with the workflows.
+impl TargetSource for Engine {
+    fn target(
+        &self,
+        database: &str,
+    ) -> impl std::future::Future<Output = Result<Arc<crate::targets::Target>, crate::targets::TargetError>> + Send
+    {
+        self.connections.target(database)
+    }
+}
+
 fn start_notifier(tracker: &TaskTracker, config: &Config, engine: &Arc<Engine>, shutdown: CancellationToken) {
     let notifier = Notifier::new(Arc::clone(&engine.store), config, NotifierSettings::default());
     for problem in notifier.setup_problems() {

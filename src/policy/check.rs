@@ -2,12 +2,12 @@
 //! that turn its rows into a finding before any alert fires.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::alert::SqlBlock;
 use super::markdown::Document;
+use super::schedule::Schedule;
 use super::{DbKind, Problem, Severity};
 use crate::targets::sql::{self, StatementKind};
 
@@ -18,7 +18,8 @@ pub struct CheckPolicy {
     pub path: PathBuf,
     pub engine: DbKind,
     pub severity: Severity,
-    pub schedule: Duration,
+    /// When it runs ([`Schedule`]); `daily` when the file names none.
+    pub schedule: Schedule,
     pub routes_to: String,
     pub description: String,
     pub health_query: SqlBlock,
@@ -67,19 +68,12 @@ impl CheckPolicy {
             errors.push(Problem::error(path, 1, "severity must be one of LOW, MEDIUM, HIGH, CRITICAL"));
             Severity::Medium
         });
-        let schedule = match front.schedule.as_deref().map(str::trim) {
-            None | Some("daily") => Duration::from_secs(86_400),
-            Some("every_6_hours") => Duration::from_secs(21_600),
-            Some("hourly") => Duration::from_secs(3_600),
-            Some("weekly") => Duration::from_secs(604_800),
-            Some(other) => {
-                errors.push(Problem::error(
-                    path,
-                    1,
-                    format!("schedule `{other}` is not one of hourly, every_6_hours, daily, weekly"),
-                ));
-                Duration::from_secs(86_400)
-            }
+        let schedule = match front.schedule.as_deref() {
+            None => Schedule::daily(),
+            Some(text) => Schedule::parse(text).unwrap_or_else(|message| {
+                errors.push(Problem::error(path, front_matter_line(document, "schedule"), message));
+                Schedule::daily()
+            }),
         };
         let health_query =
             document.section("health_query").and_then(|section| section.blocks("sql").next()).map(|block| {
@@ -144,6 +138,17 @@ impl CheckPolicy {
     }
 }
 
+/// The file line of `key:` in the front matter, for a problem about its value (line 1 when it
+/// cannot be found).
+fn front_matter_line(document: &Document, key: &str) -> usize {
+    let Some(front) = &document.front_matter else { return 1 };
+    front
+        .yaml
+        .lines()
+        .position(|line| line.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':')))
+        .map_or(1, |index| front.first_line + index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +164,7 @@ mod tests {
             &mut Vec::new(),
         )
         .expect("loads");
-        assert_eq!(check.schedule, Duration::from_secs(21_600));
+        assert_eq!(check.schedule.to_string(), "every_6_hours");
         assert_eq!(check.health_query.sql, "SELECT owner, days_stale FROM x");
         assert_eq!(
             check.thresholds[0],
@@ -178,5 +183,19 @@ mod tests {
         )
         .expect_err("fails");
         assert!(errors[0].message.contains("Health Query"));
+    }
+
+    #[test]
+    fn a_cron_schedule_loads_and_a_bad_one_names_its_line() {
+        let query = "## Health Query\n```sql\nSELECT 1 AS x\n```\n";
+        let path = Path::new("checks/postgres/c.md");
+        let cron = format!("---\nengine: postgres\nschedule: \"15 */2 * * *\"\n---\n{query}");
+        let check = CheckPolicy::from_document(path, &markdown::parse(&cron), None, &mut Vec::new()).expect("loads");
+        assert_eq!(check.schedule.to_string(), "15 */2 * * *");
+        let bad = format!("---\nengine: postgres\nseverity: LOW\nschedule: fortnightly\n---\n{query}");
+        let errors =
+            CheckPolicy::from_document(path, &markdown::parse(&bad), None, &mut Vec::new()).expect_err("fails");
+        assert_eq!(errors[0].line, 4, "{:?}", errors[0]);
+        assert!(errors[0].message.contains("fortnightly"), "{:?}", errors[0]);
     }
 }

@@ -13,6 +13,7 @@ pub mod learned;
 pub mod markdown;
 #[cfg(test)]
 mod oracle_tool_tests;
+pub mod schedule;
 pub mod specialist;
 pub mod tool;
 pub mod watch;
@@ -28,6 +29,7 @@ pub use alert::AlertPolicy;
 pub use brain::Brain;
 pub use check::CheckPolicy;
 pub use environment::EnvironmentPolicy;
+pub use schedule::Schedule;
 pub use specialist::Specialist;
 pub use tool::ToolPolicy;
 

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "the diagnosis of a workflow", sql: MIGRATION_9 },
     Migration { version: 10, name: "language-model calls and their cost", sql: MIGRATION_10 },
     Migration { version: 11, name: "the policy a model drafted for an unmatched alert", sql: MIGRATION_11 },
+    Migration { version: 12, name: "scheduled checks: their runs, schedule and lease", sql: MIGRATION_12 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -271,6 +272,33 @@ ALTER TABLE workflows ADD COLUMN diagnosis TEXT;
 /// The alert policy (Markdown, as `policy::learned` renders it) a model drafted for an email no
 /// policy matched; NULL for the workflows of a policy file. It is written to `alerts/learned/`
 /// only after a human approved the workflow's fix and the fix was validated.
+/// `check_schedule` is one row per (database, check): when it last ran, when it runs next, and
+/// the lease (`lease_owner` until `running_until`) that keeps two processes from running it at
+/// once. `check_runs` is the history, one row per run, its error text when it failed.
+const MIGRATION_12: &str = r#"
+CREATE TABLE check_schedule (
+    database       TEXT NOT NULL,
+    check_name     TEXT NOT NULL,
+    last_run       TEXT,
+    next_run       TEXT NOT NULL,
+    lease_owner    TEXT,
+    running_until  TEXT,
+    PRIMARY KEY (database, check_name)
+);
+CREATE INDEX check_schedule_next_run ON check_schedule(next_run);
+CREATE TABLE check_runs (
+    id           INTEGER PRIMARY KEY,
+    database     TEXT NOT NULL,
+    check_name   TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT NOT NULL,
+    error        TEXT,
+    rows         INTEGER NOT NULL,
+    findings     INTEGER NOT NULL
+);
+CREATE INDEX check_runs_by_check ON check_runs(database, check_name, started_at);
+"#;
+
 const MIGRATION_11: &str = r#"
 ALTER TABLE workflows ADD COLUMN provisional_policy TEXT;
 "#;

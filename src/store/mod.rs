@@ -8,7 +8,7 @@
 //! One file per table family: [`migrations`] (schema), [`alerts`] (raw alerts),
 //! [`workflows`] (workflows and their transitions), [`approvals`], [`approval_requests`] (email
 //! approval requests and who asked for a change), [`audit`], [`outbox`],
-//! [`locks`], [`mailbox`] (how far each IMAP folder has been read), `history` (what
+//! [`locks`], [`checks`] (scheduled checks: runs, schedule, lease), [`mailbox`] (how far each IMAP folder has been read), `history` (what
 //! happened recently, for the circuit breaker) and [`reporting`] (state changes that queue
 //! their notifications in the same transaction).
 //!
@@ -26,6 +26,7 @@ pub mod approvals;
 pub mod audit;
 pub mod audit_detail;
 pub mod changes;
+pub mod checks;
 mod history;
 pub mod locks;
 pub mod mailbox;
@@ -49,6 +50,7 @@ pub use alerts::{RawAlertOutcome, RawAlertRow};
 pub use approvals::{ApprovalRow, Decision, NewApproval};
 pub use audit::{AnchorOutcome, AuditFilter, AuditRow, BreakReason, BrokenLink, ChainReport, Expected, NewAudit};
 pub use changes::ChangeMarker;
+pub use checks::{CheckRunRow, CheckScheduleRow, LeaseWhen, NewCheckRun};
 pub use history::{FinishedOutcomes, OutcomePattern, RecentWorkflow};
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};

@@ -83,6 +83,9 @@ struct CheckSummary<'a> {
     name: &'a str,
     engine: &'a str,
     path: String,
+    /// As the file says it: `daily`, or a cron expression.
+    schedule: String,
+    /// The period (for a cron expression, the gap between its next two runs).
     schedule_seconds: u64,
 }
 
@@ -154,7 +157,8 @@ fn check(context: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
             name: &check.name,
             engine: check.engine.as_str(),
             path: relative(&check.path),
-            schedule_seconds: check.schedule.as_secs(),
+            schedule: check.schedule.to_string(),
+            schedule_seconds: u64::try_from(check.schedule.period_at(jiff::Timestamp::now()).as_secs()).unwrap_or(0),
         })
         .collect();
     let errors = problems.iter().filter(|problem| problem.level == Level::Error).count();
@@ -205,12 +209,7 @@ fn print_human(report: &Report<'_>, root: &std::path::Path) {
             .checks
             .iter()
             .map(|check| {
-                vec![
-                    check.name.to_owned(),
-                    check.engine.to_owned(),
-                    format!("every {}h", check.schedule_seconds / 3600),
-                    check.path.clone(),
-                ]
+                vec![check.name.to_owned(), check.engine.to_owned(), check.schedule.clone(), check.path.clone()]
             })
             .collect();
         table::print(&["CHECK", "ENGINE", "SCHEDULE", "FILE"], &rows);

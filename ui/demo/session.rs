@@ -90,6 +90,7 @@ impl DemoSession {
             mailbox: false,
             notifier: false,
             watch_policies: false,
+            checks: false,
         });
         Ok(DemoSession { _dir: dir, home, store, engine, config })
     }

@@ -1,0 +1,16 @@
+//! Proactive checks, run: the scheduler that fires every check policy on every database of its
+//! engine, the run itself (the health query on the read-only path, under a time limit), and
+//! the findings its rows come to.
+//!
+//! It sits above `targets`, `store` and `policy`, which it uses, and below `engine`, which
+//! starts [`Scheduler::run`] on its tracker; it reaches a database only through a
+//! [`TargetSource`], so it never owns connections. Findings are not yet workflows (issue 13,
+//! part 2): they are counted in each run's record.
+
+pub mod findings;
+pub mod run;
+pub mod scheduler;
+
+pub use findings::{Exceeded, Finding, findings};
+pub use run::{CheckError, CheckOutcome, DEFAULT_LIMITS, run_check};
+pub use scheduler::{RecordedRun, Scheduler, SchedulerError, SchedulerSettings, TargetSource};
