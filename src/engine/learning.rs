@@ -301,7 +301,7 @@ fn sourced(workflow: &WorkflowRow, plan: &crate::domain::Plan) -> Result<BTreeMa
 /// `sql` with its `:name` placeholders renamed by `renames`, found by the lexer (never inside a
 /// literal or a comment).
 fn reword(sql: &str, engine: crate::domain::DbKind, renames: &BTreeMap<String, String>) -> String {
-    let lexed = crate::sql::lexer::lex(sql, lexer_dialect(engine));
+    let lexed = crate::sql::lexer::lex(sql, crate::targets::sql_dialect(engine));
     let mut out = sql.to_owned();
     for (token, span) in lexed.tokens.iter().zip(&lexed.spans).rev() {
         if let crate::sql::lexer::Token::Placeholder(name) = token
@@ -311,16 +311,6 @@ fn reword(sql: &str, engine: crate::domain::DbKind, renames: &BTreeMap<String, S
         }
     }
     out
-}
-
-/// How the lexer reads SQL for `engine`.
-fn lexer_dialect(engine: crate::domain::DbKind) -> crate::sql::lexer::Dialect {
-    use crate::sql::lexer::Dialect;
-    match engine {
-        crate::domain::DbKind::Postgres => Dialect::Postgres,
-        crate::domain::DbKind::Oracle => Dialect::Oracle,
-        _ => Dialect::Generic,
-    }
 }
 
 /// Where a provisional policy would live: the loader names a policy after its file, so the
@@ -339,8 +329,8 @@ fn provisional(
 ) -> Result<(LearnedDraft, AlertPolicy, BTreeMap<String, String>), Vec<String>> {
     let name = learned::sanitize_name(&reading.name).map_err(|error| vec![error.to_string()])?;
     // The read path refuses anything else when it runs; refused here, nothing is opened on it.
-    if let Err(refusal) = crate::sql::read_only::check(&reading.verification, lexer_dialect(reading.engine)) {
-        return Err(vec![format!("verification: not a read-only query: {}", refusal.reason)]);
+    if let Err(error) = crate::targets::read_only_text(&reading.database, reading.engine, &reading.verification) {
+        return Err(vec![format!("verification: not a read-only query: {error}")]);
     }
     let draft = LearnedDraft {
         name,

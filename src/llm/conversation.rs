@@ -116,6 +116,14 @@ pub struct Exchange {
     pub json: bool,
 }
 
+impl Exchange {
+    /// One question, no tools, a JSON answer asked for: the shape of the one-shot level, the
+    /// judges and the classifier.
+    pub fn json_question(system: String, user: String, max_tokens: u32, temperature: f32) -> Exchange {
+        Exchange { system, turns: vec![Turn::user(user)], tools: Vec::new(), max_tokens, temperature, json: true }
+    }
+}
+
 /// Tokens a call used, from the response's own usage fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {

@@ -280,6 +280,14 @@ impl Target {
     }
 }
 
+/// How `engine`'s server reads SQL text, for the lexer (the Sandbox speaks Oracle's).
+pub(crate) fn sql_dialect(engine: DbKind) -> crate::sql::Dialect {
+    match engine {
+        DbKind::Postgres => crate::sql::Dialect::Postgres,
+        DbKind::Oracle | DbKind::Sandbox => crate::sql::Dialect::Oracle,
+    }
+}
+
 /// The text of a statement for the read-only path, its terminator stripped, or a refusal
 /// ([`ErrorKind::Refused`]) before anything is sent. The gate is [`crate::sql::read_only::check`],
 /// read the way `engine`'s server reads it: exactly one plain query, no locking clause, no
@@ -288,11 +296,7 @@ impl Target {
 /// table write hidden in a query.
 pub(crate) fn read_only_text(target: &str, engine: DbKind, sql_text: &str) -> Result<String, TargetError> {
     let text = sql::strip_terminator(sql_text);
-    let dialect = match engine {
-        DbKind::Postgres => crate::sql::Dialect::Postgres,
-        DbKind::Oracle | DbKind::Sandbox => crate::sql::Dialect::Oracle,
-    };
-    crate::sql::read_only::check(&text, dialect).map_err(|refusal| {
+    crate::sql::read_only::check(&text, sql_dialect(engine)).map_err(|refusal| {
         let hint = match &refusal.function {
             Some(function) => format!(
                 "`{function}` is refused on the read path; a change goes through an approved fix, not a \

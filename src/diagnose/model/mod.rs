@@ -277,14 +277,7 @@ pub async fn classify_email(
     let user = session.scrub(&classify::user(alert));
     session.note("classify_system", &system);
     session.note("classify_user", &user);
-    let exchange = Exchange {
-        system,
-        turns: vec![Turn::user(user)],
-        tools: Vec::new(),
-        max_tokens: 2048,
-        temperature: 0.0,
-        json: true,
-    };
+    let exchange = Exchange::json_question(system, user, 2048, 0.0);
     let reading = match session.send(advisor.model, &exchange, Level::Classify, deadline).await {
         Ok(reply) => {
             session.note("classify", &reply.text());
@@ -377,14 +370,7 @@ impl Session<'_> {
         let user = self.scrub(&prompt::user(facts));
         self.note("system", &system);
         self.note("user", &user);
-        let exchange = Exchange {
-            system,
-            turns: vec![Turn::user(user)],
-            tools: Vec::new(),
-            max_tokens: 4096,
-            temperature: 0.2,
-            json: true,
-        };
+        let exchange = Exchange::json_question(system, user, 4096, 0.2);
         let reply = self.send(self.advisor.model, &exchange, Level::OneShot, deadline).await?;
         self.note("assistant", &reply.text());
         answer::read(&reply.text())
@@ -407,14 +393,7 @@ impl Session<'_> {
         let user = self.scrub(&judge::user(request.facts.database, request.facts.environment, diagnosis));
         self.note("judge_system", &system);
         self.note("judge_user", &user);
-        let exchange = Exchange {
-            system,
-            turns: vec![Turn::user(user)],
-            tools: Vec::new(),
-            max_tokens: 2048,
-            temperature: 0.2,
-            json: true,
-        };
+        let exchange = Exchange::json_question(system, user, 2048, 0.2);
         let mut judgement = Judgement {
             deterministic: diagnosis.candidates.iter().map(|c| (c.title.clone(), c.score)).collect(),
             ..Judgement::default()
