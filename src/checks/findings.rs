@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::policy::CheckPolicy;
+use crate::policy::Severity;
 use crate::policy::check::ThresholdValue;
 use crate::policy::condition::parse_number;
 use crate::targets::Rows;
@@ -18,6 +19,11 @@ use crate::targets::Rows;
 pub struct Finding {
     pub database: String,
     pub check: String,
+    /// What the row is about: its `object:` columns joined with `.`, or empty for the
+    /// database as a whole.
+    pub object: String,
+    /// The check's severity, or CRITICAL when a value is over its `critical` level.
+    pub severity: Severity,
     /// The row as text (NULLs left out): the evidence, and the object it is about.
     pub row: BTreeMap<String, String>,
     /// Every threshold the row is over.
@@ -30,17 +36,19 @@ pub struct Exceeded {
     pub column: String,
     pub value: f64,
     pub threshold: f64,
+    /// Over the threshold's `critical` level too.
+    pub critical: bool,
 }
 
 /// The findings in `rows` for `check` on `database`: each row over at least one numeric
 /// threshold, in the query's order. A column the query did not return, a NULL, or a value that
 /// is not a number judges nothing.
 pub fn findings(database: &str, check: &CheckPolicy, rows: &Rows) -> Vec<Finding> {
-    let numeric: Vec<(&str, f64)> = check
+    let numeric: Vec<(&str, f64, Option<f64>)> = check
         .thresholds
         .iter()
         .filter_map(|threshold| match threshold.value {
-            ThresholdValue::Number(limit) => Some((threshold.column.as_str(), limit)),
+            ThresholdValue::Number(limit) => Some((threshold.column.as_str(), limit, threshold.critical)),
             ThresholdValue::Text(_) => None,
         })
         .collect();
@@ -48,27 +56,43 @@ pub fn findings(database: &str, check: &CheckPolicy, rows: &Rows) -> Vec<Finding
         .filter_map(|index| {
             let over: Vec<Exceeded> = numeric
                 .iter()
-                .filter_map(|(column, threshold)| {
+                .filter_map(|(column, threshold, critical)| {
                     let value = parse_number(&rows.get(index, column)?.as_text()?)?;
                     (value > *threshold).then(|| Exceeded {
                         column: (*column).to_owned(),
                         value,
                         threshold: *threshold,
+                        critical: critical.is_some_and(|critical| value > critical),
                     })
                 })
                 .collect();
             if over.is_empty() {
                 return None;
             }
-            let row = rows.columns.iter().zip(&rows.rows[index]);
+            let row: BTreeMap<String, String> = rows
+                .columns
+                .iter()
+                .zip(&rows.rows[index])
+                .filter_map(|(column, value)| Some((column.clone(), value.as_text()?)))
+                .collect();
+            let severity =
+                if over.iter().any(|exceeded| exceeded.critical) { Severity::Critical } else { check.severity };
             Some(Finding {
                 database: database.to_owned(),
                 check: check.name.clone(),
-                row: row.filter_map(|(column, value)| Some((column.clone(), value.as_text()?))).collect(),
+                object: object_of(check, &row),
+                severity,
+                row,
                 over,
             })
         })
         .collect()
+}
+
+/// The object a row is about: its `object:` columns' values joined with `.` (a NULL one left
+/// out), so one table's series and findings keep one key from run to run.
+pub fn object_of(check: &CheckPolicy, row: &BTreeMap<String, String>) -> String {
+    check.object.iter().filter_map(|column| row.get(column).map(String::as_str)).collect::<Vec<_>>().join(".")
 }
 
 #[cfg(test)]
@@ -79,7 +103,7 @@ mod tests {
     use std::path::Path;
 
     fn check() -> CheckPolicy {
-        let text = "---\nengine: postgres\n---\n## Health Query\n```sql\nSELECT t, pct, age FROM x\n```\n## Threshold\n- pct: 50\n- age: 100\n- exclude: \"SYS\"\n";
+        let text = "---\nengine: postgres\nseverity: LOW\nobject: t\n---\n## Health Query\n```sql\nSELECT t, pct, age FROM x\n```\n## Threshold\n- pct: 50, critical 90\n- age: 100\n- exclude: \"SYS\"\n";
         CheckPolicy::from_document(Path::new("checks/postgres/c.md"), &markdown::parse(text), None, &mut Vec::new())
             .expect("loads")
     }
@@ -98,8 +122,23 @@ mod tests {
         let found = findings("db1", &check(), &rows);
         let tables: Vec<_> = found.iter().map(|f| f.row["t"].as_str()).collect();
         assert_eq!(tables, ["b", "c"], "equal is not over; NULL and text judge nothing");
-        assert_eq!(found[0].over, vec![Exceeded { column: "pct".into(), value: 50.1, threshold: 50.0 }]);
+        assert_eq!(
+            found[0].over,
+            vec![Exceeded { column: "pct".into(), value: 50.1, threshold: 50.0, critical: false }]
+        );
         assert!(!found[1].row.contains_key("pct"));
         assert_eq!((found[1].database.as_str(), found[1].check.as_str()), ("db1", "c"));
+        assert_eq!((found[0].object.as_str(), found[0].severity), ("b", Severity::Low));
+    }
+
+    #[test]
+    fn a_value_over_its_critical_level_makes_the_finding_critical() {
+        let rows = Rows {
+            columns: vec!["t".into(), "pct".into()],
+            rows: vec![vec![Value::Text("a".into()), Value::Int(90)], vec![Value::Text("b".into()), Value::Int(91)]],
+        };
+        let found = findings("db1", &check(), &rows);
+        let severities: Vec<_> = found.iter().map(|f| (f.object.as_str(), f.severity)).collect();
+        assert_eq!(severities, [("a", Severity::Low), ("b", Severity::Critical)], "critical is strictly over too");
     }
 }
