@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::forecast::Forecast;
 use crate::policy::CheckPolicy;
 use crate::policy::Severity;
 use crate::policy::check::ThresholdValue;
@@ -26,8 +27,10 @@ pub struct Finding {
     pub severity: Severity,
     /// The row as text (NULLs left out): the evidence, and the object it is about.
     pub row: BTreeMap<String, String>,
-    /// Every threshold the row is over.
+    /// Every threshold the row is over (none for a finding that is only a forecast).
     pub over: Vec<Exceeded>,
+    /// When the object's series reaches its limit, if the check forecasts and it is urgent.
+    pub forecast: Option<Forecast>,
 }
 
 /// One column strictly above its threshold.
@@ -73,7 +76,7 @@ pub fn findings(database: &str, check: &CheckPolicy, rows: &Rows) -> Vec<Finding
                 .columns
                 .iter()
                 .zip(&rows.rows[index])
-                .filter_map(|(column, value)| Some((column.clone(), value.as_text()?)))
+                .filter_map(|(column, value)| Some((column.to_lowercase(), value.as_text()?)))
                 .collect();
             let severity =
                 if over.iter().any(|exceeded| exceeded.critical) { Severity::Critical } else { check.severity };
@@ -84,6 +87,7 @@ pub fn findings(database: &str, check: &CheckPolicy, rows: &Rows) -> Vec<Finding
                 severity,
                 row,
                 over,
+                forecast: None,
             })
         })
         .collect()

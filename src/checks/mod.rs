@@ -8,9 +8,12 @@
 //! part 2): they are counted in each run's record.
 
 pub mod findings;
+pub mod forecast;
 pub mod run;
+pub mod samples;
 pub mod scheduler;
 
 pub use findings::{Exceeded, Finding, findings};
+pub use forecast::{Forecast, Urgency};
 pub use run::{CheckError, CheckOutcome, DEFAULT_LIMITS, run_check};
 pub use scheduler::{RecordedRun, Scheduler, SchedulerError, SchedulerSettings, TargetSource};

@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::findings::{Finding, findings};
+use super::samples::{MeasuredRow, measured_rows, samples};
 use crate::policy::CheckPolicy;
+use crate::store::Sample;
 use crate::targets::{DbKind, ReadLimits, Target, TargetError, Values};
 
 /// The limits every check runs under unless the engine is told otherwise: checks read catalog
@@ -19,7 +21,15 @@ pub struct CheckOutcome {
     pub rows: usize,
     /// The row cap cut the result: the findings are those of the first rows only.
     pub truncated: bool,
+    /// The rows over threshold; after the run is recorded, also the urgent forecasts
+    /// ([`super::forecast::with_forecasts`]).
     pub findings: Vec<Finding>,
+    /// The rows by object, for the forecasts (the first [`super::samples::MAX_OBJECTS`]).
+    #[serde(skip)]
+    pub measured: Vec<MeasuredRow>,
+    /// The numbers kept as time series.
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
 }
 
 /// Why a run did not come to an outcome. Recorded with the run, never fatal to the scheduler.
@@ -57,9 +67,12 @@ pub async fn run_check(
         .await
         .map_err(|_| CheckError::TimedOut(limits.time_limit))?
         .map_err(|source| CheckError::Query { source })?;
+    let measured = measured_rows(check, &limited.rows);
     Ok(CheckOutcome {
         rows: limited.rows.rows.len(),
         truncated: limited.truncated,
         findings: findings(database, check, &limited.rows),
+        samples: samples(check, &measured),
+        measured,
     })
 }

@@ -18,10 +18,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use super::forecast::with_forecasts;
 use super::run::{CheckError, CheckOutcome, DEFAULT_LIMITS, run_check};
 use crate::policy::CheckPolicy;
 use crate::policy::watch::LivePolicies;
-use crate::store::{CheckRunRow, CheckScheduleRow, LeaseWhen, NewCheckRun, Store, StoreError};
+use crate::store::{
+    CheckRunRow, CheckScheduleRow, LeaseWhen, NewCheckRun, SeriesPoint, SeriesRetention, Store, StoreError,
+};
 use crate::targets::{DbKind, ReadLimits, Target, TargetError};
 
 /// Where the scheduler gets a connected database from: the engine's connection slots in the
@@ -43,6 +46,8 @@ pub struct SchedulerSettings {
     pub owner: String,
     /// The longest it sleeps between two looks at the schedule (a reloaded pack's new checks).
     pub max_sleep: Duration,
+    /// How long the series of check numbers are kept, and at what resolution.
+    pub retention: SeriesRetention,
 }
 
 impl Default for SchedulerSettings {
@@ -53,6 +58,7 @@ impl Default for SchedulerSettings {
             limits: DEFAULT_LIMITS,
             owner: format!("sentri:{}:{}", std::process::id(), uuid::Uuid::new_v4()),
             max_sleep: Duration::from_secs(60),
+            retention: SeriesRetention::default(),
         }
     }
 }
@@ -224,6 +230,10 @@ impl<S: TargetSource> Scheduler<S> {
             Err(source) => Err(CheckError::Connect { source }),
         };
         let finished_at = self.store.now();
+        let outcome = match outcome {
+            Ok(outcome) => Ok(self.add_forecasts(database, check, started_at, outcome).await?),
+            Err(error) => Err(error),
+        };
         let (rows, findings) = match &outcome {
             Ok(outcome) => (outcome.rows as u64, outcome.findings.len() as u64),
             Err(_) => (0, 0),
@@ -236,11 +246,49 @@ impl<S: TargetSource> Scheduler<S> {
             error: outcome.as_ref().err().map(ToString::to_string),
             rows,
             findings,
+            samples: outcome.as_ref().map(|outcome| outcome.samples.clone()).unwrap_or_default(),
         };
         let next_run = check.schedule.next_run(finished_at, database, &check.name);
         let owner = self.settings.owner.clone();
-        let run = blocking(&self.store, move |store| store.finish_check_run(&owner, &record, next_run)).await?;
+        let retention = self.settings.retention;
+        let run =
+            blocking(&self.store, move |store| store.finish_check_run(&owner, &record, next_run, &retention)).await?;
         Ok(Some(RecordedRun { run, outcome }))
+    }
+
+    /// `outcome`'s findings with its urgent forecasts: each object's stored series over the
+    /// check's window, with this run's value (measured at `at`) as its newest point.
+    async fn add_forecasts(
+        &self,
+        database: &str,
+        check: &CheckPolicy,
+        at: Timestamp,
+        mut outcome: CheckOutcome,
+    ) -> Result<CheckOutcome, SchedulerError> {
+        let Some(spec) = check.forecast.clone() else { return Ok(outcome) };
+        let since = at.checked_sub(spec.window).unwrap_or(Timestamp::MIN);
+        let (db, name) = (database.to_owned(), check.name.clone());
+        let objects: Vec<String> = outcome.measured.iter().map(|measured| measured.object.clone()).collect();
+        let metric = spec.metric.clone();
+        let mut stored: HashMap<String, Vec<SeriesPoint>> = blocking(&self.store, move |store| {
+            objects
+                .into_iter()
+                .map(|object| Ok((object.clone(), store.series(&db, &name, &object, &metric, since)?)))
+                .collect()
+        })
+        .await?;
+        for sample in outcome.samples.iter().filter(|sample| sample.metric == spec.metric) {
+            stored.entry(sample.object.clone()).or_default().push(SeriesPoint {
+                at,
+                value: sample.value,
+                resolution: 0,
+            });
+        }
+        let findings = std::mem::take(&mut outcome.findings);
+        outcome.findings = with_forecasts(check, database, findings, &outcome.measured, |object| {
+            stored.remove(object).unwrap_or_default()
+        });
+        Ok(outcome)
     }
 }
 

@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, Row};
 use serde::Serialize;
 
+use super::series::{self, Sample, SeriesRetention};
 use super::{SqlContext, Store, StoreError, later, sql_limit, stored_timestamp, timestamp_text};
 
 /// One (database, check)'s place in the schedule.
@@ -28,7 +29,7 @@ pub struct CheckScheduleRow {
 }
 
 /// What one run of a check came to, to be recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewCheckRun {
     pub database: String,
     pub check: String,
@@ -38,6 +39,8 @@ pub struct NewCheckRun {
     pub error: Option<String>,
     pub rows: u64,
     pub findings: u64,
+    /// The numbers it measured, kept as time series ([`super::series`]).
+    pub samples: Vec<Sample>,
 }
 
 /// A recorded run.
@@ -205,8 +208,9 @@ impl Store {
         })
     }
 
-    /// Records `run`, and, if `owner` still holds the lease, frees it and sets `last_run` to the
-    /// run's start and `next_run` to `next_run`, in one transaction. The run is recorded even
+    /// Records `run` and its samples (rolling up the pair's old points as `retention` says),
+    /// and, if `owner` still holds the lease, frees it and sets `last_run` to the run's start
+    /// and `next_run` to `next_run`, in one transaction. The run is recorded even
     /// when the lease was lost (it expired and another process took it): what happened is
     /// history, but that process now owns the schedule.
     pub fn finish_check_run(
@@ -214,8 +218,10 @@ impl Store {
         owner: &str,
         run: &NewCheckRun,
         next_run: Timestamp,
+        retention: &SeriesRetention,
     ) -> Result<CheckRunRow, StoreError> {
         self.write(|tx, _| {
+            series::record(tx, &run.database, &run.check, run.started_at, &run.samples, retention)?;
             tx.execute(
                 "INSERT INTO check_runs (database, check_name, started_at, finished_at, error, rows, findings)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -281,6 +287,7 @@ mod tests {
             error: error.map(str::to_owned),
             rows: 3,
             findings: 1,
+            samples: Vec::new(),
         }
     }
 
@@ -309,7 +316,8 @@ mod tests {
         clock.advance_ms(300_000);
         assert!(store.take_check_lease("db1", "pg_xid", "console", TTL, LeaseWhen::Due).unwrap(), "expired");
         // The first owner's late finish is recorded but does not move the new owner's schedule.
-        let late = store.finish_check_run("daemon", &run(&store, None), clock.now()).unwrap();
+        let late =
+            store.finish_check_run("daemon", &run(&store, None), clock.now(), &SeriesRetention::default()).unwrap();
         assert_eq!(late.findings, 1);
         let row = store.check_schedule("db1", "pg_xid").unwrap().unwrap();
         assert_eq!(row.lease_owner.as_deref(), Some("console"));
@@ -326,14 +334,14 @@ mod tests {
         let mut failed = run(&store, Some("connection refused"));
         failed.started_at = started;
         let next = clock.now().checked_add(SignedDuration::from_hours(1)).unwrap();
-        let row = store.finish_check_run("daemon", &failed, next).unwrap();
+        let row = store.finish_check_run("daemon", &failed, next, &SeriesRetention::default()).unwrap();
         assert_eq!(row.error.as_deref(), Some("connection refused"));
         let schedule = store.check_schedule("db1", "pg_xid").unwrap().unwrap();
         assert_eq!((schedule.last_run, schedule.next_run, schedule.lease_owner), (Some(started), next, None));
         // Not due again until `next`, though nobody holds the lease; a person may still run it.
         assert!(!store.take_check_lease("db1", "pg_xid", "console", TTL, LeaseWhen::Due).unwrap());
         assert!(store.take_check_lease("db1", "pg_xid", "cli", TTL, LeaseWhen::Now).unwrap());
-        store.finish_check_run("cli", &run(&store, None), next).unwrap();
+        store.finish_check_run("cli", &run(&store, None), next, &SeriesRetention::default()).unwrap();
         let runs = store.check_runs("db1", "pg_xid", None).unwrap();
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[0].error, None, "newest first");

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "language-model calls and their cost", sql: MIGRATION_10 },
     Migration { version: 11, name: "the policy a model drafted for an unmatched alert", sql: MIGRATION_11 },
     Migration { version: 12, name: "scheduled checks: their runs, schedule and lease", sql: MIGRATION_12 },
+    Migration { version: 13, name: "check time series", sql: MIGRATION_13 },
 ];
 
 /// Times are TEXT in one format (`YYYY-MM-DDTHH:MM:SS.mmmZ`, see `store::timestamp_text`);
@@ -272,6 +273,23 @@ ALTER TABLE workflows ADD COLUMN diagnosis TEXT;
 /// The alert policy (Markdown, as `policy::learned` renders it) a model drafted for an email no
 /// policy matched; NULL for the workflows of a policy file. It is written to `alerts/learned/`
 /// only after a human approved the workflow's fix and the fix was validated.
+/// `check_samples` holds the numbers of check runs as time series, one row per point of
+/// (database, check, object, metric). `resolution` is how many seconds the point stands for:
+/// 0 for a run's own value, 3600 or 86400 for the averages older points are rolled into.
+const MIGRATION_13: &str = r#"
+CREATE TABLE check_samples (
+    database    TEXT NOT NULL,
+    check_name  TEXT NOT NULL,
+    object      TEXT NOT NULL,
+    metric      TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    value       REAL NOT NULL,
+    resolution  INTEGER NOT NULL
+);
+CREATE INDEX check_samples_series ON check_samples(database, check_name, object, metric, at);
+CREATE INDEX check_samples_age ON check_samples(database, check_name, resolution, at);
+"#;
+
 /// `check_schedule` is one row per (database, check): when it last ran, when it runs next, and
 /// the lease (`lease_owner` until `running_until`) that keeps two processes from running it at
 /// once. `check_runs` is the history, one row per run, its error text when it failed.

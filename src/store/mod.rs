@@ -35,6 +35,7 @@ pub mod model_calls;
 pub mod outbox;
 pub mod profiles;
 pub mod reporting;
+pub mod series;
 pub mod workflows;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,7 @@ pub use history::{FinishedOutcomes, OutcomePattern, RecentWorkflow};
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};
 pub use outbox::{NewOutboxMessage, OutboxMessage};
+pub use series::{Sample, SeriesPoint, SeriesRetention};
 pub use workflows::{ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
 
 /// Where the store gets "now" from. Tests pass a fixed or stepping clock.
