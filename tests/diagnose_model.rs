@@ -94,6 +94,7 @@ async fn diagnose_email(db: &str, subject: &str, body: &str, advisor: &Advisor<'
         alert_type: Some("pg_blocking_session".into()),
         fields: BTreeMap::from([("body".to_owned(), subject.to_owned())]),
         body: body.to_owned(),
+        specialist: None,
     };
     let request = Request {
         alert: Some(&alert),

@@ -98,12 +98,16 @@ pub struct Forecast {
 }
 
 impl Forecast {
-    /// "3.2 ± 0.4 days": the interval's half-width, or "3.2 days (could be never)" when its slow end is
-    /// unbounded.
+    /// "3.2 ± 0.4 days": the interval's half-width, or "3.2 days (at the slowest rate, never)"
+    /// when its slow end is unbounded.
     pub fn days_text(&self) -> String {
+        // Two decimals under ten days: "0.21 days" is five hours, "0.2" could be seven.
+        let places = if self.days_to_full < 10.0 { 2 } else { 1 };
         match self.days_high {
-            Some(high) => format!("{:.1} ± {:.1} days", self.days_to_full, (high - self.days_low) / 2.0),
-            None => format!("{:.1} days (at the slowest rate, never)", self.days_to_full),
+            Some(high) => {
+                format!("{:.places$} ± {:.places$} days", self.days_to_full, (high - self.days_low) / 2.0)
+            }
+            None => format!("{:.places$} days (at the slowest rate, never)", self.days_to_full),
         }
     }
 }
@@ -245,7 +249,7 @@ mod tests {
         let points = series(&(0..=10).map(|h| (h, 850.0 + 10.0 * h as f64)).collect::<Vec<_>>());
         let forecast = forecast(&spec(), "USERS", &points, 1000.0).unwrap();
         assert_eq!(forecast.urgency, Some(Urgency::Critical), "{forecast:?}");
-        assert_eq!(forecast.days_text(), "0.2 ± 0.0 days");
+        assert_eq!(forecast.days_text(), "0.21 ± 0.00 days");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use super::findings::Finding;
 use super::forecast::with_forecasts;
 use super::run::{CheckError, CheckOutcome, DEFAULT_LIMITS, run_check};
 use crate::policy::CheckPolicy;
@@ -27,10 +28,17 @@ use crate::store::{
 };
 use crate::targets::{DbKind, ReadLimits, Target, TargetError};
 
-/// Where the scheduler gets a connected database from: the engine's connection slots in the
-/// daemon, a fresh connect in `sentri checks run`.
+/// Where the scheduler gets a connected database from (the engine's connection slots in the
+/// daemon, a fresh connect in `sentri checks run`), and where a run's findings go once the run
+/// is recorded (the engine opens or folds workflows; a test may keep them).
 pub trait TargetSource: Send + Sync + 'static {
     fn target(&self, database: &str) -> impl Future<Output = Result<Arc<Target>, TargetError>> + Send;
+
+    /// Called after a run with findings is recorded. Nothing by default.
+    fn found(&self, check: &CheckPolicy, findings: &[Finding]) -> impl Future<Output = ()> + Send {
+        let _ = (check, findings);
+        async {}
+    }
 }
 
 /// How the scheduler runs.
@@ -212,9 +220,9 @@ impl<S: TargetSource> Scheduler<S> {
         check: &CheckPolicy,
         when: LeaseWhen,
     ) -> Result<Option<RecordedRun>, SchedulerError> {
-        let _overall = self.overall.acquire().await;
+        let overall = self.overall.acquire().await;
         let database_slots = self.database_slots(database);
-        let _database = database_slots.acquire().await;
+        let database_slot = database_slots.acquire().await;
         let ttl = SignedDuration::try_from(self.settings.limits.time_limit * 2 + Duration::from_secs(60))
             .unwrap_or(SignedDuration::from_mins(5));
         let owner = self.settings.owner.clone();
@@ -253,6 +261,14 @@ impl<S: TargetSource> Scheduler<S> {
         let retention = self.settings.retention;
         let run =
             blocking(&self.store, move |store| store.finish_check_run(&owner, &record, next_run, &retention)).await?;
+        // The slots are for reading the database; what the findings lead to (a workflow driven
+        // as far as it goes) does not hold up other checks.
+        drop((overall, database_slot));
+        if let Ok(outcome) = &outcome
+            && !outcome.findings.is_empty()
+        {
+            self.source.found(check, &outcome.findings).await;
+        }
         Ok(Some(RecordedRun { run, outcome }))
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::domain::DbKind;
+use crate::policy::check_alert;
 use crate::policy::{PolicySet, Specialist, ToolPolicy};
 
 /// What is known of the alert being diagnosed.
@@ -18,6 +19,32 @@ pub struct AlertContext {
     /// The email's text. Routing reads only the subject and type; a model reads the body too
     /// (capped, delimited as data): monitors put the numbers a DBA looks at there.
     pub body: String,
+    /// The specialist a check's finding names (`routes_to:`): it alone takes the alert when it
+    /// has rules for the engine, whatever the type and subject say.
+    pub specialist: Option<String>,
+}
+
+impl AlertContext {
+    /// The context of a stored workflow (its raw alert's `subject` and `body`, when it came
+    /// from one). A check's finding (`check:<name>`) is diagnosed as the alert its check fixes
+    /// with, by the specialist the check names.
+    pub fn of_workflow(
+        policies: &PolicySet,
+        alert_type: &str,
+        fields: BTreeMap<String, String>,
+        subject: String,
+        body: String,
+    ) -> AlertContext {
+        let check = check_alert::check_name(alert_type)
+            .and_then(|name| policies.checks.iter().find(|check| check.name == name));
+        AlertContext {
+            subject,
+            alert_type: Some(check.and_then(|check| check.fix_policy.clone()).unwrap_or_else(|| alert_type.to_owned())),
+            fields,
+            body,
+            specialist: check.map(|check| check.routes_to.clone()),
+        }
+    }
 }
 
 /// The specialists with rules for `engine` that take `alert` (by type or subject words). With
@@ -32,6 +59,13 @@ pub fn specialists<'a>(policies: &'a PolicySet, engine: DbKind, alert: Option<&A
         .filter(|specialist| specialist.causes.iter().any(|rule| rule.engine == engine))
         .collect();
     let Some(alert) = alert else { return able };
+    if let Some(named) = &alert.specialist {
+        let chosen: Vec<&Specialist> =
+            able.iter().copied().filter(|specialist| specialist.name.eq_ignore_ascii_case(named)).collect();
+        if !chosen.is_empty() {
+            return chosen;
+        }
+    }
     let taking: Vec<&Specialist> = able
         .iter()
         .copied()

@@ -47,13 +47,8 @@ impl Engine {
             let database = workflow.database.clone();
             self.blocking(move |store| store.fix_history(&database)).await.unwrap_or_default()
         };
-        let alert = AlertContext {
-            subject,
-            alert_type: Some(workflow.alert_type.clone()),
-            fields: workflow.fields.clone(),
-            body,
-        };
         let policies = self.policies.snapshot();
+        let alert = AlertContext::of_workflow(&policies, &workflow.alert_type, workflow.fields.clone(), subject, body);
         let environment = self.config.database(&workflow.database).map(|database| database.environment);
         let request = Request {
             alert: Some(&alert),

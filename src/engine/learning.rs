@@ -22,6 +22,7 @@ use crate::diagnose::model::classify::{AlertReading, Classification, KnownTarget
 use crate::diagnose::model::{self, Configured, Depth};
 use crate::domain::{Risk, WorkflowId};
 use crate::policy::AlertPolicy;
+use crate::policy::check_alert;
 use crate::policy::learned::{self, LearnedDraft, SampleAlert};
 use crate::store::RawAlertRow;
 use crate::store::audit::NewAudit;
@@ -158,10 +159,22 @@ impl Engine {
         }
     }
 
-    /// The policy of `workflow`: the pack's, or the draft a model made for it.
+    /// The policy of `workflow`: the pack's, the alert policy of the check whose finding it is
+    /// (`check:<name>`), or the draft a model made for it.
     pub(super) fn policy_of(&self, workflow: &WorkflowRow) -> Option<Arc<AlertPolicy>> {
-        if let Some(policy) = self.policies.snapshot().alert(&workflow.alert_type) {
+        let pack = self.policies.snapshot();
+        if let Some(policy) = pack.alert(&workflow.alert_type) {
             return Some(Arc::clone(policy));
+        }
+        if let Some(name) = check_alert::check_name(&workflow.alert_type) {
+            let check = pack.checks.iter().find(|check| check.name == name)?;
+            return match check_alert::alert_policy(check, &pack) {
+                Ok(policy) => Some(Arc::new(policy)),
+                Err(error) => {
+                    warn!(workflow_id = %workflow.id, %error, "the check's findings cannot be driven");
+                    None
+                }
+            };
         }
         let text = workflow.provisional_policy.as_deref()?;
         match learned::check_provisional_text(&provisional_path(workflow), text) {

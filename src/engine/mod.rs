@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use connections::{FIRST_BACKOFF, MAX_BACKOFF, backoff_after};
 pub use handle::{EngineHandle, ResolveOutcome};
@@ -435,6 +435,31 @@ impl TargetSource for Engine {
     ) -> impl std::future::Future<Output = Result<Arc<crate::targets::Target>, crate::targets::TargetError>> + Send
     {
         self.connections.target(database)
+    }
+
+    /// A run's findings become `check:<name>` workflows (or fold into open ones), each driven
+    /// as far as it goes, as an email's alert would be.
+    async fn found(&self, check: &crate::policy::CheckPolicy, findings: &[crate::checks::Finding]) {
+        let databases = crate::pipeline::matcher::KnownDatabase::from_config(&self.config);
+        let window =
+            crate::pipeline::triage::TriageRules::from_brain(&self.policies.snapshot().brain).correlation_window;
+        let taken = {
+            let _triaging = self.triaging.lock().await;
+            let (check, findings) = (check.clone(), findings.to_vec());
+            self.blocking(move |store| {
+                Ok(crate::pipeline::findings::take_findings(store, &check, &findings, &databases, window))
+            })
+            .await
+        };
+        for triage in taken.unwrap_or_default() {
+            match triage {
+                Triage::Created { workflow_id, alert_type, database } => {
+                    info!(%workflow_id, %alert_type, %database, "workflow opened by a check");
+                    self.drive(&workflow_id).await;
+                }
+                other => debug!(outcome = ?other, "a finding folded"),
+            }
+        }
     }
 }
 

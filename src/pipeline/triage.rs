@@ -217,7 +217,7 @@ fn triage_once(
         "triage",
         correlation_window,
     )?;
-    route_and_correlate(store, &workflow, policies)?;
+    route_and_correlate(store, &workflow, policies.brain.route(&alert.alert_type))?;
     Ok(Triage::Created { workflow_id: workflow.id, alert_type: alert.alert_type, database })
 }
 
@@ -240,12 +240,11 @@ fn fold_into(
 /// Records which specialist the brain routes the workflow to (`brain/routing_rules.md`) and the
 /// incident it joined (chosen when it was created: the open workflows on the same database
 /// within the correlation window). One ROUTING_DECISION audit row.
-fn route_and_correlate(
+pub(super) fn route_and_correlate(
     store: &Store,
     workflow: &crate::store::workflows::WorkflowRow,
-    policies: &PolicySet,
+    agent: &str,
 ) -> Result<(), StoreError> {
-    let agent = policies.brain.route(&workflow.alert_type).to_owned();
     let members: Vec<String> =
         store.incident_workflows(&workflow.incident_id)?.into_iter().map(|member| member.id.into()).collect();
     store.audit(crate::store::audit::NewAudit {

@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod brain;
 pub mod check;
+pub mod check_alert;
 pub mod condition;
 pub mod environment;
 pub mod learned;

@@ -161,12 +161,7 @@ fn alert_context(
             Some(raw) => store.get_raw_alert(raw.0).map(|row| (row.subject, row.body)).unwrap_or_default(),
             None => (String::new(), String::new()),
         };
-        return Ok(Some(AlertContext {
-            subject,
-            alert_type: Some(workflow.alert_type),
-            fields: workflow.fields,
-            body,
-        }));
+        return Ok(Some(AlertContext::of_workflow(policies, &workflow.alert_type, workflow.fields, subject, body)));
     } else {
         return Ok(None);
     };
@@ -177,6 +172,7 @@ fn alert_context(
             alert_type: Some(alert.alert_type),
             fields: alert.fields,
             body: raw.body.clone(),
+            specialist: None,
         },
         MatchOutcome::Unmatched { .. } => {
             AlertContext { subject: raw.subject.clone(), body: raw.body.clone(), ..AlertContext::default() }
