@@ -66,6 +66,9 @@ enum Command {
     /// Run the read-only investigation tools (tools/{oracle,postgres}/*.md) on a database by
     /// hand: without TOOL, list them with their arguments.
     Investigate(cmd::investigate::Args),
+    /// The proactive checks (checks/**/*.md): schedules and last results; `run NAME` runs one
+    /// now, `history NAME --db DB` shows its series and when they reach their limit.
+    Checks(cmd::checks::Args),
     /// The cached profile of one database (version, CDB/PDB, RAC, OMF, packs).
     ShowProfile(cmd::profile::Args),
     /// Every alert email received and what became of it (workflow, folded, unmatched).
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(&context, args),
         Command::Diagnose(args) => cmd::diagnose::run(&context, args),
         Command::Investigate(args) => cmd::investigate::run(&context, args),
+        Command::Checks(args) => cmd::checks::run(&context, args),
         Command::Stats(args) => cmd::stats::run(&context, args),
         Command::Audit(args) => cmd::audit::run(&context, args),
         Command::Alerts(args) => cmd::alerts::run(&context, args),

@@ -4,11 +4,13 @@
 //!
 //! It sits above `targets`, `store` and `policy`, which it uses, and below `engine`, which
 //! starts [`Scheduler::run`] on its tracker; it reaches a database only through a
-//! [`TargetSource`], so it never owns connections. Findings are not yet workflows (issue 13,
-//! part 2): they are counted in each run's record.
+//! [`TargetSource`], so it never owns connections, and hands a run's findings back through it
+//! (the engine makes them workflows). Each run's judged numbers are kept as time series in the
+//! store; space-like ones are forecast ([`forecast`]).
 
 pub mod findings;
 pub mod forecast;
+pub mod history;
 pub mod run;
 pub mod samples;
 pub mod scheduler;

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod approve;
 pub mod audit;
+pub mod checks;
 pub mod completions;
 pub mod console;
 pub mod db;

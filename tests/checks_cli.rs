@@ -1,0 +1,91 @@
+//! `sentri checks`, `checks run` and `checks history` against a real PostgreSQL: the list in the
+//! issue's JSON shape, a run that prints its finding and opens a `check:` workflow (a second
+//! run folds into it), and the series with its forecast.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+use common::postgres;
+
+/// Rows in a table that grows: over 100 is a finding; its growth is forecast towards 10,000.
+const LEDGER_CHECK: &str = "---\nengine: postgres\nseverity: MEDIUM\nschedule: daily\nobject: table_name\n---\n## Health Query\n```sql\nSELECT 'ledger' AS table_name, count(*) AS row_count FROM ledger\n```\n## Threshold\n- row_count: 100\n## Forecast\n- metric: row_count\n- limit: 10000\n## Recommended Action\nArchive the ledger.\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_are_listed_run_and_their_history_shown() {
+    let dbname = postgres::fresh_database().await;
+    let admin = postgres::admin(&dbname).await;
+    admin.batch_execute("CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 150);").await.unwrap();
+    let home = tempfile::tempdir().expect("tempdir");
+    let sentri = || {
+        let mut command = Command::cargo_bin("sentri").expect("binary");
+        command.env("SENTRI_HOME", home.path()).env("SENTRI_DB_APP_PASSWORD", postgres::SUPERUSER_PASSWORD);
+        command
+    };
+    sentri().arg("init").assert().success();
+    std::fs::write(home.path().join("checks/postgres/ledger_rows.md"), LEDGER_CHECK).expect("check");
+    let config = format!(
+        "databases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+        postgres::connection_string(&dbname)
+    );
+    std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
+
+    let listed = sentri().args(["checks", "--json"]).assert().success().get_output().stdout.clone();
+    let listed: serde_json::Value = serde_json::from_slice(&listed).expect("json");
+    let ledger = listed.as_array().expect("an array").iter().find(|c| c["name"] == "ledger_rows").expect("listed");
+    assert_eq!(ledger["engine"], "postgres");
+    assert_eq!(ledger["schedule"], "daily");
+    assert!(ledger["last_run"].is_null() && ledger["next_run"].is_null(), "never scheduled yet: {ledger}");
+    assert_eq!(ledger["findings"], 0);
+    assert!(listed.as_array().unwrap().len() > 1, "the default pack's checks are listed too");
+
+    let ran = sentri().args(["checks", "run", "ledger_rows", "--db", "app", "--json"]).assert().success();
+    let ran: serde_json::Value = serde_json::from_slice(&ran.get_output().stdout).expect("json");
+    assert_eq!(ran["runs"][0]["findings"][0]["object"], "ledger", "{ran}");
+    assert_eq!(ran["runs"][0]["findings"][0]["over"][0]["value"], 150.0);
+    assert_eq!(ran["workflows"][0]["outcome"], "created", "{ran}");
+    assert_eq!(ran["workflows"][0]["alert_type"], "check:ledger_rows");
+
+    for more in 0..3 {
+        admin.batch_execute(&format!("INSERT INTO ledger SELECT generate_series(1, {});", 100 + more)).await.unwrap();
+        sentri()
+            .args(["checks", "run", "ledger_rows"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("app: 1 finding(s)"))
+            .stdout(predicate::str::contains("folded into open workflow"));
+    }
+    sentri()
+        .args(["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("check:ledger_rows").count(1));
+
+    let listed = sentri().args(["checks"]).assert().success().get_output().stdout.clone();
+    let listed = String::from_utf8(listed).unwrap();
+    let line = listed.lines().find(|line| line.starts_with("ledger_rows")).expect("a row");
+    assert!(line.contains("app") && line.contains("1 finding"), "{line}");
+
+    let history = sentri().args(["checks", "history", "ledger_rows", "--db", "app", "--json"]).assert().success();
+    let history: serde_json::Value = serde_json::from_slice(&history.get_output().stdout).expect("json");
+    let series = &history["series"][0];
+    assert_eq!((series["object"].as_str(), series["metric"].as_str()), (Some("ledger"), Some("row_count")));
+    let values: Vec<f64> = series["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).collect();
+    assert_eq!(values, [150.0, 250.0, 351.0, 453.0]);
+    assert_eq!(history["runs"].as_array().unwrap().len(), 4);
+    // Four runs within seconds, ~100 rows apart: a forecast exists, and it is soon.
+    assert!(series["forecast"]["days_to_full"].as_f64().is_some_and(|days| days < 1.0), "{series}");
+
+    sentri()
+        .args(["checks", "history", "ledger_rows", "--db", "app"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("row_count"))
+        .stdout(predicate::str::contains("days"));
+    sentri()
+        .args(["checks", "run", "no_such_check"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no check named `no_such_check`"));
+}
