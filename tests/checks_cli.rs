@@ -16,7 +16,10 @@ const LEDGER_CHECK: &str = "---\nengine: postgres\nseverity: MEDIUM\nschedule: d
 async fn checks_are_listed_run_and_their_history_shown() {
     let dbname = postgres::fresh_database().await;
     let admin = postgres::admin(&dbname).await;
-    admin.batch_execute("CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 150);").await.unwrap();
+    admin
+        .batch_execute("CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 150);")
+        .await
+        .unwrap();
     let home = tempfile::tempdir().expect("tempdir");
     let sentri = || {
         let mut command = Command::cargo_bin("sentri").expect("binary");
@@ -56,11 +59,7 @@ async fn checks_are_listed_run_and_their_history_shown() {
             .stdout(predicate::str::contains("app: 1 finding(s)"))
             .stdout(predicate::str::contains("folded into open workflow"));
     }
-    sentri()
-        .args(["list"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("check:ledger_rows").count(1));
+    sentri().args(["list"]).assert().success().stdout(predicate::str::contains("check:ledger_rows").count(1));
 
     let listed = sentri().args(["checks"]).assert().success().get_output().stdout.clone();
     let listed = String::from_utf8(listed).unwrap();

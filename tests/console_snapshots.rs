@@ -320,3 +320,83 @@ fn whole_screen_160x48_executed_workflow() {
     app.apply(Action::FocusPane(Pane::Audit));
     insta::assert_snapshot!(screen(&fixture, &app, 160, 48));
 }
+
+/// The Databases view (`D`) over check runs recorded as the scheduler records them: PRODDB's
+/// tablespace check has run hourly with USERS growing, so it is forecast; PGPROD's last run
+/// could not connect. Enter opens PRODDB's checks and series.
+#[test]
+fn databases_view_and_one_database_160x30() {
+    use console::fleet::ConfiguredDatabase;
+    use sentri::store::{NewCheckRun, Sample, SeriesRetention};
+    let fixture = console_support::filled();
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join("checks/oracle")).expect("checks");
+    std::fs::write(
+        home.path().join("checks/oracle/space_trend.md"),
+        "---\nschedule: hourly\nobject: tablespace_name\n---\n## Health Query\n```sql\nSELECT tablespace_name, used_pct FROM dba_tablespace_usage_metrics\n```\n## Threshold\n- used_pct: 85\n## Forecast\n- metric: used_pct\n- limit: 100\n",
+    )
+    .expect("check");
+    let pack = sentri::policy::PolicySet::load(home.path());
+    let start: jiff::Timestamp = "2026-11-25T00:00:00Z".parse().expect("time");
+    let at = |hours: i64| start.checked_add(jiff::SignedDuration::from_hours(hours)).expect("time");
+    fixture.store.schedule_check("PRODDB", "space_trend", at(0)).expect("scheduled");
+    for hour in 0..9 {
+        let run = NewCheckRun {
+            database: "PRODDB".into(),
+            check: "space_trend".into(),
+            started_at: at(hour),
+            finished_at: at(hour),
+            error: None,
+            rows: 2,
+            findings: u64::from(hour >= 6),
+            samples: vec![
+                Sample { object: "USERS".into(), metric: "used_pct".into(), value: 80.0 + hour as f64 },
+                Sample { object: "SYSAUX".into(), metric: "used_pct".into(), value: 40.0 },
+            ],
+        };
+        fixture
+            .store
+            .take_check_lease(
+                "PRODDB",
+                "space_trend",
+                "test",
+                jiff::SignedDuration::from_mins(5),
+                sentri::store::LeaseWhen::Now,
+            )
+            .expect("lease");
+        fixture.store.finish_check_run("test", &run, at(hour + 1), &SeriesRetention::default()).expect("recorded");
+    }
+    fixture.store.schedule_check("PGPROD", "space_trend", at(0)).expect("scheduled");
+    let failed = NewCheckRun {
+        database: "PGPROD".into(),
+        check: "space_trend".into(),
+        started_at: at(8),
+        finished_at: at(8),
+        error: Some("cannot connect to PGPROD: connection refused".into()),
+        rows: 0,
+        findings: 0,
+        samples: Vec::new(),
+    };
+    fixture.store.finish_check_run("test", &failed, at(9), &SeriesRetention::default()).expect("recorded");
+
+    let databases = vec![
+        ConfiguredDatabase { name: "PRODDB".into(), engine: "oracle".into(), environment: "PROD".into() },
+        ConfiguredDatabase { name: "DEVDB".into(), engine: "oracle".into(), environment: "DEV".into() },
+        ConfiguredDatabase { name: "PGPROD".into(), engine: "postgres".into(), environment: "PROD".into() },
+    ];
+    let (mut app, refresher) = console_support::app(&fixture);
+    let mut refresher = refresher.with_fleet(databases, pack);
+    let key = |c| ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c));
+    app.handle_key(key('D'));
+    assert!(refresher.refresh_fleet(&mut app, true).expect("fleet"), "opening the view reads it");
+    let proddb = &app.model.fleet[0];
+    let urgent = proddb.urgent.as_ref().expect("USERS is forecast");
+    assert_eq!((urgent.object.as_str(), urgent.full_in.as_deref()), ("USERS", Some("0.50 ± 0.00 days")));
+    assert_eq!(app.model.fleet[2].reachable, Some(false), "PGPROD's last run could not connect");
+    insta::assert_snapshot!("databases_view", screen(&fixture, &app, 160, 30));
+    app.handle_key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Enter));
+    insta::assert_snapshot!("databases_one_database", screen(&fixture, &app, 160, 30));
+    app.handle_key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Esc));
+    app.handle_key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Esc));
+    assert_eq!(app.mode, console::app::Mode::Normal, "Esc closes the database, then the view");
+}

@@ -37,6 +37,21 @@ impl History {
     }
 }
 
+/// The last `width` values of a series drawn as block characters, lowest to highest: the trend
+/// line of `sentri checks history` and the console's Databases view.
+pub fn sparkline(values: &[f64], width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let tail = &values[values.len().saturating_sub(width)..];
+    let (low, high) =
+        tail.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| (low.min(*v), high.max(*v)));
+    tail.iter()
+        .map(|value| {
+            let share = if high > low { (value - low) / (high - low) } else { 0.5 };
+            BARS[((share * 7.0).round() as usize).min(7)]
+        })
+        .collect()
+}
+
 fn days(series: &SeriesHistory) -> f64 {
     series.forecast.as_ref().map_or(f64::INFINITY, |forecast| forecast.days_to_full)
 }
@@ -76,4 +91,16 @@ pub fn history(store: &Store, check: &CheckPolicy, database: &str, runs: usize) 
         series,
         runs: store.check_runs(database, &check.name, Some(runs))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_spans_its_lowest_to_highest_value_and_keeps_the_tail() {
+        assert_eq!(sparkline(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 8), "▁▂▃▄▅▆▇█");
+        assert_eq!(sparkline(&[0.0, 1.0, 5.0, 5.0], 2), "▄▄", "flat: the middle");
+        assert_eq!(sparkline(&[], 4), "");
+    }
 }

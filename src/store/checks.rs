@@ -58,6 +58,18 @@ pub struct CheckRunRow {
     pub findings: u64,
 }
 
+impl CheckRunRow {
+    /// What the run came to in a few words: `ok`, `3 findings`, or `error: …`.
+    pub fn result_text(&self) -> String {
+        match (&self.error, self.findings) {
+            (Some(error), _) => format!("error: {error}"),
+            (None, 0) => "ok".to_owned(),
+            (None, 1) => "1 finding".to_owned(),
+            (None, n) => format!("{n} findings"),
+        }
+    }
+}
+
 /// Which lease [`Store::take_check_lease`] may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseWhen {

@@ -171,7 +171,7 @@ fn summary(
             database: database.name.clone(),
             last_run: schedule.and_then(|row| row.last_run),
             next_run: schedule.map(|row| row.next_run),
-            last_result: last.as_ref().map_or_else(|| "never run".to_owned(), result_text),
+            last_result: last.as_ref().map_or_else(|| "never run".to_owned(), CheckRunRow::result_text),
             findings,
         });
     }
@@ -185,15 +185,6 @@ fn summary(
         findings: databases.iter().map(|database| database.findings).sum(),
         databases,
     })
-}
-
-fn result_text(run: &CheckRunRow) -> String {
-    match (&run.error, run.findings) {
-        (Some(error), _) => format!("error: {error}"),
-        (None, 0) => "ok".to_owned(),
-        (None, 1) => "1 finding".to_owned(),
-        (None, n) => format!("{n} findings"),
-    }
 }
 
 fn time_text(at: Option<Timestamp>) -> String {
@@ -401,7 +392,7 @@ fn print_history(history: &History) {
                 last.map_or_else(String::new, |point| {
                     format!("{} at {}", number(point.value), time_text(Some(point.at)))
                 }),
-                sparkline(&series.points.iter().map(|point| point.value).collect::<Vec<_>>(), 24),
+                history::sparkline(&series.points.iter().map(|point| point.value).collect::<Vec<_>>(), 24),
                 series.forecast.as_ref().map_or_else(
                     || "-".to_owned(),
                     |forecast| format!("{} ({:+.2}/day)", forecast.days_text(), forecast.per_day),
@@ -416,7 +407,7 @@ fn print_history(history: &History) {
         let runs: Vec<Vec<String>> = history
             .runs
             .iter()
-            .map(|run| vec![time_text(Some(run.started_at)), run.rows.to_string(), printable(&result_text(run))])
+            .map(|run| vec![time_text(Some(run.started_at)), run.rows.to_string(), printable(&run.result_text())])
             .collect();
         table::print(&["RUN", "ROWS", "RESULT"], &runs);
     }
@@ -424,18 +415,4 @@ fn print_history(history: &History) {
 
 fn number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 { format!("{value:.0}") } else { format!("{value:.2}") }
-}
-
-/// The last `width` values as block characters, lowest to highest.
-pub fn sparkline(values: &[f64], width: usize) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let tail = &values[values.len().saturating_sub(width)..];
-    let (low, high) =
-        tail.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| (low.min(*v), high.max(*v)));
-    tail.iter()
-        .map(|value| {
-            let share = if high > low { (value - low) / (high - low) } else { 0.5 };
-            BARS[((share * 7.0).round() as usize).min(7)]
-        })
-        .collect()
 }

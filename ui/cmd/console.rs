@@ -34,7 +34,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening {}", home.database_file().display()))?
             .with_reporter(reporter),
     );
-    let databases: Vec<String> = config.databases.iter().map(|d| d.name.clone()).collect();
+    let databases = console::ConfiguredDatabase::from_config(&config);
     let approver = super::approve::os_user()?;
     let approvals = config.approvals.clone();
     let lock = match home.lock_engine() {

@@ -78,6 +78,8 @@ pub enum Action {
     Help,
     /// Review the learned policies (`L`).
     Learned,
+    /// The Databases view (`D`).
+    Databases,
     Quit,
     /// A character typed into a text field.
     Input(char),
@@ -141,10 +143,22 @@ pub enum Mode {
     Help,
     /// The review of the learned policies, as `sentri policy learned` prints it; its scroll.
     Learned(u16),
+    /// The Databases view: one row per database; Enter opens the selected one's checks and
+    /// series.
+    Databases(DatabasesView),
     /// The detail overlay of the focused pane's selection; the number is its scroll.
     Detail(u16),
     Confirm(ConfirmApproval),
     Reason(ReasonPrompt),
+}
+
+/// Where the Databases view is: its selected row, and whether that database's checks and
+/// history are open (with their scroll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DatabasesView {
+    pub selected: usize,
+    pub open: bool,
+    pub scroll: u16,
 }
 
 /// A one-line message at the bottom: what just happened.
@@ -321,6 +335,10 @@ impl App {
                 };
                 None
             }
+            Mode::Databases(view) => {
+                self.mode = self.databases_key(action, view);
+                None
+            }
             Mode::Detail(scroll) => {
                 self.mode = match action {
                     Action::Down => Mode::Detail(scroll.saturating_add(1)),
@@ -376,6 +394,7 @@ impl App {
                 }
             }
             Action::Help => self.mode = Mode::Help,
+            Action::Databases => self.mode = Mode::Databases(DatabasesView::default()),
             Action::Learned => {
                 self.mode = Mode::Learned(0);
                 self.learned_wanted = true;
@@ -384,6 +403,40 @@ impl App {
             Action::Input(_) | Action::Backspace | Action::Accept | Action::Cancel => {}
         }
         None
+    }
+
+    /// A key in the Databases view: the list moves the selection, an open database scrolls;
+    /// Enter opens or closes the database, Esc closes it and then the view.
+    fn databases_key(&self, action: Action, mut view: DatabasesView) -> Mode {
+        let last = self.model.fleet.len().saturating_sub(1);
+        let step = |delta: isize, view: &mut DatabasesView| {
+            if view.open {
+                view.scroll = scroll(view.scroll, delta);
+            } else {
+                view.selected = (view.selected as isize).saturating_add(delta).clamp(0, last as isize) as usize;
+            }
+        };
+        match action {
+            Action::Up => step(-1, &mut view),
+            Action::Down => step(1, &mut view),
+            Action::PageUp => step(-(PAGE as isize), &mut view),
+            Action::PageDown => step(PAGE as isize, &mut view),
+            Action::Top => step(isize::MIN / 2, &mut view),
+            Action::Bottom => step(isize::MAX / 2, &mut view),
+            Action::Detail | Action::Accept if !self.model.fleet.is_empty() => {
+                view.open = !view.open;
+                view.scroll = 0;
+            }
+            Action::Cancel if view.open => view.open = false,
+            Action::Cancel | Action::Quit | Action::Databases => return Mode::Normal,
+            _ => {}
+        }
+        Mode::Databases(view)
+    }
+
+    /// Whether the Databases view is showing (the refresher reads it only then).
+    pub fn databases_open(&self) -> bool {
+        matches!(self.mode, Mode::Databases(_))
     }
 
     /// The pane a filter applies to: the focused list, or Workflows from the panes about the
@@ -646,6 +699,18 @@ pub fn keymap(mode: &Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => Some(Action::Cancel),
             _ => None,
         },
+        Mode::Databases(_) => match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
+            KeyCode::PageUp => Some(Action::PageUp),
+            KeyCode::PageDown => Some(Action::PageDown),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Top),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Bottom),
+            KeyCode::Enter => Some(Action::Detail),
+            KeyCode::Esc => Some(Action::Cancel),
+            KeyCode::Char('q') | KeyCode::Char('D') => Some(Action::Databases),
+            _ => None,
+        },
         Mode::Learned(_) => match key.code {
             KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
             KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
@@ -682,6 +747,7 @@ pub fn keymap(mode: &Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('/') => Some(Action::Filter),
             KeyCode::Char('?') => Some(Action::Help),
             KeyCode::Char('L') => Some(Action::Learned),
+            KeyCode::Char('D') => Some(Action::Databases),
             _ => None,
         },
     }
@@ -702,6 +768,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/", "filter the list: words, status:awaiting db:NAME env:PROD"),
     ("Esc", "clear the message, then the filter; close a dialog"),
     ("L", "review the policies Sentri learned (alerts/learned/), as diffs"),
+    ("D", "Databases: reachability, open workflows, worst finding, days to full; Enter: its checks"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];

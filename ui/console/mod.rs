@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod decide;
+pub mod fleet;
 pub mod input;
 pub mod model;
 pub mod panes;
@@ -32,6 +33,7 @@ use sentri::store::Store;
 use tokio::sync::broadcast::error::TryRecvError;
 
 use app::{App, Command};
+pub use fleet::ConfiguredDatabase;
 use input::Input;
 use model::{DatabaseStatus, EngineState, Model, Status};
 use refresh::Refresher;
@@ -57,8 +59,8 @@ pub struct ConsoleSource {
     pub engine_state: EngineState,
     /// A banner on every view, e.g. `SIMULATED` for the demo.
     pub label: Option<String>,
-    /// The configured databases (names), for the reachability count.
-    pub databases: Vec<String>,
+    /// The configured databases, for the reachability count and the Databases view (`D`).
+    pub databases: Vec<ConfiguredDatabase>,
     /// Who decides: the operating-system user.
     pub approver: String,
     /// The approval rules in force (four-eyes, self-approval), as `sentri approve` applies them.
@@ -100,7 +102,11 @@ pub fn initial_app(source: &ConsoleSource, refresher: &mut Refresher) -> anyhow:
     let status = Status {
         engine: source.engine_state.clone(),
         label: source.label.clone(),
-        databases: source.databases.iter().map(|name| DatabaseStatus { name: name.clone(), reachable: None }).collect(),
+        databases: source
+            .databases
+            .iter()
+            .map(|database| DatabaseStatus { name: database.name.clone(), reachable: None })
+            .collect(),
     };
     let mut app = App::new(Model::new(status, source.store.now()));
     refresher.refresh(&mut app).context("reading the store")?;
@@ -120,7 +126,10 @@ pub fn run(source: ConsoleSource) -> anyhow::Result<Ending> {
 pub fn run_with_message(source: ConsoleSource, message: Option<String>) -> anyhow::Result<Ending> {
     ensure_terminal()?;
     let theme = Theme::from_env();
-    let mut refresher = Refresher::new(Arc::clone(&source.store));
+    let mut refresher = Refresher::new(Arc::clone(&source.store)).with_fleet(
+        source.databases.clone(),
+        source.home.as_deref().map(sentri::policy::PolicySet::load).unwrap_or_default(),
+    );
     let mut app = initial_app(&source, &mut refresher)?;
     if let Some(message) = message {
         app.flash(message, false);
@@ -201,12 +210,17 @@ fn event_loop(
         for wake in first.into_iter().chain(woken.try_iter()) {
             match wake {
                 Wake::Key(key) => {
+                    let was_open = app.databases_open();
                     if let Some(command) = app.handle_key(key) {
                         carry_out(source, app, &command);
                         look_now = true;
                     }
                     if std::mem::take(&mut app.learned_wanted) {
                         app.learned = Some(read_learned(source));
+                    }
+                    let opened = app.databases_open() && !was_open;
+                    if let Err(error) = refresher.refresh_fleet(app, opened) {
+                        app.flash(format!("Reading the store failed: {error}"), true);
                     }
                     if let Err(error) = refresher.refresh_detail(app) {
                         app.flash(format!("Reading the store failed: {error}"), true);

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use sentri::domain::{WorkflowId, WorkflowState};
+
+use super::fleet::DatabaseOverview;
 use sentri::store::audit::actions;
 use sentri::store::{AuditRow, ChainReport, RawAlertOutcome, RawAlertRow, TransitionRow, WorkflowRow};
 
@@ -62,6 +64,8 @@ pub struct Model {
     pub chain: Option<ChainReport>,
     pub detail: Option<WorkflowDetail>,
     pub status: Status,
+    /// The Databases view (`D`): one overview per configured database.
+    pub fleet: Vec<DatabaseOverview>,
     /// "Now" for ages; set by the loop on every tick, fixed in tests.
     pub now: Timestamp,
 }
@@ -77,6 +81,7 @@ impl Model {
             chain: None,
             detail: None,
             status,
+            fleet: Vec::new(),
             now,
         }
     }

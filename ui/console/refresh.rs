@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sentri::domain::WorkflowId;
+use sentri::policy::PolicySet;
 use sentri::store::{AuditFilter, ChangeMarker, Store, StoreError};
 
 use super::app::App;
+use super::fleet::{self, ConfiguredDatabase};
 use super::model::{DatabaseStatus, WorkflowDetail};
 
 /// How many of the newest alerts the Alerts pane holds.
@@ -35,7 +37,13 @@ pub struct Refresher {
     last_verify: Option<Instant>,
     verify_took: Duration,
     detail_of: Option<(WorkflowId, Option<ChangeMarker>)>,
+    /// What the Databases view is about: the configured databases and the pack's checks.
+    fleet: Option<(Vec<ConfiguredDatabase>, PolicySet)>,
+    fleet_at: Option<Instant>,
 }
+
+/// The Databases view is read again at most this often: each read walks every check's series.
+const FLEET_EVERY: Duration = Duration::from_secs(5);
 
 impl Refresher {
     /// Nothing loaded yet: the first [`Refresher::refresh`] loads everything.
@@ -47,7 +55,33 @@ impl Refresher {
             last_verify: None,
             verify_took: Duration::ZERO,
             detail_of: None,
+            fleet: None,
+            fleet_at: None,
         }
+    }
+
+    /// Also keeps the Databases view of `databases` over `pack`'s checks.
+    pub fn with_fleet(mut self, databases: Vec<ConfiguredDatabase>, pack: PolicySet) -> Refresher {
+        self.fleet = Some((databases, pack));
+        self
+    }
+
+    /// Reads the Databases view again, while it is showing, when it is due or at once with
+    /// `now` (it was just opened).
+    pub fn refresh_fleet(&mut self, app: &mut App, now: bool) -> Result<bool, StoreError> {
+        let Some((databases, pack)) = &self.fleet else { return Ok(false) };
+        if !app.databases_open() {
+            return Ok(false);
+        }
+        let due = now || self.fleet_at.is_none_or(|at| at.elapsed() >= FLEET_EVERY);
+        if !due {
+            return Ok(false);
+        }
+        self.fleet_at = Some(Instant::now());
+        let fleet = fleet::load(&self.store, pack, databases, &app.model.workflows)?;
+        let changed = fleet != app.model.fleet;
+        app.model.fleet = fleet;
+        Ok(changed)
     }
 
     /// Brings `app` up to date; returns whether anything it shows changed.
@@ -85,6 +119,7 @@ impl Refresher {
             app.recompute();
         }
         changed |= self.refresh_detail(app)?;
+        changed |= self.refresh_fleet(app, false)?;
         Ok(changed)
     }
 

@@ -43,6 +43,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     match &app.mode {
         Mode::Help => panes::dialogs::help(theme, frame),
         Mode::Learned(scroll) => panes::dialogs::learned(app, theme, frame, *scroll),
+        Mode::Databases(view) => panes::databases::draw(app, theme, frame, body, view),
         Mode::Detail(scroll) => panes::dialogs::detail(app, theme, frame, *scroll),
         Mode::Confirm(confirm) => panes::dialogs::confirm(confirm, theme, frame),
         Mode::Reason(prompt) => panes::dialogs::reason(prompt, theme, frame),

@@ -43,7 +43,7 @@ pub fn run(demo: LiveDemo) -> anyhow::Result<()> {
         engine: Some(EngineLink { engine: session.engine.clone(), runtime: runtime.handle().clone() }),
         engine_state: EngineState::InProcess,
         label: Some(demo.label),
-        databases: session.config.databases.iter().map(|database| database.name.clone()).collect(),
+        databases: crate::console::ConfiguredDatabase::from_config(&session.config),
         approver: crate::cmd::approve::os_user()?,
         approvals: session.config.approvals.clone(),
         home: Some(session.home.root.clone()),

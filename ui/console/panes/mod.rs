@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod databases;
 pub mod dialogs;
 pub mod evidence;
 pub mod mesh;
