@@ -438,6 +438,8 @@ async fn tables_changed_since_their_last_analyze_are_stale() {
     assert_eq!(never.row["table_name"], "never");
     assert!(about(&outcome, "public.changed").is_none(), "analyzed minutes ago, not a day");
 
+    // Hours are given to three decimals (3.6 s): wait until the ANALYZE is more than that old.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let lowered = variant("pg_stale_stats", &[("- hours_since_analyze: 24,", "- hours_since_analyze: 0,")]);
     let outcome = run(&db, &lowered).await;
     let changed = finding(&outcome, "public.changed");
@@ -591,7 +593,7 @@ async fn a_failing_archive_command_trips_and_a_working_one_does_not() {
     client.batch_execute("INSERT INTO w VALUES (2); SELECT pg_switch_wal();").await.unwrap();
     wait_until(
         &db,
-        "SELECT (last_archived_time > last_failed_time)::int::bigint FROM pg_stat_archiver",
+        "SELECT coalesce((last_archived_time > last_failed_time)::int, 0)::bigint FROM pg_stat_archiver",
         1,
     )
     .await;
