@@ -160,7 +160,12 @@ async fn every_shipped_check_loads_cleanly_names_its_agent_and_serves_its_fix() 
     let db = fresh_database().await;
     let target = target(&db).await;
     for check in &set.checks {
-        assert!(agents.contains(check.routes_to.as_str()), "{}: routes_to `{}` is no agent", check.name, check.routes_to);
+        assert!(
+            agents.contains(check.routes_to.as_str()),
+            "{}: routes_to `{}` is no agent",
+            check.name,
+            check.routes_to
+        );
         assert!(check.description.len() > 200, "{}: the description says where its defaults come from", check.name);
         assert!(!check.thresholds.is_empty(), "{}: no threshold", check.name);
         if let Some(fix) = &check.fix_policy {
@@ -308,11 +313,7 @@ async fn an_unscanned_index_over_the_size_is_unused() {
     assert_eq!(objects, ["public.orders_customer_idx"], "scanned and unique indexes are not unused");
     let unused = &outcome.findings[0];
     assert_eq!((unused.row["table_name"].as_str(), unused.row["idx_scan"].as_str()), ("orders", "0"));
-    let size: i64 = client
-        .query_one("SELECT pg_relation_size('orders_customer_idx')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let size: i64 = client.query_one("SELECT pg_relation_size('orders_customer_idx')", &[]).await.unwrap().get(0);
     assert_eq!(over(unused)["index_size_mb"].0, (size as f64 / 1048576.0 * 10.0).round() / 10.0);
 }
 
@@ -575,8 +576,7 @@ async fn a_failing_archive_command_trips_and_a_working_one_does_not() {
     let db = fresh_database().await;
     let client = admin(&db).await;
     client.batch_execute("CREATE TABLE w (id int)").await.unwrap();
-    let failed: i64 =
-        client.query_one("SELECT failed_count FROM pg_stat_archiver", &[]).await.unwrap().get(0);
+    let failed: i64 = client.query_one("SELECT failed_count FROM pg_stat_archiver", &[]).await.unwrap().get(0);
 
     common::postgres::set_archive_failing(true);
     client.batch_execute("INSERT INTO w VALUES (1); SELECT pg_switch_wal();").await.unwrap();
@@ -618,7 +618,10 @@ async fn reads_from_disk_trip_the_cache_check_and_cached_reads_do_not() {
         .unwrap();
     {
         let reader = admin(&cold).await;
-        reader.batch_execute("SELECT count(*) FROM big; SELECT count(*) FROM big; SELECT count(*) FROM big;").await.unwrap();
+        reader
+            .batch_execute("SELECT count(*) FROM big; SELECT count(*) FROM big; SELECT count(*) FROM big;")
+            .await
+            .unwrap();
     }
     wait_until(&cold, "SELECT blks_read FROM pg_stat_database WHERE datname = current_database()", 10_000).await;
     let outcome = run(&cold, &shipped("pg_cache_hit_ratio")).await;
@@ -660,7 +663,10 @@ async fn database_size_is_judged_against_its_capacity_setting() {
     let size_mb = size as f64 / 1048576.0;
     for (share, severity) in [(0.962, Severity::Medium), (0.985, Severity::Critical)] {
         let capacity = format!("{:.3}", size_mb / share);
-        client.batch_execute(&format!("ALTER DATABASE {db} SET sentri.database_capacity_mb = '{capacity}'")).await.unwrap();
+        client
+            .batch_execute(&format!("ALTER DATABASE {db} SET sentri.database_capacity_mb = '{capacity}'"))
+            .await
+            .unwrap();
         let outcome = run(&db, &shipped("pg_database_size")).await;
         let found = finding(&outcome, &db);
         assert_eq!(found.row["capacity_mb"], capacity);

@@ -135,8 +135,8 @@ fn every_view_and_column_of_every_check_is_in_the_documented_catalog() {
 #[test]
 fn a_misspelt_column_in_any_check_query_is_refused() {
     for check in load_checks() {
-        let (wrong, column) = misspelt(&check.health_query.sql)
-            .unwrap_or_else(|| panic!("{}: no alias.column to misspell", check.name));
+        let (wrong, column) =
+            misspelt(&check.health_query.sql).unwrap_or_else(|| panic!("{}: no alias.column to misspell", check.name));
         let problems = undocumented(&wrong);
         assert!(
             problems.iter().any(|problem| problem.contains(&format!("`{column}`"))),
