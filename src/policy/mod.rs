@@ -13,6 +13,8 @@ pub mod environment;
 pub mod learned;
 pub mod markdown;
 #[cfg(test)]
+mod oracle_check_tests;
+#[cfg(test)]
 mod oracle_tool_tests;
 pub mod schedule;
 pub mod specialist;

@@ -31,6 +31,27 @@ pub const SUPERUSER_PASSWORD: &str = "harness-superuser-pw";
 /// `SENTRI_DB_PGTEST_PASSWORD`).
 pub const DB_NAME: &str = "pgtest";
 
+/// The file whose presence makes the server's `archive_command` fail.
+const ARCHIVE_FAIL: &str = "archive_fail";
+
+/// Makes the server's `archive_command` fail (`true`) or succeed again (`false`), for the
+/// archiver check's tests. The server is per test binary, so only that binary's archiver is
+/// affected.
+pub fn set_archive_failing(failing: bool) {
+    let flag = server().dir.join(ARCHIVE_FAIL);
+    if failing {
+        fs::write(&flag, b"").expect("create the archive_fail flag");
+    } else if flag.exists() {
+        fs::remove_file(&flag).expect("remove the archive_fail flag");
+    }
+}
+
+/// A client program of the server's own version (`pg_receivewal`, `psql`, …), from the same
+/// /usr/lib/postgresql/<version>/bin as `postgres`.
+pub fn server_program(name: &str) -> PathBuf {
+    server_binaries().expect("the server's binaries").join(name)
+}
+
 /// The running server of this test binary.
 pub struct PgServer {
     /// The temporary directory: `data/`, the socket, `server.log`.
@@ -200,6 +221,11 @@ fn start() -> Result<PgServer, String> {
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
         .args(["-c", "log_statement=all", "-c", "max_connections=200", "-c", "shared_buffers=16MB"])
         .args(["-c", "ssl=on", "-c", "log_connections=on"])
+        // Archiving on, to a command that succeeds (and keeps nothing) unless the test has
+        // created `archive_fail` in the server's directory ([`set_archive_failing`]): the
+        // archiver check's tests need real failures; every other test sees a working archiver.
+        .args(["-c", "archive_mode=on", "-c"])
+        .arg(format!("archive_command=test ! -e {}", dir.join(ARCHIVE_FAIL).display()))
         .args(&preload)
         .arg("-c")
         .arg(format!("ssl_cert_file={}", dir.join("server.crt").display()))
