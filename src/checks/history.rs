@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn a_sparkline_spans_its_lowest_to_highest_value_and_keeps_the_tail() {
         assert_eq!(sparkline(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 8), "▁▂▃▄▅▆▇█");
-        assert_eq!(sparkline(&[0.0, 1.0, 5.0, 5.0], 2), "▄▄", "flat: the middle");
+        assert_eq!(sparkline(&[0.0, 1.0, 5.0, 5.0], 2), "▅▅", "flat: the middle bar");
         assert_eq!(sparkline(&[], 4), "");
     }
 }
