@@ -76,7 +76,7 @@ impl Running {
         let home = tempfile::tempdir().expect("tempdir");
         assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
         let config = format!(
-            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\n  smtp_server: 127.0.0.1\n  smtp_port: {}\n  use_tls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  email_enabled: true\n  approval_recipients: [{alice}]\n  approvers: [{alice}, Bob <{bob}>]\n{approvals}databases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
+            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\n  smtp_server: 127.0.0.1\n  smtp_port: {}\n  use_tls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  email_enabled: true\n  approval_recipients: [{alice}]\n  approvers: [{alice}, Bob <{bob}>]\n{approvals}checks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
             mail.imap_port,
             smtpd.port,
             postgres::connection_string(&dbname)

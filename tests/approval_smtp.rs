@@ -58,7 +58,7 @@ async fn the_request_arrives_by_smtp_and_an_approvers_smtp_reply_runs_the_fix() 
         "email:\n  imap_server: 127.0.0.1\n  imap_port: {imap}\n  username: {inbox}\n  use_ssl: false\n  starttls: \
          false\n  smtp_server: 127.0.0.1\n  smtp_port: {smtp}\n  use_tls: false\nmonitoring:\n  scout_poll_interval: \
          5\n  orchestrator_poll_interval: 1\napprovals:\n  email_enabled: true\n  approval_recipients: [{approver}]\n\
-         databases:\n  - name: app\n    connection_string: \"{conn}\"\n    environment: PROD\n    username: postgres\n",
+         checks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{conn}\"\n    environment: PROD\n    username: postgres\n",
         imap = mail.imap_port,
         smtp = smtpd.port,
         conn = postgres::connection_string(&dbname),

@@ -1,6 +1,7 @@
 //! `sentri checks`, `checks run` and `checks history` against a real PostgreSQL: the list in the
 //! issue's JSON shape, a run that prints its finding and opens a `check:` workflow (a second
-//! run folds into it), and the series with its forecast.
+//! run folds into it), and the series with its forecast; and the daemon running a check on its
+//! schedule.
 
 mod common;
 
@@ -87,4 +88,54 @@ async fn checks_are_listed_run_and_their_history_shown() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("no check named `no_such_check`"));
+}
+
+/// The daemon runs a check on its own schedule (a cron line, every minute: the first run comes
+/// at start plus its jitter, under 6 s), its finding opens one workflow, and `sentri checks`
+/// shows the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_runs_checks_on_their_schedule_and_their_findings_become_workflows() {
+    use std::process::Stdio;
+    let dbname = postgres::fresh_database().await;
+    let admin = postgres::admin(&dbname).await;
+    admin
+        .batch_execute("CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 150);")
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().expect("tempdir");
+    let sentri = || {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("sentri"));
+        command.env("SENTRI_HOME", home.path()).env("SENTRI_DB_APP_PASSWORD", postgres::SUPERUSER_PASSWORD);
+        command
+    };
+    assert!(sentri().arg("init").stdout(Stdio::null()).status().expect("init").success());
+    // Only this check: the default pack's would run too, and are proven elsewhere.
+    std::fs::remove_dir_all(home.path().join("checks")).expect("no default checks");
+    std::fs::create_dir_all(home.path().join("checks/postgres")).expect("checks");
+    let every_minute = LEDGER_CHECK.replace("schedule: daily", "schedule: \"* * * * *\"");
+    std::fs::write(home.path().join("checks/postgres/ledger_rows.md"), every_minute).expect("check");
+    let config = format!(
+        "monitoring:\n  orchestrator_poll_interval: 1\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+        postgres::connection_string(&dbname)
+    );
+    std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
+    let _daemon = common::daemon::Daemon(
+        sentri().arg("start").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let listed = loop {
+        let output = sentri().args(["list", "--json"]).output().expect("list");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if text.contains("check:ledger_rows") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no check workflow within a minute: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!(listed.matches("check:ledger_rows").count(), 1, "{listed}");
+    let schedule = sentri().args(["checks", "--json"]).output().expect("checks");
+    let schedule: serde_json::Value = serde_json::from_slice(&schedule.stdout).expect("json");
+    let ledger = &schedule[0];
+    assert!(ledger["last_run"].is_string() && ledger["next_run"].is_string(), "{ledger}");
+    assert_eq!(ledger["findings"], 1);
 }

@@ -46,7 +46,7 @@ async fn an_alert_email_becomes_a_verified_proven_fix() {
     let home = tempfile::tempdir().expect("tempdir");
     assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
     let config = format!(
-        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
         mail.imap_port,
         postgres::connection_string(&dbname)
     );
@@ -158,7 +158,7 @@ impl Running {
         let home = tempfile::tempdir().expect("tempdir");
         assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
         let config = format!(
-            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  approval_timeout: 3600\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: {environment}\n    username: postgres\n",
+            "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\napprovals:\n  approval_timeout: 3600\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: {environment}\n    username: postgres\n",
             mail.imap_port,
             postgres::connection_string(&dbname)
         );
@@ -352,7 +352,7 @@ async fn the_mail_server_restarting_mid_run_loses_nothing() {
     let home = tempfile::tempdir().expect("tempdir");
     assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
     let config = format!(
-        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 2\n  orchestrator_poll_interval: 1\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
+        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 2\n  orchestrator_poll_interval: 1\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: PROD\n    username: postgres\n",
         mail.imap_port,
         postgres::connection_string(&dbname)
     );

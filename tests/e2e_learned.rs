@@ -142,7 +142,7 @@ async fn an_unknown_alert_is_classified_approved_fixed_and_learned_and_the_next_
     let home = tempfile::tempdir().expect("tempdir");
     assert!(sentri(home.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
     let config = format!(
-        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\nllm:\n  provider: claude\n  model: {}\n  base_url: \"{}\"\n  timeout_seconds: 10\n",
+        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {inbox}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\nllm:\n  provider: claude\n  model: {}\n  base_url: \"{}\"\n  timeout_seconds: 10\n",
         mail.imap_port,
         postgres::connection_string(&dbname),
         anthropic::MODEL,

@@ -233,7 +233,7 @@ impl DaemonHome {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(sentri(dir.path()).arg("init").stdout(Stdio::null()).status().expect("init").success());
         let config = format!(
-            "monitoring:\n  orchestrator_poll_interval: 1\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+            "monitoring:\n  orchestrator_poll_interval: 1\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
             postgres::connection_string(&dbname)
         );
         std::fs::write(dir.path().join("config/sentri.yaml"), config).expect("config");
@@ -452,7 +452,7 @@ fn database_yaml(name: &str, environment: &str, connection: &str) -> String {
 }
 
 fn yaml_for(databases: &[String]) -> String {
-    format!("approvals:\n  approval_timeout: 3600\ndatabases:\n{}", databases.concat())
+    format!("approvals:\n  approval_timeout: 3600\nchecks:\n  enabled: false\ndatabases:\n{}", databases.concat())
 }
 
 /// A loopback listener that accepts every connection and never says a word: a database host

@@ -62,7 +62,7 @@ async fn the_daemon_mails_the_outcome_and_ignores_its_own_mail_when_it_comes_bac
     let config = format!(
         "email:\n  imap_server: 127.0.0.1\n  imap_port: {imap}\n  username: {user}\n  use_ssl: false\n  starttls: \
          false\n  smtp_server: 127.0.0.1\n  smtp_port: {smtp}\n  use_tls: false\nmonitoring:\n  scout_poll_interval: \
-         5\n  orchestrator_poll_interval: 1\ndatabases:\n  - name: app\n    connection_string: \"{conn}\"\n    \
+         5\n  orchestrator_poll_interval: 1\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{conn}\"\n    \
          environment: DEV\n    username: postgres\nnotifications:\n  adapters:\n    - type: email\n      enabled: true\n",
         imap = mail.imap_port,
         smtp = smtpd.port,

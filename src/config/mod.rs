@@ -16,6 +16,7 @@
 //! Layout: `yaml` parses into a positioned tree and reads it key by key; `database`,
 //! `sections` and `llm` read their sections; `diagnostics` holds warnings and problems.
 
+mod checks;
 mod database;
 mod diagnostics;
 mod llm;
@@ -26,6 +27,7 @@ mod yaml;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+pub use checks::ChecksConfig;
 pub use database::{
     AutonomyLevel, DEFAULT_ORACLE_USER, DatabaseConfig, DbKind, Environment, password_env_var, username_env_var,
 };
@@ -66,6 +68,8 @@ pub struct Config {
     pub learning: LearningConfig,
     /// Documentation retrieval for prompts.
     pub rag: RagConfig,
+    /// Whether the daemon runs the health checks, and how many at once.
+    pub checks: ChecksConfig,
 }
 
 /// A configuration that loaded, with what was ignored or questionable in it. The caller shows
@@ -181,6 +185,7 @@ impl Config {
         let monitoring = sections::read_monitoring(top.child(&mut d, "monitoring"), &mut d, env);
         let notifications = sections::read_notifications(top.child(&mut d, "notifications"), &mut d, env, &email);
         let (llm, learning, rag) = llm::read_llm_learning_rag(&mut top, &mut d, env);
+        let checks = checks::read_checks(top.child(&mut d, "checks"), &mut d);
         top.finish(&mut d);
 
         d.sort();
@@ -192,7 +197,7 @@ impl Config {
             });
         }
         Ok(LoadedConfig {
-            config: Config { email, databases, approvals, monitoring, notifications, llm, learning, rag },
+            config: Config { email, databases, approvals, monitoring, notifications, llm, learning, rag, checks },
             warnings: d.warnings,
         })
     }

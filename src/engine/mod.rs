@@ -86,10 +86,12 @@ pub struct EngineSettings {
 }
 
 impl EngineSettings {
-    /// The settings `sentri start` runs with: mailbox, notifier and policy watching on, the
+    /// The settings `sentri start` runs with: mailbox, notifier and policy watching on, checks as
+    /// `checks.enabled` says, the
     /// sweep interval from `monitoring.orchestrator_poll_interval`, a 60 s shutdown deadline.
     pub fn daemon(store: Arc<Store>, policies: LivePolicies, config: Arc<Config>) -> EngineSettings {
         let sweep_interval = config.monitoring.orchestrator_poll_interval;
+        let checks = config.checks.enabled;
         EngineSettings {
             store,
             policies,
@@ -100,7 +102,7 @@ impl EngineSettings {
             mailbox: true,
             notifier: true,
             watch_policies: true,
-            checks: true,
+            checks,
         }
     }
 }
@@ -421,7 +423,11 @@ fn start_checks(tracker: &TaskTracker, settings: &EngineSettings, engine: &Arc<E
         settings.policies.clone(),
         databases,
         Arc::clone(engine),
-        SchedulerSettings::default(),
+        SchedulerSettings {
+            max_concurrent: settings.config.checks.max_concurrent,
+            per_database: settings.config.checks.per_database,
+            ..SchedulerSettings::default()
+        },
     );
     tracker.spawn(scheduler.run(tracker.clone(), shutdown));
 }
