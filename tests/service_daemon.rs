@@ -17,7 +17,9 @@ use common::daemon::Daemon;
 use common::{dovecot, postgres};
 
 /// Secrets the daemon is given that no log line may contain.
-const SLACK_SECRET: &str = "https://hooks.slack.com/services/T0000/B0000/svc-slack-secret-4d2a";
+/// A Slack webhook nobody answers (port 1 on loopback): the ending's notification stays in the
+/// outbox, retried, and its failures are logged — without the URL, which is a credential.
+const SLACK_SECRET: &str = "http://127.0.0.1:1/services/T0000/B0000/svc-slack-secret-4d2a";
 const CLAUDE_SECRET: &str = "sk-ant-svc-test-secret-91f3";
 
 /// Every datagram received on the notify socket, with when it came.
@@ -71,10 +73,21 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// One HTTP/1.1 GET over a real TCP connection: the status and the body.
 async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream =
+        tokio::net::TcpStream::connect(authority).await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let response = String::from_utf8(response).expect("utf-8");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {response}"));
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("{head}"));
+    (status, body.to_owned())
 }
 
 /// The value of one sample line (`name{labels} value`) of the exposition.
@@ -178,11 +191,13 @@ async fn the_daemon_speaks_systemd_serves_metrics_and_logs_json_without_secrets(
         ("sentri_diagnosis_duration_seconds_count", 1.0),
         ("sentri_database_reachable{database=\"app\"}", 1.0),
         ("sentri_imap_connected", 1.0),
-        ("sentri_outbox_depth", 0.0),
     ] {
         assert_eq!(sample(&metrics, series), Some(expected), "{series} in:\n{metrics}");
     }
     assert!(metrics.contains("# TYPE sentri_diagnosis_duration_seconds histogram"), "{metrics}");
+    // The ending's Slack message cannot be delivered: it waits in the outbox.
+    assert!(sample(&metrics, "sentri_outbox_depth").is_some_and(|depth| depth >= 1.0), "{metrics}");
+    assert!(sample(&metrics, "sentri_outbox_oldest_age_seconds").is_some_and(|age| age > 0.0), "{metrics}");
     assert!(sample(&metrics, "sentri_last_alert_age_seconds").is_some_and(|age| age >= 0.0), "{metrics}");
     assert!(sample(&metrics, "sentri_database_profile_age_seconds{database=\"app\"}").is_some(), "{metrics}");
     assert!(metrics.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
@@ -257,4 +272,6 @@ async fn the_daemon_speaks_systemd_serves_metrics_and_logs_json_without_secrets(
     assert!(lines > 20, "the run logged ({lines} lines)");
     let text: String = logs.iter().map(|path| std::fs::read_to_string(path).unwrap_or_default()).collect();
     assert!(text.contains("IMAP intake connected") && text.contains("workflow moved"), "the log is the run's");
+    // The Slack delivery failed and was logged: the error path of a credential-bearing URL.
+    assert!(text.contains("delivery failed"), "the failed Slack delivery is in the log");
 }
