@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian package with cargo-deb: the release binary, then what the binary generates
 # (man pages, completions, the unit, the example environment file) into packaging/out/, then
-# `cargo deb`, then lists it. Not run by CI (installing cargo-deb there costs minutes on a
-# 2-core machine; tests/package_deb.rs builds a package from the same asset list with dpkg-deb).
-# Needs: cargo install cargo-deb --locked.
+# `cargo deb`, then lists it. CI does not build in release mode: tests/package_deb.rs packages
+# the tests' debug binary with the same metadata instead.
+# Needs: cargo install cargo-deb --version 3.8.0 --locked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

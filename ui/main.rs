@@ -43,8 +43,8 @@ enum Command {
     /// and resolve from the keyboard (also what `sentri` alone opens).
     Console(cmd::console::Args),
     /// Run the engine headless in the foreground: mailbox intake, verification, Safety Mesh,
-    /// fixes. systemd-friendly (no fork; logs to stderr and logs/sentri.log; SIGTERM lets the
-    /// current step finish).
+    /// fixes. systemd-friendly (no fork; Type=notify with a watchdog; logs to stderr and
+    /// logs/sentri.DATE.log; SIGTERM lets the current step finish).
     Start(cmd::start::Args),
     /// Create (or complete) SENTRI_HOME: folders, the default policy pack, a commented
     /// config/sentri.yaml and the store. Edited files are kept unless --force.

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::domain::WorkflowState;
 use crate::engine::EngineHandle;
 use crate::store::StoreError;
 
@@ -125,9 +124,4 @@ pub async fn status_line(engine: &EngineHandle) -> String {
         Some(_) => "mailbox not connected".to_owned(),
     };
     format!("databases reachable {reachable}/{}; workflows open {open}; {mailbox}", reachability.len())
-}
-
-/// The open states, for the metrics' label values and the status line.
-pub fn open_states() -> impl Iterator<Item = WorkflowState> {
-    WorkflowState::ALL.into_iter().filter(|state| state.is_open())
 }

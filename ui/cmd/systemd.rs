@@ -55,7 +55,9 @@ impl Notifier {
         let mut status = sentri::monitor::status_line(&engine).await;
         self.send(&[NotifyState::Ready, NotifyState::Status(&status)]);
         tracing::info!(%status, "told systemd: ready");
-        let half = self.watchdog.map(|watchdog| watchdog / 2);
+        // Pings ride on beats (one a second), so one is sent at the first beat from half the
+        // interval on, less half a beat: never later than half the interval plus half a beat.
+        let half = self.watchdog.map(|watchdog| (watchdog / 2).saturating_sub(sentri::engine::HEARTBEAT_EVERY / 2));
         let mut pinged: Option<(Instant, u64)> = None;
         let mut status_at = count;
         loop {
