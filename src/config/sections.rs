@@ -543,6 +543,26 @@ pub(crate) fn read_monitoring(
         Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
         None => def.raw_mail_retention,
     };
+    let (metrics_listen, log_format, log_keep_days) = read_service_keys(&mut f, d, &def);
+    f.finish(d);
+    MonitoringConfig {
+        log_level,
+        scout_poll_interval,
+        orchestrator_poll_interval,
+        profile_refresh,
+        raw_mail_retention,
+        metrics_listen,
+        log_format,
+        log_keep_days,
+    }
+}
+
+/// `metrics_listen`, `log_format` and `log_keep_days`: how the daemon runs as a service.
+fn read_service_keys(
+    f: &mut Fields<'_>,
+    d: &mut Diagnostics,
+    def: &MonitoringConfig,
+) -> (Option<std::net::SocketAddr>, LogFormat, usize) {
     let metrics_listen = match f.string(d, "metrics_listen") {
         None => None,
         Some(s) if s.trim().is_empty() => None,
@@ -574,17 +594,7 @@ pub(crate) fn read_monitoring(
         Some(days) => usize::try_from(days).unwrap_or(usize::MAX),
         None => def.log_keep_days,
     };
-    f.finish(d);
-    MonitoringConfig {
-        log_level,
-        scout_poll_interval,
-        orchestrator_poll_interval,
-        profile_refresh,
-        raw_mail_retention,
-        metrics_listen,
-        log_format,
-        log_keep_days,
-    }
+    (metrics_listen, log_format, log_keep_days)
 }
 
 /// Where a notification adapter delivers.

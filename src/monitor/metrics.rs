@@ -78,6 +78,13 @@ fn encode_all(engine: &EngineHandle, snapshot: &MetricsSnapshot, now: Timestamp)
 
 /// What the store counts.
 fn register_store(registry: &mut Registry, snapshot: &MetricsSnapshot, now: Timestamp) {
+    register_alerts(registry, snapshot, now);
+    register_workflows(registry, snapshot, now);
+    register_checks_and_models(registry, snapshot);
+}
+
+/// Alert emails: received, matched per type, unmatched, folded, pending, the newest's age.
+fn register_alerts(registry: &mut Registry, snapshot: &MetricsSnapshot, now: Timestamp) {
     let outcome_count = |wanted: &str| {
         snapshot
             .alerts_by_outcome
@@ -112,6 +119,10 @@ fn register_store(registry: &mut Registry, snapshot: &MetricsSnapshot, now: Time
             gauge(age(now, at)),
         );
     }
+}
+
+/// Workflows per state, the outbox, database profiles.
+fn register_workflows(registry: &mut Registry, snapshot: &MetricsSnapshot, now: Timestamp) {
     // Every state, zero included, so a rate or an alert rule never sees a series vanish.
     let workflows = WorkflowState::ALL.into_iter().map(|state| {
         let n = snapshot
@@ -142,6 +153,10 @@ fn register_store(registry: &mut Registry, snapshot: &MetricsSnapshot, now: Time
                 .filter_map(|(database, at)| at.map(|at| (vec![("database", database.clone())], age(now, at)))),
         ),
     );
+}
+
+/// Check runs and findings; model calls, tokens and cost.
+fn register_checks_and_models(registry: &mut Registry, snapshot: &MetricsSnapshot) {
     let check_labels = |run: &crate::store::CheckRunCount| {
         vec![
             ("database", run.database.clone()),

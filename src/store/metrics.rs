@@ -61,103 +61,93 @@ fn time(text: Option<String>) -> Option<Timestamp> {
     text.and_then(|text| parse_timestamp(&text).ok())
 }
 
+/// Rows of a grouping query, each mapped by `map`.
+fn rows<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let context = "counting for the metrics";
+    let mut statement = conn.prepare(sql).ctx(context)?;
+    let rows = statement.query_map([], map).ctx(context)?.collect::<Result<_, _>>().ctx(context)?;
+    Ok(rows)
+}
+
 impl Store {
     /// The counts the metrics expose, read in one go.
     pub fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
         self.read(|conn| {
             let context = "counting for the metrics";
-            let mut snapshot = MetricsSnapshot::default();
-            let mut statement = conn
-                .prepare("SELECT outcome, COUNT(*) FROM raw_alerts GROUP BY outcome ORDER BY outcome")
-                .ctx(context)?;
-            snapshot.alerts_by_outcome = statement
-                .query_map([], |row| Ok((row.get::<_, Option<String>>(0)?, count(row.get(1)?))))
-                .ctx(context)?
-                .collect::<Result<_, _>>()
-                .ctx(context)?;
-            let mut statement = conn
-                .prepare(
-                    "SELECT alert_type, COUNT(*) FROM raw_alerts
-                     WHERE outcome IN ('workflow', 'folded') AND alert_type IS NOT NULL
-                     GROUP BY alert_type ORDER BY alert_type",
-                )
-                .ctx(context)?;
-            snapshot.matched_by_type = statement
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, count(row.get(1)?))))
-                .ctx(context)?
-                .collect::<Result<_, _>>()
-                .ctx(context)?;
-            snapshot.last_alert_stored_at =
-                time(conn.query_row("SELECT MAX(stored_at) FROM raw_alerts", [], |row| row.get(0)).ctx(context)?);
-            let mut statement =
-                conn.prepare("SELECT state, COUNT(*) FROM workflows GROUP BY state ORDER BY state").ctx(context)?;
-            snapshot.workflows_by_state = statement
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, count(row.get(1)?))))
-                .ctx(context)?
-                .collect::<Result<_, _>>()
-                .ctx(context)?;
-            let (pending, oldest): (i64, Option<String>) = conn
+            let pair = |row: &rusqlite::Row<'_>| Ok((row.get::<_, String>(0)?, count(row.get(1)?)));
+            let (outbox_pending, oldest): (i64, Option<String>) = conn
                 .query_row(
                     "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE next_attempt_at IS NOT NULL",
                     [],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .ctx(context)?;
-            snapshot.outbox_pending = count(pending);
-            snapshot.outbox_oldest_at = time(oldest);
-            snapshot.outbox_gave_up = count(
-                conn.query_row("SELECT COUNT(*) FROM outbox WHERE gave_up_at IS NOT NULL", [], |row| row.get(0))
-                    .ctx(context)?,
-            );
-            let mut statement =
-                conn.prepare("SELECT database, profiled_at FROM db_profiles ORDER BY database").ctx(context)?;
-            snapshot.profiles = statement
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, time(row.get(1)?))))
-                .ctx(context)?
-                .collect::<Result<_, _>>()
-                .ctx(context)?;
-            let mut statement = conn
-                .prepare(
+            Ok(MetricsSnapshot {
+                alerts_by_outcome: rows(
+                    conn,
+                    "SELECT outcome, COUNT(*) FROM raw_alerts GROUP BY outcome ORDER BY outcome",
+                    |row| Ok((row.get::<_, Option<String>>(0)?, count(row.get(1)?))),
+                )?,
+                matched_by_type: rows(
+                    conn,
+                    "SELECT alert_type, COUNT(*) FROM raw_alerts
+                     WHERE outcome IN ('workflow', 'folded') AND alert_type IS NOT NULL
+                     GROUP BY alert_type ORDER BY alert_type",
+                    pair,
+                )?,
+                last_alert_stored_at: time(
+                    conn.query_row("SELECT MAX(stored_at) FROM raw_alerts", [], |row| row.get(0)).ctx(context)?,
+                ),
+                workflows_by_state: rows(
+                    conn,
+                    "SELECT state, COUNT(*) FROM workflows GROUP BY state ORDER BY state",
+                    pair,
+                )?,
+                outbox_pending: count(outbox_pending),
+                outbox_oldest_at: time(oldest),
+                outbox_gave_up: count(
+                    conn.query_row("SELECT COUNT(*) FROM outbox WHERE gave_up_at IS NOT NULL", [], |row| row.get(0))
+                        .ctx(context)?,
+                ),
+                profiles: rows(conn, "SELECT database, profiled_at FROM db_profiles ORDER BY database", |row| {
+                    Ok((row.get::<_, String>(0)?, time(row.get(1)?)))
+                })?,
+                check_runs: rows(
+                    conn,
                     "SELECT database, check_name, error IS NOT NULL, COUNT(*), COALESCE(SUM(findings), 0)
                      FROM check_runs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                )
-                .ctx(context)?;
-            snapshot.check_runs = statement
-                .query_map([], |row| {
-                    Ok(CheckRunCount {
-                        database: row.get(0)?,
-                        check: row.get(1)?,
-                        failed: row.get(2)?,
-                        runs: count(row.get(3)?),
-                        findings: count(row.get(4)?),
-                    })
-                })
-                .ctx(context)?
-                .collect::<Result<_, _>>()
-                .ctx(context)?;
-            let mut statement = conn
-                .prepare(
+                    |row| {
+                        Ok(CheckRunCount {
+                            database: row.get(0)?,
+                            check: row.get(1)?,
+                            failed: row.get(2)?,
+                            runs: count(row.get(3)?),
+                            findings: count(row.get(4)?),
+                        })
+                    },
+                )?,
+                model_calls: rows(
+                    conn,
                     "SELECT provider, model, error IS NOT NULL, COUNT(*), COALESCE(SUM(input_tokens), 0),
                             COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_usd), 0.0)
                      FROM model_calls GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                )
-                .ctx(context)?;
-            snapshot.model_calls = statement
-                .query_map([], |row| {
-                    Ok(ModelCallCount {
-                        provider: row.get(0)?,
-                        model: row.get(1)?,
-                        failed: row.get(2)?,
-                        calls: count(row.get(3)?),
-                        input_tokens: count(row.get(4)?),
-                        output_tokens: count(row.get(5)?),
-                        cost_usd: row.get(6)?,
-                    })
-                })
-                .ctx(context)?
-                .collect::<Result<_, _>>()
-                .ctx(context)?;
-            Ok(snapshot)
+                    |row| {
+                        Ok(ModelCallCount {
+                            provider: row.get(0)?,
+                            model: row.get(1)?,
+                            failed: row.get(2)?,
+                            calls: count(row.get(3)?),
+                            input_tokens: count(row.get(4)?),
+                            output_tokens: count(row.get(5)?),
+                            cost_usd: row.get(6)?,
+                        })
+                    },
+                )?,
+            })
         })
     }
 }
