@@ -191,6 +191,7 @@ async fn the_daemon_speaks_systemd_serves_metrics_and_logs_json_without_secrets(
         ("sentri_diagnosis_duration_seconds_count", 1.0),
         ("sentri_database_reachable{database=\"app\"}", 1.0),
         ("sentri_imap_connected", 1.0),
+        ("sentri_imap_uid_lag", 0.0),
     ] {
         assert_eq!(sample(&metrics, series), Some(expected), "{series} in:\n{metrics}");
     }

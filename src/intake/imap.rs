@@ -280,6 +280,10 @@ pub struct ImapStatus {
     attempts: std::sync::atomic::AtomicU64,
     /// The last session's error, one line, when it is not connected.
     last_error: std::sync::Mutex<Option<String>>,
+    /// The highest UID the server listed in the folder, at the last listing.
+    newest_uid: std::sync::atomic::AtomicU32,
+    /// The highest UID stored.
+    stored_uid: std::sync::atomic::AtomicU32,
 }
 
 impl ImapStatus {
@@ -299,6 +303,19 @@ impl ImapStatus {
             return None;
         }
         self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Messages the server listed that are not stored yet (by UID, at the last listing): how
+    /// far the intake is behind its folder. 0 when caught up or not connected yet.
+    pub fn uid_lag(&self) -> u32 {
+        self.newest_uid.load(Ordering::Relaxed).saturating_sub(self.stored_uid.load(Ordering::Relaxed))
+    }
+
+    fn set_uids(&self, newest: Option<u32>, stored: u32) {
+        if let Some(newest) = newest {
+            self.newest_uid.store(newest, Ordering::Relaxed);
+        }
+        self.stored_uid.store(stored, Ordering::Relaxed);
     }
 
     /// The intake could not even start (its settings are incomplete): not connected, tried.
@@ -701,6 +718,8 @@ impl Source {
         drop(listed);
         new.sort_unstable();
         new.dedup_by_key(|(uid, _)| *uid);
+        let newest = new.last().map_or(folder.last_uid, |(uid, _)| *uid);
+        self.status.set_uids(Some(newest), folder.last_uid);
         for (uid, size) in new {
             self.take(session, folder, uid, size).await?;
         }
@@ -747,6 +766,7 @@ impl Source {
             .blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert, original_size))
             .await?;
         folder.last_uid = folder.last_uid.max(uid);
+        self.status.set_uids(None, folder.last_uid);
         self.progressed.store(true, Ordering::Relaxed);
         if new {
             if self.notify.send(id).await.is_err() {
@@ -836,6 +856,21 @@ fn arrived_meanwhile(session: &Session<Stream>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_counts_listed_messages_not_yet_stored_and_says_why_it_is_down() {
+        let status = ImapStatus::default();
+        assert!(!status.tried() && !status.connected() && status.uid_lag() == 0);
+        status.set_uids(Some(10), 7);
+        assert_eq!(status.uid_lag(), 3, "UIDs 8, 9 and 10 listed, not stored");
+        status.set_uids(None, 9);
+        assert_eq!(status.uid_lag(), 1);
+        status.set_failed("connection refused".into());
+        assert!(status.tried() && !status.connected());
+        assert_eq!(status.last_error().as_deref(), Some("connection refused"));
+        status.set_connected();
+        assert_eq!(status.last_error(), None, "no error while connected");
+    }
 
     fn settings(host: &str, security: Security, allow_plaintext: bool) -> ImapSettings {
         ImapSettings {

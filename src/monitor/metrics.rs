@@ -253,5 +253,10 @@ fn register_engine(registry: &mut Registry, engine: &EngineHandle) {
             "1 when the mailbox intake is logged in and reading",
             gauge(if imap.connected() { 1.0 } else { 0.0 }),
         );
+        registry.register(
+            "imap_uid_lag",
+            "Messages the server listed in the folder that are not stored yet (by UID, at the last listing)",
+            gauge(f64::from(imap.uid_lag())),
+        );
     }
 }
