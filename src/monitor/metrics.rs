@@ -260,3 +260,75 @@ fn register_engine(registry: &mut Registry, engine: &EngineHandle) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CheckRunCount, ModelCallCount};
+
+    fn rendered(snapshot: &MetricsSnapshot, now: Timestamp) -> String {
+        let mut registry = Registry::with_prefix("sentri");
+        register_store(&mut registry, snapshot, now);
+        let mut text = String::new();
+        encode(&mut text, &registry).expect("encode");
+        text
+    }
+
+    #[test]
+    fn store_counts_are_exposed_with_prometheus_names_and_labels() {
+        let now: Timestamp = "2026-12-04T12:00:00Z".parse().expect("time");
+        let snapshot = MetricsSnapshot {
+            alerts_by_outcome: vec![
+                (None, 1),
+                (Some("folded".into()), 2),
+                (Some("unmatched".into()), 3),
+                (Some("workflow".into()), 4),
+            ],
+            matched_by_type: vec![("tablespace_full".into(), 6)],
+            last_alert_stored_at: Some("2026-12-04T11:59:30Z".parse().expect("time")),
+            workflows_by_state: vec![("COMPLETED".into(), 4), ("ESCALATED".into(), 1)],
+            outbox_pending: 2,
+            outbox_oldest_at: Some("2026-12-04T11:58:00Z".parse().expect("time")),
+            outbox_gave_up: 1,
+            profiles: vec![("app".into(), Some("2026-12-04T11:00:00Z".parse().expect("time")))],
+            check_runs: vec![
+                CheckRunCount { database: "app".into(), check: "bloat".into(), failed: false, runs: 3, findings: 5 },
+                CheckRunCount { database: "app".into(), check: "bloat".into(), failed: true, runs: 1, findings: 0 },
+            ],
+            model_calls: vec![ModelCallCount {
+                provider: "claude".into(),
+                model: "m".into(),
+                failed: false,
+                calls: 2,
+                input_tokens: 100,
+                output_tokens: 40,
+                cost_usd: 0.25,
+            }],
+        };
+        let text = rendered(&snapshot, now);
+        for line in [
+            "sentri_alerts_received_total 10",
+            "sentri_alerts_matched_total{alert_type=\"tablespace_full\"} 6",
+            "sentri_alerts_unmatched_total 3",
+            "sentri_alerts_folded_total 2",
+            "sentri_alerts_pending 1.0",
+            "sentri_last_alert_age_seconds 30.0",
+            "sentri_workflows{state=\"COMPLETED\"} 4.0",
+            "sentri_workflows{state=\"DETECTED\"} 0.0",
+            "sentri_outbox_depth 2.0",
+            "sentri_outbox_oldest_age_seconds 120.0",
+            "sentri_outbox_gave_up_total 1",
+            "sentri_database_profile_age_seconds{database=\"app\"} 3600.0",
+            "sentri_check_runs_total{database=\"app\",check=\"bloat\",result=\"ok\"} 3",
+            "sentri_check_runs_total{database=\"app\",check=\"bloat\",result=\"error\"} 1",
+            "sentri_check_findings_total{database=\"app\",check=\"bloat\"} 5",
+            "sentri_model_calls_total{provider=\"claude\",model=\"m\",result=\"ok\"} 2",
+            "sentri_model_tokens_total{provider=\"claude\",model=\"m\",direction=\"input\"} 100",
+            "sentri_model_tokens_total{provider=\"claude\",model=\"m\",direction=\"output\"} 40",
+            "sentri_model_cost_usd_total{provider=\"claude\",model=\"m\"} 0.25",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+        assert_eq!(text.lines().filter(|l| l.starts_with("sentri_workflows{")).count(), WorkflowState::ALL.len());
+    }
+}
