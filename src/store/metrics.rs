@@ -171,4 +171,25 @@ mod tests {
         assert_eq!(snapshot.alerts_by_outcome, vec![(None, 1)]);
         assert!(snapshot.last_alert_stored_at.is_some());
     }
+
+    #[test]
+    fn check_runs_are_counted_per_database_check_and_result_with_their_findings() {
+        let store = Store::open_in_memory().expect("store");
+        let at = store.now();
+        let run = |error: Option<&str>, findings| crate::store::NewCheckRun {
+            database: "app".into(),
+            check: "bloat".into(),
+            started_at: at,
+            finished_at: at,
+            error: error.map(str::to_owned),
+            rows: findings,
+            findings,
+        };
+        for new in [run(None, 2), run(None, 3), run(Some("timed out"), 0)] {
+            store.finish_check_run("nobody", &new, at).expect("record");
+        }
+        let runs = store.metrics_snapshot().expect("snapshot").check_runs;
+        let summary: Vec<(bool, u64, u64)> = runs.iter().map(|r| (r.failed, r.runs, r.findings)).collect();
+        assert_eq!(summary, [(false, 2, 5), (true, 1, 0)]);
+    }
 }
