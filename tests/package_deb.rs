@@ -92,6 +92,9 @@ fn cargo_deb_builds_a_package_with_the_binary_unit_user_man_pages_completions_an
         postinst.contains("useradd --system") && postinst.contains(" sentri\n"),
         "postinst creates the sentri user"
     );
+    for script in ["postinst", "prerm", "postrm"] {
+        run(Command::new("sh").arg("-n").arg(control.join(script)));
+    }
     let conffiles = std::fs::read_to_string(control.join("conffiles")).expect("conffiles");
     assert!(conffiles.lines().any(|line| line == "/etc/sentri/sentri.env"), "{conffiles}");
 }

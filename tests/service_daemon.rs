@@ -122,11 +122,16 @@ async fn the_daemon_speaks_systemd_serves_metrics_and_logs_json_without_secrets(
     assert!(sentri().arg("init").stdout(Stdio::null()).status().expect("init").success());
     let port = free_port();
     let config = format!(
-        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\n  metrics_listen: 127.0.0.1:{port}\n  log_level: DEBUG\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\n  metrics_listen: 127.0.0.1:{port}\n  log_level: DEBUG\n  log_keep_days: 3\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
         mail.imap_port,
         postgres::connection_string(&dbname)
     );
     std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
+    // Five older daily files: with log_keep_days 3, the two newest stay beside today's.
+    for day in 1..=5 {
+        std::fs::write(home.path().join(format!("logs/sentri.2026-01-0{day}.log")), "").expect("old log");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let socket_dir = tempfile::tempdir().expect("socket dir");
     let socket_path = socket_dir.path().join("notify.sock");
@@ -253,10 +258,12 @@ async fn the_daemon_speaks_systemd_serves_metrics_and_logs_json_without_secrets(
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .collect();
     let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
-    assert!(
-        logs.iter().any(|path| path.file_name().is_some_and(|name| name == format!("sentri.{today}.log").as_str())),
-        "a daily file: {logs:?}"
-    );
+    let mut names: Vec<String> = logs.iter().filter_map(|path| path.file_name()?.to_str().map(str::to_owned)).collect();
+    names.sort();
+    let mut expected =
+        vec!["sentri.2026-01-04.log".to_owned(), "sentri.2026-01-05.log".to_owned(), format!("sentri.{today}.log")];
+    expected.sort();
+    assert_eq!(names, expected, "today's file and the newest of the old ones: log_keep_days 3");
     let mut lines = 0;
     for path in &logs {
         let text = std::fs::read_to_string(path).expect("log");
