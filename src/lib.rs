@@ -27,6 +27,7 @@ pub mod execute;
 pub mod home;
 pub mod intake;
 pub mod llm;
+pub mod monitor;
 pub mod notify;
 pub mod pipeline;
 pub mod policy;

@@ -307,6 +307,8 @@ fn usage_errors_exit_2_and_every_command_has_help() {
         vec!["stats"],
         vec!["audit"],
         vec!["completions"],
+        vec!["install-service"],
+        vec!["profiles"],
     ] {
         let mut args = command.clone();
         args.push("--help");

@@ -1,4 +1,4 @@
-//! `sentri db test` and `sentri show-profile` against a real PostgreSQL.
+//! `sentri db test`, `sentri show-profile` and `sentri profiles` against a real PostgreSQL.
 
 mod common;
 
@@ -47,4 +47,19 @@ async fn db_test_connects_profiles_and_caches_the_profile() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("has not been profiled yet"));
+
+    // `sentri profiles` lists what was cached: app (profiled), not gone (never reached).
+    let output = sentri().arg("profiles").assert().success().get_output().stdout.clone();
+    let text = String::from_utf8(output).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and one database: {text}");
+    assert!(lines[0].starts_with("DATABASE") && lines[0].contains("PROFILED AT"), "{text}");
+    assert!(lines[1].starts_with("app ") && lines[1].contains("postgres") && lines[1].contains("primary"), "{text}");
+    let output = sentri().args(["profiles", "--json"]).assert().success().get_output().stdout.clone();
+    let listed: serde_json::Value = serde_json::from_slice(&output).expect("json");
+    let listed = listed.as_array().expect("an array");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["database"], "app");
+    assert_eq!(listed[0]["profile"]["database_name"], dbname.as_str());
+    assert!(listed[0]["profiled_at"].as_str().is_some_and(|at| at.starts_with("20")));
 }

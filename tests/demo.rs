@@ -196,6 +196,16 @@ fn a_sandbox_database_says_simulated_wherever_it_is_shown() {
         .success()
         .stdout(predicate::str::contains("DEMO-DEV (sandbox: SIMULATED Oracle, DEV): OK"));
     with_home().args(["show-profile", "DEMO-DEV"]).assert().success().stdout(predicate::str::contains("SIMULATED"));
+    // The Oracle-shaped profile in `sentri profiles`: role, architecture, files and packs.
+    let profiles = stdout_of(with_home().arg("profiles"));
+    let row = profiles.lines().find(|line| line.starts_with("DEMO-DEV")).unwrap_or_else(|| panic!("{profiles}"));
+    for expected in ["SIMULATED", "PRIMARY", "non-CDB, single", "OMF", "Diagnostics+Tuning"] {
+        assert!(row.contains(expected), "{expected} in {row}");
+    }
+    let profiles: serde_json::Value =
+        serde_json::from_str(&stdout_of(with_home().args(["profiles", "--json"]))).expect("json");
+    assert_eq!(profiles[0]["database"], "DEMO-DEV");
+    assert!(profiles[0]["profile"]["oracle"]["is_cdb"].is_boolean());
 
     let email = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/01_dev_users_tablespace_full.eml");
     with_home().args(["replay", email]).assert().success();

@@ -28,6 +28,11 @@ struct Cli {
     #[arg(long, global = true, env = "SENTRI_HOME", value_name = "DIR", hide_env_values = true)]
     home: Option<PathBuf>,
 
+    /// How `start` and the console log: human-readable text, or one JSON object per line
+    /// [default: monitoring.log_format, else text]
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -38,8 +43,8 @@ enum Command {
     /// and resolve from the keyboard (also what `sentri` alone opens).
     Console(cmd::console::Args),
     /// Run the engine headless in the foreground: mailbox intake, verification, Safety Mesh,
-    /// fixes. systemd-friendly (no fork; logs to stderr and logs/sentri.log; SIGTERM lets the
-    /// current step finish).
+    /// fixes. systemd-friendly (no fork; Type=notify with a watchdog; logs to stderr and
+    /// logs/sentri.DATE.log; SIGTERM lets the current step finish).
     Start(cmd::start::Args),
     /// Create (or complete) SENTRI_HOME: folders, the default policy pack, a commented
     /// config/sentri.yaml and the store. Edited files are kept unless --force.
@@ -71,6 +76,9 @@ enum Command {
     Checks(cmd::checks::Args),
     /// The cached profile of one database (version, CDB/PDB, RAC, OMF, packs).
     ShowProfile(cmd::profile::Args),
+    /// Every profiled database: engine, version, role, CDB/RAC/bigfile/OMF, licensed packs and
+    /// when it was profiled (from the store; nothing is connected to).
+    Profiles(cmd::profiles::Args),
     /// Every alert email received and what became of it (workflow, folded, unmatched).
     Alerts(cmd::alerts::Args),
     /// Push an mbox, a maildir or a folder of .eml files through the pipeline (--dry-run: only show).
@@ -81,6 +89,13 @@ enum Command {
     Resolve(cmd::approve::ResolveArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::Args),
+    /// Write a systemd unit for `sentri start` (Type=notify, watchdog, hardening) and an example
+    /// environment file for its secrets, and print the commands that enable it.
+    InstallService(cmd::install_service::Args),
+    /// Write the man pages (sentri.1 and one per subcommand) and the shell completions into a
+    /// folder, for packaging.
+    #[command(hide = true)]
+    GenerateDocs(cmd::man::Args),
     /// See Sentri work with nothing to set up: the real engine on SIMULATED Oracle databases
     /// (--headless: plain lines; --dry-run: execute nothing; --db NAME: a real database).
     Demo(cmd::demo::Args),
@@ -88,7 +103,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let context = cmd::Context::new(cli.home);
+    let log_format = cli.log_format.as_deref().and_then(sentri::config::LogFormat::parse);
+    let context = cmd::Context::new(cli.home, log_format);
     let command = match (cli.command, cli.daemon) {
         (Some(command), _) => command,
         (None, true) => Command::Start(cmd::start::Args {}),
@@ -110,10 +126,13 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(&context, args),
         Command::Alerts(args) => cmd::alerts::run(&context, args),
         Command::ShowProfile(args) => cmd::profile::run(&context, args),
+        Command::Profiles(args) => cmd::profiles::run(&context, args),
         Command::Replay(args) => cmd::replay::run(&context, args),
         Command::Approve(args) => cmd::approve::approve(&context, args),
         Command::Resolve(args) => cmd::approve::resolve(&context, args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
+        Command::InstallService(args) => cmd::install_service::run(&context, args),
+        Command::GenerateDocs(args) => cmd::man::run::<Cli>(args),
         Command::Demo(args) => cmd::demo::run(&context, args),
     };
     match result {

@@ -37,9 +37,9 @@ pub use llm::{
 };
 pub use secret::Secret;
 pub use sections::{
-    AdapterKind, ApprovalsConfig, EMAIL_PASSWORD_VAR, EmailConfig, LOG_LEVEL_VAR, LogLevel, MonitoringConfig,
-    NotificationAdapter, NotificationsConfig, PAGERDUTY_ROUTING_KEY_VAR, SLACK_WEBHOOK_VAR, SMTP_PASSWORD_VAR,
-    WEBHOOK_URL_VAR, is_loopback,
+    AdapterKind, ApprovalsConfig, DEFAULT_LOG_KEEP_DAYS, EMAIL_PASSWORD_VAR, EmailConfig, LOG_LEVEL_VAR, LogFormat,
+    LogLevel, MonitoringConfig, NotificationAdapter, NotificationsConfig, PAGERDUTY_ROUTING_KEY_VAR, SLACK_WEBHOOK_VAR,
+    SMTP_PASSWORD_VAR, WEBHOOK_URL_VAR, is_loopback, parse_listen,
 };
 
 use diagnostics::Diagnostics;
@@ -218,6 +218,41 @@ impl Config {
             secrets.extend(adapter.routing_key.as_ref());
         }
         secrets.into_iter().map(|secret| secret.expose().to_owned()).collect()
+    }
+
+    /// Every environment variable this configuration reads a secret (or a credential-bearing
+    /// URL) from, with what it is for: what a service's `EnvironmentFile=` may need to set
+    /// (`sentri install-service` writes them, commented, into its example). One password per
+    /// configured database; every provider's key, since `llm.provider` may be changed later.
+    pub fn secret_variables(&self) -> Vec<(String, String)> {
+        let mut variables: Vec<(String, String)> = vec![
+            (EMAIL_PASSWORD_VAR.to_owned(), "the IMAP mailbox's password (email.username)".to_owned()),
+            (SMTP_PASSWORD_VAR.to_owned(), "the SMTP server's password (email.smtp_username)".to_owned()),
+            (SLACK_WEBHOOK_VAR.to_owned(), "the Slack incoming webhook URL".to_owned()),
+            (PAGERDUTY_ROUTING_KEY_VAR.to_owned(), "the PagerDuty Events v2 routing key".to_owned()),
+            (WEBHOOK_URL_VAR.to_owned(), "a webhook adapter's URL, when it has no url:".to_owned()),
+        ];
+        for database in &self.databases {
+            variables.push((
+                database::password_env_var(&database.name),
+                format!("the password of database {}", database.name),
+            ));
+        }
+        for provider in
+            [llm::LlmProvider::Claude, llm::LlmProvider::OpenAi, llm::LlmProvider::Gemini, llm::LlmProvider::Local]
+        {
+            for variable in provider.api_key_vars() {
+                if !variables.iter().any(|(name, _)| name == variable) {
+                    let purpose = if *variable == llm::LLM_API_KEY_VAR {
+                        "a language model's API key, for any provider".to_owned()
+                    } else {
+                        format!("the {provider} API key")
+                    };
+                    variables.push(((*variable).to_owned(), purpose));
+                }
+            }
+        }
+        variables
     }
 
     /// The database an alert names, by name or alias (case-insensitive, whole name only:

@@ -434,6 +434,48 @@ pub struct MonitoringConfig {
     /// that the engine's sweep drops the body and keeps the row, its headers and the body's
     /// hash ([`crate::store::Store::prune_raw_mail`]). `None` (`0` in the file): kept forever.
     pub raw_mail_retention: Option<Duration>,
+    /// `metrics_listen`: where `/metrics`, `/healthz` and `/readyz` are served (off when
+    /// absent; opt-in). A bare port means loopback (`9187` → `127.0.0.1:9187`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `log_format`: `text` (default) or `json`, one object per line.
+    pub log_format: LogFormat,
+    /// `log_keep_days`: how many daily log files are kept (14).
+    pub log_keep_days: usize,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for journald and log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// The spellings accepted.
+    pub const ALLOWED: &'static str = "text, json";
+
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// The default of `monitoring.log_keep_days`.
+pub const DEFAULT_LOG_KEEP_DAYS: usize = 14;
+
+/// `metrics_listen` as written: `HOST:PORT`, or a bare port on loopback.
+pub fn parse_listen(s: &str) -> Option<std::net::SocketAddr> {
+    let s = s.trim();
+    if let Ok(port) = s.parse::<u16>() {
+        return Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().ok()
 }
 
 /// The default of `monitoring.raw_mail_retention_days`.
@@ -447,6 +489,9 @@ impl Default for MonitoringConfig {
             orchestrator_poll_interval: Duration::from_secs(10),
             profile_refresh: Some(Duration::from_secs(24 * 3600)),
             raw_mail_retention: Some(Duration::from_secs(DEFAULT_RAW_MAIL_RETENTION_DAYS * 24 * 3600)),
+            metrics_listen: None,
+            log_format: LogFormat::Text,
+            log_keep_days: DEFAULT_LOG_KEEP_DAYS,
         }
     }
 }
@@ -498,8 +543,58 @@ pub(crate) fn read_monitoring(
         Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
         None => def.raw_mail_retention,
     };
+    let (metrics_listen, log_format, log_keep_days) = read_service_keys(&mut f, d, &def);
     f.finish(d);
-    MonitoringConfig { log_level, scout_poll_interval, orchestrator_poll_interval, profile_refresh, raw_mail_retention }
+    MonitoringConfig {
+        log_level,
+        scout_poll_interval,
+        orchestrator_poll_interval,
+        profile_refresh,
+        raw_mail_retention,
+        metrics_listen,
+        log_format,
+        log_keep_days,
+    }
+}
+
+/// `metrics_listen`, `log_format` and `log_keep_days`: how the daemon runs as a service.
+fn read_service_keys(
+    f: &mut Fields<'_>,
+    d: &mut Diagnostics,
+    def: &MonitoringConfig,
+) -> (Option<std::net::SocketAddr>, LogFormat, usize) {
+    let metrics_listen = match f.string(d, "metrics_listen") {
+        None => None,
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => parse_listen(&s).or_else(|| {
+            d.problem(
+                f.get("metrics_listen").map(|n| n.position),
+                f.key_path("metrics_listen"),
+                format!("`{s}` is not an address: write HOST:PORT, e.g. 127.0.0.1:9187"),
+            );
+            None
+        }),
+    };
+    let log_format = match f.string(d, "log_format") {
+        None => def.log_format,
+        Some(s) => LogFormat::parse(&s).unwrap_or_else(|| {
+            d.problem(
+                f.get("log_format").map(|n| n.position),
+                f.key_path("log_format"),
+                format!("unknown log format `{s}` (allowed: {})", LogFormat::ALLOWED),
+            );
+            def.log_format
+        }),
+    };
+    let log_keep_days = match f.uint(d, "log_keep_days") {
+        Some(0) => {
+            d.problem(f.get("log_keep_days").map(|n| n.position), f.key_path("log_keep_days"), "must be at least 1");
+            def.log_keep_days
+        }
+        Some(days) => usize::try_from(days).unwrap_or(usize::MAX),
+        None => def.log_keep_days,
+    };
+    (metrics_listen, log_format, log_keep_days)
 }
 
 /// Where a notification adapter delivers.

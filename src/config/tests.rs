@@ -731,3 +731,21 @@ fn raw_mail_retention_in_days_zero_keeps_forever() {
     assert_eq!(days("monitoring:\n  raw_mail_retention_days: 7\n"), Some(7));
     assert_eq!(days("monitoring:\n  raw_mail_retention_days: 0\n"), None);
 }
+
+#[test]
+fn metrics_listen_is_opt_in_a_bare_port_is_loopback_and_log_format_is_read() {
+    let monitoring = |text: &str| load(text).config.monitoring;
+    let default = monitoring("");
+    assert_eq!(default.metrics_listen, None, "off unless asked for");
+    assert_eq!((default.log_format, default.log_keep_days), (LogFormat::Text, sections::DEFAULT_LOG_KEEP_DAYS));
+    let set = monitoring("monitoring:\n  metrics_listen: 127.0.0.1:9187\n  log_format: JSON\n  log_keep_days: 3\n");
+    assert_eq!(set.metrics_listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9187"));
+    assert_eq!((set.log_format, set.log_keep_days), (LogFormat::Json, 3));
+    assert_eq!(
+        monitoring("monitoring:\n  metrics_listen: 9187\n").metrics_listen.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:9187")
+    );
+    let bad = problems("monitoring:\n  metrics_listen: everywhere\n  log_format: xml\n");
+    let keys: Vec<&str> = bad.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["monitoring.metrics_listen", "monitoring.log_format"], "{bad:?}");
+}

@@ -89,6 +89,14 @@ impl Connections {
         }
     }
 
+    /// Whether `database`'s last connect succeeded; `None` before the first attempt, or while
+    /// an attempt is in progress.
+    pub(crate) fn reachable(&self, database: &str) -> Option<bool> {
+        let slot = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(database).cloned()?;
+        let state = slot.state.try_lock().ok()?;
+        if state.target.is_some() { Some(true) } else { state.last_error.as_ref().map(|_| false) }
+    }
+
     /// Closes every connection (at shutdown). Targets still in use by a step are left to drop.
     pub(crate) async fn close_all(&self) {
         let slots: Vec<Arc<Slot>> = match self.slots.lock() {

@@ -63,8 +63,10 @@ impl Engine {
             history,
             profile: None,
         };
+        let started = std::time::Instant::now();
         let deterministic = diagnose::diagnose(target, &policies, request.clone()).await;
         let diagnosis = self.deepened(workflow, target, &policies, &request, deterministic, verification).await;
+        self.vitals.diagnosis_seconds.observe(started.elapsed().as_secs_f64());
         info!(
             workflow_id = %workflow.id,
             cause = %diagnosis.first_cause(),

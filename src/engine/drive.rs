@@ -89,7 +89,10 @@ impl Engine {
     /// VERIFYING: runs the verification query and moves on by its verdict.
     async fn verify(&self, workflow: WorkflowRow, policy: &AlertPolicy) -> Result<bool, EngineError> {
         let Some(target) = self.target_or_escalate(&workflow).await? else { return Ok(false) };
-        let verification = match steps::verify_live(&target, policy, &workflow.fields).await {
+        let started = std::time::Instant::now();
+        let verified = steps::verify_live(&target, policy, &workflow.fields).await;
+        self.vitals.verification_seconds.observe(started.elapsed().as_secs_f64());
+        let verification = match verified {
             Ok(verification) => verification,
             Err(error) => {
                 let reason = format!("the verification query failed: {error}");
@@ -287,6 +290,9 @@ impl Engine {
         );
         context.provisional = workflow.provisional_policy.is_some();
         let (decision, cleared) = safety::evaluate(plan.clone(), &context);
+        for check in &decision.checks {
+            self.vitals.record_verdict(check.check.as_str(), check.effective());
+        }
         let (audited_plan, audited) = (plan.clone(), decision.clone());
         self.blocking(move |store| safety::audit(store, &audited_plan, &audited)).await?;
         match (decision.verdict, cleared) {
@@ -319,6 +325,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let expected_hash = workflow.plan_hash.as_deref().unwrap_or_default().to_owned();
         let report = execute::execute(target, cleared, &expected_hash).await;
+        self.vitals.record_execution(&report.outcome);
         let (id, stored) = (workflow.id.clone(), report.clone());
         self.blocking(move |store| store.set_execution(&id, &stored)).await?;
         let proof = report.proof.join("; ");

@@ -90,6 +90,16 @@ impl EngineHandle {
         &self.inner.engine.config
     }
 
+    /// The engine's heartbeat, intake status and in-process instruments.
+    pub fn vitals(&self) -> &Arc<super::Vitals> {
+        self.inner.engine.vitals()
+    }
+
+    /// Each configured database and whether its last connect succeeded (`None`: not tried).
+    pub fn reachability(&self) -> Vec<(String, Option<bool>)> {
+        self.inner.engine.reachability()
+    }
+
     /// Takes in a message already stored, and returns once what it opened has moved as far as
     /// it can for now.
     pub async fn ingest(&self, raw_alert_id: RawAlertId) -> Result<(), EngineError> {

@@ -17,6 +17,7 @@ mod diagnosis;
 mod drive;
 mod handle;
 mod learning;
+pub mod vitals;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ use tracing::{debug, info, warn};
 
 pub use connections::{FIRST_BACKOFF, MAX_BACKOFF, backoff_after};
 pub use handle::{EngineHandle, ResolveOutcome};
+pub use vitals::{Beat, Vitals};
 
 use crate::checks::{Scheduler, SchedulerSettings, TargetSource};
 use crate::config::Config;
@@ -127,7 +129,12 @@ pub struct Engine {
     /// Only one sweep runs at a time; a tick that finds one running is skipped.
     sweeping: tokio::sync::Mutex<()>,
     events: broadcast::Sender<EngineEvent>,
+    vitals: Arc<Vitals>,
 }
+
+/// How often the engine loop beats (see [`vitals`]): a systemd watchdog of 4 s or more is
+/// pinged in time.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 /// The longest the engine goes without publishing an audit anchor.
 pub const ANCHOR_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
@@ -136,6 +143,10 @@ impl Engine {
     /// Builds the engine without starting anything: for tests and tools that drive it step by
     /// step ([`Engine::ingest`], [`Engine::sweep`]). [`Engine::start`] is how it runs.
     pub fn new(settings: &EngineSettings) -> Arc<Engine> {
+        Engine::with_vitals(settings, Arc::new(Vitals::new(None)))
+    }
+
+    fn with_vitals(settings: &EngineSettings, vitals: Arc<Vitals>) -> Arc<Engine> {
         let (events, _) = broadcast::channel(1024);
         Arc::new(Engine {
             store: Arc::clone(&settings.store),
@@ -152,6 +163,7 @@ impl Engine {
             triaging: tokio::sync::Mutex::new(()),
             sweeping: tokio::sync::Mutex::new(()),
             events,
+            vitals,
         })
     }
 
@@ -161,16 +173,31 @@ impl Engine {
         if settings.store.reporter_missing() {
             warn!("the store was opened without a reporter: endings and escalations send no notifications");
         }
-        let engine = Engine::new(&settings);
+        let imap_status = (settings.mailbox && !settings.config.email.imap_server.trim().is_empty())
+            .then(|| Arc::new(imap::ImapStatus::default()));
+        let engine = Engine::with_vitals(&settings, Arc::new(Vitals::new(imap_status.clone())));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let (commands, command_receiver) = mpsc::channel(64);
         let (intake_sender, intake) = mpsc::channel(256);
         let watch = settings.watch_policies.then(|| watch_policies(&settings.policies)).flatten();
-        if settings.mailbox {
-            start_mailbox(&tracker, &settings.config, Arc::clone(&settings.store), intake_sender, shutdown.clone());
-        } else {
-            drop(intake_sender);
+        match imap_status {
+            Some(status) => start_mailbox(
+                &tracker,
+                &settings.config,
+                Arc::clone(&settings.store),
+                intake_sender,
+                status,
+                shutdown.clone(),
+            ),
+            None => {
+                if settings.mailbox {
+                    info!(
+                        "no email.imap_server in sentri.yaml: mailbox intake is off (use `sentri replay` to feed alerts)"
+                    );
+                }
+                drop(intake_sender);
+            }
         }
         if settings.notifier {
             start_notifier(&tracker, &settings.config, &engine, shutdown.clone());
@@ -194,6 +221,26 @@ impl Engine {
         &self.store
     }
 
+    /// The engine's health and in-process instruments.
+    pub fn vitals(&self) -> &Arc<Vitals> {
+        &self.vitals
+    }
+
+    /// Each configured database and whether its last connect succeeded (`None`: not tried yet).
+    pub fn reachability(&self) -> Vec<(String, Option<bool>)> {
+        self.config.databases.iter().map(|db| (db.name.clone(), self.connections.reachable(&db.name))).collect()
+    }
+
+    /// One heartbeat: the loop is here, and the store takes a write (its write lock, let go).
+    /// Awaited in the loop itself, so a loop that stops turning stops the beats too.
+    async fn heartbeat(&self) {
+        let probe = self.blocking(|store| store.probe_write()).await.map_err(|error| error.to_string());
+        if let Err(error) = &probe {
+            warn!(%error, "heartbeat: the store cannot be written; the watchdog is not pinged");
+        }
+        self.vitals.record_tick(probe);
+    }
+
     /// The loop: takes in every raw alert id the intake sends, carries out commands, and sweeps
     /// open workflows on an interval, each on the tracker, until `shutdown`.
     async fn run(
@@ -209,9 +256,12 @@ impl Engine {
         // With no intake (no mailbox configured) the engine still sweeps: approvals given from
         // the CLI, timeouts, and alerts that `sentri replay` stored.
         let mut intake_open = true;
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                _ = heartbeat.tick() => self.heartbeat().await,
                 received = intake.recv(), if intake_open => match received {
                     Some(raw_alert_id) => {
                         let engine = Arc::clone(&self);
@@ -492,21 +542,19 @@ fn start_mailbox(
     config: &Config,
     store: Arc<Store>,
     notify: mpsc::Sender<i64>,
+    status: Arc<imap::ImapStatus>,
     shutdown: CancellationToken,
 ) {
-    if config.email.imap_server.trim().is_empty() {
-        info!("no email.imap_server in sentri.yaml: mailbox intake is off (use `sentri replay` to feed alerts)");
-        return;
-    }
     let settings = match ImapSettings::from_config(&config.email, &config.monitoring) {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(%error, "mailbox intake cannot start");
+            status.record_unstartable(error.to_string());
             return;
         }
     };
     tracker.spawn(async move {
-        if let Err(error) = imap::run(settings, store, notify, shutdown).await {
+        if let Err(error) = imap::run_reporting(settings, store, notify, status, shutdown).await {
             tracing::error!(%error, "mailbox intake stopped");
         }
     });

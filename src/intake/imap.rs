@@ -268,12 +268,102 @@ pub async fn run(
     notify: mpsc::Sender<i64>,
     shutdown: CancellationToken,
 ) -> Result<(), IntakeError> {
+    run_reporting(settings, store, notify, Arc::new(ImapStatus::default()), shutdown).await
+}
+
+/// Whether the intake is connected now, and whether it has tried yet: what the engine's
+/// readiness, `/readyz`, the metrics and systemd's `STATUS=` line say about the mailbox.
+#[derive(Debug, Default)]
+pub struct ImapStatus {
+    connected: AtomicBool,
+    /// Sessions that ended (or connected): 0 until the first attempt has an outcome.
+    attempts: std::sync::atomic::AtomicU64,
+    /// The last session's error, one line, when it is not connected.
+    last_error: std::sync::Mutex<Option<String>>,
+    /// The highest UID the server listed in the folder, at the last listing.
+    newest_uid: std::sync::atomic::AtomicU32,
+    /// The highest UID stored.
+    stored_uid: std::sync::atomic::AtomicU32,
+}
+
+impl ImapStatus {
+    /// Logged in and the folder selected.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Whether a first connection attempt has ended one way or the other.
+    pub fn tried(&self) -> bool {
+        self.attempts.load(Ordering::Relaxed) > 0
+    }
+
+    /// Why the intake is not connected (the last session's error), if it is not.
+    pub fn last_error(&self) -> Option<String> {
+        if self.connected() {
+            return None;
+        }
+        self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Messages the server listed that are not stored yet (by UID, at the last listing): how
+    /// far the intake is behind its folder. 0 when caught up or not connected yet.
+    pub fn uid_lag(&self) -> u32 {
+        self.newest_uid.load(Ordering::Relaxed).saturating_sub(self.stored_uid.load(Ordering::Relaxed))
+    }
+
+    fn set_uids(&self, newest: Option<u32>, stored: u32) {
+        if let Some(newest) = newest {
+            self.newest_uid.store(newest, Ordering::Relaxed);
+        }
+        self.stored_uid.store(stored, Ordering::Relaxed);
+    }
+
+    /// The intake could not even start (its settings are incomplete): not connected, tried.
+    pub fn record_unstartable(&self, error: String) {
+        self.set_failed(error);
+    }
+
+    fn set_connected(&self) {
+        self.connected.store(true, Ordering::Relaxed);
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn set_failed(&self, error: String) {
+        self.connected.store(false, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// [`run`], reporting the connection's state in `status` as it changes.
+pub async fn run_reporting(
+    settings: ImapSettings,
+    store: Arc<Store>,
+    notify: mpsc::Sender<i64>,
+    status: Arc<ImapStatus>,
+    shutdown: CancellationToken,
+) -> Result<(), IntakeError> {
+    let status_on_exit = Arc::clone(&status);
+    let outcome = run_sessions(settings, store, notify, status, shutdown).await;
+    if let Err(error) = &outcome {
+        status_on_exit.set_failed(error_chain(error));
+    }
+    outcome
+}
+
+async fn run_sessions(
+    settings: ImapSettings,
+    store: Arc<Store>,
+    notify: mpsc::Sender<i64>,
+    status: Arc<ImapStatus>,
+    shutdown: CancellationToken,
+) -> Result<(), IntakeError> {
     settings.check_transport()?;
     let tls = match settings.security {
         Security::Plain => None,
         Security::ImplicitTls | Security::StartTls => Some(tls_connector(settings.ca_file.as_deref())?),
     };
-    let source = Source { settings, store, notify, tls, progressed: AtomicBool::new(false) };
+    let source = Source { settings, store, notify, tls, progressed: AtomicBool::new(false), status };
     let mut backoff = Backoff::new(source.settings.backoff_initial, source.settings.backoff_max);
     let mut attempt: u32 = 0;
     loop {
@@ -285,6 +375,7 @@ pub async fn run(
             outcome = source.session() => outcome,
         };
         let Err(error) = outcome;
+        source.status.set_failed(error_chain(&error));
         if error.is_permanent() {
             return Err(error);
         }
@@ -482,6 +573,7 @@ struct Source {
     tls: Option<TlsConnector>,
     /// Set when the current session stored a message or caught up with the folder.
     progressed: AtomicBool,
+    status: Arc<ImapStatus>,
 }
 
 /// What one logged-in session knows about its folder.
@@ -557,6 +649,7 @@ impl Source {
             idle,
             "IMAP intake connected"
         );
+        self.status.set_connected();
         // The last stored message may have been stored but not flagged (a crash or a broken
         // connection in between): flagging is idempotent, so flag it again.
         if folder.last_uid > 0 {
@@ -625,6 +718,8 @@ impl Source {
         drop(listed);
         new.sort_unstable();
         new.dedup_by_key(|(uid, _)| *uid);
+        let newest = new.last().map_or(folder.last_uid, |(uid, _)| *uid);
+        self.status.set_uids(Some(newest), folder.last_uid);
         for (uid, size) in new {
             self.take(session, folder, uid, size).await?;
         }
@@ -671,6 +766,7 @@ impl Source {
             .blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert, original_size))
             .await?;
         folder.last_uid = folder.last_uid.max(uid);
+        self.status.set_uids(None, folder.last_uid);
         self.progressed.store(true, Ordering::Relaxed);
         if new {
             if self.notify.send(id).await.is_err() {
@@ -760,6 +856,21 @@ fn arrived_meanwhile(session: &Session<Stream>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_counts_listed_messages_not_yet_stored_and_says_why_it_is_down() {
+        let status = ImapStatus::default();
+        assert!(!status.tried() && !status.connected() && status.uid_lag() == 0);
+        status.set_uids(Some(10), 7);
+        assert_eq!(status.uid_lag(), 3, "UIDs 8, 9 and 10 listed, not stored");
+        status.set_uids(None, 9);
+        assert_eq!(status.uid_lag(), 1);
+        status.set_failed("connection refused".into());
+        assert!(status.tried() && !status.connected());
+        assert_eq!(status.last_error().as_deref(), Some("connection refused"));
+        status.set_connected();
+        assert_eq!(status.last_error(), None, "no error while connected");
+    }
 
     fn settings(host: &str, security: Security, allow_plaintext: bool) -> ImapSettings {
         ImapSettings {

@@ -30,6 +30,7 @@ pub mod checks;
 mod history;
 pub mod locks;
 pub mod mailbox;
+pub mod metrics;
 pub mod migrations;
 pub mod model_calls;
 pub mod outbox;
@@ -55,7 +56,9 @@ pub use checks::{CheckRunRow, CheckScheduleRow, LeaseWhen, NewCheckRun};
 pub use history::{FinishedOutcomes, OutcomePattern, RecentWorkflow};
 pub use locks::LockOutcome;
 pub use mailbox::{MailboxKey, MailboxPosition};
+pub use metrics::{CheckRunCount, MetricsSnapshot, ModelCallCount};
 pub use outbox::{NewOutboxMessage, OutboxMessage};
+pub use profiles::StoredProfile;
 pub use series::{Sample, SeriesPoint, SeriesRetention};
 pub use workflows::{ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
 
@@ -357,6 +360,15 @@ impl Store {
     /// Creation order comes from `created_at`.
     pub(crate) fn new_id(&self) -> String {
         uuid::Uuid::new_v4().to_string()
+    }
+
+    /// Takes the write lock (`BEGIN IMMEDIATE`) and lets it go without writing: whether the
+    /// store can be written now (the engine's heartbeat, `/readyz`). Another process holding
+    /// the lock makes this wait the busy timeout and fail.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("taking the write lock")?;
+        tx.rollback().ctx("letting the write lock go")
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) with the time of the write, and

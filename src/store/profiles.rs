@@ -35,6 +35,40 @@ impl Store {
         })
         .transpose()
     }
+
+    /// Every cached profile, by database name. A profile that no longer decodes (written by
+    /// another version) is returned as its error beside its name rather than failing the list.
+    pub fn profiles(&self) -> Result<Vec<StoredProfile>, StoreError> {
+        let rows: Vec<(String, String, String)> = self.read(|conn| {
+            let mut statement = conn
+                .prepare("SELECT database, profile, profiled_at FROM db_profiles ORDER BY database COLLATE NOCASE")
+                .ctx("listing database profiles")?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .ctx("listing database profiles")?
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("reading a database profile row")?;
+            Ok(rows)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(database, json, profiled_at)| StoredProfile {
+                database,
+                profiled_at,
+                profile: serde_json::from_str(&json).map_err(|error| error.to_string()),
+            })
+            .collect())
+    }
+}
+
+/// One row of `db_profiles`: the database's configured name, when it was profiled, and the
+/// profile (or why it could not be read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredProfile {
+    pub database: String,
+    /// RFC 3339 UTC, as the store wrote it.
+    pub profiled_at: String,
+    pub profile: Result<Profile, String>,
 }
 
 #[cfg(test)]
@@ -68,5 +102,10 @@ mod tests {
         profile.version = "15.19".into();
         store.save_profile("app", &profile).expect("replace");
         assert_eq!(store.profile("App").expect("read").map(|p| p.version), Some("15.19".into()));
+        store.save_profile("Billing", &profile).expect("second");
+        let listed = store.profiles().expect("list");
+        let names: Vec<&str> = listed.iter().map(|row| row.database.as_str()).collect();
+        assert_eq!(names, ["APP", "Billing"]);
+        assert_eq!(listed[0].profile.as_ref().map(|p| p.version.as_str()), Ok("15.19"));
     }
 }

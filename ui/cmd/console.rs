@@ -55,7 +55,7 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
-    let _log_guard = super::logging::init_file_only(&home.log_dir(), config.monitoring.log_level.as_filter())?;
+    let _log_guard = super::logging::init_file_only(&home.log_dir(), context.log_settings(&config))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let engine = {
         let _entered = runtime.enter();

@@ -11,33 +11,53 @@ pub mod db;
 pub mod demo;
 pub mod diagnose;
 pub mod init;
+pub mod install_service;
 pub mod investigate;
 pub mod list;
 pub mod logging;
+pub mod man;
 pub mod matching;
 pub mod policy;
 pub mod profile;
+pub mod profiles;
 pub mod replay;
 pub mod show;
 pub mod start;
 pub mod stats;
+pub mod systemd;
 pub mod table;
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use sentri::config::{Config, LoadedConfig};
+use sentri::config::{Config, LoadedConfig, LogFormat};
 use sentri::home::Home;
 use sentri::store::Store;
 
 /// What every command needs to find its files.
 pub struct Context {
     home_override: Option<PathBuf>,
+    /// `--log-format`, over `monitoring.log_format`.
+    log_format: Option<LogFormat>,
 }
 
 impl Context {
-    pub fn new(home_override: Option<PathBuf>) -> Context {
-        Context { home_override }
+    pub fn new(home_override: Option<PathBuf>, log_format: Option<LogFormat>) -> Context {
+        Context { home_override, log_format }
+    }
+
+    /// The home given with --home or SENTRI_HOME, if one was.
+    pub fn home_override(&self) -> Option<&std::path::Path> {
+        self.home_override.as_deref()
+    }
+
+    /// How the long-running commands log: `--log-format` over `monitoring.log_format`.
+    pub fn log_settings<'a>(&self, config: &'a Config) -> logging::LogSettings<'a> {
+        logging::LogSettings {
+            level: config.monitoring.log_level.as_filter(),
+            format: self.log_format.unwrap_or(config.monitoring.log_format),
+            keep: config.monitoring.log_keep_days,
+        }
     }
 
     pub fn home(&self) -> anyhow::Result<Home> {

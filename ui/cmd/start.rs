@@ -1,6 +1,9 @@
 //! `sentri start` (also `sentri --daemon`): the engine, headless, in the foreground — systemd
-//! friendly: no fork, logs to stderr and logs/sentri.log, SIGTERM lets the current step finish.
-//! Everything it runs is the library's [`Engine::start`]; this file only opens, waits and stops.
+//! friendly: no fork, logs to stderr and logs/, SIGTERM lets the current step finish, and under
+//! `Type=notify` it tells systemd when it is ready, how it is and that it is alive (`systemd.rs`).
+//! With `monitoring.metrics_listen` it serves `/metrics`, `/healthz` and `/readyz`
+//! (`sentri::monitor`). Everything it runs is the library's [`Engine::start`]; this file only
+//! opens, waits and stops.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,14 +26,34 @@ pub fn run(context: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     let home = context.existing_home()?;
     let config = Arc::new(context.config()?);
     let _lock = home.lock_engine()?;
-    let _log_guard = super::logging::init(&home.log_dir(), config.monitoring.log_level.as_filter())?;
+    let _log_guard = super::logging::init(&home.log_dir(), context.log_settings(&config))?;
+    let metrics_listen = config.monitoring.metrics_listen;
     let settings = daemon_settings(&home, config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        // Bound before the engine starts: a port in use stops the start with its reason.
+        let listener = match metrics_listen {
+            Some(address) => Some(sentri::monitor::http::bind(address).await?),
+            None => None,
+        };
         let engine = Engine::start(settings);
+        if let Some(listener) = listener {
+            tokio::spawn(sentri::monitor::http::serve(listener, engine.clone(), engine.stopping()));
+        }
+        let service_manager = super::systemd::Notifier::from_env();
+        let notifying = service_manager.clone().map(|notifier| tokio::spawn(notifier.run(engine.clone())));
         wait_for_signal(engine.stopping()).await;
+        // No ping after STOPPING=1: the pinger is stopped first.
+        if let Some(task) = notifying {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Some(notifier) = &service_manager {
+            notifier.stopping();
+        }
         engine.shutdown().await;
-    });
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
