@@ -184,9 +184,10 @@ mod tests {
             error: error.map(str::to_owned),
             rows: findings,
             findings,
+            samples: Vec::new(),
         };
         for new in [run(None, 2), run(None, 3), run(Some("timed out"), 0)] {
-            store.finish_check_run("nobody", &new, at).expect("record");
+            store.finish_check_run("nobody", &new, at, &crate::store::SeriesRetention::default()).expect("record");
         }
         let runs = store.metrics_snapshot().expect("snapshot").check_runs;
         let summary: Vec<(bool, u64, u64)> = runs.iter().map(|r| (r.failed, r.runs, r.findings)).collect();
