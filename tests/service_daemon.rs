@@ -122,7 +122,7 @@ async fn the_daemon_speaks_systemd_serves_metrics_and_logs_json_without_secrets(
     assert!(sentri().arg("init").stdout(Stdio::null()).status().expect("init").success());
     let port = free_port();
     let config = format!(
-        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\n  metrics_listen: 127.0.0.1:{port}\n  log_level: DEBUG\n  log_keep_days: 3\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
+        "email:\n  imap_server: 127.0.0.1\n  imap_port: {}\n  username: {user}\n  use_ssl: false\n  starttls: false\nmonitoring:\n  scout_poll_interval: 5\n  orchestrator_poll_interval: 1\n  metrics_listen: 127.0.0.1:{port}\n  log_level: DEBUG\n  log_keep_days: 3\nchecks:\n  enabled: false\ndatabases:\n  - name: app\n    connection_string: \"{}\"\n    environment: DEV\n    username: postgres\n",
         mail.imap_port,
         postgres::connection_string(&dbname)
     );
