@@ -114,7 +114,7 @@ fn a_broken_policy_is_reported_with_file_and_line_and_the_rest_still_load() {
         .stdout(predicate::str::contains(
             "alerts/postgres/bad_group.md:6: error: field `slot` refers to group(2), but the pattern has 1 group(s)",
         ))
-        .stdout(predicate::str::contains("16 alert policies"))
+        .stdout(predicate::str::contains("17 alert policies"))
         .stdout(predicate::str::contains("2 file(s) skipped"));
 }
 

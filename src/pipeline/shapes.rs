@@ -106,6 +106,13 @@ static NAGIOS_NOTIFICATION: LazyLock<Option<Regex>> = LazyLock::new(|| {
         .ok()
 });
 static CLEARED: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\bCLEARED\s+-\s+").ok());
+/// The all-clear subjects of the other monitors: Alertmanager's and Grafana's `[RESOLVED]`,
+/// Zabbix's `Resolved in 12m 3s:` (or `Resolved:`), Datadog's `[Recovered]` /
+/// `[Recovered on {host:x}]`, Icinga 2's `[RECOVERY]`.
+static RESOLVED_SUBJECT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:(?:re|fwd?):\s*)*(?:\[RESOLVED(?::\d+)?\]|\[RECOVERY\]|\[Recovered(?:\s+on\s+\{[^}\n]{0,200}\})?\]|Resolved(?:\s+in\s+[^:\n]{1,40})?:)")
+        .ok()
+});
 
 /// Reads the structure of an alert. Never fails; an alert in no known format is `Plain`.
 /// Only the first [`MAX_MATCH_TEXT`] bytes of subject, line break and body are read.
@@ -181,7 +188,9 @@ pub fn read(raw: &RawAlert) -> ShapedAlert {
     let has_cleared_prefix = CLEARED.as_ref().is_some_and(|regex| regex.is_match(scanned(&text)));
     let nagios_recovery =
         shaped.attributes.get("notification_type").is_some_and(|kind| kind.eq_ignore_ascii_case("RECOVERY"));
-    shaped.cleared = severity_clear || has_cleared_prefix || nagios_recovery;
+    let resolved_subject = shaped.shape != Shape::OemEvent
+        && RESOLVED_SUBJECT.as_ref().is_some_and(|regex| regex.is_match(scanned(subject.trim())));
+    shaped.cleared = severity_clear || has_cleared_prefix || nagios_recovery || resolved_subject;
     shaped.text = match CLEARED.as_ref() {
         Some(regex) => regex.replace_all(scanned(&text), "").into_owned(),
         None => text,
@@ -343,6 +352,29 @@ mod tests {
     }
 
     #[test]
+    fn other_monitors_all_clear_subjects_are_clear_events() {
+        for subject in [
+            "[RESOLVED] PostgresTableDeadTuples (app critical)",
+            "[RESOLVED:1] Oracle tablespace usage (PRODDB USERS)",
+            "Resolved in 12m 3s: Oracle TBS 'USERS': Tablespace usage is too high (over 95% for 5m).",
+            "Resolved: Oracle: Too many locked sessions (over 20% for 5 min)",
+            "[Recovered] Oracle tablespace USERS on PRODDB",
+            "[Recovered on {host:dbhost03}] High CPU on ERPPRD",
+            "[RECOVERY] pg_backends on pg-prod-01 is OK!",
+        ] {
+            assert!(read(&raw(subject, "body")).cleared, "{subject}");
+        }
+        for subject in [
+            "[FIRING:1] PostgresTableDeadTuples (app critical)",
+            "Problem: Oracle TBS 'USERS': Tablespace usage is too high (over 95% for 5m).",
+            "[Triggered] Oracle tablespace USERS on PRODDB",
+            "Tablespace USERS resolved to 97% full",
+        ] {
+            assert!(!read(&raw(subject, "Problem has been resolved? no")).cleared, "{subject}");
+        }
+    }
+
+    #[test]
     fn plain_text_stays_plain() {
         let shaped = read(&raw("Tablespace USERS is 92% full on database DEV-DB-01", "from a cron script"));
         assert_eq!(shaped.shape, Shape::Plain);
@@ -370,7 +402,8 @@ mod tests {
 
     /// Passes over the shaped text in [`read`]: decoding and its no-break-space check (subject
     /// and body), the OEM lines, the Nagios output, the clear prefix found and removed, the
-    /// message's clear prefix, and the subject's two patterns.
+    /// message's clear prefix, and the subject's patterns (OEM, Nagios, the other monitors'
+    /// all-clear), each over the subject only.
     const SHAPING_PASSES: usize = 10;
 
     proptest::proptest! {

@@ -5,6 +5,10 @@
 //! product's files must keep working: a bad regex or a field pointing at a missing group skips
 //! the policy; a fix whose DDL placeholders are not declared identifiers keeps the policy (it
 //! still recognises and verifies alerts) but disables its fix, so nothing unsafe can run.
+//! A reference policy whose steps are operating-system commands (`-- OS COMMAND (not SQL)`,
+//! `lsnrctl start`, `tnsping`) loads the same way: Sentri runs SQL only, so those steps are
+//! kept as [`OsStep`]s to be reported as not run, with a warning at their line, and the fix is
+//! disabled.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +58,21 @@ pub struct AlertPolicy {
     /// Set when Sentri wrote the file itself (front matter `learned: true`), so that a reviewer
     /// can tell a learned policy from one a DBA wrote and trace it to the fix it came from.
     pub learned: Option<Learned>,
+    /// Steps written as operating-system commands (the reference's `listener_down.md`): never
+    /// run, reported as not run; any of them in the fix disables it.
+    pub os_steps: Vec<OsStep>,
+}
+
+/// A policy step that is an operating-system command, not SQL (`-- OS COMMAND (not SQL)`
+/// blocks, `lsnrctl`, `tnsping`, `srvctl`…). Sentri speaks only SQL to a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsStep {
+    /// The section's normalised name (`forward_action`, `validation_query`…).
+    pub section: String,
+    /// The command as written, comment lines left out.
+    pub command: String,
+    /// The command's line in the file.
+    pub line: usize,
 }
 
 /// Where a learned policy came from ([`super::learned`] writes these keys).
@@ -268,6 +287,22 @@ impl AlertPolicy {
             }
         }
 
+        let mut os_steps = Vec::new();
+        for section in OS_STEP_SECTIONS {
+            if let Some(found) = document.section(section) {
+                os_steps.extend(os_commands(section, found));
+            }
+        }
+        for step in &os_steps {
+            problems.push(Problem::warning(
+                path,
+                step.line,
+                format!(
+                    "`{}` is an operating-system command, not SQL: Sentri does not run it ({} step reported as not run)",
+                    step.command, step.section
+                ),
+            ));
+        }
         let verification = first_sql(document.section("verification_query"));
         let confirmed_when = conditions(path, document.section("confirmed_when"), &mut errors);
         let success_criteria = conditions(path, document.section("success_criteria"), &mut errors);
@@ -314,7 +349,14 @@ impl AlertPolicy {
             return Err(vec![Problem::error(path, 1, "missing `## Email Pattern`")]);
         };
 
-        let fix_disabled = fix_problem(&forward, &rollback, &identifiers, irreversible.as_deref());
+        let os_fix_step = os_steps.iter().find(|step| FIX_SECTIONS.contains(&step.section.as_str()));
+        let fix_disabled = match os_fix_step {
+            Some(step) => Some(format!(
+                "line {}: its {} is an operating-system command (`{}`), which Sentri does not run",
+                step.line, step.section, step.command
+            )),
+            None => fix_problem(&forward, &rollback, &identifiers, irreversible.as_deref()),
+        };
         if let Some(reason) = &fix_disabled {
             let line = document.section("forward_action").map_or(1, |s| s.line);
             problems.push(Problem::warning(
@@ -357,6 +399,7 @@ impl AlertPolicy {
             samples,
             fix_disabled,
             learned,
+            os_steps,
         })
     }
 
@@ -490,6 +533,7 @@ fn parse_preflight(path: &Path, section: &Section, problems: &mut Vec<Problem>) 
     items
         .iter()
         .zip(blocks)
+        .filter(|(_, block)| !is_os_command(&block.code))
         .map(|(item, block)| {
             let (name, expectation) = item
                 .text
@@ -568,11 +612,74 @@ fn sql_block(code: &str, line: usize) -> SqlBlock {
     SqlBlock { kind: sql::statement_kind(&sql), sql, line: line + 1 }
 }
 
-/// SQL blocks that hold a statement; comment-only blocks (`-- N/A`) are not statements.
+/// The sections whose blocks may be steps, and those that make up the fix.
+const OS_STEP_SECTIONS: &[&str] = &[
+    "verification_query",
+    "preflight_checks",
+    "forward_action",
+    "capture_query",
+    "rollback_action",
+    "validation_query",
+];
+const FIX_SECTIONS: &[&str] = &["forward_action", "capture_query", "rollback_action"];
+
+/// Programs a reference policy runs on the database host; a block starting with one (after
+/// its comments) is an OS command even without the `-- OS COMMAND` marker.
+const OS_PROGRAMS: &[&str] = &[
+    "lsnrctl",
+    "tnsping",
+    "srvctl",
+    "crsctl",
+    "emctl",
+    "ps",
+    "sudo",
+    "systemctl",
+    "service",
+    "pg_ctl",
+    "pg_ctlcluster",
+];
+
+/// Whether a ```sql block is an operating-system command rather than SQL.
+fn is_os_command(code: &str) -> bool {
+    let mut marked = false;
+    for line in code.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        if let Some(comment) = line.strip_prefix("--") {
+            marked |= comment.to_ascii_uppercase().contains("OS COMMAND");
+            continue;
+        }
+        let program = line.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        return marked || OS_PROGRAMS.contains(&program.as_str());
+    }
+    false
+}
+
+/// The OS-command blocks of a section, each as its first command line.
+fn os_commands(section: &str, found: &Section) -> Vec<OsStep> {
+    found
+        .blocks("sql")
+        .filter(|block| is_os_command(&block.code))
+        .filter_map(|block| {
+            let (offset, command) = block
+                .code
+                .lines()
+                .enumerate()
+                .find(|(_, line)| !line.trim().is_empty() && !line.trim().starts_with("--"))?;
+            Some(OsStep {
+                section: section.to_owned(),
+                command: command.trim().to_owned(),
+                line: block.line + 1 + offset,
+            })
+        })
+        .collect()
+}
+
+/// SQL blocks that hold a statement; comment-only blocks (`-- N/A`) are not statements, and
+/// an operating-system command ([`is_os_command`]) is not one either.
 fn all_sql(section: Option<&Section>) -> Vec<SqlBlock> {
     let Some(section) = section else { return Vec::new() };
     section
         .blocks("sql")
+        .filter(|block| !is_os_command(&block.code))
         .map(|block| sql_block(&block.code, block.line))
         .filter(|block| !sql::first_keyword(&block.sql).is_empty())
         .collect()
@@ -746,6 +853,45 @@ body here
         assert_eq!(policy.irreversible.as_deref(), Some("cannot undo"));
         assert!(policy.rollback.is_empty());
         assert!(problems.iter().any(|p| p.message.contains("rollback is ignored")));
+    }
+
+    /// The reference's `listener_down.md`, in its shape: SQL verification, OS-command fix,
+    /// rollback and validation.
+    const OS_COMMANDS: &str = "---\ntype: alert_pattern\nname: listener_down\nseverity: CRITICAL\naction_type: START_LISTENER\n---\n## Email Pattern\n```regex\n(?i)listener\\s+(\\S+)\\s+.*?down.*?on\\s+(\\S+)\n```\n## Extracted Fields\n- `listener_name` = group(1)\n- `database_id` = group(2)\n## Verification Query\n```sql\nSELECT instance_name, status FROM v$instance;\n```\n## Pre-Flight Checks\n- Database instance is running -- OPEN\n\n```sql\nSELECT status FROM v$instance;\n```\n## Forward Action\n```sql\n-- OS COMMAND (not SQL)\nlsnrctl start :listener_name\n```\n## Rollback Action\n```sql\n-- OS COMMAND (not SQL)\nlsnrctl stop :listener_name\n```\n## Validation Query\n```sql\ntnsping :listener_name\n```\n";
+
+    #[test]
+    fn os_command_steps_load_with_the_fix_disabled_and_a_warning_at_their_line() {
+        let mut problems = Vec::new();
+        let path = Path::new("alerts/listener_down.md");
+        let policy = AlertPolicy::from_document(path, &markdown::parse(OS_COMMANDS), None, &mut problems)
+            .expect("an OS-command policy loads, it is not rejected as broken");
+        assert!(policy.verification.is_some(), "it still verifies");
+        assert_eq!(policy.preflight.len(), 1);
+        assert!(policy.forward.is_empty() && policy.rollback.is_empty() && policy.validation.is_none());
+        let steps: Vec<(&str, &str, usize)> =
+            policy.os_steps.iter().map(|s| (s.section.as_str(), s.command.as_str(), s.line)).collect();
+        assert_eq!(
+            steps,
+            [
+                ("forward_action", "lsnrctl start :listener_name", 27),
+                ("rollback_action", "lsnrctl stop :listener_name", 32),
+                ("validation_query", "tnsping :listener_name", 36),
+            ]
+        );
+        assert!(!policy.has_fix());
+        let reason = policy.fix_disabled.as_deref().unwrap_or_default();
+        assert!(reason.contains("line 27") && reason.contains("lsnrctl start"), "{reason}");
+        let warnings: Vec<(usize, &str)> = problems
+            .iter()
+            .filter(|p| p.level == crate::policy::Level::Warning && p.path == path)
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        for line in [27, 32, 36] {
+            assert!(warnings.iter().any(|(l, m)| *l == line && m.contains("not run")), "{warnings:?}");
+        }
+        assert!(warnings.iter().any(|(_, m)| m.contains("fix disabled")), "{warnings:?}");
+        // A block that is SQL stays SQL: a plain policy has no OS steps.
+        assert!(load(GOOD).0.expect("loads").os_steps.is_empty());
     }
 
     #[test]

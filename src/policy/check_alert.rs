@@ -87,6 +87,7 @@ pub fn alert_policy(check: &CheckPolicy, pack: &PolicySet) -> Result<AlertPolicy
         recommended_action: check.recommended_action.clone(),
         samples: Vec::new(),
         fix_disabled: None,
+        os_steps: Vec::new(),
         learned: None,
     })
 }
