@@ -235,8 +235,8 @@ mod tests {
         }
         let alert = RawAlert::from_rfc822(&raw, AT.into());
         assert!(alert.body.contains("ORA-00600"), "{:?}", alert.body);
-        let problem = alert.parse_error.unwrap_or_default();
-        assert!(problem.contains("nested 101 deep"), "{problem}");
+        let marked = alert.parse_error.unwrap_or_default();
+        assert!(marked.contains("nested 101 deep"), "{marked}");
         // message/rfc822 nesting too.
         let mut raw = b"From: a@example.org\r\nSubject: deep\r\n".to_vec();
         for _ in 0..100 {
