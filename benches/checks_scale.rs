@@ -44,11 +44,8 @@ struct Connect;
 
 impl TargetSource for Connect {
     async fn target(&self, database: &str) -> Result<Arc<Target>, TargetError> {
-        let options = ConnectOptions {
-            connect_timeout: Duration::from_secs(10),
-            call_timeout: Duration::from_secs(60),
-            pool_size: 1,
-        };
+        let options =
+            ConnectOptions { connect_timeout: Duration::from_secs(10), call_timeout: Duration::from_secs(60), pool_size: 1 };
         Target::connect(&database_config(database), &options).await.map(Arc::new)
     }
 }
@@ -110,10 +107,7 @@ async fn main() {
                 Some(recorded) if recorded.run.error.is_none() => findings += recorded.run.findings,
                 Some(recorded) => {
                     if errors == 0 {
-                        eprintln!(
-                            "first error: {} {}: {:?}",
-                            recorded.run.database, recorded.run.check, recorded.run.error
-                        );
+                        eprintln!("first error: {} {}: {:?}", recorded.run.database, recorded.run.check, recorded.run.error);
                     }
                     errors += 1;
                 }
@@ -128,22 +122,19 @@ async fn main() {
     let bytes_per_round = file_size(&store_path).saturating_sub(size_before) as f64 / ROUNDS as f64;
 
     // A day at the checks' own schedules: each pair runs 24, 4, 1 or 1/7 times.
-    let runs_per_day: f64 =
-        pack.checks.iter().map(|check| 86_400.0 / check.schedule.period_at(store.now()).as_secs_f64()).sum::<f64>()
-            * names.len() as f64;
+    let runs_per_day: f64 = pack
+        .checks
+        .iter()
+        .map(|check| 86_400.0 / check.schedule.period_at(store.now()).as_secs_f64())
+        .sum::<f64>()
+        * names.len() as f64;
     let pairs = (names.len() * pack.checks.len()) as f64;
     let per_run_bytes = bytes_per_round / pairs;
     let per_run_samples = samples_per_round / pairs;
     let day_bytes = per_run_bytes * runs_per_day;
 
     let seconds: Vec<f64> = round_times.iter().map(Duration::as_secs_f64).collect();
-    println!(
-        "checks_scale: {} databases × {} checks = {} runs a round, {} rounds",
-        names.len(),
-        pack.checks.len(),
-        pairs,
-        ROUNDS
-    );
+    println!("checks_scale: {} databases × {} checks = {} runs a round, {} rounds", names.len(), pack.checks.len(), pairs, ROUNDS);
     println!("  round time          {}", seconds.iter().map(|s| format!("{s:.1} s")).collect::<Vec<_>>().join(", "));
     println!(
         "  Sentri CPU / round  {}",
