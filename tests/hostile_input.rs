@@ -284,3 +284,19 @@ async fn a_base64_part_that_decodes_to_megabytes_within_the_cap_is_read_whole_an
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_that_makes_the_parser_panic_is_kept_and_marked() {
+    // mail-parser 0.11.9 fails a debug assertion on this shape (found by tests/properties.rs);
+    // the daemon under test is a debug build, so it panics here every time, and is caught.
+    let mut mail = headers("panic", "").into_bytes();
+    mail.extend_from_slice(
+        b"Content-Type: multipart/mixed; boundary=\"a\"\r\n\r\n--a\r\nContent-Type: message/rfc822\r\n\r\n\
+          Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+          RnJvbTogYUBiDQpTdWJqZWN0OiBuZXN0ZWQNCg0KYm9keQ0K\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n--a--\r\n",
+    );
+    survives("panic", Delivery::Append, mail, |alert| {
+        !cfg!(debug_assertions) || parse_error(alert).contains("panic")
+    })
+    .await;
+}

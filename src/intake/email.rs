@@ -293,6 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_makes_the_parser_panic_is_kept_and_marked() {
+        // Found by tests/properties.rs: mail-parser 0.11.9 fails a debug assertion ("Invalid
+        // part ID, could not find multipart.") on message/rfc822 parts nested in a multipart
+        // with a base64 one inside. Caught, the message is kept as it came.
+        let raw = b"Content-Type: multipart/mixed; boundary=\"a\"\r\n\r\n--a\r\nContent-Type: message/rfc822\r\n\r\n\
+            Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+            RnJvbTogYUBiDQpTdWJqZWN0OiBuZXN0ZWQNCg0KYm9keQ0K\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n--a--\r\n";
+        let alert = RawAlert::from_rfc822(raw, AT.into());
+        assert!(alert.id.starts_with("sha256:"), "{alert:?}");
+        if cfg!(debug_assertions) {
+            assert!(alert.parse_error.as_deref().unwrap_or_default().contains("panic"), "{alert:?}");
+            assert_eq!(alert.body, String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
     fn a_plain_message_parses_cleanly() {
         let raw = b"From: OEM <oem@example.org>\r\nSubject: hi\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n";
         let alert = RawAlert::from_rfc822(raw, AT.into());
