@@ -295,8 +295,6 @@ async fn a_message_that_makes_the_parser_panic_is_kept_and_marked() {
           Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n\
           RnJvbTogYUBiDQpTdWJqZWN0OiBuZXN0ZWQNCg0KYm9keQ0K\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n--a--\r\n",
     );
-    survives("panic", Delivery::Append, mail, |alert| {
-        !cfg!(debug_assertions) || parse_error(alert).contains("panic")
-    })
-    .await;
+    survives("panic", Delivery::Append, mail, |alert| !cfg!(debug_assertions) || parse_error(alert).contains("panic"))
+        .await;
 }
