@@ -7,6 +7,14 @@
 //! 2-core CI machine; the figures are what matters.
 //!
 //! One daemon per case, in its own home, with one Dovecot user: a case's figures are its own.
+//!
+//! Last figures (debug build, 2 cores, two cases at a time; delivered → marked, then the next
+//! alert → workflow; daemon VmHWM): 50 MB email 1.0 s, 0.6 s, 70.5 MiB (stored cut at 4 MiB);
+//! 40 MB base64 0.5 s, 0.6 s, 67.8 MiB (cut before decoding); 4 MB base64 read whole 0.8 s,
+//! 0.6 s, 64.2 MiB; 10 MB line 0.5 s, 0.7 s, 72.5 MiB; MIME 101 deep 0.2 s, 0.6 s, 48.2 MiB;
+//! broken charsets 0.2 s, 0.6 s, 46.8 MiB; NUL headers (LMTP) 0.2 s, 0.5 s, 48.1 MiB; three
+//! From addresses 0.2 s, 0.6 s, 48.3 MiB; a parser panic 0.4 s, 0.6 s, 91.9 MiB (the panic's
+//! backtrace is symbolised).
 
 mod common;
 
