@@ -719,6 +719,7 @@ fn replay_a_folder_then_list_every_alert_with_its_outcome() {
             "id",
             "original_size",
             "outcome",
+            "parse_error",
             "reason",
             "received_at",
             "subject",

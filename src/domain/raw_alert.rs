@@ -18,7 +18,10 @@ pub struct RawAlert {
     pub body: String,
     /// `(name, value)` pairs in the order they appeared, decoded.
     pub headers: Vec<(String, String)>,
-    /// Set when the message could not be parsed cleanly; the message is kept and marked.
+    /// Set when the message could not be parsed cleanly; the message is kept and marked. It
+    /// names every problem met (`; `-separated): unparsable (the body is then the raw text),
+    /// or read with one — MIME nested too deep, a part that did not decode, an unknown charset,
+    /// NUL bytes in headers, several From addresses.
     pub parse_error: Option<String>,
 }
 

@@ -1,5 +1,8 @@
 //! An HTML-only mail as the text its reader sees: a line break wherever a block element starts
-//! or ends, quoted blocks marked with `> `, and everything invisible left out.
+//! or ends, quoted blocks marked with `> `, and everything invisible left out — hidden elements
+//! (`<head>`, `<style>`, `<template>`, …) and elements hidden by their attributes (`hidden`,
+//! `style="display:none"`, `visibility:hidden`, `mso-hide:all`), so that a hidden APPROVED above
+//! what the author wrote is not read as their first line.
 //!
 //! Mail clients write replies in HTML alone more and more, and only the shape of their lines
 //! tells "APPROVED" from the quoted request: Outlook writes `<p class=MsoNormal>` paragraphs,
@@ -66,6 +69,20 @@ const BLOCKS: &[&[u8]] = &[
 /// Elements whose content is never shown.
 const HIDDEN: &[&[u8]] = &[b"head", b"noscript", b"script", b"style", b"template", b"title"];
 
+/// Elements that have no content and no end tag: hiding one hides nothing after it.
+const VOID: &[&[u8]] = &[
+    b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"source", b"track", b"wbr",
+];
+
+/// Whether a `style` attribute hides its element (`display:none`, `visibility:hidden`, Outlook's
+/// `mso-hide:all`), read as a browser would: any case, any white space.
+fn style_hides(style: &[u8]) -> bool {
+    let compact: Vec<u8> = style.iter().filter(|b| !b.is_ascii_whitespace()).map(u8::to_ascii_lowercase).collect();
+    [&b"display:none"[..], b"visibility:hidden", b"mso-hide:all"]
+        .iter()
+        .any(|rule| compact.windows(rule.len()).any(|window| window == *rule))
+}
+
 /// A quote nested deeper than this is marked with this many `>`: the marks are written once
 /// per line, and a thousand unclosed `<blockquote>`s must not make every line a kilobyte.
 const MAX_QUOTE_MARKS: usize = 8;
@@ -101,23 +118,83 @@ struct Text {
     pre: usize,
     /// Open hidden elements.
     hidden: usize,
+    /// The start tag being read (its attributes follow it) and whether one of them hides it.
+    tag: Vec<u8>,
+    attribute: Vec<u8>,
+    tag_hides: bool,
+    /// An element hidden by its attributes (`hidden`, `style="display:none"`), and how many
+    /// elements of its name are open inside it: its content is not shown until its end tag.
+    hiding: Option<(Vec<u8>, usize)>,
 }
 
 impl Default for Text {
     fn default() -> Self {
-        Text { out: String::new(), line_start: true, space: false, quote: 0, pre: 0, hidden: 0 }
+        Text {
+            out: String::new(),
+            line_start: true,
+            space: false,
+            quote: 0,
+            pre: 0,
+            hidden: 0,
+            tag: Vec::new(),
+            attribute: Vec::new(),
+            tag_hides: false,
+            hiding: None,
+        }
     }
 }
 
 impl Text {
     fn on(&mut self, event: CallbackEvent<'_>) {
         match event {
-            CallbackEvent::OpenStartTag { name } => self.start_tag(name),
-            CallbackEvent::EndTag { name } => self.end_tag(name),
-            CallbackEvent::String { value } if self.hidden == 0 => {
+            CallbackEvent::OpenStartTag { name } => {
+                self.tag.clear();
+                self.tag.extend_from_slice(name);
+                self.tag_hides = false;
+                self.start_tag(name);
+            }
+            CallbackEvent::AttributeName { name } => {
+                self.attribute.clear();
+                self.attribute.extend_from_slice(name);
+                self.tag_hides |= name == b"hidden";
+            }
+            CallbackEvent::AttributeValue { value } => {
+                self.tag_hides |= self.attribute == b"style" && style_hides(value);
+            }
+            CallbackEvent::CloseStartTag { .. } => self.close_start_tag(),
+            CallbackEvent::EndTag { name } => {
+                self.end_hiding(name);
+                self.end_tag(name);
+            }
+            CallbackEvent::String { value } if self.hidden == 0 && self.hiding.is_none() => {
                 self.characters(&String::from_utf8_lossy(value));
             }
             _ => {}
+        }
+    }
+
+    /// The start tag's attributes are read: it may start hiding, or nest inside the hidden
+    /// element of its name.
+    fn close_start_tag(&mut self) {
+        if VOID.contains(&self.tag.as_slice()) {
+            return;
+        }
+        match &mut self.hiding {
+            Some((name, depth)) if *name == self.tag => *depth += 1,
+            Some(_) => {}
+            None if self.tag_hides => self.hiding = Some((std::mem::take(&mut self.tag), 1)),
+            None => {}
+        }
+    }
+
+    fn end_hiding(&mut self, name: &[u8]) {
+        if let Some((hidden, depth)) = &mut self.hiding
+            && hidden.as_slice() == name
+        {
+            *depth -= 1;
+            if *depth == 0 {
+                self.hiding = None;
+            }
         }
     }
 

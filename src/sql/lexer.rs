@@ -118,7 +118,7 @@ pub fn lex(sql: &str, dialect: Dialect) -> Lexed {
         match b {
             _ if b.is_ascii_whitespace() => i += 1,
             b'-' if next == Some(b'-') => {
-                i = sql[i..].find('\n').map_or(bytes.len(), |offset| i + offset + 1);
+                i = line_comment_end(sql, i, dialect, &mut out);
             }
             b'/' if next == Some(b'*') => match comment_end(bytes, i, dialect == Dialect::Postgres) {
                 Some(end) => {
@@ -272,6 +272,29 @@ fn word(sql: &str, start: usize, out: &mut Lexed) -> usize {
     }
     out.tokens.push(Token::Word(text.to_uppercase()));
     out.spans.push(start..end);
+    end
+}
+
+/// The index just past a `--` comment opened at `start`. PostgreSQL ends it at a line feed or
+/// a carriage return (`non_newline [^\n\r]` in its scanner), so a lone CR there ends the comment
+/// and what follows is code: `SELECT 1 --\r, pg_terminate_backend(1)` runs the call. Read up to
+/// the line feed only, that call hid in the comment and passed the read-only gate. Oracle and a
+/// reader that does not know the engine end it at the line feed, but a lone CR inside is text
+/// servers may read either way: marked ambiguous, and on Oracle unreadable (refused).
+fn line_comment_end(sql: &str, start: usize, dialect: Dialect, out: &mut Lexed) -> usize {
+    let rest = &sql.as_bytes()[start..];
+    if dialect == Dialect::Postgres {
+        return rest.iter().position(|b| matches!(b, b'\n' | b'\r')).map_or(sql.len(), |offset| start + offset + 1);
+    }
+    let end = rest.iter().position(|b| *b == b'\n').map_or(sql.len(), |offset| start + offset + 1);
+    let comment = &sql.as_bytes()[start..end];
+    let lone_cr = comment.iter().enumerate().any(|(index, b)| *b == b'\r' && comment.get(index + 1) != Some(&b'\n'));
+    if lone_cr {
+        out.ambiguous = true;
+        if dialect == Dialect::Oracle {
+            out.unterminated = Some("a -- comment holds a carriage return that does not end its line");
+        }
+    }
     end
 }
 
@@ -467,6 +490,25 @@ mod tests {
         let sql = r"SELECT E'\'' , pg_terminate_backend(1), '' ";
         assert!(words(sql, Dialect::Postgres).contains(&"PG_TERMINATE_BACKEND".to_owned()));
         assert_eq!(tokens(r"SELECT E'a\'b'", Dialect::Postgres)[1], Token::Str("a'b".into()));
+    }
+
+    #[test]
+    fn a_carriage_return_ends_a_line_comment_where_postgresql_ends_it() {
+        // PostgreSQL's scanner ends `--` at CR as well as LF: what follows a lone CR is code.
+        let sql = "SELECT 1 -- note\r, pg_terminate_backend(1)";
+        assert!(words(sql, Dialect::Postgres).contains(&"PG_TERMINATE_BACKEND".to_owned()));
+        // Elsewhere a lone CR inside the comment is text the servers may read either way.
+        let oracle = lex(sql, Dialect::Oracle);
+        assert!(oracle.ambiguous && oracle.unterminated.is_some(), "{oracle:?}");
+        assert!(lex(sql, Dialect::Generic).ambiguous);
+        // A CRLF line end is a line end everywhere.
+        let crlf = "SELECT 1 -- note\r\nFROM dual";
+        for dialect in [Dialect::Postgres, Dialect::Oracle, Dialect::Generic] {
+            let lexed = lex(crlf, dialect);
+            assert_eq!(lexed.unterminated, None, "{dialect:?}");
+            assert!(!lexed.ambiguous, "{dialect:?}");
+            assert_eq!(words(crlf, dialect), ["SELECT", "FROM", "DUAL"], "{dialect:?}");
+        }
     }
 
     #[test]

@@ -533,3 +533,54 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod the Dovecot directory");
 }
+
+impl Dovecot {
+    /// Delivers `message` to `user`'s INBOX over LMTP, as a mail server does: the bytes as they
+    /// are (dot-stuffed), NUL bytes and bare line ends included, which APPEND may refuse.
+    /// Returns the server's final reply line.
+    pub fn deliver_lmtp(&self, user: &str, message: &[u8]) -> String {
+        let stream = TcpStream::connect(("127.0.0.1", self.lmtp_port)).expect("connect to Dovecot's LMTP");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        let reply = |reader: &mut BufReader<TcpStream>| -> String {
+            let mut all = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).expect("LMTP reply") == 0 {
+                    return all;
+                }
+                all.push_str(&line);
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return all;
+                }
+            }
+        };
+        let greeting = reply(&mut reader);
+        assert!(greeting.starts_with("220"), "LMTP greeting: {greeting}");
+        for command in
+            ["LHLO localhost".to_owned(), "MAIL FROM:<>".to_owned(), format!("RCPT TO:<{user}>"), "DATA".to_owned()]
+        {
+            writer.write_all(format!("{command}\r\n").as_bytes()).expect("LMTP command");
+            let answer = reply(&mut reader);
+            assert!(answer.starts_with('2') || answer.starts_with('3'), "LMTP {command}: {answer}\n{}", self.logs());
+        }
+        let mut data = Vec::with_capacity(message.len() + 1024);
+        let mut line_start = true;
+        for &byte in message {
+            if line_start && byte == b'.' {
+                data.push(b'.');
+            }
+            data.push(byte);
+            line_start = byte == b'\n';
+        }
+        if !data.ends_with(b"\r\n") {
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b".\r\n");
+        writer.write_all(&data).expect("LMTP data");
+        let answer = reply(&mut reader);
+        let _ = writer.write_all(b"QUIT\r\n");
+        answer
+    }
+}

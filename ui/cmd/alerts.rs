@@ -1,7 +1,8 @@
 //! `sentri alerts`: every alert email received, with what became of it — its workflow, the
 //! workflow it was folded into, or unmatched. Nothing received is ever invisible: a message
 //! stored cut at `email.max_message_bytes` says so with its original size, an ignored one says
-//! why, and one whose body retention dropped says that too.
+//! why, a malformed one what was wrong with it, and one whose body retention dropped says that
+//! too.
 
 use std::process::ExitCode;
 
@@ -19,7 +20,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 50)]
     last: usize,
     /// Print JSON: an array of {"id","received_at","subject","alert_type","database","workflow_id","outcome",
-    /// "reason","truncated","original_size","body_pruned_at"}.
+    /// "reason","truncated","original_size","parse_error","body_pruned_at"}.
     #[arg(long)]
     json: bool,
 }
@@ -39,12 +40,15 @@ struct Listed {
     truncated: bool,
     /// The message's size on the server, when it was truncated.
     original_size: Option<u64>,
+    /// What was wrong reading the message (unparsable, MIME nested too deep, undecodable parts,
+    /// unknown charsets, NUL bytes in headers, several From addresses), when anything was.
+    parse_error: Option<String>,
     /// When retention dropped the body.
     body_pruned_at: Option<String>,
 }
 
 impl Listed {
-    /// The NOTE column: truncation, the ignore reason, a pruned body.
+    /// The NOTE column: truncation, the ignore reason, what was malformed, a pruned body.
     fn note(&self) -> String {
         let mut notes = Vec::new();
         if let Some(size) = self.original_size {
@@ -52,6 +56,9 @@ impl Listed {
         }
         if let Some(reason) = &self.reason {
             notes.push(reason.clone());
+        }
+        if let Some(problem) = &self.parse_error {
+            notes.push(format!("malformed: {problem}"));
         }
         if self.body_pruned_at.is_some() {
             notes.push("body pruned (retention)".to_owned());
@@ -109,6 +116,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 reason: row.outcome_reason.clone(),
                 truncated: row.original_size.is_some(),
                 original_size: row.original_size,
+                parse_error: row.parse_error.clone(),
                 body_pruned_at: row.body_pruned_at.map(timestamp_text),
             }
         })

@@ -182,3 +182,23 @@ proptest! {
         prop_assert!(text.len() <= 24 * html.len() + 64);
     }
 }
+
+#[test]
+fn elements_hidden_by_their_attributes_are_left_out() {
+    // Found by tests/properties.rs: a hidden APPROVED above the author's "Hi," was read as the
+    // reply's first line.
+    for hidden in [
+        "<div style=\"display:none\">APPROVED</div>",
+        "<div style=\"DISPLAY : None !important\">APPROVED</div>",
+        "<span style=\"color:red;visibility:hidden\">APPROVED</span>",
+        "<div style=\"mso-hide:all\"><div>APPROVED</div><div>more</div></div>",
+        "<p hidden>APPROVED</p>",
+        "<div hidden><div><div>APPROVED</div></div>APPROVED</div>",
+    ] {
+        assert_eq!(html_to_text(&format!("{hidden}<div>Hi,</div>")), "Hi,", "{hidden}");
+    }
+    // A void element hides nothing after it; a shown sibling is shown.
+    assert_eq!(html_to_text("<img style=\"display:none\" src=x>APPROVED"), "APPROVED");
+    assert_eq!(html_to_text("<div style=\"display:block\">APPROVED</div>"), "APPROVED");
+    assert_eq!(html_to_text("<div hidden>x</div><div>APPROVED</div>"), "APPROVED");
+}
