@@ -128,13 +128,23 @@ async fn main() {
     let bytes_per_round = file_size(&store_path).saturating_sub(size_before) as f64 / ROUNDS as f64;
 
     // A day at the checks' own schedules: each pair runs 24, 4, 1 or 1/7 times.
-    let runs_per_day: f64 =
-        pack.checks.iter().map(|check| 86_400.0 / check.schedule.period_at(store.now()).as_secs_f64()).sum::<f64>()
-            * names.len() as f64;
+    let per_day: Vec<f64> =
+        pack.checks.iter().map(|check| 86_400.0 / check.schedule.period_at(store.now()).as_secs_f64()).collect();
+    let databases = names.len() as f64;
+    let runs_per_day = per_day.iter().sum::<f64>() * databases;
     let pairs = (names.len() * pack.checks.len()) as f64;
     let per_run_bytes = bytes_per_round / pairs;
     let per_run_samples = samples_per_round / pairs;
     let day_bytes = per_run_bytes * runs_per_day;
+    // Once retention is in force: a week of raw points, an hourly point (at most) per series
+    // for the rest of 90 days, a daily one for two years, and 90 days of run rows. A row of
+    // either kind is counted at the measured bytes per run divided among its rows: an estimate.
+    let raw: f64 = per_day.iter().map(|runs| databases * runs * per_run_samples * 7.0).sum();
+    let hourly: f64 = per_day.iter().map(|runs| databases * per_run_samples * runs.min(24.0) * 83.0).sum();
+    let daily: f64 = per_day.iter().map(|runs| databases * per_run_samples * runs.min(1.0) * 640.0).sum();
+    let run_rows = runs_per_day * 90.0;
+    let bytes_per_row = per_run_bytes / (per_run_samples + 1.0);
+    let steady_mib = (raw + hourly + daily + run_rows) * bytes_per_row / 1_048_576.0;
 
     let seconds: Vec<f64> = round_times.iter().map(Duration::as_secs_f64).collect();
     println!(
@@ -156,26 +166,17 @@ async fn main() {
     println!("  runs with an error  {errors}; findings {findings}");
     println!("  samples per run     {per_run_samples:.2}; store bytes per run {per_run_bytes:.0}");
     println!(
-        "  store growth / day  {:.1} MiB at the checks' schedules ({runs_per_day:.0} runs a day); raw points are kept 7 days, then rolled into hourly and daily averages, so the store levels off near {:.0} MiB",
-        day_bytes / 1_048_576.0,
-        steady_state_mib(day_bytes, per_run_samples, runs_per_day, names.len() * pack.checks.len())
+        "  store growth / day  {:.1} MiB at the checks' schedules ({runs_per_day:.0} runs a day)",
+        day_bytes / 1_048_576.0
     );
-}
-
-/// The store's size for check data once retention is in force: a week of raw points, hourly
-/// points for the rest of 90 days and daily ones for two years, at the bytes a point costs.
-fn steady_state_mib(day_bytes: f64, samples_per_run: f64, runs_per_day: f64, pairs: usize) -> f64 {
-    let samples_per_day = samples_per_run * runs_per_day;
-    if samples_per_day <= 0.0 {
-        return 0.0;
-    }
-    let bytes_per_sample = day_bytes / samples_per_day;
-    // Series = objects × metrics per pair; a series holds at most 24 hourly and 1 daily point a day.
-    let series = samples_per_run * pairs as f64;
-    let raw = samples_per_day * 7.0;
-    let hourly = series * 24.0_f64.min(runs_per_day / pairs as f64) * 83.0;
-    let daily = series * 640.0;
-    (raw + hourly + daily) * bytes_per_sample / 1_048_576.0
+    println!(
+        "  store at retention  about {steady_mib:.0} MiB ({:.1} M points: {:.1} M raw, {:.1} M hourly, {:.1} M daily; {:.1} M run rows)",
+        (raw + hourly + daily) / 1e6,
+        raw / 1e6,
+        hourly / 1e6,
+        daily / 1e6,
+        run_rows / 1e6
+    );
 }
 
 fn file_size(path: &std::path::Path) -> u64 {

@@ -235,6 +235,11 @@ impl Store {
         self.write(|tx, _| {
             series::record(tx, &run.database, &run.check, run.started_at, &run.samples, retention)?;
             tx.execute(
+                "DELETE FROM check_runs WHERE database = ?1 AND check_name = ?2 AND started_at < ?3",
+                (&run.database, &run.check, timestamp_text(later(run.started_at, -retention.runs))),
+            )
+            .ctx("dropping old check runs")?;
+            tx.execute(
                 "INSERT INTO check_runs (database, check_name, started_at, finished_at, error, rows, findings)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 (

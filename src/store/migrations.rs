@@ -273,21 +273,28 @@ ALTER TABLE workflows ADD COLUMN diagnosis TEXT;
 /// The alert policy (Markdown, as `policy::learned` renders it) a model drafted for an email no
 /// policy matched; NULL for the workflows of a policy file. It is written to `alerts/learned/`
 /// only after a human approved the workflow's fix and the fix was validated.
-/// `check_samples` holds the numbers of check runs as time series, one row per point of
-/// (database, check, object, metric). `resolution` is how many seconds the point stands for:
-/// 0 for a run's own value, 3600 or 86400 for the averages older points are rolled into.
+/// `check_series` names each series of check numbers once (database, check, object, metric);
+/// `check_samples` holds their points, keyed by series, resolution and time: seconds since the
+/// epoch, not the store's timestamp text, and no rowid, because a fleet keeps millions of points
+/// and each costs some 20 bytes this way instead of 400. `resolution` is how many seconds a
+/// point stands for: 0 for a run's own value, 3600 or 86400 for the averages older points are
+/// rolled into.
 const MIGRATION_13: &str = r#"
-CREATE TABLE check_samples (
+CREATE TABLE check_series (
+    id          INTEGER PRIMARY KEY,
     database    TEXT NOT NULL,
     check_name  TEXT NOT NULL,
     object      TEXT NOT NULL,
     metric      TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    value       REAL NOT NULL,
-    resolution  INTEGER NOT NULL
+    UNIQUE (database, check_name, object, metric)
 );
-CREATE INDEX check_samples_series ON check_samples(database, check_name, object, metric, at);
-CREATE INDEX check_samples_age ON check_samples(database, check_name, resolution, at);
+CREATE TABLE check_samples (
+    series      INTEGER NOT NULL REFERENCES check_series(id),
+    resolution  INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    value       REAL NOT NULL,
+    PRIMARY KEY (series, resolution, at)
+) WITHOUT ROWID;
 "#;
 
 /// `check_schedule` is one row per (database, check): when it last ran, when it runs next, and

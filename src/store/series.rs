@@ -3,15 +3,16 @@
 //!
 //! Retention is by downsampling, not by a hard cut: a run's own points are kept for a week,
 //! then rolled into hourly averages, kept for ninety days, then into daily averages, kept for
-//! two years. Rolling happens for one (database, check) in the transaction that records its
+//! two years. A series is named once (`check_series`) and its points are three numbers keyed by
+//! it, so a fleet's millions of points stay small. Rolling happens for one (database, check) in the transaction that records its
 //! run, so the work is small and bounded, and no separate job has to be scheduled. The cut-offs
 //! are aligned on hour and day boundaries, so a bucket is rolled only once it is complete.
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::{SqlContext, Store, StoreError, later, stored_timestamp, timestamp_text};
+use super::{SqlContext, Store, StoreError, later};
 
 /// One number a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,6 +42,8 @@ pub struct SeriesRetention {
     pub hourly: SignedDuration,
     /// Daily averages; older ones are dropped.
     pub daily: SignedDuration,
+    /// The runs themselves (`check_runs`: when, rows, findings, error); older ones are dropped.
+    pub runs: SignedDuration,
 }
 
 impl Default for SeriesRetention {
@@ -49,6 +52,7 @@ impl Default for SeriesRetention {
             raw: SignedDuration::from_hours(7 * 24),
             hourly: SignedDuration::from_hours(90 * 24),
             daily: SignedDuration::from_hours(730 * 24),
+            runs: SignedDuration::from_hours(90 * 24),
         }
     }
 }
@@ -62,6 +66,9 @@ fn floor_to(at: Timestamp, seconds: u32) -> Timestamp {
     Timestamp::from_second(at.as_second().div_euclid(seconds) * seconds).unwrap_or(at)
 }
 
+/// The series of (database, check): the subquery every statement over one pair's points uses.
+const PAIR_SERIES: &str = "SELECT id FROM check_series WHERE database = ?1 AND check_name = ?2";
+
 /// Adds a run's `samples` of (database, check) at `at`, then rolls up and drops what
 /// `retention` says is old, for that pair only. Called inside the run's own transaction.
 pub(super) fn record(
@@ -72,23 +79,33 @@ pub(super) fn record(
     samples: &[Sample],
     retention: &SeriesRetention,
 ) -> Result<(), StoreError> {
-    let mut insert = tx
+    let mut find = tx
         .prepare_cached(
-            "INSERT INTO check_samples (database, check_name, object, metric, at, value, resolution)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            "SELECT id FROM check_series WHERE database = ?1 AND check_name = ?2 AND object = ?3 AND metric = ?4",
         )
+        .ctx("preparing to find a check series")?;
+    let mut create = tx
+        .prepare_cached("INSERT INTO check_series (database, check_name, object, metric) VALUES (?1, ?2, ?3, ?4)")
+        .ctx("preparing to name a check series")?;
+    let mut insert = tx
+        .prepare_cached("INSERT OR REPLACE INTO check_samples (series, resolution, at, value) VALUES (?1, 0, ?2, ?3)")
         .ctx("preparing to record check samples")?;
-    let at_text = timestamp_text(at);
     for sample in samples.iter().filter(|sample| sample.value.is_finite()) {
-        insert
-            .execute(params![database, check, sample.object, sample.metric, at_text, sample.value])
-            .ctx("recording a check sample")?;
+        let key = params![database, check, sample.object, sample.metric];
+        let id: i64 = match find.query_row(key, |row| row.get(0)).optional().ctx("finding a check series")? {
+            Some(id) => id,
+            None => {
+                create.execute(key).ctx("naming a check series")?;
+                tx.last_insert_rowid()
+            }
+        };
+        insert.execute(params![id, at.as_millisecond(), sample.value]).ctx("recording a check sample")?;
     }
     roll_up(tx, database, check, 0, HOUR, floor_to(later(at, -retention.raw), HOUR))?;
     roll_up(tx, database, check, HOUR, DAY, floor_to(later(at, -retention.hourly), DAY))?;
     tx.execute(
-        "DELETE FROM check_samples WHERE database = ?1 AND check_name = ?2 AND resolution = ?3 AND at < ?4",
-        params![database, check, DAY, timestamp_text(later(at, -retention.daily))],
+        &format!("DELETE FROM check_samples WHERE series IN ({PAIR_SERIES}) AND resolution = ?3 AND at < ?4"),
+        params![database, check, DAY, later(at, -retention.daily).as_millisecond()],
     )
     .ctx("dropping expired check samples")?;
     Ok(())
@@ -104,23 +121,20 @@ fn roll_up(
     to: u32,
     before: Timestamp,
 ) -> Result<(), StoreError> {
-    // The bucket's start as text in the store's format: hours keep `YYYY-MM-DDTHH`, days
-    // `YYYY-MM-DD`.
-    let (prefix, suffix) = if to == HOUR { (13, ":00:00.000Z") } else { (10, "T00:00:00.000Z") };
-    let before = timestamp_text(before);
+    let bucket = i64::from(to) * 1000;
+    let before = before.as_millisecond();
     tx.execute(
         &format!(
-            "INSERT INTO check_samples (database, check_name, object, metric, at, value, resolution)
-             SELECT database, check_name, object, metric, substr(at, 1, {prefix}) || '{suffix}', avg(value), ?3
-             FROM check_samples
-             WHERE database = ?1 AND check_name = ?2 AND resolution = ?4 AND at < ?5
-             GROUP BY object, metric, substr(at, 1, {prefix})"
+            "INSERT OR REPLACE INTO check_samples (series, resolution, at, value)
+             SELECT series, ?3, (at / ?6) * ?6, avg(value) FROM check_samples
+             WHERE series IN ({PAIR_SERIES}) AND resolution = ?4 AND at < ?5
+             GROUP BY series, at / ?6"
         ),
-        params![database, check, to, from, before],
+        params![database, check, to, from, before, bucket],
     )
     .ctx("rolling up check samples")?;
     tx.execute(
-        "DELETE FROM check_samples WHERE database = ?1 AND check_name = ?2 AND resolution = ?3 AND at < ?4",
+        &format!("DELETE FROM check_samples WHERE series IN ({PAIR_SERIES}) AND resolution = ?3 AND at < ?4"),
         params![database, check, from, before],
     )
     .ctx("dropping rolled-up check samples")?;
@@ -140,20 +154,23 @@ impl Store {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT at, value, resolution FROM check_samples
-                     WHERE database = ?1 AND check_name = ?2 AND object = ?3 AND metric = ?4 AND at >= ?5
-                     ORDER BY at",
+                    "SELECT s.at, s.value, s.resolution FROM check_samples s
+                     JOIN check_series c ON c.id = s.series
+                     WHERE c.database = ?1 AND c.check_name = ?2 AND c.object = ?3 AND c.metric = ?4 AND s.at >= ?5
+                     ORDER BY s.at",
                 )
                 .ctx("reading a check series")?;
             let rows = statement
-                .query_map(params![database, check, object, metric, timestamp_text(since)], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?, row.get::<_, u32>(2)?))
+                .query_map(params![database, check, object, metric, since.as_millisecond()], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?, row.get::<_, u32>(2)?))
                 })
                 .ctx("reading a check series")?;
             rows.map(|row| {
                 let (at, value, resolution) = row.ctx("reading a check sample")?;
-                let at =
-                    stored_timestamp("check_samples", "at", &format!("{database}/{check}/{object}/{metric}"), &at)?;
+                let at = Timestamp::from_millisecond(at).map_err(|source| StoreError::InvalidTimestamp {
+                    value: format!("{at} ms in check_samples ({database}/{check}/{object}/{metric})"),
+                    source,
+                })?;
                 Ok(SeriesPoint { at, value, resolution })
             })
             .collect()
@@ -165,8 +182,10 @@ impl Store {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT DISTINCT object, metric FROM check_samples
-                     WHERE database = ?1 AND check_name = ?2 ORDER BY object, metric",
+                    "SELECT object, metric FROM check_series c
+                     WHERE database = ?1 AND check_name = ?2
+                       AND EXISTS (SELECT 1 FROM check_samples s WHERE s.series = c.id)
+                     ORDER BY object, metric",
                 )
                 .ctx("listing check series")?;
             let rows = statement
@@ -241,6 +260,8 @@ mod tests {
         let points = store.series("db1", "ts", "USERS", "used_mb", Timestamp::MIN).unwrap();
         assert!(points.iter().all(|p| p.at >= later(later_run, -SignedDuration::from_hours(730 * 24))));
         assert!(points.iter().filter(|p| p.resolution == DAY).count() > 80);
+        let runs = store.check_runs("db1", "ts", None).unwrap();
+        assert_eq!(runs.len(), 1, "the runs themselves are kept 90 days");
     }
 
     #[test]
