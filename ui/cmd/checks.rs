@@ -360,7 +360,14 @@ fn show_history(context: &Context, name: &str, db: &str, runs: usize, json: bool
     let config = context.config()?;
     let policies = PolicySet::load(&home.root);
     let check = find_check(&policies, name, &home.root)?;
-    let database = config.database(db).map_or_else(|| db.to_owned(), |database| database.name.clone());
+    let database = match config.database(db) {
+        Some(database) => database.name.clone(),
+        None => {
+            // The store may still hold its history from when it was configured.
+            eprintln!("warning: no database named or aliased `{db}` in sentri.yaml; showing what the store kept");
+            db.to_owned()
+        }
+    };
     let store = context.store()?;
     let history = history::history(&store, check, &database, runs)?;
     if json {
