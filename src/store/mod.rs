@@ -54,7 +54,7 @@ pub use changes::ChangeMarker;
 pub use checks::{CheckRunRow, CheckScheduleRow, LeaseWhen, NewCheckRun};
 pub use history::{FinishedOutcomes, OutcomePattern, RecentWorkflow};
 pub use locks::LockOutcome;
-pub use mailbox::{MailboxKey, MailboxPosition};
+pub use mailbox::{MailboxKey, MailboxMessage, MailboxPosition};
 pub use outbox::{NewOutboxMessage, OutboxMessage};
 pub use series::{Sample, SeriesPoint, SeriesRetention};
 pub use workflows::{ExecutionCounts, NewWorkflow, Payload, Stats, TransitionRow, WorkflowFilter, WorkflowRow};
