@@ -42,6 +42,7 @@ async fn main() {
         ca_file: None,
         max_message_bytes: sentri::config::EmailConfig::default().max_message_bytes,
     };
+    let floor = floor(server, &user).await;
     let (sender, mut receiver) = tokio::sync::mpsc::channel(64);
     let shutdown = CancellationToken::new();
     let intake = tokio::spawn(imap::run(settings, Arc::clone(&store), sender, shutdown.clone()));
@@ -91,4 +92,41 @@ async fn main() {
         "mailbox_latency: {} emails, APPEND → workflow stored: median {median:.2?}, max {worst:.2?}",
         samples.len()
     );
+    if let Some(floor) = floor {
+        println!(
+            "mailbox_latency: floor APPEND → IDLE EXISTS on this Dovecot: median {floor:.2?}; workflow p50 is {:.1}× the floor",
+            median.as_secs_f64() / floor.as_secs_f64().max(1e-9)
+        );
+    }
+}
+
+/// The floor no client can beat: from the start of an APPEND (the same call the samples time)
+/// to the `EXISTS` a bare IDLE session gets for it, median of 20. The mail is APPENDed read, so
+/// the intake started afterwards leaves it alone (it starts at the first unread message).
+async fn floor(server: &dovecot::Dovecot, user: &str) -> Option<Duration> {
+    use async_imap::extensions::idle::IdleResponse;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", server.imap_port)).await.ok()?;
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.ok()??;
+    let mut session = client.login(user, dovecot::PASSWORD).await.ok()?;
+    session.select("INBOX").await.ok()?;
+    let mut times = Vec::new();
+    for index in 0..20 {
+        let mut idle = session.idle();
+        idle.init().await.ok()?;
+        let (wait, _stop) = idle.wait_with_timeout(Duration::from_secs(30));
+        let email = format!("From: a@x\r\nSubject: floor {index}\r\nMessage-ID: <floor-{index}@x>\r\n\r\nfloor\r\n");
+        let started = Instant::now();
+        let seen = async {
+            let response = wait.await;
+            (response, started.elapsed())
+        };
+        let ((response, elapsed), ()) = tokio::join!(seen, server.append_read(user, email.as_bytes()));
+        if matches!(response, Ok(IdleResponse::NewData(_))) {
+            times.push(elapsed);
+        }
+        session = idle.done().await.ok()?;
+    }
+    times.sort();
+    times.get(times.len() / 2).copied()
 }

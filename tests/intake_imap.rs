@@ -1,7 +1,8 @@
 //! The IMAP intake against a real Dovecot: mail APPENDed to the inbox is stored and announced
 //! while the source IDLEs; nothing is read twice or missed across restarts; a message is flagged
 //! only after it is stored (and stays unflagged when storing fails), and a crash between the two
-//! is healed; a malformed message is kept and marked; without IDLE the folder is polled; plain
+//! is healed (a whole batch of it); a burst larger than a batch is stored, announced and
+//! flagged once per message; a malformed message is kept and marked; without IDLE the folder is polled; plain
 //! text to a remote host is refused; the source reconnects when the server goes away; a message
 //! over `max_message_bytes` is fetched only that far, stored cut and marked with its size. Each
 //! test reads its own Dovecot user's mailbox.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use sentri::config::Secret;
 use sentri::intake::IntakeError;
 use sentri::intake::imap::{self, ImapSettings, Security};
-use sentri::store::{MailboxKey, Store};
+use sentri::store::{MailboxKey, MailboxMessage, Store};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -327,23 +328,69 @@ async fn a_crash_between_storing_and_flagging_is_healed() {
     let user = server.add_user("crash");
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir);
-    let raw = message("crash-1", "stored, then the power went out");
-    server.append(&user, &raw).await;
+    let raws: Vec<Vec<u8>> =
+        (1..=3).map(|n| message(&format!("crash-{n}"), "stored, then the power went out")).collect();
+    server.append_many(&user, &raws).await;
 
-    // What a crash right after the store step leaves: the alert and its UID stored, the message
-    // not flagged on the server.
+    // What a crash right after a batch was stored leaves: its alerts and last UID stored, none
+    // of its messages flagged on the server.
     let key = MailboxKey { server: "127.0.0.1".into(), username: user.clone(), folder: "INBOX".into() };
     let uidvalidity = server.uidvalidity(&user).await;
-    let alert = sentri::intake::RawAlert::from_rfc822(&raw, "2026-11-25T01:02:03Z".into());
-    store.store_mailbox_alert(&key, uidvalidity, 1, &alert, None).unwrap();
-    let flags = server.flags(&user, "crash-1@example.org").await.unwrap();
-    assert!(!flags.iter().any(|f| f == "\\Seen"), "{flags:?}");
+    let batch: Vec<MailboxMessage> = raws
+        .iter()
+        .zip(1..)
+        .map(|(raw, uid)| MailboxMessage {
+            uid,
+            alert: sentri::intake::RawAlert::from_rfc822(raw, "2026-11-25T01:02:03Z".into()),
+            original_size: None,
+        })
+        .collect();
+    store.store_mailbox_batch(&key, uidvalidity, &batch).unwrap();
+    for n in 1..=3 {
+        let flags = server.flags(&user, &format!("crash-{n}@example.org")).await.unwrap();
+        assert!(!flags.iter().any(|f| f == "\\Seen"), "{flags:?}");
+    }
 
-    // The next session flags it, without reading or announcing it again.
+    // The next session flags the whole batch, without reading or announcing any of it again.
     let mut source = Running::start(settings(server, &user), &store);
-    wait_for_flag(server, &user, "crash-1@example.org", "\\Seen").await;
+    for n in 1..=3 {
+        wait_for_flag(server, &user, &format!("crash-{n}@example.org"), "\\Seen").await;
+    }
     source.nothing_more(Duration::from_millis(500)).await;
-    assert_eq!(stored_ids(&store), ["<crash-1@example.org>"]);
+    let mut ids = stored_ids(&store);
+    ids.sort();
+    assert_eq!(ids, ["<crash-1@example.org>", "<crash-2@example.org>", "<crash-3@example.org>"]);
+    source.stop().await;
+}
+
+/// A burst larger than a batch: every message stored once, announced once, in UID order, and
+/// flagged; the folder's position ends at the last UID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_is_taken_in_batches_each_flagged_after_it_is_stored() {
+    let server = dovecot::shared();
+    let user = server.add_user("burst");
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let count = imap::MAX_BATCH_MESSAGES * 2 + 50;
+    let raws: Vec<Vec<u8>> = (0..count).map(|n| message(&format!("burst-{n}"), &format!("alert {n}"))).collect();
+    server.append_many(&user, &raws).await;
+
+    let mut source = Running::start(settings(server, &user), &store);
+    let mut announced = Vec::new();
+    for _ in 0..count {
+        announced.push(source.next().await);
+    }
+    source.nothing_more(Duration::from_millis(300)).await;
+    let subjects: Vec<String> = announced.iter().map(|id| store.get_raw_alert(*id).unwrap().subject).collect();
+    let expected: Vec<String> = (0..count).map(|n| format!("alert {n}")).collect();
+    assert_eq!(subjects, expected, "each message announced once, in UID order");
+    assert_eq!(stored_ids(&store).len(), count);
+    for n in [0, imap::MAX_BATCH_MESSAGES - 1, imap::MAX_BATCH_MESSAGES, count - 1] {
+        let flags = wait_for_flag(server, &user, &format!("burst-{n}@example.org"), "\\Seen").await;
+        assert!(flags.iter().any(|f| f == imap::HANDLED_KEYWORD), "{flags:?}");
+    }
+    let key = MailboxKey { server: "127.0.0.1".into(), username: user.clone(), folder: "INBOX".into() };
+    assert_eq!(store.mailbox_position(&key).unwrap().map(|p| p.last_uid), Some(u32::try_from(count).unwrap()));
     source.stop().await;
 }
 

@@ -1,17 +1,25 @@
 //! The IMAP source: reads alert emails from a mailbox folder as they arrive, stores each as a
 //! [`RawAlert`] and only then marks it handled on the server.
 //!
+//! New mail is taken in batches ([`MAX_BATCH_MESSAGES`] messages, [`MAX_BATCH_BYTES`]): the new
+//! UIDs and sizes are listed, then each batch is one streamed `UID FETCH a:b`, one store
+//! transaction ([`Store::store_mailbox_batch`]) and one `UID STORE a:b` — a round trip and a
+//! commit per batch, not per message.
+//!
 //! Nothing lost, nothing read twice:
 //! - The position in the folder (UIDVALIDITY, last UID) lives in the store and is written in the
-//!   same transaction as the raw alert ([`Store::store_mailbox_alert`]). Every message with a
-//!   greater UID is read, whatever its flags (a human may have opened it).
-//! - A message is fetched with `BODY.PEEK[]<0.N>`, which does not set `\Seen`; it is flagged
-//!   `\Seen $SentriHandled` only after it is stored. A crash between the two leaves it stored and
-//!   unflagged; the next session flags the last stored UID again, so it heals.
+//!   same transaction as the batch's raw alerts. Every message with a greater UID is read,
+//!   whatever its flags (a human may have opened it).
+//! - A message is fetched with `BODY.PEEK[]<0.N>`, which does not set `\Seen`; its batch is
+//!   flagged `\Seen $SentriHandled` only after it is stored. A crash between the two leaves the
+//!   batch stored and unflagged, and its UIDs recorded as read, so it is not read again; the next
+//!   session flags the last batch's worth of UIDs again, so it heals. Should a message be read
+//!   again all the same, the raw-alert dedupe (Message-ID or content hash) stores it once.
 //! - When the server renumbers the folder (a new UIDVALIDITY), the folder is read from the start;
 //!   the raw-alert dedupe (Message-ID or content hash) keeps anything from being stored twice.
 //!
-//! One message costs at most `email.max_message_bytes` of memory and store: its size
+//! One message costs at most `email.max_message_bytes` of memory and store, a batch at most
+//! [`MAX_BATCH_BYTES`] (each message parsed as it streams in, its wire bytes dropped): its size
 //! (`RFC822.SIZE`) is listed before it is fetched, and the fetch asks for the first N bytes only
 //! (`BODY.PEEK[]<0.N>`), so the server never sends more, whatever the size it announced. A
 //! message cut that way is stored marked with its original size. (async-imap reads one response
@@ -43,7 +51,7 @@ use tracing::{debug, info, warn};
 
 use super::RawAlert;
 use crate::config::{EmailConfig, MonitoringConfig, Secret};
-use crate::store::{MailboxKey, MailboxPosition, Store, StoreError, timestamp_text};
+use crate::store::{MailboxKey, MailboxMessage, MailboxPosition, Store, StoreError, timestamp_text};
 
 /// The keyword Sentri sets on a message it has stored, beside `\Seen`.
 pub const HANDLED_KEYWORD: &str = "$SentriHandled";
@@ -650,11 +658,12 @@ impl Source {
             "IMAP intake connected"
         );
         self.status.set_connected();
-        // The last stored message may have been stored but not flagged (a crash or a broken
-        // connection in between): flagging is idempotent, so flag it again.
+        // The last batch stored may have been stored but not flagged (a crash or a broken
+        // connection in between): flagging is idempotent, so flag the last batch's worth again.
         if folder.last_uid > 0 {
             let last = folder.last_uid;
-            self.flag(&mut session, &mut folder, last).await?;
+            let range = uid_range(last.saturating_sub(MAX_BATCH_MESSAGES as u32 - 1).max(1), last);
+            self.flag(&mut session, &mut folder, &range).await?;
         }
 
         if position.is_none() {
@@ -701,7 +710,9 @@ impl Source {
         Ok(start)
     }
 
-    /// Stores every message with a UID above `folder.last_uid`, in UID order.
+    /// Stores every message with a UID above `folder.last_uid`, in UID order, a batch at a
+    /// time ([`batches`]): one streamed `UID FETCH` per batch, one store transaction, the ids
+    /// announced, then one `UID STORE` flagging the batch.
     async fn read_new(&self, session: &mut Session<Stream>, folder: &mut Folder) -> Result<(), IntakeError> {
         let range = format!("{}:*", folder.last_uid.saturating_add(1));
         let listed: Vec<Fetch> = self
@@ -720,85 +731,110 @@ impl Source {
         new.dedup_by_key(|(uid, _)| *uid);
         let newest = new.last().map_or(folder.last_uid, |(uid, _)| *uid);
         self.status.set_uids(Some(newest), folder.last_uid);
-        for (uid, size) in new {
-            self.take(session, folder, uid, size).await?;
+        for batch in batches(&new, self.settings.max_message_bytes, MAX_BATCH_MESSAGES, MAX_BATCH_BYTES) {
+            self.take_batch(session, folder, batch).await?;
         }
         Ok(())
     }
 
-    /// Fetch (at most `max_message_bytes` of it), store (with the UID and, when cut, the
-    /// original size), announce, and only then flag one message. `listed_size` is the
-    /// RFC822.SIZE the listing gave.
-    async fn take(
+    /// Fetches one batch (at most `max_message_bytes` of each message, streamed: each message
+    /// is parsed as it arrives and its wire bytes dropped), stores it in one transaction (with
+    /// the UIDs and, for a cut message, its original size), announces the new ids, and only
+    /// then flags the batch with one `UID STORE`. `batch` is (UID, listed RFC822.SIZE), sorted.
+    async fn take_batch(
         &self,
         session: &mut Session<Stream>,
         folder: &mut Folder,
-        uid: u32,
-        listed_size: Option<u32>,
+        batch: &[(u32, Option<u32>)],
     ) -> Result<(), IntakeError> {
+        let (Some(&(first, _)), Some(&(last, _))) = (batch.first(), batch.last()) else {
+            return Ok(());
+        };
         let cap = self.settings.max_message_bytes;
-        if let Some(size) = listed_size.filter(|size| *size > cap) {
+        for (uid, size) in batch.iter().filter(|(_, size)| size.is_some_and(|size| size > cap)) {
             warn!(uid, size, cap, "message is larger than email.max_message_bytes; storing its first bytes, marked");
         }
         // Partial even when the listed size fits: the request itself bounds what the server
         // may send, so a size that changed or was misreported cannot make it unbounded.
         let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{cap}>)");
-        let fetched: Vec<Fetch> = self
-            .timed("UID FETCH (message)", async {
-                session.uid_fetch(uid.to_string(), &query).await?.try_collect().await
-            })
-            .await?;
-        let Some(message) = fetched.iter().find(|f| f.uid == Some(uid)) else {
-            // Expunged between listing and fetching: there is nothing left to read.
-            debug!(uid, "message vanished before it could be fetched");
-            return Ok(());
-        };
-        let raw = message.body().unwrap_or_default();
-        let original_size = cut_from(raw.len(), message.size.or(listed_size), cap);
-        let alert = RawAlert::from_rfc822(raw, timestamp_text(self.store.now()));
-        drop(fetched);
-        if let Some(problem) = &alert.parse_error {
-            warn!(uid, problem = %problem, "message is malformed; storing it as it is, marked");
+        let range = uid_range(first, last);
+        let received_at = timestamp_text(self.store.now());
+        let mut messages: Vec<MailboxMessage> = Vec::with_capacity(batch.len());
+        self.timed("UID FETCH (messages)", async {
+            let mut fetches = session.uid_fetch(&range, &query).await?;
+            while let Some(message) = fetches.try_next().await? {
+                let Some(uid) = message.uid else { continue };
+                let Ok(at) = batch.binary_search_by_key(&uid, |(uid, _)| *uid) else { continue };
+                if messages.iter().any(|taken| taken.uid == uid) {
+                    continue;
+                }
+                let raw = message.body().unwrap_or_default();
+                let original_size = cut_from(raw.len(), message.size.or(batch[at].1), cap);
+                let alert = RawAlert::from_rfc822(raw, received_at.clone());
+                if let Some(problem) = &alert.parse_error {
+                    warn!(uid, problem = %problem, "message is malformed; storing it as it is, marked");
+                }
+                messages.push(MailboxMessage { uid, alert, original_size });
+            }
+            Ok::<(), async_imap::error::Error>(())
+        })
+        .await?;
+        if messages.len() < batch.len() {
+            // Expunged between listing and fetching: there is nothing left to read of those.
+            debug!(listed = batch.len(), fetched = messages.len(), "messages vanished before they could be fetched");
         }
+        messages.sort_by_key(|message| message.uid);
         let key = self.settings.mailbox_key();
         let uidvalidity = folder.uidvalidity;
-        let (id, new) = self
-            .blocking(move |store| store.store_mailbox_alert(&key, uidvalidity, uid, &alert, original_size))
+        let (messages, stored) = self
+            .blocking(move |store| {
+                let stored = store.store_mailbox_batch(&key, uidvalidity, &messages)?;
+                Ok((messages, stored))
+            })
             .await?;
-        folder.last_uid = folder.last_uid.max(uid);
+        folder.last_uid = folder.last_uid.max(messages.last().map_or(0, |message| message.uid));
         self.status.set_uids(None, folder.last_uid);
         self.progressed.store(true, Ordering::Relaxed);
-        if new {
-            if self.notify.send(id).await.is_err() {
+        let fresh = stored.iter().filter(|(_, new)| *new).count();
+        drop(messages);
+        for (id, new) in stored.iter().copied() {
+            if !new {
+                debug!(
+                    raw_alert_id = id,
+                    "message was already stored (a second delivery, or the folder was renumbered)"
+                );
+            } else if self.notify.send(id).await.is_err() {
                 // Nobody listens (the engine is stopping); the alert is stored and will be
                 // picked up as pending on the next start.
                 debug!(id, "raw alert stored but nobody is listening for it");
             }
-        } else {
-            debug!(uid, id, "message was already stored (a second delivery, or the folder was renumbered)");
         }
-        self.flag(session, folder, uid).await?;
-        info!(uid, raw_alert_id = id, new, "stored and flagged an alert email");
+        self.flag(session, folder, &range).await?;
+        info!(uids = %range, stored = stored.len(), new = fresh, "stored and flagged alert emails");
         Ok(())
     }
 
-    /// Marks `uid` handled. If the server refuses the keyword, falls back to `\Seen` alone for
-    /// the rest of the session.
-    async fn flag(&self, session: &mut Session<Stream>, folder: &mut Folder, uid: u32) -> Result<(), IntakeError> {
-        let uid_text = uid.to_string();
+    /// Marks the messages of `uid_text` (a UID set) handled, with one command. If the server
+    /// refuses the keyword, falls back to `\Seen` alone for the rest of the session.
+    async fn flag(
+        &self,
+        session: &mut Session<Stream>,
+        folder: &mut Folder,
+        uid_text: &str,
+    ) -> Result<(), IntakeError> {
         let result: Result<Vec<Fetch>, IntakeError> = self
-            .timed("UID STORE", async { session.uid_store(&uid_text, folder.handled_flags).await?.try_collect().await })
+            .timed("UID STORE", async { session.uid_store(uid_text, folder.handled_flags).await?.try_collect().await })
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(IntakeError::Imap { source: async_imap::error::Error::No(reason), .. })
                 if folder.handled_flags == FLAGS_WITH_KEYWORD =>
             {
-                warn!(uid, reason = %reason, "the server refused the {HANDLED_KEYWORD} keyword; flagging \\Seen only");
+                warn!(uids = %uid_text, reason = %reason, "the server refused the {HANDLED_KEYWORD} keyword; flagging \\Seen only");
                 folder.handled_flags = FLAGS_SEEN_ONLY;
                 let _: Vec<Fetch> = self
                     .timed("UID STORE", async {
-                        session.uid_store(&uid_text, folder.handled_flags).await?.try_collect().await
+                        session.uid_store(uid_text, folder.handled_flags).await?.try_collect().await
                     })
                     .await?;
                 Ok(())
@@ -826,6 +862,40 @@ impl Source {
         }
         self.timed("IDLE DONE", handle.done()).await
     }
+}
+
+/// The most messages fetched, stored and flagged as one batch: a crash between storing and
+/// flagging leaves at most this many unflagged, and a new session flags this many again.
+pub const MAX_BATCH_MESSAGES: usize = 200;
+/// The most message bytes (each counted up to `email.max_message_bytes`) held for one batch, so
+/// that a burst of large mail is taken in bounded memory.
+pub const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Cuts the new messages (UID, listed size; sorted) into batches of at most `max_messages`
+/// messages and `max_bytes` bytes (a message counts at most `cap`; one larger than the budget
+/// is a batch of its own).
+fn batches(new: &[(u32, Option<u32>)], cap: u32, max_messages: usize, max_bytes: u64) -> Vec<&[(u32, Option<u32>)]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (index, (_, size)) in new.iter().enumerate() {
+        let cost = u64::from(size.unwrap_or(cap).min(cap));
+        if index > start && (index - start >= max_messages || bytes + cost > max_bytes) {
+            batches.push(&new[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += cost;
+    }
+    if start < new.len() {
+        batches.push(&new[start..]);
+    }
+    batches
+}
+
+/// `first:last` as IMAP writes a UID range (`7` for one message).
+fn uid_range(first: u32, last: u32) -> String {
+    if first == last { first.to_string() } else { format!("{first}:{last}") }
 }
 
 /// The original size to mark a stored message with when only its first `received` bytes were
@@ -898,6 +968,20 @@ mod tests {
         assert_eq!(cut_from(4096, Some(4096), 4096), None, "exactly the cap is whole");
         assert_eq!(cut_from(4096, None, 4096), Some(4096), "no size given, the cap reached: cut");
         assert_eq!(cut_from(10, None, 4096), None);
+    }
+
+    #[test]
+    fn new_mail_is_cut_into_bounded_batches() {
+        let new: Vec<(u32, Option<u32>)> = (1..=5).map(|uid| (uid, Some(100))).collect();
+        let sizes = |batches: Vec<&[(u32, Option<u32>)]>| batches.iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(batches(&new, 1000, 2, u64::MAX)), [2, 2, 1], "by count");
+        assert_eq!(sizes(batches(&new, 1000, 100, 250)), [2, 2, 1], "by bytes");
+        assert_eq!(sizes(batches(&new, 50, 100, 250)), [5], "a message counts at most the cap");
+        let huge = [(1, Some(u32::MAX)), (2, None), (3, Some(10))];
+        assert_eq!(sizes(batches(&huge, 1000, 100, 500)), [1, 1, 1], "one over the budget is a batch alone");
+        assert!(batches(&[], 1000, 100, 500).is_empty());
+        assert_eq!(uid_range(3, 3), "3");
+        assert_eq!(uid_range(3, 9), "3:9");
     }
 
     #[test]

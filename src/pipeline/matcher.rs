@@ -95,13 +95,29 @@ pub enum MatchOutcome {
 
 /// Matches one alert against the whole policy set. Every pass runs on the shaped text, which
 /// is at most [`MAX_MATCH_TEXT`] long, and scans it a fixed number of times per policy.
+///
+/// The policy set's prefilter ([`crate::policy::prefilter`]) first rules out, in one pass, the
+/// policies whose patterns cannot match; only the rest run their pattern.
 pub fn match_alert(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase]) -> MatchOutcome {
+    match_with(raw, policies, databases, true)
+}
+
+/// [`match_alert`] without the prefilter: every policy's pattern runs. What the prefilter is
+/// checked against (tests, the throughput bench); the engine never needs it.
+pub fn match_alert_unfiltered(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase]) -> MatchOutcome {
+    match_with(raw, policies, databases, false)
+}
+
+fn match_with(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase], prefilter: bool) -> MatchOutcome {
     let shaped = shapes::read(raw);
     debug_assert!(shaped.text.len() <= MAX_MATCH_TEXT);
     let mut candidates: Vec<(Arc<AlertPolicy>, BTreeMap<String, String>)> = Vec::new();
     let mut pattern_errors = Vec::new();
-    for policy in &policies.alerts {
-        match extract(policy, &shaped.text) {
+    let starts =
+        if prefilter { policies.alert_candidates(scanned(&shaped.text)) } else { vec![Some(0); policies.alerts.len()] };
+    for (policy, start) in policies.alerts.iter().zip(starts) {
+        let Some(start) = start else { continue };
+        match extract(policy, &shaped.text, start) {
             Ok(Some(fields)) => candidates.push((Arc::clone(policy), fields)),
             Ok(None) => {}
             Err(error) => pattern_errors.push(PatternError { alert_type: policy.name.clone(), error }),
@@ -144,9 +160,11 @@ pub fn match_alert(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatab
 }
 
 /// Runs a policy's pattern and reads its fields; `Ok(None)` when it does not match, `Err` when
-/// the pattern could not finish (its backtracking limit).
-fn extract(policy: &AlertPolicy, text: &str) -> Result<Option<BTreeMap<String, String>>, String> {
-    let Some(captures) = policy.pattern.regex.captures(scanned(text)).map_err(|error| error.to_string())? else {
+/// the pattern could not finish (its backtracking limit). The search starts at byte `start`
+/// (no match can start before it; look-behind still sees the text before it).
+fn extract(policy: &AlertPolicy, text: &str, start: usize) -> Result<Option<BTreeMap<String, String>>, String> {
+    let found = policy.pattern.regex.captures_from_pos(scanned(text), start).map_err(|error| error.to_string())?;
+    let Some(captures) = found else {
         return Ok(None);
     };
     let mut fields = BTreeMap::new();
@@ -462,6 +480,127 @@ mod tests {
             let bound = matching_passes(policies, &databases()) * read_bytes;
             proptest::prop_assert!(work <= bound, "{work} bytes scanned, bound {bound}, {} in the body", body.len());
         }
+    }
+
+    /// What a match gave, in comparable form (pattern errors apart: see the test).
+    fn summary(outcome: &MatchOutcome) -> String {
+        match outcome {
+            MatchOutcome::Matched(alert) => format!(
+                "{} {:?} {:?} {:?} {} {:?}",
+                alert.alert_type, alert.fields, alert.database, alert.environment, alert.cleared, alert.also_matched
+            ),
+            MatchOutcome::Unmatched { nearest, .. } => {
+                let names: Vec<(&str, String)> =
+                    nearest.iter().map(|miss| (miss.alert_type.as_str(), format!("{:.4}", miss.score))).collect();
+                format!("unmatched {names:?}")
+            }
+        }
+    }
+
+    fn errors(outcome: &MatchOutcome) -> BTreeSet<String> {
+        let errors = match outcome {
+            MatchOutcome::Matched(alert) => &alert.pattern_errors,
+            MatchOutcome::Unmatched { pattern_errors, .. } => pattern_errors,
+        };
+        errors.iter().map(|error| error.alert_type.clone()).collect()
+    }
+
+    /// Every sample of the default pack and texts made from them: cut, case changed, words
+    /// shuffled and spliced between samples, look-behind bait (`temp `) put in front of words.
+    fn corpus(policies: &PolicySet) -> Vec<RawAlert> {
+        let samples: Vec<(String, String)> = policies
+            .alerts
+            .iter()
+            .flat_map(|policy| &policy.samples)
+            .map(|sample| (sample.subject.clone(), sample.body.clone()))
+            .collect();
+        let words: Vec<String> = samples
+            .iter()
+            .flat_map(|(subject, body)| subject.split_whitespace().chain(body.split_whitespace()))
+            .map(str::to_owned)
+            .collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % bound.max(1) as u64).unwrap_or(0)
+        };
+        let mut texts: Vec<(String, String)> = Vec::new();
+        for (index, (subject, body)) in samples.iter().enumerate() {
+            let (other_subject, other_body) = &samples[(index * 7 + 3) % samples.len()];
+            texts.push((subject.clone(), body.clone()));
+            texts.push((subject.clone(), String::new()));
+            texts.push((String::new(), body.clone()));
+            texts.push((subject.to_uppercase(), body.to_lowercase()));
+            texts.push((other_subject.clone(), body.clone()));
+            texts.push((subject.clone(), other_body.clone()));
+            texts.push((subject.replace("ablespace", "emp tablespace"), body.replace(' ', "  ")));
+            texts.push((format!("temp {subject}"), body.replace("full", "ful")));
+            let cut = |text: &str, share: usize| {
+                let mut end = text.len() * share / 4;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text[..end].to_owned()
+            };
+            for share in 1..4 {
+                texts.push((cut(subject, share), cut(body, share)));
+            }
+            let mut digits = body.clone();
+            for (from, to) in [("9", "1"), ("0", "7"), ("%", " percent")] {
+                digits = digits.replace(from, to);
+            }
+            texts.push((subject.replace('9', "4"), digits));
+        }
+        for _ in 0..600 {
+            let length = 3 + next(40);
+            let mut text: Vec<&str> = (0..length).map(|_| words[next(words.len())].as_str()).collect();
+            if next(3) == 0 {
+                text.insert(next(text.len()), "temp");
+            }
+            let split = next(text.len());
+            texts.push((text[..split].join(" "), text[split..].join(if next(2) == 0 { " " } else { "\n" })));
+        }
+        texts.into_iter().map(|(subject, body)| RawAlert::from_parts(&subject, &body, String::new())).collect()
+    }
+
+    /// The prefilter only skips work: over every sample of the default pack and the texts made
+    /// from them, prefiltered and unfiltered matching give the same outcome.
+    #[test]
+    fn the_prefilter_never_changes_an_outcome() {
+        let policies = default_pack();
+        let filtered = policies
+            .alert_prefilter
+            .get_or_init(|| crate::policy::prefilter::AlertPrefilter::build(&policies.alerts))
+            .filtered();
+        assert!(
+            filtered * 10 >= policies.alerts.len() * 9,
+            "only {filtered} of {} patterns relaxed",
+            policies.alerts.len()
+        );
+        let mut databases = databases();
+        databases.extend(["ERPPRD", "HRPROD", "app", "shop", "PRODDB"].iter().map(|name| KnownDatabase {
+            name: (*name).to_owned(),
+            environment: "DEV".into(),
+            aliases: Vec::new(),
+            engine: None,
+        }));
+        let corpus = corpus(policies);
+        assert!(corpus.len() > 1000, "{} texts", corpus.len());
+        let (mut matched, mut skipped) = (0, 0);
+        for raw in &corpus {
+            let with = match_alert(raw, policies, &databases);
+            let without = match_alert_unfiltered(raw, policies, &databases);
+            assert_eq!(summary(&with), summary(&without), "on {:?} / {:?}", raw.subject, raw.body);
+            assert!(errors(&with).is_subset(&errors(&without)), "on {:?}", raw.subject);
+            matched += usize::from(matches!(with, MatchOutcome::Matched(_)));
+            let text = shapes::read(raw).text;
+            skipped += policies.alert_candidates(&text).iter().filter(|start| start.is_none()).count();
+        }
+        // The comparison is worth something only if both outcomes occur and policies are skipped.
+        assert!(matched > 100 && matched < corpus.len(), "{matched} of {} matched", corpus.len());
+        assert!(skipped > corpus.len() * policies.alerts.len() / 2, "only {skipped} policies skipped");
     }
 
     #[test]

@@ -165,13 +165,34 @@ fn triage_once(
         store.set_raw_alert_outcome_because(raw_alert_id, &RawAlertOutcome::Ignored, Some(&reason))?;
         return Ok(Triage::SenderNotAllowed { sender });
     }
+    let cut = raw.subject.len() + 1 + raw.body.len() > matcher::MAX_MATCH_TEXT;
+    if cut {
+        tracing::warn!(
+            raw_alert_id,
+            limit = matcher::MAX_MATCH_TEXT,
+            "alert text over the matching limit: only its start was matched"
+        );
+    }
     let alert = match matcher::match_alert(&raw, policies, databases) {
-        MatchOutcome::Unmatched { .. } => {
-            store.set_raw_alert_outcome(raw_alert_id, &RawAlertOutcome::Unmatched)?;
+        MatchOutcome::Unmatched { pattern_errors, .. } => {
+            // A pattern that could not finish, or a text matched only in part, is said on the
+            // alert, so a miss it may have caused is not taken for a plain miss.
+            let mut reasons: Vec<String> = pattern_errors
+                .iter()
+                .map(|error| format!("the pattern of {} could not finish: {}", error.alert_type, error.error))
+                .collect();
+            if cut {
+                reasons.push(format!("only the first {} bytes were matched", matcher::MAX_MATCH_TEXT));
+            }
+            let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+            store.set_raw_alert_outcome_because(raw_alert_id, &RawAlertOutcome::Unmatched, reason.as_deref())?;
             return Ok(Triage::Unmatched);
         }
         MatchOutcome::Matched(alert) => alert,
     };
+    for error in &alert.pattern_errors {
+        tracing::warn!(raw_alert_id, alert_type = %error.alert_type, error = %error.error, "a policy pattern could not finish on this alert");
+    }
     let database = alert.database.clone().unwrap_or_else(|| "UNKNOWN".to_owned());
     let open = store
         .open_workflows_for(&alert.alert_type, &database)?

@@ -16,6 +16,7 @@ pub mod markdown;
 mod oracle_check_tests;
 #[cfg(test)]
 mod oracle_tool_tests;
+pub mod prefilter;
 pub mod schedule;
 pub mod specialist;
 pub mod tool;
@@ -90,9 +91,23 @@ pub struct PolicySet {
     pub problems: Vec<Problem>,
     /// Files that were skipped because of an error.
     pub skipped: Vec<PathBuf>,
+    /// The one-pass prefilter over `alerts`' patterns, built when first needed.
+    pub alert_prefilter: std::sync::OnceLock<prefilter::AlertPrefilter>,
 }
 
 impl PolicySet {
+    /// Per alert policy (in `alerts` order), where in `text` its pattern's search may start;
+    /// `None` means it certainly does not match (see [`prefilter`]). Built once per set; a set
+    /// whose `alerts` changed after it was built gets a fresh one.
+    pub fn alert_candidates(&self, text: &str) -> Vec<Option<usize>> {
+        let built = self.alert_prefilter.get_or_init(|| prefilter::AlertPrefilter::build(&self.alerts));
+        if built.is_for(&self.alerts) {
+            built.candidates(text)
+        } else {
+            prefilter::AlertPrefilter::build(&self.alerts).candidates(text)
+        }
+    }
+
     /// Loads alerts/** (alerts/learned/ last), checks/**, brain/ and environments/ under `home`.
     /// Never fails: every problem is recorded in `problems` and the files that can load do.
     pub fn load(home: &Path) -> PolicySet {

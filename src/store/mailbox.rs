@@ -68,6 +68,15 @@ fn record_uid_in(
     Ok(())
 }
 
+/// One message read from a folder, to be stored in a batch ([`Store::store_mailbox_batch`]).
+#[derive(Debug, Clone)]
+pub struct MailboxMessage {
+    pub uid: u32,
+    pub alert: RawAlert,
+    /// `Some(bytes)` when only the first bytes of a message that large were read.
+    pub original_size: Option<u64>,
+}
+
 impl Store {
     /// How far `key` has been read, or `None` if it never was.
     pub fn mailbox_position(&self, key: &MailboxKey) -> Result<Option<MailboxPosition>, StoreError> {
@@ -120,6 +129,30 @@ impl Store {
         self.write(|tx, now| {
             let stored = prepared.insert(tx, now)?;
             record_uid_in(tx, key, uidvalidity, uid, &timestamp_text(now))?;
+            Ok(stored)
+        })
+    }
+
+    /// Stores a batch of messages of `key` and records the highest UID as read, all in one
+    /// transaction: either every message of the batch and the position are stored, or none.
+    /// Returns, per message in order, the raw alert's row id and whether it is new (`false`: the
+    /// same Message-ID or content was already stored, e.g. a second delivery or a renumbering).
+    pub fn store_mailbox_batch(
+        &self,
+        key: &MailboxKey,
+        uidvalidity: u32,
+        messages: &[MailboxMessage],
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
+        let prepared = messages
+            .iter()
+            .map(|message| Ok(PreparedRawAlert::new(&message.alert)?.truncated_from(message.original_size)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let Some(last) = messages.iter().map(|message| message.uid).max() else {
+            return Ok(Vec::new());
+        };
+        self.write(|tx, now| {
+            let stored = prepared.iter().map(|alert| alert.insert(tx, now)).collect::<Result<Vec<_>, _>>()?;
+            record_uid_in(tx, key, uidvalidity, last, &timestamp_text(now))?;
             Ok(stored)
         })
     }
@@ -195,6 +228,37 @@ mod tests {
         assert_eq!(store.get_raw_alert(id).unwrap().original_size, Some(52_428_800));
         let (whole, _) = store.store_mailbox_alert(&key(), 7, 2, &alert(2), None).unwrap();
         assert_eq!(store.get_raw_alert(whole).unwrap().original_size, None, "a whole message is not marked");
+    }
+
+    #[test]
+    fn a_batch_and_its_last_uid_are_stored_together_and_deduplicated() {
+        let (store, _) = testing::store();
+        let batch: Vec<MailboxMessage> = (1..=3)
+            .map(|uid| MailboxMessage { uid, alert: alert(uid), original_size: (uid == 2).then_some(9_999_999) })
+            .collect();
+        let stored = store.store_mailbox_batch(&key(), 7, &batch).unwrap();
+        assert_eq!(stored.iter().map(|(_, new)| *new).collect::<Vec<_>>(), [true, true, true]);
+        assert_eq!(store.get_raw_alert(stored[1].0).unwrap().original_size, Some(9_999_999));
+        assert_eq!(store.mailbox_position(&key()).unwrap(), Some(MailboxPosition { uidvalidity: 7, last_uid: 3 }));
+        // Stored, then a crash before the flags: read again (a new UIDVALIDITY), nothing doubles.
+        let again = store.store_mailbox_batch(&key(), 8, &batch).unwrap();
+        assert_eq!(again, stored.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>());
+        assert_eq!(store.list_raw_alerts(false, None).unwrap().len(), 3);
+        assert_eq!(store.store_mailbox_batch(&key(), 8, &[]).unwrap(), []);
+    }
+
+    #[test]
+    fn a_batch_with_one_bad_message_stores_nothing() {
+        let (store, _) = testing::store();
+        let mut bad = alert(2);
+        bad.received_at = "yesterday".into();
+        let batch = [
+            MailboxMessage { uid: 1, alert: alert(1), original_size: None },
+            MailboxMessage { uid: 2, alert: bad, original_size: None },
+        ];
+        assert!(store.store_mailbox_batch(&key(), 7, &batch).is_err());
+        assert_eq!(store.mailbox_position(&key()).unwrap(), None);
+        assert!(store.list_raw_alerts(false, None).unwrap().is_empty());
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub use changes::ChangeMarker;
 pub use checks::{CheckRunRow, CheckScheduleRow, LeaseWhen, NewCheckRun};
 pub use history::{FinishedOutcomes, OutcomePattern, RecentWorkflow};
 pub use locks::LockOutcome;
-pub use mailbox::{MailboxKey, MailboxPosition};
+pub use mailbox::{MailboxKey, MailboxMessage, MailboxPosition};
 pub use metrics::{CheckRunCount, MetricsSnapshot, ModelCallCount};
 pub use outbox::{NewOutboxMessage, OutboxMessage};
 pub use profiles::StoredProfile;

@@ -468,6 +468,15 @@ impl Dovecot {
         session.logout().await.ok();
     }
 
+    /// APPENDs every message to `user`'s INBOX over one session, unflagged: a burst.
+    pub async fn append_many(&self, user: &str, messages: &[Vec<u8>]) {
+        let mut session = self.session(user).await;
+        for message in messages {
+            session.append("INBOX", None, None, message).await.expect("APPEND");
+        }
+        session.logout().await.ok();
+    }
+
     /// The flags of the message in `user`'s INBOX whose Message-ID header contains
     /// `message_id`, or `None` if there is no such message. Read-only (EXAMINE).
     pub async fn flags(&self, user: &str, message_id: &str) -> Option<Vec<String>> {
