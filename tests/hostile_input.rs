@@ -81,7 +81,18 @@ impl Case {
         std::fs::write(home.path().join("config/sentri.yaml"), config).expect("config");
         let log = std::fs::File::create(home.path().join("daemon.log")).expect("daemon log");
         let daemon =
-            Daemon(sentri(home.path()).arg("start").stdout(Stdio::null()).stderr(log).spawn().expect("sentri start"));
+            // Without RUST_BACKTRACE: a caught parser panic would otherwise symbolise a backtrace
+            // from the debug binary's debug info (hundreds of MiB), which is the test
+            // environment's cost, not the daemon's.
+            Daemon(
+                sentri(home.path())
+                    .arg("start")
+                    .env_remove("RUST_BACKTRACE")
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("sentri start"),
+            );
         // Ready once it holds the engine lock.
         let lock = home.path().join("data/engine.lock");
         let holder = format!("pid {}", daemon.0.id());
