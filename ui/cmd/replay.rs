@@ -178,10 +178,7 @@ fn print_table(replayed: &[Replayed], dry_run: bool) {
 }
 
 fn print_report(report: &CoverageReport) {
-    println!(
-        "Coverage: {} of {} message(s) recognised (dry run: nothing stored)",
-        report.recognised, report.total
-    );
+    println!("Coverage: {} of {} message(s) recognised (dry run: nothing stored)", report.recognised, report.total);
     println!();
     println!("Recognised by alert type:");
     let rows: Vec<Vec<String>> = report.by_type.iter().map(|(t, n)| vec![n.to_string(), t.clone()]).collect();
@@ -204,7 +201,11 @@ fn print_report(report: &CoverageReport) {
                 "        nearest policy: {} ({:.0}% of its words present); lacks: {}",
                 nearest.alert_type,
                 nearest.score * 100.0,
-                if nearest.missing.is_empty() { "- (order or numbers differ)".to_owned() } else { nearest.missing.join(", ") }
+                if nearest.missing.is_empty() {
+                    "- (order or numbers differ)".to_owned()
+                } else {
+                    nearest.missing.join(", ")
+                }
             ),
         }
     }
