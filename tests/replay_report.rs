@@ -27,9 +27,9 @@ fn report_counts_types_and_groups_misses() {
         .expect("write");
     }
     let misses = [
-        "CPU usage alert 97% on PROD-DB-07",
-        "CPU usage alert 91% on DEV-DB-01",
-        "CPU usage alert 88% on PROD-DB-02",
+        "Listener queue depth 42 on PROD-DB-07",
+        "Listener queue depth 7 on DEV-DB-01",
+        "Listener queue depth 130 on PROD-DB-02",
         "Weekly newsletter 2026-11-24",
         "Weekly newsletter 2026-12-01",
     ];
@@ -50,10 +50,17 @@ fn report_counts_types_and_groups_misses() {
     assert_eq!(report["by_type"]["temp_full"], 1);
     let groups = report["unmatched_groups"].as_array().expect("groups");
     assert_eq!(groups.len(), 2, "{report}");
-    assert_eq!(groups[0]["shape"], "CPU usage alert N% on <name>");
+    assert_eq!(groups[0]["shape"], "Listener queue depth N on <name>");
     assert_eq!(groups[0]["count"], 3);
+    assert_eq!(groups[0]["example_subject"], "Listener queue depth 42 on PROD-DB-07");
+    assert_eq!(groups[0]["nearest"]["alert_type"], "listener_down", "{report}");
+    assert!(groups[0]["nearest"]["missing"].as_array().is_some_and(|m| m.iter().any(|w| w == "down")));
     assert_eq!(groups[1]["shape"], "Weekly newsletter N");
     assert_eq!(groups[1]["count"], 2);
+    assert!(groups[1]["nearest"].is_null(), "no policy looks for a newsletter's words");
+    // PRODDB is an alias of the configured PROD-DB-07; one alert-log text names no database.
+    assert_eq!(report["by_database"]["PROD-DB-07"], 3, "{report}");
+    assert_eq!(report["by_database"]["(none)"], 1, "{report}");
 
     sentri(home.path()).args(["replay", "--dry-run", "--report"]).arg(dir.path()).assert().success().stdout(
         predicate::str::contains("Recognised by alert type:")
