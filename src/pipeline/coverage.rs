@@ -83,7 +83,7 @@ pub fn report<'a>(outcomes: impl IntoIterator<Item = (&'a str, &'a MatchOutcome)
         }
     }
     // Stable: equal counts keep mailbox order.
-    report.unmatched_groups.sort_by(|a, b| b.count.cmp(&a.count));
+    report.unmatched_groups.sort_by_key(|group| std::cmp::Reverse(group.count));
     report
 }
 
