@@ -1,6 +1,7 @@
 //! From a stored alert to a workflow: recognise it, then move it through the state machine.
 
 pub mod approval;
+pub mod coverage;
 pub mod findings;
 pub mod learned_review;
 pub mod matcher;

@@ -1,6 +1,8 @@
 //! `sentri replay PATH`: push an mbox, a maildir or a folder of .eml files through the same
 //! path as the mailbox — stored, recognised, folded or opened as workflows — or, with
-//! `--dry-run`, only show how each message would be read and what fix its policy proposes.
+//! `--dry-run`, only show how each message would be read and what fix its policy proposes;
+//! `--dry-run --report` prints the pack's coverage of the export instead (see
+//! `sentri::pipeline::coverage`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 use sentri::config::Config;
 use sentri::intake::replay;
 use sentri::pipeline::approval::DecisionOutcome;
+use sentri::pipeline::coverage::{self, CoverageReport};
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
 use sentri::pipeline::steps::{self, Taken};
 use sentri::pipeline::triage::Triage;
@@ -19,7 +22,7 @@ use super::{Context, print_json, printable, table};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Without --dry-run every message is stored and triaged exactly as mail from the inbox is: a running `sentri start` then verifies and handles the new workflows. Messages already stored (same Message-ID) are skipped."
+    after_help = "--report prints a coverage report instead of one line per message: recognised messages per alert type and database, unmatched subjects grouped by shape (numbers become N, quoted values <value>, hex ids <id>, names with digits <name>) with the nearest policy and the words it lacked. A report stores nothing, so --report requires --dry-run and is refused without it.\nWithout --dry-run every message is stored and triaged exactly as mail from the inbox is: a running `sentri start` then verifies and handles the new workflows. Messages already stored (same Message-ID) are skipped."
 )]
 pub struct Args {
     /// An mbox file, a maildir (with cur/ and new/), a folder of .eml files, or one .eml.
@@ -27,9 +30,13 @@ pub struct Args {
     /// Classify and show the planned fix only; store nothing, execute nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print JSON: one object per message.
+    /// Print JSON: one object per message (with --report: one report object with recognised,
+    /// by_type, by_database, unmatched_groups and total).
     #[arg(long)]
     json: bool,
+    /// Print a coverage report of the export (requires --dry-run).
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -45,12 +52,28 @@ struct Replayed {
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    if args.report && !args.dry_run {
+        anyhow::bail!("--report stores nothing: run it with --dry-run (`sentri replay PATH --dry-run --report`)");
+    }
     let home = context.existing_home()?;
     let config = context.config()?;
     let databases = KnownDatabase::from_config(&config);
     let policies = PolicySet::load(&home.root);
     let received_at = timestamp_text(jiff::Timestamp::now());
     let messages = replay::read(&args.path, &received_at)?;
+    if args.report {
+        let outcomes: Vec<_> = messages
+            .iter()
+            .map(|message| (message.raw.subject.as_str(), matcher::match_alert(&message.raw, &policies, &databases)))
+            .collect();
+        let report = coverage::report(outcomes.iter().map(|(subject, outcome)| (*subject, outcome)));
+        if args.json {
+            print_json(&report)?;
+        } else {
+            print_report(&report);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = if args.dry_run { None } else { Some(context.store()?) };
     let mut replayed = Vec::new();
     for message in messages {
@@ -152,4 +175,38 @@ fn print_table(replayed: &[Replayed], dry_run: bool) {
         replayed.len() - matched,
         if dry_run { " (dry run: nothing stored)" } else { "" }
     );
+}
+
+fn print_report(report: &CoverageReport) {
+    println!("Coverage: {} of {} message(s) recognised (dry run: nothing stored)", report.recognised, report.total);
+    println!();
+    println!("Recognised by alert type:");
+    let rows: Vec<Vec<String>> = report.by_type.iter().map(|(t, n)| vec![n.to_string(), t.clone()]).collect();
+    table::print(&["COUNT", "ALERT TYPE"], &rows);
+    println!();
+    println!("Recognised by database:");
+    let rows: Vec<Vec<String>> = report.by_database.iter().map(|(d, n)| vec![n.to_string(), d.clone()]).collect();
+    table::print(&["COUNT", "DATABASE"], &rows);
+    println!();
+    println!("Unmatched, grouped by subject shape:");
+    if report.unmatched_groups.is_empty() {
+        println!("  (none)");
+    }
+    for group in &report.unmatched_groups {
+        println!("  {:>4}  {}", group.count, printable(&group.shape));
+        println!("        e.g. {}", printable(&group.example_subject));
+        match &group.nearest {
+            None => println!("        nearest policy: none looks for any word of it"),
+            Some(nearest) => println!(
+                "        nearest policy: {} ({:.0}% of its words present); lacks: {}",
+                nearest.alert_type,
+                nearest.score * 100.0,
+                if nearest.missing.is_empty() {
+                    "- (order or numbers differ)".to_owned()
+                } else {
+                    nearest.missing.join(", ")
+                }
+            ),
+        }
+    }
 }
