@@ -138,10 +138,16 @@ pub fn load(
             .collect();
         let worst = open
             .iter()
-            .filter(|workflow| check_alert::check_name(&workflow.alert_type).is_some())
             .filter_map(|workflow| {
+                let name = check_alert::check_name(&workflow.alert_type)?;
                 let severity = Severity::parse(&workflow.severity)?;
-                let object = workflow.fields.get("object").cloned().unwrap_or_default();
+                // The object as the check names it: its `object:` columns of the finding's row.
+                let object = pack
+                    .checks
+                    .iter()
+                    .find(|check| check.name == name)
+                    .map(|check| sentri::checks::findings::object_of(check, &workflow.fields))
+                    .unwrap_or_default();
                 Some(WorstFinding { severity, text: format!("{} {object}", workflow.alert_type).trim_end().to_owned() })
             })
             .max_by_key(|worst| worst.severity);
