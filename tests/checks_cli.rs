@@ -13,14 +13,20 @@ use common::postgres;
 /// Rows in a table that grows: over 100 is a finding; its growth is forecast towards 10,000.
 const LEDGER_CHECK: &str = "---\nengine: postgres\nseverity: MEDIUM\nschedule: daily\nobject: table_name\n---\n## Health Query\n```sql\nSELECT 'ledger' AS table_name, count(*) AS row_count FROM ledger\n```\n## Threshold\n- row_count: 100\n## Forecast\n- metric: row_count\n- limit: 10000\n## Recommended Action\nArchive the ledger.\n";
 
-#[tokio::test(flavor = "multi_thread")]
-async fn checks_are_listed_run_and_their_history_shown() {
+/// A fresh database with a `ledger` of 150 rows, and an admin connection to it.
+async fn ledger_of_150_rows() -> (String, tokio_postgres::Client) {
     let dbname = postgres::fresh_database().await;
     let admin = postgres::admin(&dbname).await;
     admin
         .batch_execute("CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 150);")
         .await
         .unwrap();
+    (dbname, admin)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_are_listed_run_and_their_history_shown() {
+    let (dbname, admin) = ledger_of_150_rows().await;
     let home = tempfile::tempdir().expect("tempdir");
     let sentri = || {
         let mut command = Command::cargo_bin("sentri").expect("binary");
@@ -96,12 +102,7 @@ async fn checks_are_listed_run_and_their_history_shown() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_runs_checks_on_their_schedule_and_their_findings_become_workflows() {
     use std::process::Stdio;
-    let dbname = postgres::fresh_database().await;
-    let admin = postgres::admin(&dbname).await;
-    admin
-        .batch_execute("CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 150);")
-        .await
-        .unwrap();
+    let (dbname, _admin) = ledger_of_150_rows().await;
     let home = tempfile::tempdir().expect("tempdir");
     let sentri = || {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("sentri"));

@@ -13,7 +13,7 @@ use crate::policy::CheckPolicy;
 use crate::policy::Severity;
 use crate::policy::check::ThresholdValue;
 use crate::policy::condition::parse_number;
-use crate::targets::Rows;
+use crate::targets::{Rows, Value};
 
 /// One row over threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,12 +72,7 @@ pub fn findings(database: &str, check: &CheckPolicy, rows: &Rows) -> Vec<Finding
             if over.is_empty() {
                 return None;
             }
-            let row: BTreeMap<String, String> = rows
-                .columns
-                .iter()
-                .zip(&rows.rows[index])
-                .filter_map(|(column, value)| Some((column.to_lowercase(), value.as_text()?)))
-                .collect();
+            let row = row_text(&rows.columns, &rows.rows[index]);
             let severity =
                 if over.iter().any(|exceeded| exceeded.critical) { Severity::Critical } else { check.severity };
             Some(Finding {
@@ -91,6 +86,12 @@ pub fn findings(database: &str, check: &CheckPolicy, rows: &Rows) -> Vec<Finding
             })
         })
         .collect()
+}
+
+/// One row as text, by lower-case column name (NULLs left out): Oracle names columns in upper
+/// case, the policies in lower.
+pub fn row_text(columns: &[String], values: &[Value]) -> BTreeMap<String, String> {
+    columns.iter().zip(values).filter_map(|(column, value)| Some((column.to_lowercase(), value.as_text()?))).collect()
 }
 
 /// The object a row is about: its `object:` columns' values joined with `.` (a NULL one left

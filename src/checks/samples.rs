@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::findings::object_of;
+use super::findings::{object_of, row_text};
 use crate::policy::CheckPolicy;
 use crate::policy::check::{ForecastLimit, ThresholdValue};
 use crate::policy::condition::parse_number;
@@ -52,12 +52,7 @@ pub fn measured_rows(check: &CheckPolicy, rows: &Rows) -> Vec<MeasuredRow> {
     rows.rows
         .iter()
         .map(|values| {
-            let row: BTreeMap<String, String> = rows
-                .columns
-                .iter()
-                .zip(values)
-                .filter_map(|(column, value)| Some((column.to_lowercase(), value.as_text()?)))
-                .collect();
+            let row = row_text(&rows.columns, values);
             MeasuredRow { object: object_of(check, &row), row }
         })
         .filter(|measured| seen.insert(measured.object.clone()))

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::alert::{AlertPolicy, FieldRule, Pattern, Risk, SqlBlock};
 use super::check::ThresholdValue;
 use super::{CheckPolicy, PolicySet};
-use crate::targets::sql::{self, StatementKind};
+use crate::targets::sql;
 
 /// The field a finding that is only a forecast carries (`1`); declared by every check's alert
 /// policy, so it is bound as NULL for a finding over a threshold.
@@ -133,16 +133,17 @@ fn plain_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Whether the narrowed query is still one read-only query (the health query was).
-pub fn is_read_only(policy: &AlertPolicy) -> bool {
-    policy.verification.as_ref().is_some_and(|query| query.kind == StatementKind::Query)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::markdown;
+    use crate::targets::sql::StatementKind;
     use std::path::Path;
+
+    /// Whether the narrowed query is still one read-only query (the health query was).
+    fn is_read_only(policy: &AlertPolicy) -> bool {
+        policy.verification.as_ref().is_some_and(|query| query.kind == StatementKind::Query)
+    }
 
     fn check(front: &str) -> CheckPolicy {
         let text = format!(

@@ -183,7 +183,8 @@ impl<T> SqlContext<T> for Result<T, rusqlite::Error> {
 
 /// The one text format for times in the store: RFC 3339 UTC with exactly three fractional
 /// digits and `Z` (`2026-11-25T01:02:03.456Z`). Fixed width, so string order is time order.
-/// Sub-millisecond precision is truncated.
+/// Sub-millisecond precision is truncated. The one exception is `check_samples.at`, integer
+/// milliseconds, because a fleet keeps millions of points ([`series`]).
 pub fn timestamp_text(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -220,7 +221,7 @@ pub(crate) fn stored_timestamp(
 
 /// Serializes a [`Timestamp`] in the store's one format, so rows printed as JSON (`--json`)
 /// show the same text as the database.
-pub(crate) mod timestamp_serde {
+pub mod timestamp_serde {
     use jiff::Timestamp;
     use serde::Serializer;
 

@@ -78,10 +78,10 @@ struct CheckSummary {
     schedule: String,
     severity: String,
     /// The latest run on any database.
-    #[serde(with = "optional_time")]
+    #[serde(serialize_with = "sentri::store::timestamp_serde::option::serialize")]
     last_run: Option<Timestamp>,
     /// The soonest next run on any database.
-    #[serde(with = "optional_time")]
+    #[serde(serialize_with = "sentri::store::timestamp_serde::option::serialize")]
     next_run: Option<Timestamp>,
     /// Findings of the last run on each database, added up.
     findings: u64,
@@ -91,22 +91,13 @@ struct CheckSummary {
 #[derive(Debug, Serialize)]
 struct DatabaseSummary {
     database: String,
-    #[serde(with = "optional_time")]
+    #[serde(serialize_with = "sentri::store::timestamp_serde::option::serialize")]
     last_run: Option<Timestamp>,
-    #[serde(with = "optional_time")]
+    #[serde(serialize_with = "sentri::store::timestamp_serde::option::serialize")]
     next_run: Option<Timestamp>,
     /// `ok`, `N findings`, the run's error, or `never run`.
     last_result: String,
     findings: u64,
-}
-
-mod optional_time {
-    pub fn serialize<S: serde::Serializer>(at: &Option<jiff::Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
-        match at {
-            Some(at) => serializer.serialize_str(&at.to_string()),
-            None => serializer.serialize_none(),
-        }
-    }
 }
 
 fn list(context: &Context, json: bool) -> anyhow::Result<ExitCode> {
