@@ -301,17 +301,12 @@ impl Engine {
                 .await
         };
         match taken {
-            Ok(Ok(Taken::Triaged(Triage::Created { workflow_id, alert_type, database }))) => {
-                info!(%workflow_id, %alert_type, %database, "workflow opened");
-                self.drive(&workflow_id).await;
-            }
-            Ok(Ok(Taken::Triaged(Triage::Unmatched))) => {
-                info!(raw_alert_id, "no policy matched");
-                if let Some(workflow_id) = self.learn_unmatched(raw_alert_id).await {
-                    self.drive(&workflow_id).await;
+            Ok(Ok(Taken::Triaged(Triage::Split { parts }))) => {
+                for (child, part) in parts {
+                    self.triaged(child, part).await;
                 }
             }
-            Ok(Ok(Taken::Triaged(other))) => info!(raw_alert_id, outcome = ?other, "alert triaged"),
+            Ok(Ok(Taken::Triaged(triage))) => self.triaged(raw_alert_id, triage).await,
             Ok(Ok(Taken::Reply(handled))) => {
                 info!(raw_alert_id, workflow_id = ?handled.workflow_id, outcome = ?handled.outcome, "approval reply handled");
                 if let (approval::DecisionOutcome::Decided { state }, Some(workflow_id)) =
@@ -323,6 +318,23 @@ impl Engine {
             }
             Ok(Err(error)) => warn!(raw_alert_id, %error, "not taken in; the message stays stored and pending"),
             Err(error) => warn!(raw_alert_id, %error, "not taken in; the message stays stored and pending"),
+        }
+    }
+
+    /// After triage: a new workflow is driven, an unmatched alert offered to the model to learn.
+    async fn triaged(&self, raw_alert_id: i64, triage: Triage) {
+        match triage {
+            Triage::Created { workflow_id, alert_type, database } => {
+                info!(%workflow_id, %alert_type, %database, "workflow opened");
+                self.drive(&workflow_id).await;
+            }
+            Triage::Unmatched => {
+                info!(raw_alert_id, "no policy matched");
+                if let Some(workflow_id) = self.learn_unmatched(raw_alert_id).await {
+                    self.drive(&workflow_id).await;
+                }
+            }
+            other => info!(raw_alert_id, outcome = ?other, "alert triaged"),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod findings;
 pub mod learned_review;
 pub mod matcher;
+pub mod objects;
 pub mod plan;
 pub mod samples;
 pub mod shapes;

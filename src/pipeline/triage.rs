@@ -14,6 +14,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::matcher::{self, KnownDatabase, MatchOutcome};
+use super::objects;
 use crate::domain::{WorkflowId, WorkflowState};
 use crate::policy::PolicySet;
 use crate::policy::condition::parse_number;
@@ -49,6 +50,19 @@ pub enum Triage {
     /// reason, never matched against a policy. `sender` is the From address (or what the From
     /// header said, when it is not exactly one address).
     SenderNotAllowed { sender: String },
+    /// The email reported several objects ([`super::objects`]): each became its own raw alert
+    /// (`raw_alert_id`), triaged as any alert; `parts` says what each became, in order.
+    Split { parts: Vec<(i64, Triage)> },
+}
+
+impl Triage {
+    /// What triage did, object by object: a split's parts, or this outcome alone.
+    pub fn into_parts(self) -> Vec<Triage> {
+        match self {
+            Triage::Split { parts } => parts.into_iter().flat_map(|(_, part)| part.into_parts()).collect(),
+            one => vec![one],
+        }
+    }
 }
 
 /// Who may send alerts (`email.alert_senders`): exact addresses and `@domain` entries, compared
@@ -138,7 +152,7 @@ pub fn triage(
     databases: &[KnownDatabase],
     rules: &TriageRules,
 ) -> Result<Triage, StoreError> {
-    match triage_once(store, raw_alert_id, policies, databases, rules) {
+    match triage_once(store, raw_alert_id, policies, databases, rules, true) {
         Err(StoreError::AlreadyTriaged { .. }) => Ok(Triage::AlreadyTriaged),
         other => other,
     }
@@ -150,6 +164,7 @@ fn triage_once(
     policies: &PolicySet,
     databases: &[KnownDatabase],
     rules: &TriageRules,
+    may_split: bool,
 ) -> Result<Triage, StoreError> {
     let row = store.get_raw_alert(raw_alert_id)?;
     if row.outcome.is_some() {
@@ -164,6 +179,9 @@ fn triage_once(
     if let Err((sender, reason)) = rules.alert_senders.admit(&raw.headers, &raw.from) {
         store.set_raw_alert_outcome_because(raw_alert_id, &RawAlertOutcome::Ignored, Some(&reason))?;
         return Ok(Triage::SenderNotAllowed { sender });
+    }
+    if may_split && let Some(split) = objects::split(&raw) {
+        return split_and_triage(store, raw_alert_id, &split, policies, databases, rules);
     }
     let cut = raw.subject.len() + 1 + raw.body.len() > matcher::MAX_MATCH_TEXT;
     if cut {
@@ -240,6 +258,36 @@ fn triage_once(
     )?;
     route_and_correlate(store, &workflow, policies.brain.route(&alert.alert_type))?;
     Ok(Triage::Created { workflow_id: workflow.id, alert_type: alert.alert_type, database })
+}
+
+/// Stores one raw alert per object of `split` and triages each (a child is never split again).
+/// A child already triaged, by a sweep that got there first, says so and is not triaged twice.
+fn split_and_triage(
+    store: &Store,
+    raw_alert_id: i64,
+    split: &objects::Split,
+    policies: &PolicySet,
+    databases: &[KnownDatabase],
+    rules: &TriageRules,
+) -> Result<Triage, StoreError> {
+    let mut reason = format!("{} objects listed, one alert for each of {}", split.listed, split.parts.len());
+    for left_out in &split.left_out {
+        reason.push_str("; ");
+        reason.push_str(left_out);
+    }
+    let parts: Vec<(String, String)> =
+        split.parts.iter().map(|part| (part.subject.clone(), part.body.clone())).collect();
+    let children = store.split_raw_alert(raw_alert_id, &parts, &reason)?;
+    tracing::info!(raw_alert_id, objects = children.len(), "one email, several alerts: one per object");
+    let mut outcomes = Vec::with_capacity(children.len());
+    for child in children {
+        let outcome = match triage_once(store, child, policies, databases, rules, false) {
+            Err(StoreError::AlreadyTriaged { .. }) => Triage::AlreadyTriaged,
+            other => other?,
+        };
+        outcomes.push((child, outcome));
+    }
+    Ok(Triage::Split { parts: outcomes })
 }
 
 /// Counts the raw alert as another occurrence of the open workflow.
@@ -362,6 +410,151 @@ mod tests {
         assert_eq!(alert_type, "tablespace_full");
         assert!(store.get_raw_alert(id).expect("stored").outcome.is_some(), "its outcome is stored");
         assert!(elapsed < std::time::Duration::from_secs(5), "took {elapsed:?}");
+    }
+
+    /// The default pack, from a fresh home.
+    fn default_pack() -> PolicySet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = crate::home::Home::at(dir.path().join("home"));
+        home.init(false).expect("init");
+        PolicySet::load(&home.root)
+    }
+
+    fn oracle_databases() -> Vec<KnownDatabase> {
+        ["HRPROD", "PRODDB"]
+            .into_iter()
+            .map(|name| KnownDatabase {
+                name: name.into(),
+                environment: "PROD".into(),
+                aliases: vec![],
+                engine: Some(crate::targets::DbKind::Oracle),
+            })
+            .collect()
+    }
+
+    /// A corpus email (`tests/data/alert_corpus/…`), stored.
+    fn stored_corpus(store: &Store, file: &str) -> i64 {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/alert_corpus").join(file);
+        let text = std::fs::read(&path).expect("corpus file");
+        let raw = RawAlert::from_rfc822(&text, "2026-11-25T00:00:00.000Z".into());
+        store.insert_raw_alert(&raw).expect("stored").0
+    }
+
+    fn stored_nagios(store: &Store, notification: &str, output: &str) -> i64 {
+        let body = format!(
+            "***** Nagios *****\n\nService: ORA HRPROD tablespaces\nHost: dbhost02\n\nAdditional Info:\n\n{output}\n"
+        );
+        let raw = RawAlert::from_parts(
+            &format!(
+                "** {notification} Service Alert: dbhost02/ORA HRPROD tablespaces is {} **",
+                &output[..output.find(' ').unwrap_or(0)]
+            ),
+            &body,
+            "2026-11-25T00:00:00.000Z".into(),
+        );
+        store.insert_raw_alert(&raw).expect("stored").0
+    }
+
+    /// The (alert type, database, tablespace) of each workflow a split opened.
+    fn opened(store: &Store, triage: &Triage) -> Vec<(String, String, String)> {
+        let Triage::Split { parts } = triage else { panic!("expected a split, got {triage:?}") };
+        parts
+            .iter()
+            .map(|(_, part)| {
+                let Triage::Created { workflow_id, .. } = part else { panic!("expected a workflow, got {part:?}") };
+                let workflow = store.get_workflow(workflow_id).expect("workflow");
+                (workflow.alert_type, workflow.database, workflow.fields["tablespace_name"].clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_check_oracle_health_list_opens_one_workflow_per_tablespace_over_threshold() {
+        let (store, _) = testing::store();
+        let (set, known, rules) = (default_pack(), oracle_databases(), TriageRules::default());
+        let email = stored_corpus(&store, "nagios/tbs_usage_multi.txt");
+        let triage = triage(&store, email, &set, &known, &rules).expect("triage");
+        let each = |tablespace: &str| ("tablespace_full".to_owned(), "HRPROD".to_owned(), tablespace.to_owned());
+        assert_eq!(opened(&store, &triage), vec![each("HR_DATA"), each("SYSAUX")], "USERS and SYSTEM are under 90 %");
+        let Triage::Split { parts } = &triage else { unreachable!() };
+        let first = store.get_workflow(&match &parts[0].1 {
+            Triage::Created { workflow_id, .. } => workflow_id.clone(),
+            other => panic!("{other:?}"),
+        });
+        assert_eq!(first.expect("workflow").fields["used_percent"], "98.20", "each object keeps its own value");
+
+        let row = store.get_raw_alert(email).expect("the email is kept");
+        assert_eq!(row.outcome, Some(RawAlertOutcome::Split));
+        let reason = row.outcome_reason.unwrap_or_default();
+        assert!(
+            reason.contains("4 objects listed, one alert for each of 2")
+                && reason.contains("tbs USERS usage is 44.50%"),
+            "{reason}"
+        );
+        let child = store.get_raw_alert(parts[1].0).expect("child");
+        assert_eq!(child.message_id, format!("{}#object-2", row.message_id));
+        assert_eq!(child.sender, row.sender);
+
+        assert_eq!(triage_again(&store, email, &set, &known, &rules), Triage::AlreadyTriaged, "split once");
+        assert_eq!(store.list_workflows(&Default::default()).expect("list").len(), 2);
+    }
+
+    fn triage_again(store: &Store, id: i64, set: &PolicySet, known: &[KnownDatabase], rules: &TriageRules) -> Triage {
+        triage(store, id, set, known, rules).expect("triage")
+    }
+
+    #[test]
+    fn a_split_cut_short_by_a_crash_loses_no_object_and_doubles_none() {
+        let (store, _) = testing::store();
+        let (set, known, rules) = (default_pack(), oracle_databases(), TriageRules::default());
+        let email = stored_corpus(&store, "nagios/tbs_usage_multi.txt");
+        let raw = store.get_raw_alert(email).expect("stored").to_raw_alert();
+        let split = objects::split(&raw).expect("a list");
+        let parts: Vec<(String, String)> = split.parts.iter().map(|p| (p.subject.clone(), p.body.clone())).collect();
+        // The crash: the children are stored, none triaged yet.
+        let children = store.split_raw_alert(email, &parts, "split").expect("split");
+        let pending: Vec<i64> = store.pending_raw_alerts().expect("pending").iter().map(|row| row.id).collect();
+        assert_eq!(pending, children, "after the crash the children wait, the email does not");
+        for child in &children {
+            assert!(matches!(triage_again(&store, *child, &set, &known, &rules), Triage::Created { .. }));
+        }
+        assert!(store.split_raw_alert(email, &parts, "split").is_err(), "an email is split once");
+        assert_eq!(store.list_workflows(&Default::default()).expect("list").len(), 2);
+    }
+
+    #[test]
+    fn a_recovery_listing_several_objects_clears_each_open_workflow() {
+        let (store, _) = testing::store();
+        let (set, known, rules) = (default_pack(), oracle_databases(), TriageRules::default());
+        let problem = stored_nagios(
+            &store,
+            "PROBLEM",
+            "CRITICAL - tbs HR_DATA usage is 98.20%, tbs SYSAUX usage is 91.02% | 'tbs_hr_data_usage_pct'=98.20%;90;98 'tbs_sysaux_usage_pct'=91.02%;90;98",
+        );
+        let opened = opened(&store, &triage_again(&store, problem, &set, &known, &rules));
+        assert_eq!(opened.len(), 2);
+        let ok = stored_nagios(
+            &store,
+            "RECOVERY",
+            "OK - tbs HR_DATA usage is 61.00%, tbs SYSAUX usage is 70.00% | 'tbs_hr_data_usage_pct'=61.00%;90;98 'tbs_sysaux_usage_pct'=70.00%;90;98",
+        );
+        let Triage::Split { parts } = triage_again(&store, ok, &set, &known, &rules) else { panic!("a split") };
+        assert_eq!(parts.len(), 2);
+        for (_, part) in parts {
+            let Triage::Cleared { workflow_id, resolved } = part else { panic!("a clear, got {part:?}") };
+            assert!(resolved);
+            assert_eq!(store.get_workflow(&workflow_id).expect("workflow").state, WorkflowState::Resolved);
+        }
+    }
+
+    #[test]
+    fn an_oem_rule_set_email_opens_one_workflow_per_event() {
+        let (store, _) = testing::store();
+        let (set, known, rules) = (default_pack(), oracle_databases(), TriageRules::default());
+        let email = stored_corpus(&store, "oem/ruleset_two_events.txt");
+        let triage = triage_again(&store, email, &set, &known, &rules);
+        let each = |tablespace: &str| ("tablespace_full".to_owned(), "PRODDB".to_owned(), tablespace.to_owned());
+        assert_eq!(opened(&store, &triage), vec![each("USERS"), each("SOE")]);
     }
 
     #[test]

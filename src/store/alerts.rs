@@ -37,6 +37,9 @@ pub enum RawAlertOutcome {
     /// the audit trail says which and why). `workflow_id` is the workflow it answered, when
     /// the reply named one that exists.
     ApprovalReply { workflow_id: Option<String> },
+    /// It reported several objects: each became its own raw alert, triaged on its own
+    /// ([`Store::split_raw_alert`]); the reason names them.
+    Split,
 }
 
 impl RawAlertOutcome {
@@ -47,6 +50,7 @@ impl RawAlertOutcome {
             RawAlertOutcome::Unmatched => "unmatched",
             RawAlertOutcome::Ignored => "ignored",
             RawAlertOutcome::ApprovalReply { .. } => "approval_reply",
+            RawAlertOutcome::Split => "split",
         }
     }
 
@@ -57,7 +61,7 @@ impl RawAlertOutcome {
                 (Some(workflow_id), Some(alert_type), Some(database))
             }
             RawAlertOutcome::ApprovalReply { workflow_id } => (workflow_id.as_deref(), None, None),
-            RawAlertOutcome::Unmatched | RawAlertOutcome::Ignored => (None, None, None),
+            RawAlertOutcome::Unmatched | RawAlertOutcome::Ignored | RawAlertOutcome::Split => (None, None, None),
         }
     }
 }
@@ -175,6 +179,7 @@ impl RawColumns {
             (Some("unmatched"), _) => Some(RawAlertOutcome::Unmatched),
             (Some("ignored"), _) => Some(RawAlertOutcome::Ignored),
             (Some("approval_reply"), _) => Some(RawAlertOutcome::ApprovalReply { workflow_id: replied_to }),
+            (Some("split"), _) => Some(RawAlertOutcome::Split),
             (Some(other), _) => return Err(corrupt("outcome", other.to_owned())),
         };
         let original_size = match self.original_size {
@@ -327,6 +332,47 @@ impl Store {
                 )?;
             }
             Ok(())
+        })
+    }
+
+    /// Splits a pending raw alert that reported several objects into one raw alert per object
+    /// (`parts`: each one's subject and body), in one transaction: the children are stored,
+    /// pending, with the email's sender, headers and time, and ids `<message-id>#object-N`;
+    /// the email is marked [`RawAlertOutcome::Split`] with `reason`. Returns the children's
+    /// ids in order. A crash leaves either the email pending or every child stored; splitting
+    /// again finds the same children (their ids are the email's), so none is stored twice.
+    pub fn split_raw_alert(
+        &self,
+        raw_alert_id: i64,
+        parts: &[(String, String)],
+        reason: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let email = self.get_raw_alert(raw_alert_id)?.to_raw_alert();
+        let children: Vec<RawAlert> = parts
+            .iter()
+            .enumerate()
+            .map(|(index, (subject, body))| RawAlert {
+                id: format!("{}#object-{}", email.id, index + 1),
+                received_at: email.received_at.clone(),
+                from: email.from.clone(),
+                subject: subject.clone(),
+                body: body.clone(),
+                headers: email.headers.clone(),
+                parse_error: email.parse_error.clone(),
+            })
+            .collect();
+        let prepared = children.iter().map(PreparedRawAlert::new).collect::<Result<Vec<_>, _>>()?;
+        self.write(|tx, now| {
+            let changed = tx
+                .execute(
+                    "UPDATE raw_alerts SET outcome = 'split', outcome_reason = ?2 WHERE id = ?1 AND outcome IS NULL",
+                    rusqlite::params![raw_alert_id, reason],
+                )
+                .ctx("splitting a raw alert")?;
+            if changed == 0 {
+                return Err(not_pending(tx, raw_alert_id)?);
+            }
+            prepared.iter().map(|child| child.insert(tx, now).map(|(id, _)| id)).collect()
         })
     }
 

@@ -101,6 +101,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 }
                 Some(RawAlertOutcome::Unmatched) => ("unmatched", None, None, None),
                 Some(RawAlertOutcome::Ignored) => ("ignored", None, None, None),
+                Some(RawAlertOutcome::Split) => ("split", None, None, None),
                 Some(RawAlertOutcome::ApprovalReply { workflow_id }) => {
                     ("approval_reply", None, None, workflow_id.clone())
                 }

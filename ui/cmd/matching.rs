@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use sentri::intake::RawAlert;
 use sentri::pipeline::matcher::{self, KnownDatabase, MatchOutcome};
+use sentri::pipeline::objects;
 use sentri::policy::PolicySet;
 
 use super::{Context, print_json, printable};
@@ -33,6 +34,34 @@ struct MatchJson {
     fields: std::collections::BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nearest: Option<Vec<matcher::NearMiss>>,
+    /// An email of several objects: the alert each one becomes (the fields above are the first's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    objects: Vec<ObjectJson>,
+}
+
+/// One object's alert, of an email that reports several.
+#[derive(serde::Serialize)]
+struct ObjectJson {
+    alert_type: Option<String>,
+    fields: std::collections::BTreeMap<String, String>,
+}
+
+/// The alert each object becomes, when the email reports several (`pipeline::objects`): what
+/// triage will store, one raw alert and workflow per object.
+fn objects_of(raw: &RawAlert, policies: &PolicySet, databases: &[KnownDatabase]) -> (Vec<ObjectJson>, Vec<String>) {
+    let Some(split) = objects::split(raw) else { return (Vec::new(), Vec::new()) };
+    let each = split
+        .parts
+        .iter()
+        .map(|part| {
+            let raw = RawAlert::from_parts(&part.subject, &part.body, raw.received_at.clone());
+            match matcher::match_alert(&raw, policies, databases) {
+                MatchOutcome::Matched(alert) => ObjectJson { alert_type: Some(alert.alert_type), fields: alert.fields },
+                MatchOutcome::Unmatched { .. } => ObjectJson { alert_type: None, fields: Default::default() },
+            }
+        })
+        .collect();
+    (each, split.left_out)
 }
 
 pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -66,6 +95,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let outcome = matcher::match_alert(&raw, &policies, &databases);
+    let (objects, left_out) = objects_of(&raw, &policies, &databases);
 
     let pattern_errors = match &outcome {
         MatchOutcome::Matched(alert) => &alert.pattern_errors,
@@ -83,6 +113,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                     environment: alert.environment.clone(),
                     fields: alert.fields.clone(),
                     nearest: None,
+                    objects,
                 })?;
             } else {
                 println!("alert_type:  {}", alert.alert_type);
@@ -112,6 +143,17 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 if !alert.also_matched.is_empty() {
                     println!("also matched (lower priority): {}", alert.also_matched.join(", "));
                 }
+                if !objects.is_empty() {
+                    println!("objects:     {} — each becomes its own alert and workflow:", objects.len());
+                    for object in &objects {
+                        let fields: Vec<String> =
+                            object.fields.iter().map(|(name, value)| format!("{name}={}", printable(value))).collect();
+                        println!("  {}  {}", object.alert_type.as_deref().unwrap_or("(unmatched)"), fields.join(" "));
+                    }
+                    for reason in &left_out {
+                        println!("  not an alert: {}", printable(reason));
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -123,6 +165,7 @@ pub fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
                     environment: None,
                     fields: Default::default(),
                     nearest: Some(nearest),
+                    objects,
                 })?;
             } else {
                 println!("no policy matched");

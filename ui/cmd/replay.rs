@@ -126,29 +126,38 @@ fn proposed_fix(policy: &AlertPolicy) -> String {
 /// The engine's own intake step on a newly stored message — a reply is judged as one, anything
 /// else is triaged with the brain's duplicate and correlation windows — and what it did, in words.
 fn take_in(store: &Store, id: i64, policies: &PolicySet, config: &Config) -> anyhow::Result<String> {
-    Ok(match steps::take_in(store, id, policies, config, &config.approvals)? {
-        Taken::Reply(handled) => match handled.outcome {
+    match steps::take_in(store, id, policies, config, &config.approvals)? {
+        Taken::Reply(handled) => Ok(match handled.outcome {
             DecisionOutcome::Refused { rule } => format!("approval reply rejected: {rule}"),
             DecisionOutcome::Recorded { approvals, required } => {
                 format!("approval reply: {approvals} of {required} approvals")
             }
             DecisionOutcome::Decided { state } => format!("approval reply: {state}"),
-        },
-        Taken::Triaged(Triage::Created { workflow_id, .. }) => {
+        }),
+        Taken::Triaged(triage) => triaged(store, triage),
+    }
+}
+
+/// What triage did with one alert, in words.
+fn triaged(store: &Store, triage: Triage) -> anyhow::Result<String> {
+    Ok(match triage {
+        Triage::Created { workflow_id, .. } => {
             // Whoever replays an alert asked for its change (four-eyes).
             store.record_requester(&workflow_id, &super::approve::os_user()?, "replay")?;
             format!("workflow {}", workflow_id.short())
         }
-        Taken::Triaged(Triage::Folded { workflow_id, .. }) => format!("folded into {}", workflow_id.short()),
-        Taken::Triaged(Triage::Cleared { workflow_id, resolved }) => {
+        Triage::Folded { workflow_id, .. } => format!("folded into {}", workflow_id.short()),
+        Triage::Cleared { workflow_id, resolved } => {
             format!("clear event for {}{}", workflow_id.short(), if resolved { " (resolved)" } else { "" })
         }
-        Taken::Triaged(Triage::ClearWithoutWorkflow { .. }) => "clear event, no open workflow".to_owned(),
-        Taken::Triaged(Triage::Unmatched) => "unmatched (kept)".to_owned(),
-        Taken::Triaged(Triage::AlreadyTriaged) => "already triaged".to_owned(),
-        Taken::Triaged(Triage::OwnMail) => "Sentri's own mail (ignored, kept)".to_owned(),
-        Taken::Triaged(Triage::SenderNotAllowed { sender }) => {
-            format!("{sender} is not on email.alert_senders (ignored, kept)")
+        Triage::ClearWithoutWorkflow { .. } => "clear event, no open workflow".to_owned(),
+        Triage::Unmatched => "unmatched (kept)".to_owned(),
+        Triage::AlreadyTriaged => "already triaged".to_owned(),
+        Triage::OwnMail => "Sentri's own mail (ignored, kept)".to_owned(),
+        Triage::SenderNotAllowed { sender } => format!("{sender} is not on email.alert_senders (ignored, kept)"),
+        Triage::Split { parts } => {
+            let each = parts.into_iter().map(|(_, part)| triaged(store, part)).collect::<anyhow::Result<Vec<_>>>()?;
+            format!("{} objects: {}", each.len(), each.join("; "))
         }
     })
 }

@@ -177,6 +177,7 @@ pub fn alert_outcome(row: &RawAlertRow) -> (&'static str, Option<&str>, Option<&
         }
         Some(RawAlertOutcome::Unmatched) => ("unmatched", None, None, None),
         Some(RawAlertOutcome::Ignored) => ("ignored", None, None, None),
+        Some(RawAlertOutcome::Split) => ("split into one alert per object", None, None, None),
         Some(RawAlertOutcome::ApprovalReply { workflow_id }) => ("approval reply", None, None, workflow_id.as_deref()),
     }
 }

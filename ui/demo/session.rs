@@ -116,7 +116,9 @@ impl DemoSession {
             let raw = self.blocking(move |store| Ok(store.get_raw_alert(raw_alert_id)?)).await?;
             match raw.outcome {
                 Some(RawAlertOutcome::Unmatched) => return Ok(Fed::Unmatched),
-                Some(RawAlertOutcome::Ignored | RawAlertOutcome::ApprovalReply { .. }) => return Ok(Fed::Ignored),
+                Some(RawAlertOutcome::Ignored | RawAlertOutcome::ApprovalReply { .. } | RawAlertOutcome::Split) => {
+                    return Ok(Fed::Ignored);
+                }
                 Some(RawAlertOutcome::Workflow { workflow_id, .. } | RawAlertOutcome::Folded { workflow_id, .. }) => {
                     let workflow = self.workflow(&workflow_id).await?;
                     if at_rest(workflow.state) {
