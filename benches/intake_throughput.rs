@@ -7,6 +7,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mailbox.rs"]
+mod mailbox;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -42,7 +44,7 @@ fn main() {
         .collect();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let started = Instant::now();
-    runtime.block_on(append_all(server.imap_port, &user, &samples, count));
+    runtime.block_on(mailbox::append_all(server.imap_port, &user, dovecot::PASSWORD, &samples, count));
     println!("intake_throughput: {count} emails APPENDed in {:.2?}", started.elapsed());
     let output = Command::new(std::env::current_exe().expect("this binary"))
         .env(CHILD_VAR, format!("{} {user} {count}", server.imap_port))
@@ -54,28 +56,6 @@ fn main() {
         std::process::exit(1);
     }
     println!("intake_throughput: {}", text.trim());
-}
-
-/// One session APPENDs every email (a session per email would time logins, not intake).
-async fn append_all(port: u16, user: &str, samples: &[(String, String)], count: usize) {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect to Dovecot");
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.expect("greeting").expect("greeting");
-    let mut session = client.login(user, dovecot::PASSWORD).await.map_err(|(e, _)| e).expect("LOGIN");
-    for index in 0..count {
-        let (subject, body) = if index % 10 == 9 || samples.is_empty() {
-            (format!("Newsletter {index}: storage tips"), "lorem ipsum ".repeat(100))
-        } else {
-            samples[index % samples.len()].clone()
-        };
-        let body = body.replace('\n', "\r\n");
-        let mail = format!(
-            "From: monitor@example.org\r\nTo: alerts@example.org\r\nSubject: {subject}\r\n\
-             Message-ID: <intake-{index}@example.org>\r\nDate: Wed, 25 Nov 2026 01:02:03 +0000\r\n\r\n{body}\r\n"
-        );
-        session.append("INBOX", None, None, mail.as_bytes()).await.expect("APPEND");
-    }
-    session.logout().await.ok();
 }
 
 /// The child: read the folder from an empty store until every email is stored.
@@ -125,13 +105,7 @@ fn child(spec: &str) {
         stored
     });
     let elapsed = started.elapsed();
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0);
+    let peak = mailbox::peak_rss_mib("self").unwrap_or(f64::NAN);
     println!(
         "{stored} of {count} emails stored in {elapsed:.2?}: {:.0} emails/s, peak RSS {peak:.1} MiB (VmHWM)",
         stored as f64 / elapsed.as_secs_f64()

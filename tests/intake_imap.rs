@@ -419,28 +419,9 @@ async fn a_first_run_leaves_mail_already_read_alone() {
     source.stop().await;
 }
 
-/// A private CA and a server certificate it signed for 127.0.0.1 and localhost, as PEM:
-/// `(ca certificate, server certificate, server key)`.
-fn private_ca() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Sentri test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().expect("server key");
-    let mut server_params =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("server params");
-    server_params.distinguished_name.push(DnType::CommonName, "localhost");
-    let server_cert = server_params.signed_by(&server_key, &issuer).expect("server certificate");
-    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_servers_are_trusted_through_email_ca_file_and_only_then() {
-    let (ca_pem, server_pem, key_pem) = private_ca();
+    let (ca_pem, server_pem, key_pem) = dovecot::private_ca();
     let server = Dovecot::start_tls(&server_pem, &key_pem);
     let user = server.add_user("tls");
     let dir = tempfile::tempdir().unwrap();

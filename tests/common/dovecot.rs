@@ -7,7 +7,8 @@
 //! maildirs in the temp directory. It is ready when a LOGIN succeeds, not merely when the port
 //! opens. A watchdog shell stops it (by the PID in its `master.pid`) and removes the directory
 //! when the test process exits. [`Dovecot::start`] gives a private server a test may stop and
-//! restart on the same port ([`Dovecot::stop`], [`Dovecot::restart`]).
+//! restart on the same port ([`Dovecot::stop`], [`Dovecot::restart`]). [`Dovecot::start_tls`]
+//! gives one that speaks TLS, with a certificate [`private_ca`] signed.
 //!
 //! Helpers speak IMAP through async-imap: [`Dovecot::append`] (APPEND, as a mail server would
 //! deliver) and [`Dovecot::flags`] (a message's flags, read with EXAMINE so looking changes
@@ -592,4 +593,23 @@ impl Dovecot {
         let _ = writer.write_all(b"QUIT\r\n");
         answer
     }
+}
+
+/// A private CA and a server certificate it signed for 127.0.0.1 and localhost, as PEM:
+/// `(ca certificate, server certificate, server key)`, for [`Dovecot::start_tls`] (rcgen).
+pub fn private_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Sentri test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("server key");
+    let mut server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("server params");
+    server_params.distinguished_name.push(DnType::CommonName, "localhost");
+    let server_cert = server_params.signed_by(&server_key, &issuer).expect("server certificate");
+    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
 }
