@@ -82,7 +82,10 @@ fn main() {
     for run in 1..=runs {
         runtime.block_on(mailbox::mark_all_unread(server.imap_port, &user, dovecot::PASSWORD));
         let result = sentri_run(dir.path(), run, imaps_port, &user, &ca_file, count);
-        println!("  sentri    run {run}: {:.0} emails/s, peak RSS {:.1} MiB ({})", result.rate, result.peak_mib, result.note);
+        println!(
+            "  sentri    run {run}: {:.0} emails/s, peak RSS {:.1} MiB ({})",
+            result.rate, result.peak_mib, result.note
+        );
         sentri_runs.push(result);
         if let Ok(python) = &reference {
             runtime.block_on(mailbox::mark_all_unread(server.imap_port, &user, dovecot::PASSWORD));
@@ -246,17 +249,19 @@ fn reference_run(python: &Path, port: u16, user: &str, ca_file: &Path, count: us
         .map_err(|e| format!("cannot run the driver: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     let line = text.lines().last().unwrap_or_default();
-    let result: serde_json::Value =
-        serde_json::from_str(line).map_err(|_| {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-            format!("the driver printed no result ({}): {}", output.status, tail.join(" / "))
-        })?;
+    let result: serde_json::Value = serde_json::from_str(line).map_err(|_| {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        format!("the driver printed no result ({}): {}", output.status, tail.join(" / "))
+    })?;
     let seconds = result["seconds"].as_f64().unwrap_or(f64::NAN);
     let emails = result["emails"].as_u64().unwrap_or(0);
     let errors = result["errors"].as_u64().unwrap_or(0);
     if emails < count as u64 || errors > 0 {
-        return Err(format!("the Scout read {emails} of {count} emails with {errors} errors: {}", result["error_messages"]));
+        return Err(format!(
+            "the Scout read {emails} of {count} emails with {errors} errors: {}",
+            result["error_messages"]
+        ));
     }
     Ok(Run {
         rate: count as f64 / seconds,

@@ -83,6 +83,7 @@ pub fn corpus_alerts(family: &str) -> Vec<(String, String)> {
 /// `VmHWM` (peak resident set) of a process, in MiB, from `/proc/<pid>/status`.
 pub fn peak_rss_mib(pid: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()?;
+    let kib: f64 =
+        status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()?;
     Some(kib / 1024.0)
 }
